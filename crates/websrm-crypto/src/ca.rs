@@ -1,0 +1,288 @@
+//! The authority's certificate authority: its root, the certificates it issues, and its
+//! `certifPSI` certificate.
+
+use std::fmt;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyIdMethod, KeyUsagePurpose, SerialNumber as RcgenSerial, SubjectPublicKeyInfo,
+};
+use ring::rand::{SecureRandom, SystemRandom};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use rsa::{Pkcs1v15Encrypt, RsaPrivateKey};
+use time::{Duration, OffsetDateTime};
+use websrm_domain::{Environment, SerialNumber, Thumbprint, Validity};
+use zeroize::Zeroizing;
+
+use crate::csr::{EKU_REQUESTED, distinguished_name, key_identifier};
+use crate::key::{open_bytes, seal_bytes};
+use crate::{
+    Error, KeyEncryptionKey, PrivateKey, PublicKey, SealedKey, ValidatedCsr, inspect_certificate,
+};
+
+/// How long the authority's root is valid.
+const ROOT_VALIDITY_YEARS: i64 = 25;
+
+/// A certificate authority for one environment: the conformity environments (DEV and ESSAI)
+/// share one, production has its own, and they never share keys.
+pub struct CertificateAuthority {
+    environment: Environment,
+    certificate_der: Vec<u8>,
+    issuer: Issuer<'static, PrivateKey>,
+}
+
+impl CertificateAuthority {
+    /// A new root for `environment`, valid from `now` for 25 years. The caller persists
+    /// [`certificate_der`](Self::certificate_der) and the sealed key ([`seal_key`](Self::seal_key)).
+    pub fn generate(environment: Environment, now: OffsetDateTime) -> Result<Self, Error> {
+        let key = PrivateKey::generate()?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, Self::common_name(environment));
+        dn.push(DnType::OrganizationName, "websrm");
+        dn.push(DnType::CountryName, "CA");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(&key.public_key()));
+        params.serial_number = Some(RcgenSerial::from_slice(random_serial()?.as_bytes()));
+        params.not_before = now;
+        params.not_after = now + Duration::days(365 * ROOT_VALIDITY_YEARS);
+        let certificate = params.self_signed(&key).map_err(Error::certificate)?;
+        Self::from_parts(environment, certificate.der().to_vec(), key)
+    }
+
+    /// The authority from its persisted root certificate and key; fails if they do not match.
+    pub fn from_parts(
+        environment: Environment,
+        certificate_der: Vec<u8>,
+        key: PrivateKey,
+    ) -> Result<Self, Error> {
+        let info = inspect_certificate(&certificate_der)?;
+        if !info.matches_key(&key) {
+            return Err(Error::certificate(
+                "the key does not match the authority's certificate",
+            ));
+        }
+        let issuer = Issuer::from_ca_cert_der(&certificate_der.clone().into(), key)
+            .map_err(Error::certificate)?;
+        Ok(Self {
+            environment,
+            certificate_der,
+            issuer,
+        })
+    }
+
+    fn common_name(environment: Environment) -> String {
+        let scope = if environment.is_conformity() {
+            "DEV/ESSAI"
+        } else {
+            "PROD"
+        };
+        format!("websrm authority {scope}")
+    }
+
+    /// The environment this authority serves.
+    pub fn environment(&self) -> Environment {
+        self.environment
+    }
+
+    /// The root certificate (DER), the trust anchor of every certificate it issues.
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.certificate_der
+    }
+
+    /// The root key, sealed for storage.
+    pub fn seal_key(&self, kek: &KeyEncryptionKey, purpose: &str) -> Result<SealedKey, Error> {
+        self.issuer.key().seal(kek, purpose)
+    }
+
+    /// Issues the certificate of a validated CSR at `now`.
+    ///
+    /// The subject is the CSR's, rebuilt from its validated values; the extensions are the
+    /// issuer's own, whatever the CSR asked: basic constraints CA:false, key usage
+    /// digitalSignature and nonRepudiation, extended key usage clientAuth and 1.3.6.1.5.5.7.3.8,
+    /// subject and authority key identifiers. Validity: five years from `now`. Serial: 20 random
+    /// bytes, the first in `0x10..=0x7F`, so always 40 hex digits.
+    pub fn issue(
+        &self,
+        csr: &ValidatedCsr,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, Error> {
+        let validity = Validity::five_years_from(now);
+        let serial = random_serial()?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = distinguished_name(&csr.subject);
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::ContentCommitment,
+        ];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ClientAuth,
+            ExtendedKeyUsagePurpose::Other(EKU_REQUESTED.to_vec()),
+        ];
+        params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(&csr.public_key));
+        params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(RcgenSerial::from_slice(serial.as_bytes()));
+        params.not_before = validity.not_before();
+        params.not_after = validity.not_after();
+        let der = params
+            .signed_by(&csr.public_key, &self.issuer)
+            .map_err(Error::certificate)?
+            .der()
+            .to_vec();
+        Ok(IssuedCertificate {
+            thumbprint: crate::thumbprint(&der),
+            der,
+            serial,
+            validity,
+        })
+    }
+
+    /// Issues the authority's `certifPSI` certificate for `psi`, valid five years from `now`.
+    pub fn issue_psi(&self, psi: &PsiKey, now: OffsetDateTime) -> Result<IssuedCertificate, Error> {
+        let validity = Validity::five_years_from(now);
+        let serial = random_serial()?;
+        let spki = psi
+            .key
+            .to_public_key()
+            .to_public_key_der()
+            .map_err(|e| Error::Rsa {
+                reason: e.to_string(),
+            })?;
+        let public = SubjectPublicKeyInfo::from_der(spki.as_bytes()).map_err(Error::certificate)?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(
+            DnType::CommonName,
+            format!("{} certifPSI", Self::common_name(self.environment)),
+        );
+        dn.push(DnType::OrganizationName, "websrm");
+        dn.push(DnType::CountryName, "CA");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
+        params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(RcgenSerial::from_slice(serial.as_bytes()));
+        params.not_before = validity.not_before();
+        params.not_after = validity.not_after();
+        let der = params
+            .signed_by(&public, &self.issuer)
+            .map_err(Error::certificate)?
+            .der()
+            .to_vec();
+        Ok(IssuedCertificate {
+            thumbprint: crate::thumbprint(&der),
+            der,
+            serial,
+            validity,
+        })
+    }
+}
+
+impl fmt::Debug for CertificateAuthority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificateAuthority")
+            .field("environment", &self.environment)
+            .finish_non_exhaustive()
+    }
+}
+
+impl rcgen::PublicKeyData for PublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        self.as_sec1()
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+/// A certificate the authority issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IssuedCertificate {
+    /// The DER encoding.
+    pub der: Vec<u8>,
+    /// The serial number (`noSerie`).
+    pub serial: SerialNumber,
+    /// SHA-1 of the DER.
+    pub thumbprint: Thumbprint,
+    /// The validity period.
+    pub validity: Validity,
+}
+
+impl IssuedCertificate {
+    /// The certificate as PEM, the form of `certif` and `certifPSI`.
+    pub fn to_pem(&self) -> String {
+        crate::pem::encode("CERTIFICATE", &self.der)
+    }
+}
+
+/// A random serial: 20 bytes, the first in `0x10..=0x7F`, so that its DER integer is positive,
+/// needs no padding byte, and is always written with 40 hex digits.
+pub fn random_serial() -> Result<SerialNumber, Error> {
+    let mut bytes = [0u8; 20];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::Random)?;
+    bytes[0] = 0x10 + bytes[0] % 0x70;
+    Ok(SerialNumber::from_bytes(bytes))
+}
+
+/// The RSA key of the authority's `certifPSI` certificate, with which SRSs encrypt the
+/// payload of the QR codes printed on bills. Not `Clone`; `Debug` shows nothing of it.
+pub struct PsiKey {
+    key: RsaPrivateKey,
+}
+
+impl PsiKey {
+    /// The RSA modulus length.
+    pub const BITS: usize = 2048;
+
+    /// A new RSA-2048 key.
+    pub fn generate() -> Result<Self, Error> {
+        let key =
+            RsaPrivateKey::new(&mut rsa::rand_core::OsRng, Self::BITS).map_err(|e| Error::Rsa {
+                reason: e.to_string(),
+            })?;
+        Ok(Self { key })
+    }
+
+    /// Encrypts the key for storage (see [`PrivateKey::seal`]).
+    pub fn seal(&self, kek: &KeyEncryptionKey, purpose: &str) -> Result<SealedKey, Error> {
+        let der = self.key.to_pkcs8_der().map_err(|e| Error::Rsa {
+            reason: e.to_string(),
+        })?;
+        seal_bytes(der.as_bytes(), kek, purpose).map(SealedKey::from_bytes)
+    }
+
+    /// Decrypts a key sealed by [`PsiKey::seal`].
+    pub fn open(sealed: &SealedKey, kek: &KeyEncryptionKey, purpose: &str) -> Result<Self, Error> {
+        let der: Zeroizing<Vec<u8>> = open_bytes(sealed.as_bytes(), kek, purpose)?;
+        let key = RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| Error::Rsa {
+            reason: e.to_string(),
+        })?;
+        Ok(Self { key })
+    }
+
+    /// Decrypts an RSA PKCS#1 v1.5 ciphertext made with the `certifPSI` certificate's key.
+    pub fn decrypt(&self, ciphertext: &[u8]) -> Result<Vec<u8>, Error> {
+        self.key
+            .decrypt(Pkcs1v15Encrypt, ciphertext)
+            .map_err(|e| Error::Rsa {
+                reason: e.to_string(),
+            })
+    }
+}
+
+impl fmt::Debug for PsiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PsiKey(<redacted>)")
+    }
+}
