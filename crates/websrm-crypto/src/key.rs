@@ -71,6 +71,13 @@ impl PrivateKey {
         Ok(sig.as_ref().to_vec())
     }
 
+    /// The plaintext PKCS#8 encoding of the key, for tests that search storage for it.
+    #[cfg(feature = "test-util")]
+    #[doc(hidden)]
+    pub fn danger_pkcs8_for_tests(&self) -> Vec<u8> {
+        self.pkcs8.to_vec()
+    }
+
     /// The PKCS#8 encoding, for the TLS stack within this crate only.
     pub(crate) fn pkcs8_der(&self) -> &[u8] {
         &self.pkcs8

@@ -1,8 +1,30 @@
-//! Durable, crash-safe SQLite persistence for WEB-SRM, speaking domain types only: the
-//! device's store (its device identifier for life, certificate slots with sealed keys, pending
-//! enrolments and history) and the authority's registry (operators, products, devices,
-//! certificates and the audit log).
+//! Durable, crash-safe SQLite persistence for WEB-SRM, speaking domain types only.
+//!
+//! - [`DeviceStore`]: on an SRS's device. Its device identifier for life, one certificate slot per
+//!   operator and SRS installation (certificate, `certifPSI`, sealed key, status), requests written
+//!   down before they leave the device, and the history of every lifecycle event.
+//! - [`Registry`]: at the authority. Operators, their authorization codes and lockout counters, SRS
+//!   products, issued device identifiers, certificates with every transition, and an append-only
+//!   audit log chained by SHA-256.
+//!
+//! Both open SQLite in WAL mode with `synchronous = FULL` and foreign keys on, apply numbered
+//! embedded migrations recorded as the file's `user_version`, and make every multi-step change in
+//! one transaction: after a crash, a file holds each record whole or not at all.
+//! No rusqlite type appears in this API. Schemas: `docs/DATA_MODEL.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod audit;
+mod db;
+pub mod device;
+mod error;
+mod protector;
+pub mod registry;
+
+pub use audit::{AuditEntry, NewAudit};
+pub use device::DeviceStore;
+pub use error::Error;
+pub use protector::{FileKeyProtector, KeyProtector};
+pub use registry::Registry;
 pub use websrm_domain as domain;
+pub use zeroize::Zeroizing;

@@ -1,0 +1,152 @@
+//! Opening a database: pragmas, the kind of store, and the numbered migrations.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use time::OffsetDateTime;
+
+use crate::Error;
+
+/// What kind of store a file is, recorded as SQLite's `application_id`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Kind {
+    pub(crate) name: &'static str,
+    pub(crate) application_id: i32,
+    pub(crate) migrations: &'static [&'static str],
+}
+
+/// Opens (creating if needed) a database of `kind` at `path`, in WAL mode with full
+/// synchronisation and foreign keys, and brings its schema to the latest version.
+pub(crate) fn open(path: &Path, kind: Kind) -> Result<Connection, Error> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Database {
+            message: format!("could not enable WAL mode (got {mode})"),
+        });
+    }
+    // Every commit reaches the disk before it returns: a record the caller was told is written
+    // survives a power cut.
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    migrate(&conn, path, kind)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection, path: &Path, kind: Kind) -> Result<(), Error> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let app: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let version: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if app == 0 && version == 0 {
+        let tables: i64 = tx.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+        if tables != 0 {
+            return Err(Error::WrongDatabase {
+                path: path.display().to_string(),
+                expected: kind.name,
+            });
+        }
+        tx.execute_batch(&format!("PRAGMA application_id = {}", kind.application_id))?;
+    } else if app != kind.application_id {
+        return Err(Error::WrongDatabase {
+            path: path.display().to_string(),
+            expected: kind.name,
+        });
+    }
+    let supported = kind.migrations.len() as u32;
+    if version > supported {
+        return Err(Error::SchemaTooNew {
+            found: version,
+            supported,
+        });
+    }
+    for (index, sql) in kind.migrations.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The schema version recorded in the file.
+pub(crate) fn schema_version(conn: &Connection) -> Result<u32, Error> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// `PRAGMA integrity_check`: `Ok` when SQLite reports `ok`.
+pub(crate) fn integrity_check(conn: &Connection) -> Result<(), Error> {
+    let result: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if result == "ok" {
+        Ok(())
+    } else {
+        Err(Error::Database {
+            message: format!("integrity check: {result}"),
+        })
+    }
+}
+
+/// An immediate (write-locking) transaction: check-then-write sequences in it cannot interleave
+/// with another writer.
+pub(crate) fn write_tx(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, Error> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+pub(crate) fn to_unix(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+pub(crate) fn from_unix(
+    table: &'static str,
+    column: &'static str,
+    secs: i64,
+) -> Result<OffsetDateTime, Error> {
+    OffsetDateTime::from_unix_timestamp(secs).map_err(|_| Error::Corrupt {
+        table,
+        column,
+        value: secs.to_string(),
+    })
+}
+
+/// Parses a stored text value into a domain type.
+pub(crate) fn parse<T: std::str::FromStr>(
+    table: &'static str,
+    column: &'static str,
+    text: &str,
+) -> Result<T, Error> {
+    text.parse().map_err(|_| Error::Corrupt {
+        table,
+        column,
+        value: text.to_owned(),
+    })
+}
+
+/// Runs a query expected to return at most one row.
+pub(crate) fn optional<T>(result: rusqlite::Result<T>) -> Result<Option<T>, Error> {
+    Ok(result.optional()?)
+}
+
+/// Queries and statements through SQLite's statement cache: the registry runs the same few
+/// statements on every request, and preparing them each time costs more than running them.
+pub(crate) trait Cached {
+    /// `query_row` with a cached statement.
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+
+    /// `execute` with a cached statement.
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl Cached for Connection {
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+}

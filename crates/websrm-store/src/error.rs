@@ -1,0 +1,138 @@
+//! The store crate's error.
+
+use websrm_domain::{DeviceId, IdentificationNumber, Nickname, SerialNumber};
+
+/// What went wrong in a store.
+///
+/// SQLite's errors are carried as text; no rusqlite type leaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database failed.
+    #[error("database error: {message}")]
+    Database {
+        /// SQLite's message.
+        message: String,
+    },
+    /// A file operation failed.
+    #[error("{action} {path}: {message}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The system's message.
+        message: String,
+    },
+    /// The file belongs to another kind of store (a registry opened as a device store, say).
+    #[error("{path} is not a {expected} database")]
+    WrongDatabase {
+        /// The file.
+        path: String,
+        /// The kind of store expected.
+        expected: &'static str,
+    },
+    /// The file was written by a newer version of websrm.
+    #[error(
+        "the database schema is version {found}; this version of websrm knows up to {supported}"
+    )]
+    SchemaTooNew {
+        /// The file's schema version.
+        found: u32,
+        /// The newest version this code knows.
+        supported: u32,
+    },
+    /// A stored value does not parse: the file was altered outside websrm.
+    #[error("corrupt value in {table}.{column}: {value:?}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+        /// The value found.
+        value: String,
+    },
+    /// A different device identifier is already recorded for this device; it is never replaced.
+    #[error("this device already has the identifier {existing}; {offered} is refused")]
+    DeviceIdConflict {
+        /// The identifier on record.
+        existing: DeviceId,
+        /// The identifier offered.
+        offered: DeviceId,
+    },
+    /// The certificate slot does not exist.
+    #[error("no certificate slot {slot}")]
+    SlotNotFound {
+        /// The slot, as text.
+        slot: String,
+    },
+    /// The slot already holds a certificate (replace it instead of enrolling again).
+    #[error("the certificate slot {slot} already holds a certificate")]
+    SlotOccupied {
+        /// The slot, as text.
+        slot: String,
+    },
+    /// A request for this slot is already pending; finish or abandon it first.
+    #[error("a request for slot {slot} is already pending (id {pending})")]
+    PendingExists {
+        /// The slot, as text.
+        slot: String,
+        /// The pending request's id.
+        pending: i64,
+    },
+    /// No pending request has this id (or it is of another kind).
+    #[error("no pending {kind} request with id {id}")]
+    PendingNotFound {
+        /// The id asked for.
+        id: i64,
+        /// The kind of request expected.
+        kind: &'static str,
+    },
+    /// The key-encryption key could not be obtained.
+    #[error("key-encryption key: {reason}")]
+    KeyProtector {
+        /// Why.
+        reason: String,
+    },
+    /// An operator with this identification number is already registered.
+    #[error("operator {0} is already registered")]
+    OperatorExists(IdentificationNumber),
+    /// No operator has this id.
+    #[error("no operator with id {0}")]
+    OperatorNotFound(i64),
+    /// The authorization code is already recorded.
+    #[error("this authorization code is already recorded")]
+    AuthorizationCodeExists,
+    /// This product version is already registered.
+    #[error("this SRS product version is already registered for the environment")]
+    ProductExists,
+    /// No certificate has this serial number.
+    #[error("no certificate with serial number {0}")]
+    CertificateNotFound(SerialNumber),
+    /// The certificate is not in force (already replaced, deleted or revoked).
+    #[error("certificate {0} is not in force")]
+    CertificateNotActive(SerialNumber),
+    /// A certificate with this serial number or thumbprint is already recorded.
+    #[error("a certificate with serial number {0} or the same thumbprint is already recorded")]
+    CertificateExists(SerialNumber),
+    /// In PROD, the operator already has an in-force certificate with this nickname.
+    #[error("the operator already has a certificate in force named {0}")]
+    NicknameInUse(Nickname),
+    /// No device identifier could be allocated.
+    #[error("could not allocate a new device identifier")]
+    DeviceIdExhausted,
+    /// The audit log's hash chain is broken at this entry.
+    #[error("the audit log was altered: the hash chain breaks at entry {seq}")]
+    AuditChainBroken {
+        /// The first entry whose hash does not match.
+        seq: i64,
+    },
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Database {
+            message: e.to_string(),
+        }
+    }
+}

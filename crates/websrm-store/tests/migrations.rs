@@ -1,0 +1,139 @@
+//! Migrations from an empty file and from every earlier schema version, and refusal of files
+//! that are not ours or are newer.
+
+use websrm_store::{DeviceStore, Error, Registry, device, registry};
+
+/// A file at schema `version` of `migrations`, as an older websrm would have left it.
+fn file_at_version(
+    path: &std::path::Path,
+    migrations: &[&str],
+    application_id: i32,
+    version: usize,
+) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    if version > 0 {
+        conn.execute_batch(&format!("PRAGMA application_id = {application_id}"))
+            .unwrap();
+    }
+    for (i, sql) in migrations.iter().take(version).enumerate() {
+        conn.execute_batch(sql).unwrap();
+        conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+            .unwrap();
+    }
+}
+
+fn application_id(path: &std::path::Path) -> i32 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn device_store_migrates_from_every_earlier_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference.db");
+    DeviceStore::open(&reference).unwrap();
+    let app = application_id(&reference);
+    for version in 0..=device::MIGRATIONS.len() {
+        let path = dir.path().join(format!("v{version}.db"));
+        file_at_version(&path, device::MIGRATIONS, app, version);
+        let store = DeviceStore::open(&path).unwrap();
+        assert_eq!(
+            store.schema_version().unwrap() as usize,
+            device::MIGRATIONS.len()
+        );
+        store.integrity_check().unwrap();
+        assert_eq!(store.device_id().unwrap(), None);
+    }
+}
+
+#[test]
+fn registry_migrates_from_every_earlier_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference.db");
+    Registry::open(&reference).unwrap();
+    let app = application_id(&reference);
+    for version in 0..=registry::MIGRATIONS.len() {
+        let path = dir.path().join(format!("v{version}.db"));
+        file_at_version(&path, registry::MIGRATIONS, app, version);
+        let reg = Registry::open(&path).unwrap();
+        assert_eq!(
+            reg.schema_version().unwrap() as usize,
+            registry::MIGRATIONS.len()
+        );
+        assert_eq!(reg.verify_audit_chain().unwrap(), 0);
+    }
+}
+
+#[test]
+fn a_newer_schema_is_refused_rather_than_guessed_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    DeviceStore::open(&path).unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let supported = device::MIGRATIONS.len() as u32;
+    assert_eq!(
+        DeviceStore::open(&path).unwrap_err(),
+        Error::SchemaTooNew {
+            found: 99,
+            supported
+        }
+    );
+}
+
+#[test]
+fn a_store_of_another_kind_or_a_foreign_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let device_db = dir.path().join("device.db");
+    DeviceStore::open(&device_db).unwrap();
+    assert!(matches!(
+        Registry::open(&device_db).unwrap_err(),
+        Error::WrongDatabase {
+            expected: "websrm authority registry",
+            ..
+        }
+    ));
+    let foreign = dir.path().join("foreign.db");
+    rusqlite::Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    assert!(matches!(
+        DeviceStore::open(&foreign).unwrap_err(),
+        Error::WrongDatabase { .. }
+    ));
+    let not_sqlite = dir.path().join("text.db");
+    std::fs::write(
+        &not_sqlite,
+        "this is not a database, just some text that is long enough to be a header",
+    )
+    .unwrap();
+    assert!(matches!(
+        DeviceStore::open(&not_sqlite).unwrap_err(),
+        Error::Database { .. }
+    ));
+}
+
+#[test]
+fn pragmas_are_wal_full_sync_and_foreign_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    Registry::open(&path).unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = raw
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal", "WAL is a property of the file");
+    // Foreign keys hold in the schema: a certificate for an unknown operator is rejected.
+    raw.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    let e = raw.execute(
+        "INSERT INTO certificates (serial, thumbprint, environment, operator_id, nickname, subject, not_before, not_after, der, status, issued_at) \
+         VALUES ('a', 'b', 'DEV', 999, 'n', 's', 0, 1, x'00', 'active', 0)",
+        [],
+    );
+    assert!(e.is_err());
+}

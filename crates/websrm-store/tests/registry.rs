@@ -1,0 +1,512 @@
+//! The authority's registry, on real files.
+
+mod common;
+
+use common::*;
+use time::Duration;
+use websrm_crypto::{CertificateAuthority, Csr, PrivateKey, validate_csr};
+use websrm_domain::{
+    CertificateState, DeviceId, Environment, Nickname, RevocationChannel, RevocationReason, Sector,
+    SerialNumber,
+};
+use websrm_store::registry::{AttemptState, NewCertificate, NewOperator, OperatorId, Product};
+use websrm_store::{Error, NewAudit, Registry};
+
+fn audit(action: &str) -> NewAudit {
+    NewAudit::new(T0, "test", action, "subject", "")
+}
+
+fn michel() -> NewOperator {
+    let mut op = NewOperator::new("5678912340".parse().unwrap(), "Michel Untel enr.");
+    op.qst_number = Some("5678912340TQ0001".parse().unwrap());
+    op.gst_number = Some("567891234RT0001".parse().unwrap());
+    op.file_numbers = vec![
+        ("ER0001".parse().unwrap(), Sector::Restaurant),
+        ("TR0001".parse().unwrap(), Sector::Transport),
+    ];
+    op
+}
+
+fn new_cert(
+    ca: &CertificateAuthority,
+    env: Environment,
+    op: OperatorId,
+    device: Option<DeviceId>,
+    nickname: &str,
+) -> NewCertificate {
+    let key = PrivateKey::generate().unwrap();
+    let validated = validate_csr(&Csr::build(&subject(nickname), &key).unwrap().to_wire()).unwrap();
+    let cert = ca.issue(&validated, T0).unwrap();
+    NewCertificate::new(
+        cert.serial,
+        cert.thumbprint,
+        env,
+        op,
+        device,
+        nickname.parse().unwrap(),
+        "CN=5678912340".into(),
+        cert.validity,
+        cert.der,
+        "enrolment",
+    )
+}
+
+#[test]
+fn operators_codes_and_lockout_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("authority.db");
+    let id = Registry::open(&path)
+        .unwrap()
+        .add_operator(&michel(), T0, audit("add-operator"))
+        .unwrap();
+    assert!(matches!(
+        Registry::open(&path)
+            .unwrap()
+            .add_operator(&michel(), T0, audit("x")),
+        Err(Error::OperatorExists(_))
+    ));
+    let reg = Registry::open(&path).unwrap();
+    let op = reg
+        .operator_by_identification(&"5678912340".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(op.id, id);
+    assert_eq!(op.legal_name, "Michel Untel enr.");
+    assert_eq!(op.file_numbers.len(), 2);
+    assert_eq!(
+        reg.operator_by_identification(&"1234567890".parse().unwrap())
+            .unwrap(),
+        None
+    );
+
+    let first = "D8T8-W8W8".parse().unwrap();
+    reg.add_authorization_code(
+        id,
+        &first,
+        Sector::Restaurant,
+        T0 + Duration::minutes(90),
+        T0,
+        audit("code"),
+    )
+    .unwrap();
+    let second = "A1B2-C3D4".parse().unwrap();
+    Registry::open(&path)
+        .unwrap()
+        .add_authorization_code(
+            id,
+            &second,
+            Sector::Restaurant,
+            T0,
+            T0 + Duration::days(1),
+            audit("code"),
+        )
+        .unwrap();
+    let reg = Registry::open(&path).unwrap();
+    let old = reg.find_authorization_code(&first).unwrap().unwrap();
+    assert_eq!(
+        old.superseded_at,
+        Some(T0 + Duration::days(1)),
+        "a new code supersedes the previous one"
+    );
+    assert_eq!(old.activated_at, T0 + Duration::minutes(90));
+    assert_eq!(
+        reg.find_authorization_code(&second)
+            .unwrap()
+            .unwrap()
+            .superseded_at,
+        None
+    );
+    assert!(matches!(
+        reg.add_authorization_code(id, &second, Sector::Restaurant, T0, T0, audit("c")),
+        Err(Error::AuthorizationCodeExists)
+    ));
+    assert_eq!(
+        reg.find_authorization_code(&"Z9Z9-Z9Z9".parse().unwrap())
+            .unwrap(),
+        None
+    );
+
+    assert_eq!(reg.attempt_state(id).unwrap(), AttemptState::default());
+    let state = AttemptState::new(3, Some(T0), Some(T0 + Duration::minutes(15)));
+    reg.set_attempt_state(id, state, Some(audit("lockout")))
+        .unwrap();
+    assert_eq!(
+        Registry::open(&path).unwrap().attempt_state(id).unwrap(),
+        state
+    );
+}
+
+#[test]
+fn products_are_per_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::open(dir.path().join("a.db")).unwrap();
+    let product = Product::new(
+        Environment::Dev,
+        "0000000000000001".parse().unwrap(),
+        "0000000000000002".parse().unwrap(),
+        "0000000000000003".parse().unwrap(),
+        "FOB201999999".parse().unwrap(),
+        "1.0.0".parse().unwrap(),
+        "0".parse().unwrap(),
+        true,
+    );
+    reg.add_product(&product, audit("product")).unwrap();
+    assert!(matches!(
+        reg.add_product(&product, audit("product")),
+        Err(Error::ProductExists)
+    ));
+    let found = reg
+        .find_product(
+            Environment::Dev,
+            product.partner_id,
+            product.srs_id,
+            product.version_id,
+        )
+        .unwrap();
+    assert_eq!(found, Some(product.clone()));
+    assert_eq!(
+        reg.find_product(
+            Environment::Prod,
+            product.partner_id,
+            product.srs_id,
+            product.version_id
+        )
+        .unwrap(),
+        None
+    );
+    assert_eq!(
+        reg.products_of(Environment::Dev, product.partner_id, product.srs_id)
+            .unwrap(),
+        [product]
+    );
+}
+
+#[test]
+fn device_ids_are_unique_and_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let reg = Registry::open(&path).unwrap();
+    let op = reg.add_operator(&michel(), T0, audit("op")).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let host = reg
+        .allocate_device_id(Some(op), None, T0, audit("device"))
+        .unwrap();
+    for _ in 0..300 {
+        assert!(
+            seen.insert(
+                reg.allocate_device_id(Some(op), Some(host), T0, audit("device"))
+                    .unwrap()
+            )
+        );
+    }
+    assert!(!seen.contains(&host));
+    let reg = Registry::open(&path).unwrap();
+    let record = reg.device(host).unwrap().unwrap();
+    assert_eq!(
+        (record.operator, record.host, record.issued_at),
+        (Some(op), None, T0)
+    );
+    assert_eq!(reg.terminals_of(host).unwrap().len(), 300);
+    assert_eq!(reg.device("0000-0000-0001".parse().unwrap()).unwrap(), None);
+}
+
+#[test]
+fn certificate_lifecycle_with_every_transition() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let ca = ca();
+    let reg = Registry::open(&path).unwrap();
+    let op = reg.add_operator(&michel(), T0, audit("op")).unwrap();
+
+    let first = new_cert(&ca, Environment::Dev, op, None, "Caisse principale");
+    let device = reg
+        .record_issued(&first, true, T0, audit("issue"))
+        .unwrap()
+        .unwrap();
+    let reg = Registry::open(&path).unwrap();
+    let rec = reg.certificate_by_serial(first.serial).unwrap().unwrap();
+    assert_eq!(
+        rec.device,
+        Some(device),
+        "the new device id is the certificate's"
+    );
+    assert_eq!(reg.device(device).unwrap().unwrap().operator, Some(op));
+    assert_eq!(rec.state, CertificateState::Active);
+    assert_eq!(
+        reg.certificate_by_thumbprint(first.thumbprint)
+            .unwrap()
+            .unwrap()
+            .serial,
+        first.serial
+    );
+    assert!(matches!(
+        reg.record_issued(&first, false, T0, audit("again")),
+        Err(Error::CertificateExists(_))
+    ));
+
+    let second = new_cert(&ca, Environment::Dev, op, Some(device), "Caisse principale");
+    reg.record_replacement(
+        first.serial,
+        &second,
+        T0 + Duration::days(1),
+        audit("replace"),
+    )
+    .unwrap();
+    let reg = Registry::open(&path).unwrap();
+    let old = reg.certificate_by_serial(first.serial).unwrap().unwrap();
+    assert_eq!(old.state, CertificateState::Replaced);
+    assert_eq!(old.replaced_by, Some(second.serial));
+    assert_eq!(old.ended_at, Some(T0 + Duration::days(1)));
+    let third = new_cert(&ca, Environment::Dev, op, Some(device), "Caisse principale");
+    assert!(matches!(
+        reg.record_replacement(first.serial, &third, T0, audit("r")),
+        Err(Error::CertificateNotActive(_))
+    ));
+
+    reg.record_deletion(
+        second.serial,
+        T0 + Duration::days(2),
+        "api",
+        audit("delete"),
+    )
+    .unwrap();
+    let reg = Registry::open(&path).unwrap();
+    assert_eq!(
+        reg.certificate_by_serial(second.serial)
+            .unwrap()
+            .unwrap()
+            .state,
+        CertificateState::Deleted
+    );
+    assert!(matches!(
+        reg.record_deletion(second.serial, T0, "api", audit("d")),
+        Err(Error::CertificateNotActive(_))
+    ));
+
+    reg.record_issued(&third, false, T0, audit("issue"))
+        .unwrap();
+    reg.record_revocation(
+        third.serial,
+        RevocationReason::KeyCompromise,
+        RevocationChannel::CustomerService,
+        T0 + Duration::days(3),
+        "agent:A42",
+        audit("revoke"),
+    )
+    .unwrap();
+    let reg = Registry::open(&path).unwrap();
+    let rec = reg.certificate_by_serial(third.serial).unwrap().unwrap();
+    assert_eq!(
+        rec.state,
+        CertificateState::Revoked {
+            reason: RevocationReason::KeyCompromise,
+            channel: RevocationChannel::CustomerService
+        }
+    );
+    assert_eq!(rec.ended_by.as_deref(), Some("agent:A42"));
+    assert_eq!(
+        reg.revoked(Environment::Essai).unwrap().len(),
+        1,
+        "DEV and ESSAI share one CA, and one list"
+    );
+    assert!(reg.revoked(Environment::Prod).unwrap().is_empty());
+    let events: Vec<String> = reg
+        .certificate_events(first.serial)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(events, ["issued", "replaced"]);
+    let events = reg.certificate_events(third.serial).unwrap();
+    assert_eq!(events[1].detail, "keyCompromise via customer-service");
+    assert_eq!(reg.certificates_of_operator(op).unwrap().len(), 3);
+    assert_eq!(reg.certificates_of_device(device).unwrap().len(), 3);
+    assert!(matches!(
+        reg.record_deletion(SerialNumber::from_bytes([0x11; 20]), T0, "api", audit("d")),
+        Err(Error::CertificateNotFound(_))
+    ));
+    reg.verify_audit_chain().unwrap();
+    reg.integrity_check().unwrap();
+}
+
+#[test]
+fn nicknames_are_unique_among_in_force_certificates_in_prod_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::open(dir.path().join("a.db")).unwrap();
+    let ca = ca();
+    let op = reg.add_operator(&michel(), T0, audit("op")).unwrap();
+    let a = new_cert(&ca, Environment::Prod, op, None, "Certificat A");
+    reg.record_issued(&a, false, T0, audit("issue")).unwrap();
+    let nickname: Nickname = "Certificat A".parse().unwrap();
+    assert!(
+        reg.nickname_in_force(op, Environment::Prod, &nickname, T0)
+            .unwrap()
+    );
+    let dup = new_cert(&ca, Environment::Prod, op, None, "Certificat A");
+    assert_eq!(
+        reg.record_issued(&dup, false, T0, audit("issue"))
+            .unwrap_err(),
+        Error::NicknameInUse(nickname.clone())
+    );
+    // A replacement may keep its predecessor's nickname.
+    reg.record_replacement(a.serial, &dup, T0, audit("replace"))
+        .unwrap();
+    // Not a rule in DEV.
+    reg.record_issued(
+        &new_cert(&ca, Environment::Dev, op, None, "Certificat A"),
+        false,
+        T0,
+        audit("i"),
+    )
+    .unwrap();
+    reg.record_issued(
+        &new_cert(&ca, Environment::Dev, op, None, "Certificat A"),
+        false,
+        T0,
+        audit("i"),
+    )
+    .unwrap();
+    // Once the certificate is no longer in force (deleted, or expired), the nickname is free.
+    reg.record_deletion(dup.serial, T0, "api", audit("d"))
+        .unwrap();
+    assert!(
+        !reg.nickname_in_force(op, Environment::Prod, &nickname, T0)
+            .unwrap()
+    );
+    let b = new_cert(&ca, Environment::Prod, op, None, "Certificat A");
+    reg.record_issued(&b, false, T0, audit("issue")).unwrap();
+    let after_expiry = b.validity.not_after() + Duration::seconds(1);
+    assert!(
+        !reg.nickname_in_force(op, Environment::Prod, &nickname, after_expiry)
+            .unwrap()
+    );
+    reg.record_issued(
+        &new_cert(&ca, Environment::Prod, op, None, "Certificat A"),
+        false,
+        after_expiry,
+        audit("i"),
+    )
+    .unwrap();
+    // Another operator may use the same nickname.
+    let mut other = NewOperator::new("1234567890".parse().unwrap(), "Express Taxe");
+    other.qst_number = Some("1234567890TQ0001".parse().unwrap());
+    let other = reg.add_operator(&other, T0, audit("op")).unwrap();
+    reg.record_issued(
+        &new_cert(&ca, Environment::Prod, other, None, "Certificat A"),
+        false,
+        T0,
+        audit("i"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_audit_log_is_append_only_and_its_chain_detects_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let reg = Registry::open(&path).unwrap();
+    reg.add_operator(&michel(), T0, audit("add-operator"))
+        .unwrap();
+    for i in 0..10 {
+        let refusal = NewAudit::new(
+            T0,
+            "enrolment",
+            "refuse",
+            "5678912340",
+            format!("attempt {i}"),
+        )
+        .with_error("JW00B999514E".parse().unwrap());
+        reg.append_audit(refusal).unwrap();
+    }
+    assert_eq!(reg.verify_audit_chain().unwrap(), 11);
+    let entries = reg.audit_entries(2).unwrap();
+    assert_eq!(entries.len(), 10);
+    assert_eq!(
+        entries[0].entry.error_id.unwrap().to_string(),
+        "JW00B999514E"
+    );
+    drop(reg);
+
+    // The database itself refuses updates and deletes.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    assert!(
+        raw.execute("UPDATE audit_log SET detail = 'x' WHERE seq = 3", [])
+            .is_err()
+    );
+    assert!(
+        raw.execute("DELETE FROM audit_log WHERE seq = 3", [])
+            .is_err()
+    );
+    // Someone with the file drops the guard and rewrites an entry: the chain shows where.
+    raw.execute_batch("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = 'attempt X' WHERE seq = 5;").unwrap();
+    drop(raw);
+    assert_eq!(
+        Registry::open(&path)
+            .unwrap()
+            .verify_audit_chain()
+            .unwrap_err(),
+        Error::AuditChainBroken { seq: 5 }
+    );
+
+    // Removing an entry breaks the chain too.
+    let dir2 = tempfile::tempdir().unwrap();
+    let path2 = dir2.path().join("b.db");
+    let reg = Registry::open(&path2).unwrap();
+    for i in 0..5 {
+        reg.append_audit(NewAudit::new(T0, "t", "lookup", "x", i.to_string()))
+            .unwrap();
+    }
+    drop(reg);
+    let raw = rusqlite::Connection::open(&path2).unwrap();
+    raw.execute_batch("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 2;")
+        .unwrap();
+    drop(raw);
+    assert_eq!(
+        Registry::open(&path2)
+            .unwrap()
+            .verify_audit_chain()
+            .unwrap_err(),
+        Error::AuditChainBroken { seq: 3 }
+    );
+}
+
+#[test]
+fn lookups_done_on_every_request_use_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    Registry::open(&path).unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    for (query, index) in [
+        (
+            "SELECT * FROM certificates WHERE serial = 'x'",
+            "sqlite_autoindex_certificates_1",
+        ),
+        (
+            "SELECT * FROM certificates WHERE thumbprint = 'x'",
+            "sqlite_autoindex_certificates_2",
+        ),
+        (
+            "SELECT * FROM devices WHERE device_id = 'x'",
+            "sqlite_autoindex_devices_1",
+        ),
+        (
+            "SELECT * FROM operators WHERE identification_number = 'x'",
+            "sqlite_autoindex_operators_1",
+        ),
+        (
+            "SELECT * FROM authorization_codes WHERE code = 'x'",
+            "sqlite_autoindex_authorization_codes_1",
+        ),
+        (
+            "SELECT count(*) FROM certificates WHERE operator_id = 1 AND nickname = 'x'",
+            "certificates_operator",
+        ),
+    ] {
+        let plan: String = raw
+            .query_row(&format!("EXPLAIN QUERY PLAN {query}"), [], |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
+        assert!(plan.contains(index), "{query}: {plan}");
+    }
+}
