@@ -50,10 +50,19 @@ pub fn client_config(
     trust_anchors: &[Vec<u8>],
     identity: Option<ClientIdentity<'_>>,
 ) -> Result<Arc<ClientConfig>, Error> {
+    client_config_with_roots(roots(trust_anchors)?, identity)
+}
+
+/// A client configuration trusting the roots of `store` (e.g. the public CAs), presenting
+/// `identity` when given.
+pub fn client_config_with_roots(
+    store: RootCertStore,
+    identity: Option<ClientIdentity<'_>>,
+) -> Result<Arc<ClientConfig>, Error> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
         .map_err(Error::tls)?
-        .with_root_certificates(roots(trust_anchors)?);
+        .with_root_certificates(store);
     let config = match identity {
         Some(identity) => builder
             .with_client_auth_cert(chain(identity.chain), key_der(identity.key))

@@ -1,7 +1,31 @@
-//! The WEB-SRM wire protocol for certificates: `reqCertif`/`retourCertif` messages and their
-//! headers with conversions into domain types, the catalogue of error ids and `codRetour`
-//! values, and an HTTP client for the enrolment and API hosts.
+//! The WEB-SRM wire protocol for certificates, both ends.
+//!
+//! - [`wire`]: the `reqCertif` and `retourCertif` bodies with the protocol's exact field names,
+//!   and their conversion into domain types ([`wire::CertificateAnswer`], [`wire::AuthorityError`]).
+//! - [`headers`]: the request headers (`ENVIRN`, `CASESSAI`, `APPRLINIT`, `IDAPPRL`, …) as domain
+//!   values, written in the protocol's order and read with every problem reported.
+//! - [`catalogue`]: every certificate error id with its `codRetour`, condition, and French and
+//!   English messages.
+//! - [`client`] (feature `client`, on by default): the HTTP/1.1 client of the enrolment and API
+//!   hosts, with the real WEB-SRM URLs by default and any other authority by URL and trust anchor.
+//!
+//! ```
+//! use websrm_protocol::wire::{CertificateRequestBody, Modification};
+//!
+//! let body = CertificateRequestBody::from(&Modification::Delete { serial: "1A".repeat(20).parse()? });
+//! let json = serde_json::to_string(&body)?;
+//! assert_eq!(json, format!(r#"{{"reqCertif":{{"modif":"SUP","noSerie":"{}"}}}}"#, "1A".repeat(20)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+pub mod catalogue;
+#[cfg(feature = "client")]
+pub mod client;
+pub mod headers;
+pub mod wire;
 
 pub use websrm_crypto as crypto;
+pub use websrm_domain as domain;

@@ -1,0 +1,180 @@
+//! The authority's folder: registry, keys sealed at rest, certificates, written atomically.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+use websrm_crypto::tls::LocalTlsIdentity;
+use websrm_crypto::{
+    CertificateAuthority, IssuedCertificate, KeyEncryptionKey, PrivateKey, PsiKey, SealedKey, pem,
+};
+use websrm_domain::Environment;
+use websrm_store::{FileKeyProtector, KeyProtector, Registry};
+
+use crate::Error;
+
+/// Everything the authority keeps in its folder, loaded.
+#[derive(Debug)]
+pub struct AuthorityFiles {
+    /// The folder.
+    pub dir: PathBuf,
+    /// The registry (`authority.db`).
+    pub registry: Registry,
+    /// The CA of the environment's family.
+    pub ca: CertificateAuthority,
+    /// The `certifPSI` certificate (PEM) returned with every issued certificate.
+    pub certif_psi_pem: String,
+    /// The TLS identity of both listeners; its root is written to `tls-root.pem` for clients.
+    pub tls: LocalTlsIdentity,
+}
+
+/// File names within the folder.
+pub mod names {
+    /// The registry.
+    pub const REGISTRY: &str = "authority.db";
+    /// The CA certificate, PEM.
+    pub const CA: &str = "ca.pem";
+    /// The CA key, sealed.
+    pub const CA_KEY: &str = "ca-key.sealed";
+    /// The `certifPSI` certificate, PEM.
+    pub const PSI: &str = "psi.pem";
+    /// The `certifPSI` RSA key, sealed.
+    pub const PSI_KEY: &str = "psi-key.sealed";
+    /// The TLS root clients trust, PEM.
+    pub const TLS_ROOT: &str = "tls-root.pem";
+    /// The TLS server certificate, PEM.
+    pub const TLS_SERVER: &str = "tls-server.pem";
+    /// The TLS server key, sealed.
+    pub const TLS_KEY: &str = "tls-server-key.sealed";
+}
+
+impl AuthorityFiles {
+    /// Opens the folder `dir`, creating it with new keys and certificates on first start.
+    ///
+    /// The CA serves DEV and ESSAI together (the conformity service) or PROD; a folder created
+    /// for one family refuses to open for the other.
+    pub fn open_or_create(
+        dir: &Path,
+        environment: Environment,
+        now: OffsetDateTime,
+    ) -> Result<Self, Error> {
+        fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, &e))?;
+        let registry = Registry::open(dir.join(names::REGISTRY))?;
+        let kek = KeyEncryptionKey::from_bytes(
+            *FileKeyProtector::beside(&dir.join(names::REGISTRY)).key_encryption_key()?,
+        );
+        let family = if environment.is_conformity() {
+            "conformity"
+        } else {
+            "production"
+        };
+
+        let ca = if dir.join(names::CA).exists() {
+            let der = pem::decode("CERTIFICATE", &read(dir, names::CA)?)?;
+            let key = PrivateKey::open(
+                &SealedKey::from_bytes(read_bytes(dir, names::CA_KEY)?),
+                &kek,
+                &format!("ca {family}"),
+            )
+            .map_err(|_| Error::WrongFamily {
+                dir: dir.display().to_string(),
+                environment,
+            })?;
+            CertificateAuthority::from_parts(environment, der, key)?
+        } else {
+            let ca = CertificateAuthority::generate(environment, now)?;
+            write(
+                dir,
+                names::CA_KEY,
+                ca.seal_key(&kek, &format!("ca {family}"))?.as_bytes(),
+            )?;
+            write(
+                dir,
+                names::CA,
+                pem::encode("CERTIFICATE", ca.certificate_der()).as_bytes(),
+            )?;
+            ca
+        };
+
+        let certif_psi_pem = if dir.join(names::PSI).exists() {
+            read(dir, names::PSI)?
+        } else {
+            let psi = PsiKey::generate()?;
+            let cert: IssuedCertificate = ca.issue_psi(&psi, now)?;
+            write(dir, names::PSI_KEY, psi.seal(&kek, "psi")?.as_bytes())?;
+            write(dir, names::PSI, cert.to_pem().as_bytes())?;
+            cert.to_pem()
+        };
+
+        let tls = if dir.join(names::TLS_SERVER).exists() {
+            let key = PrivateKey::open(
+                &SealedKey::from_bytes(read_bytes(dir, names::TLS_KEY)?),
+                &kek,
+                "tls",
+            )?;
+            LocalTlsIdentity {
+                root_der: pem::decode("CERTIFICATE", &read(dir, names::TLS_ROOT)?)?,
+                chain: vec![pem::decode("CERTIFICATE", &read(dir, names::TLS_SERVER)?)?],
+                key,
+            }
+        } else {
+            let names_ = [
+                "localhost".to_owned(),
+                "127.0.0.1".to_owned(),
+                "::1".to_owned(),
+            ];
+            let tls = LocalTlsIdentity::generate(&names_, now, 825)?;
+            write(dir, names::TLS_KEY, tls.key.seal(&kek, "tls")?.as_bytes())?;
+            write(
+                dir,
+                names::TLS_SERVER,
+                pem::encode("CERTIFICATE", &tls.chain[0]).as_bytes(),
+            )?;
+            write(
+                dir,
+                names::TLS_ROOT,
+                pem::encode("CERTIFICATE", &tls.root_der).as_bytes(),
+            )?;
+            tls
+        };
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            registry,
+            ca,
+            certif_psi_pem,
+            tls,
+        })
+    }
+}
+
+fn read(dir: &Path, name: &str) -> Result<String, Error> {
+    let path = dir.join(name);
+    fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, &e))
+}
+
+fn read_bytes(dir: &Path, name: &str) -> Result<Vec<u8>, Error> {
+    let path = dir.join(name);
+    fs::read(&path).map_err(|e| Error::io("reading", &path, &e))
+}
+
+/// Writes a file whole or not at all: under a temporary name, synced, then renamed.
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let result = (|| {
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        fs::File::open(dir)?.sync_all()
+    })();
+    result.map_err(|e| Error::io("writing", &path, &e))
+}

@@ -1,0 +1,170 @@
+//! The two HTTPS listeners: the enrolment host (server-authenticated TLS, `/enrolement`) and the
+//! API host (mutual TLS with a certificate of this authority's CA, `/certificats`).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use websrm_crypto::PrivateKey;
+use websrm_crypto::tls::{ClientAuth, server_config};
+
+use crate::Error;
+use crate::service::{Authority, Endpoint, Request};
+
+/// The largest request body accepted (the protocol's limit for a batch of transactions).
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// A running pair of listeners.
+#[derive(Debug)]
+pub struct Running {
+    /// The enrolment listener's address.
+    pub enrolment: SocketAddr,
+    /// The API listener's address.
+    pub api: SocketAddr,
+}
+
+/// Serves `authority` on the two listeners until `shutdown` completes; connections in progress
+/// are finished first.
+pub async fn serve(
+    authority: Arc<Authority>,
+    enrolment: TcpListener,
+    api: TcpListener,
+    chain: Vec<Vec<u8>>,
+    key: &PrivateKey,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let enrol_tls = server_config(chain.clone(), key, ClientAuth::None)?;
+    let api_tls = server_config(
+        chain,
+        key,
+        ClientAuth::Required(vec![authority.ca_certificate_der().to_vec()]),
+    )?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let a = tokio::spawn(accept_loop(
+        authority.clone(),
+        enrolment,
+        TlsAcceptor::from(enrol_tls),
+        Endpoint::Enrolment,
+        stop_rx.clone(),
+    ));
+    let b = tokio::spawn(accept_loop(
+        authority,
+        api,
+        TlsAcceptor::from(api_tls),
+        Endpoint::Certificates,
+        stop_rx,
+    ));
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    let _ = a.await;
+    let _ = b.await;
+    Ok(())
+}
+
+async fn accept_loop(
+    authority: Arc<Authority>,
+    listener: TcpListener,
+    tls: TlsAcceptor,
+    endpoint: Endpoint,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((tcp, peer)) = accepted else { continue };
+                let (authority, tls) = (authority.clone(), tls.clone());
+                connections.spawn(async move {
+                    let stream = match tokio::time::timeout(std::time::Duration::from_secs(10), tls.accept(tcp)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::info!(%peer, error = %e, "TLS handshake refused");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let client_certificate = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
+                    let service = service_fn(move |req| handle(authority.clone(), endpoint, client_certificate.clone(), req));
+                    if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                        tracing::debug!(%peer, error = %e, "connection ended");
+                    }
+                });
+            }
+        }
+    }
+    while connections.join_next().await.is_some() {}
+}
+
+async fn handle(
+    authority: Arc<Authority>,
+    endpoint: Endpoint,
+    client_certificate: Option<Vec<u8>>,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let path_ok = match endpoint {
+        Endpoint::Enrolment => req.uri().path() == "/enrolement",
+        Endpoint::Certificates => req.uri().path() == "/certificats",
+    };
+    if !path_ok {
+        return Ok(plain(StatusCode::NOT_FOUND));
+    }
+    if req.method() != Method::POST {
+        return Ok(plain(StatusCode::METHOD_NOT_ALLOWED));
+    }
+    let has_length = req.headers().contains_key(hyper::header::CONTENT_LENGTH);
+    if !has_length {
+        return Ok(plain(StatusCode::LENGTH_REQUIRED));
+    }
+    let declared: Option<usize> = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return Ok(plain(StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_ascii_uppercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(_) => return Ok(plain(StatusCode::PAYLOAD_TOO_LARGE)),
+    };
+    let request = Request::new(endpoint, headers, body, client_certificate);
+    let response = tokio::task::spawn_blocking(move || authority.handle(&request)).await;
+    let Ok(response) = response else {
+        return Ok(plain(StatusCode::INTERNAL_SERVER_ERROR));
+    };
+    let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
+    *out.status_mut() =
+        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    out.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(out)
+}
+
+fn plain(status: StatusCode) -> hyper::Response<Full<Bytes>> {
+    let mut out = hyper::Response::new(Full::new(Bytes::new()));
+    *out.status_mut() = status;
+    out
+}

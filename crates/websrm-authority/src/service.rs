@@ -1,0 +1,743 @@
+//! Answering certificate requests: validation in the order the protocol implies, then issuance,
+//! replacement or deletion, every decision written to the audit log.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
+use websrm_crypto::tls::LocalTlsIdentity;
+use websrm_crypto::{
+    CertificateAuthority, CsrFinding, ValidatedCsr, inspect_certificate, validate_csr,
+};
+use websrm_domain::{
+    CertificateState, Clock, DeviceIdState, Environment, SerialNumber, Subject, TestCase,
+};
+use websrm_protocol::catalogue;
+use websrm_protocol::headers::{CertificateHeaders, HeaderProblemKind};
+use websrm_protocol::wire::{CertificateResponseBody, JSON_VERSION, RetourCertif, WireError};
+use websrm_store::registry::{AttemptState, NewCertificate, Operator};
+use websrm_store::{NewAudit, Registry};
+
+use crate::AuthorityFiles;
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// How failed authorization codes lock an identification number out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LockoutPolicy {
+    /// Failures that lock the operator out.
+    pub max_failures: u32,
+    /// The window the failures are counted in.
+    pub window: Duration,
+    /// How long the lockout lasts.
+    pub lockout: Duration,
+}
+
+impl Default for LockoutPolicy {
+    /// Five failures within 15 minutes lock the identification number out for 15 minutes.
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            window: Duration::minutes(15),
+            lockout: Duration::minutes(15),
+        }
+    }
+}
+
+/// Which URL a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `/enrolement`: `AJO` only, no client certificate.
+    Enrolment,
+    /// `/certificats`: `REM` and `SUP`, with the client certificate of the mutual-TLS handshake.
+    Certificates,
+}
+
+/// A certificate request as the HTTP layer received it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Request {
+    /// The URL.
+    pub endpoint: Endpoint,
+    /// The headers, names as received.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The client certificate of the TLS handshake (DER), on the API host.
+    pub client_certificate: Option<Vec<u8>>,
+}
+
+impl Request {
+    /// A request.
+    pub fn new(
+        endpoint: Endpoint,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        client_certificate: Option<Vec<u8>>,
+    ) -> Self {
+        Self {
+            endpoint,
+            headers,
+            body,
+            client_certificate,
+        }
+    }
+}
+
+/// The answer: an HTTP status and a JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Response {
+    /// The status: 201 for an issued certificate, 200 for a deletion, 400 for a refusal.
+    pub status: u16,
+    /// The `retourCertif` body.
+    pub body: Vec<u8>,
+}
+
+/// A refusal: the catalogue numbers and their arguments.
+struct Refusal(Vec<(u16, Vec<String>)>);
+
+impl Refusal {
+    fn one(number: u16, args: &[&str]) -> Self {
+        Self(vec![(
+            number,
+            args.iter().map(|s| (*s).to_owned()).collect(),
+        )])
+    }
+}
+
+/// The certificate authority: registry, CA, clock and policy.
+pub struct Authority {
+    environment: Environment,
+    registry: Registry,
+    ca: CertificateAuthority,
+    certif_psi_pem: String,
+    clock: Arc<dyn Clock>,
+    lockout: LockoutPolicy,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority")
+            .field("environment", &self.environment)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authority {
+    /// The authority of `files`, for `environment` (DEV or ESSAI: the conformity service, which
+    /// accepts both; PROD: production). Returns the TLS identity of the listeners beside it.
+    pub fn new(
+        files: AuthorityFiles,
+        environment: Environment,
+        clock: Arc<dyn Clock>,
+    ) -> (Self, LocalTlsIdentity) {
+        let authority = Self {
+            environment,
+            registry: files.registry,
+            ca: files.ca,
+            certif_psi_pem: files.certif_psi_pem,
+            clock,
+            lockout: LockoutPolicy::default(),
+        };
+        (authority, files.tls)
+    }
+
+    /// The same authority with another lockout policy.
+    pub fn with_lockout(mut self, policy: LockoutPolicy) -> Self {
+        self.lockout = policy;
+        self
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The environment asked for at start-up.
+    pub fn environment(&self) -> Environment {
+        self.environment
+    }
+
+    /// The CA's root certificate (DER).
+    pub fn ca_certificate_der(&self) -> &[u8] {
+        self.ca.certificate_der()
+    }
+
+    /// Answers a certificate request. Every decision, issuance or refusal, is in the audit log
+    /// before the answer is returned.
+    pub fn handle(&self, request: &Request) -> Response {
+        let now = self.clock.now();
+        let actor = match request.endpoint {
+            Endpoint::Enrolment => "enrolment",
+            Endpoint::Certificates => "api",
+        };
+        match self.process(request, now, actor) {
+            Ok(response) => response,
+            Err(Refusal(errors)) => {
+                let first = errors.first().map(|(n, _)| *n).unwrap_or(100);
+                let detail = errors
+                    .iter()
+                    .map(|(n, _)| format!("{n:03}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let audit = NewAudit::new(now, actor, "refuse", subject_hint(request), detail)
+                    .with_error(catalogue::entry(first).id());
+                if let Err(e) = self.registry.append_audit(audit) {
+                    tracing::error!(error = %e, "could not write the audit log");
+                    return refusal_response(&[(100, Vec::new())]);
+                }
+                refusal_response(&errors)
+            }
+        }
+    }
+
+    fn process(
+        &self,
+        request: &Request,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Result<Response, Refusal> {
+        // 1. The body: JSON, one reqCertif, its fields, and the routing rules of the URL.
+        let body = parse_body(&request.body)?;
+        let modif = body.modif.as_str();
+        match request.endpoint {
+            Endpoint::Enrolment => {
+                if modif != "AJO" {
+                    return Err(Refusal::one(321, &[modif]));
+                }
+                if body.no_serie.is_some() {
+                    return Err(Refusal::one(309, &[]));
+                }
+                if body.csr.is_none() {
+                    return Err(Refusal::one(320, &[]));
+                }
+            }
+            Endpoint::Certificates => {
+                if modif != "REM" && modif != "SUP" {
+                    return Err(Refusal::one(323, &[modif]));
+                }
+                if body.no_serie.is_none() {
+                    return Err(Refusal::one(322, &[]));
+                }
+                if modif == "REM" && body.csr.is_none() {
+                    return Err(Refusal::one(310, &[]));
+                }
+                if modif == "SUP" && body.csr.is_some() {
+                    return Err(Refusal::one(311, &[]));
+                }
+            }
+        }
+        let serial = match &body.no_serie {
+            Some(text) => Some(
+                text.parse::<SerialNumber>()
+                    .map_err(|_| Refusal::one(436, &[text]))?,
+            ),
+            None => None,
+        };
+
+        // 2. The headers.
+        let headers = self.check_headers(request)?;
+        if request.endpoint == Endpoint::Certificates
+            && headers.device == Some(DeviceIdState::Unassigned)
+        {
+            return Err(Refusal::one(47, &["0000-0000-0000"]));
+        }
+        if let Some(DeviceIdState::Assigned(id)) = headers.device
+            && self.registry.device(id).map_err(internal)?.is_none()
+        {
+            return Err(Refusal::one(47, &[&id.to_string()]));
+        }
+
+        // 3. The product.
+        self.check_product(&headers)?;
+
+        // 4. The client certificate and noSerie (REM, SUP).
+        let current = match (request.endpoint, serial) {
+            (Endpoint::Certificates, Some(serial)) => {
+                let presented = request
+                    .client_certificate
+                    .as_deref()
+                    .ok_or_else(|| Refusal::one(11, &["-"]))?;
+                let info = inspect_certificate(presented).map_err(|_| Refusal::one(11, &["-"]))?;
+                let record = self
+                    .registry
+                    .certificate_by_thumbprint(info.thumbprint)
+                    .map_err(internal)?;
+                let record = record.ok_or_else(|| Refusal::one(11, &[&info.serial.to_string()]))?;
+                if record.state != CertificateState::Active {
+                    return Err(Refusal::one(11, &[&record.serial.to_string()]));
+                }
+                if record.serial != serial {
+                    return Err(Refusal::one(436, &[&serial.to_string()]));
+                }
+                Some(record)
+            }
+            _ => None,
+        };
+
+        if modif == "SUP" {
+            let Some(current) = current else {
+                return Err(Refusal::one(322, &[]));
+            };
+            let audit = NewAudit::new(now, actor, "delete", current.serial.to_string(), "SUP");
+            self.registry
+                .record_deletion(current.serial, now, actor, audit)
+                .map_err(internal)?;
+            let retour = RetourCertif {
+                json_versi: Some(JSON_VERSION.into()),
+                cas_essai: next_test_case(headers.test_case),
+                certif: Some("SUP".into()),
+                ..RetourCertif::default()
+            };
+            return Ok(success(200, retour));
+        }
+
+        // 5. The CSR and its subject against the registry.
+        let csr_text = body.csr.as_deref().unwrap_or_default();
+        let validated = validate_csr(csr_text).map_err(findings_refusal)?;
+        let operator = self.check_subject(&validated.subject, now)?;
+        let nickname = validated.subject.nickname().clone();
+        if headers.environment == Environment::Prod
+            && self
+                .registry
+                .nickname_in_force(operator.id, headers.environment, &nickname, now)
+                .map_err(internal)?
+            && current.as_ref().is_none_or(|c| c.nickname != nickname)
+        {
+            return Err(Refusal::one(602, &[nickname.as_str()]));
+        }
+
+        // 6. Issue, and record before answering.
+        let issued = self.ca.issue(&validated, now).map_err(internal)?;
+        let subject_text = subject_text(&validated);
+        let (device, new_device) = match (&current, headers.device) {
+            (Some(c), _) => (c.device, false),
+            (None, Some(DeviceIdState::Assigned(id))) => (Some(id), false),
+            (None, Some(DeviceIdState::Unassigned)) => (None, true),
+            (None, None) => (None, false),
+        };
+        let record = NewCertificate::new(
+            issued.serial,
+            issued.thumbprint,
+            headers.environment,
+            operator.id,
+            device,
+            nickname,
+            subject_text,
+            issued.validity,
+            issued.der.clone(),
+            actor,
+        );
+        let assigned = match &current {
+            Some(c) => {
+                let audit = NewAudit::new(
+                    now,
+                    actor,
+                    "replace",
+                    issued.serial.to_string(),
+                    format!("replaces {}", c.serial),
+                );
+                self.registry
+                    .record_replacement(c.serial, &record, now, audit)
+                    .map_err(registry_refusal)?;
+                None
+            }
+            None => {
+                let audit = NewAudit::new(
+                    now,
+                    actor,
+                    "issue",
+                    issued.serial.to_string(),
+                    operator.identification_number.to_string(),
+                );
+                self.registry
+                    .record_issued(&record, new_device, now, audit)
+                    .map_err(registry_refusal)?
+            }
+        };
+        let retour = RetourCertif {
+            json_versi: Some(JSON_VERSION.into()),
+            cas_essai: next_test_case(headers.test_case),
+            id_apprl: assigned.map(|d| d.to_string()),
+            certif_psi: Some(self.certif_psi_pem.clone()),
+            certif: Some(issued.to_pem()),
+            list_err: None,
+        };
+        Ok(success(201, retour))
+    }
+
+    fn check_headers(&self, request: &Request) -> Result<CertificateHeaders, Refusal> {
+        let pairs: Vec<(&str, &str)> = request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let conformity = self.environment.is_conformity();
+        let headers =
+            CertificateHeaders::from_pairs(pairs.iter().copied()).map_err(|problems| {
+                Refusal(
+                    problems
+                        .iter()
+                        .map(|p| {
+                            let value = match &p.kind {
+                                HeaderProblemKind::Invalid(v) => v.clone(),
+                                _ => "(absent)".to_owned(),
+                            };
+                            let number = match (&p.kind, p.header) {
+                                (HeaderProblemKind::Repeated, _) => 313,
+                                (HeaderProblemKind::NotApplicable, _) => 328,
+                                (HeaderProblemKind::Forbidden, _) => 61,
+                                (_, "ENVIRN") if conformity => 12,
+                                (_, "ENVIRN") => 37,
+                                (_, "CASESSAI") => 13,
+                                (_, "APPRLINIT") => 328,
+                                (_, "IDAPPRL") => 401,
+                                (_, "IDSEV") => 1,
+                                (_, "IDVERSI") => 329,
+                                (_, "CODCERTIF") if conformity => 25,
+                                (_, "CODCERTIF") => 0,
+                                (_, "IDPARTN") => 3,
+                                _ => 42,
+                            };
+                            let arg = if matches!(
+                                p.kind,
+                                HeaderProblemKind::Repeated | HeaderProblemKind::NotApplicable
+                            ) || p.header == "APPRLINIT"
+                            {
+                                p.header.to_owned()
+                            } else {
+                                value
+                            };
+                            (number, vec![arg, self.environment.to_string()])
+                        })
+                        .collect(),
+                )
+            })?;
+        // The environment must be this service's: DEV or ESSAI on the conformity service, PROD on
+        // the production service.
+        if headers.environment.is_conformity() != conformity {
+            let number = if conformity { 12 } else { 37 };
+            return Err(Refusal::one(number, &[headers.environment.as_str()]));
+        }
+        let tc = headers.test_case;
+        match headers.environment {
+            Environment::Prod if !tc.is_production() => return Err(Refusal::one(509, &[])),
+            Environment::Essai if tc.is_production() => return Err(Refusal::one(510, &[])),
+            _ => {}
+        }
+        // The certificate test cases of the published scenario: 001 and 501 (SRS), 500 (server).
+        if !tc.is_production() && ![1, 500, 501].contains(&tc.case()) {
+            return Err(Refusal::one(15, &[&tc.to_string()]));
+        }
+        Ok(headers)
+    }
+
+    fn check_product(&self, h: &CertificateHeaders) -> Result<(), Refusal> {
+        let code = &h.certification_code;
+        let sector_prefix = matches!(code.prefix(), "RBC" | "TRP" | "FOB");
+        if h.version_id.is_unregistered() {
+            if h.environment == Environment::Essai {
+                return Err(Refusal::one(48, &[]));
+            }
+            if !(sector_prefix && code.is_uncertified()) {
+                return Err(Refusal::one(518, &[]));
+            }
+            let known = self
+                .registry
+                .products_of(h.environment, h.partner_id, h.srs_id)
+                .map_err(internal)?;
+            if known.is_empty() {
+                return Err(Refusal::one(2, &[]));
+            }
+            return Ok(());
+        }
+        let product = self
+            .registry
+            .find_product(h.environment, h.partner_id, h.srs_id, h.version_id)
+            .map_err(internal)?
+            .ok_or_else(|| Refusal::one(2, &[]))?;
+        let code_ok = match h.environment {
+            Environment::Dev => {
+                *code == product.certification_code
+                    || (sector_prefix && (code.is_test_code() || code.is_uncertified()))
+            }
+            Environment::Essai => {
+                *code == product.certification_code || (sector_prefix && code.is_test_code())
+            }
+            _ => *code == product.certification_code,
+        };
+        if !code_ok {
+            let number = if h.environment == Environment::Prod {
+                0
+            } else {
+                25
+            };
+            return Err(Refusal::one(
+                number,
+                &[code.as_str(), h.environment.as_str()],
+            ));
+        }
+        if h.version != product.version || h.parent_version != product.parent_version {
+            return Err(Refusal::one(
+                42,
+                &[&format!(
+                    "VERSI {}, VERSIPARN {}",
+                    h.version, h.parent_version
+                )],
+            ));
+        }
+        if h.environment == Environment::Prod && !product.certified {
+            return Err(Refusal::one(41, &[h.version.as_str()]));
+        }
+        Ok(())
+    }
+
+    /// The subject against the registry: the CN is known and not locked out, the authorization
+    /// code is theirs, active and current, the QST and file numbers are theirs.
+    fn check_subject(&self, subject: &Subject, now: OffsetDateTime) -> Result<Operator, Refusal> {
+        let number = subject.identification_number();
+        let operator = self
+            .registry
+            .operator_by_identification(number)
+            .map_err(internal)?
+            .ok_or_else(|| Refusal::one(470, &[number.as_str()]))?;
+        let state = self.registry.attempt_state(operator.id).map_err(internal)?;
+        if state.locked_until.is_some_and(|until| until > now) {
+            return Err(Refusal::one(514, &[number.as_str()]));
+        }
+        let code = self
+            .registry
+            .find_authorization_code(subject.authorization_code())
+            .map_err(internal)?;
+        let code_refusal = match &code {
+            None => Some(514),
+            Some(c) if c.operator != operator.id || c.sector != subject.sector() => Some(514),
+            Some(c) if c.superseded_at.is_some() => Some(69),
+            Some(c) if c.activated_at > now => Some(514),
+            Some(_) => None,
+        };
+        if let Some(refusal) = code_refusal {
+            self.count_failure(&operator, state, now)?;
+            return Err(Refusal::one(refusal, &[number.as_str()]));
+        }
+        if state.failures > 0 {
+            let audit = NewAudit::new(
+                now,
+                "enrolment",
+                "unlock",
+                number.to_string(),
+                "valid authorization code",
+            );
+            self.registry
+                .set_attempt_state(operator.id, AttemptState::default(), Some(audit))
+                .map_err(internal)?;
+        }
+        if let Subject::Srs(srs) = subject {
+            if operator.qst_number.as_ref() != Some(srs.qst_number()) {
+                return Err(Refusal::one(430, &[]));
+            }
+            match operator
+                .file_numbers
+                .iter()
+                .find(|(f, _)| f == srs.file_number())
+            {
+                None => return Err(Refusal::one(615, &[srs.file_number().as_str()])),
+                Some((_, sector)) if *sector != srs.sector() => {
+                    return Err(Refusal::one(614, &[srs.file_number().as_str()]));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(operator)
+    }
+
+    fn count_failure(
+        &self,
+        operator: &Operator,
+        state: AttemptState,
+        now: OffsetDateTime,
+    ) -> Result<(), Refusal> {
+        let in_window = state
+            .first_failure_at
+            .is_some_and(|t| now - t < self.lockout.window);
+        let (failures, first) = if in_window {
+            (state.failures + 1, state.first_failure_at)
+        } else {
+            (1, Some(now))
+        };
+        let locked_until =
+            (failures >= self.lockout.max_failures).then_some(now + self.lockout.lockout);
+        let audit = locked_until.map(|until| {
+            NewAudit::new(
+                now,
+                "enrolment",
+                "lockout",
+                operator.identification_number.to_string(),
+                format!("locked until {until}"),
+            )
+        });
+        self.registry
+            .set_attempt_state(
+                operator.id,
+                AttemptState::new(failures, first, locked_until),
+                audit,
+            )
+            .map_err(internal)
+    }
+}
+
+struct Body {
+    modif: String,
+    csr: Option<String>,
+    no_serie: Option<String>,
+}
+
+/// The top level must be exactly one `reqCertif` object (duplicated keys detected, which a
+/// map-based parser would silently merge).
+fn parse_body(bytes: &[u8]) -> Result<Body, Refusal> {
+    let entries: Entries = serde_json::from_slice(bytes).map_err(|_| Refusal::one(200, &[]))?;
+    if let Some((other, _)) = entries.0.iter().find(|(k, _)| k != "reqCertif") {
+        return Err(Refusal::one(316, &[other]));
+    }
+    let mut req = entries.0.into_iter().map(|(_, v)| v);
+    let (Some(req), None) = (req.next(), req.next()) else {
+        return Err(Refusal::one(
+            if bytes.windows(9).any(|w| w == b"reqCertif") {
+                315
+            } else {
+                314
+            },
+            &[],
+        ));
+    };
+    let Value::Object(fields) = req else {
+        return Err(Refusal::one(304, &[]));
+    };
+    let text = |name: &str| -> Result<Option<String>, Refusal> {
+        match fields.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Refusal::one(200, &[])),
+        }
+    };
+    let modif = text("modif")?.ok_or_else(|| Refusal::one(304, &[]))?;
+    Ok(Body {
+        modif,
+        csr: text("csr")?,
+        no_serie: text("noSerie")?,
+    })
+}
+
+/// A JSON object read as its entries in order, keeping duplicates.
+struct Entries(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Entries, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    out.push(entry);
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+fn findings_refusal(findings: Vec<CsrFinding>) -> Refusal {
+    Refusal(
+        findings
+            .into_iter()
+            .map(|f| (f.error_id().number(), Vec::new()))
+            .collect(),
+    )
+}
+
+fn registry_refusal(e: websrm_store::Error) -> Refusal {
+    match e {
+        websrm_store::Error::NicknameInUse(n) => Refusal::one(602, &[n.as_str()]),
+        other => internal(other),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Refusal {
+    tracing::error!(error = %e, "unexpected error");
+    Refusal::one(100, &[])
+}
+
+fn next_test_case(tc: TestCase) -> Option<String> {
+    (!tc.is_production()).then(|| {
+        TestCase::new(tc.case(), tc.step() + 1)
+            .unwrap_or(tc)
+            .to_string()
+    })
+}
+
+fn subject_text(csr: &ValidatedCsr) -> String {
+    csr.subject
+        .attributes()
+        .iter()
+        .map(|(a, v)| format!("{}={v}", a.short_name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the audit entry of a refusal is about: the device header, if any.
+fn subject_hint(request: &Request) -> String {
+    request
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("IDAPPRL"))
+        .map_or_else(|| "-".to_owned(), |(_, v)| v.chars().take(20).collect())
+}
+
+fn success(status: u16, retour: RetourCertif) -> Response {
+    let body = serde_json::to_vec(&CertificateResponseBody {
+        retour_certif: retour,
+    })
+    .unwrap_or_default();
+    Response { status, body }
+}
+
+fn refusal_response(errors: &[(u16, Vec<String>)]) -> Response {
+    let mut list: Vec<WireError> = errors
+        .iter()
+        .map(|(n, args)| {
+            WireError::from_catalogue(*n, &args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+        .collect();
+    if errors
+        .iter()
+        .any(|(n, _)| catalogue::entry(*n).has_companion())
+    {
+        list.push(WireError::from_catalogue(999, &[]));
+    }
+    success(
+        400,
+        RetourCertif {
+            list_err: Some(list),
+            ..RetourCertif::default()
+        },
+    )
+}

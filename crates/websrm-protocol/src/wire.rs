@@ -1,0 +1,234 @@
+//! The JSON bodies of the certificate services, with exactly the protocol's field names.
+
+use serde::{Deserialize, Serialize};
+use websrm_domain::{DeviceId, ErrorId, ReturnCode, SerialNumber, TestCase};
+
+use crate::catalogue;
+
+/// The request body: `{"reqCertif": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
+pub struct CertificateRequestBody {
+    /// The request.
+    #[serde(rename = "reqCertif")]
+    pub req_certif: ReqCertif,
+}
+
+/// `reqCertif`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
+pub struct ReqCertif {
+    /// `AJO`, `REM` or `SUP`.
+    pub modif: String,
+    /// The CSR in its wire form (AJO, REM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csr: Option<String>,
+    /// The serial number of the certificate replaced or deleted (REM, SUP).
+    #[serde(rename = "noSerie", skip_serializing_if = "Option::is_none")]
+    pub no_serie: Option<String>,
+}
+
+/// What a certificate request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Modification {
+    /// `AJO`: a new certificate, with this CSR (wire form).
+    Add {
+        /// The CSR.
+        csr: String,
+    },
+    /// `REM`: replace the certificate `serial` with one for this CSR.
+    Replace {
+        /// The CSR.
+        csr: String,
+        /// The certificate replaced.
+        serial: SerialNumber,
+    },
+    /// `SUP`: delete the certificate `serial`.
+    Delete {
+        /// The certificate deleted.
+        serial: SerialNumber,
+    },
+}
+
+impl From<&Modification> for CertificateRequestBody {
+    fn from(m: &Modification) -> Self {
+        let req_certif = match m {
+            Modification::Add { csr } => ReqCertif {
+                modif: "AJO".into(),
+                csr: Some(csr.clone()),
+                no_serie: None,
+            },
+            Modification::Replace { csr, serial } => ReqCertif {
+                modif: "REM".into(),
+                csr: Some(csr.clone()),
+                no_serie: Some(serial.to_string()),
+            },
+            Modification::Delete { serial } => ReqCertif {
+                modif: "SUP".into(),
+                csr: None,
+                no_serie: Some(serial.to_string()),
+            },
+        };
+        Self { req_certif }
+    }
+}
+
+/// The response body: `{"retourCertif": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
+pub struct CertificateResponseBody {
+    /// The response.
+    #[serde(rename = "retourCertif")]
+    pub retour_certif: RetourCertif,
+}
+
+/// `retourCertif`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
+pub struct RetourCertif {
+    /// The version of the response structure, `01.00`.
+    #[serde(rename = "jsonVersi", skip_serializing_if = "Option::is_none")]
+    pub json_versi: Option<String>,
+    /// The next test case, when the request's was not `000.000`.
+    #[serde(rename = "casEssai", skip_serializing_if = "Option::is_none")]
+    pub cas_essai: Option<String>,
+    /// The new device identifier, when the request carried `0000-0000-0000`.
+    #[serde(rename = "idApprl", skip_serializing_if = "Option::is_none")]
+    pub id_apprl: Option<String>,
+    /// The authority's certificate (PEM), for AJO and REM.
+    #[serde(rename = "certifPSI", skip_serializing_if = "Option::is_none")]
+    pub certif_psi: Option<String>,
+    /// The issued certificate (PEM), or `SUP` for a deletion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certif: Option<String>,
+    /// The errors, when the request is refused.
+    #[serde(rename = "listErr", skip_serializing_if = "Option::is_none")]
+    pub list_err: Option<Vec<WireError>>,
+}
+
+/// The version of the response structure websrm writes.
+pub const JSON_VERSION: &str = "01.00";
+
+/// An entry of `listErr`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
+pub struct WireError {
+    /// `JW00B999nnnE`.
+    pub id: String,
+    /// The message, in French.
+    pub mess: String,
+    /// The return code; absent for the companion message.
+    #[serde(rename = "codRetour", skip_serializing_if = "Option::is_none")]
+    pub cod_retour: Option<String>,
+}
+
+impl WireError {
+    /// The entry for catalogue error `number`, its French message filled with `args`.
+    pub fn from_catalogue(number: u16, args: &[&str]) -> Self {
+        let entry = catalogue::entry(number);
+        Self {
+            id: entry.id().to_string(),
+            mess: entry.french_with(args),
+            cod_retour: entry.return_code().map(|c| c.to_string()),
+        }
+    }
+}
+
+/// An error of `listErr`, read into domain types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthorityError {
+    /// The id.
+    pub id: ErrorId,
+    /// The message the authority sent (French).
+    pub message: String,
+    /// The return code.
+    pub return_code: Option<ReturnCode>,
+}
+
+impl AuthorityError {
+    /// Whether the same request may be sent again as is.
+    pub fn is_retransmittable(&self) -> bool {
+        self.return_code.is_some_and(ReturnCode::is_retransmittable)
+    }
+
+    /// The English explanation from the catalogue, if the id is known.
+    pub fn english(&self) -> Option<&'static str> {
+        catalogue::lookup(self.id).map(|e| e.english)
+    }
+}
+
+impl TryFrom<&WireError> for AuthorityError {
+    type Error = websrm_domain::ParseError;
+
+    fn try_from(w: &WireError) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: w.id.parse()?,
+            message: w.mess.clone(),
+            return_code: w.cod_retour.as_deref().map(str::parse).transpose()?,
+        })
+    }
+}
+
+/// A successful answer, read into domain types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CertificateAnswer {
+    /// The issued certificate (PEM); `None` for a deletion.
+    pub certificate_pem: Option<String>,
+    /// The authority's `certifPSI` (PEM).
+    pub certif_psi_pem: Option<String>,
+    /// The new device identifier, if one was assigned.
+    pub device_id: Option<DeviceId>,
+    /// The next test case.
+    pub next_test_case: Option<TestCase>,
+}
+
+/// Why a response body cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnswerError {
+    /// The authority refused the request.
+    #[error("the authority refused the request: {}", .0.iter().map(|e| format!("{} {}", e.id, e.message)).collect::<Vec<_>>().join("; "))]
+    Refused(Vec<AuthorityError>),
+    /// The body is not a `retourCertif` the protocol describes.
+    #[error("the answer is not a valid retourCertif: {0}")]
+    Malformed(String),
+}
+
+impl TryFrom<&RetourCertif> for CertificateAnswer {
+    type Error = AnswerError;
+
+    fn try_from(r: &RetourCertif) -> Result<Self, Self::Error> {
+        if let Some(errors) = r.list_err.as_ref().filter(|l| !l.is_empty()) {
+            let errors = errors
+                .iter()
+                .map(AuthorityError::try_from)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| AnswerError::Malformed(e.to_string()))?;
+            return Err(AnswerError::Refused(errors));
+        }
+        let certif = r
+            .certif
+            .clone()
+            .ok_or_else(|| AnswerError::Malformed("no certif".into()))?;
+        let malformed = |e: websrm_domain::ParseError| AnswerError::Malformed(e.to_string());
+        Ok(Self {
+            certificate_pem: (certif != "SUP").then_some(certif),
+            certif_psi_pem: r.certif_psi.clone(),
+            device_id: r
+                .id_apprl
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(malformed)?,
+            next_test_case: r
+                .cas_essai
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(malformed)?,
+        })
+    }
+}
