@@ -1,4 +1,157 @@
-//! Helpers shared by the cross-crate integration tests in `tests/it`.
+//! Helpers shared by the cross-crate integration tests in `tests/it`: a served authority on
+//! loopback with a clock the test controls, and the published test data.
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+use websrm_authority::{Authority, AuthorityFiles, seed, server};
+use websrm_domain::{Clock, Environment};
 
 /// The crates under test, under one roof.
 pub use {websrm, websrm_authority, websrm_crypto, websrm_domain, websrm_protocol, websrm_store};
+
+/// A clock the test sets.
+#[derive(Debug)]
+pub struct TestClock(Mutex<OffsetDateTime>);
+
+impl TestClock {
+    /// A clock at `t`.
+    pub fn new(t: OffsetDateTime) -> Self {
+        Self(Mutex::new(t))
+    }
+
+    /// Moves the clock to `t`.
+    pub fn set(&self, t: OffsetDateTime) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = t;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// An authority served on two loopback ports from a temporary folder, with the test data; it
+/// stops when dropped.
+#[derive(Debug)]
+pub struct Served {
+    /// `https://127.0.0.1:PORT` of the enrolment host.
+    pub enrolment_base: String,
+    /// `https://127.0.0.1:PORT` of the API host.
+    pub api_base: String,
+    /// The TLS root clients trust (DER).
+    pub tls_root: Vec<u8>,
+    /// The authority's CA certificate (DER).
+    pub ca: Vec<u8>,
+    /// The authority, for inspecting its registry.
+    pub authority: Arc<Authority>,
+    /// The authority's clock.
+    pub clock: Arc<TestClock>,
+    /// The folder.
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Served {
+    /// Starts an authority for `environment` with the published test data, its clock at the
+    /// current time.
+    pub fn start(environment: Environment) -> Self {
+        Self::start_at(environment, OffsetDateTime::now_utc())
+    }
+
+    /// Starts an authority whose clock reads `now`.
+    pub fn start_at(environment: Environment, now: OffsetDateTime) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let files =
+            AuthorityFiles::open_or_create(dir.path(), environment, OffsetDateTime::now_utc())
+                .expect("the authority starts");
+        let clock = Arc::new(TestClock::new(now));
+        let (authority, tls) = Authority::new(files, environment, clock.clone());
+        seed::seed_test_data(&authority, now).expect("the test data is registered");
+        let authority = Arc::new(authority);
+        let bind = || {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+            listener
+                .set_nonblocking(true)
+                .expect("a non-blocking listener");
+            listener
+        };
+        let (enrolment, api) = (bind(), bind());
+        let enrolment_base = format!("https://{}", enrolment.local_addr().expect("bound"));
+        let api_base = format!("https://{}", api.local_addr().expect("bound"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = authority.clone();
+        let ca = authority.ca_certificate_der().to_vec();
+        let tls_root = tls.root_der.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let enrolment =
+                    tokio::net::TcpListener::from_std(enrolment).expect("a tokio listener");
+                let api = tokio::net::TcpListener::from_std(api).expect("a tokio listener");
+                let shutdown = async {
+                    let _ = stopped.await;
+                };
+                server::serve(
+                    served,
+                    enrolment,
+                    api,
+                    tls.chain.clone(),
+                    &tls.key,
+                    shutdown,
+                )
+                .await
+                .expect("the server runs");
+            });
+        });
+        Self {
+            enrolment_base,
+            api_base,
+            tls_root,
+            ca,
+            authority,
+            clock,
+            dir,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The test product's identity, as seeded.
+pub fn test_product() -> websrm_protocol::headers::ProductIdentity {
+    let [partner, srs, version_id, code, version, parent] = seed::PRODUCT;
+    websrm_protocol::headers::ProductIdentity::new(
+        partner.parse().expect("seed value"),
+        srs.parse().expect("seed value"),
+        version_id.parse().expect("seed value"),
+        code.parse().expect("seed value"),
+        version.parse().expect("seed value"),
+        parent.parse().expect("seed value"),
+    )
+}

@@ -1,3 +1,7 @@
 //! Cross-crate integration tests: one binary, one module per area.
 
+mod authority_errors;
+mod authority_scenario;
+mod authority_tls;
 mod layering;
+mod support;

@@ -1,0 +1,739 @@
+//! One case per error id the authority emits for certificate requests: each request has exactly
+//! one defect, and the answer carries that id and its codRetour first.
+
+use rcgen::{CertificateParams, CustomExtension, DistinguishedName, DnType, KeyPair};
+use serde_json::json;
+use time::OffsetDateTime;
+use websrm_tests::websrm_crypto::{Csr, PrivateKey};
+use websrm_tests::websrm_domain::{DeviceIdState, Environment, Sector, Subject};
+use websrm_tests::websrm_store::NewAudit;
+use websrm_tests::websrm_store::registry::Product;
+use websrm_tests::{Served, test_product};
+
+use crate::support::*;
+
+fn csr_for(subject: &Subject) -> String {
+    Csr::build(subject, &PrivateKey::generate().unwrap())
+        .unwrap()
+        .to_wire()
+}
+
+/// A CSR made by rcgen with exactly these attributes, and key usage with or without
+/// non-repudiation.
+fn rcgen_csr(attrs: &[(&[u64], &str)], non_repudiation: bool) -> String {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    for (oid, value) in attrs {
+        dn.push(DnType::from_oid(oid), *value);
+    }
+    params.distinguished_name = dn;
+    let ku = if non_repudiation {
+        vec![0x03, 0x02, 0x06, 0xC0]
+    } else {
+        vec![0x03, 0x02, 0x07, 0x80]
+    };
+    params.custom_extensions = vec![CustomExtension::from_oid_content(&[2, 5, 29, 15], ku)];
+    Csr::from_der(params.serialize_request(&key).unwrap().der().to_vec()).to_wire()
+}
+
+const MICHEL: [(&[u64], &str); 8] = [
+    (&[2, 5, 4, 3], "5678912340"),
+    (&[2, 5, 4, 10], "RBC-D8T8-W8W8"),
+    (&[2, 5, 4, 4], "Caisse du bar"),
+    (&[2, 5, 4, 11], "5678912340TQ0001"),
+    (&[2, 5, 4, 42], "ER0001"),
+    (&[2, 5, 4, 7], "-05:00"),
+    (&[2, 5, 4, 8], "QC"),
+    (&[2, 5, 4, 6], "CA"),
+];
+
+fn michel_with(index: usize, value: &'static str) -> Vec<(&'static [u64], &'static str)> {
+    let mut attrs = MICHEL.to_vec();
+    attrs[index].1 = value;
+    attrs
+}
+
+fn ajo(csr: &str) -> String {
+    json!({ "reqCertif": { "modif": "AJO", "csr": csr } }).to_string()
+}
+
+fn with_header(
+    mut headers: Vec<(String, String)>,
+    name: &str,
+    value: Option<&str>,
+) -> Vec<(String, String)> {
+    headers.retain(|(n, _)| n != name);
+    if let Some(v) = value {
+        headers.push((name.to_owned(), v.to_owned()));
+    }
+    headers
+}
+
+struct Case {
+    what: &'static str,
+    api: bool,
+    headers: Vec<(String, String)>,
+    body: String,
+    id: &'static str,
+    code: &'static str,
+}
+
+fn case(
+    what: &'static str,
+    headers: Vec<(String, String)>,
+    body: String,
+    id: &'static str,
+    code: &'static str,
+) -> Case {
+    Case {
+        what,
+        api: false,
+        headers,
+        body,
+        id,
+        code,
+    }
+}
+
+async fn run(s: &Served, api_client: &reqwest::Client, cases: Vec<Case>) {
+    let anonymous = plain_client(s, None);
+    for c in cases {
+        let (client, url) = if c.api {
+            (api_client, format!("{}/certificats", s.api_base))
+        } else {
+            (&anonymous, format!("{}/enrolement", s.enrolment_base))
+        };
+        let (status, body) = post(client, &url, &c.headers, &c.body).await;
+        assert_eq!(status, 400, "{}: {body}", c.what);
+        let errors = errors(&body);
+        assert_eq!(
+            errors.first().map(|(i, r)| (i.as_str(), r.as_str())),
+            Some((c.id, c.code)),
+            "{}: {body}",
+            c.what
+        );
+        assert!(
+            !errors.iter().any(|(i, _)| i == "JW00B999100E"),
+            "{}: an unexpected error",
+            c.what
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_of_the_conformity_service() {
+    let s = Served::start(Environment::Dev);
+    let now = OffsetDateTime::now_utc();
+    // A certificate in force, for the API cases.
+    let c = client(&s, Environment::Dev);
+    let (held, answer) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse principale"),
+    )
+    .await;
+    let device = answer.device_id.unwrap().to_string();
+    let api_client = plain_client(&s, Some(held.identity()));
+    let serial = held.info.serial.to_string();
+    let h = || header_pairs(&device);
+    let zeros = || header_pairs("0000-0000-0000");
+    let good = csr_for(&michel("Caisse du bar"));
+    let rem = |csr: Option<&str>, no_serie: Option<&str>| {
+        let mut r = serde_json::Map::new();
+        r.insert("modif".into(), json!("REM"));
+        if let Some(c) = csr {
+            r.insert("csr".into(), json!(c));
+        }
+        if let Some(n) = no_serie {
+            r.insert("noSerie".into(), json!(n));
+        }
+        json!({ "reqCertif": r }).to_string()
+    };
+    let api = |what, headers, body, id, code| Case {
+        what,
+        api: true,
+        headers,
+        body,
+        id,
+        code,
+    };
+
+    let mut cases = vec![
+        // The body and the routing of the URL.
+        case(
+            "not JSON",
+            zeros(),
+            "{not json".into(),
+            "JW00B999200E",
+            "91",
+        ),
+        case("no reqCertif", zeros(), "{}".into(), "JW00B999314E", "95"),
+        case(
+            "two reqCertif",
+            zeros(),
+            r#"{"reqCertif":{"modif":"AJO","csr":"x"},"reqCertif":{"modif":"AJO","csr":"x"}}"#
+                .to_owned(),
+            "JW00B999315E",
+            "95",
+        ),
+        case(
+            "another top-level field",
+            zeros(),
+            r#"{"reqCertif":{"modif":"AJO","csr":"x"},"autre":1}"#.to_owned(),
+            "JW00B999316E",
+            "95",
+        ),
+        case(
+            "no modif",
+            zeros(),
+            json!({"reqCertif": {"csr": good}}).to_string(),
+            "JW00B999304E",
+            "95",
+        ),
+        case(
+            "REM on enrolement",
+            zeros(),
+            rem(Some(&good), Some(&serial)),
+            "JW00B999321E",
+            "96",
+        ),
+        case(
+            "noSerie on enrolement",
+            zeros(),
+            json!({"reqCertif": {"modif": "AJO", "csr": good, "noSerie": serial}}).to_string(),
+            "JW00B999309E",
+            "95",
+        ),
+        case(
+            "no csr on enrolement",
+            zeros(),
+            json!({"reqCertif": {"modif": "AJO"}}).to_string(),
+            "JW00B999320E",
+            "95",
+        ),
+        api("AJO on certificats", h(), ajo(&good), "JW00B999323E", "96"),
+        api(
+            "no noSerie on certificats",
+            h(),
+            rem(Some(&good), None),
+            "JW00B999322E",
+            "95",
+        ),
+        api(
+            "REM without csr",
+            h(),
+            rem(None, Some(&serial)),
+            "JW00B999310E",
+            "95",
+        ),
+        api(
+            "SUP with csr",
+            h(),
+            json!({"reqCertif": {"modif": "SUP", "csr": good, "noSerie": serial}}).to_string(),
+            "JW00B999311E",
+            "95",
+        ),
+        api(
+            "noSerie with colons",
+            h(),
+            rem(Some(&good), Some("12:34:56")),
+            "JW00B999436E",
+            "96",
+        ),
+        api(
+            "zero IDAPPRL on certificats",
+            zeros(),
+            rem(Some(&good), Some(&serial)),
+            "JW00B999047E",
+            "94",
+        ),
+        // The headers.
+        case(
+            "repeated header",
+            {
+                let mut v = zeros();
+                v.push(("ENVIRN".into(), "DEV".into()));
+                v
+            },
+            ajo(&good),
+            "JW00B999313E",
+            "94",
+        ),
+        case(
+            "header of another version",
+            {
+                let mut v = zeros();
+                v.push(("CODAUTORSEV".into(), "D8T8-W8W8".into()));
+                v
+            },
+            ajo(&good),
+            "JW00B999328E",
+            "94",
+        ),
+        case(
+            "APPRLINIT invalid",
+            with_header(zeros(), "APPRLINIT", Some("POS")),
+            ajo(&good),
+            "JW00B999328E",
+            "94",
+        ),
+        case(
+            "ENVIRN of production",
+            with_header(zeros(), "ENVIRN", Some("PROD")),
+            ajo(&good),
+            "JW00B999012E",
+            "94",
+        ),
+        case(
+            "ENVIRN missing",
+            with_header(zeros(), "ENVIRN", None),
+            ajo(&good),
+            "JW00B999012E",
+            "94",
+        ),
+        case(
+            "CASESSAI malformed",
+            with_header(zeros(), "CASESSAI", Some("1.1")),
+            ajo(&good),
+            "JW00B999013E",
+            "94",
+        ),
+        case(
+            "CASESSAI of another request type",
+            with_header(zeros(), "CASESSAI", Some("002.001")),
+            ajo(&good),
+            "JW00B999015E",
+            "94",
+        ),
+        case(
+            "IDAPPRL malformed",
+            with_header(zeros(), "IDAPPRL", Some("12")),
+            ajo(&good),
+            "JW00B999401E",
+            "94",
+        ),
+        case(
+            "IDAPPRL missing for an SRS",
+            with_header(zeros(), "IDAPPRL", None),
+            ajo(&good),
+            "JW00B999401E",
+            "94",
+        ),
+        case(
+            "IDAPPRL unknown",
+            header_pairs("1111-2222-3333"),
+            ajo(&good),
+            "JW00B999047E",
+            "94",
+        ),
+        case(
+            "IDAPPRL on a server's request",
+            with_header(zeros(), "APPRLINIT", Some("SRV")),
+            ajo(&good),
+            "JW00B999061E",
+            "94",
+        ),
+        case(
+            "IDSEV missing",
+            with_header(zeros(), "IDSEV", None),
+            ajo(&good),
+            "JW00B999001E",
+            "94",
+        ),
+        case(
+            "IDVERSI invalid",
+            with_header(zeros(), "IDVERSI", Some("xyz")),
+            ajo(&good),
+            "JW00B999329E",
+            "94",
+        ),
+        case(
+            "CODCERTIF invalid",
+            with_header(zeros(), "CODCERTIF", Some("12345")),
+            ajo(&good),
+            "JW00B999025E",
+            "94",
+        ),
+        case(
+            "CODCERTIF not valid in DEV",
+            with_header(zeros(), "CODCERTIF", Some("ABC123456789")),
+            ajo(&good),
+            "JW00B999025E",
+            "94",
+        ),
+        case(
+            "IDPARTN missing",
+            with_header(zeros(), "IDPARTN", None),
+            ajo(&good),
+            "JW00B999003E",
+            "94",
+        ),
+        case(
+            "VERSI of another version",
+            with_header(zeros(), "VERSI", Some("9.9")),
+            ajo(&good),
+            "JW00B999042E",
+            "94",
+        ),
+        case(
+            "unknown product",
+            with_header(zeros(), "IDSEV", Some("00000000000000FF")),
+            ajo(&good),
+            "JW00B999002E",
+            "94",
+        ),
+        case(
+            "zero IDVERSI with a test code",
+            with_header(zeros(), "IDVERSI", Some("0000000000000000")),
+            ajo(&good),
+            "JW00B999518E",
+            "94",
+        ),
+        // The CSR.
+        case(
+            "csr not Base64",
+            zeros(),
+            ajo("-----BEGIN CERTIFICATE REQUEST-----\n%%%\n-----END CERTIFICATE REQUEST-----"),
+            "JW00B999421E",
+            "96",
+        ),
+        case(
+            "nickname too short",
+            zeros(),
+            ajo(&rcgen_csr(&michel_with(2, "Court"), true)),
+            "JW00B999420E",
+            "16",
+        ),
+        case(
+            "O without sector",
+            zeros(),
+            ajo(&rcgen_csr(&michel_with(1, "D8T8-W8W8"), true)),
+            "JW00B999429E",
+            "16",
+        ),
+        case(
+            "L of the Pacific",
+            zeros(),
+            ajo(&rcgen_csr(&michel_with(5, "-08:00"), true)),
+            "JW00B999437E",
+            "96",
+        ),
+        case(
+            "ST not QC",
+            zeros(),
+            ajo(&rcgen_csr(&michel_with(6, "ON"), true)),
+            "JW00B999432E",
+            "16",
+        ),
+        case(
+            "C not CA",
+            zeros(),
+            ajo(&rcgen_csr(&michel_with(7, "FR"), true)),
+            "JW00B999433E",
+            "16",
+        ),
+        case(
+            "no non-repudiation",
+            zeros(),
+            ajo(&rcgen_csr(&MICHEL, false)),
+            "JW00B999609E",
+            "96",
+        ),
+        case(
+            "CN not the QST's",
+            zeros(),
+            ajo(&rcgen_csr(&michel_with(3, "1234567890TQ0001"), true)),
+            "JW00B999616E",
+            "16",
+        ),
+        // The subject against the registry.
+        case(
+            "unknown CN",
+            zeros(),
+            ajo(&csr_for(&srs(
+                "9999999999",
+                "D8T8-W8W8",
+                "9999999999TQ0001",
+                "ER0001",
+                "Caisse du bar",
+            ))),
+            "JW00B999470E",
+            "16",
+        ),
+        case(
+            "another operator's code",
+            zeros(),
+            ajo(&csr_for(&srs(
+                "5678912340",
+                "W7V7-K8W9",
+                "5678912340TQ0001",
+                "ER0001",
+                "Caisse du bar",
+            ))),
+            "JW00B999514E",
+            "14",
+        ),
+        case(
+            "QST not the operator's",
+            zeros(),
+            ajo(&csr_for(&srs(
+                "5678912340",
+                "D8T8-W8W8",
+                "5678912340TQ0002",
+                "ER0001",
+                "Caisse du bar",
+            ))),
+            "JW00B999430E",
+            "16",
+        ),
+        case(
+            "file number not the operator's",
+            zeros(),
+            ajo(&csr_for(&srs(
+                "5678912340",
+                "D8T8-W8W8",
+                "5678912340TQ0001",
+                "ER0002",
+                "Caisse du bar",
+            ))),
+            "JW00B999615E",
+            "16",
+        ),
+        case(
+            "file number of another sector",
+            zeros(),
+            ajo(&csr_for(&srs(
+                "5678912340",
+                "D8T8-W8W8",
+                "5678912340TQ0001",
+                "TR0001",
+                "Caisse du bar",
+            ))),
+            "JW00B999614E",
+            "16",
+        ),
+    ];
+    run(&s, &api_client, std::mem::take(&mut cases)).await;
+
+    // A superseded code (069E), after the operator received a new one.
+    let registry = s.authority.registry();
+    let op = registry
+        .operator_by_identification(&"1234567890".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    registry
+        .add_authorization_code(
+            op.id,
+            &"Z1Z1-Z1Z1".parse().unwrap(),
+            Sector::Restaurant,
+            now,
+            now,
+            NewAudit::new(now, "test", "code", "1234567890", ""),
+        )
+        .unwrap();
+    run(
+        &s,
+        &api_client,
+        vec![case(
+            "superseded code",
+            zeros(),
+            ajo(&csr_for(&express_taxe("Caisse Express Taxe"))),
+            "JW00B999069E",
+            "14",
+        )],
+    )
+    .await;
+
+    // Repeated wrong codes lock the identification number out, even for the right code.
+    for _ in 0..5 {
+        let wrong = csr_for(&srs(
+            "5678912340",
+            "A0A0-A0A0",
+            "5678912340TQ0001",
+            "ER0001",
+            "Caisse du bar",
+        ));
+        run(
+            &s,
+            &api_client,
+            vec![case(
+                "wrong code",
+                zeros(),
+                ajo(&wrong),
+                "JW00B999514E",
+                "14",
+            )],
+        )
+        .await;
+    }
+    run(
+        &s,
+        &api_client,
+        vec![case(
+            "locked out",
+            zeros(),
+            ajo(&good),
+            "JW00B999514E",
+            "14",
+        )],
+    )
+    .await;
+    registry.verify_audit_chain().unwrap();
+    let refusals = registry
+        .audit_entries(1)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.action == "refuse")
+        .count();
+    assert!(
+        refusals >= 50,
+        "every refusal is in the audit log ({refusals})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_errors_of_essai() {
+    let s = Served::start(Environment::Essai);
+    let unused = plain_client(&s, None);
+    let good = csr_for(&michel("Certificat A"));
+    let essai = || {
+        with_header(
+            with_header(header_pairs("0000-0000-0000"), "ENVIRN", Some("ESSAI")),
+            "CASESSAI",
+            Some("001.001"),
+        )
+    };
+    run(
+        &s,
+        &unused,
+        vec![
+            case(
+                "CASESSAI 000.000 in ESSAI",
+                with_header(essai(), "CASESSAI", Some("000.000")),
+                ajo(&good),
+                "JW00B999510E",
+                "94",
+            ),
+            case(
+                "zero IDVERSI in ESSAI",
+                with_header(essai(), "IDVERSI", Some("0000000000000000")),
+                ajo(&good),
+                "JW00B999048E",
+                "94",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_errors_of_production() {
+    let s = Served::start(Environment::Prod);
+    let now = OffsetDateTime::now_utc();
+    let unused = plain_client(&s, None);
+    let prod = || with_header(header_pairs("0000-0000-0000"), "ENVIRN", Some("PROD"));
+    // The first certificate named "Caisse du bar" is issued; a second one is refused.
+    let (status, body) = post(
+        &plain_client(&s, None),
+        &format!("{}/enrolement", s.enrolment_base),
+        &prod(),
+        &ajo(&csr_for(&michel("Caisse du bar"))),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    // An uncertified version of the product.
+    let p = test_product();
+    let uncertified = Product::new(
+        Environment::Prod,
+        p.partner_id,
+        p.srs_id,
+        "0000000000000004".parse().unwrap(),
+        p.certification_code.clone(),
+        "1.1.0".parse().unwrap(),
+        "1.0.0".parse().unwrap(),
+        false,
+    );
+    s.authority
+        .registry()
+        .add_product(&uncertified, NewAudit::new(now, "test", "product", "x", ""))
+        .unwrap();
+    let good = csr_for(&michel("Caisse terrasse"));
+    run(
+        &s,
+        &unused,
+        vec![
+            case(
+                "ENVIRN DEV on production",
+                with_header(prod(), "ENVIRN", Some("DEV")),
+                ajo(&good),
+                "JW00B999037E",
+                "94",
+            ),
+            case(
+                "CASESSAI in PROD",
+                with_header(prod(), "CASESSAI", Some("001.001")),
+                ajo(&good),
+                "JW00B999509E",
+                "94",
+            ),
+            case(
+                "CODCERTIF not the product's",
+                with_header(prod(), "CODCERTIF", Some("RBC000000000")),
+                ajo(&good),
+                "JW00B999000E",
+                "94",
+            ),
+            case(
+                "uncertified version",
+                with_header(
+                    with_header(
+                        with_header(prod(), "IDVERSI", Some("0000000000000004")),
+                        "VERSI",
+                        Some("1.1.0"),
+                    ),
+                    "VERSIPARN",
+                    Some("1.0.0"),
+                ),
+                ajo(&good),
+                "JW00B999041E",
+                "94",
+            ),
+            case(
+                "nickname in force",
+                prod(),
+                ajo(&csr_for(&michel("Caisse du bar"))),
+                "JW00B999602E",
+                "16",
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_level_refusals() {
+    let s = Served::start(Environment::Dev);
+    let c = plain_client(&s, None);
+    let url = format!("{}/enrolement", s.enrolment_base);
+    let huge = "x".repeat(300 * 1024);
+    let response = c.post(&url).body(huge).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let response = c.get(&url).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    let response = c
+        .post(format!("{}/autre", s.enrolment_base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    // The enrolment host does not serve the certificates path.
+    let response = c
+        .post(format!("{}/certificats", s.enrolment_base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+}

@@ -1,0 +1,267 @@
+//! The published certificate scenario against a served authority over real TLS: with websrm's
+//! protocol client, and with a plain HTTP client written from the protocol alone.
+
+use serde_json::json;
+use websrm_tests::websrm_crypto::{Csr, PrivateKey, verify_issued_by};
+use websrm_tests::websrm_domain::{CertificateState, DeviceIdState, Environment, Validity};
+use websrm_tests::websrm_protocol::wire::Modification;
+use websrm_tests::{Served, websrm_crypto};
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_scenario_with_the_protocol_client() {
+    let s = Served::start(Environment::Dev);
+    let c = client(&s, Environment::Dev);
+    let registry = s.authority.registry();
+    let env = Environment::Dev;
+
+    // 1. AJO with 0000-0000-0000: a certificate and a new device identifier.
+    let (first, answer) = enrol(
+        &c,
+        &headers(env, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse principale"),
+    )
+    .await;
+    let device = answer.device_id.expect("a new device identifier");
+    assert!(
+        answer
+            .certif_psi_pem
+            .as_deref()
+            .is_some_and(|p| p.starts_with("-----BEGIN CERTIFICATE-----"))
+    );
+    assert_eq!(
+        answer.next_test_case, None,
+        "no test case in DEV with 000.000"
+    );
+    assert_eq!(first.info.subject, Some(michel("Caisse principale")));
+    let validity = first.info.validity;
+    assert_eq!(
+        Validity::five_years_from(validity.not_before()),
+        validity,
+        "valid five years"
+    );
+    verify_issued_by(&first.der, &s.ca).unwrap();
+    let record = registry
+        .certificate_by_serial(first.info.serial)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (record.state, record.device),
+        (CertificateState::Active, Some(device))
+    );
+    assert_eq!(
+        registry.device(device).unwrap().unwrap().operator,
+        Some(record.operator)
+    );
+
+    // 2. REM over mutual TLS with the current certificate.
+    let key = PrivateKey::generate().unwrap();
+    let csr = Csr::build(&michel("Caisse principale"), &key)
+        .unwrap()
+        .to_wire();
+    let h = headers(env, Some(DeviceIdState::Assigned(device)));
+    let answer = c
+        .send(
+            &h,
+            &Modification::Replace {
+                csr,
+                serial: first.info.serial,
+            },
+            Some(first.identity()),
+        )
+        .await
+        .expect("the replacement succeeds");
+    assert_eq!(answer.device_id, None, "the device keeps its identifier");
+    let second = held(key, &answer);
+    let old = registry
+        .certificate_by_serial(first.info.serial)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (old.state, old.replaced_by),
+        (CertificateState::Replaced, Some(second.info.serial))
+    );
+    assert_eq!(
+        registry
+            .certificate_by_serial(second.info.serial)
+            .unwrap()
+            .unwrap()
+            .device,
+        Some(device)
+    );
+
+    // 3. SUP: certif = "SUP", the certificate is deleted (not revoked).
+    let answer = c
+        .send(
+            &h,
+            &Modification::Delete {
+                serial: second.info.serial,
+            },
+            Some(second.identity()),
+        )
+        .await
+        .expect("the deletion succeeds");
+    assert_eq!(answer.certificate_pem, None);
+    assert_eq!(
+        registry
+            .certificate_by_serial(second.info.serial)
+            .unwrap()
+            .unwrap()
+            .state,
+        CertificateState::Deleted
+    );
+
+    // 4. AJO again on the same device, with its identifier: no new identifier.
+    let (third, answer) = enrol(&c, &h, &michel("Caisse principale")).await;
+    assert_eq!(answer.device_id, None);
+    assert_eq!(
+        registry
+            .certificate_by_serial(third.info.serial)
+            .unwrap()
+            .unwrap()
+            .device,
+        Some(device)
+    );
+
+    // 5. AJO on a second device.
+    let (_, answer) = enrol(
+        &c,
+        &headers(env, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse terrasse"),
+    )
+    .await;
+    let device2 = answer.device_id.expect("a second device identifier");
+    assert_ne!(device2, device);
+
+    // 6. A second operator on the first device, under the same identifier.
+    let (other, answer) = enrol(&c, &h, &express_taxe("Caisse Express Taxe")).await;
+    assert_eq!(answer.device_id, None);
+    let rec = registry
+        .certificate_by_serial(other.info.serial)
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.device, Some(device));
+    assert_ne!(rec.operator, record.operator);
+
+    // 7. A back-office SRS on its own device.
+    let (_, answer) = enrol(
+        &c,
+        &headers(env, Some(DeviceIdState::Unassigned)),
+        &michel("Back-office du resto"),
+    )
+    .await;
+    let device3 = answer
+        .device_id
+        .expect("a device identifier for the back-office");
+    assert!(device3 != device && device3 != device2);
+
+    // 8. A server administrator in SRV mode: no IDAPPRL, FOB code, no OU or GN.
+    let (server, answer) = enrol(&c, &headers(env, None), &server_admin()).await;
+    assert_eq!(answer.device_id, None);
+    assert_eq!(server.info.subject, Some(server_admin()));
+    assert_eq!(
+        registry
+            .certificate_by_serial(server.info.serial)
+            .unwrap()
+            .unwrap()
+            .device,
+        None
+    );
+
+    registry.verify_audit_chain().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn essai_answers_the_next_test_case() {
+    let s = Served::start(Environment::Essai);
+    let c = client(&s, Environment::Essai);
+    let (_, answer) = enrol(
+        &c,
+        &headers(Environment::Essai, Some(DeviceIdState::Unassigned)),
+        &michel("Certificat A"),
+    )
+    .await;
+    assert_eq!(
+        answer.next_test_case.map(|t| t.to_string()).as_deref(),
+        Some("001.002")
+    );
+}
+
+/// The same scenario from a client written from the protocol alone: hand-written JSON and
+/// headers, a general-purpose HTTP client, no websrm protocol code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_http_client_gets_the_same_service() {
+    let s = Served::start(Environment::Dev);
+    let anonymous = plain_client(&s, None);
+    let enrol_url = format!("{}/enrolement", s.enrolment_base);
+    let api_url = format!("{}/certificats", s.api_base);
+
+    let key = PrivateKey::generate().unwrap();
+    let csr = Csr::build(&michel("Caisse principale"), &key)
+        .unwrap()
+        .to_wire();
+    let body = json!({ "reqCertif": { "modif": "AJO", "csr": csr } }).to_string();
+    let (status, answer) = post(
+        &anonymous,
+        &enrol_url,
+        &header_pairs("0000-0000-0000"),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    let r = &answer["retourCertif"];
+    assert_eq!(r["jsonVersi"], "01.00");
+    let device = r["idApprl"].as_str().expect("idApprl").to_owned();
+    assert!(
+        r["certifPSI"]
+            .as_str()
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    let first = websrm_crypto::pem::decode("CERTIFICATE", r["certif"].as_str().unwrap()).unwrap();
+    let first_info = websrm_crypto::inspect_certificate(&first).unwrap();
+
+    // REM and SUP with the certificate presented in the handshake.
+    let identity = websrm_crypto::tls::ClientIdentity {
+        chain: vec![first.clone()],
+        key: &key,
+    };
+    let mtls = plain_client(&s, Some(identity));
+    let key2 = PrivateKey::generate().unwrap();
+    let csr2 = Csr::build(&michel("Caisse principale"), &key2)
+        .unwrap()
+        .to_wire();
+    let body = json!({ "reqCertif": { "modif": "REM", "csr": csr2, "noSerie": first_info.serial.to_string() } }).to_string();
+    let (status, answer) = post(&mtls, &api_url, &header_pairs(&device), &body).await;
+    assert_eq!(status, 201, "{answer}");
+    assert!(answer["retourCertif"].get("idApprl").is_none());
+    let second = websrm_crypto::pem::decode(
+        "CERTIFICATE",
+        answer["retourCertif"]["certif"].as_str().unwrap(),
+    )
+    .unwrap();
+    let second_info = websrm_crypto::inspect_certificate(&second).unwrap();
+
+    let identity = websrm_crypto::tls::ClientIdentity {
+        chain: vec![second],
+        key: &key2,
+    };
+    let mtls = plain_client(&s, Some(identity));
+    let body = json!({ "reqCertif": { "modif": "SUP", "noSerie": second_info.serial.to_string().to_lowercase() } }).to_string();
+    let (status, answer) = post(&mtls, &api_url, &header_pairs(&device), &body).await;
+    assert_eq!(
+        (status, answer["retourCertif"]["certif"].as_str()),
+        (200, Some("SUP")),
+        "{answer}"
+    );
+    let registry = s.authority.registry();
+    assert_eq!(
+        registry
+            .certificate_by_serial(second_info.serial)
+            .unwrap()
+            .unwrap()
+            .state,
+        CertificateState::Deleted
+    );
+}

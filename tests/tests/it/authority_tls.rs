@@ -1,0 +1,189 @@
+//! The API host's handshake: a certificate of this authority is required and must be in force.
+
+use time::{Duration, OffsetDateTime};
+use websrm_crypto::tls::ClientIdentity;
+use websrm_tests::websrm_crypto::{CertificateAuthority, Csr, PrivateKey, validate_csr};
+use websrm_tests::websrm_domain::{
+    DeviceIdState, Environment, RevocationChannel, RevocationReason,
+};
+use websrm_tests::websrm_protocol::client::ClientError;
+use websrm_tests::websrm_protocol::wire::Modification;
+use websrm_tests::websrm_store::NewAudit;
+use websrm_tests::{Served, websrm_crypto, websrm_domain};
+
+use crate::support::*;
+
+async fn delete_with(
+    s: &Served,
+    identity: ClientIdentity<'_>,
+    serial: websrm_domain::SerialNumber,
+    device: DeviceIdState,
+) -> Result<(), ClientError> {
+    let c = client(s, Environment::Dev);
+    c.send(
+        &headers(Environment::Dev, Some(device)),
+        &Modification::Delete { serial },
+        Some(identity),
+    )
+    .await
+    .map(|_| ())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_certificate_a_foreign_one_or_an_expired_one_fails_the_handshake() {
+    // An authority whose clock is six years back issues a certificate that has expired by now.
+    let s = Served::start_at(
+        Environment::Dev,
+        OffsetDateTime::now_utc() - Duration::days(6 * 366),
+    );
+    let c = client(&s, Environment::Dev);
+    let (expired, answer) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse expirée"),
+    )
+    .await;
+    let device = DeviceIdState::Assigned(answer.device_id.unwrap());
+    s.clock.set(OffsetDateTime::now_utc());
+    let (valid, _) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(device)),
+        &michel("Caisse valide"),
+    )
+    .await;
+
+    // Expired.
+    let e = delete_with(&s, expired.identity(), expired.info.serial, device)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ClientError::Communication { .. } | ClientError::NotSent { .. }
+        ),
+        "{e:?}"
+    );
+
+    // From another CA (same subject, same key type).
+    let other =
+        CertificateAuthority::generate(Environment::Dev, OffsetDateTime::now_utc()).unwrap();
+    let key = PrivateKey::generate().unwrap();
+    let foreign = other
+        .issue(
+            &validate_csr(
+                &Csr::build(&michel("Caisse valide"), &key)
+                    .unwrap()
+                    .to_wire(),
+            )
+            .unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    let e = delete_with(
+        &s,
+        ClientIdentity {
+            chain: vec![foreign.der],
+            key: &key,
+        },
+        foreign.serial,
+        device,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ClientError::Communication { .. } | ClientError::NotSent { .. }
+        ),
+        "{e:?}"
+    );
+
+    // None at all, with a plain client.
+    let anonymous = plain_client(&s, None);
+    let url = format!("{}/certificats", s.api_base);
+    let sent = anonymous.post(&url).body("{}").send().await;
+    assert!(
+        sent.is_err(),
+        "the API host refuses a client without a certificate"
+    );
+
+    // The valid one still works.
+    delete_with(&s, valid.identity(), valid.info.serial, device)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_certificate_gets_011() {
+    let s = Served::start(Environment::Dev);
+    let c = client(&s, Environment::Dev);
+    let (held, answer) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse volée"),
+    )
+    .await;
+    let device = DeviceIdState::Assigned(answer.device_id.unwrap());
+    let now = OffsetDateTime::now_utc();
+    s.authority
+        .registry()
+        .record_revocation(
+            held.info.serial,
+            RevocationReason::KeyCompromise,
+            RevocationChannel::CustomerService,
+            now,
+            "agent:T1",
+            NewAudit::new(
+                now,
+                "agent:T1",
+                "revoke",
+                held.info.serial.to_string(),
+                "stolen",
+            ),
+        )
+        .unwrap();
+    let e = delete_with(&s, held.identity(), held.info.serial, device)
+        .await
+        .unwrap_err();
+    let ClientError::Refused(errors) = e else {
+        panic!("refused expected, got {e:?}")
+    };
+    assert_eq!(errors[0].id.to_string(), "JW00B999011E");
+    assert_eq!(errors[0].return_code.unwrap().to_string(), "12");
+    assert!(!errors[0].is_retransmittable());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_srs_cannot_delete_another_ones_certificate() {
+    let s = Served::start(Environment::Dev);
+    let c = client(&s, Environment::Dev);
+    let (a, answer) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse A du bar"),
+    )
+    .await;
+    let device = DeviceIdState::Assigned(answer.device_id.unwrap());
+    let (b, _) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(device)),
+        &michel("Caisse B du bar"),
+    )
+    .await;
+    let e = delete_with(&s, a.identity(), b.info.serial, device)
+        .await
+        .unwrap_err();
+    let ClientError::Refused(errors) = e else {
+        panic!("refused expected, got {e:?}")
+    };
+    assert_eq!(errors[0].id.to_string(), "JW00B999436E");
+    let registry = s.authority.registry();
+    assert!(
+        registry
+            .certificate_by_serial(b.info.serial)
+            .unwrap()
+            .unwrap()
+            .state
+            .is_in_force()
+    );
+}
