@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! - `ci`: everything CI checks, in order, stopping at the first failure:
-//!   `fmt --check`, clippy (`-D warnings`), every test, docs (warnings denied), `deps`.
+//!   `fmt --check`, clippy (`-D warnings`), every test, docs (warnings denied), `deps`, and the
+//!   README's vendor snippet against the facade's compiled example.
 //! - `deps`: checks the workspace's dependency arrows against `docs/ARCHITECTURE.md`.
 //! - `fmt`: formats the workspace.
 //! - `bench`: runs the benchmarks and writes their results into `docs/BENCHMARKS.md`.
@@ -10,6 +11,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod deps;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -60,6 +62,7 @@ fn ci(root: &Path) -> Result<()> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     deps::check_workspace(root)?;
+    tidy::check(root)?;
     println!("xtask: ci passed");
     Ok(())
 }

@@ -262,7 +262,10 @@ impl Authority {
         // 3. The product.
         self.check_product(&headers)?;
 
-        // 4. The client certificate and noSerie (REM, SUP).
+        // 4. The client certificate and noSerie (REM, SUP). A request repeated after its answer
+        //    was lost finds its certificate already replaced or deleted: it gets the same answer
+        //    again rather than an error, so that an SRS can always finish what it started.
+        let mut retransmitted_replacement = None;
         let current = match (request.endpoint, serial) {
             (Endpoint::Certificates, Some(serial)) => {
                 let presented = request
@@ -275,13 +278,26 @@ impl Authority {
                     .certificate_by_thumbprint(info.thumbprint)
                     .map_err(internal)?;
                 let record = record.ok_or_else(|| Refusal::one(11, &[&info.serial.to_string()]))?;
-                if record.state != CertificateState::Active {
-                    return Err(Refusal::one(11, &[&record.serial.to_string()]));
-                }
                 if record.serial != serial {
                     return Err(Refusal::one(436, &[&serial.to_string()]));
                 }
-                Some(record)
+                match (record.state, modif) {
+                    (CertificateState::Active, _) => Some(record),
+                    (CertificateState::Deleted, "SUP") => {
+                        let retour = RetourCertif {
+                            json_versi: Some(JSON_VERSION.into()),
+                            cas_essai: next_test_case(headers.test_case),
+                            certif: Some("SUP".into()),
+                            ..RetourCertif::default()
+                        };
+                        return Ok(success(200, retour));
+                    }
+                    (CertificateState::Replaced, "REM") if record.replaced_by.is_some() => {
+                        retransmitted_replacement = record.replaced_by;
+                        Some(record)
+                    }
+                    _ => return Err(Refusal::one(11, &[&record.serial.to_string()])),
+                }
             }
             _ => None,
         };
@@ -308,6 +324,18 @@ impl Authority {
         let validated = validate_csr(csr_text).map_err(findings_refusal)?;
         let operator = self.check_subject(&validated.subject, now)?;
         let nickname = validated.subject.nickname().clone();
+        if let Some(answer) =
+            self.retransmission(&validated, &operator, &headers, retransmitted_replacement)?
+        {
+            return Ok(answer);
+        }
+        if retransmitted_replacement.is_some() {
+            // The certificate was replaced by another request than this one.
+            return Err(Refusal::one(
+                11,
+                &[&serial.map(|s| s.to_string()).unwrap_or_default()],
+            ));
+        }
         if headers.environment == Environment::Prod
             && self
                 .registry
@@ -338,7 +366,8 @@ impl Authority {
             issued.validity,
             issued.der.clone(),
             actor,
-        );
+        )
+        .with_key_id(&validated.public_key.key_identifier());
         let assigned = match &current {
             Some(c) => {
                 let audit = NewAudit::new(
@@ -375,6 +404,57 @@ impl Authority {
             list_err: None,
         };
         Ok(success(201, retour))
+    }
+
+    /// The answer to a request repeated after its answer was lost: the certificate already issued
+    /// for the same key (AJO), or the replacement already made with it (REM).
+    fn retransmission(
+        &self,
+        csr: &ValidatedCsr,
+        operator: &Operator,
+        headers: &CertificateHeaders,
+        replaced_by: Option<SerialNumber>,
+    ) -> Result<Option<Response>, Refusal> {
+        let key_id = csr.public_key.key_identifier();
+        let existing = match replaced_by {
+            Some(serial) => self
+                .registry
+                .certificate_by_serial(serial)
+                .map_err(internal)?,
+            None => self
+                .registry
+                .active_certificate_for_key(operator.id, &key_id)
+                .map_err(internal)?,
+        };
+        let Some(existing) = existing else {
+            return Ok(None);
+        };
+        let same_key = inspect_certificate(&existing.der)
+            .ok()
+            .and_then(|i| i.public_key)
+            .as_ref()
+            == Some(&csr.public_key);
+        if !same_key
+            || existing.state != CertificateState::Active
+            || &existing.nickname != csr.subject.nickname()
+        {
+            return Ok(None);
+        }
+        let first_enrolment =
+            replaced_by.is_none() && headers.device == Some(DeviceIdState::Unassigned);
+        let retour = RetourCertif {
+            json_versi: Some(JSON_VERSION.into()),
+            cas_essai: next_test_case(headers.test_case),
+            id_apprl: if first_enrolment {
+                existing.device.map(|d| d.to_string())
+            } else {
+                None
+            },
+            certif_psi: Some(self.certif_psi_pem.clone()),
+            certif: Some(websrm_crypto::pem::encode("CERTIFICATE", &existing.der)),
+            list_err: None,
+        };
+        Ok(Some(success(201, retour)))
     }
 
     fn check_headers(&self, request: &Request) -> Result<CertificateHeaders, Refusal> {

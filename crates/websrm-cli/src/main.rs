@@ -5,6 +5,8 @@
 
 mod authority;
 mod check;
+mod demo;
+mod srs;
 
 use std::process::ExitCode;
 
@@ -22,6 +24,10 @@ struct Cli {
 enum Command {
     /// Run or administer a WEB-SRM-compatible certificate authority.
     Authority(authority::Args),
+    /// Operate an SRS's certificates: device identifier, enrolment, status, replacement, deletion.
+    Srs(srs::Args),
+    /// Start a local authority and walk an SRS through the whole certificate lifecycle.
+    Demo,
     /// Check a WEB-SRM value and print it in canonical form.
     Check(check::Args),
 }
@@ -36,6 +42,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Authority(args) => authority::run(args),
+        Command::Srs(args) => srs::run(args),
+        Command::Demo => demo::run(),
         Command::Check(args) => check::run(&args),
     };
     match result {

@@ -140,6 +140,14 @@ impl PublicKey {
         &self.0
     }
 
+    /// The key identifier: SHA-1 of the public key (RFC 5280 method 1), as in the subject key
+    /// identifier of CSRs and certificates.
+    pub fn key_identifier(&self) -> [u8; 20] {
+        let mut id = [0u8; 20];
+        id.copy_from_slice(&crate::csr::key_identifier(self));
+        id
+    }
+
     /// The DER SubjectPublicKeyInfo.
     pub fn to_spki_der(&self) -> Vec<u8> {
         crate::der::ec_p256_spki(&self.0)

@@ -18,7 +18,8 @@ use crate::audit::{self, AuditEntry, NewAudit};
 use crate::db::{self, Cached, from_unix, optional, parse, to_unix};
 
 /// The registry's schema, one migration per version (version = index + 1).
-pub const MIGRATIONS: &[&str] = &[r"
+pub const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE operators (
     id                    INTEGER PRIMARY KEY,
     identification_number TEXT NOT NULL UNIQUE,
@@ -108,7 +109,12 @@ CREATE TABLE audit_log (
 );
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"];
+",
+    r"
+ALTER TABLE certificates ADD COLUMN key_id TEXT;
+CREATE INDEX certificates_key ON certificates(key_id);
+",
+];
 
 const KIND: db::Kind = db::Kind {
     name: "websrm authority registry",
@@ -298,9 +304,18 @@ pub struct NewCertificate {
     pub der: Vec<u8>,
     /// Who issued it (the request's channel or an agent).
     pub actor: String,
+    /// The identifier of the certified public key (hex SHA-1), to recognise a retransmitted
+    /// request for the same key.
+    pub key_id: Option<String>,
 }
 
 impl NewCertificate {
+    /// The same record with the identifier of its public key.
+    pub fn with_key_id(mut self, key_id: &[u8]) -> Self {
+        self.key_id = Some(key_id.iter().map(|b| format!("{b:02X}")).collect());
+        self
+    }
+
     /// A certificate record.
     #[allow(clippy::too_many_arguments)] // One field each; all are required.
     pub fn new(
@@ -326,6 +341,7 @@ impl NewCertificate {
             validity,
             der,
             actor: actor.into(),
+            key_id: None,
         }
     }
 }
@@ -910,6 +926,30 @@ impl Registry {
         )
     }
 
+    /// The operator's certificate in force for the public key `key_id` (hex SHA-1), if any: what
+    /// a retransmitted request for the same key must get again.
+    pub fn active_certificate_for_key(
+        &self,
+        operator: OperatorId,
+        key_id: &[u8],
+    ) -> Result<Option<CertificateRecord>, Error> {
+        let hex: String = key_id.iter().map(|b| format!("{b:02X}")).collect();
+        let conn = self.conn();
+        let mut found = certificates_where(
+            &conn,
+            &format!(
+                "operator_id = {} AND key_id = ?1 AND status = 'active' ORDER BY id DESC",
+                operator.0
+            ),
+            &hex,
+        )?;
+        Ok(if found.is_empty() {
+            None
+        } else {
+            Some(found.remove(0))
+        })
+    }
+
     /// The certificates issued for a device, newest first.
     pub fn certificates_of_device(
         &self,
@@ -1151,7 +1191,8 @@ fn insert_certificate(
 ) -> Result<(), Error> {
     let inserted = conn.execute_cached(
         "INSERT OR IGNORE INTO certificates (serial, thumbprint, environment, operator_id, device_id, nickname, subject, \
-         not_before, not_after, der, status, issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'active', ?11)",
+         not_before, not_after, der, status, issued_at, key_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'active', ?11, ?12)",
         params![
             cert.serial.to_string(),
             cert.thumbprint.to_string(),
@@ -1163,7 +1204,8 @@ fn insert_certificate(
             to_unix(cert.validity.not_before()),
             to_unix(cert.validity.not_after()),
             cert.der,
-            to_unix(at)
+            to_unix(at),
+            cert.key_id
         ],
     )?;
     if inserted == 0 {

@@ -1,21 +1,84 @@
 //! The certificate side of WEB-SRM for sales recording systems (SRS), in one crate: keys and
-//! CSRs, enrolment, replacement and deletion, the device identifier, a secure local store,
-//! expiry warnings, the billing guard and transaction signatures, wire-compatible with Revenu
-//! Québec's WEB-SRM.
+//! CSRs, enrolment, replacement and deletion, the device identifier, a secure local store, expiry
+//! warnings, the billing guard and transaction signatures, wire-compatible with Revenu Québec's
+//! WEB-SRM.
 //!
-//! Today the crate re-exports the domain vocabulary every other part is built on.
+//! # Guide
 //!
+//! Configure once, open, and ask for a certificate with what the operator enters (this example
+//! is also the README's):
+//!
+//! ```no_run
+//! use websrm::{Config, DeviceIdAnswer, OperatorEnrolment, ProductIdentity, Srs};
+//! use websrm::domain::Environment;
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! // The vendor's product identity, from "Mon dossier pour les partenaires".
+//! let product = ProductIdentity::new(
+//!     "0000000000000001".parse()?, "0000000000000002".parse()?, "0000000000000003".parse()?,
+//!     "FOB201999999".parse()?, "1.0.0".parse()?, "0".parse()?,
+//! );
+//! let srs = Srs::open(Config::new(Environment::Dev, product, "/var/lib/pos/websrm.db"))?;
+//! srs.recover().await?; // finish anything a crash interrupted
+//!
+//! // Before a first request, the user says whether they already have a device identifier.
+//! let answer = if srs.device_id()?.is_none() { Some(DeviceIdAnswer::RequestNew) } else { None };
+//! let request = OperatorEnrolment::parse(
+//!     "5678912340", "D8T8-W8W8", "RBC", "5678912340TQ0001", "ER0001", "Caisse du bar", "-05:00",
+//! )?;
+//! let certificate = srs.enrol(&request, answer).await?;
+//! println!("device {:?}, certificate {} valid until {}",
+//!     srs.device_id()?, certificate.serial, certificate.validity.not_after());
+//!
+//! // Every day: warn before expiry, and block billing when the certificate cannot be used.
+//! for c in srs.certificates(time::OffsetDateTime::now_utc())? {
+//!     if let Some(warning) = c.warning { println!("{}", warning.french); }
+//! }
+//! # Ok(()) }
 //! ```
-//! let id: websrm::domain::DeviceId = "7654-0955-8558".parse()?;
-//! assert_eq!(id.to_string(), "7654-0955-8558");
-//! # Ok::<(), websrm::domain::ParseError>(())
-//! ```
+//!
+//! Errors of the authority come back as [`Error::Refused`] with each error's id, `codRetour` and
+//! message, and are also written to the device's history. A request whose answer was lost is
+//! kept and finished by [`Srs::recover`]: no key or certificate is ever orphaned, and the same
+//! certificate is not requested twice.
+//!
+//! The API is async (tokio). Everything the device stores is in one SQLite file; private keys in
+//! it are sealed with a key-encryption key that a [`KeyProtector`] supplies (by default a file
+//! beside the database, readable by its owner only).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod config;
+mod error;
+mod notices;
+mod srs;
+
+pub use config::{AuthorityAddress, Config, SystemClock};
+pub use error::Error;
+pub use notices::{BillingGuard, INVALID_CERTIFICATE_MENTIONS, Notice, warning};
+pub use srs::{
+    CertificateView, Confirmation, DeviceIdAnswer, OperatorEnrolment, RecoveryReport,
+    SERVER_INSTALLATION, Srs,
+};
+pub use websrm_crypto::{Preceding, Signature, TransactionSignatureInput};
 pub use websrm_domain as domain;
 
 #[doc(hidden)]
-pub use websrm_protocol as __protocol;
+pub use websrm_crypto as __crypto;
+pub use websrm_protocol::headers::ProductIdentity;
+pub use websrm_protocol::wire::AuthorityError;
+pub use websrm_store::device::SlotKey;
+pub use websrm_store::{FileKeyProtector, KeyProtector, Zeroizing};
+
+/// Kills the process with SIGKILL at the named point when `WEBSRM_CRASH_AT` names it, for the
+/// crash-recovery tests (feature `test-util`).
+#[cfg(feature = "test-util")]
 #[doc(hidden)]
-pub use websrm_store as __store;
+pub fn crash_point(name: &str) {
+    if std::env::var("WEBSRM_CRASH_AT").is_ok_and(|v| v == name) {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &std::process::id().to_string()])
+            .status();
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}

@@ -265,3 +265,76 @@ async fn a_plain_http_client_gets_the_same_service() {
         CertificateState::Deleted
     );
 }
+
+/// A request repeated after its answer was lost gets the same answer, not a second certificate
+/// or an error: AJO with the same key, REM with the same key, SUP of the deleted certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retransmitted_requests_get_the_same_answer() {
+    let s = Served::start(Environment::Dev);
+    let c = client(&s, Environment::Dev);
+    let key = PrivateKey::generate().unwrap();
+    let csr = Csr::build(&michel("Caisse du bar"), &key)
+        .unwrap()
+        .to_wire();
+    let h0 = headers(Environment::Dev, Some(DeviceIdState::Unassigned));
+    let a = c
+        .send(&h0, &Modification::Add { csr: csr.clone() }, None)
+        .await
+        .unwrap();
+    let b = c.send(&h0, &Modification::Add { csr }, None).await.unwrap();
+    assert_eq!(a.certificate_pem, b.certificate_pem);
+    assert_eq!(a.device_id, b.device_id, "the lost idApprl comes again");
+    let first = held(key, &a);
+    let h = headers(
+        Environment::Dev,
+        Some(DeviceIdState::Assigned(a.device_id.unwrap())),
+    );
+
+    let key2 = PrivateKey::generate().unwrap();
+    let csr2 = Csr::build(&michel("Caisse du bar"), &key2)
+        .unwrap()
+        .to_wire();
+    let rem = Modification::Replace {
+        csr: csr2,
+        serial: first.info.serial,
+    };
+    let r1 = c.send(&h, &rem, Some(first.identity())).await.unwrap();
+    let r2 = c.send(&h, &rem, Some(first.identity())).await.unwrap();
+    assert_eq!(r1.certificate_pem, r2.certificate_pem);
+    let second = held(key2, &r1);
+
+    let sup = Modification::Delete {
+        serial: second.info.serial,
+    };
+    c.send(&h, &sup, Some(second.identity())).await.unwrap();
+    let again = c.send(&h, &sup, Some(second.identity())).await.unwrap();
+    assert_eq!(again.certificate_pem, None);
+
+    // A different key is not a retransmission: with the old certificate replaced, it is refused.
+    let key3 = PrivateKey::generate().unwrap();
+    let csr3 = Csr::build(&michel("Caisse du bar"), &key3)
+        .unwrap()
+        .to_wire();
+    let e = c
+        .send(
+            &h,
+            &Modification::Replace {
+                csr: csr3,
+                serial: first.info.serial,
+            },
+            Some(first.identity()),
+        )
+        .await
+        .unwrap_err();
+    assert!(format!("{e}").contains("JW00B999011E"), "{e}");
+    let registry = s.authority.registry();
+    let op = registry
+        .operator_by_identification(&"5678912340".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        registry.certificates_of_operator(op.id).unwrap().len(),
+        2,
+        "two certificates in all, never a third"
+    );
+}

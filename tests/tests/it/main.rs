@@ -3,5 +3,6 @@
 mod authority_errors;
 mod authority_scenario;
 mod authority_tls;
+mod facade;
 mod layering;
 mod support;

@@ -1,0 +1,303 @@
+//! `websrm demo`: a local authority and an SRS going through the whole certificate lifecycle,
+//! told step by step. It exits with an error at the first step that does not behave as the
+//! protocol says.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail, ensure};
+use time::{Duration, OffsetDateTime};
+use websrm::domain::{CertificateState, Environment, Health};
+use websrm::{
+    AuthorityAddress, BillingGuard, Config, Confirmation, DeviceIdAnswer, OperatorEnrolment, Srs,
+};
+use websrm_authority::{Authority, AuthorityFiles, SystemClock, seed, server};
+
+use crate::srs::{health_text, test_product};
+
+fn step(n: u32, text: &str) {
+    println!("\n{n}. {text}");
+}
+
+fn say(text: impl AsRef<str>) {
+    println!("   {}", text.as_ref());
+}
+
+pub(crate) fn run() -> Result<()> {
+    let started = std::time::Instant::now();
+    let dir = tempfile::tempdir()?;
+    let now = OffsetDateTime::now_utc();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+
+    step(
+        1,
+        "Starting a local WEB-SRM authority (DEV) with the published test data.",
+    );
+    let files =
+        AuthorityFiles::open_or_create(&dir.path().join("authority"), Environment::Dev, now)?;
+    let (authority, tls) = Authority::new(files, Environment::Dev, Arc::new(SystemClock));
+    seed::seed_test_data(&authority, now)?;
+    let authority = Arc::new(authority);
+    let (enrolment, api) = runtime.block_on(async {
+        Ok::<_, std::io::Error>((
+            tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+            tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        ))
+    })?;
+    let enrolment_base = format!("https://{}", enrolment.local_addr()?);
+    let api_base = format!("https://{}", api.local_addr()?);
+    say(format!(
+        "enrolment host {enrolment_base}/enrolement (server-authenticated TLS)"
+    ));
+    say(format!(
+        "API host       {api_base}/certificats (mutual TLS with the SRS's certificate)"
+    ));
+    let trust_pem = websrm::__crypto::pem::encode("CERTIFICATE", &tls.root_der);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = authority.clone();
+    let server = runtime.spawn(async move {
+        server::serve(served, enrolment, api, tls.chain.clone(), &tls.key, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+
+    let result = runtime.block_on(walk(
+        &authority,
+        &dir,
+        enrolment_base,
+        api_base,
+        trust_pem,
+        now,
+    ));
+    let _ = stop.send(());
+    let _ = runtime.block_on(server);
+    result?;
+    authority
+        .registry()
+        .verify_audit_chain()
+        .context("the authority's audit log")?;
+    println!(
+        "\nEvery step behaved as the protocol says ({:.1} s). The authority's audit log is intact.",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn walk(
+    authority: &Authority,
+    dir: &tempfile::TempDir,
+    enrolment: String,
+    api: String,
+    trust_pem: String,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let store = dir.path().join("pos").join("websrm.db");
+    std::fs::create_dir_all(store.parent().context("a folder")?)?;
+    let address = AuthorityAddress::Local {
+        enrolment,
+        api,
+        trust_pem,
+    };
+    let config =
+        Config::new(Environment::Dev, test_product()?, &store).with_authority(address.clone());
+    let srs = Srs::open(config.clone().with_installation("caisse-bar"))?;
+    let registry = authority.registry();
+
+    step(
+        2,
+        "The restaurant's SRS asks for its first certificate (AJO). The device has no identifier yet,",
+    );
+    say(
+        "so the SRS asks \"Do you already have an identifier for this device?\"; the user answers no.",
+    );
+    ensure!(srs.device_id()?.is_none(), "a new device has no identifier");
+    let michel = OperatorEnrolment::parse(
+        "5678912340",
+        "D8T8-W8W8",
+        "RBC",
+        "5678912340TQ0001",
+        "ER0001",
+        "Caisse du bar",
+        "-05:00",
+    )?;
+    match srs.enrol(&michel, None).await {
+        Err(websrm::Error::DeviceIdQuestion) => {}
+        other => {
+            bail!("without an answer to the device question the SRS must ask it, got {other:?}")
+        }
+    }
+    let first = srs.enrol(&michel, Some(DeviceIdAnswer::RequestNew)).await?;
+    let device = srs
+        .device_id()?
+        .context("the authority assigned a device identifier")?;
+    say(format!(
+        "the authority issued certificate {} and device identifier {device}",
+        first.serial
+    ));
+    say(format!(
+        "valid from {} to {} (five years)",
+        first.validity.not_before().date(),
+        first.validity.not_after().date()
+    ));
+    ensure!(
+        first.validity.not_after().year() == first.validity.not_before().year() + 5,
+        "five years of validity"
+    );
+
+    step(3, "Status of the SRS today.");
+    for c in srs.certificates(now)? {
+        say(format!(
+            "\"{}\": {} — expires {}",
+            c.nickname,
+            health_text(c.health),
+            c.validity.not_after().date()
+        ));
+        ensure!(c.health == Health::Valid, "a new certificate is valid");
+    }
+    ensure!(
+        srs.billing_guard(&michel.identification_number, now)? == BillingGuard::Allowed,
+        "billing is allowed"
+    );
+    say("the billing guard allows producing bills");
+
+    step(
+        4,
+        "A second operator (Express Taxe) installs its SRS on the same device.",
+    );
+    let second_srs = Srs::open(config.clone().with_installation("caisse-express"))?;
+    let express = OperatorEnrolment::parse(
+        "1234567890",
+        "W7V7-K8W9",
+        "RBC",
+        "1234567890TQ0001",
+        "ER0001",
+        "Caisse Express Taxe",
+        "-05:00",
+    )?;
+    let other = second_srs.enrol(&express, None).await?;
+    ensure!(
+        second_srs.device_id()? == Some(device),
+        "the same device keeps its identifier"
+    );
+    say(format!(
+        "certificate {} issued under the same device identifier {device}",
+        other.serial
+    ));
+
+    step(
+        5,
+        "The restaurant replaces its certificate (REM, over mutual TLS with the current one).",
+    );
+    let replaced = srs
+        .replace("Caisse du bar", Confirmation::Confirmed)
+        .await?;
+    ensure!(replaced.serial != first.serial, "a new certificate");
+    let old = registry
+        .certificate_by_serial(first.serial)?
+        .context("the old certificate is on record")?;
+    ensure!(
+        old.state == CertificateState::Replaced,
+        "the authority marked the old certificate replaced"
+    );
+    say(format!(
+        "new certificate {}; the authority marked {} replaced",
+        replaced.serial, first.serial
+    ));
+
+    step(
+        6,
+        "Status at later dates: the SRS warns before expiry and stops billing after it.",
+    );
+    let validity = replaced.validity;
+    let dates = [
+        ("past half-life", validity.half_life() + Duration::days(1)),
+        (
+            "30 days before expiry",
+            validity.not_after() - Duration::days(30),
+        ),
+        (
+            "the day after expiry",
+            validity.not_after() + Duration::days(1),
+        ),
+    ];
+    for (label, at) in dates {
+        let view = srs
+            .certificates(at)?
+            .into_iter()
+            .find(|c| c.nickname.as_str() == "Caisse du bar")
+            .context("the certificate")?;
+        say(format!(
+            "{label} ({}): {}",
+            at.date(),
+            health_text(view.health)
+        ));
+        if let Some(w) = &view.warning {
+            say(format!("  « {} »", w.french));
+        }
+        let guard = srs.billing_guard(&michel.identification_number, at)?;
+        match (label, view.health, &guard) {
+            ("past half-life", Health::ReplacementRecommended, BillingGuard::Allowed) => {}
+            (
+                "30 days before expiry",
+                Health::ExpiringSoon { days_left: 30 },
+                BillingGuard::Allowed,
+            ) => {}
+            ("the day after expiry", Health::Expired, BillingGuard::Blocked { mentions, .. }) => {
+                say(format!(
+                    "  billing blocked; a bill printed anyway must bear {} and {}",
+                    mentions[0], mentions[1]
+                ));
+            }
+            _ => bail!(
+                "unexpected health {:?} or billing decision {guard:?} {label}",
+                view.health
+            ),
+        }
+    }
+
+    step(
+        7,
+        "The restaurant deletes its certificate (SUP), after the user confirms.",
+    );
+    ensure!(
+        matches!(
+            srs.delete("Caisse du bar", Confirmation::NotConfirmed)
+                .await,
+            Err(websrm::Error::NotConfirmed)
+        ),
+        "deletion needs confirmation"
+    );
+    srs.delete("Caisse du bar", Confirmation::Confirmed).await?;
+    let record = registry
+        .certificate_by_serial(replaced.serial)?
+        .context("on record")?;
+    ensure!(
+        record.state == CertificateState::Deleted,
+        "the authority marked it deleted"
+    );
+    ensure!(
+        srs.device_id()? == Some(device),
+        "the device identifier outlives its certificates"
+    );
+    say(format!(
+        "the authority marked {} deleted; the device keeps identifier {device}",
+        replaced.serial
+    ));
+    let left: Vec<String> = srs
+        .certificates(now)?
+        .iter()
+        .map(|c| c.nickname.to_string())
+        .collect();
+    say(format!(
+        "certificates left on the device: {}",
+        left.join(", ")
+    ));
+    ensure!(
+        left == ["Caisse Express Taxe"],
+        "only the other operator's certificate is left"
+    );
+    Ok(())
+}

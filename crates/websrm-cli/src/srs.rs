@@ -1,0 +1,403 @@
+//! `websrm srs …`: an SRS's certificates from the command line.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use websrm::domain::{DeviceId, Environment, Health};
+use websrm::{
+    AuthorityAddress, CertificateView, Config, Confirmation, DeviceIdAnswer, OperatorEnrolment,
+    ProductIdentity, Srs,
+};
+
+/// Arguments of `websrm srs`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The SRS's store (an SQLite file; its key file is kept beside it).
+    #[arg(long, global = true)]
+    store: Option<PathBuf>,
+    /// The environment.
+    #[arg(long, global = true, default_value = "DEV")]
+    env: Environment,
+    /// The authority's enrolment base URL (default: Revenu Québec's WEB-SRM).
+    #[arg(long, global = true)]
+    authority: Option<String>,
+    /// The authority's API base URL.
+    #[arg(long, global = true)]
+    api: Option<String>,
+    /// The TLS root of a local authority (its `tls-root.pem`).
+    #[arg(long, global = true)]
+    trust: Option<PathBuf>,
+    /// The SRS installation on this device (two SRSs on one device use two names).
+    #[arg(long, global = true, default_value = "main")]
+    installation: String,
+    /// The product identity: a file of six lines IDPARTN, IDSEV, IDVERSI, CODCERTIF, VERSI,
+    /// VERSIPARN (default: the test product a local authority registers).
+    #[arg(long, global = true)]
+    product: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the device identifier, or record the one the user already has.
+    DeviceId {
+        /// The identifier to record (before a first enrolment).
+        #[arg(long)]
+        set: Option<DeviceId>,
+    },
+    /// Obtain a certificate for an operator's SRS.
+    Enrol {
+        /// The operator's identification number.
+        #[arg(long)]
+        identification_number: String,
+        /// The authorization code.
+        #[arg(long)]
+        authorization_code: String,
+        /// The sector: RBC or TRP.
+        #[arg(long, default_value = "RBC")]
+        sector: String,
+        /// The QST number.
+        #[arg(long)]
+        qst: String,
+        /// The mandatory-billing file number.
+        #[arg(long)]
+        file_number: String,
+        /// The certificate's nickname (8 to 32 characters).
+        #[arg(long)]
+        nickname: String,
+        /// The standard UTC offset: -05:00, or -04:00 in the Îles-de-la-Madeleine.
+        #[arg(long, default_value = "-05:00", allow_hyphen_values = true)]
+        utc_offset: String,
+        /// A back-office SRS (kept under the installation `back-office`).
+        #[arg(long)]
+        back_office: bool,
+        /// The device has no identifier and the user has none: ask the authority for one.
+        #[arg(long)]
+        new_device_id: bool,
+    },
+    /// Obtain a server administrator's certificate.
+    EnrolServer {
+        /// The administrator's identification number.
+        #[arg(long)]
+        identification_number: String,
+        /// The server authorization code.
+        #[arg(long)]
+        authorization_code: String,
+        /// The certificate's nickname.
+        #[arg(long)]
+        nickname: String,
+        /// The UTC offset.
+        #[arg(long, default_value = "-05:00", allow_hyphen_values = true)]
+        utc_offset: String,
+    },
+    /// The device identifier and each certificate's health.
+    Status {
+        /// The moment to judge health at (RFC 3339; default now).
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Replace a certificate with a new one for the same details.
+    Replace {
+        /// The certificate's nickname.
+        #[arg(long)]
+        nickname: String,
+        /// Confirm the replacement.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Delete a certificate at the authority and on the device.
+    Delete {
+        /// The certificate's nickname.
+        #[arg(long)]
+        nickname: String,
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Finish requests a crash or a lost answer left pending.
+    Recover,
+}
+
+/// The test product a local authority registers with `--seed-test-data`.
+pub(crate) fn test_product() -> Result<ProductIdentity> {
+    product_from_lines(&[
+        "0000000000000001",
+        "0000000000000002",
+        "0000000000000003",
+        "FOB201999999",
+        "1.0.0",
+        "0",
+    ])
+}
+
+fn product_from_lines(lines: &[&str]) -> Result<ProductIdentity> {
+    let [partner, srs, version_id, code, version, parent] = lines else {
+        bail!("a product file has six lines: IDPARTN, IDSEV, IDVERSI, CODCERTIF, VERSI, VERSIPARN");
+    };
+    Ok(ProductIdentity::new(
+        partner.parse()?,
+        srs.parse()?,
+        version_id.parse()?,
+        code.parse()?,
+        version.parse()?,
+        parent.parse()?,
+    ))
+}
+
+pub(crate) fn run(args: Args) -> Result<()> {
+    let store = args.store.clone().context("--store FILE is required")?;
+    let product = match &args.product {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            product_from_lines(
+                &text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>(),
+            )?
+        }
+        None => test_product()?,
+    };
+    let installation = match &args.command {
+        Command::Enrol {
+            back_office: true, ..
+        } => "back-office".to_owned(),
+        _ => args.installation.clone(),
+    };
+    let mut config = Config::new(args.env, product, store).with_installation(installation);
+    if let (Some(enrolment), Some(api), Some(trust)) = (&args.authority, &args.api, &args.trust) {
+        let trust_pem = std::fs::read_to_string(trust)
+            .with_context(|| format!("reading {}", trust.display()))?;
+        config = config.with_authority(AuthorityAddress::Local {
+            enrolment: enrolment.clone(),
+            api: api.clone(),
+            trust_pem,
+        });
+    } else if args.authority.is_some() || args.api.is_some() || args.trust.is_some() {
+        bail!("a local authority needs --authority, --api and --trust together");
+    }
+    let srs = Srs::open(config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let json = args.json;
+    match args.command {
+        Command::DeviceId { set } => {
+            if let Some(id) = set {
+                srs.enter_device_id(id)?;
+            }
+            let id = srs.device_id()?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "device_id": id.map(|d| d.to_string()) })
+                );
+            } else {
+                match id {
+                    Some(id) => println!("device identifier: {id}"),
+                    None => println!("no device identifier yet"),
+                }
+            }
+        }
+        Command::Enrol {
+            identification_number,
+            authorization_code,
+            sector,
+            qst,
+            file_number,
+            nickname,
+            utc_offset,
+            new_device_id,
+            ..
+        } => {
+            let request = OperatorEnrolment::parse(
+                &identification_number,
+                &authorization_code,
+                &sector,
+                &qst,
+                &file_number,
+                &nickname,
+                &utc_offset,
+            )?;
+            let answer = new_device_id.then_some(DeviceIdAnswer::RequestNew);
+            eprintln!("requesting a certificate from the authority…");
+            let view = runtime
+                .block_on(srs.enrol(&request, answer))
+                .map_err(explain)?;
+            print_view(&srs, &view, json)?;
+        }
+        Command::EnrolServer {
+            identification_number,
+            authorization_code,
+            nickname,
+            utc_offset,
+        } => {
+            eprintln!("requesting a server certificate from the authority…");
+            let view = runtime
+                .block_on(srs.enrol_server(
+                    identification_number.parse()?,
+                    authorization_code.parse()?,
+                    nickname.parse()?,
+                    utc_offset.parse()?,
+                ))
+                .map_err(explain)?;
+            print_view(&srs, &view, json)?;
+        }
+        Command::Status { at } => {
+            let at = match at {
+                Some(text) => OffsetDateTime::parse(&text, &Rfc3339)
+                    .with_context(|| format!("--at {text} is not RFC 3339"))?,
+                None => OffsetDateTime::now_utc(),
+            };
+            let certificates = srs.certificates(at)?;
+            if json {
+                let list: Vec<_> = certificates.iter().map(view_json).collect();
+                println!(
+                    "{}",
+                    serde_json::json!({ "device_id": srs.device_id()?.map(|d| d.to_string()), "certificates": list })
+                );
+            } else {
+                println!(
+                    "device identifier: {}",
+                    srs.device_id()?
+                        .map_or_else(|| "none yet".to_owned(), |d| d.to_string())
+                );
+                if certificates.is_empty() {
+                    println!("no certificate");
+                }
+                for view in &certificates {
+                    print_text(view);
+                }
+            }
+        }
+        Command::Replace { nickname, yes } => {
+            let confirmation = if yes {
+                Confirmation::Confirmed
+            } else {
+                Confirmation::NotConfirmed
+            };
+            eprintln!("replacing {nickname}…");
+            let view = runtime
+                .block_on(srs.replace(&nickname, confirmation))
+                .map_err(explain)?;
+            print_view(&srs, &view, json)?;
+        }
+        Command::Delete { nickname, yes } => {
+            let confirmation = if yes {
+                Confirmation::Confirmed
+            } else {
+                Confirmation::NotConfirmed
+            };
+            eprintln!("deleting {nickname}…");
+            runtime
+                .block_on(srs.delete(&nickname, confirmation))
+                .map_err(explain)?;
+            if json {
+                println!("{}", serde_json::json!({ "deleted": nickname }));
+            } else {
+                println!("certificate {nickname} deleted; the device keeps its identifier");
+            }
+        }
+        Command::Recover => {
+            let report = runtime.block_on(srs.recover()).map_err(explain)?;
+            println!(
+                "completed {}, abandoned {}, still pending {}",
+                report.completed, report.abandoned, report.still_pending
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An error with the authority's messages in French and English.
+fn explain(e: websrm::Error) -> anyhow::Error {
+    if let websrm::Error::Refused { errors, .. } = &e {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|x| {
+                let code = x
+                    .return_code
+                    .map(|c| format!(" (codRetour {c})"))
+                    .unwrap_or_default();
+                format!(
+                    "{}{code}: {}{}",
+                    x.id,
+                    x.message,
+                    x.english().map(|en| format!(" / {en}")).unwrap_or_default()
+                )
+            })
+            .collect();
+        return anyhow::anyhow!(
+            "the authority refused the request:\n  {}",
+            lines.join("\n  ")
+        );
+    }
+    anyhow::anyhow!(e)
+}
+
+fn print_view(srs: &Srs, view: &CertificateView, json: bool) -> Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "device_id": srs.device_id()?.map(|d| d.to_string()), "certificate": view_json(view) })
+        );
+    } else {
+        println!(
+            "device identifier: {}",
+            srs.device_id()?
+                .map_or_else(|| "none".to_owned(), |d| d.to_string())
+        );
+        print_text(view);
+    }
+    Ok(())
+}
+
+pub(crate) fn health_text(h: Health) -> String {
+    match h {
+        Health::Valid => "valid".into(),
+        Health::ReplacementRecommended => "valid, replacement recommended (past half-life)".into(),
+        Health::ExpiringSoon { days_left } => format!("expiring soon ({days_left} days left)"),
+        Health::Expired => "expired".into(),
+        Health::Revoked => "revoked".into(),
+        Health::NotYetValid => "not valid yet".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+fn print_text(view: &CertificateView) {
+    println!(
+        "certificate \"{}\" ({}): serial {}, valid {} to {}, {}",
+        view.nickname,
+        view.slot,
+        view.serial,
+        view.validity.not_before().date(),
+        view.validity.not_after().date(),
+        health_text(view.health)
+    );
+    if let Some(w) = &view.warning {
+        println!("  {}\n  {}", w.french, w.english);
+    }
+}
+
+fn view_json(view: &CertificateView) -> serde_json::Value {
+    serde_json::json!({
+        "nickname": view.nickname.as_str(),
+        "slot": view.slot.to_string(),
+        "serial": view.serial.to_string(),
+        "thumbprint": view.thumbprint.to_string(),
+        "not_before": view.validity.not_before().format(&Rfc3339).unwrap_or_default(),
+        "not_after": view.validity.not_after().format(&Rfc3339).unwrap_or_default(),
+        "health": health_text(view.health),
+        "warning_fr": view.warning.as_ref().map(|w| w.french.clone()),
+        "warning_en": view.warning.as_ref().map(|w| w.english.clone()),
+    })
+}

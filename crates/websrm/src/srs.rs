@@ -1,0 +1,694 @@
+//! The SRS: enrolment, replacement, deletion, recovery, status, billing guard and signatures.
+
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+use websrm_crypto::tls::ClientIdentity;
+use websrm_crypto::{
+    Csr, KeyEncryptionKey, PrivateKey, SealedKey, Signature, TransactionSignatureInput,
+    inspect_certificate, pem, signatransm_input,
+};
+use websrm_domain::{
+    AuthorizationCode, CertificateState, DeviceId, DeviceIdState, FileNumber, Health,
+    IdentificationNumber, InitiatingDevice, Nickname, QstNumber, Sector, SerialNumber,
+    ServerSubject, SrsSubject, SrsSubjectFields, Subject, TestCase, Thumbprint, UtcOffset,
+    Validity,
+};
+use websrm_protocol::client::{CertificateClient, ClientError};
+use websrm_protocol::headers::CertificateHeaders;
+use websrm_protocol::wire::{CertificateAnswer, Modification};
+use websrm_store::device::{
+    CertificateMaterial, PendingKind, PendingRequest, Slot, SlotKey, SlotStatus,
+};
+use websrm_store::{DeviceStore, FileKeyProtector, KeyProtector};
+
+use crate::notices::{BillingGuard, INVALID_CERTIFICATE_MENTIONS, Notice, warning};
+use crate::{Config, Error};
+
+/// The answer to "do you already have an identifier for this device?", asked before a first
+/// request when the device has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeviceIdAnswer {
+    /// Yes: this is it (it is recorded first, and used).
+    IHaveOne(DeviceId),
+    /// No: the authority assigns one with the certificate.
+    RequestNew,
+}
+
+/// What an operator enters to obtain a certificate for an SRS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OperatorEnrolment {
+    /// The identification number (CN).
+    pub identification_number: IdentificationNumber,
+    /// The authorization code.
+    pub authorization_code: AuthorizationCode,
+    /// The sector (RBC or TRP).
+    pub sector: Sector,
+    /// The QST number.
+    pub qst_number: QstNumber,
+    /// The mandatory-billing file number.
+    pub file_number: FileNumber,
+    /// The certificate's nickname, to find it later in the online services.
+    pub nickname: Nickname,
+    /// `-05:00`, or `-04:00` in the Îles-de-la-Madeleine.
+    pub utc_offset: UtcOffset,
+}
+
+impl OperatorEnrolment {
+    /// The values an operator enters, read from text.
+    pub fn parse(
+        identification_number: &str,
+        authorization_code: &str,
+        sector: &str,
+        qst_number: &str,
+        file_number: &str,
+        nickname: &str,
+        utc_offset: &str,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            identification_number: identification_number.parse()?,
+            authorization_code: authorization_code.parse()?,
+            sector: sector.parse()?,
+            qst_number: qst_number.parse()?,
+            file_number: file_number.parse()?,
+            nickname: nickname.parse()?,
+            utc_offset: utc_offset.parse()?,
+        })
+    }
+
+    fn subject(&self) -> Result<Subject, Error> {
+        SrsSubject::new(SrsSubjectFields {
+            identification_number: self.identification_number.clone(),
+            sector: self.sector,
+            authorization_code: self.authorization_code.clone(),
+            nickname: self.nickname.clone(),
+            qst_number: self.qst_number.clone(),
+            file_number: self.file_number.clone(),
+            utc_offset: self.utc_offset,
+        })
+        .map(Subject::Srs)
+        .map_err(Error::Subject)
+    }
+}
+
+/// A certificate of this device, with its health at a moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CertificateView {
+    /// The slot: environment, operator and installation.
+    pub slot: SlotKey,
+    /// The nickname.
+    pub nickname: Nickname,
+    /// The serial number (`noSerie`).
+    pub serial: SerialNumber,
+    /// The thumbprint.
+    pub thumbprint: Thumbprint,
+    /// The validity.
+    pub validity: Validity,
+    /// The health at the moment asked for.
+    pub health: Health,
+    /// What to show the user, if anything.
+    pub warning: Option<Notice>,
+}
+
+/// The user's confirmation of a replacement or deletion, which the protocol requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Confirmation {
+    /// The user confirmed.
+    Confirmed,
+    /// The user has not confirmed.
+    NotConfirmed,
+}
+
+/// What a recovery did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecoveryReport {
+    /// Requests completed with the authority's answer.
+    pub completed: usize,
+    /// Requests the authority refused; abandoned, their key discarded.
+    pub abandoned: usize,
+    /// Requests still pending (the authority is unreachable).
+    pub still_pending: usize,
+}
+
+/// An SRS's certificate side: one per process, for one store file.
+pub struct Srs {
+    config: Config,
+    store: Mutex<DeviceStore>,
+    kek: KeyEncryptionKey,
+    client: CertificateClient,
+}
+
+impl std::fmt::Debug for Srs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Srs")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Srs {
+    /// Opens the SRS's store (creating it on first use) and prepares the client.
+    pub fn open(config: Config) -> Result<Self, Error> {
+        let store = DeviceStore::open(&config.store)?;
+        let protector: Box<dyn KeyProtector> = match &config.protector {
+            Some(p) => Box::new(ProtectorRef(p.clone())),
+            None => Box::new(FileKeyProtector::beside(&config.store)),
+        };
+        let kek = KeyEncryptionKey::from_bytes(*protector.key_encryption_key()?);
+        let (endpoints, trust) = config.endpoints_and_trust()?;
+        let client = CertificateClient::new(endpoints, trust, config.environment);
+        Ok(Self {
+            config,
+            store: Mutex::new(store),
+            kek,
+            client,
+        })
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, DeviceStore> {
+        // Every store change is one transaction, so a panic elsewhere cannot leave it half done.
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.config.clock.now()
+    }
+
+    /// The device identifier, to show in the SRS and give to authorized staff who ask for it.
+    pub fn device_id(&self) -> Result<Option<DeviceId>, Error> {
+        Ok(self.store().device_id()?)
+    }
+
+    /// Records the identifier the user already has for this device (before a first request).
+    pub fn enter_device_id(&self, id: DeviceId) -> Result<(), Error> {
+        Ok(self.store().enter_device_id(id, self.now())?)
+    }
+
+    fn slot_key(&self, operator: &IdentificationNumber) -> SlotKey {
+        SlotKey {
+            environment: self.config.environment,
+            operator: operator.clone(),
+            installation: self.config.installation.clone(),
+        }
+    }
+
+    fn headers(&self, device: Option<DeviceIdState>) -> CertificateHeaders {
+        let initiating = if device.is_some() {
+            InitiatingDevice::Srs
+        } else {
+            InitiatingDevice::Server
+        };
+        CertificateHeaders::new(
+            self.config.environment,
+            TestCase::PRODUCTION,
+            initiating,
+            device,
+            &self.config.product,
+        )
+    }
+
+    /// Obtains a certificate for an operator's SRS. If the device has no identifier yet, the
+    /// user's answer to "do you already have one?" is required ([`Error::DeviceIdQuestion`]).
+    pub async fn enrol(
+        &self,
+        request: &OperatorEnrolment,
+        answer: Option<DeviceIdAnswer>,
+    ) -> Result<CertificateView, Error> {
+        let subject = request.subject()?;
+        let device = self.device_for_request(answer)?;
+        self.enrol_subject(subject, Some(device)).await
+    }
+
+    /// Obtains the certificate of a remote-server administrator (sector `FOB`, no device
+    /// identifier sent).
+    pub async fn enrol_server(
+        &self,
+        identification_number: IdentificationNumber,
+        authorization_code: AuthorizationCode,
+        nickname: Nickname,
+        utc_offset: UtcOffset,
+    ) -> Result<CertificateView, Error> {
+        let subject = Subject::Server(ServerSubject::new(
+            identification_number,
+            authorization_code,
+            nickname,
+            utc_offset,
+        ));
+        self.enrol_subject(subject, None).await
+    }
+
+    fn device_for_request(&self, answer: Option<DeviceIdAnswer>) -> Result<DeviceIdState, Error> {
+        if let Some(id) = self.device_id()? {
+            return Ok(DeviceIdState::Assigned(id));
+        }
+        match answer {
+            None => Err(Error::DeviceIdQuestion),
+            Some(DeviceIdAnswer::RequestNew) => Ok(DeviceIdState::Unassigned),
+            Some(DeviceIdAnswer::IHaveOne(id)) => {
+                self.enter_device_id(id)?;
+                Ok(DeviceIdState::Assigned(id))
+            }
+        }
+    }
+
+    async fn enrol_subject(
+        &self,
+        subject: Subject,
+        device: Option<DeviceIdState>,
+    ) -> Result<CertificateView, Error> {
+        let mut slot = self.slot_key(subject.identification_number());
+        if let Subject::Server(_) = subject {
+            slot.installation = SERVER_INSTALLATION.to_owned();
+        }
+        self.recover().await?;
+        if self.store().slot(&slot)?.is_some() {
+            return Err(Error::AlreadyEnrolled(slot.to_string()));
+        }
+        let key = PrivateKey::generate()?;
+        let sealed = key.seal(&self.kek, &slot.to_string())?;
+        let csr = Csr::build(&subject, &key)?;
+        let pending = self.store().begin_enrolment(
+            &slot,
+            subject.nickname(),
+            sealed.as_bytes(),
+            csr.der(),
+            self.now(),
+        )?;
+        let answer = self
+            .client
+            .send(
+                &self.headers(device),
+                &Modification::Add { csr: csr.to_wire() },
+                None,
+            )
+            .await;
+        let request = self
+            .store()
+            .pending()?
+            .into_iter()
+            .find(|p| p.id == pending);
+        let request = request.ok_or_else(|| Error::Store("the pending request vanished".into()))?;
+        self.finish(&request, answer, &key).await?;
+        self.view(&slot)
+    }
+
+    /// Replaces the certificate named `nickname` with a new one for the same details (a new key;
+    /// the current certificate's subject pre-fills the request). The user must confirm.
+    pub async fn replace(
+        &self,
+        nickname: &str,
+        confirmation: Confirmation,
+    ) -> Result<CertificateView, Error> {
+        if confirmation != Confirmation::Confirmed {
+            return Err(Error::NotConfirmed);
+        }
+        self.recover().await?;
+        let slot = self.slot_by_nickname(nickname)?;
+        let info = inspect_certificate(&slot.material.certificate_der)?;
+        let subject = info.subject.ok_or_else(|| {
+            Error::BadAnswer("the current certificate has no WEB-SRM subject".into())
+        })?;
+        let key = PrivateKey::generate()?;
+        let sealed = key.seal(&self.kek, &slot.key.to_string())?;
+        let csr = Csr::build(&subject, &key)?;
+        let pending = self.store().begin_replacement(
+            &slot.key,
+            &slot.nickname,
+            sealed.as_bytes(),
+            csr.der(),
+            self.now(),
+        )?;
+        let request = self
+            .store()
+            .pending()?
+            .into_iter()
+            .find(|p| p.id == pending);
+        let request = request.ok_or_else(|| Error::Store("the pending request vanished".into()))?;
+        let answer = self.send_pending(&request, &slot).await;
+        self.finish(&request, answer, &key).await?;
+        self.view(&slot.key)
+    }
+
+    /// Deletes the certificate named `nickname` at the authority, then its key and certificate
+    /// on the device. The user must confirm.
+    pub async fn delete(&self, nickname: &str, confirmation: Confirmation) -> Result<(), Error> {
+        if confirmation != Confirmation::Confirmed {
+            return Err(Error::NotConfirmed);
+        }
+        self.recover().await?;
+        let slot = self.slot_by_nickname(nickname)?;
+        let pending = self.store().begin_deletion(&slot.key, self.now())?;
+        let request = self
+            .store()
+            .pending()?
+            .into_iter()
+            .find(|p| p.id == pending);
+        let request = request.ok_or_else(|| Error::Store("the pending request vanished".into()))?;
+        let answer = self.send_pending(&request, &slot).await;
+        let key = self.open_key(&slot.sealed_key, &slot.key)?;
+        self.finish(&request, answer, &key).await
+    }
+
+    /// Finishes requests a crash or a lost answer left pending: each is sent again as it was
+    /// (same key, same CSR), so the authority answers with what it already issued rather than
+    /// a second certificate; refused ones are abandoned and their key discarded.
+    pub async fn recover(&self) -> Result<RecoveryReport, Error> {
+        let mut report = RecoveryReport::default();
+        let pending = self.store().pending()?;
+        for request in pending {
+            let outcome = match &request.kind {
+                PendingKind::Enrol { .. } => {
+                    let key = self.open_key(
+                        request.sealed_key.as_deref().unwrap_or_default(),
+                        &request.slot,
+                    )?;
+                    let csr = Csr::from_der(request.csr_der.clone().unwrap_or_default()).to_wire();
+                    let device = self
+                        .device_id()?
+                        .map_or(DeviceIdState::Unassigned, DeviceIdState::Assigned);
+                    let device = (!request.slot_is_server()).then_some(device);
+                    let answer = self
+                        .client
+                        .send(&self.headers(device), &Modification::Add { csr }, None)
+                        .await;
+                    self.finish(&request, answer, &key).await
+                }
+                PendingKind::Replace { .. } | PendingKind::Delete { .. } => {
+                    let Some(slot) = self.store().slot(&request.slot)? else {
+                        self.store().abandon(
+                            request.id,
+                            "the certificate is no longer on the device",
+                            self.now(),
+                        )?;
+                        report.abandoned += 1;
+                        continue;
+                    };
+                    let answer = self.send_pending(&request, &slot).await;
+                    let key = match &request.kind {
+                        PendingKind::Replace { .. } => self.open_key(
+                            request.sealed_key.as_deref().unwrap_or_default(),
+                            &request.slot,
+                        )?,
+                        _ => self.open_key(&slot.sealed_key, &slot.key)?,
+                    };
+                    self.finish(&request, answer, &key).await
+                }
+                _ => Ok(()),
+            };
+            match outcome {
+                Ok(()) => report.completed += 1,
+                Err(Error::Communication { .. } | Error::Unreachable { .. }) => {
+                    report.still_pending += 1
+                }
+                Err(Error::Refused {
+                    retransmittable: true,
+                    ..
+                }) => report.still_pending += 1,
+                Err(Error::Refused { .. } | Error::BadAnswer(_)) => report.abandoned += 1,
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Sends a pending REM or SUP, authenticating with the slot's current certificate.
+    async fn send_pending(
+        &self,
+        request: &PendingRequest,
+        slot: &Slot,
+    ) -> Result<CertificateAnswer, ClientError> {
+        let current_key = match self.open_key(&slot.sealed_key, &slot.key) {
+            Ok(k) => k,
+            Err(e) => {
+                return Err(ClientError::Configuration {
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let identity = ClientIdentity {
+            chain: vec![slot.material.certificate_der.clone()],
+            key: &current_key,
+        };
+        let device = self.device_id().ok().flatten().map(DeviceIdState::Assigned);
+        let device = (!request.slot_is_server()).then_some(device).flatten();
+        let modification = match &request.kind {
+            PendingKind::Replace { serial, .. } => Modification::Replace {
+                csr: Csr::from_der(request.csr_der.clone().unwrap_or_default()).to_wire(),
+                serial: *serial,
+            },
+            PendingKind::Delete { serial } => Modification::Delete { serial: *serial },
+            _ => {
+                return Err(ClientError::Configuration {
+                    reason: "not a request on a held certificate".into(),
+                });
+            }
+        };
+        self.client
+            .send(&self.headers(device), &modification, Some(identity))
+            .await
+    }
+
+    /// Applies an answer to a pending request: stores the certificate (checked against the key)
+    /// with the device identifier, or records the refusal and abandons the request.
+    async fn finish(
+        &self,
+        request: &PendingRequest,
+        answer: Result<CertificateAnswer, ClientError>,
+        key: &PrivateKey,
+    ) -> Result<(), Error> {
+        #[cfg(feature = "test-util")]
+        crate::crash_point("after-send");
+        let now = self.now();
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(ClientError::Refused(errors)) => {
+                let retransmittable = errors.iter().all(|e| e.is_retransmittable());
+                {
+                    let mut store = self.store();
+                    for e in &errors {
+                        store.record_authority_error(
+                            Some(&request.slot),
+                            e.id,
+                            e.return_code,
+                            &e.message,
+                            now,
+                        )?;
+                    }
+                    let revoked = errors.iter().any(|e| e.id.number() == 11);
+                    if revoked && store.slot(&request.slot)?.is_some() {
+                        store.mark_revoked(&request.slot, now)?;
+                    }
+                    if !retransmittable {
+                        store.abandon(request.id, "refused by the authority", now)?;
+                    }
+                }
+                return Err(Error::Refused {
+                    errors,
+                    retransmittable,
+                });
+            }
+            Err(ClientError::NotSent { reason }) => {
+                // Nothing reached the authority: the request and its unused key go.
+                self.store()
+                    .abandon(request.id, &format!("not sent: {reason}"), now)?;
+                return Err(Error::Unreachable { reason });
+            }
+            Err(ClientError::Communication { reason }) => {
+                return Err(Error::Communication { reason });
+            }
+            Err(other) => {
+                return Err(Error::Unreachable {
+                    reason: other.to_string(),
+                });
+            }
+        };
+        if let PendingKind::Delete { .. } = request.kind {
+            self.store().complete_deletion(request.id, now)?;
+            return Ok(());
+        }
+        let pem_text = answer
+            .certificate_pem
+            .as_deref()
+            .ok_or_else(|| Error::BadAnswer("no certificate".into()))?;
+        let der = pem::decode("CERTIFICATE", pem_text)?;
+        let info = inspect_certificate(&der)?;
+        if !info.matches_key(key) {
+            self.store().abandon(
+                request.id,
+                "the certificate returned is not for this key",
+                now,
+            )?;
+            return Err(Error::BadAnswer(
+                "the certificate returned is not for the key of the request".into(),
+            ));
+        }
+        let material = CertificateMaterial::new(
+            der,
+            answer.certif_psi_pem.clone().unwrap_or_default(),
+            info.serial,
+            info.thumbprint,
+            info.validity,
+        );
+        let mut store = self.store();
+        match request.kind {
+            PendingKind::Replace { .. } => {
+                store.complete_replacement(request.id, &material, now)?
+            }
+            _ => store.complete_enrolment(request.id, &material, answer.device_id, now)?,
+        }
+        Ok(())
+    }
+
+    fn open_key(&self, sealed: &[u8], slot: &SlotKey) -> Result<PrivateKey, Error> {
+        Ok(PrivateKey::open(
+            &SealedKey::from_bytes(sealed.to_vec()),
+            &self.kek,
+            &slot.to_string(),
+        )?)
+    }
+
+    fn slot_by_nickname(&self, nickname: &str) -> Result<Slot, Error> {
+        let slots = self.store().slots()?;
+        slots
+            .into_iter()
+            .find(|s| {
+                s.nickname.as_str() == nickname && s.key.environment == self.config.environment
+            })
+            .ok_or_else(|| Error::NotFound(nickname.to_owned()))
+    }
+
+    fn view(&self, key: &SlotKey) -> Result<CertificateView, Error> {
+        let slot = self
+            .store()
+            .slot(key)?
+            .ok_or_else(|| Error::NotFound(key.to_string()))?;
+        Ok(self.view_of(slot, self.now()))
+    }
+
+    fn view_of(&self, slot: Slot, at: OffsetDateTime) -> CertificateView {
+        let state = match slot.status {
+            SlotStatus::Revoked => CertificateState::Revoked {
+                reason: websrm_domain::RevocationReason::Unspecified,
+                channel: websrm_domain::RevocationChannel::OnlineServices,
+            },
+            _ => CertificateState::Active,
+        };
+        let health = Health::classify(state, &slot.material.validity, at, self.config.warning);
+        CertificateView {
+            warning: warning(slot.nickname.as_str(), health),
+            slot: slot.key,
+            nickname: slot.nickname,
+            serial: slot.material.serial,
+            thumbprint: slot.material.thumbprint,
+            validity: slot.material.validity,
+            health,
+        }
+    }
+
+    /// Every certificate of this device, with its health at `at`.
+    pub fn certificates(&self, at: OffsetDateTime) -> Result<Vec<CertificateView>, Error> {
+        let slots = self.store().slots()?;
+        Ok(slots.into_iter().map(|s| self.view_of(s, at)).collect())
+    }
+
+    /// Whether this SRS may produce bills for `operator` at `at`.
+    pub fn billing_guard(
+        &self,
+        operator: &IdentificationNumber,
+        at: OffsetDateTime,
+    ) -> Result<BillingGuard, Error> {
+        let slot = self.store().slot(&self.slot_key(operator))?;
+        let blocked = |reason: Notice| BillingGuard::Blocked {
+            reason,
+            mentions: INVALID_CERTIFICATE_MENTIONS,
+        };
+        let Some(slot) = slot else {
+            return Ok(blocked(Notice {
+                french: "Aucun certificat : le SEV ne peut pas produire de factures.".into(),
+                english: "No certificate: the SRS cannot produce bills.".into(),
+            }));
+        };
+        let view = self.view_of(slot, at);
+        if view.health.is_usable() {
+            return Ok(BillingGuard::Allowed);
+        }
+        let reason = view.warning.unwrap_or_else(|| Notice {
+            french: "Le certificat ne peut pas être utilisé.".into(),
+            english: "The certificate cannot be used.".into(),
+        });
+        Ok(blocked(reason))
+    }
+
+    /// Signs a transaction (`actu`) with the certificate of `operator`.
+    pub fn sign_transaction(
+        &self,
+        operator: &IdentificationNumber,
+        input: &TransactionSignatureInput<'_>,
+    ) -> Result<Signature, Error> {
+        let slot = self.usable_slot(operator)?;
+        let key = self.open_key(&slot.sealed_key, &slot.key)?;
+        Ok(key.sign(input.to_text().as_bytes())?)
+    }
+
+    /// `SIGNATRANSM` and `EMPRCERTIFTRANSM` of a request carrying `actus` (oldest first), made
+    /// with the certificate of `operator`.
+    pub fn transmission_signature(
+        &self,
+        operator: &IdentificationNumber,
+        authorization_code: &AuthorizationCode,
+        actus: &[Signature],
+    ) -> Result<(Signature, Thumbprint), Error> {
+        let slot = self.usable_slot(operator)?;
+        let device = self.device_id()?.ok_or(Error::DeviceIdQuestion)?;
+        let key = self.open_key(&slot.sealed_key, &slot.key)?;
+        let signature =
+            key.sign(signatransm_input(authorization_code, device, actus).as_bytes())?;
+        Ok((signature, slot.material.thumbprint))
+    }
+
+    fn usable_slot(&self, operator: &IdentificationNumber) -> Result<Slot, Error> {
+        let key = self.slot_key(operator);
+        let slot = self
+            .store()
+            .slot(&key)?
+            .ok_or_else(|| Error::NotFound(key.to_string()))?;
+        let view = self.view_of(slot.clone(), self.now());
+        if !view.health.is_usable() {
+            return Err(Error::BadAnswer(format!(
+                "the certificate {} cannot be used ({:?})",
+                view.nickname, view.health
+            )));
+        }
+        Ok(slot)
+    }
+}
+
+trait SlotKind {
+    fn slot_is_server(&self) -> bool;
+}
+
+impl SlotKind for PendingRequest {
+    /// A server administrator's identification number has no QST number; the store does not
+    /// know, so the facade keeps server slots under the installation name `server`.
+    fn slot_is_server(&self) -> bool {
+        self.slot.installation == SERVER_INSTALLATION
+    }
+}
+
+/// The installation name under which a server administrator's certificate is kept.
+pub const SERVER_INSTALLATION: &str = "server";
+
+struct ProtectorRef(std::sync::Arc<dyn KeyProtector>);
+
+impl KeyProtector for ProtectorRef {
+    fn key_encryption_key(&self) -> Result<websrm_store::Zeroizing<[u8; 32]>, websrm_store::Error> {
+        self.0.key_encryption_key()
+    }
+}
