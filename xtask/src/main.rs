@@ -41,6 +41,18 @@ fn run(args: &[String]) -> Result<()> {
 }
 
 fn ci(root: &Path) -> Result<()> {
+    // The tests check what websrm produces with an independent implementation: OpenSSL's
+    // command line (installed with Debian, Ubuntu and macOS).
+    if Command::new("openssl")
+        .arg("version")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        bail!(
+            "the tests need the OpenSSL command line (`openssl`); install it, e.g. `apt-get install openssl`"
+        );
+    }
     cargo(root, &["fmt", "--all", "--check"], &[])?;
     cargo(
         root,

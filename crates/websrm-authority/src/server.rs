@@ -21,6 +21,9 @@ use websrm_crypto::tls::{ClientAuth, server_config};
 use crate::Error;
 use crate::service::{Authority, Endpoint, Request};
 
+/// Where the enrolment host publishes the CRL (GET, DER).
+pub const CRL_PATH: &str = "/crl";
+
 /// The largest request body accepted (the protocol's limit for a batch of transactions).
 pub const MAX_BODY: usize = 256 * 1024;
 
@@ -84,7 +87,7 @@ async fn accept_loop(
             _ = stop.changed() => break,
             accepted = listener.accept() => {
                 let Ok((tcp, peer)) = accepted else { continue };
-                let (authority, tls) = (authority.clone(), tls.clone());
+                let (authority, tls, mut stop) = (authority.clone(), tls.clone(), stop.clone());
                 connections.spawn(async move {
                     let stream = match tokio::time::timeout(std::time::Duration::from_secs(10), tls.accept(tcp)).await {
                         Ok(Ok(stream)) => stream,
@@ -96,7 +99,18 @@ async fn accept_loop(
                     };
                     let client_certificate = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
                     let service = service_fn(move |req| handle(authority.clone(), endpoint, client_certificate.clone(), req));
-                    if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
+                    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(connection);
+                    let result = tokio::select! {
+                        result = connection.as_mut() => result,
+                        _ = stop.changed() => {
+                            // Finish the request in progress, then close, even a kept-alive
+                            // connection; give up after 10 s.
+                            connection.as_mut().graceful_shutdown();
+                            tokio::time::timeout(std::time::Duration::from_secs(10), connection).await.unwrap_or(Ok(()))
+                        }
+                    };
+                    if let Err(e) = result {
                         tracing::debug!(%peer, error = %e, "connection ended");
                     }
                 });
@@ -112,6 +126,21 @@ async fn handle(
     client_certificate: Option<Vec<u8>>,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    if endpoint == Endpoint::Enrolment && req.uri().path() == CRL_PATH {
+        if req.method() != Method::GET {
+            return Ok(plain(StatusCode::METHOD_NOT_ALLOWED));
+        }
+        let crl = tokio::task::spawn_blocking(move || authority.crl()).await;
+        let Ok(Ok(der)) = crl else {
+            return Ok(plain(StatusCode::INTERNAL_SERVER_ERROR));
+        };
+        let mut out = hyper::Response::new(Full::new(Bytes::from(der)));
+        out.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/pkix-crl"),
+        );
+        return Ok(out);
+    }
     let path_ok = match endpoint {
         Endpoint::Enrolment => req.uri().path() == "/enrolement",
         Endpoint::Certificates => req.uri().path() == "/certificats",

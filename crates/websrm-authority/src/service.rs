@@ -124,6 +124,7 @@ pub struct Authority {
     certif_psi_pem: String,
     clock: Arc<dyn Clock>,
     lockout: LockoutPolicy,
+    crl: crate::revocation::CrlCache,
 }
 
 impl std::fmt::Debug for Authority {
@@ -149,6 +150,7 @@ impl Authority {
             certif_psi_pem: files.certif_psi_pem,
             clock,
             lockout: LockoutPolicy::default(),
+            crl: crate::revocation::CrlCache::default(),
         };
         (authority, files.tls)
     }
@@ -167,6 +169,19 @@ impl Authority {
     /// The environment asked for at start-up.
     pub fn environment(&self) -> Environment {
         self.environment
+    }
+
+    /// The current time of the authority's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub(crate) fn ca(&self) -> &CertificateAuthority {
+        &self.ca
+    }
+
+    pub(crate) fn crl_cache(&self) -> &crate::revocation::CrlCache {
+        &self.crl
     }
 
     /// The CA's root certificate (DER).

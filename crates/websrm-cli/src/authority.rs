@@ -1,5 +1,6 @@
 //! `websrm authority …`: serve a local authority, and administer its operators.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,10 +17,10 @@ use websrm_store::registry::NewOperator;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The authority's folder (registry, keys, certificates); created on first start.
-    #[arg(long)]
-    dir: PathBuf,
+    #[arg(long, global = true)]
+    dir: Option<PathBuf>,
     /// The environment: DEV or ESSAI (the conformity service, which accepts both), or PROD.
-    #[arg(long, default_value = "DEV")]
+    #[arg(long, global = true, default_value = "DEV")]
     env: Environment,
     #[command(subcommand)]
     command: Command,
@@ -80,7 +81,11 @@ enum OperatorCommand {
 
 pub(crate) fn run(args: Args) -> Result<()> {
     let now = OffsetDateTime::now_utc();
-    let files = AuthorityFiles::open_or_create(&args.dir, args.env, now)
+    let dir = args
+        .dir
+        .clone()
+        .context("--dir DIR is required: the authority's folder")?;
+    let files = AuthorityFiles::open_or_create(&dir, args.env, now)
         .context("opening the authority's folder")?;
     let (authority, tls) = Authority::new(files, args.env, Arc::new(SystemClock));
     match args.command {
@@ -94,6 +99,9 @@ pub(crate) fn run(args: Args) -> Result<()> {
             }
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async move {
+                // The handlers are in place before the addresses are printed: whoever reads them
+                // may stop the authority at once.
+                let shutdown = shutdown_signal()?;
                 let enrolment = tokio::net::TcpListener::bind(listen)
                     .await
                     .with_context(|| format!("binding {listen}"))?;
@@ -104,7 +112,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
                 println!("api listening on https://{}", api.local_addr()?);
                 println!(
                     "clients trust {}",
-                    args.dir.join(websrm_authority::names::TLS_ROOT).display()
+                    dir.join(websrm_authority::names::TLS_ROOT).display()
                 );
                 server::serve(
                     Arc::new(authority),
@@ -112,7 +120,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
                     api,
                     tls.chain.clone(),
                     &tls.key,
-                    shutdown_signal(),
+                    shutdown,
                 )
                 .await?;
                 println!("stopped");
@@ -206,20 +214,18 @@ fn new_code(
     Ok(code)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// A future that completes on Ctrl-C or SIGTERM; the handlers are installed when this returns.
+fn shutdown_signal() -> Result<impl Future<Output = ()>> {
     #[cfg(unix)]
-    {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            return ctrl_c.await.unwrap_or(());
-        };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let ctrl_c = tokio::signal::ctrl_c();
+    Ok(async move {
+        #[cfg(unix)]
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+    })
 }

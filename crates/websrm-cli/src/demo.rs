@@ -64,14 +64,7 @@ pub(crate) fn run() -> Result<()> {
         .await
     });
 
-    let result = runtime.block_on(walk(
-        &authority,
-        &dir,
-        enrolment_base,
-        api_base,
-        trust_pem,
-        now,
-    ));
+    let result = runtime.block_on(walk(&authority, &dir, enrolment_base, api_base, trust_pem));
     let _ = stop.send(());
     let _ = runtime.block_on(server);
     result?;
@@ -92,7 +85,6 @@ async fn walk(
     enrolment: String,
     api: String,
     trust_pem: String,
-    now: OffsetDateTime,
 ) -> Result<()> {
     let store = dir.path().join("pos").join("websrm.db");
     std::fs::create_dir_all(store.parent().context("a folder")?)?;
@@ -148,7 +140,8 @@ async fn walk(
     );
 
     step(3, "Status of the SRS today.");
-    for c in srs.certificates(now)? {
+    let today = OffsetDateTime::now_utc();
+    for c in srs.certificates(today)? {
         say(format!(
             "\"{}\": {} — expires {}",
             c.nickname,
@@ -158,7 +151,7 @@ async fn walk(
         ensure!(c.health == Health::Valid, "a new certificate is valid");
     }
     ensure!(
-        srs.billing_guard(&michel.identification_number, now)? == BillingGuard::Allowed,
+        srs.billing_guard(&michel.identification_number, today)? == BillingGuard::Allowed,
         "billing is allowed"
     );
     say("the billing guard allows producing bills");
@@ -287,7 +280,7 @@ async fn walk(
         replaced.serial
     ));
     let left: Vec<String> = srs
-        .certificates(now)?
+        .certificates(OffsetDateTime::now_utc())?
         .iter()
         .map(|c| c.nickname.to_string())
         .collect();

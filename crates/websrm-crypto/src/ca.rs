@@ -11,7 +11,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use rsa::{Pkcs1v15Encrypt, RsaPrivateKey};
 use time::{Duration, OffsetDateTime};
-use websrm_domain::{Environment, SerialNumber, Thumbprint, Validity};
+use websrm_domain::{Environment, RevocationReason, SerialNumber, Thumbprint, Validity};
 use zeroize::Zeroizing;
 
 use crate::csr::{EKU_REQUESTED, distinguished_name, key_identifier};
@@ -182,6 +182,81 @@ impl CertificateAuthority {
             serial,
             validity,
         })
+    }
+}
+
+/// A revoked certificate, as a CRL lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevokedEntry {
+    /// The serial number.
+    pub serial: SerialNumber,
+    /// When it was revoked.
+    pub revoked_at: OffsetDateTime,
+    /// Why.
+    pub reason: RevocationReason,
+}
+
+impl RevokedEntry {
+    /// An entry.
+    pub fn new(serial: SerialNumber, revoked_at: OffsetDateTime, reason: RevocationReason) -> Self {
+        Self {
+            serial,
+            revoked_at,
+            reason,
+        }
+    }
+}
+
+impl CertificateAuthority {
+    /// A CRL (RFC 5280) of `revoked`, signed by this authority, numbered `number`, valid from
+    /// `this_update` to `next_update`.
+    pub fn issue_crl(
+        &self,
+        revoked: &[RevokedEntry],
+        number: u64,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Result<Vec<u8>, Error> {
+        let params = rcgen::CertificateRevocationListParams {
+            this_update,
+            next_update,
+            crl_number: RcgenSerial::from(number),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|r| rcgen::RevokedCertParams {
+                    serial_number: RcgenSerial::from_slice(r.serial.as_bytes()),
+                    revocation_time: r.revoked_at,
+                    reason_code: Some(rcgen_reason(r.reason)),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::PreSpecified(key_identifier(
+                &self.issuer.key().public_key(),
+            )),
+        };
+        Ok(params
+            .signed_by(&self.issuer)
+            .map_err(Error::certificate)?
+            .der()
+            .to_vec())
+    }
+}
+
+fn rcgen_reason(reason: RevocationReason) -> rcgen::RevocationReason {
+    use rcgen::RevocationReason as R;
+    match reason {
+        RevocationReason::KeyCompromise => R::KeyCompromise,
+        RevocationReason::CaCompromise => R::CaCompromise,
+        RevocationReason::AffiliationChanged => R::AffiliationChanged,
+        RevocationReason::Superseded => R::Superseded,
+        RevocationReason::CessationOfOperation => R::CessationOfOperation,
+        RevocationReason::CertificateHold => R::CertificateHold,
+        RevocationReason::RemoveFromCrl => R::RemoveFromCrl,
+        RevocationReason::PrivilegeWithdrawn => R::PrivilegeWithdrawn,
+        RevocationReason::AaCompromise => R::AaCompromise,
+        _ => R::Unspecified,
     }
 }
 

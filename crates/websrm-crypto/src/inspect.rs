@@ -1,6 +1,6 @@
 //! Reading any certificate into domain values.
 
-use websrm_domain::{RawSubject, SerialNumber, Subject, Thumbprint, Validity};
+use websrm_domain::{RawSubject, RevocationReason, SerialNumber, Subject, Thumbprint, Validity};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey as ParsedKey;
 
@@ -87,4 +87,47 @@ fn parse(der: &[u8]) -> Result<X509Certificate<'_>, Error> {
         Ok(_) => Err(Error::parse("trailing data after the certificate")),
         Err(e) => Err(Error::parse(e)),
     }
+}
+
+/// What a verified CRL says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CrlInfo {
+    /// The revoked serial numbers with their reasons (unspecified when the CRL gives none).
+    pub revoked: Vec<(SerialNumber, RevocationReason)>,
+    /// When the issuer promises the next CRL.
+    pub next_update: Option<time::OffsetDateTime>,
+    /// When this CRL was issued.
+    pub this_update: time::OffsetDateTime,
+}
+
+/// Reads a DER CRL and verifies its signature with the key of `issuer` (a DER certificate).
+pub fn verify_crl(crl: &[u8], issuer: &[u8]) -> Result<CrlInfo, Error> {
+    let issuer = parse(issuer)?;
+    let (rest, list) = x509_parser::parse_x509_crl(crl).map_err(Error::parse)?;
+    if !rest.is_empty() {
+        return Err(Error::parse("trailing data after the CRL"));
+    }
+    list.verify_signature(issuer.public_key())
+        .map_err(|_| Error::BadSignature)?;
+    let mut revoked = Vec::new();
+    for entry in list.iter_revoked_certificates() {
+        let raw = entry.raw_serial();
+        let raw = raw.strip_prefix(&[0]).unwrap_or(raw);
+        if raw.len() > 20 {
+            return Err(Error::SerialLength { len: raw.len() });
+        }
+        let mut serial = [0u8; 20];
+        serial[20 - raw.len()..].copy_from_slice(raw);
+        let reason = entry
+            .reason_code()
+            .and_then(|(_, code)| RevocationReason::from_code(code.0))
+            .unwrap_or(RevocationReason::Unspecified);
+        revoked.push((SerialNumber::from_bytes(serial), reason));
+    }
+    Ok(CrlInfo {
+        revoked,
+        next_update: list.next_update().map(|t| t.to_datetime()),
+        this_update: list.last_update().to_datetime(),
+    })
 }

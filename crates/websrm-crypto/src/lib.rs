@@ -48,10 +48,12 @@ mod signature;
 pub mod tls;
 mod validate;
 
-pub use ca::{CertificateAuthority, IssuedCertificate, PsiKey, random_serial};
+pub use ca::{CertificateAuthority, IssuedCertificate, PsiKey, RevokedEntry, random_serial};
 pub use csr::{Csr, EKU_CLIENT_AUTH, EKU_REQUESTED};
 pub use error::Error;
-pub use inspect::{CertificateInfo, inspect_certificate, thumbprint, verify_issued_by};
+pub use inspect::{
+    CertificateInfo, CrlInfo, inspect_certificate, thumbprint, verify_crl, verify_issued_by,
+};
 pub use key::{KeyEncryptionKey, PrivateKey, PublicKey, SealedKey};
 pub use signature::{Preceding, Signature, TransactionSignatureInput, signatransm_input};
 pub use validate::{CsrFinding, ValidatedCsr, validate_csr, validate_csr_der};

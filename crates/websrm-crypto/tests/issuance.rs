@@ -269,3 +269,78 @@ fn certif_psi_is_an_rsa_certificate_whose_key_decrypts_what_openssl_encrypts() {
     assert_eq!(reopened.decrypt(&ciphertext).unwrap(), payload.as_bytes());
     assert_eq!(format!("{psi:?}"), "PsiKey(<redacted>)");
 }
+
+#[test]
+fn openssl_reads_the_crl_with_its_serials_and_reasons() {
+    use websrm_crypto::{RevokedEntry, verify_crl};
+    use websrm_domain::RevocationReason;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = CertificateAuthority::generate(Environment::Dev, NOW).unwrap();
+    let a = issue(&ca, &PrivateKey::generate().unwrap());
+    let b = issue(&ca, &PrivateKey::generate().unwrap());
+    let revoked = [
+        RevokedEntry::new(
+            a.serial,
+            NOW + time::Duration::hours(1),
+            RevocationReason::KeyCompromise,
+        ),
+        RevokedEntry::new(
+            b.serial,
+            NOW + time::Duration::hours(2),
+            RevocationReason::CessationOfOperation,
+        ),
+    ];
+    let crl = ca
+        .issue_crl(
+            &revoked,
+            7,
+            NOW + time::Duration::hours(3),
+            NOW + time::Duration::days(1),
+        )
+        .unwrap();
+    std::fs::write(dir.path().join("crl.der"), &crl).unwrap();
+    std::fs::write(
+        dir.path().join("ca.pem"),
+        pem::encode("CERTIFICATE", ca.certificate_der()),
+    )
+    .unwrap();
+    let text = openssl_ok(
+        dir.path(),
+        &[
+            "crl", "-inform", "DER", "-in", "crl.der", "-noout", "-text", "-CAfile", "ca.pem",
+        ],
+    );
+    assert!(text.contains("verify OK"), "{text}");
+    assert!(
+        text.contains(&format!("Serial Number: {}", a.serial)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("Serial Number: {}", b.serial)),
+        "{text}"
+    );
+    assert!(
+        text.contains("Key Compromise") && text.contains("Cessation Of Operation"),
+        "{text}"
+    );
+    assert!(
+        text.contains("X509v3 CRL Number")
+            && text.contains("Next Update: Nov 27 15:00:00 2026 GMT"),
+        "{text}"
+    );
+
+    let info = verify_crl(&crl, ca.certificate_der()).unwrap();
+    assert_eq!(
+        info.revoked,
+        [
+            (a.serial, RevocationReason::KeyCompromise),
+            (b.serial, RevocationReason::CessationOfOperation)
+        ]
+    );
+    assert_eq!(info.next_update, Some(NOW + time::Duration::days(1)));
+    let other = CertificateAuthority::generate(Environment::Dev, NOW).unwrap();
+    assert!(
+        verify_crl(&crl, other.certificate_der()).is_err(),
+        "a CRL verifies only with its CA"
+    );
+}

@@ -95,6 +95,12 @@ impl FromStr for UtcOffset {
         shape::check(Kind::UtcOffset, s, pattern)?;
         let hours = shape::digits_value(&s[1..3]) as i16;
         let minutes = shape::digits_value(&s[4..6]) as i16;
+        if sign < 0 && hours == 0 && minutes == 0 {
+            return Err(ParseError::OutOfRange {
+                kind: Kind::UtcOffset,
+                reason: "a zero offset is written +00:00",
+            });
+        }
         if hours > 23 || minutes > 59 {
             return Err(ParseError::OutOfRange {
                 kind: Kind::UtcOffset,

@@ -110,23 +110,30 @@ pub struct CertificateClient {
     endpoints: Endpoints,
     trust: Trust,
     timeout: Duration,
+    environment: Environment,
 }
 
 impl CertificateClient {
     /// A client of `endpoints`, trusting `trust`, with the protocol's time-out for `environment`
     /// (10 s in DEV and ESSAI; WEB-SRM asks for at least 5 s in production, websrm uses 10 s too).
     pub fn new(endpoints: Endpoints, trust: Trust, environment: Environment) -> Self {
-        let _ = environment;
         Self {
             endpoints,
             trust,
             timeout: Duration::from_secs(10),
+            environment,
         }
     }
 
-    /// The same client with another time-out (never under 5 seconds).
+    /// The same client with another time-out, never under the protocol's minimum: 10 s in DEV
+    /// and ESSAI, 5 s in production.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout.max(Duration::from_secs(5));
+        let minimum = if self.environment.is_conformity() {
+            10
+        } else {
+            5
+        };
+        self.timeout = timeout.max(Duration::from_secs(minimum));
         self
     }
 

@@ -327,6 +327,35 @@ impl DeviceStore {
         Ok(())
     }
 
+    /// Forgets an identifier the user entered by hand, when the authority does not know it
+    /// (`JW00B999047E`) and no certificate of this device was obtained with it. An identifier the
+    /// authority assigned, or one certificates were obtained with, is never forgotten.
+    pub fn forget_entered_device_id(&mut self, at: OffsetDateTime) -> Result<bool, Error> {
+        let tx = db::write_tx(&mut self.conn)?;
+        let slots: i64 = tx.query_row_cached("SELECT count(*) FROM slots", [], |r| r.get(0))?;
+        let entered = optional(tx.query_row_cached(
+            "SELECT device_id FROM device WHERE source = 'entered'",
+            [],
+            |r| r.get::<_, String>(0),
+        ))?;
+        let Some(text) = entered.filter(|_| slots == 0) else {
+            return Ok(false);
+        };
+        tx.execute_cached("DELETE FROM device WHERE source = 'entered'", [])?;
+        let id: DeviceId = parse("device", "device_id", &text)?;
+        history(
+            &tx,
+            at,
+            None,
+            &HistoryEvent::Abandoned {
+                kind: "device-id".into(),
+                reason: format!("{id} is unknown to the authority"),
+            },
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     /// Writes down an enrolment (`AJO`) before it is sent: the new key (sealed) and the CSR.
     pub fn begin_enrolment(
         &mut self,

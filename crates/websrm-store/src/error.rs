@@ -100,6 +100,9 @@ pub enum Error {
     /// No operator has this id.
     #[error("no operator with id {0}")]
     OperatorNotFound(i64),
+    /// A customer-service agent with this id is already registered.
+    #[error("agent {0} is already registered")]
+    AgentExists(String),
     /// The authorization code is already recorded.
     #[error("this authorization code is already recorded")]
     AuthorizationCodeExists,

@@ -623,6 +623,70 @@ impl Registry {
         Ok(())
     }
 
+    /// Sets the operator's password for the online services (its hash; the registry never sees
+    /// the password).
+    pub fn set_operator_password_hash(
+        &self,
+        operator: OperatorId,
+        hash: &str,
+        audit: NewAudit,
+    ) -> Result<(), Error> {
+        let mut conn = self.conn();
+        let tx = db::write_tx(&mut conn)?;
+        let n = tx.execute_cached(
+            "UPDATE operators SET password_hash = ?2 WHERE id = ?1",
+            params![operator.0, hash],
+        )?;
+        if n == 0 {
+            return Err(Error::OperatorNotFound(operator.0));
+        }
+        audit::append(&tx, &audit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The hash of the operator's password, if one is set.
+    pub fn operator_password_hash(&self, operator: OperatorId) -> Result<Option<String>, Error> {
+        let conn = self.conn();
+        let row = optional(conn.query_row_cached(
+            "SELECT password_hash FROM operators WHERE id = ?1",
+            [operator.0],
+            |r| r.get::<_, Option<String>>(0),
+        ))?;
+        Ok(row.flatten())
+    }
+
+    /// Registers a customer-service agent with the hash of its password.
+    pub fn add_agent(
+        &self,
+        agent_id: &str,
+        hash: &str,
+        at: OffsetDateTime,
+        audit: NewAudit,
+    ) -> Result<(), Error> {
+        let mut conn = self.conn();
+        let tx = db::write_tx(&mut conn)?;
+        let inserted = tx.execute_cached(
+            "INSERT OR IGNORE INTO agents (agent_id, password_hash, created_at) VALUES (?1, ?2, ?3)",
+            params![agent_id, hash, to_unix(at)],
+        )?;
+        if inserted == 0 {
+            return Err(Error::AgentExists(agent_id.to_owned()));
+        }
+        audit::append(&tx, &audit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The hash of an agent's password, if the agent exists.
+    pub fn agent_password_hash(&self, agent_id: &str) -> Result<Option<String>, Error> {
+        optional(self.conn().query_row_cached(
+            "SELECT password_hash FROM agents WHERE agent_id = ?1",
+            [agent_id],
+            |r| r.get(0),
+        ))
+    }
+
     // ----- products ----------------------------------------------------------------------------
 
     /// Registers an SRS product version for an environment.

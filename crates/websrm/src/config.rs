@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
-use websrm_domain::{Clock, Environment, WarningPolicy};
+use websrm_domain::{Clock, Environment, TestCase, WarningPolicy};
 use websrm_protocol::client::{Endpoints, Trust};
 use websrm_protocol::headers::ProductIdentity;
 use websrm_store::KeyProtector;
@@ -47,6 +47,7 @@ pub struct Config {
     pub(crate) installation: String,
     pub(crate) warning: WarningPolicy,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) test_case: TestCase,
 }
 
 impl std::fmt::Debug for Config {
@@ -77,7 +78,15 @@ impl Config {
             installation: "main".into(),
             warning: WarningPolicy::default(),
             clock: Arc::new(SystemClock),
+            test_case: TestCase::PRODUCTION,
         }
+    }
+
+    /// Sends `CASESSAI` = `test_case` (certification test cases in ESSAI, or simulating one in
+    /// DEV); the default is `000.000`, as in production.
+    pub fn with_test_case(mut self, test_case: TestCase) -> Self {
+        self.test_case = test_case;
+        self
     }
 
     /// Talks to another authority.

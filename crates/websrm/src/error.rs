@@ -58,6 +58,19 @@ pub enum Error {
     /// the QST number).
     #[error("the certificate's details are inconsistent: {0:?}")]
     Subject(SubjectFinding),
+    /// The certificate cannot be used now (expired, revoked, not valid yet): replace it or obtain a
+    /// new one.
+    #[error("the certificate {nickname} cannot be used ({health:?})")]
+    Unusable {
+        /// The certificate's nickname.
+        nickname: String,
+        /// Its health.
+        health: websrm_domain::Health,
+    },
+    /// The key-encryption key is missing although the store holds sealed keys (the key file was
+    /// lost or the database copied without it): nothing can be opened.
+    #[error("the key-encryption key is missing but the store holds sealed keys: {0}")]
+    KeyMissing(String),
     /// The authority answered with something that is not a certificate for the request.
     #[error("the authority's answer cannot be used: {0}")]
     BadAnswer(String),

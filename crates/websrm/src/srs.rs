@@ -157,7 +157,16 @@ impl Srs {
         let store = DeviceStore::open(&config.store)?;
         let protector: Box<dyn KeyProtector> = match &config.protector {
             Some(p) => Box::new(ProtectorRef(p.clone())),
-            None => Box::new(FileKeyProtector::beside(&config.store)),
+            None => {
+                let file = FileKeyProtector::beside(&config.store);
+                // A missing key file would be replaced by a new key that opens nothing: refuse.
+                if !file.path().exists()
+                    && (!store.slots()?.is_empty() || !store.pending()?.is_empty())
+                {
+                    return Err(Error::KeyMissing(file.path().display().to_string()));
+                }
+                Box::new(file)
+            }
         };
         let kek = KeyEncryptionKey::from_bytes(*protector.key_encryption_key()?);
         let (endpoints, trust) = config.endpoints_and_trust()?;
@@ -469,7 +478,10 @@ impl Srs {
         let answer = match answer {
             Ok(answer) => answer,
             Err(ClientError::Refused(errors)) => {
-                let retransmittable = errors.iter().all(|e| e.is_retransmittable());
+                // The companion message (no codRetour) says nothing about retransmission.
+                let coded: Vec<_> = errors.iter().filter(|e| e.return_code.is_some()).collect();
+                let retransmittable =
+                    !coded.is_empty() && coded.iter().all(|e| e.is_retransmittable());
                 {
                     let mut store = self.store();
                     for e in &errors {
@@ -482,6 +494,13 @@ impl Srs {
                         )?;
                     }
                     let revoked = errors.iter().any(|e| e.id.number() == 11);
+                    if errors.iter().any(|e| e.id.number() == 47)
+                        && matches!(request.kind, PendingKind::Enrol { .. })
+                    {
+                        // An identifier the user entered that the authority does not know: let
+                        // them enter it again, or ask for a new one.
+                        store.forget_entered_device_id(now)?;
+                    }
                     if revoked && store.slot(&request.slot)?.is_some() {
                         store.mark_revoked(&request.slot, now)?;
                     }

@@ -66,8 +66,8 @@ async fn every_flow_of_the_facade() {
     );
     assert_eq!(
         srs.device_id().unwrap(),
-        Some("1111-2222-3333".parse().unwrap()),
-        "what the user entered is kept"
+        None,
+        "an identifier the authority does not know is forgotten, so the user can enter it again"
     );
     drop(srs);
 
@@ -212,6 +212,27 @@ async fn every_flow_of_the_facade() {
         BillingGuard::Blocked { .. }
     ));
     assert_eq!(srs.device_id().unwrap(), Some(device));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_its_key_file_is_refused_rather_than_given_a_new_key() {
+    let s = Served::start(Environment::Dev);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("pos.db");
+    let srs = Srs::open(config(&s, &store)).unwrap();
+    srs.enrol(&michel("Caisse du bar"), Some(DeviceIdAnswer::RequestNew))
+        .await
+        .unwrap();
+    drop(srs);
+    std::fs::remove_file(dir.path().join("pos.db.kek")).unwrap();
+    assert!(matches!(
+        Srs::open(config(&s, &store)),
+        Err(Error::KeyMissing(_))
+    ));
+    assert!(
+        !dir.path().join("pos.db.kek").exists(),
+        "no new key was made"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,154 @@
+//! Revocation outside the SRS (customer service by phone, online services), the CRL, and the
+//! credentials of agents and operators.
+
+use std::sync::Mutex;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use time::{Duration, OffsetDateTime};
+use websrm_crypto::RevokedEntry;
+use websrm_domain::{CertificateState, RevocationChannel, RevocationReason, SerialNumber};
+use websrm_store::NewAudit;
+use websrm_store::registry::CertificateRecord;
+
+use crate::{Authority, Error};
+
+/// How long a CRL is valid (its next update).
+pub const CRL_VALIDITY: Duration = Duration::hours(24);
+
+/// The CRL last generated, kept until a revocation or its next update.
+#[derive(Debug, Default)]
+pub(crate) struct CrlCache(Mutex<Option<(usize, OffsetDateTime, Vec<u8>)>>);
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> Result<String, Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Invalid(format!("hashing the password: {e}")))
+}
+
+/// Whether `password` matches the PHC string `hash`.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A random password of 20 letters and digits (about 119 bits).
+pub fn generate_password() -> Result<String, Error> {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Invalid(format!("random generator: {e}")))?;
+    Ok(bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect())
+}
+
+impl Authority {
+    /// Revokes a certificate in force, with the reason and the channel the request came through;
+    /// `actor` is the agent (`agent:ID`) or the operator (`operator:NUMBER`), `note` free text.
+    pub fn revoke(
+        &self,
+        serial: SerialNumber,
+        reason: RevocationReason,
+        channel: RevocationChannel,
+        actor: &str,
+        note: &str,
+    ) -> Result<CertificateRecord, Error> {
+        let now = self.now();
+        let record = self
+            .registry()
+            .certificate_by_serial(serial)?
+            .ok_or_else(|| Error::NotFound(format!("no certificate {serial}")))?;
+        if record.state != CertificateState::Active {
+            return Err(Error::Invalid(format!(
+                "certificate {serial} is not in force ({:?})",
+                record.state
+            )));
+        }
+        let audit = NewAudit::new(
+            now,
+            actor,
+            "revoke",
+            serial.to_string(),
+            format!("{reason} via {channel}: {note}"),
+        );
+        self.registry()
+            .record_revocation(serial, reason, channel, now, actor, audit)?;
+        self.crl_cache()
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        Ok(self
+            .registry()
+            .certificate_by_serial(serial)?
+            .unwrap_or(record))
+    }
+
+    /// The CRL of this authority's CA (DER): every revoked certificate of its environments with
+    /// its reason, regenerated after a revocation and before its next update.
+    pub fn crl(&self) -> Result<Vec<u8>, Error> {
+        let now = self.now();
+        let revoked = self.registry().revoked(self.environment())?;
+        let mut cache = self
+            .crl_cache()
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((count, next_update, der)) = cache.as_ref()
+            && *count == revoked.len()
+            && now + Duration::hours(1) < *next_update
+        {
+            return Ok(der.clone());
+        }
+        let entries: Vec<RevokedEntry> = revoked
+            .iter()
+            .filter_map(|r| match r.state {
+                CertificateState::Revoked { reason, .. } => Some(RevokedEntry::new(
+                    r.serial,
+                    r.ended_at.unwrap_or(now),
+                    reason,
+                )),
+                _ => None,
+            })
+            .collect();
+        let next_update = now + CRL_VALIDITY;
+        let number = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+        let der = self.ca().issue_crl(&entries, number, now, next_update)?;
+        *cache = Some((revoked.len(), next_update, der.clone()));
+        Ok(der)
+    }
+
+    /// Checks an agent's credentials; every attempt goes to the audit log.
+    pub fn authenticate_agent(&self, agent_id: &str, password: &str) -> Result<(), Error> {
+        let now = self.now();
+        let ok = self
+            .registry()
+            .agent_password_hash(agent_id)?
+            .is_some_and(|h| verify_password(password, &h));
+        let action = if ok {
+            "agent-sign-in"
+        } else {
+            "agent-sign-in-refused"
+        };
+        self.registry().append_audit(NewAudit::new(
+            now,
+            format!("agent:{agent_id}"),
+            action,
+            agent_id,
+            "",
+        ))?;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Invalid("unknown agent or wrong password".into()))
+        }
+    }
+}
