@@ -152,3 +152,87 @@ impl Authority {
         }
     }
 }
+
+/// What an agent sees of an operator after verifying the caller's identity.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OperatorFile {
+    /// The operator.
+    pub operator: websrm_store::registry::Operator,
+    /// Its certificates, newest first.
+    pub certificates: Vec<CertificateRecord>,
+    /// The device identifiers issued for its requests.
+    pub devices: Vec<websrm_domain::DeviceId>,
+}
+
+impl Authority {
+    /// Customer service: finds an operator after verifying the caller's identity (identification
+    /// number, QST number and file number must all match). The check and its outcome are in the
+    /// audit log with the agent's id.
+    pub fn agent_find_operator(
+        &self,
+        agent_id: &str,
+        number: &websrm_domain::IdentificationNumber,
+        qst: &websrm_domain::QstNumber,
+        file: &websrm_domain::FileNumber,
+    ) -> Result<OperatorFile, Error> {
+        let now = self.now();
+        let actor = format!("agent:{agent_id}");
+        let operator = self.registry().operator_by_identification(number)?;
+        let verified = operator.as_ref().filter(|op| {
+            op.qst_number.as_ref() == Some(qst) && op.file_numbers.iter().any(|(f, _)| f == file)
+        });
+        let Some(operator) = verified.cloned() else {
+            self.registry().append_audit(NewAudit::new(
+                now,
+                &actor,
+                "identity-check-failed",
+                number.as_str(),
+                format!("QST {qst}, file {file}"),
+            ))?;
+            return Err(Error::Invalid(
+                "the identity could not be verified: the numbers do not match an operator".into(),
+            ));
+        };
+        self.registry().append_audit(NewAudit::new(
+            now,
+            &actor,
+            "identity-check",
+            number.as_str(),
+            format!("QST {qst}, file {file}"),
+        ))?;
+        let certificates = self.registry().certificates_of_operator(operator.id)?;
+        let mut devices: Vec<websrm_domain::DeviceId> =
+            certificates.iter().filter_map(|c| c.device).collect();
+        devices.sort();
+        devices.dedup();
+        Ok(OperatorFile {
+            operator,
+            certificates,
+            devices,
+        })
+    }
+
+    /// Customer service: looks up a device identifier (an operator may be asked for it). The
+    /// look-up is in the audit log with the agent's id.
+    pub fn agent_device(
+        &self,
+        agent_id: &str,
+        device: websrm_domain::DeviceId,
+    ) -> Result<(websrm_store::registry::DeviceRecord, Vec<CertificateRecord>), Error> {
+        let now = self.now();
+        self.registry().append_audit(NewAudit::new(
+            now,
+            format!("agent:{agent_id}"),
+            "device-lookup",
+            device.to_string(),
+            "",
+        ))?;
+        let record = self
+            .registry()
+            .device(device)?
+            .ok_or_else(|| Error::NotFound(format!("no device {device}")))?;
+        let certificates = self.registry().certificates_of_device(device)?;
+        Ok((record, certificates))
+    }
+}

@@ -8,8 +8,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use time::OffsetDateTime;
-use websrm::domain::{AuthorizationCode, Environment, Sector};
-use websrm_authority::{Authority, AuthorityFiles, SystemClock, seed, server};
+use websrm::domain::{
+    AuthorizationCode, DeviceId, Environment, FileNumber, IdentificationNumber, QstNumber,
+    RevocationChannel, RevocationReason, Sector, SerialNumber,
+};
+use websrm_authority::{Authority, AuthorityFiles, SystemClock, revocation, seed, server};
 use websrm_store::NewAudit;
 use websrm_store::registry::NewOperator;
 
@@ -43,6 +46,60 @@ enum Command {
     /// Register operators and issue their authorization codes.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// The customer-service console (the agent's password is read from WEBSRM_AGENT_PASSWORD).
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AgentArgs {
+    /// The agent's id, recorded with every action.
+    #[arg(long)]
+    agent_id: String,
+    #[command(subcommand)]
+    command: AgentCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Register this agent id and print its password (no password needed).
+    Add,
+    /// Find an operator after verifying the caller's identity.
+    FindOperator {
+        /// The identification number.
+        #[arg(long)]
+        identification_number: IdentificationNumber,
+        /// The QST number.
+        #[arg(long)]
+        qst: QstNumber,
+        /// A file number of the operator.
+        #[arg(long)]
+        file_number: FileNumber,
+    },
+    /// Look up a device identifier.
+    Device {
+        /// The device identifier.
+        #[arg(long)]
+        device_id: DeviceId,
+    },
+    /// Revoke a certificate, by serial number or by the operator's nickname for it.
+    Revoke {
+        /// The certificate's serial number.
+        #[arg(long, conflicts_with = "nickname")]
+        serial: Option<SerialNumber>,
+        /// The certificate's nickname (with the operator's identification number).
+        #[arg(long, requires = "identification_number")]
+        nickname: Option<String>,
+        /// The operator's identification number.
+        #[arg(long)]
+        identification_number: Option<IdentificationNumber>,
+        /// The reason: keyCompromise (lost or stolen), cessationOfOperation (broken, no longer
+        /// used), or another RFC 5280 reason.
+        #[arg(long)]
+        reason: RevocationReason,
+        /// A note for the record.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +124,12 @@ enum OperatorCommand {
         /// The sector of the authorization code (RBC, TRP, or FOB for a server administrator).
         #[arg(long, default_value = "RBC")]
         sector: Sector,
+    },
+    /// Set a new password for the operator's online services and print it.
+    SetPassword {
+        /// The identification number.
+        #[arg(long)]
+        identification_number: String,
     },
     /// Issue a new authorization code; it supersedes the previous one.
     NewCode {
@@ -159,6 +222,30 @@ pub(crate) fn run(args: Args) -> Result<()> {
             );
             Ok(())
         }
+        Command::Agent(agent) => run_agent(&authority, agent),
+        Command::Operator(OperatorCommand::SetPassword {
+            identification_number,
+        }) => {
+            let operator = authority
+                .registry()
+                .operator_by_identification(&identification_number.parse()?)?
+                .with_context(|| format!("no operator {identification_number}"))?;
+            let password = revocation::generate_password()?;
+            let audit = NewAudit::new(
+                now,
+                "cli",
+                "set-password",
+                identification_number.clone(),
+                "online services",
+            );
+            authority.registry().set_operator_password_hash(
+                operator.id,
+                &revocation::hash_password(&password)?,
+                audit,
+            )?;
+            println!("online-services password for {identification_number}: {password}");
+            Ok(())
+        }
         Command::Operator(OperatorCommand::NewCode {
             identification_number,
             sector,
@@ -228,4 +315,125 @@ fn shutdown_signal() -> Result<impl Future<Output = ()>> {
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
     })
+}
+
+fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
+    let id = args.agent_id.as_str();
+    if let AgentCommand::Add = args.command {
+        let password = revocation::generate_password()?;
+        let now = authority.now();
+        let audit = NewAudit::new(now, "cli", "add-agent", id, "");
+        authority
+            .registry()
+            .add_agent(id, &revocation::hash_password(&password)?, now, audit)?;
+        println!("agent {id} registered; password: {password}");
+        return Ok(());
+    }
+    let password = std::env::var("WEBSRM_AGENT_PASSWORD")
+        .context("set WEBSRM_AGENT_PASSWORD to the agent's password")?;
+    authority.authenticate_agent(id, &password)?;
+    match args.command {
+        AgentCommand::Add => unreachable!("handled above"),
+        AgentCommand::FindOperator {
+            identification_number,
+            qst,
+            file_number,
+        } => {
+            let file =
+                authority.agent_find_operator(id, &identification_number, &qst, &file_number)?;
+            println!(
+                "identity verified: {} ({})",
+                file.operator.legal_name, file.operator.identification_number
+            );
+            let devices: Vec<String> = file.devices.iter().map(ToString::to_string).collect();
+            println!(
+                "devices: {}",
+                if devices.is_empty() {
+                    "none".to_owned()
+                } else {
+                    devices.join(", ")
+                }
+            );
+            for c in &file.certificates {
+                print_certificate(c);
+            }
+        }
+        AgentCommand::Device { device_id } => {
+            let (record, certificates) = authority.agent_device(id, device_id)?;
+            println!(
+                "device {} issued {}",
+                record.device_id,
+                record.issued_at.date()
+            );
+            if let Some(operator) = record.operator {
+                let operator = authority.registry().operator(operator)?;
+                println!(
+                    "obtained by {} ({})",
+                    operator.legal_name, operator.identification_number
+                );
+            }
+            if let Some(host) = record.host {
+                println!("terminal of device {host}");
+            }
+            for c in &certificates {
+                print_certificate(c);
+            }
+        }
+        AgentCommand::Revoke {
+            serial,
+            nickname,
+            identification_number,
+            reason,
+            note,
+        } => {
+            let serial = match (serial, nickname, identification_number) {
+                (Some(serial), _, _) => serial,
+                (None, Some(nickname), Some(number)) => {
+                    let operator = authority
+                        .registry()
+                        .operator_by_identification(&number)?
+                        .with_context(|| format!("no operator {number}"))?;
+                    let found = authority
+                        .registry()
+                        .certificates_of_operator(operator.id)?
+                        .into_iter()
+                        .find(|c| {
+                            c.nickname.as_str() == nickname
+                                && c.state == websrm::domain::CertificateState::Active
+                        });
+                    found
+                        .with_context(|| {
+                            format!("{number} has no certificate in force named {nickname:?}")
+                        })?
+                        .serial
+                }
+                _ => anyhow::bail!("give --serial, or --nickname with --identification-number"),
+            };
+            let record = authority.revoke(
+                serial,
+                reason,
+                RevocationChannel::CustomerService,
+                &format!("agent:{id}"),
+                &note,
+            )?;
+            println!(
+                "certificate {} (\"{}\") revoked: {reason}",
+                record.serial, record.nickname
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_certificate(c: &websrm_store::registry::CertificateRecord) {
+    println!(
+        "  {} \"{}\" {} device {} valid {} to {}: {:?}",
+        c.serial,
+        c.nickname,
+        c.environment,
+        c.device.map_or_else(|| "-".to_owned(), |d| d.to_string()),
+        c.validity.not_before().date(),
+        c.validity.not_after().date(),
+        c.state
+    );
 }

@@ -229,3 +229,117 @@ fn the_authority_stops_cleanly_on_sigterm() {
     assert!(status.success(), "{status:?}");
     assert_eq!(lines.next().map(Result::unwrap).as_deref(), Some("stopped"));
 }
+
+#[test]
+fn the_agent_console_verifies_identity_and_revokes() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let authority = Authority::start(&authority_dir);
+    let store = dir.path().join("pos.db");
+    let trust = authority_dir.join("tls-root.pem");
+    let srs = |extra: &[&str]| {
+        let mut args = vec![
+            "srs",
+            "--store",
+            store.to_str().unwrap(),
+            "--authority",
+            &authority.enrolment,
+            "--api",
+            &authority.api,
+            "--trust",
+            trust.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let out = srs(&[
+        "enrol",
+        "--identification-number",
+        "5678912340",
+        "--authorization-code",
+        "D8T8-W8W8",
+        "--qst",
+        "5678912340TQ0001",
+        "--file-number",
+        "ER0001",
+        "--nickname",
+        "Tablette volée",
+        "--new-device-id",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let d = authority_dir.to_str().unwrap();
+    let added = ok(&["authority", "--dir", d, "agent", "--agent-id", "A7", "add"]);
+    let password = added.trim().rsplit(' ').next().unwrap().to_owned();
+    let agent = |extra: &[&str], password: &str| {
+        let mut args = vec!["authority", "--dir", d, "agent", "--agent-id", "A7"];
+        args.extend_from_slice(extra);
+        Command::new(WEBSRM)
+            .args(&args)
+            .env("WEBSRM_AGENT_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let find = [
+        "find-operator",
+        "--identification-number",
+        "5678912340",
+        "--qst",
+        "5678912340TQ0001",
+        "--file-number",
+        "ER0001",
+    ];
+    assert!(
+        !agent(&find, "not the password").status.success(),
+        "a wrong password is refused"
+    );
+    let wrong = [
+        "find-operator",
+        "--identification-number",
+        "5678912340",
+        "--qst",
+        "5678912340TQ0009",
+        "--file-number",
+        "ER0001",
+    ];
+    assert!(
+        !agent(&wrong, &password).status.success(),
+        "an identity that does not match is refused"
+    );
+    let out = agent(&find, &password);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && text.contains("identity verified: Michel Untel enr.")
+            && text.contains("Tablette volée"),
+        "{text}"
+    );
+
+    let revoke = [
+        "revoke",
+        "--nickname",
+        "Tablette volée",
+        "--identification-number",
+        "5678912340",
+        "--reason",
+        "keyCompromise",
+        "--note",
+        "stolen",
+    ];
+    let out = agent(&revoke, &password);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("revoked: keyCompromise"));
+
+    // The SRS's next request on that certificate gets 011E.
+    let out = srs(&["replace", "--nickname", "Tablette volée", "--yes"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JW00B999011E (codRetour 12)"));
+}

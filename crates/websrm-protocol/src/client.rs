@@ -170,11 +170,12 @@ impl CertificateClient {
         let tls = self.tls_config(identity)?;
         let mut pairs: Vec<(&str, String)> = vec![("CONTENT-TYPE", "application/json".into())];
         pairs.extend(headers.to_pairs());
-        let (status, response) = tokio::time::timeout(self.timeout, post(url, tls, &pairs, &body))
-            .await
-            .map_err(|_| ClientError::Communication {
-                reason: format!("no answer within {:?}", self.timeout),
-            })??;
+        let (status, response) =
+            tokio::time::timeout(self.timeout, exchange("POST", url, tls, &pairs, &body))
+                .await
+                .map_err(|_| ClientError::Communication {
+                    reason: format!("no answer within {:?}", self.timeout),
+                })??;
         let parsed: CertificateResponseBody =
             serde_json::from_slice(&response).map_err(|e| ClientError::Communication {
                 reason: format!("HTTP {status}, the answer is not the protocol's JSON: {e}"),
@@ -183,6 +184,24 @@ impl CertificateClient {
             AnswerError::Refused(errors) => ClientError::Refused(errors),
             AnswerError::Malformed(reason) => ClientError::Communication { reason },
         })
+    }
+
+    /// Fetches `url` (e.g. the authority's CRL) with server-authenticated TLS; returns the body
+    /// of a `200 OK`.
+    pub async fn fetch(&self, url: &str) -> Result<Vec<u8>, ClientError> {
+        let tls = self.tls_config(None)?;
+        let (status, body) =
+            tokio::time::timeout(self.timeout, exchange("GET", url, tls, &[], &[]))
+                .await
+                .map_err(|_| ClientError::Communication {
+                    reason: format!("no answer within {:?}", self.timeout),
+                })??;
+        if status != 200 {
+            return Err(ClientError::Communication {
+                reason: format!("HTTP {status} for {url}"),
+            });
+        }
+        Ok(body)
     }
 
     fn tls_config(
@@ -234,9 +253,11 @@ fn split_url(url: &str) -> Result<(String, u16, String), ClientError> {
 /// Largest answer read.
 const MAX_RESPONSE: usize = 1 << 20;
 
-/// POSTs `body` with `headers` (names written exactly as given) over HTTP/1.1 and TLS; returns
-/// the status and body. `Connection: close` makes the end of the answer the end of the stream.
-async fn post(
+/// Sends `method` with `body` and `headers` (names written exactly as given) over HTTP/1.1 and
+/// TLS; returns the status and body. `Connection: close` makes the end of the answer the end of
+/// the stream.
+async fn exchange(
+    method: &str,
     url: &str,
     tls: Arc<rustls::ClientConfig>,
     headers: &[(&str, String)],
@@ -262,7 +283,7 @@ async fn post(
     } else {
         format!("{host}:{port}")
     };
-    let mut head = format!("POST {path} HTTP/1.1\r\nHOST: {host_header}\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHOST: {host_header}\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }

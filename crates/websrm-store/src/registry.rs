@@ -114,6 +114,14 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE
 ALTER TABLE certificates ADD COLUMN key_id TEXT;
 CREATE INDEX certificates_key ON certificates(key_id);
 ",
+    r"
+CREATE TABLE agents (
+    agent_id      TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+ALTER TABLE operators ADD COLUMN password_hash TEXT;
+",
 ];
 
 const KIND: db::Kind = db::Kind {

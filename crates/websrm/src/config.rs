@@ -48,6 +48,7 @@ pub struct Config {
     pub(crate) warning: WarningPolicy,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) test_case: TestCase,
+    pub(crate) crl: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for Config {
@@ -79,7 +80,16 @@ impl Config {
             warning: WarningPolicy::default(),
             clock: Arc::new(SystemClock),
             test_case: TestCase::PRODUCTION,
+            crl: None,
         }
+    }
+
+    /// Checks revocations against the CRL at `url`, verified with the authority's CA
+    /// certificate `ca_pem` (a local websrm authority publishes it at `/crl` on its enrolment
+    /// host, and its CA in `ca.pem`).
+    pub fn with_crl(mut self, url: impl Into<String>, ca_pem: impl Into<String>) -> Self {
+        self.crl = Some((url.into(), ca_pem.into()));
+        self
     }
 
     /// Sends `CASESSAI` = `test_case` (certification test cases in ESSAI, or simulating one in

@@ -141,6 +141,7 @@ pub struct Srs {
     store: Mutex<DeviceStore>,
     kek: KeyEncryptionKey,
     client: CertificateClient,
+    crl: Mutex<Option<websrm_crypto::CrlInfo>>,
 }
 
 impl std::fmt::Debug for Srs {
@@ -176,6 +177,7 @@ impl Srs {
             store: Mutex::new(store),
             kek,
             client,
+            crl: Mutex::new(None),
         })
     }
 
@@ -609,6 +611,54 @@ impl Srs {
             validity: slot.material.validity,
             health,
         }
+    }
+
+    /// Checks this device's certificates against the authority's CRL (see
+    /// [`Config::with_crl`]): the CRL is fetched when the cached one has passed its next update,
+    /// its signature verified with the CA, and every certificate it lists is marked revoked (and
+    /// recorded in the history). Returns the nicknames newly found revoked.
+    pub async fn refresh_revocations(&self) -> Result<Vec<String>, Error> {
+        let Some((url, ca_pem)) = &self.config.crl else {
+            return Ok(Vec::new());
+        };
+        let now = self.now();
+        let cached = self
+            .crl
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let info = match cached {
+            Some(info) if info.next_update.is_some_and(|next| now < next) => info,
+            _ => {
+                let der = self
+                    .client
+                    .fetch(url)
+                    .await
+                    .map_err(|e| Error::Communication {
+                        reason: e.to_string(),
+                    })?;
+                let ca = pem::decode("CERTIFICATE", ca_pem)?;
+                let info = websrm_crypto::verify_crl(&der, &ca)?;
+                *self
+                    .crl
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(info.clone());
+                info
+            }
+        };
+        let mut found = Vec::new();
+        let mut store = self.store();
+        for slot in store.slots()? {
+            let listed = info
+                .revoked
+                .iter()
+                .any(|(serial, _)| *serial == slot.material.serial);
+            if listed && slot.status != SlotStatus::Revoked {
+                store.mark_revoked(&slot.key, now)?;
+                found.push(slot.nickname.to_string());
+            }
+        }
+        Ok(found)
     }
 
     /// Every certificate of this device, with its health at `at`.

@@ -5,4 +5,5 @@ mod authority_scenario;
 mod authority_tls;
 mod facade;
 mod layering;
+mod revocation;
 mod support;

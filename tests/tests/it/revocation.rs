@@ -1,0 +1,240 @@
+//! Revocation through customer service: the agent's checks and audit, the CRL, and what the SRS
+//! then sees.
+
+use time::OffsetDateTime;
+use websrm_tests::websrm::domain::{
+    CertificateState, Environment, Health, RevocationChannel, RevocationReason,
+};
+use websrm_tests::websrm::{
+    AuthorityAddress, BillingGuard, Config, Confirmation, DeviceIdAnswer, Error, OperatorEnrolment,
+    Srs,
+};
+use websrm_tests::websrm_authority::revocation::{generate_password, hash_password};
+use websrm_tests::websrm_crypto::{self, pem, verify_crl};
+use websrm_tests::websrm_store::NewAudit;
+use websrm_tests::{Served, test_product};
+
+fn srs(s: &Served, store: &std::path::Path) -> Srs {
+    let address = AuthorityAddress::Local {
+        enrolment: s.enrolment_base.clone(),
+        api: s.api_base.clone(),
+        trust_pem: pem::encode("CERTIFICATE", &s.tls_root),
+    };
+    let config = Config::new(Environment::Dev, test_product(), store)
+        .with_authority(address)
+        .with_crl(
+            format!("{}/crl", s.enrolment_base),
+            pem::encode("CERTIFICATE", &s.ca),
+        );
+    Srs::open(config).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
+    let s = Served::start(Environment::Dev);
+    let dir = tempfile::tempdir().unwrap();
+    let pos = srs(&s, &dir.path().join("pos.db"));
+    let request = OperatorEnrolment::parse(
+        "5678912340",
+        "D8T8-W8W8",
+        "RBC",
+        "5678912340TQ0001",
+        "ER0001",
+        "Caisse volée",
+        "-05:00",
+    )
+    .unwrap();
+    let view = pos
+        .enrol(&request, Some(DeviceIdAnswer::RequestNew))
+        .await
+        .unwrap();
+    let earlier = srs(&s, &dir.path().join("pos.db"));
+    assert!(
+        earlier.refresh_revocations().await.unwrap().is_empty(),
+        "nothing revoked yet"
+    );
+
+    // The agent signs in, verifies the caller, finds the certificate and revokes it.
+    let authority = &s.authority;
+    let password = generate_password().unwrap();
+    let now = OffsetDateTime::now_utc();
+    authority
+        .registry()
+        .add_agent(
+            "A42",
+            &hash_password(&password).unwrap(),
+            now,
+            NewAudit::new(now, "test", "add-agent", "A42", ""),
+        )
+        .unwrap();
+    assert!(
+        authority
+            .authenticate_agent("A42", "wrong password")
+            .is_err()
+    );
+    authority.authenticate_agent("A42", &password).unwrap();
+    let number = "5678912340".parse().unwrap();
+    let wrong_qst = "5678912340TQ0002".parse().unwrap();
+    let file = "ER0001".parse().unwrap();
+    assert!(
+        authority
+            .agent_find_operator("A42", &number, &wrong_qst, &file)
+            .is_err(),
+        "identity not verified"
+    );
+    let found = authority
+        .agent_find_operator("A42", &number, &"5678912340TQ0001".parse().unwrap(), &file)
+        .unwrap();
+    assert_eq!(found.certificates[0].serial, view.serial);
+    let device = pos.device_id().unwrap().unwrap();
+    assert_eq!(found.devices, [device]);
+    let (record, certs) = authority.agent_device("A42", device).unwrap();
+    assert_eq!((record.device_id, certs.len()), (device, 1));
+    authority
+        .revoke(
+            view.serial,
+            RevocationReason::KeyCompromise,
+            RevocationChannel::CustomerService,
+            "agent:A42",
+            "stolen tablet",
+        )
+        .unwrap();
+    let revoked = authority
+        .registry()
+        .certificate_by_serial(view.serial)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        revoked.state,
+        CertificateState::Revoked {
+            reason: RevocationReason::KeyCompromise,
+            channel: RevocationChannel::CustomerService
+        }
+    );
+    assert_eq!(revoked.ended_by.as_deref(), Some("agent:A42"));
+    assert!(
+        authority
+            .revoke(
+                view.serial,
+                RevocationReason::KeyCompromise,
+                RevocationChannel::CustomerService,
+                "agent:A42",
+                ""
+            )
+            .is_err(),
+        "once"
+    );
+
+    // Every agent action is in the audit log with the agent's id.
+    let actions: Vec<(String, String)> = authority
+        .registry()
+        .audit_entries(1)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.entry.actor, e.entry.action))
+        .collect();
+    for action in [
+        "agent-sign-in-refused",
+        "agent-sign-in",
+        "identity-check-failed",
+        "identity-check",
+        "device-lookup",
+        "revoke",
+    ] {
+        assert!(
+            actions.contains(&("agent:A42".to_owned(), action.to_owned())),
+            "{action} missing from {actions:?}"
+        );
+    }
+    authority.registry().verify_audit_chain().unwrap();
+
+    // The CRL, fetched by an independent client and read by OpenSSL, lists it with its reason.
+    let crl = reqwest_get(&s, "/crl").await;
+    let info = verify_crl(&crl, &s.ca).unwrap();
+    assert_eq!(
+        info.revoked,
+        [(view.serial, RevocationReason::KeyCompromise)]
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("crl.der"), &crl).unwrap();
+    std::fs::write(tmp.path().join("ca.pem"), pem::encode("CERTIFICATE", &s.ca)).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "crl", "-inform", "DER", "-in", "crl.der", "-noout", "-text", "-CAfile", "ca.pem",
+        ])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("verify OK")
+            && text.contains(&view.serial.to_string())
+            && text.contains("Key Compromise"),
+        "{text}"
+    );
+
+    // A CRL is kept until its next update: the instance that fetched one before the revocation
+    // learns of it later; a fresh fetch sees it at once.
+    assert!(earlier.refresh_revocations().await.unwrap().is_empty());
+    // The SRS learns it from the CRL: status revoked, billing refused with the mentions.
+    assert_eq!(pos.refresh_revocations().await.unwrap(), ["Caisse volée"]);
+    assert_eq!(
+        pos.certificates(OffsetDateTime::now_utc()).unwrap()[0].health,
+        Health::Revoked
+    );
+    let BillingGuard::Blocked { mentions, .. } = pos
+        .billing_guard(&number, OffsetDateTime::now_utc())
+        .unwrap()
+    else {
+        panic!("billing refused")
+    };
+    assert_eq!(
+        mentions,
+        ["*** CERTIFICAT INVALIDE ***", "NE PAS REMETTRE AU CLIENT"]
+    );
+
+    // And from 011E on REM and SUP.
+    for result in [
+        pos.replace("Caisse volée", Confirmation::Confirmed)
+            .await
+            .map(|_| ()),
+        pos.delete("Caisse volée", Confirmation::Confirmed).await,
+    ] {
+        let Err(Error::Refused {
+            errors,
+            retransmittable,
+        }) = result
+        else {
+            panic!("refused expected")
+        };
+        assert_eq!(
+            (errors[0].id.to_string().as_str(), retransmittable),
+            ("JW00B999011E", false)
+        );
+    }
+    assert!(
+        pos.certificates(OffsetDateTime::now_utc()).unwrap().len() == 1,
+        "the revoked certificate stays visible"
+    );
+}
+
+async fn reqwest_get(s: &Served, path: &str) -> Vec<u8> {
+    let config =
+        websrm_crypto::tls::client_config(std::slice::from_ref(&s.tls_root), None).unwrap();
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(std::sync::Arc::unwrap_or_clone(config))
+        .build()
+        .unwrap();
+    let response = client
+        .get(format!("{}{path}", s.enrolment_base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["content-type"], "application/pkix-crl");
+    response.bytes().await.unwrap().to_vec()
+}
