@@ -53,6 +53,7 @@ fn ci(root: &Path) -> Result<()> {
             "the tests need the OpenSSL command line (`openssl`); install it, e.g. `apt-get install openssl`"
         );
     }
+    ensure_browser()?;
     cargo(root, &["fmt", "--all", "--check"], &[])?;
     cargo(
         root,
@@ -159,6 +160,46 @@ fn command_output(program: &str, args: &[&str]) -> String {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default()
+}
+
+/// The online-services test drives headless Chromium over WebDriver: install Debian's
+/// `chromium` and `chromium-driver` when they are missing and this is a Debian machine run as
+/// root (as CI is); otherwise say what to install.
+fn ensure_browser() -> Result<()> {
+    let present = |cmd: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {cmd}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if present("chromium") && present("chromedriver") {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    if !(root && present("apt-get")) {
+        bail!(
+            "the browser test needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver)"
+        );
+    }
+    println!(
+        "xtask: installing chromium and chromium-driver (Debian packages) for the browser test"
+    );
+    for args in [
+        &["update", "-qq"][..],
+        &["install", "-y", "-qq", "chromium", "chromium-driver"][..],
+    ] {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()?;
+        if !status.success() {
+            bail!("apt-get {} failed ({status})", args.join(" "));
+        }
+    }
+    Ok(())
 }
 
 /// Runs cargo (the one that runs xtask) with `args`, printing the command before it runs and

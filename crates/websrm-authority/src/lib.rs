@@ -12,6 +12,7 @@
 
 mod error;
 mod files;
+pub mod portal;
 pub mod revocation;
 pub mod seed;
 pub mod server;

@@ -126,6 +126,9 @@ async fn handle(
     client_certificate: Option<Vec<u8>>,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    if endpoint == Endpoint::Enrolment && req.uri().path().starts_with(crate::portal::PREFIX) {
+        return Ok(portal(authority, req).await);
+    }
     if endpoint == Endpoint::Enrolment && req.uri().path() == CRL_PATH {
         if req.method() != Method::GET {
             return Ok(plain(StatusCode::METHOD_NOT_ALLOWED));
@@ -190,6 +193,63 @@ async fn handle(
         hyper::header::HeaderValue::from_static("application/json"),
     );
     Ok(out)
+}
+
+/// The online services: a form body of at most 16 KB, and the answer's security headers.
+async fn portal(
+    authority: Arc<Authority>,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let cookies = req
+        .headers()
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let body = match Limited::new(req.into_body(), 16 * 1024).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE),
+    };
+    let request = crate::portal::PortalRequest {
+        method,
+        path,
+        query,
+        cookies,
+        body,
+    };
+    let Ok(answer) = tokio::task::spawn_blocking(move || authority.portal(&request)).await else {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    let mut out = hyper::Response::new(Full::new(Bytes::from(answer.body)));
+    *out.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = out.headers_mut();
+    let fixed = [
+        ("content-type", "text/html; charset=utf-8"),
+        ("cache-control", "no-store"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, hyper::header::HeaderValue::from_static(value));
+    }
+    for (name, value) in answer.headers {
+        if let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_str(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    out
 }
 
 fn plain(status: StatusCode) -> hyper::Response<Full<Bytes>> {

@@ -125,6 +125,7 @@ pub struct Authority {
     clock: Arc<dyn Clock>,
     lockout: LockoutPolicy,
     crl: crate::revocation::CrlCache,
+    portal: crate::portal::Portal,
 }
 
 impl std::fmt::Debug for Authority {
@@ -151,6 +152,7 @@ impl Authority {
             clock,
             lockout: LockoutPolicy::default(),
             crl: crate::revocation::CrlCache::default(),
+            portal: crate::portal::Portal::default(),
         };
         (authority, files.tls)
     }
@@ -178,6 +180,10 @@ impl Authority {
 
     pub(crate) fn ca(&self) -> &CertificateAuthority {
         &self.ca
+    }
+
+    pub(crate) fn portal_state(&self) -> &crate::portal::Portal {
+        &self.portal
     }
 
     pub(crate) fn crl_cache(&self) -> &crate::revocation::CrlCache {

@@ -5,5 +5,7 @@ mod authority_scenario;
 mod authority_tls;
 mod facade;
 mod layering;
+mod portal;
+mod portal_browser;
 mod revocation;
 mod support;

@@ -1,0 +1,370 @@
+//! The online services over HTTPS with a plain client that keeps cookies by hand: sign-in,
+//! listing, revocation, and the attacks the portal must refuse.
+
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+use websrm_tests::Served;
+use websrm_tests::websrm::domain::{
+    CertificateState, DeviceIdState, Environment, RevocationChannel, RevocationReason,
+};
+use websrm_tests::websrm_authority::revocation::hash_password;
+use websrm_tests::websrm_crypto;
+use websrm_tests::websrm_store::NewAudit;
+
+use crate::support::*;
+
+/// A client that keeps cookies and does not follow redirects.
+pub(crate) struct Session {
+    client: reqwest::Client,
+    base: String,
+    pub(crate) cookies: HashMap<String, String>,
+}
+
+impl Session {
+    pub(crate) fn new(s: &Served) -> Self {
+        let config =
+            websrm_crypto::tls::client_config(std::slice::from_ref(&s.tls_root), None).unwrap();
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(std::sync::Arc::unwrap_or_clone(config))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            client,
+            base: s.enrolment_base.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn keep(&mut self, response: reqwest::Response) -> (u16, String, Option<String>) {
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            assert!(
+                text.contains("Secure")
+                    && text.contains("HttpOnly")
+                    && text.contains("SameSite=Strict"),
+                "{text}"
+            );
+            let (pair, _) = text.split_once(';').unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, response.text().await.unwrap(), location)
+    }
+
+    pub(crate) async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(r).await
+    }
+
+    pub(crate) async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, String, Option<String>) {
+        let body: String = form_encode(form);
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.keep(r).await
+    }
+}
+
+fn form_encode(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| {
+            let v: String = v
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            format!("{k}={v}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The value of the hidden `csrf` field of a page.
+pub(crate) fn csrf(html: &str) -> String {
+    let at =
+        html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+pub(crate) fn set_password(s: &Served, number: &str, password: &str) {
+    let registry = s.authority.registry();
+    let op = registry
+        .operator_by_identification(&number.parse().unwrap())
+        .unwrap()
+        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    registry
+        .set_operator_password_hash(
+            op.id,
+            &hash_password(password).unwrap(),
+            NewAudit::new(now, "test", "set-password", number, ""),
+        )
+        .unwrap();
+}
+
+async fn sign_in(
+    session: &mut Session,
+    number: &str,
+    password: &str,
+) -> (u16, String, Option<String>) {
+    let (_, page, _) = session.get("/services/connexion").await;
+    let token = csrf(&page);
+    session
+        .post(
+            "/services/connexion",
+            &[
+                ("csrf", &token),
+                ("identification_number", number),
+                ("password", password),
+            ],
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_list_and_revoke_with_every_guard() {
+    let s = Served::start(Environment::Dev);
+    set_password(&s, "5678912340", "michel-secret-1");
+    set_password(&s, "1234567890", "express-secret-2");
+    let c = client(&s, Environment::Dev);
+    let (mine, answer) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse du bar"),
+    )
+    .await;
+    let device = answer.device_id.unwrap();
+    let (theirs, _) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Assigned(device))),
+        &express_taxe("Caisse Express"),
+    )
+    .await;
+
+    // Wrong password: refused, no session.
+    let mut attacker = Session::new(&s);
+    let (status, page, _) = sign_in(&mut attacker, "5678912340", "wrong").await;
+    assert_eq!(status, 401);
+    assert!(page.contains("incorrect"));
+    assert!(!attacker.cookies.contains_key("websrm_session"));
+
+    // Session fixation: a session cookie chosen by someone else is never honoured, and signing in
+    // issues a new one.
+    let mut michel = Session::new(&s);
+    michel
+        .cookies
+        .insert("websrm_session".into(), "planted-by-attacker".into());
+    let (status, _, location) = michel.get("/services/certificats").await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/services/connexion?lang=fr"))
+    );
+    let (status, _, location) = sign_in(&mut michel, "5678912340", "michel-secret-1").await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/services/certificats?lang=fr"))
+    );
+    assert_ne!(michel.cookies["websrm_session"], "planted-by-attacker");
+
+    // The list shows the operator's own certificates and device identifiers only.
+    let (status, list, _) = michel.get("/services/certificats").await;
+    assert_eq!(status, 200);
+    assert!(
+        list.contains("Caisse du bar")
+            && list.contains(&device.to_string())
+            && list.contains("En vigueur")
+    );
+    assert!(
+        !list.contains("Caisse Express"),
+        "another operator's certificate is never shown"
+    );
+    let (_, english, _) = michel.get("/services/certificats?lang=en").await;
+    assert!(english.contains("<html lang=\"en\">") && english.contains("In force"));
+
+    // Cross-operator: neither the confirmation page nor the form reach another operator's certificate.
+    let (status, _, _) = michel
+        .get(&format!("/services/revoquer?serie={}", theirs.info.serial))
+        .await;
+    assert_eq!(status, 404);
+    let (_, confirm, _) = michel
+        .get(&format!("/services/revoquer?serie={}", mine.info.serial))
+        .await;
+    let token = csrf(&confirm);
+    let theirs_serial = theirs.info.serial.to_string();
+    let (status, _, _) = michel
+        .post(
+            "/services/revoquer",
+            &[
+                ("csrf", &token),
+                ("serie", &theirs_serial),
+                ("reason", "keyCompromise"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 404);
+    let registry = s.authority.registry();
+    assert!(
+        registry
+            .certificate_by_serial(theirs.info.serial)
+            .unwrap()
+            .unwrap()
+            .state
+            .is_in_force()
+    );
+
+    // CSRF: a form without the session's token is refused; so is one from another session.
+    let mine_serial = mine.info.serial.to_string();
+    let (status, _, _) = michel
+        .post(
+            "/services/revoquer",
+            &[
+                ("serie", &mine_serial),
+                ("reason", "keyCompromise"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
+    let mut express = Session::new(&s);
+    sign_in(&mut express, "1234567890", "express-secret-2").await;
+    let (_, express_list, _) = express.get("/services/certificats").await;
+    let foreign_token = csrf(&express_list);
+    let (status, _, _) = michel
+        .post(
+            "/services/revoquer",
+            &[
+                ("csrf", &foreign_token),
+                ("serie", &mine_serial),
+                ("reason", "keyCompromise"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
+    // Without the confirmation box, the confirmation page comes back.
+    let (status, page, _) = michel
+        .post(
+            "/services/revoquer",
+            &[
+                ("csrf", &token),
+                ("serie", &mine_serial),
+                ("reason", "keyCompromise"),
+            ],
+        )
+        .await;
+    assert!(status == 200 && page.contains("Je confirme"));
+    assert!(
+        registry
+            .certificate_by_serial(mine.info.serial)
+            .unwrap()
+            .unwrap()
+            .state
+            .is_in_force()
+    );
+
+    // The real thing.
+    let (status, _, location) = michel
+        .post(
+            "/services/revoquer",
+            &[
+                ("csrf", &token),
+                ("serie", &mine_serial),
+                ("reason", "keyCompromise"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, list, _) = michel.get(location.unwrap().as_str()).await;
+    assert!(list.contains("a été révoqué") && list.contains("Révoqué"));
+    let record = registry
+        .certificate_by_serial(mine.info.serial)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.state,
+        CertificateState::Revoked {
+            reason: RevocationReason::KeyCompromise,
+            channel: RevocationChannel::OnlineServices
+        }
+    );
+    assert_eq!(record.ended_by.as_deref(), Some("operator:5678912340"));
+
+    // Signing out ends the session.
+    let (_, list, _) = michel.get("/services/certificats").await;
+    let token = csrf(&list);
+    michel
+        .post("/services/deconnexion", &[("csrf", &token)])
+        .await;
+    let (status, _, _) = michel.get("/services/certificats").await;
+    assert_eq!(status, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_wrong_passwords_lock_the_sign_in() {
+    let s = Served::start(Environment::Dev);
+    set_password(&s, "5678912340", "michel-secret-1");
+    let mut guesser = Session::new(&s);
+    for _ in 0..5 {
+        assert_eq!(sign_in(&mut guesser, "5678912340", "guess").await.0, 401);
+    }
+    let (status, page, _) = sign_in(&mut guesser, "5678912340", "michel-secret-1").await;
+    assert_eq!(status, 401);
+    assert!(
+        page.contains("Réessayez dans 15 minutes"),
+        "locked even with the right password"
+    );
+    // The sign-in form itself is protected: a post without its pre-session token is refused.
+    let mut direct = Session::new(&s);
+    let (status, _, _) = direct
+        .post(
+            "/services/connexion",
+            &[
+                ("identification_number", "5678912340"),
+                ("password", "michel-secret-1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
+}

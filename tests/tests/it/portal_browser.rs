@@ -1,0 +1,238 @@
+//! The online services in a real browser: headless Chromium driven over WebDriver (the W3C
+//! protocol, spoken directly with an HTTP client). Signs in, finds the certificate by its
+//! nickname, revokes it, and sees the status change; saves a screenshot of the list page in
+//! `target/test-artifacts/`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use websrm_tests::Served;
+use websrm_tests::websrm::domain::{
+    CertificateState, DeviceIdState, Environment, RevocationChannel, RevocationReason,
+};
+
+use crate::portal::set_password;
+use crate::support::*;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    process: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Driver {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (Debian packages chromium and chromium-driver; cargo xtask ci installs them)");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if http.get(format!("{base}/status")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "acceptInsecureCerts": true,
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--window-size=1200,900", format!("--user-data-dir={}", profile.path().display())]
+            }
+        }}});
+        let answer: Value = http
+            .post(format!("{base}/session"))
+            .json(&capabilities)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = answer["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {answer}"))
+            .to_owned();
+        Self {
+            process,
+            base,
+            session,
+            http,
+            _profile: profile,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut request = self.http.request(method, url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value = request.send().await.unwrap().json().await.unwrap();
+        assert!(
+            answer["value"].get("error").is_none(),
+            "WebDriver {path}: {answer}"
+        );
+        answer["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        v[ELEMENT].as_str().unwrap().to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let e = self.find(css).await;
+        self.call(reqwest::Method::GET, &format!("/element/{e}/text"), None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn screenshot(&self, name: &str) -> std::path::PathBuf {
+        use base64::Engine as _;
+        let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_revokes_a_certificate_in_a_real_browser() {
+    let s = Served::start(Environment::Dev);
+    set_password(&s, "5678912340", "michel-secret-1");
+    let c = client(&s, Environment::Dev);
+    let (held, _) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse du bar"),
+    )
+    .await;
+    let (_, _) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse terrasse"),
+    )
+    .await;
+
+    let browser = Driver::start().await;
+    browser
+        .goto(&format!("{}/services/connexion", s.enrolment_base))
+        .await;
+    assert!(
+        browser
+            .source()
+            .await
+            .contains("<label for=\"identification_number\">")
+    );
+    browser
+        .type_into("#identification_number", "5678912340")
+        .await;
+    browser.type_into("#password", "michel-secret-1").await;
+    browser.click("#sign-in").await;
+
+    // The list: find the certificate by its nickname.
+    let row = format!("tr[data-serial=\"{}\"]", held.info.serial);
+    assert_eq!(browser.text(&format!("{row} th")).await, "Caisse du bar");
+    assert_eq!(browser.text(&format!("{row} .status")).await, "En vigueur");
+    let shot = browser.screenshot("portal-list.png").await;
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 1000,
+        "a real screenshot"
+    );
+
+    browser.click(&format!("{row} a")).await;
+    assert_eq!(browser.text("#nickname").await, "Caisse du bar");
+    browser
+        .click("#reason option[value=\"keyCompromise\"]")
+        .await;
+    browser.click("#confirm").await;
+    browser.click("#revoke").await;
+
+    assert!(browser.text("#message").await.contains("a été révoqué"));
+    assert_eq!(browser.text(&format!("{row} .status")).await, "Révoqué");
+    browser.screenshot("portal-revoked.png").await;
+    let record = s
+        .authority
+        .registry()
+        .certificate_by_serial(held.info.serial)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.state,
+        CertificateState::Revoked {
+            reason: RevocationReason::KeyCompromise,
+            channel: RevocationChannel::OnlineServices
+        }
+    );
+}
