@@ -144,9 +144,14 @@ async fn handle(
         );
         return Ok(out);
     }
+    let endpoint = match (endpoint, req.uri().path()) {
+        (Endpoint::Certificates, "/transaction") => Endpoint::Transaction,
+        (e, _) => e,
+    };
     let path_ok = match endpoint {
         Endpoint::Enrolment => req.uri().path() == "/enrolement",
         Endpoint::Certificates => req.uri().path() == "/certificats",
+        Endpoint::Transaction => true,
     };
     if !path_ok {
         return Ok(plain(StatusCode::NOT_FOUND));

@@ -61,6 +61,8 @@ pub enum Endpoint {
     Enrolment,
     /// `/certificats`: `REM` and `SUP`, with the client certificate of the mutual-TLS handshake.
     Certificates,
+    /// `/transaction`, on the API host.
+    Transaction,
 }
 
 /// A certificate request as the HTTP layer received it.
@@ -75,6 +77,13 @@ pub struct Request {
     pub body: Vec<u8>,
     /// The client certificate of the TLS handshake (DER), on the API host.
     pub client_certificate: Option<Vec<u8>>,
+}
+
+impl Response {
+    /// A response.
+    pub fn new(status: u16, body: Vec<u8>) -> Self {
+        Self { status, body }
+    }
 }
 
 impl Request {
@@ -202,6 +211,7 @@ impl Authority {
         let actor = match request.endpoint {
             Endpoint::Enrolment => "enrolment",
             Endpoint::Certificates => "api",
+            Endpoint::Transaction => return self.handle_transaction(request),
         };
         match self.process(request, now, actor) {
             Ok(response) => response,
@@ -244,7 +254,7 @@ impl Authority {
                     return Err(Refusal::one(320, &[]));
                 }
             }
-            Endpoint::Certificates => {
+            Endpoint::Certificates | Endpoint::Transaction => {
                 if modif != "REM" && modif != "SUP" {
                     return Err(Refusal::one(323, &[modif]));
                 }

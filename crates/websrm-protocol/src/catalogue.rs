@@ -522,6 +522,55 @@ pub static CATALOGUE: &[CatalogueEntry] = &[
         "The identification number (CN) does not match the first 10 digits of the QST number."
     ),
     e!(
+        50,
+        Some(94),
+        "EMPRCERTIFTRANSM is not the thumbprint of the certificate used for TLS",
+        "L'empreinte {0} ne correspond pas au certificat utilisé pour l'authentification.",
+        "The thumbprint {0} does not match the certificate used for authentication."
+    ),
+    e!(
+        417,
+        Some(96),
+        "actu or preced is not 88 characters",
+        "La signature {0} doit contenir 88 caractères.",
+        "The signature {0} must have 88 characters."
+    ),
+    e!(
+        451,
+        Some(94),
+        "SIGNATRANSM is not 88 characters, or does not verify with the certificate",
+        "La signature de la transmission (SIGNATRANSM) est invalide.",
+        "The transmission signature (SIGNATRANSM) is invalid."
+    ),
+    e!(
+        452,
+        Some(94),
+        "EMPRCERTIFTRANSM is not 40 characters",
+        "L'empreinte du certificat (EMPRCERTIFTRANSM) doit contenir 40 caractères.",
+        "The certificate thumbprint (EMPRCERTIFTRANSM) must have 40 characters."
+    ),
+    e!(
+        469,
+        Some(16),
+        "the transaction is signed with a revoked or expired certificate",
+        "La transaction {0} est signée avec un certificat révoqué ou expiré.",
+        "Transaction {0} is signed with a revoked or expired certificate."
+    ),
+    e!(
+        508,
+        Some(94),
+        "SIGNATRANSM and EMPRCERTIFTRANSM are both required on a transaction request",
+        "Les en-têtes SIGNATRANSM et EMPRCERTIFTRANSM sont obligatoires.",
+        "The SIGNATRANSM and EMPRCERTIFTRANSM headers are required."
+    ),
+    e!(
+        522,
+        Some(14),
+        "NOTVQ is not the QST number (OU) of the certificate",
+        "Le numéro de TVQ {0} ne correspond pas au certificat.",
+        "The QST number {0} does not match the certificate."
+    ),
+    e!(
         999,
         None,
         "companion message after errors the user cannot fix alone",

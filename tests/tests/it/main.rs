@@ -9,3 +9,4 @@ mod portal;
 mod portal_browser;
 mod revocation;
 mod support;
+mod transaction;
