@@ -7,10 +7,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use websrm_tests::Served;
 use websrm_tests::websrm::domain::{
     CertificateState, DeviceIdState, Environment, RevocationChannel, RevocationReason,
 };
+use websrm_tests::websrm_protocol::wire::Modification;
+use websrm_tests::{Served, websrm_crypto};
 
 use crate::portal::set_password;
 use crate::support::*;
@@ -98,15 +99,27 @@ impl Driver {
             .await;
     }
 
+    /// The element matching `css`, waiting up to 10 s for a navigation to bring it.
     async fn find(&self, css: &str) -> String {
-        let v = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({ "using": "css selector", "value": css })),
-            )
-            .await;
-        v[ELEMENT].as_str().unwrap().to_owned()
+        let url = format!("{}/session/{}/element", self.base, self.session);
+        let query = json!({ "using": "css selector", "value": css });
+        for _ in 0..100 {
+            let answer: Value = self
+                .http
+                .post(&url)
+                .json(&query)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if let Some(id) = answer["value"][ELEMENT].as_str() {
+                return id.to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no element {css} within 10 s")
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -234,5 +247,25 @@ async fn an_operator_revokes_a_certificate_in_a_real_browser() {
             reason: RevocationReason::KeyCompromise,
             channel: RevocationChannel::OnlineServices
         }
+    );
+
+    // Afterwards the SRS's requests with it get 011E, and the CRL lists it with its reason.
+    let device = record.device.map(DeviceIdState::Assigned);
+    let e = c
+        .send(
+            &headers(Environment::Dev, device),
+            &Modification::Delete {
+                serial: held.info.serial,
+            },
+            Some(held.identity()),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("JW00B999011E"), "{e}");
+    let crl = s.authority.crl().unwrap();
+    let info = websrm_crypto::verify_crl(&crl, &s.ca).unwrap();
+    assert_eq!(
+        info.revoked,
+        [(held.info.serial, RevocationReason::KeyCompromise)]
     );
 }
