@@ -46,7 +46,14 @@ pub async fn serve(
     key: &PrivateKey,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
-    let enrol_tls = server_config(chain.clone(), key, ClientAuth::None)?;
+    // The enrolment host asks for no certificate but verifies one if presented: a host device
+    // requesting its terminal's identifier presents its own, so that the authority records whose
+    // terminal it is.
+    let enrol_tls = server_config(
+        chain.clone(),
+        key,
+        ClientAuth::Optional(vec![authority.ca_certificate_der().to_vec()]),
+    )?;
     let api_tls = server_config(
         chain,
         key,

@@ -398,7 +398,12 @@ impl Authority {
             issued.der.clone(),
             actor,
         )
-        .with_key_id(&validated.public_key.key_identifier());
+        .with_key_id(&validated.public_key.key_identifier())
+        .with_host(if new_device {
+            self.presenting_device(request)
+        } else {
+            None
+        });
         let assigned = match &current {
             Some(c) => {
                 let audit = NewAudit::new(
@@ -435,6 +440,19 @@ impl Authority {
             list_err: None,
         };
         Ok(success(201, retour))
+    }
+
+    /// The device of the certificate presented in the handshake, if one was and it is in force: a
+    /// host asking for its terminal's identifier.
+    fn presenting_device(&self, request: &Request) -> Option<websrm_domain::DeviceId> {
+        let info = inspect_certificate(request.client_certificate.as_deref()?).ok()?;
+        let record = self
+            .registry
+            .certificate_by_thumbprint(info.thumbprint)
+            .ok()??;
+        (record.state == CertificateState::Active)
+            .then_some(record.device)
+            .flatten()
     }
 
     /// The answer to a request repeated after its answer was lost: the certificate already issued

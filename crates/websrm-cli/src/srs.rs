@@ -123,6 +123,27 @@ enum Command {
     },
     /// Finish requests a crash or a lost answer left pending.
     Recover,
+    /// Terminals attached to this device (order-taking handhelds).
+    #[command(subcommand)]
+    Terminal(TerminalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TerminalCommand {
+    /// Obtain a device identifier for a terminal that needs no certificate of its own.
+    Add {
+        /// The terminal's label.
+        #[arg(long)]
+        label: String,
+        /// The operator whose certificate on this device asks for it.
+        #[arg(long)]
+        identification_number: String,
+        /// The terminal already has its identifier (and its own certificate): record it.
+        #[arg(long)]
+        device_id: Option<DeviceId>,
+    },
+    /// The terminals of this device and their identifiers.
+    List,
 }
 
 /// The test product a local authority registers with `--seed-test-data`.
@@ -277,6 +298,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
                 for view in &certificates {
                     print_text(view);
                 }
+                print_terminals(&srs, false)?;
             }
         }
         Command::Replace { nickname, yes } => {
@@ -307,6 +329,33 @@ pub(crate) fn run(args: Args) -> Result<()> {
                 println!("certificate {nickname} deleted; the device keeps its identifier");
             }
         }
+        Command::Terminal(TerminalCommand::Add {
+            label,
+            identification_number,
+            device_id,
+        }) => {
+            let id = match device_id {
+                Some(id) => {
+                    srs.record_terminal(&label, id)?;
+                    id
+                }
+                None => {
+                    eprintln!("requesting an identifier for terminal {label}…");
+                    runtime
+                        .block_on(srs.add_terminal(&label, &identification_number.parse()?))
+                        .map_err(explain)?
+                }
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "label": label, "device_id": id.to_string() })
+                );
+            } else {
+                println!("terminal {label}: device identifier {id}");
+            }
+        }
+        Command::Terminal(TerminalCommand::List) => print_terminals(&srs, json)?,
         Command::Recover => {
             let report = runtime.block_on(srs.recover()).map_err(explain)?;
             println!(
@@ -342,6 +391,32 @@ fn explain(e: websrm::Error) -> anyhow::Error {
         );
     }
     anyhow::anyhow!(e)
+}
+
+fn print_terminals(srs: &Srs, json: bool) -> Result<()> {
+    let terminals = srs.terminals()?;
+    if json {
+        let list: Vec<_> = terminals
+            .iter()
+            .map(|t| serde_json::json!({ "label": t.label, "device_id": t.device_id.to_string(), "certificate_installed": t.certificate_installed }))
+            .collect();
+        println!("{}", serde_json::json!({ "terminals": list }));
+        return Ok(());
+    }
+    for t in &terminals {
+        let certificate = if t.certificate_installed {
+            "its own certificate"
+        } else {
+            "no certificate needed"
+        };
+        println!(
+            "terminal {}: device identifier {} (obtained {}, {certificate})",
+            t.label,
+            t.device_id,
+            t.obtained_at.date()
+        );
+    }
+    Ok(())
 }
 
 fn print_view(srs: &Srs, view: &CertificateView, json: bool) -> Result<()> {

@@ -343,3 +343,83 @@ fn the_agent_console_verifies_identity_and_revokes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("JW00B999011E (codRetour 12)"));
 }
+
+#[test]
+fn terminals_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let authority = Authority::start(&authority_dir);
+    let store = dir.path().join("pos.db");
+    let trust = authority_dir.join("tls-root.pem");
+    let srs = |extra: &[&str]| {
+        let mut args = vec![
+            "srs",
+            "--store",
+            store.to_str().unwrap(),
+            "--authority",
+            &authority.enrolment,
+            "--api",
+            &authority.api,
+            "--trust",
+            trust.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ok(&args)
+    };
+    srs(&[
+        "enrol",
+        "--identification-number",
+        "5678912340",
+        "--authorization-code",
+        "D8T8-W8W8",
+        "--qst",
+        "5678912340TQ0001",
+        "--file-number",
+        "ER0001",
+        "--nickname",
+        "Caisse du bar",
+        "--new-device-id",
+    ]);
+    let added: serde_json::Value = serde_json::from_str(&srs(&[
+        "terminal",
+        "add",
+        "--label",
+        "Terrasse",
+        "--identification-number",
+        "5678912340",
+        "--json",
+    ]))
+    .unwrap();
+    let terminal = added["device_id"].as_str().unwrap().to_owned();
+    let list = srs(&["terminal", "list"]);
+    assert!(
+        list.contains(&format!("terminal Terrasse: device identifier {terminal}")),
+        "{list}"
+    );
+    assert!(srs(&["status"]).contains("terminal Terrasse"));
+
+    // An agent's look-up of the terminal's identifier shows its host.
+    let d = authority_dir.to_str().unwrap();
+    let added = ok(&["authority", "--dir", d, "agent", "--agent-id", "A9", "add"]);
+    let password = added.trim().rsplit(' ').next().unwrap().to_owned();
+    let out = Command::new(WEBSRM)
+        .args([
+            "authority",
+            "--dir",
+            d,
+            "agent",
+            "--agent-id",
+            "A9",
+            "device",
+            "--device-id",
+            &terminal,
+        ])
+        .env("WEBSRM_AGENT_PASSWORD", &password)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("terminal of device"),
+        "{text}"
+    );
+}

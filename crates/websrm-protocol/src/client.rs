@@ -151,7 +151,8 @@ impl CertificateClient {
         identity: Option<ClientIdentity<'_>>,
     ) -> Result<CertificateAnswer, ClientError> {
         let (url, identity) = match modification {
-            Modification::Add { .. } => (&self.endpoints.enrolment, None),
+            // A host asking for its terminal's identifier presents its own certificate.
+            Modification::Add { .. } => (&self.endpoints.enrolment, identity),
             _ => {
                 let identity = identity.ok_or_else(|| ClientError::Configuration {
                     reason:

@@ -7,15 +7,16 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 use websrm_domain::{
-    DeviceId, Environment, ErrorId, IdentificationNumber, Nickname, ReturnCode, SerialNumber,
-    Thumbprint, Validity,
+    DeviceId, Environment, ErrorId, IdentificationNumber, Nickname, QstNumber, ReturnCode,
+    SerialNumber, SrsId, Thumbprint, Validity,
 };
 
 use crate::Error;
 use crate::db::{self, Cached, from_unix, optional, parse, to_unix};
 
 /// The device store's schema, one migration per version (version = index + 1).
-pub const MIGRATIONS: &[&str] = &[r"
+pub const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE device (
     singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
     device_id   TEXT NOT NULL,
@@ -66,7 +67,25 @@ CREATE TABLE history (
     return_code  TEXT,
     detail       TEXT
 );
-"];
+",
+    r"
+CREATE TABLE terminals (
+    label       TEXT PRIMARY KEY,
+    device_id   TEXT NOT NULL UNIQUE,
+    obtained_at INTEGER NOT NULL,
+    certificate TEXT NOT NULL CHECK (certificate IN ('installed', 'none'))
+);
+CREATE TABLE chains (
+    environment TEXT NOT NULL,
+    device_id   TEXT NOT NULL,
+    srs_id      TEXT NOT NULL,
+    qst         TEXT NOT NULL,
+    last_actu   TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    PRIMARY KEY (environment, device_id, srs_id, qst)
+);
+",
+];
 
 const KIND: db::Kind = db::Kind {
     name: "websrm device store",
@@ -272,6 +291,61 @@ pub struct HistoryEntry {
     pub event: HistoryEvent,
 }
 
+/// A terminal attached to this device (e.g. an order-taking handheld), with its own device
+/// identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Terminal {
+    /// The label the operator chose.
+    pub label: String,
+    /// Its device identifier, kept for life.
+    pub device_id: DeviceId,
+    /// When it was obtained.
+    pub obtained_at: OffsetDateTime,
+    /// Whether a certificate is installed on the terminal itself (one that can sign and
+    /// authenticate), or none is needed.
+    pub certificate_installed: bool,
+}
+
+/// One signature chain: transactions of one environment, device identifier, SRS and operator
+/// (QST number), each `actu` signing the previous one as `preced`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ChainKey {
+    /// `ENVIRN`.
+    pub environment: Environment,
+    /// `IDAPPRL` of the device the transaction started on.
+    pub device: DeviceId,
+    /// `idSEV`.
+    pub srs_id: SrsId,
+    /// `noTVQ`.
+    pub qst: QstNumber,
+}
+
+impl ChainKey {
+    /// A chain key.
+    pub fn new(environment: Environment, device: DeviceId, srs_id: SrsId, qst: QstNumber) -> Self {
+        Self {
+            environment,
+            device,
+            srs_id,
+            qst,
+        }
+    }
+}
+
+/// A link added to a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChainLink {
+    /// The previous `actu` (`None` for the first transaction of the chain: 88 `=`).
+    pub preced: Option<String>,
+    /// The new `actu`.
+    pub actu: String,
+    /// Its position in the chain, from 1.
+    pub position: u64,
+}
+
 /// The device store, one SQLite file per device.
 #[derive(Debug)]
 pub struct DeviceStore {
@@ -354,6 +428,109 @@ impl DeviceStore {
         )?;
         tx.commit()?;
         Ok(true)
+    }
+
+    /// Records a terminal attached to this device. Its identifier is kept for life: a label or
+    /// identifier already on record is refused.
+    pub fn add_terminal(
+        &mut self,
+        label: &str,
+        device_id: DeviceId,
+        certificate_installed: bool,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let tx = db::write_tx(&mut self.conn)?;
+        let inserted = tx.execute_cached(
+            "INSERT OR IGNORE INTO terminals (label, device_id, obtained_at, certificate) VALUES (?1, ?2, ?3, ?4)",
+            params![label, device_id.to_string(), to_unix(at), if certificate_installed { "installed" } else { "none" }],
+        )?;
+        if inserted == 0 {
+            return Err(Error::TerminalExists(label.to_owned()));
+        }
+        history(
+            &tx,
+            at,
+            None,
+            &HistoryEvent::RequestPrepared {
+                kind: format!("terminal {label}: {device_id}"),
+            },
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The terminals attached to this device, by label.
+    pub fn terminals(&self) -> Result<Vec<Terminal>, Error> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT label, device_id, obtained_at, certificate FROM terminals ORDER BY label",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (label, device, at, certificate) = r?;
+            Ok(Terminal {
+                label,
+                device_id: parse("terminals", "device_id", &device)?,
+                obtained_at: from_unix("terminals", "obtained_at", at)?,
+                certificate_installed: certificate == "installed",
+            })
+        })
+        .collect()
+    }
+
+    /// Adds a link to a signature chain in one transaction: `sign` receives the previous `actu`
+    /// (`None` for the first) and returns the new one, which is stored before it is returned. If
+    /// the process dies before the commit, nothing was handed out and the chain is unchanged; the
+    /// next signature follows the last one returned.
+    pub fn extend_chain(
+        &mut self,
+        key: &ChainKey,
+        sign: impl FnOnce(Option<&str>) -> Result<String, Error>,
+    ) -> Result<ChainLink, Error> {
+        let tx = db::write_tx(&mut self.conn)?;
+        let params_key = params![
+            key.environment.as_str(),
+            key.device.to_string(),
+            key.srs_id.to_string(),
+            key.qst.as_str()
+        ];
+        let head: Option<(String, i64)> = optional(tx.query_row_cached(
+            "SELECT last_actu, position FROM chains WHERE environment = ?1 AND device_id = ?2 AND srs_id = ?3 AND qst = ?4",
+            params_key,
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        ))?;
+        let (preced, position) = match head {
+            Some((actu, position)) => (Some(actu), position + 1),
+            None => (None, 1),
+        };
+        let actu = sign(preced.as_deref())?;
+        tx.execute_cached(
+            "INSERT INTO chains (environment, device_id, srs_id, qst, last_actu, position) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (environment, device_id, srs_id, qst) DO UPDATE SET last_actu = excluded.last_actu, position = excluded.position",
+            params![key.environment.as_str(), key.device.to_string(), key.srs_id.to_string(), key.qst.as_str(), actu, position],
+        )?;
+        tx.commit()?;
+        Ok(ChainLink {
+            preced,
+            actu,
+            position: position.unsigned_abs(),
+        })
+    }
+
+    /// The last `actu` of a chain and its position, if the chain has begun.
+    pub fn chain_head(&self, key: &ChainKey) -> Result<Option<(String, u64)>, Error> {
+        let head: Option<(String, i64)> = optional(self.conn.query_row_cached(
+            "SELECT last_actu, position FROM chains WHERE environment = ?1 AND device_id = ?2 AND srs_id = ?3 AND qst = ?4",
+            params![key.environment.as_str(), key.device.to_string(), key.srs_id.to_string(), key.qst.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        ))?;
+        Ok(head.map(|(a, p)| (a, p.unsigned_abs())))
     }
 
     /// Writes down an enrolment (`AJO`) before it is sent: the new key (sealed) and the CSR.

@@ -94,6 +94,12 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A terminal with this label or device identifier is already recorded.
+    #[error("a terminal {0} or with the same identifier is already recorded")]
+    TerminalExists(String),
+    /// Signing the next link of a chain failed; the chain is unchanged.
+    #[error("signing failed: {0}")]
+    Signing(String),
     /// An operator with this identification number is already registered.
     #[error("operator {0} is already registered")]
     OperatorExists(IdentificationNumber),

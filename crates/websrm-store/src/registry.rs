@@ -315,9 +315,18 @@ pub struct NewCertificate {
     /// The identifier of the certified public key (hex SHA-1), to recognise a retransmitted
     /// request for the same key.
     pub key_id: Option<String>,
+    /// For a terminal's first enrolment, the host device that asked for it: the new device
+    /// identifier is recorded as that host's terminal.
+    pub host: Option<DeviceId>,
 }
 
 impl NewCertificate {
+    /// The same record, for a terminal of the device `host`.
+    pub fn with_host(mut self, host: Option<DeviceId>) -> Self {
+        self.host = host;
+        self
+    }
+
     /// The same record with the identifier of its public key.
     pub fn with_key_id(mut self, key_id: &[u8]) -> Self {
         self.key_id = Some(key_id.iter().map(|b| format!("{b:02X}")).collect());
@@ -350,6 +359,7 @@ impl NewCertificate {
             der,
             actor: actor.into(),
             key_id: None,
+            host: None,
         }
     }
 }
@@ -834,7 +844,7 @@ impl Registry {
         check_nickname(&tx, cert, at, None)?;
         let mut cert = cert.clone();
         let allocated = if new_device {
-            let id = allocate_device_id(&tx, Some(cert.operator), None, at)?;
+            let id = allocate_device_id(&tx, Some(cert.operator), cert.host, at)?;
             cert.device = Some(id);
             Some(id)
         } else {

@@ -57,8 +57,8 @@ pub use config::{AuthorityAddress, Config, SystemClock};
 pub use error::Error;
 pub use notices::{BillingGuard, INVALID_CERTIFICATE_MENTIONS, Notice, warning};
 pub use srs::{
-    CertificateView, Confirmation, DeviceIdAnswer, OperatorEnrolment, RecoveryReport,
-    SERVER_INSTALLATION, Srs,
+    CertificateView, Confirmation, DeviceIdAnswer, OperatorEnrolment, Origin, RecoveryReport,
+    SERVER_INSTALLATION, SignedTransaction, Srs, TransactionData,
 };
 pub use websrm_crypto::{Preceding, Signature, TransactionSignatureInput};
 pub use websrm_domain as domain;
@@ -67,15 +67,24 @@ pub use websrm_domain as domain;
 pub use websrm_crypto as __crypto;
 pub use websrm_protocol::headers::ProductIdentity;
 pub use websrm_protocol::wire::AuthorityError;
-pub use websrm_store::device::SlotKey;
+pub use websrm_store::device::{SlotKey, Terminal};
 pub use websrm_store::{FileKeyProtector, KeyProtector, Zeroizing};
 
-/// Kills the process with SIGKILL at the named point when `WEBSRM_CRASH_AT` names it, for the
-/// crash-recovery tests (feature `test-util`).
+/// Kills the process with SIGKILL at the named point when `WEBSRM_CRASH_AT` names it (as
+/// `NAME`, or `NAME:N` for its N-th passage), for the crash-recovery tests (feature `test-util`).
 #[cfg(feature = "test-util")]
 #[doc(hidden)]
 pub fn crash_point(name: &str) {
-    if std::env::var("WEBSRM_CRASH_AT").is_ok_and(|v| v == name) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static PASSAGES: AtomicUsize = AtomicUsize::new(0);
+    let Ok(spec) = std::env::var("WEBSRM_CRASH_AT") else {
+        return;
+    };
+    let (point, nth) = match spec.split_once(':') {
+        Some((p, n)) => (p.to_owned(), n.parse().unwrap_or(1)),
+        None => (spec, 1),
+    };
+    if point == name && PASSAGES.fetch_add(1, Ordering::SeqCst) + 1 == nth {
         let _ = std::process::Command::new("kill")
             .args(["-9", &std::process::id().to_string()])
             .status();

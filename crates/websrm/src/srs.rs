@@ -739,6 +739,281 @@ impl Srs {
     }
 }
 
+/// Where a transaction started: on the host device, or on one of its terminals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Origin {
+    /// The device the SRS runs on.
+    Host,
+    /// The terminal with this label.
+    Terminal(String),
+}
+
+/// The values of a transaction that its `actu` covers, except `noTVQ` (the operator's, from its
+/// certificate) and `preced` (from the chain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransactionData {
+    /// `noTrans`.
+    pub no_trans: String,
+    /// `datTrans`.
+    pub dat_trans: String,
+    /// `TPS`.
+    pub tps: String,
+    /// `TVQ`.
+    pub tvq: String,
+    /// `apresTax`.
+    pub apres_tax: String,
+    /// `noTPS`.
+    pub no_tps: websrm_domain::GstNumber,
+    /// `modImpr`.
+    pub mod_impr: String,
+    /// `modTrans`.
+    pub mod_trans: String,
+}
+
+impl TransactionData {
+    /// The values, as written in the transaction.
+    #[allow(clippy::too_many_arguments)] // The protocol's list of signed values.
+    pub fn new(
+        no_trans: impl Into<String>,
+        dat_trans: impl Into<String>,
+        tps: impl Into<String>,
+        tvq: impl Into<String>,
+        apres_tax: impl Into<String>,
+        no_tps: websrm_domain::GstNumber,
+        mod_impr: impl Into<String>,
+        mod_trans: impl Into<String>,
+    ) -> Self {
+        Self {
+            no_trans: no_trans.into(),
+            dat_trans: dat_trans.into(),
+            tps: tps.into(),
+            tvq: tvq.into(),
+            apres_tax: apres_tax.into(),
+            no_tps,
+            mod_impr: mod_impr.into(),
+            mod_trans: mod_trans.into(),
+        }
+    }
+}
+
+/// A transaction signed into its chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignedTransaction {
+    /// The device identifier to write in the transaction (the terminal's, for a terminal).
+    pub device_id: DeviceId,
+    /// `actu`.
+    pub actu: Signature,
+    /// `preced`.
+    pub preced: websrm_crypto::Preceding,
+    /// `emprCertifSEV`: the thumbprint of the certificate that signed.
+    pub thumbprint: Thumbprint,
+    /// The position in the chain, from 1.
+    pub position: u64,
+}
+
+impl Srs {
+    /// Obtains a device identifier for a terminal attached to this device (an order-taking
+    /// handheld) that needs no certificate of its own: the host asks on the enrolment URL with
+    /// `0000-0000-0000`, presenting its own certificate (that of `operator`) so that the authority
+    /// records whose terminal it is, then deletes the certificate that came with the identifier,
+    /// so that no unused certificate stays in force.
+    pub async fn add_terminal(
+        &self,
+        label: &str,
+        operator: &IdentificationNumber,
+    ) -> Result<DeviceId, Error> {
+        let host = self.usable_slot(operator)?;
+        let host_key = self.open_key(&host.sealed_key, &host.key)?;
+        let info = inspect_certificate(&host.material.certificate_der)?;
+        let Some(Subject::Srs(srs)) = info.subject else {
+            return Err(Error::BadAnswer(
+                "the host's certificate is not an SRS certificate".into(),
+            ));
+        };
+        let mut name: String = format!("Terminal {label}").chars().take(32).collect();
+        while name.chars().count() < 8 {
+            name.push('.');
+        }
+        let subject = SrsSubject::new(SrsSubjectFields {
+            identification_number: srs.identification_number().clone(),
+            sector: srs.sector(),
+            authorization_code: srs.authorization_code().clone(),
+            nickname: name.parse()?,
+            qst_number: srs.qst_number().clone(),
+            file_number: srs.file_number().clone(),
+            utc_offset: srs.utc_offset(),
+        })
+        .map_err(Error::Subject)?;
+        let key = PrivateKey::generate()?;
+        let csr = Csr::build(&Subject::Srs(subject), &key)?.to_wire();
+        let identity = ClientIdentity {
+            chain: vec![host.material.certificate_der.clone()],
+            key: &host_key,
+        };
+        let answer = self
+            .client
+            .send(
+                &self.headers(Some(DeviceIdState::Unassigned)),
+                &Modification::Add { csr },
+                Some(identity),
+            )
+            .await
+            .map_err(client_error)?;
+        let terminal = answer
+            .device_id
+            .ok_or_else(|| Error::BadAnswer("no device identifier for the terminal".into()))?;
+        self.store()
+            .add_terminal(label, terminal, false, self.now())?;
+        // The certificate that came with the identifier is not needed: delete it at once.
+        let der = pem::decode(
+            "CERTIFICATE",
+            answer.certificate_pem.as_deref().unwrap_or_default(),
+        )?;
+        let serial = inspect_certificate(&der)?.serial;
+        let identity = ClientIdentity {
+            chain: vec![der],
+            key: &key,
+        };
+        self.client
+            .send(
+                &self.headers(Some(DeviceIdState::Assigned(terminal))),
+                &Modification::Delete { serial },
+                Some(identity),
+            )
+            .await
+            .map_err(client_error)?;
+        Ok(terminal)
+    }
+
+    /// Resets this SRS installation's data (its certificates and pending requests) on the device.
+    /// The device identifier and the terminals stay.
+    pub fn reset_installation(&self) -> Result<usize, Error> {
+        Ok(self
+            .store()
+            .reset_installation(&self.config.installation, self.now())?)
+    }
+
+    /// Records a terminal that obtained its own identifier and certificate (one that signs and
+    /// authenticates itself).
+    pub fn record_terminal(&self, label: &str, device_id: DeviceId) -> Result<(), Error> {
+        Ok(self
+            .store()
+            .add_terminal(label, device_id, true, self.now())?)
+    }
+
+    /// The terminals attached to this device.
+    pub fn terminals(&self) -> Result<Vec<websrm_store::device::Terminal>, Error> {
+        Ok(self.store().terminals()?)
+    }
+
+    /// Signs a transaction started on `origin` with the certificate of `operator`, as the next
+    /// link of its chain (environment, device identifier, SRS, QST number). The link is stored
+    /// before it is returned: a crash never forks or loses the chain.
+    pub fn sign_in_chain(
+        &self,
+        origin: &Origin,
+        operator: &IdentificationNumber,
+        data: &TransactionData,
+    ) -> Result<SignedTransaction, Error> {
+        let slot = self.usable_slot(operator)?;
+        let key = self.open_key(&slot.sealed_key, &slot.key)?;
+        let qst = inspect_certificate(&slot.material.certificate_der)?
+            .subject
+            .and_then(|s| s.qst_number().cloned())
+            .ok_or_else(|| Error::BadAnswer("the certificate has no QST number".into()))?;
+        let device_id = match origin {
+            Origin::Host => self.device_id()?.ok_or(Error::DeviceIdQuestion)?,
+            Origin::Terminal(label) => {
+                self.terminals()?
+                    .into_iter()
+                    .find(|t| &t.label == label)
+                    .ok_or_else(|| Error::NotFound(label.clone()))?
+                    .device_id
+            }
+        };
+        let chain = websrm_store::device::ChainKey::new(
+            self.config.environment,
+            device_id,
+            self.config.product.srs_id,
+            qst.clone(),
+        );
+        let link = self.store().extend_chain(&chain, |preced| {
+            let preced = match preced {
+                None => websrm_crypto::Preceding::First,
+                Some(text) => websrm_crypto::Preceding::Signature(
+                    Signature::from_base64(text)
+                        .map_err(|e| websrm_store::Error::Signing(e.to_string()))?,
+                ),
+            };
+            let input = TransactionSignatureInput {
+                no_trans: &data.no_trans,
+                dat_trans: &data.dat_trans,
+                tps: &data.tps,
+                tvq: &data.tvq,
+                apres_tax: &data.apres_tax,
+                no_tps: &data.no_tps,
+                no_tvq: &qst,
+                mod_impr: &data.mod_impr,
+                mod_trans: &data.mod_trans,
+                preced,
+            };
+            let actu = key
+                .sign(input.to_text().as_bytes())
+                .map_err(|e| websrm_store::Error::Signing(e.to_string()))?;
+            #[cfg(feature = "test-util")]
+            crate::crash_point("chain-before-commit");
+            Ok(actu.to_base64())
+        })?;
+        let preced = match &link.preced {
+            None => websrm_crypto::Preceding::First,
+            Some(text) => websrm_crypto::Preceding::Signature(Signature::from_base64(text)?),
+        };
+        Ok(SignedTransaction {
+            device_id,
+            actu: Signature::from_base64(&link.actu)?,
+            preced,
+            thumbprint: slot.material.thumbprint,
+            position: link.position,
+        })
+    }
+
+    /// `SIGNATRANSM` and `EMPRCERTIFTRANSM` for a request initiated by `device` (the host or a
+    /// terminal) carrying `actus` (oldest first), made with the certificate of `operator`.
+    pub fn transmission_signature_for(
+        &self,
+        operator: &IdentificationNumber,
+        authorization_code: &AuthorizationCode,
+        device: DeviceId,
+        actus: &[Signature],
+    ) -> Result<(Signature, Thumbprint), Error> {
+        let slot = self.usable_slot(operator)?;
+        let key = self.open_key(&slot.sealed_key, &slot.key)?;
+        let signature =
+            key.sign(signatransm_input(authorization_code, device, actus).as_bytes())?;
+        Ok((signature, slot.material.thumbprint))
+    }
+}
+
+fn client_error(e: ClientError) -> Error {
+    match e {
+        ClientError::Refused(errors) => {
+            let coded: Vec<_> = errors.iter().filter(|e| e.return_code.is_some()).collect();
+            let retransmittable = !coded.is_empty() && coded.iter().all(|e| e.is_retransmittable());
+            Error::Refused {
+                errors,
+                retransmittable,
+            }
+        }
+        ClientError::Communication { reason } => Error::Communication { reason },
+        other => Error::Unreachable {
+            reason: other.to_string(),
+        },
+    }
+}
+
 trait SlotKind {
     fn slot_is_server(&self) -> bool;
 }

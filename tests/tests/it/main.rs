@@ -9,4 +9,5 @@ mod portal;
 mod portal_browser;
 mod revocation;
 mod support;
+mod terminals;
 mod transaction;
