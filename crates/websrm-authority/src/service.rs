@@ -582,20 +582,16 @@ impl Authority {
             if !(sector_prefix && code.is_uncertified()) {
                 return Err(Refusal::one(518, &[]));
             }
-            let known = self
-                .registry
-                .products_of(h.environment, h.partner_id, h.srs_id)
-                .map_err(internal)?;
-            if known.is_empty() {
-                return Err(Refusal::one(2, &[]));
-            }
-            return Ok(());
+            return self.check_product_ids(h);
         }
         let product = self
             .registry
             .find_product(h.environment, h.partner_id, h.srs_id, h.version_id)
-            .map_err(internal)?
-            .ok_or_else(|| Refusal::one(2, &[]))?;
+            .map_err(internal)?;
+        let Some(product) = product else {
+            self.check_product_ids(h)?;
+            return Err(Refusal::one(2, &[]));
+        };
         let code_ok = match h.environment {
             Environment::Dev => {
                 *code == product.certification_code
@@ -628,6 +624,26 @@ impl Authority {
         }
         if h.environment == Environment::Prod && !product.certified {
             return Err(Refusal::one(41, &[h.version.as_str()]));
+        }
+        Ok(())
+    }
+
+    /// An unknown partner gets 003E, an unknown SRS of a known partner 001E.
+    fn check_product_ids(&self, h: &CertificateHeaders) -> Result<(), Refusal> {
+        if !self
+            .registry
+            .partner_known(h.environment, h.partner_id)
+            .map_err(internal)?
+        {
+            return Err(Refusal::one(3, &[&h.partner_id.to_string()]));
+        }
+        if self
+            .registry
+            .products_of(h.environment, h.partner_id, h.srs_id)
+            .map_err(internal)?
+            .is_empty()
+        {
+            return Err(Refusal::one(1, &[&h.srs_id.to_string()]));
         }
         Ok(())
     }

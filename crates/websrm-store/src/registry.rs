@@ -751,6 +751,20 @@ impl Registry {
         row.transpose()
     }
 
+    /// Whether any product of this partner is registered in the environment.
+    pub fn partner_known(
+        &self,
+        environment: Environment,
+        partner_id: PartnerId,
+    ) -> Result<bool, Error> {
+        let n: i64 = self.conn().query_row_cached(
+            "SELECT count(*) FROM products WHERE environment = ?1 AND partner_id = ?2",
+            params![environment.as_str(), partner_id.to_string()],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    }
+
     /// Every version of products with this partner and SRS id in the environment.
     pub fn products_of(
         &self,

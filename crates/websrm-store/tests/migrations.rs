@@ -137,3 +137,61 @@ fn pragmas_are_wal_full_sync_and_foreign_keys() {
     );
     assert!(e.is_err());
 }
+
+#[test]
+fn rows_written_by_an_earlier_version_survive_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference.db");
+    Registry::open(&reference).unwrap();
+    let app = application_id(&reference);
+    // A version-1 registry with an operator, a device and a certificate.
+    let path = dir.path().join("v1.db");
+    file_at_version(&path, registry::MIGRATIONS, app, 1);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "INSERT INTO operators (id, identification_number, legal_name, qst_number, created_at) VALUES (1, '5678912340', 'Michel', '5678912340TQ0001', 0);
+         INSERT INTO devices (device_id, issued_at, operator_id) VALUES ('7654-0955-8558', 0, 1);
+         INSERT INTO certificates (serial, thumbprint, environment, operator_id, device_id, nickname, subject, not_before, not_after, der, status, issued_at)
+         VALUES ('1111111111111111111111111111111111111111', '2222222222222222222222222222222222222222', 'DEV', 1, '7654-0955-8558', 'Caisse du bar', 'CN=5678912340', 0, 157766400, x'30', 'active', 0);",
+    )
+    .unwrap();
+    drop(conn);
+    let reg = Registry::open(&path).unwrap();
+    assert_eq!(
+        reg.schema_version().unwrap() as usize,
+        registry::MIGRATIONS.len()
+    );
+    let serial = "1111111111111111111111111111111111111111".parse().unwrap();
+    let cert = reg
+        .certificate_by_serial(serial)
+        .unwrap()
+        .expect("the certificate survives");
+    assert_eq!(cert.nickname.as_str(), "Caisse du bar");
+    assert_eq!(cert.device, Some("7654-0955-8558".parse().unwrap()));
+    let op = reg
+        .operator_by_identification(&"5678912340".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    // A row from before key identifiers is not mistaken for a retransmission.
+    assert_eq!(
+        reg.active_certificate_for_key(op.id, &[0u8; 20]).unwrap(),
+        None
+    );
+    reg.integrity_check().unwrap();
+
+    // A version-1 device store with a device identifier keeps it, and gains terminals.
+    let dreference = dir.path().join("dref.db");
+    DeviceStore::open(&dreference).unwrap();
+    let dpath = dir.path().join("device-v1.db");
+    file_at_version(&dpath, device::MIGRATIONS, application_id(&dreference), 1);
+    rusqlite::Connection::open(&dpath)
+        .unwrap()
+        .execute_batch("INSERT INTO device (singleton, device_id, source, recorded_at) VALUES (1, '7654-0955-8558', 'assigned', 0)")
+        .unwrap();
+    let store = DeviceStore::open(&dpath).unwrap();
+    assert_eq!(
+        store.device_id().unwrap(),
+        Some("7654-0955-8558".parse().unwrap())
+    );
+    assert!(store.terminals().unwrap().is_empty());
+}

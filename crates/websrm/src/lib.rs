@@ -67,7 +67,7 @@ pub use websrm_domain as domain;
 pub use websrm_crypto as __crypto;
 pub use websrm_protocol::headers::ProductIdentity;
 pub use websrm_protocol::wire::AuthorityError;
-pub use websrm_store::device::{SlotKey, Terminal};
+pub use websrm_store::device::{HistoryEntry, HistoryEvent, SlotKey, Terminal};
 pub use websrm_store::{FileKeyProtector, KeyProtector, Zeroizing};
 
 /// Kills the process with SIGKILL at the named point when `WEBSRM_CRASH_AT` names it (as

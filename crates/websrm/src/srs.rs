@@ -888,6 +888,12 @@ impl Srs {
         Ok(terminal)
     }
 
+    /// The device's history, oldest first: every enrolment, replacement, deletion, revocation
+    /// seen and error returned by the authority, for support and audits.
+    pub fn history(&self) -> Result<Vec<websrm_store::device::HistoryEntry>, Error> {
+        Ok(self.store().history()?)
+    }
+
     /// Resets this SRS installation's data (its certificates and pending requests) on the device.
     /// The device identifier and the terminals stay.
     pub fn reset_installation(&self) -> Result<usize, Error> {

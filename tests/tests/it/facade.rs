@@ -6,8 +6,8 @@ use std::process::Command;
 use time::{Duration, OffsetDateTime};
 use websrm_tests::websrm::domain::{CertificateState, DeviceId, Environment, Health};
 use websrm_tests::websrm::{
-    AuthorityAddress, BillingGuard, Config, Confirmation, DeviceIdAnswer, Error, OperatorEnrolment,
-    Srs,
+    AuthorityAddress, BillingGuard, Config, Confirmation, DeviceIdAnswer, Error, HistoryEvent,
+    OperatorEnrolment, Srs,
 };
 use websrm_tests::websrm_crypto::{Preceding, TransactionSignatureInput, inspect_certificate, pem};
 use websrm_tests::{Served, test_product, websrm_domain, websrm_store};
@@ -64,6 +64,12 @@ async fn every_flow_of_the_facade() {
         (errors[0].id.to_string().as_str(), retransmittable),
         ("JW00B999047E", false)
     );
+    // The refusal is in the device's history with its id and codRetour.
+    let refused = srs.history().unwrap().into_iter().any(|h| {
+        matches!(h.event, HistoryEvent::AuthorityError { error_id, return_code, .. }
+            if error_id.to_string() == "JW00B999047E" && return_code.map(|c| c.to_string()).as_deref() == Some("94"))
+    });
+    assert!(refused, "the authority's error is recorded");
     assert_eq!(
         srs.device_id().unwrap(),
         None,
