@@ -57,8 +57,8 @@ pub use config::{AuthorityAddress, Config, SystemClock};
 pub use error::Error;
 pub use notices::{BillingGuard, INVALID_CERTIFICATE_MENTIONS, Notice, warning};
 pub use srs::{
-    CertificateView, Confirmation, DeviceIdAnswer, OperatorEnrolment, Origin, RecoveryReport,
-    SERVER_INSTALLATION, SignedTransaction, Srs, TransactionData,
+    CertificateView, Changes, Confirmation, DeviceIdAnswer, OperatorEnrolment, Origin,
+    RecoveryReport, SERVER_INSTALLATION, SignedTransaction, Srs, TransactionData,
 };
 pub use websrm_crypto::{Preceding, Signature, TransactionSignatureInput};
 pub use websrm_domain as domain;

@@ -113,6 +113,68 @@ pub struct CertificateView {
     pub warning: Option<Notice>,
 }
 
+/// What a replacement changes in the current certificate's details; everything else is kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Changes {
+    /// A new authorization code (the operator received one that superseded the old).
+    pub authorization_code: Option<AuthorizationCode>,
+    /// A new nickname.
+    pub nickname: Option<Nickname>,
+    /// A new UTC offset.
+    pub utc_offset: Option<UtcOffset>,
+}
+
+impl Changes {
+    /// No change.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// A new authorization code.
+    pub fn authorization_code(mut self, code: AuthorizationCode) -> Self {
+        self.authorization_code = Some(code);
+        self
+    }
+
+    /// A new nickname.
+    pub fn nickname(mut self, nickname: Nickname) -> Self {
+        self.nickname = Some(nickname);
+        self
+    }
+
+    fn apply(&self, current: &Subject) -> Result<Subject, Error> {
+        let code = self
+            .authorization_code
+            .clone()
+            .unwrap_or_else(|| current.authorization_code().clone());
+        let nickname = self
+            .nickname
+            .clone()
+            .unwrap_or_else(|| current.nickname().clone());
+        let offset = self.utc_offset.unwrap_or_else(|| current.utc_offset());
+        match current {
+            Subject::Srs(srs) => SrsSubject::new(SrsSubjectFields {
+                identification_number: srs.identification_number().clone(),
+                sector: srs.sector(),
+                authorization_code: code,
+                nickname,
+                qst_number: srs.qst_number().clone(),
+                file_number: srs.file_number().clone(),
+                utc_offset: offset,
+            })
+            .map(Subject::Srs)
+            .map_err(Error::Subject),
+            Subject::Server(server) => Ok(Subject::Server(ServerSubject::new(
+                server.identification_number().clone(),
+                code,
+                nickname,
+                offset,
+            ))),
+        }
+    }
+}
+
 /// The user's confirmation of a replacement or deletion, which the protocol requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -317,21 +379,35 @@ impl Srs {
         nickname: &str,
         confirmation: Confirmation,
     ) -> Result<CertificateView, Error> {
+        self.replace_with(nickname, &Changes::default(), confirmation)
+            .await
+    }
+
+    /// Replaces the certificate named `nickname`, its details pre-filled from the current
+    /// certificate and changed where `changes` says (a new authorization code after the old one
+    /// was superseded, another nickname, another UTC offset). The user must confirm.
+    pub async fn replace_with(
+        &self,
+        nickname: &str,
+        changes: &Changes,
+        confirmation: Confirmation,
+    ) -> Result<CertificateView, Error> {
         if confirmation != Confirmation::Confirmed {
             return Err(Error::NotConfirmed);
         }
         self.recover().await?;
         let slot = self.slot_by_nickname(nickname)?;
         let info = inspect_certificate(&slot.material.certificate_der)?;
-        let subject = info.subject.ok_or_else(|| {
+        let current = info.subject.ok_or_else(|| {
             Error::BadAnswer("the current certificate has no WEB-SRM subject".into())
         })?;
+        let subject = changes.apply(&current)?;
         let key = PrivateKey::generate()?;
         let sealed = key.seal(&self.kek, &slot.key.to_string())?;
         let csr = Csr::build(&subject, &key)?;
         let pending = self.store().begin_replacement(
             &slot.key,
-            &slot.nickname,
+            subject.nickname(),
             sealed.as_bytes(),
             csr.der(),
             self.now(),

@@ -6,8 +6,8 @@ use std::process::Command;
 use time::{Duration, OffsetDateTime};
 use websrm_tests::websrm::domain::{CertificateState, DeviceId, Environment, Health};
 use websrm_tests::websrm::{
-    AuthorityAddress, BillingGuard, Config, Confirmation, DeviceIdAnswer, Error, HistoryEvent,
-    OperatorEnrolment, Srs,
+    AuthorityAddress, BillingGuard, Changes, Config, Confirmation, DeviceIdAnswer, Error,
+    HistoryEvent, OperatorEnrolment, Srs,
 };
 use websrm_tests::websrm_crypto::{Preceding, TransactionSignatureInput, inspect_certificate, pem};
 use websrm_tests::{Served, test_product, websrm_domain, websrm_store};
@@ -451,4 +451,60 @@ fn sample_input() -> TransactionSignatureInput<'static> {
         mod_trans: "CMP",
         preced: Preceding::First,
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_with_a_new_authorization_code_after_the_old_one_was_superseded() {
+    let s = Served::start(Environment::Dev);
+    let dir = tempfile::tempdir().unwrap();
+    let srs = Srs::open(config(&s, &dir.path().join("pos.db"))).unwrap();
+    let view = srs
+        .enrol(&michel("Caisse du bar"), Some(DeviceIdAnswer::RequestNew))
+        .await
+        .unwrap();
+    // The operator receives a new code: the old one is superseded (069E).
+    let registry = s.authority.registry();
+    let op = registry
+        .operator_by_identification(&"5678912340".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    let now = OffsetDateTime::now_utc();
+    let code: websrm_domain::AuthorizationCode = "N3W0-C0D3".parse().unwrap();
+    registry
+        .add_authorization_code(
+            op.id,
+            &code,
+            websrm_domain::Sector::Restaurant,
+            now - Duration::hours(1),
+            now,
+            websrm_store::NewAudit::new(now, "test", "code", "5678912340", ""),
+        )
+        .unwrap();
+    let Err(Error::Refused { errors, .. }) =
+        srs.replace("Caisse du bar", Confirmation::Confirmed).await
+    else {
+        panic!("the old code is refused")
+    };
+    assert_eq!(errors[0].id.to_string(), "JW00B999069E");
+    // The same certificate is still there, and the new code works, with a new nickname too.
+    assert_eq!(
+        srs.certificates(OffsetDateTime::now_utc()).unwrap()[0].serial,
+        view.serial
+    );
+    let changes = Changes::none()
+        .authorization_code(code)
+        .nickname("Caisse principale".parse().unwrap());
+    let replaced = srs
+        .replace_with("Caisse du bar", &changes, Confirmation::Confirmed)
+        .await
+        .unwrap();
+    assert_eq!(replaced.nickname.as_str(), "Caisse principale");
+    assert_eq!(
+        registry
+            .certificate_by_serial(view.serial)
+            .unwrap()
+            .unwrap()
+            .replaced_by,
+        Some(replaced.serial)
+    );
 }
