@@ -42,12 +42,13 @@
 //! kept and finished by [`Srs::recover`]: no key or certificate is ever orphaned, and the same
 //! certificate is not requested twice.
 //!
-//! The API is async (tokio). Everything the device stores is in one SQLite file; private keys in
+//! The API is async (tokio); [`blocking::Srs`] offers the same calls for SRSs that are not. Everything the device stores is in one SQLite file; private keys in
 //! it are sealed with a key-encryption key that a [`KeyProtector`] supplies (by default a file
 //! beside the database, readable by its owner only).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod blocking;
 mod config;
 mod error;
 mod notices;

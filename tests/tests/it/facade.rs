@@ -10,7 +10,7 @@ use websrm_tests::websrm::{
     HistoryEvent, OperatorEnrolment, Srs,
 };
 use websrm_tests::websrm_crypto::{Preceding, TransactionSignatureInput, inspect_certificate, pem};
-use websrm_tests::{Served, test_product, websrm_domain, websrm_store};
+use websrm_tests::{Served, test_product, websrm, websrm_domain, websrm_store};
 
 fn config(s: &Served, store: &std::path::Path) -> Config {
     let address = AuthorityAddress::Local {
@@ -507,4 +507,34 @@ async fn a_replacement_with_a_new_authorization_code_after_the_old_one_was_super
             .replaced_by,
         Some(replaced.serial)
     );
+}
+
+#[test]
+fn the_blocking_front_for_srss_that_are_not_async() {
+    let s = Served::start(Environment::Dev);
+    let dir = tempfile::tempdir().unwrap();
+    let srs = websrm::blocking::Srs::open(config(&s, &dir.path().join("pos.db"))).unwrap();
+    let view = srs
+        .enrol(&michel("Caisse du bar"), Some(DeviceIdAnswer::RequestNew))
+        .unwrap();
+    assert_eq!(
+        srs.certificates(OffsetDateTime::now_utc()).unwrap()[0].serial,
+        view.serial,
+        "sync calls through Deref"
+    );
+    let replaced = srs
+        .replace("Caisse du bar", Confirmation::Confirmed)
+        .unwrap();
+    srs.delete("Caisse du bar", Confirmation::Confirmed)
+        .unwrap();
+    let registry = s.authority.registry();
+    assert_eq!(
+        registry
+            .certificate_by_serial(replaced.serial)
+            .unwrap()
+            .unwrap()
+            .state,
+        CertificateState::Deleted
+    );
+    assert_eq!(srs.recover().unwrap(), websrm::RecoveryReport::default());
 }
