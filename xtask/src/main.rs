@@ -134,8 +134,8 @@ const BENCHMARKS_HEADER: &str = "# Benchmarks
 Written by `cargo xtask bench`; do not edit by hand.
 
 Each benchmark measures an operation of websrm next to the raw library operation it is built on,
-alternately in the same run (5 rounds of 0.7 s each after a warm-up), and reports the medians and
-the median of the per-round ratios.
+alternately in the same run (crypto: 5 rounds of 0.7 s each after a warm-up; registry: 3 rounds of
+1.5 s each), and reports the medians and the median of the per-round ratios.
 The machines are shared and noisy: absolute rates vary by ±25 % between runs, so read the ratios.
 For scale, on the 2-core reference machine ring signs about 30,000 times and rcgen issues about
 7,000 certificates per second on one core.
