@@ -68,7 +68,7 @@ fn ci(root: &Path) -> Result<()> {
         ],
         &[],
     )?;
-    cargo(root, &["test", "--workspace", "--locked"], &[])?;
+    let (passed, failed) = cargo_test(root, &["test", "--workspace", "--locked"])?;
     cargo(
         root,
         &["doc", "--workspace", "--no-deps", "--locked"],
@@ -77,6 +77,8 @@ fn ci(root: &Path) -> Result<()> {
     deps::check_workspace(root)?;
     tidy::check(root)?;
     println!("xtask: ci passed");
+    // The plain closing line: every test of the workspace, added up.
+    println!("xtask: {passed} passed, {failed} failed");
     Ok(())
 }
 
@@ -200,6 +202,46 @@ fn ensure_browser() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs `cargo test` with `args`, passing its output through, and adds up the `test result`
+/// lines; fails like [`cargo`] does.
+fn cargo_test(root: &Path, args: &[&str]) -> Result<(u64, u64)> {
+    use std::io::{BufRead, BufReader};
+    let shown = format!("cargo {}", args.join(" "));
+    println!("xtask: running {shown}");
+    let mut child = Command::new(cargo_path())
+        .args(args)
+        .current_dir(root)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start {shown}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    let stdout = child.stdout.take().context("no output of cargo test")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let count = |word: &str| -> u64 {
+                rest.split(';')
+                    .find_map(|part| {
+                        part.trim()
+                            .trim_start_matches("ok. ")
+                            .trim_start_matches("FAILED. ")
+                            .strip_suffix(word)
+                    })
+                    .and_then(|n| n.trim().parse().ok())
+                    .unwrap_or(0)
+            };
+            passed += count(" passed");
+            failed += count(" failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("command failed ({status}): {shown}");
+    }
+    Ok((passed, failed))
 }
 
 /// Runs cargo (the one that runs xtask) with `args`, printing the command before it runs and
