@@ -10,7 +10,8 @@ use websrm_crypto::{
     CertificateAuthority, CsrFinding, ValidatedCsr, inspect_certificate, validate_csr,
 };
 use websrm_domain::{
-    CertificateState, Clock, DeviceIdState, Environment, SerialNumber, Subject, TestCase,
+    CertificateState, Clock, DeviceIdState, Environment, InitiatingDevice, SerialNumber, Subject,
+    TestCase,
 };
 use websrm_protocol::catalogue;
 use websrm_protocol::headers::{CertificateHeaders, HeaderProblemKind};
@@ -135,6 +136,10 @@ pub struct Authority {
     lockout: LockoutPolicy,
     crl: crate::revocation::CrlCache,
     portal: crate::portal::Portal,
+    /// ESSAI: the next step expected of each product's test case.
+    expected: std::sync::Mutex<
+        std::collections::HashMap<(websrm_domain::PartnerId, websrm_domain::SrsId), TestCase>,
+    >,
 }
 
 impl std::fmt::Debug for Authority {
@@ -162,6 +167,7 @@ impl Authority {
             lockout: LockoutPolicy::default(),
             crl: crate::revocation::CrlCache::default(),
             portal: crate::portal::Portal::default(),
+            expected: std::sync::Mutex::default(),
         };
         (authority, files.tls)
     }
@@ -317,7 +323,7 @@ impl Authority {
                     (CertificateState::Deleted, "SUP") => {
                         let retour = RetourCertif {
                             json_versi: Some(JSON_VERSION.into()),
-                            cas_essai: next_test_case(headers.test_case),
+                            cas_essai: self.next_case(&headers),
                             certif: Some("SUP".into()),
                             ..RetourCertif::default()
                         };
@@ -343,7 +349,7 @@ impl Authority {
                 .map_err(internal)?;
             let retour = RetourCertif {
                 json_versi: Some(JSON_VERSION.into()),
-                cas_essai: next_test_case(headers.test_case),
+                cas_essai: self.next_case(&headers),
                 certif: Some("SUP".into()),
                 ..RetourCertif::default()
             };
@@ -433,7 +439,7 @@ impl Authority {
         };
         let retour = RetourCertif {
             json_versi: Some(JSON_VERSION.into()),
-            cas_essai: next_test_case(headers.test_case),
+            cas_essai: self.next_case(&headers),
             id_apprl: assigned.map(|d| d.to_string()),
             certif_psi: Some(self.certif_psi_pem.clone()),
             certif: Some(issued.to_pem()),
@@ -453,6 +459,20 @@ impl Authority {
         (record.state == CertificateState::Active)
             .then_some(record.device)
             .flatten()
+    }
+
+    /// `casEssai` of an answer: the same case's next step, which ESSAI then expects.
+    fn next_case(&self, headers: &CertificateHeaders) -> Option<String> {
+        let next = next_test_case(headers.test_case)?;
+        if headers.environment == Environment::Essai
+            && let Ok(tc) = next.parse::<TestCase>()
+        {
+            self.expected
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert((headers.partner_id, headers.srs_id), tc);
+        }
+        Some(next)
     }
 
     /// The answer to a request repeated after its answer was lost: the certificate already issued
@@ -493,7 +513,7 @@ impl Authority {
             replaced_by.is_none() && headers.device == Some(DeviceIdState::Unassigned);
         let retour = RetourCertif {
             json_versi: Some(JSON_VERSION.into()),
-            cas_essai: next_test_case(headers.test_case),
+            cas_essai: self.next_case(headers),
             id_apprl: if first_enrolment {
                 existing.device.map(|d| d.to_string())
             } else {
@@ -569,6 +589,17 @@ impl Authority {
         if !tc.is_production() && ![1, 500, 501].contains(&tc.case()) {
             return Err(Refusal::one(15, &[&tc.to_string()]));
         }
+        // In ESSAI the steps of a case come in order: after step n, step n + 1 (a case may always
+        // start again at step 1).
+        if headers.environment == Environment::Essai && tc.step() != 1 {
+            let expected = self
+                .expected
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if expected.get(&(headers.partner_id, headers.srs_id)) != Some(&tc) {
+                return Err(Refusal::one(14, &[&tc.to_string()]));
+            }
+        }
         Ok(headers)
     }
 
@@ -576,6 +607,9 @@ impl Authority {
         let code = &h.certification_code;
         let sector_prefix = matches!(code.prefix(), "RBC" | "TRP" | "FOB");
         if h.version_id.is_unregistered() {
+            if h.initiating == InitiatingDevice::Server {
+                return Err(Refusal::one(520, &[]));
+            }
             if h.environment == Environment::Essai {
                 return Err(Refusal::one(48, &[]));
             }
@@ -624,6 +658,10 @@ impl Authority {
         }
         if h.environment == Environment::Prod && !product.certified {
             return Err(Refusal::one(41, &[h.version.as_str()]));
+        }
+        // A remote server presents the last certified version of its SRS.
+        if h.initiating == InitiatingDevice::Server && !product.certified {
+            return Err(Refusal::one(520, &[]));
         }
         Ok(())
     }

@@ -571,6 +571,20 @@ pub static CATALOGUE: &[CatalogueEntry] = &[
         "The QST number {0} does not match the certificate."
     ),
     e!(
+        14,
+        Some(94),
+        "CASESSAI is not the step expected next in ESSAI",
+        "Le cas d'essai {0} n'est pas celui attendu (les étapes se suivent dans l'ordre).",
+        "The test case {0} is not the one expected (steps come in order)."
+    ),
+    e!(
+        520,
+        Some(94),
+        "a server's request does not name a certified SRS version",
+        "Les en-têtes de version ne désignent pas une version certifiée du SEV.",
+        "The version headers do not designate a certified version of the SRS."
+    ),
+    e!(
         999,
         None,
         "companion message after errors the user cannot fix alone",

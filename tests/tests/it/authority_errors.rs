@@ -539,6 +539,52 @@ async fn every_error_of_the_conformity_service() {
     ];
     run(&s, &api_client, std::mem::take(&mut cases)).await;
 
+    // A remote server must present a certified version of its SRS (520E).
+    let p = test_product();
+    let uncertified = Product::new(
+        Environment::Dev,
+        p.partner_id,
+        p.srs_id,
+        "0000000000000004".parse().unwrap(),
+        p.certification_code.clone(),
+        "1.1.0".parse().unwrap(),
+        "1.0.0".parse().unwrap(),
+        false,
+    );
+    s.authority
+        .registry()
+        .add_product(&uncertified, NewAudit::new(now, "test", "product", "x", ""))
+        .unwrap();
+    let server = with_header(
+        with_header(
+            with_header(
+                with_header(
+                    with_header(zeros(), "IDAPPRL", None),
+                    "APPRLINIT",
+                    Some("SRV"),
+                ),
+                "IDVERSI",
+                Some("0000000000000004"),
+            ),
+            "VERSI",
+            Some("1.1.0"),
+        ),
+        "VERSIPARN",
+        Some("1.0.0"),
+    );
+    run(
+        &s,
+        &api_client,
+        vec![case(
+            "server with an uncertified version",
+            server,
+            ajo(&csr_for(&server_admin())),
+            "JW00B999520E",
+            "94",
+        )],
+    )
+    .await;
+
     // A superseded code (069E), after the operator received a new one.
     let registry = s.authority.registry();
     let op = registry
@@ -648,6 +694,36 @@ async fn the_errors_of_essai() {
         ],
     )
     .await;
+    // Steps come in order: after 001.001 is answered (next: 001.002), 001.003 is refused.
+    let anonymous = plain_client(&s, None);
+    let url = format!("{}/enrolement", s.enrolment_base);
+    let (status, body) = post(&anonymous, &url, &essai(), &ajo(&good)).await;
+    assert_eq!(
+        (status, body["retourCertif"]["casEssai"].as_str()),
+        (201, Some("001.002")),
+        "{body}"
+    );
+    let other = csr_for(&michel("Certificat B"));
+    run(
+        &s,
+        &unused,
+        vec![case(
+            "a step out of order",
+            with_header(essai(), "CASESSAI", Some("001.003")),
+            ajo(&other),
+            "JW00B999014E",
+            "94",
+        )],
+    )
+    .await;
+    let (status, body) = post(
+        &anonymous,
+        &url,
+        &with_header(essai(), "CASESSAI", Some("001.002")),
+        &ajo(&other),
+    )
+    .await;
+    assert_eq!(status, 201, "the expected step is accepted: {body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
