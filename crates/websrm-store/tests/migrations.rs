@@ -119,7 +119,7 @@ fn a_store_of_another_kind_or_a_foreign_database_is_refused() {
 }
 
 #[test]
-fn pragmas_are_wal_full_sync_and_foreign_keys() {
+fn files_are_in_wal_mode_and_the_schema_enforces_foreign_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.db");
     Registry::open(&path).unwrap();

@@ -460,7 +460,7 @@ impl Srs {
                     let device = self
                         .device_id()?
                         .map_or(DeviceIdState::Unassigned, DeviceIdState::Assigned);
-                    let device = (!request.slot_is_server()).then_some(device);
+                    let device = (!is_server_slot(&request)).then_some(device);
                     let answer = self
                         .client
                         .send(&self.headers(device), &Modification::Add { csr }, None)
@@ -524,7 +524,7 @@ impl Srs {
             key: &current_key,
         };
         let device = self.device_id().ok().flatten().map(DeviceIdState::Assigned);
-        let device = (!request.slot_is_server()).then_some(device).flatten();
+        let device = (!is_server_slot(request)).then_some(device).flatten();
         let modification = match &request.kind {
             PendingKind::Replace { serial, .. } => Modification::Replace {
                 csr: Csr::from_der(request.csr_der.clone().unwrap_or_default()).to_wire(),
@@ -556,10 +556,7 @@ impl Srs {
         let answer = match answer {
             Ok(answer) => answer,
             Err(ClientError::Refused(errors)) => {
-                // The companion message (no codRetour) says nothing about retransmission.
-                let coded: Vec<_> = errors.iter().filter(|e| e.return_code.is_some()).collect();
-                let retransmittable =
-                    !coded.is_empty() && coded.iter().all(|e| e.is_retransmittable());
+                let retransmittable = retransmittable(&errors);
                 {
                     let mut store = self.store();
                     for e in &errors {
@@ -1081,14 +1078,10 @@ impl Srs {
 
 fn client_error(e: ClientError) -> Error {
     match e {
-        ClientError::Refused(errors) => {
-            let coded: Vec<_> = errors.iter().filter(|e| e.return_code.is_some()).collect();
-            let retransmittable = !coded.is_empty() && coded.iter().all(|e| e.is_retransmittable());
-            Error::Refused {
-                errors,
-                retransmittable,
-            }
-        }
+        ClientError::Refused(errors) => Error::Refused {
+            retransmittable: retransmittable(&errors),
+            errors,
+        },
         ClientError::Communication { reason } => Error::Communication { reason },
         other => Error::Unreachable {
             reason: other.to_string(),
@@ -1096,16 +1089,18 @@ fn client_error(e: ClientError) -> Error {
     }
 }
 
-trait SlotKind {
-    fn slot_is_server(&self) -> bool;
+/// Whether sending the same request again may succeed: every error that has a `codRetour` is
+/// retransmittable (the companion message, which has none, says nothing either way).
+fn retransmittable(errors: &[websrm_protocol::wire::AuthorityError]) -> bool {
+    let mut coded = errors.iter().filter(|e| e.return_code.is_some()).peekable();
+    coded.peek().is_some() && coded.all(websrm_protocol::wire::AuthorityError::is_retransmittable)
 }
 
-impl SlotKind for PendingRequest {
-    /// A server administrator's identification number has no QST number; the store does not
-    /// know, so the facade keeps server slots under the installation name `server`.
-    fn slot_is_server(&self) -> bool {
-        self.slot.installation == SERVER_INSTALLATION
-    }
+/// Whether a pending request is for a server administrator's certificate: its identification
+/// number has no QST number and the store does not know the difference, so the facade keeps
+/// server slots under the installation name [`SERVER_INSTALLATION`].
+fn is_server_slot(request: &PendingRequest) -> bool {
+    request.slot.installation == SERVER_INSTALLATION
 }
 
 /// The installation name under which a server administrator's certificate is kept.
