@@ -24,6 +24,9 @@ use crate::service::{Authority, Endpoint, Request};
 /// Where the enrolment host publishes the CRL (GET, DER).
 pub const CRL_PATH: &str = "/crl";
 
+/// Where the enrolment host publishes the CA's certificate (GET, DER).
+pub const CA_PATH: &str = "/ca";
+
 /// The largest request body accepted (the protocol's limit for a batch of transactions).
 pub const MAX_BODY: usize = 256 * 1024;
 
@@ -46,6 +49,16 @@ pub async fn serve(
     key: &PrivateKey,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
+    // Certificates name where the CRL and the CA are published: on the enrolment host, at the
+    // address it listens on, unless the caller published them elsewhere (a public name).
+    if !authority.is_published() {
+        let address = enrolment.local_addr().map_err(|e| Error::Io {
+            action: "reading the address of",
+            path: "the enrolment listener".into(),
+            message: e.to_string(),
+        })?;
+        authority.publish_under(&format!("https://{address}"));
+    }
     // The enrolment host asks for no certificate but verifies one if presented: a host device
     // requesting its terminal's identifier presents its own, so that the authority records whose
     // terminal it is.
@@ -135,6 +148,19 @@ async fn handle(
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
     if endpoint == Endpoint::Enrolment && req.uri().path().starts_with(crate::portal::PREFIX) {
         return Ok(portal(authority, req).await);
+    }
+    if endpoint == Endpoint::Enrolment && req.uri().path() == CA_PATH {
+        if req.method() != Method::GET {
+            return Ok(plain(StatusCode::METHOD_NOT_ALLOWED));
+        }
+        let mut out = hyper::Response::new(Full::new(Bytes::from(
+            authority.ca_certificate_der().to_vec(),
+        )));
+        out.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/pkix-cert"),
+        );
+        return Ok(out);
     }
     if endpoint == Endpoint::Enrolment && req.uri().path() == CRL_PATH {
         if req.method() != Method::GET {

@@ -13,7 +13,7 @@ use websrm_domain::{
     CertificateState, Clock, DeviceIdState, Environment, InitiatingDevice, SerialNumber, Subject,
     TestCase,
 };
-use websrm_protocol::catalogue;
+use websrm_protocol::catalogue::ErrorCode as E;
 use websrm_protocol::headers::{CertificateHeaders, HeaderProblemKind};
 use websrm_protocol::wire::{CertificateResponseBody, JSON_VERSION, RetourCertif, WireError};
 use websrm_store::registry::{AttemptState, NewCertificate, Operator};
@@ -114,13 +114,13 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// A refusal: the catalogue numbers and their arguments.
-struct Refusal(Vec<(u16, Vec<String>)>);
+/// A refusal: the catalogue's errors and their arguments.
+struct Refusal(Vec<(E, Vec<String>)>);
 
 impl Refusal {
-    fn one(number: u16, args: &[&str]) -> Self {
+    fn one(code: E, args: &[&str]) -> Self {
         Self(vec![(
-            number,
+            code,
             args.iter().map(|s| (*s).to_owned()).collect(),
         )])
     }
@@ -140,6 +140,8 @@ pub struct Authority {
     expected: std::sync::Mutex<
         std::collections::HashMap<(websrm_domain::PartnerId, websrm_domain::SrsId), TestCase>,
     >,
+    /// Where the CRL and the CA certificate are published, written into issued certificates.
+    links: std::sync::RwLock<websrm_crypto::PublicationLinks>,
 }
 
 impl std::fmt::Debug for Authority {
@@ -168,6 +170,7 @@ impl Authority {
             crl: crate::revocation::CrlCache::default(),
             portal: crate::portal::Portal::default(),
             expected: std::sync::Mutex::default(),
+            links: std::sync::RwLock::default(),
         };
         (authority, files.tls)
     }
@@ -176,6 +179,26 @@ impl Authority {
     pub fn with_lockout(mut self, policy: LockoutPolicy) -> Self {
         self.lockout = policy;
         self
+    }
+
+    /// Publishes the CRL and the CA certificate under `base` (`https://HOST:PORT` of the
+    /// enrolment host, which serves them at `/crl` and `/ca`): certificates issued from now on
+    /// name these addresses, so that an SRS finds the CRL without being told where.
+    pub fn publish_under(&self, base: &str) {
+        *self
+            .links
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            websrm_crypto::PublicationLinks::under(base);
+    }
+
+    /// Whether [`publish_under`](Self::publish_under) was called.
+    pub fn is_published(&self) -> bool {
+        self.links
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .crl_url
+            .is_some()
     }
 
     /// The registry.
@@ -222,17 +245,17 @@ impl Authority {
         match self.process(request, now, actor) {
             Ok(response) => response,
             Err(Refusal(errors)) => {
-                let first = errors.first().map(|(n, _)| *n).unwrap_or(100);
+                let first = errors.first().map_or(E::Unexpected, |(c, _)| *c);
                 let detail = errors
                     .iter()
-                    .map(|(n, _)| format!("{n:03}"))
+                    .map(|(c, _)| format!("{:03}", c.number()))
                     .collect::<Vec<_>>()
                     .join(",");
                 let audit = NewAudit::new(now, actor, "refuse", subject_hint(request), detail)
-                    .with_error(catalogue::entry(first).id());
+                    .with_error(first.id());
                 if let Err(e) = self.registry.append_audit(audit) {
                     tracing::error!(error = %e, "could not write the audit log");
-                    return refusal_response(&[(100, Vec::new())]);
+                    return refusal_response(&[(E::Unexpected, Vec::new())]);
                 }
                 refusal_response(&errors)
             }
@@ -251,34 +274,34 @@ impl Authority {
         match request.endpoint {
             Endpoint::Enrolment => {
                 if modif != "AJO" {
-                    return Err(Refusal::one(321, &[modif]));
+                    return Err(Refusal::one(E::ModifNotAdd, &[modif]));
                 }
                 if body.no_serie.is_some() {
-                    return Err(Refusal::one(309, &[]));
+                    return Err(Refusal::one(E::SerialForbiddenOnEnrolment, &[]));
                 }
                 if body.csr.is_none() {
-                    return Err(Refusal::one(320, &[]));
+                    return Err(Refusal::one(E::CsrMissingOnEnrolment, &[]));
                 }
             }
             Endpoint::Certificates | Endpoint::Transaction => {
                 if modif != "REM" && modif != "SUP" {
-                    return Err(Refusal::one(323, &[modif]));
+                    return Err(Refusal::one(E::ModifNotReplaceOrDelete, &[modif]));
                 }
                 if body.no_serie.is_none() {
-                    return Err(Refusal::one(322, &[]));
+                    return Err(Refusal::one(E::SerialMissing, &[]));
                 }
                 if modif == "REM" && body.csr.is_none() {
-                    return Err(Refusal::one(310, &[]));
+                    return Err(Refusal::one(E::ReplaceWithoutCsr, &[]));
                 }
                 if modif == "SUP" && body.csr.is_some() {
-                    return Err(Refusal::one(311, &[]));
+                    return Err(Refusal::one(E::DeleteWithCsr, &[]));
                 }
             }
         }
         let serial = match &body.no_serie {
             Some(text) => Some(
                 text.parse::<SerialNumber>()
-                    .map_err(|_| Refusal::one(436, &[text]))?,
+                    .map_err(|_| Refusal::one(E::SerialInvalid, &[text]))?,
             ),
             None => None,
         };
@@ -288,52 +311,44 @@ impl Authority {
         if request.endpoint == Endpoint::Certificates
             && headers.device == Some(DeviceIdState::Unassigned)
         {
-            return Err(Refusal::one(47, &["0000-0000-0000"]));
+            return Err(Refusal::one(E::DeviceIdUnknown, &["0000-0000-0000"]));
         }
         if let Some(DeviceIdState::Assigned(id)) = headers.device
             && self.registry.device(id).map_err(internal)?.is_none()
         {
-            return Err(Refusal::one(47, &[&id.to_string()]));
+            return Err(Refusal::one(E::DeviceIdUnknown, &[&id.to_string()]));
         }
 
         // 3. The product.
         self.check_product(&headers)?;
 
-        // 4. The client certificate and noSerie (REM, SUP). A request repeated after its answer
-        //    was lost finds its certificate already replaced or deleted: it gets the same answer
-        //    again rather than an error, so that an SRS can always finish what it started.
+        // 4. The client certificate and noSerie (REM, SUP). A replacement repeated after its
+        //    answer was lost finds its certificate replaced by the very CSR it carries: it gets
+        //    the same answer again. A deleted certificate no longer authenticates (011E, like any
+        //    certificate no longer in force): the SRS's recovery reads that as "deleted".
         let mut retransmitted_replacement = None;
         let current = match (request.endpoint, serial) {
             (Endpoint::Certificates, Some(serial)) => {
                 let presented = request
                     .client_certificate
                     .as_deref()
-                    .ok_or_else(|| Refusal::one(11, &["-"]))?;
-                let info = inspect_certificate(presented).map_err(|_| Refusal::one(11, &["-"]))?;
+                    .ok_or_else(|| Refusal::one(E::CertificateRevoked, &["-"]))?;
+                let info = inspect_certificate(presented).map_err(|_| Refusal::one(E::CertificateRevoked, &["-"]))?;
                 let record = self
                     .registry
                     .certificate_by_thumbprint(info.thumbprint)
                     .map_err(internal)?;
-                let record = record.ok_or_else(|| Refusal::one(11, &[&info.serial.to_string()]))?;
+                let record = record.ok_or_else(|| Refusal::one(E::CertificateRevoked, &[&info.serial.to_string()]))?;
                 if record.serial != serial {
-                    return Err(Refusal::one(436, &[&serial.to_string()]));
+                    return Err(Refusal::one(E::SerialInvalid, &[&serial.to_string()]));
                 }
                 match (record.state, modif) {
                     (CertificateState::Active, _) => Some(record),
-                    (CertificateState::Deleted, "SUP") => {
-                        let retour = RetourCertif {
-                            json_versi: Some(JSON_VERSION.into()),
-                            cas_essai: self.next_case(&headers),
-                            certif: Some("SUP".into()),
-                            ..RetourCertif::default()
-                        };
-                        return Ok(success(200, retour));
-                    }
                     (CertificateState::Replaced, "REM") if record.replaced_by.is_some() => {
                         retransmitted_replacement = record.replaced_by;
                         Some(record)
                     }
-                    _ => return Err(Refusal::one(11, &[&record.serial.to_string()])),
+                    _ => return Err(Refusal::one(E::CertificateRevoked, &[&record.serial.to_string()])),
                 }
             }
             _ => None,
@@ -341,7 +356,7 @@ impl Authority {
 
         if modif == "SUP" {
             let Some(current) = current else {
-                return Err(Refusal::one(322, &[]));
+                return Err(Refusal::one(E::SerialMissing, &[]));
             };
             let audit = NewAudit::new(now, actor, "delete", current.serial.to_string(), "SUP");
             self.registry
@@ -369,7 +384,7 @@ impl Authority {
         if retransmitted_replacement.is_some() {
             // The certificate was replaced by another request than this one.
             return Err(Refusal::one(
-                11,
+                E::CertificateRevoked,
                 &[&serial.map(|s| s.to_string()).unwrap_or_default()],
             ));
         }
@@ -380,11 +395,19 @@ impl Authority {
                 .map_err(internal)?
             && current.as_ref().is_none_or(|c| c.nickname != nickname)
         {
-            return Err(Refusal::one(602, &[nickname.as_str()]));
+            return Err(Refusal::one(E::NicknameInUse, &[nickname.as_str()]));
         }
 
         // 6. Issue, and record before answering.
-        let issued = self.ca.issue(&validated, now).map_err(internal)?;
+        let links = self
+            .links
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let issued = self
+            .ca
+            .issue_linked(&validated, now, &links)
+            .map_err(internal)?;
         let subject_text = subject_text(&validated);
         let (device, new_device) = match (&current, headers.device) {
             (Some(c), _) => (c.device, false),
@@ -543,21 +566,21 @@ impl Authority {
                                 HeaderProblemKind::Invalid(v) => v.clone(),
                                 _ => "(absent)".to_owned(),
                             };
-                            let number = match (&p.kind, p.header) {
-                                (HeaderProblemKind::Repeated, _) => 313,
-                                (HeaderProblemKind::NotApplicable, _) => 328,
-                                (HeaderProblemKind::Forbidden, _) => 61,
-                                (_, "ENVIRN") if conformity => 12,
-                                (_, "ENVIRN") => 37,
-                                (_, "CASESSAI") => 13,
-                                (_, "APPRLINIT") => 328,
-                                (_, "IDAPPRL") => 401,
-                                (_, "IDSEV") => 1,
-                                (_, "IDVERSI") => 329,
-                                (_, "CODCERTIF") if conformity => 25,
-                                (_, "CODCERTIF") => 0,
-                                (_, "IDPARTN") => 3,
-                                _ => 42,
+                            let code = match (&p.kind, p.header) {
+                                (HeaderProblemKind::Repeated, _) => E::HeaderRepeated,
+                                (HeaderProblemKind::NotApplicable, _) => E::HeaderNotApplicable,
+                                (HeaderProblemKind::Forbidden, _) => E::DeviceIdForbiddenForServer,
+                                (_, "ENVIRN") if conformity => E::EnvironmentNotConformity,
+                                (_, "ENVIRN") => E::EnvironmentNotProduction,
+                                (_, "CASESSAI") => E::TestCaseUnknown,
+                                (_, "APPRLINIT") => E::HeaderNotApplicable,
+                                (_, "IDAPPRL") => E::DeviceIdMissing,
+                                (_, "IDSEV") => E::SrsIdUnknown,
+                                (_, "IDVERSI") => E::VersionIdInvalid,
+                                (_, "CODCERTIF") if conformity => E::CertificationCodeConformity,
+                                (_, "CODCERTIF") => E::CertificationCodeProd,
+                                (_, "IDPARTN") => E::PartnerIdUnknown,
+                                _ => E::VersionHeadersMismatch,
                             };
                             let arg = if matches!(
                                 p.kind,
@@ -568,7 +591,7 @@ impl Authority {
                             } else {
                                 value
                             };
-                            (number, vec![arg, self.environment.to_string()])
+                            (code, vec![arg, self.environment.to_string()])
                         })
                         .collect(),
                 )
@@ -576,18 +599,22 @@ impl Authority {
         // The environment must be this service's: DEV or ESSAI on the conformity service, PROD on
         // the production service.
         if headers.environment.is_conformity() != conformity {
-            let number = if conformity { 12 } else { 37 };
-            return Err(Refusal::one(number, &[headers.environment.as_str()]));
+            let code = if conformity {
+                E::EnvironmentNotConformity
+            } else {
+                E::EnvironmentNotProduction
+            };
+            return Err(Refusal::one(code, &[headers.environment.as_str()]));
         }
         let tc = headers.test_case;
         match headers.environment {
-            Environment::Prod if !tc.is_production() => return Err(Refusal::one(509, &[])),
-            Environment::Essai if tc.is_production() => return Err(Refusal::one(510, &[])),
+            Environment::Prod if !tc.is_production() => return Err(Refusal::one(E::TestCaseInProduction, &[])),
+            Environment::Essai if tc.is_production() => return Err(Refusal::one(E::TestCaseProductionInEssai, &[])),
             _ => {}
         }
         // The certificate test cases of the published scenario: 001 and 501 (SRS), 500 (server).
         if !tc.is_production() && ![1, 500, 501].contains(&tc.case()) {
-            return Err(Refusal::one(15, &[&tc.to_string()]));
+            return Err(Refusal::one(E::TestCaseWrongRequestType, &[&tc.to_string()]));
         }
         // In ESSAI the steps of a case come in order: after step n, step n + 1 (a case may always
         // start again at step 1).
@@ -597,7 +624,7 @@ impl Authority {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if expected.get(&(headers.partner_id, headers.srs_id)) != Some(&tc) {
-                return Err(Refusal::one(14, &[&tc.to_string()]));
+                return Err(Refusal::one(E::TestCaseOutOfOrder, &[&tc.to_string()]));
             }
         }
         Ok(headers)
@@ -608,13 +635,13 @@ impl Authority {
         let sector_prefix = matches!(code.prefix(), "RBC" | "TRP" | "FOB");
         if h.version_id.is_unregistered() {
             if h.initiating == InitiatingDevice::Server {
-                return Err(Refusal::one(520, &[]));
+                return Err(Refusal::one(E::ServerVersionNotCertified, &[]));
             }
             if h.environment == Environment::Essai {
-                return Err(Refusal::one(48, &[]));
+                return Err(Refusal::one(E::VersionIdZeroInEssai, &[]));
             }
             if !(sector_prefix && code.is_uncertified()) {
-                return Err(Refusal::one(518, &[]));
+                return Err(Refusal::one(E::UnregisteredVersionCode, &[]));
             }
             return self.check_product_ids(h);
         }
@@ -624,7 +651,7 @@ impl Authority {
             .map_err(internal)?;
         let Some(product) = product else {
             self.check_product_ids(h)?;
-            return Err(Refusal::one(2, &[]));
+            return Err(Refusal::one(E::VersionUnknown, &[]));
         };
         let code_ok = match h.environment {
             Environment::Dev => {
@@ -637,19 +664,19 @@ impl Authority {
             _ => *code == product.certification_code,
         };
         if !code_ok {
-            let number = if h.environment == Environment::Prod {
-                0
+            let refusal = if h.environment == Environment::Prod {
+                E::CertificationCodeProd
             } else {
-                25
+                E::CertificationCodeConformity
             };
             return Err(Refusal::one(
-                number,
+                refusal,
                 &[code.as_str(), h.environment.as_str()],
             ));
         }
         if h.version != product.version || h.parent_version != product.parent_version {
             return Err(Refusal::one(
-                42,
+                E::VersionHeadersMismatch,
                 &[&format!(
                     "VERSI {}, VERSIPARN {}",
                     h.version, h.parent_version
@@ -657,11 +684,11 @@ impl Authority {
             ));
         }
         if h.environment == Environment::Prod && !product.certified {
-            return Err(Refusal::one(41, &[h.version.as_str()]));
+            return Err(Refusal::one(E::VersionNotCertified, &[h.version.as_str()]));
         }
         // A remote server presents the last certified version of its SRS.
         if h.initiating == InitiatingDevice::Server && !product.certified {
-            return Err(Refusal::one(520, &[]));
+            return Err(Refusal::one(E::ServerVersionNotCertified, &[]));
         }
         Ok(())
     }
@@ -673,7 +700,7 @@ impl Authority {
             .partner_known(h.environment, h.partner_id)
             .map_err(internal)?
         {
-            return Err(Refusal::one(3, &[&h.partner_id.to_string()]));
+            return Err(Refusal::one(E::PartnerIdUnknown, &[&h.partner_id.to_string()]));
         }
         if self
             .registry
@@ -681,7 +708,7 @@ impl Authority {
             .map_err(internal)?
             .is_empty()
         {
-            return Err(Refusal::one(1, &[&h.srs_id.to_string()]));
+            return Err(Refusal::one(E::SrsIdUnknown, &[&h.srs_id.to_string()]));
         }
         Ok(())
     }
@@ -694,20 +721,22 @@ impl Authority {
             .registry
             .operator_by_identification(number)
             .map_err(internal)?
-            .ok_or_else(|| Refusal::one(470, &[number.as_str()]))?;
+            .ok_or_else(|| Refusal::one(E::IdentificationNumberUnknown, &[number.as_str()]))?;
         let state = self.registry.attempt_state(operator.id).map_err(internal)?;
         if state.locked_until.is_some_and(|until| until > now) {
-            return Err(Refusal::one(514, &[number.as_str()]));
+            return Err(Refusal::one(E::AuthorizationCodeNotOperators, &[number.as_str()]));
         }
         let code = self
             .registry
             .find_authorization_code(subject.authorization_code())
             .map_err(internal)?;
         let code_refusal = match &code {
-            None => Some(514),
-            Some(c) if c.operator != operator.id || c.sector != subject.sector() => Some(514),
-            Some(c) if c.superseded_at.is_some() => Some(69),
-            Some(c) if c.activated_at > now => Some(514),
+            None => Some(E::AuthorizationCodeNotOperators),
+            Some(c) if c.operator != operator.id || c.sector != subject.sector() => {
+                Some(E::AuthorizationCodeNotOperators)
+            }
+            Some(c) if c.superseded_at.is_some() => Some(E::AuthorizationCodeSuperseded),
+            Some(c) if c.activated_at > now => Some(E::AuthorizationCodeNotOperators),
             Some(_) => None,
         };
         if let Some(refusal) = code_refusal {
@@ -728,16 +757,16 @@ impl Authority {
         }
         if let Subject::Srs(srs) = subject {
             if operator.qst_number.as_ref() != Some(srs.qst_number()) {
-                return Err(Refusal::one(430, &[]));
+                return Err(Refusal::one(E::QstNumberNotOperators, &[]));
             }
             match operator
                 .file_numbers
                 .iter()
                 .find(|(f, _)| f == srs.file_number())
             {
-                None => return Err(Refusal::one(615, &[srs.file_number().as_str()])),
+                None => return Err(Refusal::one(E::FileNumberNotQstNumber, &[srs.file_number().as_str()])),
                 Some((_, sector)) if *sector != srs.sector() => {
-                    return Err(Refusal::one(614, &[srs.file_number().as_str()]));
+                    return Err(Refusal::one(E::FileNumberNotCodeSector, &[srs.file_number().as_str()]));
                 }
                 Some(_) => {}
             }
@@ -789,32 +818,32 @@ struct Body {
 /// The top level must be exactly one `reqCertif` object (duplicated keys detected, which a
 /// map-based parser would silently merge).
 fn parse_body(bytes: &[u8]) -> Result<Body, Refusal> {
-    let entries: Entries = serde_json::from_slice(bytes).map_err(|_| Refusal::one(200, &[]))?;
+    let entries: Entries = serde_json::from_slice(bytes).map_err(|_| Refusal::one(E::NotJson, &[]))?;
     if let Some((other, _)) = entries.0.iter().find(|(k, _)| k != "reqCertif") {
-        return Err(Refusal::one(316, &[other]));
+        return Err(Refusal::one(E::TopLevelFieldNotAllowed, &[other]));
     }
     let mut req = entries.0.into_iter().map(|(_, v)| v);
     let (Some(req), None) = (req.next(), req.next()) else {
         return Err(Refusal::one(
             if bytes.windows(9).any(|w| w == b"reqCertif") {
-                315
+                E::ReqCertifRepeated
             } else {
-                314
+                E::ReqCertifMissing
             },
             &[],
         ));
     };
     let Value::Object(fields) = req else {
-        return Err(Refusal::one(304, &[]));
+        return Err(Refusal::one(E::ModifMissing, &[]));
     };
     let text = |name: &str| -> Result<Option<String>, Refusal> {
         match fields.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Refusal::one(200, &[])),
+            Some(_) => Err(Refusal::one(E::NotJson, &[])),
         }
     };
-    let modif = text("modif")?.ok_or_else(|| Refusal::one(304, &[]))?;
+    let modif = text("modif")?.ok_or_else(|| Refusal::one(E::ModifMissing, &[]))?;
     Ok(Body {
         modif,
         csr: text("csr")?,
@@ -852,29 +881,46 @@ fn findings_refusal(findings: Vec<CsrFinding>) -> Refusal {
     Refusal(
         findings
             .into_iter()
-            .map(|f| (f.error_id().number(), Vec::new()))
+            .map(|f| (finding_code(f), Vec::new()))
             .collect(),
     )
 }
 
+/// The catalogue's error for a CSR finding: `CsrFinding::error_id` is the one table from
+/// findings to ids, and every id it gives is in the catalogue (tested).
+fn finding_code(f: CsrFinding) -> E {
+    E::from_id(f.error_id()).unwrap_or_else(|| {
+        tracing::error!(id = %f.error_id(), "a CSR finding's id is not in the catalogue");
+        E::Unexpected
+    })
+}
+
 fn registry_refusal(e: websrm_store::Error) -> Refusal {
     match e {
-        websrm_store::Error::NicknameInUse(n) => Refusal::one(602, &[n.as_str()]),
+        websrm_store::Error::NicknameInUse(n) => Refusal::one(E::NicknameInUse, &[n.as_str()]),
         other => internal(other),
     }
 }
 
 fn internal(e: impl std::fmt::Display) -> Refusal {
     tracing::error!(error = %e, "unexpected error");
-    Refusal::one(100, &[])
+    Refusal::one(E::Unexpected, &[])
 }
 
+/// `casEssai` after `tc`: the next step of the case, and after a certificate case's last step
+/// the case that follows it in the published order (the user cases after the SRS's, the SRS's
+/// in server mode after the server administrator's).
 fn next_test_case(tc: TestCase) -> Option<String> {
-    (!tc.is_production()).then(|| {
-        TestCase::new(tc.case(), tc.step() + 1)
-            .unwrap_or(tc)
-            .to_string()
-    })
+    if tc.is_production() {
+        return None;
+    }
+    let next = match (tc.case(), tc.step()) {
+        (1, 8) => TestCase::new(2, 1),
+        (501, 8) => TestCase::new(502, 1),
+        (500, 4) => TestCase::new(501, 1),
+        (case, step) => TestCase::new(case, step + 1),
+    };
+    Some(next.unwrap_or(tc).to_string())
 }
 
 fn subject_text(csr: &ValidatedCsr) -> String {
@@ -903,18 +949,15 @@ fn success(status: u16, retour: RetourCertif) -> Response {
     Response { status, body }
 }
 
-fn refusal_response(errors: &[(u16, Vec<String>)]) -> Response {
+fn refusal_response(errors: &[(E, Vec<String>)]) -> Response {
     let mut list: Vec<WireError> = errors
         .iter()
-        .map(|(n, args)| {
-            WireError::from_catalogue(*n, &args.iter().map(String::as_str).collect::<Vec<_>>())
+        .map(|(c, args)| {
+            WireError::from_catalogue(*c, &args.iter().map(String::as_str).collect::<Vec<_>>())
         })
         .collect();
-    if errors
-        .iter()
-        .any(|(n, _)| catalogue::entry(*n).has_companion())
-    {
-        list.push(WireError::from_catalogue(999, &[]));
+    if errors.iter().any(|(c, _)| c.entry().has_companion()) {
+        list.push(WireError::from_catalogue(E::ContactRetailer, &[]));
     }
     success(
         400,

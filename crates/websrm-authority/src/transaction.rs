@@ -7,7 +7,7 @@ use websrm_crypto::{Signature, inspect_certificate, signatransm_input};
 use websrm_domain::{
     CertificateState, DeviceId, Health, QstNumber, Subject, Thumbprint, WarningPolicy,
 };
-use websrm_protocol::catalogue;
+use websrm_protocol::catalogue::ErrorCode as E;
 use websrm_protocol::wire::WireError;
 use websrm_store::NewAudit;
 
@@ -20,19 +20,19 @@ impl Authority {
         let now = self.now();
         match self.check_transaction(request) {
             Ok(body) => Response::new(201, serde_json::to_vec(&body).unwrap_or_default()),
-            Err((number, arg)) => {
+            Err((code, arg)) => {
                 let audit = NewAudit::new(
                     now,
                     "api",
                     "refuse-transaction",
                     "-",
-                    format!("{number:03}"),
+                    format!("{:03}", code.number()),
                 )
-                .with_error(catalogue::entry(number).id());
+                .with_error(code.id());
                 let _ = self.registry().append_audit(audit);
-                let mut list = vec![WireError::from_catalogue(number, &[&arg])];
-                if catalogue::entry(number).has_companion() {
-                    list.push(WireError::from_catalogue(999, &[]));
+                let mut list = vec![WireError::from_catalogue(code, &[&arg])];
+                if code.entry().has_companion() {
+                    list.push(WireError::from_catalogue(E::ContactRetailer, &[]));
                 }
                 let body = json!({ "retourTrans": { "listErr": list } });
                 Response::new(400, serde_json::to_vec(&body).unwrap_or_default())
@@ -40,7 +40,7 @@ impl Authority {
         }
     }
 
-    fn check_transaction(&self, request: &Request) -> Result<Value, (u16, String)> {
+    fn check_transaction(&self, request: &Request) -> Result<Value, (E, String)> {
         let now = self.now();
         let header = |name: &str| {
             request
@@ -49,49 +49,49 @@ impl Authority {
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.trim().to_owned())
         };
-        let internal = |_| (100, String::new());
+        let internal = |_| (E::Unexpected, String::new());
         // The certificate of the handshake must be on record and in force.
         let presented = request
             .client_certificate
             .as_deref()
-            .ok_or_else(|| (11, "-".to_owned()))?;
-        let info = inspect_certificate(presented).map_err(|_| (11, "-".to_owned()))?;
+            .ok_or_else(|| (E::CertificateRevoked, "-".to_owned()))?;
+        let info = inspect_certificate(presented).map_err(|_| (E::CertificateRevoked, "-".to_owned()))?;
         let record = self
             .registry()
             .certificate_by_thumbprint(info.thumbprint)
             .map_err(internal)?;
-        let record = record.ok_or_else(|| (11, info.serial.to_string()))?;
+        let record = record.ok_or_else(|| (E::CertificateRevoked, info.serial.to_string()))?;
         if record.state != CertificateState::Active {
-            return Err((11, record.serial.to_string()));
+            return Err((E::CertificateRevoked, record.serial.to_string()));
         }
         let (Some(signature), Some(thumbprint)) =
             (header("SIGNATRANSM"), header("EMPRCERTIFTRANSM"))
         else {
-            return Err((508, String::new()));
+            return Err((E::TransmissionSignatureMissing, String::new()));
         };
         if signature.len() != 88 {
-            return Err((451, String::new()));
+            return Err((E::TransmissionSignatureInvalid, String::new()));
         }
-        let thumbprint: Thumbprint = thumbprint.parse().map_err(|_| (452, thumbprint.clone()))?;
+        let thumbprint: Thumbprint = thumbprint.parse().map_err(|_| (E::TransmissionThumbprintLength, thumbprint.clone()))?;
         if thumbprint != info.thumbprint {
-            return Err((50, thumbprint.to_string()));
+            return Err((E::ThumbprintMismatch, thumbprint.to_string()));
         }
         let subject = info
             .subject
             .clone()
-            .ok_or_else(|| (11, record.serial.to_string()))?;
+            .ok_or_else(|| (E::CertificateRevoked, record.serial.to_string()))?;
         let qst = header("NOTVQ").unwrap_or_default();
         if let Subject::Srs(srs) = &subject
             && qst.parse::<QstNumber>().ok().as_ref() != Some(srs.qst_number())
         {
-            return Err((522, qst));
+            return Err((E::QstNumberMismatch, qst));
         }
         let device: DeviceId = header("IDAPPRL")
             .and_then(|d| d.parse().ok())
-            .ok_or_else(|| (401, String::new()))?;
+            .ok_or_else(|| (E::DeviceIdMissing, String::new()))?;
 
         let body: Value =
-            serde_json::from_slice(&request.body).map_err(|_| (200, String::new()))?;
+            serde_json::from_slice(&request.body).map_err(|_| (E::NotJson, String::new()))?;
         let transactions: Vec<&Value> = {
             let root = &body["reqTrans"];
             let mut list: Vec<&Value> = root["transLot"]
@@ -104,22 +104,22 @@ impl Authority {
             list
         };
         if transactions.is_empty() {
-            return Err((314, String::new()));
+            return Err((E::ReqCertifMissing, String::new()));
         }
         let mut actus = Vec::new();
         for t in &transactions {
             let no_trans = t["noTrans"].as_str().unwrap_or_default().to_owned();
             let actu = t["signa"]["actu"].as_str().unwrap_or_default();
-            let actu = Signature::from_base64(actu).map_err(|_| (417, actu.to_owned()))?;
+            let actu = Signature::from_base64(actu).map_err(|_| (E::SignatureLength, actu.to_owned()))?;
             // The certificate that signed the transaction must be in force when it is received.
             let signer: Option<Thumbprint> =
                 t["emprCertifSEV"].as_str().and_then(|e| e.parse().ok());
-            let signer = signer.ok_or_else(|| (469, no_trans.clone()))?;
+            let signer = signer.ok_or_else(|| (E::SignedWithInvalidCertificate, no_trans.clone()))?;
             let signer = self
                 .registry()
                 .certificate_by_thumbprint(signer)
                 .map_err(internal)?
-                .ok_or_else(|| (469, no_trans.clone()))?;
+                .ok_or_else(|| (E::SignedWithInvalidCertificate, no_trans.clone()))?;
             let health = Health::classify(
                 signer.state,
                 &signer.validity,
@@ -127,16 +127,16 @@ impl Authority {
                 WarningPolicy::default(),
             );
             if !health.is_usable() || matches!(health, Health::NotYetValid) {
-                return Err((469, no_trans));
+                return Err((E::SignedWithInvalidCertificate, no_trans));
             }
             actus.push(actu);
         }
         // SIGNATRANSM: the transmitter's authorization code, the device, the actu values oldest first.
-        let signature = Signature::from_base64(&signature).map_err(|_| (451, String::new()))?;
+        let signature = Signature::from_base64(&signature).map_err(|_| (E::TransmissionSignatureInvalid, String::new()))?;
         let text = signatransm_input(subject.authorization_code(), device, &actus);
-        let key = info.public_key.ok_or_else(|| (451, String::new()))?;
+        let key = info.public_key.ok_or_else(|| (E::TransmissionSignatureInvalid, String::new()))?;
         key.verify(text.as_bytes(), &signature)
-            .map_err(|_| (451, String::new()))?;
+            .map_err(|_| (E::TransmissionSignatureInvalid, String::new()))?;
 
         let stamp = format!(
             "{:04}{:02}{:02}{:02}{:02}{:02}",

@@ -113,6 +113,18 @@ impl CertificateAuthority {
         csr: &ValidatedCsr,
         now: OffsetDateTime,
     ) -> Result<IssuedCertificate, Error> {
+        self.issue_linked(csr, now, &PublicationLinks::default())
+    }
+
+    /// Issues like [`issue`](Self::issue), and writes where the authority publishes its CRL
+    /// (CRL distribution points) and its own certificate (authority information access,
+    /// caIssuers), so that an SRS can check for revocation without being told where.
+    pub fn issue_linked(
+        &self,
+        csr: &ValidatedCsr,
+        now: OffsetDateTime,
+        links: &PublicationLinks,
+    ) -> Result<IssuedCertificate, Error> {
         let validity = Validity::five_years_from(now);
         let serial = random_serial()?;
         let mut params = CertificateParams::default();
@@ -131,6 +143,19 @@ impl CertificateAuthority {
         params.serial_number = Some(RcgenSerial::from_slice(serial.as_bytes()));
         params.not_before = validity.not_before();
         params.not_after = validity.not_after();
+        if let Some(url) = &links.crl_url {
+            params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+                uris: vec![url.clone()],
+            }];
+        }
+        if let Some(url) = &links.ca_issuers_url {
+            params
+                .custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    &OID_AUTHORITY_INFO_ACCESS,
+                    authority_info_access(url),
+                ));
+        }
         let der = params
             .signed_by(&csr.public_key, &self.issuer)
             .map_err(Error::certificate)?
@@ -183,6 +208,41 @@ impl CertificateAuthority {
             validity,
         })
     }
+}
+
+/// Where an authority publishes what an SRS needs to check revocation, written into the
+/// certificates it issues.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PublicationLinks {
+    /// The URL of the CRL (CRL distribution points).
+    pub crl_url: Option<String>,
+    /// The URL of the authority's certificate, DER (authority information access, caIssuers).
+    pub ca_issuers_url: Option<String>,
+}
+
+impl PublicationLinks {
+    /// Links under `base` (`https://HOST:PORT`): the CRL at `base/crl`, the CA at `base/ca`.
+    pub fn under(base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        Self {
+            crl_url: Some(format!("{base}/crl")),
+            ca_issuers_url: Some(format!("{base}/ca")),
+        }
+    }
+}
+
+/// id-pe-authorityInfoAccess.
+const OID_AUTHORITY_INFO_ACCESS: [u64; 9] = [1, 3, 6, 1, 5, 5, 7, 1, 1];
+
+/// AuthorityInfoAccessSyntax with one caIssuers access description naming `url`.
+fn authority_info_access(url: &str) -> Vec<u8> {
+    // id-ad-caIssuers, 1.3.6.1.5.5.7.48.2
+    const CA_ISSUERS: [u8; 10] = [0x06, 0x08, 0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+    let mut description = CA_ISSUERS.to_vec();
+    // GeneralName uniformResourceIdentifier: [6] IMPLICIT IA5String
+    description.extend(crate::der::tlv(0x86, url.as_bytes()));
+    crate::der::tlv(0x30, &crate::der::tlv(0x30, &description))
 }
 
 /// A revoked certificate, as a CRL lists it.

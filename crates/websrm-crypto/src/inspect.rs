@@ -25,6 +25,11 @@ pub struct CertificateInfo {
     pub thumbprint: Thumbprint,
     /// The public key, if it is an ECDSA P-256 key.
     pub public_key: Option<PublicKey>,
+    /// Where the issuer publishes its CRL (the URIs of the CRL distribution points).
+    pub crl_urls: Vec<String>,
+    /// Where the issuer's certificate can be fetched (authority information access,
+    /// caIssuers URIs).
+    pub ca_issuers: Vec<String>,
 }
 
 impl CertificateInfo {
@@ -54,7 +59,10 @@ pub fn inspect_certificate(der: &[u8]) -> Result<CertificateInfo, Error> {
         _ => None,
     };
     let raw_subject = raw_subject(cert.subject());
+    let (crl_urls, ca_issuers) = publication_links(&cert);
     Ok(CertificateInfo {
+        crl_urls,
+        ca_issuers,
         serial: SerialNumber::from_bytes(serial),
         subject: Subject::from_attributes(&raw_subject).ok(),
         raw_subject,
@@ -63,6 +71,40 @@ pub fn inspect_certificate(der: &[u8]) -> Result<CertificateInfo, Error> {
         thumbprint: thumbprint(der),
         public_key,
     })
+}
+
+/// The URIs of the CRL distribution points and of the caIssuers access descriptions.
+fn publication_links(cert: &X509Certificate<'_>) -> (Vec<String>, Vec<String>) {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    let mut crl = Vec::new();
+    let mut issuers = Vec::new();
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(points) => {
+                for point in points.iter() {
+                    if let Some(DistributionPointName::FullName(names)) = &point.distribution_point
+                    {
+                        for name in names {
+                            if let GeneralName::URI(uri) = name {
+                                crl.push((*uri).to_owned());
+                            }
+                        }
+                    }
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                for desc in aia.iter() {
+                    if desc.access_method == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS
+                        && let GeneralName::URI(uri) = &desc.access_location
+                    {
+                        issuers.push((*uri).to_owned());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (crl, issuers)
 }
 
 /// The thumbprint of a DER certificate: SHA-1 of its encoding.

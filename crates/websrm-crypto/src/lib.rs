@@ -48,7 +48,9 @@ mod signature;
 pub mod tls;
 mod validate;
 
-pub use ca::{CertificateAuthority, IssuedCertificate, PsiKey, RevokedEntry, random_serial};
+pub use ca::{
+    CertificateAuthority, IssuedCertificate, PsiKey, PublicationLinks, RevokedEntry, random_serial,
+};
 pub use csr::{Csr, EKU_CLIENT_AUTH, EKU_REQUESTED};
 pub use error::Error;
 pub use inspect::{

@@ -277,6 +277,9 @@ pub enum Health {
     Deleted,
     /// Replaced by another certificate.
     Replaced,
+    /// Refused by the authority (`JW00B999011E`): revoked, deleted or replaced, without the
+    /// device knowing which.
+    Refused,
 }
 
 impl Health {

@@ -124,9 +124,9 @@ pub struct WireError {
 }
 
 impl WireError {
-    /// The entry for catalogue error `number`, its French message filled with `args`.
-    pub fn from_catalogue(number: u16, args: &[&str]) -> Self {
-        let entry = catalogue::entry(number);
+    /// The catalogue's error `code`, its French message filled with `args`.
+    pub fn from_catalogue(code: catalogue::ErrorCode, args: &[&str]) -> Self {
+        let entry = code.entry();
         Self {
             id: entry.id().to_string(),
             mess: entry.french_with(args),
@@ -153,9 +153,15 @@ impl AuthorityError {
         self.return_code.is_some_and(ReturnCode::is_retransmittable)
     }
 
-    /// The English explanation from the catalogue, if the id is known.
-    pub fn english(&self) -> Option<&'static str> {
-        catalogue::lookup(self.id).map(|e| e.english)
+    /// The English text of the message, with the values of the French one, if the
+    /// catalogue knows the id.
+    pub fn english(&self) -> Option<String> {
+        catalogue::english_for(self.id, &self.message)
+    }
+
+    /// The catalogue's name for the error, if it knows the id.
+    pub fn code(&self) -> Option<catalogue::ErrorCode> {
+        catalogue::ErrorCode::from_id(self.id)
     }
 }
 

@@ -1,31 +1,41 @@
-//! The error catalogue: every id the authority emits is there, once, with consistent messages.
+//! The error catalogue: every id is there once, by name, with consistent messages in both
+//! languages, and no rendered message keeps a placeholder.
 
-use websrm_protocol::catalogue::{CATALOGUE, entry, lookup};
-
-/// Every error number websrm's authority can answer with.
-const EMITTED: &[u16] = &[
-    0, 1, 2, 3, 11, 12, 13, 14, 15, 25, 37, 41, 42, 47, 48, 50, 61, 69, 100, 200, 304, 309, 310,
-    311, 313, 314, 315, 316, 320, 321, 322, 323, 328, 329, 401, 417, 420, 421, 429, 430, 431, 432,
-    433, 436, 437, 451, 452, 469, 470, 508, 509, 510, 514, 518, 520, 522, 602, 604, 605, 606, 607,
-    608, 609, 610, 611, 612, 613, 614, 615, 616, 999,
-];
+use websrm_domain::ErrorId;
+use websrm_protocol::catalogue::{CATALOGUE, ErrorCode, english_for, lookup, values_in};
+use websrm_protocol::wire::{AuthorityError, WireError};
 
 #[test]
-fn every_emitted_id_is_in_the_catalogue_once() {
-    for n in EMITTED {
+fn every_code_is_in_the_catalogue_once_under_its_own_number() {
+    assert_eq!(ErrorCode::ALL.len(), CATALOGUE.len());
+    for code in ErrorCode::ALL {
+        let entry = code.entry();
+        assert_eq!(entry.code, *code);
+        assert_eq!(entry.number, code.number());
         assert_eq!(
-            CATALOGUE.iter().filter(|e| e.number == *n).count(),
+            CATALOGUE.iter().filter(|e| e.number == code.number()).count(),
             1,
-            "error {n:03}"
+            "error {:03}",
+            code.number()
         );
-        assert_eq!(entry(*n).number, *n);
-        assert_eq!(lookup(entry(*n).id()).map(|e| e.number), Some(*n));
+        assert_eq!(ErrorId::new(code.number()).map(|i| i.number()), Some(code.number()));
+        assert_eq!(code.id().number(), code.number());
+        assert_eq!(ErrorCode::from_id(code.id()), Some(*code));
+        assert_eq!(lookup(code.id()).map(|e| e.code), Some(*code));
     }
     assert_eq!(
-        entry(123).number,
-        100,
-        "an unknown number falls back to the unexpected error"
+        CATALOGUE.last().map(|e| e.code),
+        Some(ErrorCode::ContactRetailer),
+        "the companion comes last"
     );
+}
+
+#[test]
+fn an_id_outside_the_catalogue_is_not_looked_up_as_another() {
+    let unknown = ErrorId::new(123).unwrap();
+    assert_eq!(lookup(unknown), None);
+    assert_eq!(ErrorCode::from_id(unknown), None);
+    assert_eq!(english_for(unknown, "Un message."), None);
 }
 
 #[test]
@@ -48,9 +58,66 @@ fn messages_fit_the_protocol_and_agree_between_languages() {
         assert_eq!(e.id().to_string().len(), 12);
     }
     assert_eq!(
-        entry(999).return_code(),
+        ErrorCode::ContactRetailer.entry().return_code(),
         None,
         "the companion has no codRetour"
     );
-    assert!(entry(421).has_companion() && !entry(470).has_companion());
+    assert!(
+        ErrorCode::CsrInvalid.entry().has_companion()
+            && !ErrorCode::IdentificationNumberUnknown.entry().has_companion()
+    );
+}
+
+/// Whatever values an error was given (none, some, all), neither language shows a raw `{n}`,
+/// and the English text of what the authority sent carries the same values.
+#[test]
+fn no_rendered_message_keeps_a_placeholder() {
+    let values = ["5678912340", "DEV"];
+    for e in CATALOGUE {
+        for n in 0..=values.len() {
+            let french = e.french_with(&values[..n]);
+            let english = e.english_with(&values[..n]);
+            for text in [&french, &english] {
+                assert!(
+                    !text.contains("{0}") && !text.contains("{1}"),
+                    "{:03} with {n} values: {text}",
+                    e.number
+                );
+                assert!(!text.contains("  "), "{:03}: {text}", e.number);
+            }
+            // What a client shows in English for the French message it received.
+            let wire = WireError::from_catalogue(e.code, &values[..n]);
+            let received = AuthorityError::try_from(&wire).unwrap();
+            let shown = received.english().unwrap();
+            assert!(!shown.contains('{'), "{:03}: {shown}", e.number);
+            if n == values.len() {
+                assert_eq!(shown, english, "{:03}", e.number);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_values_of_a_french_message_give_the_english_one() {
+    let e = ErrorCode::CertificateRevoked.entry();
+    let french = e.french_with(&["6A1B2C3D4E5F60718293A4B5C6D7E8F901234567"]);
+    assert_eq!(
+        values_in(e.french, &french),
+        Some(vec!["6A1B2C3D4E5F60718293A4B5C6D7E8F901234567".to_owned()])
+    );
+    assert_eq!(
+        english_for(e.id(), &french).as_deref(),
+        Some("The certificate 6A1B2C3D4E5F60718293A4B5C6D7E8F901234567 used for authentication is revoked.")
+    );
+    // Another authority's wording: the English text without the values, never a placeholder.
+    assert_eq!(
+        english_for(e.id(), "Certificat révoqué.").as_deref(),
+        Some("The certificate used for authentication is revoked.")
+    );
+    let two = ErrorCode::CertificationCodeConformity.entry();
+    let french = two.french_with(&["RBC000000000", "ESSAI"]);
+    assert_eq!(
+        english_for(two.id(), &french).as_deref(),
+        Some("The certification code RBC000000000 is not valid in the ESSAI environment.")
+    );
 }

@@ -85,6 +85,31 @@ CREATE TABLE chains (
     PRIMARY KEY (environment, device_id, srs_id, qst)
 );
 ",
+    // A certificate the authority no longer accepts (011E: revoked, deleted or replaced
+    // elsewhere) is told apart from one seen on the CRL; the CHECK changes, so the table is
+    // rebuilt.
+    r"
+CREATE TABLE slots_v3 (
+    environment  TEXT NOT NULL,
+    operator     TEXT NOT NULL,
+    installation TEXT NOT NULL,
+    nickname     TEXT NOT NULL,
+    certificate  BLOB NOT NULL,
+    certif_psi   TEXT NOT NULL,
+    sealed_key   BLOB NOT NULL,
+    serial       TEXT NOT NULL UNIQUE,
+    thumbprint   TEXT NOT NULL,
+    not_before   INTEGER NOT NULL,
+    not_after    INTEGER NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('active', 'revoked', 'refused')),
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (environment, operator, installation)
+);
+INSERT INTO slots_v3 SELECT environment, operator, installation, nickname, certificate, certif_psi,
+    sealed_key, serial, thumbprint, not_before, not_after, status, updated_at FROM slots;
+DROP TABLE slots;
+ALTER TABLE slots_v3 RENAME TO slots;
+",
 ];
 
 const KIND: db::Kind = db::Kind {
@@ -121,8 +146,52 @@ impl fmt::Display for SlotKey {
 pub enum SlotStatus {
     /// In force (expiry is judged from the validity).
     Active,
-    /// The authority said it is revoked.
+    /// The authority said it is revoked (its CRL lists it).
     Revoked,
+    /// The authority no longer accepts it (`JW00B999011E`: revoked, deleted or replaced).
+    Refused,
+}
+
+impl SlotStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+/// Why a certificate ended on the device without being deleted or replaced through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndState {
+    /// Past its expiry.
+    Expired,
+    /// Revoked (seen on the authority's CRL).
+    Revoked,
+    /// Refused by the authority (`JW00B999011E`).
+    Refused,
+}
+
+impl EndState {
+    /// The word kept in the history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::Refused => "refused",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "expired" => Self::Expired,
+            "revoked" => Self::Revoked,
+            "refused" => Self::Refused,
+            _ => return None,
+        })
+    }
 }
 
 /// What the authority returned for a certificate, as the caller read it.
@@ -254,6 +323,19 @@ pub enum HistoryEvent {
     RevokedSeen {
         /// Its serial.
         serial: SerialNumber,
+    },
+    /// The authority refused the certificate (`JW00B999011E`): revoked, deleted or replaced.
+    RefusedSeen {
+        /// Its serial.
+        serial: SerialNumber,
+    },
+    /// A certificate that had ended (expired, revoked, refused) was removed from the device with
+    /// its key, to make room for a new one; the authority was not asked, since it refuses it.
+    Retired {
+        /// Its serial.
+        serial: SerialNumber,
+        /// How it had ended.
+        state: EndState,
     },
     /// The authority answered with an error.
     AuthorityError {
@@ -764,30 +846,67 @@ impl DeviceStore {
         rows.map(|r| r?).collect()
     }
 
-    /// Records that the authority reported the slot's certificate revoked.
+    /// Records that the authority reported the slot's certificate revoked (on its CRL).
     pub fn mark_revoked(&mut self, key: &SlotKey, at: OffsetDateTime) -> Result<(), Error> {
+        self.mark(key, SlotStatus::Revoked, at)
+    }
+
+    /// Records that the authority refused the slot's certificate (`JW00B999011E`). A certificate
+    /// already known revoked stays so.
+    pub fn mark_refused(&mut self, key: &SlotKey, at: OffsetDateTime) -> Result<(), Error> {
+        self.mark(key, SlotStatus::Refused, at)
+    }
+
+    fn mark(&mut self, key: &SlotKey, status: SlotStatus, at: OffsetDateTime) -> Result<(), Error> {
         let tx = db::write_tx(&mut self.conn)?;
         let slot = slot_row(&tx, key)?.ok_or_else(|| Error::SlotNotFound {
             slot: key.to_string(),
         })?;
+        if slot.status == status || slot.status == SlotStatus::Revoked {
+            return Ok(());
+        }
         tx.execute_cached(
-            "UPDATE slots SET status = 'revoked', updated_at = ?4 \
+            "UPDATE slots SET status = ?5, updated_at = ?4 \
              WHERE environment = ?1 AND operator = ?2 AND installation = ?3",
             params![
                 key.environment.as_str(),
                 key.operator.as_str(),
                 key.installation,
-                to_unix(at)
+                to_unix(at),
+                status.as_str()
             ],
         )?;
-        history(
-            &tx,
-            at,
-            Some(key),
-            &HistoryEvent::RevokedSeen {
-                serial: slot.material.serial,
-            },
-        )?;
+        let serial = slot.material.serial;
+        let event = match status {
+            SlotStatus::Refused => HistoryEvent::RefusedSeen { serial },
+            _ => HistoryEvent::RevokedSeen { serial },
+        };
+        history(&tx, at, Some(key), &event)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes an ended certificate (expired, revoked or refused) and its key from the slot, in
+    /// one transaction with its history entry, so that a new certificate can be obtained for it.
+    /// `serial` must be the slot's certificate: a slot that changed meanwhile is left alone.
+    pub fn retire(
+        &mut self,
+        key: &SlotKey,
+        serial: SerialNumber,
+        state: EndState,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let tx = db::write_tx(&mut self.conn)?;
+        let slot = slot_row(&tx, key)?.ok_or_else(|| Error::SlotNotFound {
+            slot: key.to_string(),
+        })?;
+        if slot.material.serial != serial {
+            return Err(Error::SlotNotFound {
+                slot: format!("{key} with certificate {serial}"),
+            });
+        }
+        delete_slot(&tx, key)?;
+        history(&tx, at, Some(key), &HistoryEvent::Retired { serial, state })?;
         tx.commit()?;
         Ok(())
     }
@@ -1044,6 +1163,7 @@ fn slot_from_row(r: &Row<'_>) -> Result<Slot, Error> {
         status: match status.as_str() {
             "active" => SlotStatus::Active,
             "revoked" => SlotStatus::Revoked,
+            "refused" => SlotStatus::Refused,
             _ => {
                 return Err(Error::Corrupt {
                     table: "slots",
@@ -1168,6 +1288,18 @@ fn history(
         HistoryEvent::RevokedSeen { serial } => {
             ("revoked-seen", Some(*serial), None, None, None, None, None)
         }
+        HistoryEvent::RefusedSeen { serial } => {
+            ("refused-seen", Some(*serial), None, None, None, None, None)
+        }
+        HistoryEvent::Retired { serial, state } => (
+            "retired",
+            Some(*serial),
+            None,
+            None,
+            None,
+            None,
+            Some(state.as_str().to_owned()),
+        ),
         HistoryEvent::AuthorityError {
             error_id,
             return_code,
@@ -1246,6 +1378,18 @@ fn history_from_row(r: &Row<'_>) -> Result<HistoryEntry, Error> {
         },
         "deleted" => HistoryEvent::Deleted { serial: serial(5)? },
         "revoked-seen" => HistoryEvent::RevokedSeen { serial: serial(5)? },
+        "refused-seen" => HistoryEvent::RefusedSeen { serial: serial(5)? },
+        "retired" => {
+            let state = text(10)?;
+            HistoryEvent::Retired {
+                serial: serial(5)?,
+                state: EndState::parse(&state).ok_or(Error::Corrupt {
+                    table: "history",
+                    column: "detail",
+                    value: state,
+                })?,
+            }
+        }
         "authority-error" => HistoryEvent::AuthorityError {
             error_id: parse("history", "error_id", &text(8)?)?,
             return_code: r

@@ -1,13 +1,17 @@
 //! A blocking front for SRSs that are not async: each network call runs on a runtime of its
-//! own; everything else is the async [`crate::Srs`]'s, reached through `Deref`.
+//! own. Every call of the async [`crate::Srs`] has its blocking twin here, written out, so that
+//! no async method can be reached (and its future dropped unawaited) by mistake.
 
-use std::ops::Deref;
-
-use websrm_domain::{AuthorizationCode, DeviceId, IdentificationNumber, Nickname, UtcOffset};
+use time::OffsetDateTime;
+use websrm_crypto::{Signature, TransactionSignatureInput};
+use websrm_domain::{
+    AuthorizationCode, DeviceId, IdentificationNumber, Nickname, TestCase, Thumbprint, UtcOffset,
+};
 
 use crate::{
-    CertificateView, Changes, Config, Confirmation, DeviceIdAnswer, Error, OperatorEnrolment,
-    RecoveryReport,
+    BillingGuard, CertificateView, Changes, Config, Confirmation, DeviceIdAnswer, Error,
+    OperatorEnrolment, Origin, RecoveryReport, RevocationCheck, SignedTransaction,
+    TransactionData,
 };
 
 /// The SRS's certificate side, with blocking calls. Do not use it from inside an async runtime.
@@ -23,9 +27,7 @@ impl Srs {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Error::Unreachable {
-                reason: format!("cannot start the network runtime: {e}"),
-            })?;
+            .map_err(|e| Error::Runtime(e.to_string()))?;
         Ok(Self {
             inner: crate::Srs::open(config)?,
             runtime,
@@ -90,8 +92,109 @@ impl Srs {
     }
 
     /// See [`crate::Srs::refresh_revocations`].
-    pub fn refresh_revocations(&self) -> Result<Vec<String>, Error> {
+    pub fn refresh_revocations(&self) -> Result<RevocationCheck, Error> {
         self.runtime.block_on(self.inner.refresh_revocations())
+    }
+
+    /// See [`crate::Srs::remove_ended`].
+    pub fn remove_ended(&self, nickname: &str, confirmation: Confirmation) -> Result<(), Error> {
+        self.inner.remove_ended(nickname, confirmation)
+    }
+
+    /// See [`crate::Srs::test_case`].
+    pub fn test_case(&self) -> TestCase {
+        self.inner.test_case()
+    }
+
+    /// See [`crate::Srs::set_test_case`].
+    pub fn set_test_case(&self, test_case: TestCase) {
+        self.inner.set_test_case(test_case);
+    }
+
+    /// See [`crate::Srs::device_id`].
+    pub fn device_id(&self) -> Result<Option<DeviceId>, Error> {
+        self.inner.device_id()
+    }
+
+    /// See [`crate::Srs::enter_device_id`].
+    pub fn enter_device_id(&self, id: DeviceId) -> Result<(), Error> {
+        self.inner.enter_device_id(id)
+    }
+
+    /// See [`crate::Srs::certificates`].
+    pub fn certificates(&self, at: OffsetDateTime) -> Result<Vec<CertificateView>, Error> {
+        self.inner.certificates(at)
+    }
+
+    /// See [`crate::Srs::billing_guard`].
+    pub fn billing_guard(
+        &self,
+        operator: &IdentificationNumber,
+        at: OffsetDateTime,
+    ) -> Result<BillingGuard, Error> {
+        self.inner.billing_guard(operator, at)
+    }
+
+    /// See [`crate::Srs::sign_transaction`].
+    pub fn sign_transaction(
+        &self,
+        operator: &IdentificationNumber,
+        input: &TransactionSignatureInput<'_>,
+    ) -> Result<Signature, Error> {
+        self.inner.sign_transaction(operator, input)
+    }
+
+    /// See [`crate::Srs::transmission_signature`].
+    pub fn transmission_signature(
+        &self,
+        operator: &IdentificationNumber,
+        authorization_code: &AuthorizationCode,
+        actus: &[Signature],
+    ) -> Result<(Signature, Thumbprint), Error> {
+        self.inner
+            .transmission_signature(operator, authorization_code, actus)
+    }
+
+    /// See [`crate::Srs::transmission_signature_for`].
+    pub fn transmission_signature_for(
+        &self,
+        operator: &IdentificationNumber,
+        authorization_code: &AuthorizationCode,
+        device: DeviceId,
+        actus: &[Signature],
+    ) -> Result<(Signature, Thumbprint), Error> {
+        self.inner
+            .transmission_signature_for(operator, authorization_code, device, actus)
+    }
+
+    /// See [`crate::Srs::sign_in_chain`].
+    pub fn sign_in_chain(
+        &self,
+        origin: &Origin,
+        operator: &IdentificationNumber,
+        data: &TransactionData,
+    ) -> Result<SignedTransaction, Error> {
+        self.inner.sign_in_chain(origin, operator, data)
+    }
+
+    /// See [`crate::Srs::history`].
+    pub fn history(&self) -> Result<Vec<crate::HistoryEntry>, Error> {
+        self.inner.history()
+    }
+
+    /// See [`crate::Srs::reset_installation`].
+    pub fn reset_installation(&self) -> Result<usize, Error> {
+        self.inner.reset_installation()
+    }
+
+    /// See [`crate::Srs::record_terminal`].
+    pub fn record_terminal(&self, label: &str, device_id: DeviceId) -> Result<(), Error> {
+        self.inner.record_terminal(label, device_id)
+    }
+
+    /// See [`crate::Srs::terminals`].
+    pub fn terminals(&self) -> Result<Vec<crate::Terminal>, Error> {
+        self.inner.terminals()
     }
 
     /// See [`crate::Srs::add_terminal`].
@@ -105,10 +208,3 @@ impl Srs {
     }
 }
 
-impl Deref for Srs {
-    type Target = crate::Srs;
-
-    fn deref(&self) -> &crate::Srs {
-        &self.inner
-    }
-}

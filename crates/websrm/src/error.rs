@@ -48,9 +48,13 @@ pub enum Error {
     /// No certificate of this device has this nickname.
     #[error("no certificate named {0} on this device")]
     NotFound(String),
-    /// The slot already holds a certificate: replace it instead.
-    #[error("{0} already has a certificate; replace it instead")]
+    /// The slot already holds a certificate in force: replace it instead.
+    #[error("{0} already has a certificate in force; replace it instead")]
     AlreadyEnrolled(String),
+    /// The certificate is still in force: delete it at the authority ([`crate::Srs::delete`])
+    /// rather than only removing it from the device.
+    #[error("the certificate {0} is still in force; delete it instead")]
+    InForce(String),
     /// A value entered is invalid.
     #[error(transparent)]
     Invalid(#[from] ParseError),
@@ -58,14 +62,27 @@ pub enum Error {
     /// the QST number).
     #[error("the certificate's details are inconsistent: {0:?}")]
     Subject(SubjectFinding),
-    /// The certificate cannot be used now (expired, revoked, not valid yet): replace it or obtain a
-    /// new one.
-    #[error("the certificate {nickname} cannot be used ({health:?})")]
+    /// The certificate cannot be used for this (expired, revoked, refused by the authority, not
+    /// valid yet); the notice says what to do instead, in French and English: for a
+    /// certificate that has ended, obtain a new one with [`crate::Srs::enrol`].
+    #[error("{}", .notice.english)]
     Unusable {
         /// The certificate's nickname.
         nickname: String,
         /// Its health.
         health: websrm_domain::Health,
+        /// What to tell the user.
+        notice: crate::Notice,
+    },
+    /// The sealed key of a slot cannot be opened on this device (another key-encryption key, a
+    /// damaged store): a local failure, and nothing was sent.
+    #[error("the key of {slot} cannot be opened on this device")]
+    SealedKey {
+        /// The slot.
+        slot: String,
+        /// Why.
+        #[source]
+        source: websrm_crypto::Error,
     },
     /// The key-encryption key is missing although the store holds sealed keys (the key file was
     /// lost or the database copied without it): nothing can be opened.
@@ -74,12 +91,15 @@ pub enum Error {
     /// The authority answered with something that is not a certificate for the request.
     #[error("the authority's answer cannot be used: {0}")]
     BadAnswer(String),
+    /// The blocking front could not start its runtime (a local failure).
+    #[error("cannot start the network runtime: {0}")]
+    Runtime(String),
     /// The local store failed.
-    #[error("device store: {0}")]
-    Store(String),
+    #[error("device store")]
+    Store(#[source] websrm_store::Error),
     /// A cryptographic operation failed.
-    #[error("cryptography: {0}")]
-    Crypto(String),
+    #[error("cryptography")]
+    Crypto(#[from] websrm_crypto::Error),
 }
 
 impl From<websrm_store::Error> for Error {
@@ -88,13 +108,7 @@ impl From<websrm_store::Error> for Error {
             websrm_store::Error::DeviceIdConflict { existing, offered } => {
                 Self::DeviceIdConflict { existing, offered }
             }
-            other => Self::Store(other.to_string()),
+            other => Self::Store(other),
         }
-    }
-}
-
-impl From<websrm_crypto::Error> for Error {
-    fn from(e: websrm_crypto::Error) -> Self {
-        Self::Crypto(e.to_string())
     }
 }

@@ -50,6 +50,7 @@
 
 pub mod blocking;
 mod config;
+pub mod essai;
 mod error;
 mod notices;
 mod srs;
@@ -59,7 +60,7 @@ pub use error::Error;
 pub use notices::{BillingGuard, INVALID_CERTIFICATE_MENTIONS, Notice, warning};
 pub use srs::{
     CertificateView, Changes, Confirmation, DeviceIdAnswer, OperatorEnrolment, Origin,
-    RecoveryReport, SERVER_INSTALLATION, SignedTransaction, Srs, TransactionData,
+    RecoveryReport, RevocationCheck, SERVER_INSTALLATION, SignedTransaction, Srs, TransactionData,
 };
 pub use websrm_crypto::{Preceding, Signature, TransactionSignatureInput};
 pub use websrm_domain as domain;
@@ -68,7 +69,7 @@ pub use websrm_domain as domain;
 pub use websrm_crypto as __crypto;
 pub use websrm_protocol::headers::ProductIdentity;
 pub use websrm_protocol::wire::AuthorityError;
-pub use websrm_store::device::{HistoryEntry, HistoryEvent, SlotKey, Terminal};
+pub use websrm_store::device::{EndState, HistoryEntry, HistoryEvent, SlotKey, Terminal};
 pub use websrm_store::{FileKeyProtector, KeyProtector, Zeroizing};
 
 /// Kills the process with SIGKILL at the named point when `WEBSRM_CRASH_AT` names it (as

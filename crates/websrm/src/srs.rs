@@ -17,8 +17,9 @@ use websrm_domain::{
 use websrm_protocol::client::{CertificateClient, ClientError};
 use websrm_protocol::headers::CertificateHeaders;
 use websrm_protocol::wire::{CertificateAnswer, Modification};
+use websrm_protocol::catalogue::ErrorCode;
 use websrm_store::device::{
-    CertificateMaterial, PendingKind, PendingRequest, Slot, SlotKey, SlotStatus,
+    CertificateMaterial, EndState, PendingKind, PendingRequest, Slot, SlotKey, SlotStatus,
 };
 use websrm_store::{DeviceStore, FileKeyProtector, KeyProtector};
 
@@ -57,6 +58,27 @@ pub struct OperatorEnrolment {
 }
 
 impl OperatorEnrolment {
+    /// The values an operator enters, already parsed.
+    pub fn new(
+        identification_number: IdentificationNumber,
+        authorization_code: AuthorizationCode,
+        sector: Sector,
+        qst_number: QstNumber,
+        file_number: FileNumber,
+        nickname: Nickname,
+        utc_offset: UtcOffset,
+    ) -> Self {
+        Self {
+            identification_number,
+            authorization_code,
+            sector,
+            qst_number,
+            file_number,
+            nickname,
+            utc_offset,
+        }
+    }
+
     /// The values an operator enters, read from text.
     pub fn parse(
         identification_number: &str,
@@ -197,13 +219,39 @@ pub struct RecoveryReport {
     pub still_pending: usize,
 }
 
+/// What a revocation check found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevocationCheck {
+    /// Nicknames of the certificates newly found revoked (now marked so on the device).
+    pub newly_revoked: Vec<String>,
+    /// The CRLs consulted (their URLs).
+    pub consulted: Vec<String>,
+    /// Nicknames of certificates for which no CRL is known: no CRL distribution point in the
+    /// certificate and none configured. Their revocation is learned only from the authority's
+    /// answers (`JW00B999011E`).
+    pub without_crl: Vec<String>,
+}
+
 /// An SRS's certificate side: one per process, for one store file.
 pub struct Srs {
     config: Config,
     store: Mutex<DeviceStore>,
     kek: KeyEncryptionKey,
     client: CertificateClient,
-    crl: Mutex<Option<websrm_crypto::CrlInfo>>,
+    /// Verified CRLs by URL, until their next update.
+    crls: Mutex<std::collections::HashMap<String, websrm_crypto::CrlInfo>>,
+    /// Issuer certificates fetched from the caIssuers address, by URL.
+    issuers: Mutex<std::collections::HashMap<String, Vec<u8>>>,
+    /// The `CASESSAI` sent with the next request; the authority's `casEssai` moves it on.
+    test_case: Mutex<TestCase>,
+}
+
+/// How a certificate on the device ended, if it did.
+#[derive(Debug, Clone, Copy)]
+struct Ended {
+    state: EndState,
+    since: OffsetDateTime,
 }
 
 impl std::fmt::Debug for Srs {
@@ -234,13 +282,36 @@ impl Srs {
         let kek = KeyEncryptionKey::from_bytes(*protector.key_encryption_key()?);
         let (endpoints, trust) = config.endpoints_and_trust()?;
         let client = CertificateClient::new(endpoints, trust, config.environment);
+        let test_case = Mutex::new(config.test_case);
         Ok(Self {
             config,
             store: Mutex::new(store),
             kek,
             client,
-            crl: Mutex::new(None),
+            crls: Mutex::default(),
+            issuers: Mutex::default(),
+            test_case,
         })
+    }
+
+    /// The `CASESSAI` the next request carries: the configured one
+    /// ([`Config::with_test_case`]) at first, then the `casEssai` of each answer, so that the
+    /// steps of a certification case follow one another as the authority directs.
+    pub fn test_case(&self) -> TestCase {
+        *lock(&self.test_case)
+    }
+
+    /// Sends `CASESSAI` = `test_case` with the next request (to start a case again at its
+    /// first step, or to run a chosen step).
+    pub fn set_test_case(&self, test_case: TestCase) {
+        *lock(&self.test_case) = test_case;
+    }
+
+    /// Moves to the step the authority named in its answer, if any.
+    fn follow(&self, answer: &CertificateAnswer) {
+        if let Some(next) = answer.next_test_case {
+            self.set_test_case(next);
+        }
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, DeviceStore> {
@@ -280,7 +351,7 @@ impl Srs {
         };
         CertificateHeaders::new(
             self.config.environment,
-            TestCase::PRODUCTION,
+            self.test_case(),
             initiating,
             device,
             &self.config.product,
@@ -341,8 +412,16 @@ impl Srs {
             slot.installation = SERVER_INSTALLATION.to_owned();
         }
         self.recover().await?;
-        if self.store().slot(&slot)?.is_some() {
-            return Err(Error::AlreadyEnrolled(slot.to_string()));
+        let current = self.store().slot(&slot)?;
+        if let Some(current) = current {
+            // A certificate in force is replaced, not enrolled again; one that has ended
+            // (expired, revoked, refused by the authority) goes to the history with its key
+            // discarded, and the slot takes a new certificate. The device identifier stays.
+            let Some(ended) = self.ended(&current, self.now()) else {
+                return Err(Error::AlreadyEnrolled(slot.to_string()));
+            };
+            self.store()
+                .retire(&slot, current.material.serial, ended.state, self.now())?;
         }
         let key = PrivateKey::generate()?;
         let sealed = key.seal(&self.kek, &slot.to_string())?;
@@ -367,7 +446,10 @@ impl Srs {
             .pending()?
             .into_iter()
             .find(|p| p.id == pending);
-        let request = request.ok_or_else(|| Error::Store("the pending request vanished".into()))?;
+        let request = request.ok_or(websrm_store::Error::PendingNotFound {
+            id: pending,
+            kind: "enrol",
+        })?;
         self.finish(&request, answer, &key).await?;
         self.view(&slot)
     }
@@ -397,6 +479,7 @@ impl Srs {
         }
         self.recover().await?;
         let slot = self.slot_by_nickname(nickname)?;
+        self.refuse_if_ended(&slot)?;
         let info = inspect_certificate(&slot.material.certificate_der)?;
         let current = info.subject.ok_or_else(|| {
             Error::BadAnswer("the current certificate has no WEB-SRM subject".into())
@@ -417,8 +500,11 @@ impl Srs {
             .pending()?
             .into_iter()
             .find(|p| p.id == pending);
-        let request = request.ok_or_else(|| Error::Store("the pending request vanished".into()))?;
-        let answer = self.send_pending(&request, &slot).await;
+        let request = request.ok_or(websrm_store::Error::PendingNotFound {
+            id: pending,
+            kind: "replace",
+        })?;
+        let answer = self.send_pending(&request, &slot).await?;
         self.finish(&request, answer, &key).await?;
         self.view(&slot.key)
     }
@@ -431,16 +517,71 @@ impl Srs {
         }
         self.recover().await?;
         let slot = self.slot_by_nickname(nickname)?;
+        self.refuse_if_ended(&slot)?;
         let pending = self.store().begin_deletion(&slot.key, self.now())?;
         let request = self
             .store()
             .pending()?
             .into_iter()
             .find(|p| p.id == pending);
-        let request = request.ok_or_else(|| Error::Store("the pending request vanished".into()))?;
-        let answer = self.send_pending(&request, &slot).await;
+        let request = request.ok_or(websrm_store::Error::PendingNotFound {
+            id: pending,
+            kind: "delete",
+        })?;
+        let answer = self.send_pending(&request, &slot).await?;
         let key = self.open_key(&slot.sealed_key, &slot.key)?;
         self.finish(&request, answer, &key).await
+    }
+
+    /// Removes from the device a certificate that has ended (expired, revoked, or refused by
+    /// the authority), with its key, without asking the authority, which would refuse a
+    /// deletion presented with it. The history keeps it with its final state; the device
+    /// identifier stays. The user must confirm. A certificate still in force is deleted with
+    /// [`Srs::delete`] instead.
+    pub fn remove_ended(&self, nickname: &str, confirmation: Confirmation) -> Result<(), Error> {
+        if confirmation != Confirmation::Confirmed {
+            return Err(Error::NotConfirmed);
+        }
+        let slot = self.slot_by_nickname(nickname)?;
+        let Some(ended) = self.ended(&slot, self.now()) else {
+            return Err(Error::InForce(nickname.to_owned()));
+        };
+        Ok(self
+            .store()
+            .retire(&slot.key, slot.material.serial, ended.state, self.now())?)
+    }
+
+    /// How the slot's certificate ended at `at`, if it did.
+    fn ended(&self, slot: &Slot, at: OffsetDateTime) -> Option<Ended> {
+        match slot.status {
+            SlotStatus::Revoked => Some(Ended {
+                state: EndState::Revoked,
+                since: slot.updated_at,
+            }),
+            SlotStatus::Refused => Some(Ended {
+                state: EndState::Refused,
+                since: slot.updated_at,
+            }),
+            _ if at > slot.material.validity.not_after() => Some(Ended {
+                state: EndState::Expired,
+                since: slot.material.validity.not_after(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// [`Error::Unusable`] for a certificate that has ended: the authority would refuse a
+    /// replacement or deletion presented with it, so say what to do instead.
+    fn refuse_if_ended(&self, slot: &Slot) -> Result<(), Error> {
+        let now = self.now();
+        match self.ended(slot, now) {
+            None => Ok(()),
+            Some(ended) => Err(Error::Unusable {
+                nickname: slot.nickname.to_string(),
+                health: self.view_of(slot.clone(), now).health,
+                notice: ended_notice(slot.nickname.as_str(), ended),
+            }),
+        }
     }
 
     /// Finishes requests a crash or a lost answer left pending: each is sent again as it was
@@ -477,7 +618,10 @@ impl Srs {
                         report.abandoned += 1;
                         continue;
                     };
-                    let answer = self.send_pending(&request, &slot).await;
+                    let answer = match self.send_pending(&request, &slot).await {
+                        Ok(answer) => answer,
+                        Err(e) => return Err(e),
+                    };
                     let key = match &request.kind {
                         PendingKind::Replace { .. } => self.open_key(
                             request.sealed_key.as_deref().unwrap_or_default(),
@@ -505,20 +649,14 @@ impl Srs {
         Ok(report)
     }
 
-    /// Sends a pending REM or SUP, authenticating with the slot's current certificate.
+    /// Sends a pending REM or SUP, authenticating with the slot's current certificate. A key
+    /// that cannot be opened is a local failure ([`Error::SealedKey`]): nothing is sent.
     async fn send_pending(
         &self,
         request: &PendingRequest,
         slot: &Slot,
-    ) -> Result<CertificateAnswer, ClientError> {
-        let current_key = match self.open_key(&slot.sealed_key, &slot.key) {
-            Ok(k) => k,
-            Err(e) => {
-                return Err(ClientError::Configuration {
-                    reason: e.to_string(),
-                });
-            }
-        };
+    ) -> Result<Result<CertificateAnswer, ClientError>, Error> {
+        let current_key = self.open_key(&slot.sealed_key, &slot.key)?;
         let identity = ClientIdentity {
             chain: vec![slot.material.certificate_der.clone()],
             key: &current_key,
@@ -532,14 +670,15 @@ impl Srs {
             },
             PendingKind::Delete { serial } => Modification::Delete { serial: *serial },
             _ => {
-                return Err(ClientError::Configuration {
+                return Ok(Err(ClientError::Configuration {
                     reason: "not a request on a held certificate".into(),
-                });
+                }));
             }
         };
-        self.client
+        Ok(self
+            .client
             .send(&self.headers(device), &modification, Some(identity))
-            .await
+            .await)
     }
 
     /// Applies an answer to a pending request: stores the certificate (checked against the key)
@@ -568,16 +707,28 @@ impl Srs {
                             now,
                         )?;
                     }
-                    let revoked = errors.iter().any(|e| e.id.number() == 11);
-                    if errors.iter().any(|e| e.id.number() == 47)
+                    let refused = errors.iter().any(|e| e.id == ErrorCode::CertificateRevoked.id());
+                    if errors.iter().any(|e| e.id == ErrorCode::DeviceIdUnknown.id())
                         && matches!(request.kind, PendingKind::Enrol { .. })
                     {
                         // An identifier the user entered that the authority does not know: let
                         // them enter it again, or ask for a new one.
                         store.forget_entered_device_id(now)?;
                     }
-                    if revoked && store.slot(&request.slot)?.is_some() {
-                        store.mark_revoked(&request.slot, now)?;
+                    let deleting = matches!(request.kind, PendingKind::Delete { .. });
+                    if refused && deleting {
+                        // The certificate no longer authenticates: a deletion the authority
+                        // refuses with 011E has nothing left to delete there (it was deleted,
+                        // perhaps by this very request before its answer was lost, or revoked
+                        // or replaced). The slot is emptied, and the history says so.
+                        store.complete_deletion(request.id, now)?;
+                        return Err(Error::Refused {
+                            errors,
+                            retransmittable: false,
+                        });
+                    }
+                    if refused && store.slot(&request.slot)?.is_some() {
+                        store.mark_refused(&request.slot, now)?;
                     }
                     if !retransmittable {
                         store.abandon(request.id, "refused by the authority", now)?;
@@ -603,6 +754,7 @@ impl Srs {
                 });
             }
         };
+        self.follow(&answer);
         if let PendingKind::Delete { .. } = request.kind {
             self.store().complete_deletion(request.id, now)?;
             return Ok(());
@@ -641,11 +793,15 @@ impl Srs {
     }
 
     fn open_key(&self, sealed: &[u8], slot: &SlotKey) -> Result<PrivateKey, Error> {
-        Ok(PrivateKey::open(
+        PrivateKey::open(
             &SealedKey::from_bytes(sealed.to_vec()),
             &self.kek,
             &slot.to_string(),
-        )?)
+        )
+        .map_err(|source| Error::SealedKey {
+            slot: slot.to_string(),
+            source,
+        })
     }
 
     fn slot_by_nickname(&self, nickname: &str) -> Result<Slot, Error> {
@@ -674,7 +830,10 @@ impl Srs {
             },
             _ => CertificateState::Active,
         };
-        let health = Health::classify(state, &slot.material.validity, at, self.config.warning);
+        let health = match slot.status {
+            SlotStatus::Refused => Health::Refused,
+            _ => Health::classify(state, &slot.material.validity, at, self.config.warning),
+        };
         CertificateView {
             warning: warning(slot.nickname.as_str(), health),
             slot: slot.key,
@@ -686,52 +845,100 @@ impl Srs {
         }
     }
 
-    /// Checks this device's certificates against the authority's CRL (see
-    /// [`Config::with_crl`]): the CRL is fetched when the cached one has passed its next update,
-    /// its signature verified with the CA, and every certificate it lists is marked revoked (and
-    /// recorded in the history). Returns the nicknames newly found revoked.
-    pub async fn refresh_revocations(&self) -> Result<Vec<String>, Error> {
-        let Some((url, ca_pem)) = &self.config.crl else {
-            return Ok(Vec::new());
-        };
+    /// Checks this device's certificates against their authority's CRL, so that a revocation
+    /// is known before the next bill rather than at the next request: every certificate the CRL
+    /// lists is marked revoked (and recorded in the history), and the billing guard then
+    /// refuses bills.
+    ///
+    /// The CRL is the one configured ([`Config::with_crl`]), or else the one named in each
+    /// certificate (CRL distribution points), verified with the issuer named there (authority
+    /// information access), which is accepted only if it signed the certificate. A CRL is
+    /// fetched again once its next update has passed. Certificates with no CRL known are
+    /// listed in [`RevocationCheck::without_crl`].
+    pub async fn refresh_revocations(&self) -> Result<RevocationCheck, Error> {
         let now = self.now();
-        let cached = self
-            .crl
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        let info = match cached {
-            Some(info) if info.next_update.is_some_and(|next| now < next) => info,
-            _ => {
-                let der = self
-                    .client
-                    .fetch(url)
-                    .await
-                    .map_err(|e| Error::Communication {
-                        reason: e.to_string(),
-                    })?;
-                let ca = pem::decode("CERTIFICATE", ca_pem)?;
-                let info = websrm_crypto::verify_crl(&der, &ca)?;
-                *self
-                    .crl
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(info.clone());
-                info
+        let mut check = RevocationCheck::default();
+        let slots = self.store().slots()?;
+        for slot in slots {
+            let Some((url, ca)) = self.crl_source(&slot).await? else {
+                check.without_crl.push(slot.nickname.to_string());
+                continue;
+            };
+            let info = self.crl_at(&url, &ca, now).await?;
+            if !check.consulted.contains(&url) {
+                check.consulted.push(url);
             }
-        };
-        let mut found = Vec::new();
-        let mut store = self.store();
-        for slot in store.slots()? {
             let listed = info
                 .revoked
                 .iter()
                 .any(|(serial, _)| *serial == slot.material.serial);
             if listed && slot.status != SlotStatus::Revoked {
-                store.mark_revoked(&slot.key, now)?;
-                found.push(slot.nickname.to_string());
+                self.store().mark_revoked(&slot.key, now)?;
+                check.newly_revoked.push(slot.nickname.to_string());
             }
         }
-        Ok(found)
+        Ok(check)
+    }
+
+    /// Where the CRL of `slot`'s certificate is, and the certificate to verify it with.
+    async fn crl_source(&self, slot: &Slot) -> Result<Option<(String, Vec<u8>)>, Error> {
+        if let Some((url, ca_pem)) = &self.config.crl {
+            return Ok(Some((url.clone(), pem::decode("CERTIFICATE", ca_pem)?)));
+        }
+        let info = inspect_certificate(&slot.material.certificate_der)?;
+        let (Some(url), Some(issuer_url)) = (info.crl_urls.first(), info.ca_issuers.first()) else {
+            return Ok(None);
+        };
+        let cached = lock(&self.issuers).get(issuer_url).cloned();
+        let issuer = match cached {
+            Some(der) => der,
+            None => {
+                let body = self.fetch(issuer_url).await?;
+                let der = if body.starts_with(b"-----BEGIN") {
+                    pem::decode("CERTIFICATE", &String::from_utf8_lossy(&body))?
+                } else {
+                    body
+                };
+                lock(&self.issuers).insert(issuer_url.clone(), der.clone());
+                der
+            }
+        };
+        // Whatever the transport, the issuer is the one whose key signed this certificate.
+        if websrm_crypto::verify_issued_by(&slot.material.certificate_der, &issuer).is_err() {
+            return Err(Error::BadAnswer(format!(
+                "the certificate at {issuer_url} did not issue the certificate {}",
+                slot.nickname
+            )));
+        }
+        Ok(Some((url.clone(), issuer)))
+    }
+
+    /// The CRL at `url`, verified with `ca`: the cached one until its next update.
+    async fn crl_at(
+        &self,
+        url: &str,
+        ca: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<websrm_crypto::CrlInfo, Error> {
+        let cached = lock(&self.crls).get(url).cloned();
+        if let Some(info) = cached
+            && info.next_update.is_some_and(|next| now < next)
+        {
+            return Ok(info);
+        }
+        let der = self.fetch(url).await?;
+        let info = websrm_crypto::verify_crl(&der, ca)?;
+        lock(&self.crls).insert(url.to_owned(), info.clone());
+        Ok(info)
+    }
+
+    async fn fetch(&self, url: &str) -> Result<Vec<u8>, Error> {
+        self.client
+            .fetch(url)
+            .await
+            .map_err(|e| Error::Communication {
+                reason: e.to_string(),
+            })
     }
 
     /// Every certificate of this device, with its health at `at`.
@@ -803,10 +1010,18 @@ impl Srs {
             .ok_or_else(|| Error::NotFound(key.to_string()))?;
         let view = self.view_of(slot.clone(), self.now());
         if !view.health.is_usable() {
-            return Err(Error::BadAnswer(format!(
-                "the certificate {} cannot be used ({:?})",
-                view.nickname, view.health
-            )));
+            let notice = match self.ended(&slot, self.now()) {
+                Some(ended) => ended_notice(slot.nickname.as_str(), ended),
+                None => view.warning.unwrap_or_else(|| Notice {
+                    french: format!("Le certificat « {} » ne peut pas être utilisé.", view.nickname),
+                    english: format!("Certificate \"{}\" cannot be used.", view.nickname),
+                }),
+            };
+            return Err(Error::Unusable {
+                nickname: view.nickname.to_string(),
+                health: view.health,
+                notice,
+            });
         }
         Ok(slot)
     }
@@ -1105,6 +1320,36 @@ fn is_server_slot(request: &PendingRequest) -> bool {
 
 /// The installation name under which a server administrator's certificate is kept.
 pub const SERVER_INSTALLATION: &str = "server";
+
+/// What to tell the user about a certificate that has ended, in French and English.
+fn ended_notice(nickname: &str, ended: Ended) -> Notice {
+    let date = ended.since.date();
+    let (french, english) = match ended.state {
+        EndState::Revoked => (
+            format!("a été révoqué le {date}"),
+            format!("was revoked on {date}"),
+        ),
+        EndState::Refused => (
+            format!(
+                "a été refusé par l'autorité le {date} (révoqué, supprimé ou remplacé)"
+            ),
+            format!("was refused by the authority on {date} (revoked, deleted or replaced)"),
+        ),
+        _ => (format!("a expiré le {date}"), format!("expired on {date}")),
+    };
+    Notice {
+        french: format!(
+            "Le certificat « {nickname} » {french} ; obtenez-en un nouveau avec « enrol » (une nouvelle demande avec le code d'autorisation)."
+        ),
+        english: format!(
+            "Certificate \"{nickname}\" {english}; obtain a new one with `enrol` (a new request with the authorization code)."
+        ),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 struct ProtectorRef(std::sync::Arc<dyn KeyProtector>);
 

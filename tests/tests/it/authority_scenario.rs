@@ -4,6 +4,7 @@
 use serde_json::json;
 use websrm_tests::websrm_crypto::{Csr, PrivateKey, verify_issued_by};
 use websrm_tests::websrm_domain::{CertificateState, DeviceIdState, Environment, Validity};
+use websrm_tests::websrm_protocol::client::ClientError;
 use websrm_tests::websrm_protocol::wire::Modification;
 use websrm_tests::{Served, websrm_crypto};
 
@@ -307,8 +308,15 @@ async fn retransmitted_requests_get_the_same_answer() {
         serial: second.info.serial,
     };
     c.send(&h, &sup, Some(second.identity())).await.unwrap();
-    let again = c.send(&h, &sup, Some(second.identity())).await.unwrap();
-    assert_eq!(again.certificate_pem, None);
+    // A deleted certificate no longer authenticates, like any certificate no longer in force:
+    // the same SUP again gets 011E (codRetour 12), not a second "SUP".
+    let again = c.send(&h, &sup, Some(second.identity())).await.unwrap_err();
+    let text = format!("{again}");
+    assert!(text.contains("JW00B999011E"), "{text}");
+    let ClientError::Refused(errors) = again else {
+        panic!("refused expected: {again}")
+    };
+    assert_eq!(errors[0].return_code.map(|c| c.to_string()).as_deref(), Some("12"));
 
     // A different key is not a retransmission: with the old certificate replaced, it is refused.
     let key3 = PrivateKey::generate().unwrap();

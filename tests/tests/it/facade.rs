@@ -268,8 +268,10 @@ async fn a_revoked_certificate_is_seen_and_blocks_billing() {
         panic!("a revoked certificate cannot be replaced")
     };
     assert_eq!(errors[0].id.to_string(), "JW00B999011E");
+    // 011E says the certificate no longer authenticates, not why: refused, until the CRL
+    // tells more.
     let status = srs.certificates(OffsetDateTime::now_utc()).unwrap();
-    assert_eq!(status[0].health, Health::Revoked);
+    assert_eq!(status[0].health, Health::Refused);
     assert!(matches!(
         srs.billing_guard(&"5678912340".parse().unwrap(), now)
             .unwrap(),

@@ -5,6 +5,7 @@ mod authority_scenario;
 mod authority_tls;
 mod facade;
 mod layering;
+mod new_certificate;
 mod portal;
 mod portal_browser;
 mod revocation;

@@ -50,7 +50,7 @@ async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
         .unwrap();
     let earlier = srs(&s, &dir.path().join("pos.db"));
     assert!(
-        earlier.refresh_revocations().await.unwrap().is_empty(),
+        earlier.refresh_revocations().await.unwrap().newly_revoked.is_empty(),
         "nothing revoked yet"
     );
 
@@ -179,9 +179,9 @@ async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
 
     // A CRL is kept until its next update: the instance that fetched one before the revocation
     // learns of it later; a fresh fetch sees it at once.
-    assert!(earlier.refresh_revocations().await.unwrap().is_empty());
+    assert!(earlier.refresh_revocations().await.unwrap().newly_revoked.is_empty());
     // The SRS learns it from the CRL: status revoked, billing refused with the mentions.
-    assert_eq!(pos.refresh_revocations().await.unwrap(), ["Caisse volée"]);
+    assert_eq!(pos.refresh_revocations().await.unwrap().newly_revoked, ["Caisse volée"]);
     assert_eq!(
         pos.certificates(OffsetDateTime::now_utc()).unwrap()[0].health,
         Health::Revoked
@@ -197,23 +197,28 @@ async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
         ["*** CERTIFICAT INVALIDE ***", "NE PAS REMETTRE AU CLIENT"]
     );
 
-    // And from 011E on REM and SUP.
+    // Known revoked, the certificate is not presented again: replace and delete say what to do
+    // instead, in both languages, without a round trip the authority would refuse.
     for result in [
         pos.replace("Caisse volée", Confirmation::Confirmed)
             .await
             .map(|_| ()),
         pos.delete("Caisse volée", Confirmation::Confirmed).await,
     ] {
-        let Err(Error::Refused {
-            errors,
-            retransmittable,
+        let Err(Error::Unusable {
+            health, notice, ..
         }) = result
         else {
-            panic!("refused expected")
+            panic!("unusable expected")
         };
-        assert_eq!(
-            (errors[0].id.to_string().as_str(), retransmittable),
-            ("JW00B999011E", false)
+        assert_eq!(health, Health::Revoked);
+        assert!(
+            notice.english.contains("was revoked on") && notice.english.contains("enrol"),
+            "{notice:?}"
+        );
+        assert!(
+            notice.french.contains("a été révoqué le") && notice.french.contains("enrol"),
+            "{notice:?}"
         );
     }
     assert!(
