@@ -119,10 +119,7 @@ struct Refusal(Vec<(E, Vec<String>)>);
 
 impl Refusal {
     fn one(code: E, args: &[&str]) -> Self {
-        Self(vec![(
-            code,
-            args.iter().map(|s| (*s).to_owned()).collect(),
-        )])
+        Self(vec![(code, args.iter().map(|s| (*s).to_owned()).collect())])
     }
 }
 
@@ -333,12 +330,15 @@ impl Authority {
                     .client_certificate
                     .as_deref()
                     .ok_or_else(|| Refusal::one(E::CertificateRevoked, &["-"]))?;
-                let info = inspect_certificate(presented).map_err(|_| Refusal::one(E::CertificateRevoked, &["-"]))?;
+                let info = inspect_certificate(presented)
+                    .map_err(|_| Refusal::one(E::CertificateRevoked, &["-"]))?;
                 let record = self
                     .registry
                     .certificate_by_thumbprint(info.thumbprint)
                     .map_err(internal)?;
-                let record = record.ok_or_else(|| Refusal::one(E::CertificateRevoked, &[&info.serial.to_string()]))?;
+                let record = record.ok_or_else(|| {
+                    Refusal::one(E::CertificateRevoked, &[&info.serial.to_string()])
+                })?;
                 if record.serial != serial {
                     return Err(Refusal::one(E::SerialInvalid, &[&serial.to_string()]));
                 }
@@ -348,7 +348,12 @@ impl Authority {
                         retransmitted_replacement = record.replaced_by;
                         Some(record)
                     }
-                    _ => return Err(Refusal::one(E::CertificateRevoked, &[&record.serial.to_string()])),
+                    _ => {
+                        return Err(Refusal::one(
+                            E::CertificateRevoked,
+                            &[&record.serial.to_string()],
+                        ));
+                    }
                 }
             }
             _ => None,
@@ -608,13 +613,20 @@ impl Authority {
         }
         let tc = headers.test_case;
         match headers.environment {
-            Environment::Prod if !tc.is_production() => return Err(Refusal::one(E::TestCaseInProduction, &[])),
-            Environment::Essai if tc.is_production() => return Err(Refusal::one(E::TestCaseProductionInEssai, &[])),
+            Environment::Prod if !tc.is_production() => {
+                return Err(Refusal::one(E::TestCaseInProduction, &[]));
+            }
+            Environment::Essai if tc.is_production() => {
+                return Err(Refusal::one(E::TestCaseProductionInEssai, &[]));
+            }
             _ => {}
         }
         // The certificate test cases of the published scenario: 001 and 501 (SRS), 500 (server).
         if !tc.is_production() && ![1, 500, 501].contains(&tc.case()) {
-            return Err(Refusal::one(E::TestCaseWrongRequestType, &[&tc.to_string()]));
+            return Err(Refusal::one(
+                E::TestCaseWrongRequestType,
+                &[&tc.to_string()],
+            ));
         }
         // In ESSAI the steps of a case come in order: after step n, step n + 1 (a case may always
         // start again at step 1).
@@ -700,7 +712,10 @@ impl Authority {
             .partner_known(h.environment, h.partner_id)
             .map_err(internal)?
         {
-            return Err(Refusal::one(E::PartnerIdUnknown, &[&h.partner_id.to_string()]));
+            return Err(Refusal::one(
+                E::PartnerIdUnknown,
+                &[&h.partner_id.to_string()],
+            ));
         }
         if self
             .registry
@@ -724,7 +739,10 @@ impl Authority {
             .ok_or_else(|| Refusal::one(E::IdentificationNumberUnknown, &[number.as_str()]))?;
         let state = self.registry.attempt_state(operator.id).map_err(internal)?;
         if state.locked_until.is_some_and(|until| until > now) {
-            return Err(Refusal::one(E::AuthorizationCodeNotOperators, &[number.as_str()]));
+            return Err(Refusal::one(
+                E::AuthorizationCodeNotOperators,
+                &[number.as_str()],
+            ));
         }
         let code = self
             .registry
@@ -764,9 +782,17 @@ impl Authority {
                 .iter()
                 .find(|(f, _)| f == srs.file_number())
             {
-                None => return Err(Refusal::one(E::FileNumberNotQstNumber, &[srs.file_number().as_str()])),
+                None => {
+                    return Err(Refusal::one(
+                        E::FileNumberNotQstNumber,
+                        &[srs.file_number().as_str()],
+                    ));
+                }
                 Some((_, sector)) if *sector != srs.sector() => {
-                    return Err(Refusal::one(E::FileNumberNotCodeSector, &[srs.file_number().as_str()]));
+                    return Err(Refusal::one(
+                        E::FileNumberNotCodeSector,
+                        &[srs.file_number().as_str()],
+                    ));
                 }
                 Some(_) => {}
             }
@@ -818,7 +844,8 @@ struct Body {
 /// The top level must be exactly one `reqCertif` object (duplicated keys detected, which a
 /// map-based parser would silently merge).
 fn parse_body(bytes: &[u8]) -> Result<Body, Refusal> {
-    let entries: Entries = serde_json::from_slice(bytes).map_err(|_| Refusal::one(E::NotJson, &[]))?;
+    let entries: Entries =
+        serde_json::from_slice(bytes).map_err(|_| Refusal::one(E::NotJson, &[]))?;
     if let Some((other, _)) = entries.0.iter().find(|(k, _)| k != "reqCertif") {
         return Err(Refusal::one(E::TopLevelFieldNotAllowed, &[other]));
     }

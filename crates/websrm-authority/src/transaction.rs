@@ -55,7 +55,8 @@ impl Authority {
             .client_certificate
             .as_deref()
             .ok_or_else(|| (E::CertificateRevoked, "-".to_owned()))?;
-        let info = inspect_certificate(presented).map_err(|_| (E::CertificateRevoked, "-".to_owned()))?;
+        let info =
+            inspect_certificate(presented).map_err(|_| (E::CertificateRevoked, "-".to_owned()))?;
         let record = self
             .registry()
             .certificate_by_thumbprint(info.thumbprint)
@@ -72,7 +73,9 @@ impl Authority {
         if signature.len() != 88 {
             return Err((E::TransmissionSignatureInvalid, String::new()));
         }
-        let thumbprint: Thumbprint = thumbprint.parse().map_err(|_| (E::TransmissionThumbprintLength, thumbprint.clone()))?;
+        let thumbprint: Thumbprint = thumbprint
+            .parse()
+            .map_err(|_| (E::TransmissionThumbprintLength, thumbprint.clone()))?;
         if thumbprint != info.thumbprint {
             return Err((E::ThumbprintMismatch, thumbprint.to_string()));
         }
@@ -110,11 +113,13 @@ impl Authority {
         for t in &transactions {
             let no_trans = t["noTrans"].as_str().unwrap_or_default().to_owned();
             let actu = t["signa"]["actu"].as_str().unwrap_or_default();
-            let actu = Signature::from_base64(actu).map_err(|_| (E::SignatureLength, actu.to_owned()))?;
+            let actu =
+                Signature::from_base64(actu).map_err(|_| (E::SignatureLength, actu.to_owned()))?;
             // The certificate that signed the transaction must be in force when it is received.
             let signer: Option<Thumbprint> =
                 t["emprCertifSEV"].as_str().and_then(|e| e.parse().ok());
-            let signer = signer.ok_or_else(|| (E::SignedWithInvalidCertificate, no_trans.clone()))?;
+            let signer =
+                signer.ok_or_else(|| (E::SignedWithInvalidCertificate, no_trans.clone()))?;
             let signer = self
                 .registry()
                 .certificate_by_thumbprint(signer)
@@ -132,9 +137,12 @@ impl Authority {
             actus.push(actu);
         }
         // SIGNATRANSM: the transmitter's authorization code, the device, the actu values oldest first.
-        let signature = Signature::from_base64(&signature).map_err(|_| (E::TransmissionSignatureInvalid, String::new()))?;
+        let signature = Signature::from_base64(&signature)
+            .map_err(|_| (E::TransmissionSignatureInvalid, String::new()))?;
         let text = signatransm_input(subject.authorization_code(), device, &actus);
-        let key = info.public_key.ok_or_else(|| (E::TransmissionSignatureInvalid, String::new()))?;
+        let key = info
+            .public_key
+            .ok_or_else(|| (E::TransmissionSignatureInvalid, String::new()))?;
         key.verify(text.as_bytes(), &signature)
             .map_err(|_| (E::TransmissionSignatureInvalid, String::new()))?;
 

@@ -6,6 +6,7 @@
 mod authority;
 mod check;
 mod demo;
+mod essai;
 mod srs;
 
 use std::process::ExitCode;

@@ -40,6 +40,9 @@ pub(crate) struct Args {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Act as if the time were this (RFC 3339): to rehearse what the SRS does after an expiry.
+    #[arg(long, global = true, value_parser = parse_time)]
+    now: Option<OffsetDateTime>,
     #[command(subcommand)]
     command: Command,
 }
@@ -57,8 +60,9 @@ enum Command {
         /// The operator's identification number.
         #[arg(long)]
         identification_number: String,
-        /// The authorization code.
-        #[arg(long)]
+        /// The authorization code; `-` reads it from standard input, and without the flag it is
+        /// taken from WEBSRM_AUTHORIZATION_CODE, so that it need not appear in the process list.
+        #[arg(long, env = "WEBSRM_AUTHORIZATION_CODE", hide_env_values = true)]
         authorization_code: String,
         /// The sector: RBC or TRP.
         #[arg(long, default_value = "RBC")]
@@ -87,8 +91,8 @@ enum Command {
         /// The administrator's identification number.
         #[arg(long)]
         identification_number: String,
-        /// The server authorization code.
-        #[arg(long)]
+        /// The server authorization code (`-`: standard input; default: WEBSRM_AUTHORIZATION_CODE).
+        #[arg(long, env = "WEBSRM_AUTHORIZATION_CODE", hide_env_values = true)]
         authorization_code: String,
         /// The certificate's nickname.
         #[arg(long)]
@@ -97,11 +101,15 @@ enum Command {
         #[arg(long, default_value = "-05:00", allow_hyphen_values = true)]
         utc_offset: String,
     },
-    /// The device identifier and each certificate's health.
+    /// The device identifier and each certificate's health, after checking the authority's
+    /// CRL for revocations.
     Status {
         /// The moment to judge health at (RFC 3339; default now).
         #[arg(long)]
         at: Option<String>,
+        /// Do not consult the CRL: report what the device knows.
+        #[arg(long)]
+        offline: bool,
     },
     /// Replace a certificate with a new one for the same details.
     Replace {
@@ -121,8 +129,21 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Remove from the device a certificate that has ended (expired, revoked, refused by the
+    /// authority), without asking the authority; the device keeps its identifier.
+    Remove {
+        /// The certificate's nickname.
+        #[arg(long)]
+        nickname: String,
+        /// Confirm the removal.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Finish requests a crash or a lost answer left pending.
     Recover,
+    /// Rehearse certification: run the certificate test cases in their required order against
+    /// the ESSAI environment (or a local authority started with `--env ESSAI`).
+    Essai(crate::essai::Args),
     /// Terminals attached to this device (order-taking handhelds).
     #[command(subcommand)]
     Terminal(TerminalCommand),
@@ -144,6 +165,78 @@ enum TerminalCommand {
     },
     /// The terminals of this device and their identifiers.
     List,
+}
+
+impl Args {
+    /// The product identity: the file given, or the test product.
+    pub(crate) fn product(&self) -> Result<ProductIdentity> {
+        match &self.product {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                product_from_lines(
+                    &text
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .collect::<Vec<_>>(),
+                )
+            }
+            None => test_product(),
+        }
+    }
+
+    /// The facade's configuration for `store`: environment, product, installation, authority.
+    pub(crate) fn config(&self, store: PathBuf) -> Result<Config> {
+        let installation = match &self.command {
+            Command::Enrol {
+                back_office: true, ..
+            } => "back-office".to_owned(),
+            _ => self.installation.clone(),
+        };
+        let mut config =
+            Config::new(self.env, self.product()?, store).with_installation(installation);
+        if let Some(now) = self.now {
+            config = config.with_clock(std::sync::Arc::new(FixedClock(now)));
+        }
+        if let (Some(enrolment), Some(api), Some(trust)) = (&self.authority, &self.api, &self.trust)
+        {
+            let trust_pem = std::fs::read_to_string(trust)
+                .with_context(|| format!("reading {}", trust.display()))?;
+            config = config.with_authority(AuthorityAddress::Local {
+                enrolment: enrolment.clone(),
+                api: api.clone(),
+                trust_pem,
+            });
+        } else if self.authority.is_some() || self.api.is_some() || self.trust.is_some() {
+            bail!("a local authority needs --authority, --api and --trust together");
+        }
+        Ok(config)
+    }
+
+    /// The environment.
+    pub(crate) fn environment(&self) -> Environment {
+        self.env
+    }
+
+    /// Whether to print JSON.
+    pub(crate) fn json(&self) -> bool {
+        self.json
+    }
+}
+
+/// A clock that always reads the time given with `--now`.
+#[derive(Debug)]
+struct FixedClock(OffsetDateTime);
+
+impl websrm::domain::Clock for FixedClock {
+    fn now(&self) -> OffsetDateTime {
+        self.0
+    }
+}
+
+fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("not RFC 3339 ({e})"))
 }
 
 /// The test product a local authority registers with `--seed-test-data`.
@@ -173,40 +266,23 @@ fn product_from_lines(lines: &[&str]) -> Result<ProductIdentity> {
 }
 
 pub(crate) fn run(args: Args) -> Result<()> {
-    let store = args.store.clone().context("--store FILE is required")?;
-    let product = match &args.product {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            product_from_lines(
-                &text
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .collect::<Vec<_>>(),
-            )?
-        }
-        None => test_product()?,
-    };
-    let installation = match &args.command {
-        Command::Enrol {
-            back_office: true, ..
-        } => "back-office".to_owned(),
-        _ => args.installation.clone(),
-    };
-    let mut config = Config::new(args.env, product, store).with_installation(installation);
-    if let (Some(enrolment), Some(api), Some(trust)) = (&args.authority, &args.api, &args.trust) {
-        let trust_pem = std::fs::read_to_string(trust)
-            .with_context(|| format!("reading {}", trust.display()))?;
-        config = config.with_authority(AuthorityAddress::Local {
-            enrolment: enrolment.clone(),
-            api: api.clone(),
-            trust_pem,
-        });
-    } else if args.authority.is_some() || args.api.is_some() || args.trust.is_some() {
-        bail!("a local authority needs --authority, --api and --trust together");
+    if let Command::Essai(essai) = &args.command {
+        return crate::essai::run(&args, essai);
     }
-    let srs = Srs::open(config)?;
+    let store = args.store.clone().context("--store FILE is required")?;
+    // A typo must not look like "no certificate": only the commands that obtain a certificate
+    // (or record the identifier the user has) may create a store.
+    let creates = matches!(
+        args.command,
+        Command::Enrol { .. } | Command::EnrolServer { .. } | Command::DeviceId { set: Some(_) }
+    );
+    if !creates && !store.exists() {
+        bail!(
+            "no store at {}: check the path (a store is created by the first enrolment)",
+            store.display()
+        );
+    }
+    let srs = Srs::open(args.config(store)?)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -240,6 +316,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
             new_device_id,
             ..
         } => {
+            let authorization_code = secret(authorization_code)?;
             let request = OperatorEnrolment::parse(
                 &identification_number,
                 &authorization_code,
@@ -263,6 +340,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
             utc_offset,
         } => {
             eprintln!("requesting a server certificate from the authority…");
+            let authorization_code = secret(authorization_code)?;
             let view = runtime
                 .block_on(srs.enrol_server(
                     identification_number.parse()?,
@@ -273,18 +351,45 @@ pub(crate) fn run(args: Args) -> Result<()> {
                 .map_err(explain)?;
             print_view(&srs, &view, json)?;
         }
-        Command::Status { at } => {
+        Command::Status { at, offline } => {
             let at = match at {
                 Some(text) => OffsetDateTime::parse(&text, &Rfc3339)
                     .with_context(|| format!("--at {text} is not RFC 3339"))?,
-                None => OffsetDateTime::now_utc(),
+                None => args.now.unwrap_or_else(OffsetDateTime::now_utc),
             };
+            let mut revocation = serde_json::Value::Null;
+            if !offline {
+                match runtime.block_on(srs.refresh_revocations()) {
+                    Ok(check) => {
+                        if !check.without_crl.is_empty() && !json {
+                            println!(
+                                "no CRL is known for {}: a revocation is learned only from the authority's answers",
+                                check.without_crl.join(", ")
+                            );
+                        }
+                        for nickname in &check.newly_revoked {
+                            eprintln!("the CRL lists {nickname} as revoked");
+                        }
+                        revocation = serde_json::json!({
+                            "consulted": check.consulted,
+                            "newly_revoked": check.newly_revoked,
+                            "without_crl": check.without_crl,
+                        });
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "warning: the CRL could not be checked ({e}); the status below is what the device knew"
+                        );
+                        revocation = serde_json::json!({ "error": e.to_string() });
+                    }
+                }
+            }
             let certificates = srs.certificates(at)?;
             if json {
                 let list: Vec<_> = certificates.iter().map(view_json).collect();
                 println!(
                     "{}",
-                    serde_json::json!({ "device_id": srs.device_id()?.map(|d| d.to_string()), "certificates": list })
+                    serde_json::json!({ "device_id": srs.device_id()?.map(|d| d.to_string()), "certificates": list, "revocation_check": revocation })
                 );
             } else {
                 println!(
@@ -356,6 +461,22 @@ pub(crate) fn run(args: Args) -> Result<()> {
             }
         }
         Command::Terminal(TerminalCommand::List) => print_terminals(&srs, json)?,
+        Command::Remove { nickname, yes } => {
+            let confirmation = if yes {
+                Confirmation::Confirmed
+            } else {
+                Confirmation::NotConfirmed
+            };
+            srs.remove_ended(&nickname, confirmation).map_err(explain)?;
+            if json {
+                println!("{}", serde_json::json!({ "removed": nickname }));
+            } else {
+                println!(
+                    "certificate {nickname} removed from the device; the device keeps its identifier"
+                );
+            }
+        }
+        Command::Essai(_) => bail!("essai runs on its own stores"),
         Command::Recover => {
             let report = runtime.block_on(srs.recover()).map_err(explain)?;
             println!(
@@ -367,8 +488,24 @@ pub(crate) fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// The authorization code given as `-` is read from standard input (one line), so that it
+/// never appears in the process list.
+fn secret(value: String) -> Result<String> {
+    if value != "-" {
+        return Ok(value);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the authorization code from standard input")?;
+    Ok(line.trim().to_owned())
+}
+
 /// An error with the authority's messages in French and English.
-fn explain(e: websrm::Error) -> anyhow::Error {
+pub(crate) fn explain(e: websrm::Error) -> anyhow::Error {
+    if let websrm::Error::Unusable { notice, .. } = &e {
+        return anyhow::anyhow!("{}\n{}", notice.french, notice.english);
+    }
     if let websrm::Error::Refused { errors, .. } = &e {
         let lines: Vec<String> = errors
             .iter()
@@ -443,6 +580,7 @@ pub(crate) fn health_text(h: Health) -> String {
         Health::ExpiringSoon { days_left } => format!("expiring soon ({days_left} days left)"),
         Health::Expired => "expired".into(),
         Health::Revoked => "revoked".into(),
+        Health::Refused => "refused by the authority (revoked, deleted or replaced)".into(),
         Health::NotYetValid => "not valid yet".into(),
         other => format!("{other:?}").to_lowercase(),
     }

@@ -48,12 +48,18 @@ struct Authority {
 
 impl Authority {
     fn start(dir: &std::path::Path) -> Self {
+        Self::start_in(dir, "DEV")
+    }
+
+    fn start_in(dir: &std::path::Path, env: &str) -> Self {
         let mut child = Command::new(WEBSRM)
             .args([
                 "authority",
                 "--dir",
                 dir.to_str().unwrap(),
                 "serve",
+                "--env",
+                env,
                 "--seed-test-data",
             ])
             .stdout(Stdio::piped())
@@ -116,7 +122,15 @@ fn an_srs_driven_from_the_command_line_against_a_served_authority() {
         ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
     };
 
-    assert!(call(&["device-id"]).contains("no device identifier yet"));
+    // A store that does not exist is not read as an empty one.
+    let out = run(&common(&["device-id"])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no store at"),
+        "{out:?}"
+    );
     // Without the answer to the device question, enrolment stops and says why.
     let args = common(&[
         "enrol",
@@ -421,5 +435,369 @@ fn terminals_from_the_command_line() {
     assert!(
         out.status.success() && text.contains("terminal of device"),
         "{text}"
+    );
+}
+
+/// An SRS driven through the `websrm` binary against an authority served by another process.
+struct Pos<'a> {
+    authority: &'a Authority,
+    store: std::path::PathBuf,
+    trust: std::path::PathBuf,
+}
+
+impl Pos<'_> {
+    fn command(&self, env: &str, extra: &[&str]) -> Command {
+        let mut command = Command::new(WEBSRM);
+        command
+            .args([
+                "srs",
+                "--env",
+                env,
+                "--store",
+                self.store.to_str().unwrap(),
+                "--authority",
+                &self.authority.enrolment,
+                "--api",
+                &self.authority.api,
+                "--trust",
+                self.trust.to_str().unwrap(),
+            ])
+            .args(extra);
+        command
+    }
+
+    fn run(&self, extra: &[&str]) -> (bool, String, String) {
+        let out = self.command("DEV", extra).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn ok(&self, extra: &[&str]) -> String {
+        let (success, stdout, stderr) = self.run(extra);
+        assert!(success, "websrm srs {extra:?} failed:\n{stdout}\n{stderr}");
+        stdout
+    }
+
+    /// Enrols "Caisse du bar", the authorization code taken from the environment.
+    fn enrol(&self, extra: &[&str]) -> String {
+        let mut args = vec![
+            "enrol",
+            "--identification-number",
+            "5678912340",
+            "--qst",
+            "5678912340TQ0001",
+            "--file-number",
+            "ER0001",
+            "--nickname",
+            "Caisse du bar",
+        ];
+        args.extend_from_slice(extra);
+        let out = self
+            .command("DEV", &args)
+            .env("WEBSRM_AUTHORIZATION_CODE", "D8T8-W8W8")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "enrol failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    fn device_id(&self) -> String {
+        let text = self.ok(&["--json", "device-id"]);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["device_id"].as_str().unwrap().to_owned()
+    }
+
+    fn serial(&self) -> String {
+        let text = self.ok(&["--json", "status", "--offline"]);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["certificates"][0]["serial"].as_str().unwrap().to_owned()
+    }
+}
+
+fn pos<'a>(
+    authority: &'a Authority,
+    dir: &std::path::Path,
+    authority_dir: &std::path::Path,
+) -> Pos<'a> {
+    Pos {
+        authority,
+        store: dir.join("pos.db"),
+        trust: authority_dir.join("tls-root.pem"),
+    }
+}
+
+#[test]
+fn revoked_by_an_agent_the_status_shows_it_and_enrol_gives_a_new_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let authority = Authority::start(&authority_dir);
+    let pos = pos(&authority, dir.path(), &authority_dir);
+    pos.enrol(&["--new-device-id"]);
+    let device = pos.device_id();
+    let first = pos.serial();
+    let status = pos.ok(&["status"]);
+    assert!(
+        status.contains(", valid") && !status.contains("no CRL"),
+        "{status}"
+    );
+
+    // An agent revokes it through the customer-service console.
+    let d = authority_dir.to_str().unwrap();
+    let added = ok(&["authority", "--dir", d, "agent", "--agent-id", "A7", "add"]);
+    let password = added.trim().rsplit(' ').next().unwrap().to_owned();
+    let out = Command::new(WEBSRM)
+        .args([
+            "authority",
+            "--dir",
+            d,
+            "agent",
+            "--agent-id",
+            "A7",
+            "revoke",
+            "--nickname",
+            "Caisse du bar",
+            "--identification-number",
+            "5678912340",
+            "--reason",
+            "keyCompromise",
+            "--note",
+            "stolen tablet",
+        ])
+        .env("WEBSRM_AGENT_PASSWORD", &password)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The status consults the CRL its certificate names: revoked, before any request failed.
+    assert!(
+        pos.ok(&["status", "--offline"]).contains(", valid"),
+        "offline: what the device knew"
+    );
+    let status = pos.ok(&["status"]);
+    assert!(status.contains(", revoked"), "{status}");
+    assert!(
+        status.contains("a été révoqué") && status.contains("was revoked"),
+        "{status}"
+    );
+    // Replace says what to do instead, in both languages.
+    let (success, _, stderr) = pos.run(&["replace", "--nickname", "Caisse du bar", "--yes"]);
+    assert!(!success);
+    assert!(
+        stderr.contains("was revoked on")
+            && stderr.contains("a été révoqué le")
+            && stderr.contains("enrol"),
+        "{stderr}"
+    );
+    // A new certificate, on the same device identifier.
+    pos.enrol(&[]);
+    assert_ne!(pos.serial(), first);
+    assert_eq!(pos.device_id(), device);
+    assert!(pos.ok(&["status"]).contains(", valid"));
+}
+
+#[test]
+fn expired_then_a_new_certificate_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let authority = Authority::start(&authority_dir);
+    let pos = pos(&authority, dir.path(), &authority_dir);
+    pos.enrol(&["--new-device-id"]);
+    let device = pos.device_id();
+    let first = pos.serial();
+    let later = (time::OffsetDateTime::now_utc() + time::Duration::days(5 * 366))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let status = pos.ok(&["--now", &later, "status", "--offline"]);
+    assert!(status.contains(", expired"), "{status}");
+    let (success, _, stderr) = pos.run(&[
+        "--now",
+        &later,
+        "delete",
+        "--nickname",
+        "Caisse du bar",
+        "--yes",
+    ]);
+    assert!(!success && stderr.contains("expired on"), "{stderr}");
+    pos.enrol(&["--now", &later]);
+    assert_ne!(pos.serial(), first);
+    assert_eq!(pos.device_id(), device);
+}
+
+#[test]
+fn deleted_at_the_authority_the_restored_device_is_refused_then_enrols_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let authority = Authority::start(&authority_dir);
+    let pos = pos(&authority, dir.path(), &authority_dir);
+    pos.enrol(&["--new-device-id"]);
+    let device = pos.device_id();
+    let first = pos.serial();
+    let backup = dir.path().join("backup");
+    std::fs::create_dir(&backup).unwrap();
+    for name in ["pos.db", "pos.db.kek"] {
+        std::fs::copy(dir.path().join(name), backup.join(name)).unwrap();
+    }
+    pos.ok(&["delete", "--nickname", "Caisse du bar", "--yes"]);
+
+    let restored = Pos {
+        store: backup.join("pos.db"),
+        ..pos
+    };
+    let (success, _, stderr) = restored.run(&["replace", "--nickname", "Caisse du bar", "--yes"]);
+    assert!(!success);
+    assert!(stderr.contains("JW00B999011E (codRetour 12)"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "The certificate {first} used for authentication is revoked."
+        )),
+        "the English text has its value: {stderr}"
+    );
+    assert!(!stderr.contains("{0}"), "{stderr}");
+    let status = restored.ok(&["status"]);
+    assert!(status.contains(", refused by the authority"), "{status}");
+    // Removed locally with confirmation, then a new certificate.
+    let (success, _, stderr) = restored.run(&["remove", "--nickname", "Caisse du bar"]);
+    assert!(!success && stderr.contains("confirmed"), "{stderr}");
+    restored.ok(&["remove", "--nickname", "Caisse du bar", "--yes"]);
+    assert!(restored.ok(&["status"]).contains("no certificate"));
+    restored.enrol(&[]);
+    assert_ne!(restored.serial(), first);
+    assert_eq!(restored.device_id(), device);
+}
+
+#[test]
+fn the_authorization_code_from_standard_input_and_a_store_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let authority = Authority::start(&authority_dir);
+    let pos = pos(&authority, dir.path(), &authority_dir);
+    for command in [
+        &["status"][..],
+        &["device-id"],
+        &["replace", "--nickname", "X", "--yes"],
+        &["delete", "--nickname", "X", "--yes"],
+    ] {
+        let (success, _, stderr) = pos.run(command);
+        assert!(
+            !success && stderr.contains("no store at"),
+            "{command:?}: {stderr}"
+        );
+        assert!(!pos.store.exists(), "{command:?} created no store");
+    }
+    let mut child = pos
+        .command(
+            "DEV",
+            &[
+                "enrol",
+                "--identification-number",
+                "5678912340",
+                "--authorization-code",
+                "-",
+                "--qst",
+                "5678912340TQ0001",
+                "--file-number",
+                "ER0001",
+                "--nickname",
+                "Caisse du bar",
+                "--new-device-id",
+            ],
+        )
+        .env_remove("WEBSRM_AUTHORIZATION_CODE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "D8T8-W8W8").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(pos.ok(&["status"]).contains("Caisse du bar"));
+}
+
+#[test]
+fn essai_runs_every_certificate_case_in_order_and_names_a_step_out_of_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let authority = Authority::start_in(&authority_dir, "ESSAI");
+    let pos = pos(&authority, dir.path(), &authority_dir);
+    let runs = dir.path().join("runs");
+    let out = pos
+        .command("ESSAI", &["essai", "--dir", runs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for step in ["001.001", "001.004", "001.008", "500.001", "500.004"] {
+        assert!(text.contains(&format!("{step}  ")), "{step} in {text}");
+    }
+    assert!(text.contains("12 of 12 step(s) passed"), "{text}");
+    assert!(text.contains("casEssai 002.001"), "{text}");
+
+    // The JSON report, for the certification file.
+    let out = pos
+        .command(
+            "ESSAI",
+            &[
+                "--json",
+                "essai",
+                "--dir",
+                runs.to_str().unwrap(),
+                "--case",
+                "500",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["passed"], 4);
+    assert_eq!(report["steps"][3]["step"], "500.004");
+    assert_eq!(report["steps"][3]["result"], "passed");
+
+    // A step out of order: the authority's 014E, the step named, and where to start again.
+    let out = pos
+        .command(
+            "ESSAI",
+            &[
+                "--json",
+                "essai",
+                "--dir",
+                runs.to_str().unwrap(),
+                "--steps",
+                "001.001,001.003",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["failed_step"], "001.003");
+    assert_eq!(report["redo_from"], "001.001");
+    assert_eq!(report["steps"][1]["errors"][0]["id"], "JW00B999014E");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("step 001.003 failed; redo test case 001 from step 001.001"),
+        "{stderr}"
     );
 }

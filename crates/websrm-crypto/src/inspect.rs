@@ -94,7 +94,8 @@ fn publication_links(cert: &X509Certificate<'_>) -> (Vec<String>, Vec<String>) {
             }
             ParsedExtension::AuthorityInfoAccess(aia) => {
                 for desc in aia.iter() {
-                    if desc.access_method == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS
+                    if desc.access_method
+                        == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS
                         && let GeneralName::URI(uri) = &desc.access_location
                     {
                         issuers.push((*uri).to_owned());

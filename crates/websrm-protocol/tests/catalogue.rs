@@ -13,12 +13,18 @@ fn every_code_is_in_the_catalogue_once_under_its_own_number() {
         assert_eq!(entry.code, *code);
         assert_eq!(entry.number, code.number());
         assert_eq!(
-            CATALOGUE.iter().filter(|e| e.number == code.number()).count(),
+            CATALOGUE
+                .iter()
+                .filter(|e| e.number == code.number())
+                .count(),
             1,
             "error {:03}",
             code.number()
         );
-        assert_eq!(ErrorId::new(code.number()).map(|i| i.number()), Some(code.number()));
+        assert_eq!(
+            ErrorId::new(code.number()).map(|i| i.number()),
+            Some(code.number())
+        );
         assert_eq!(code.id().number(), code.number());
         assert_eq!(ErrorCode::from_id(code.id()), Some(*code));
         assert_eq!(lookup(code.id()).map(|e| e.code), Some(*code));
@@ -64,7 +70,9 @@ fn messages_fit_the_protocol_and_agree_between_languages() {
     );
     assert!(
         ErrorCode::CsrInvalid.entry().has_companion()
-            && !ErrorCode::IdentificationNumberUnknown.entry().has_companion()
+            && !ErrorCode::IdentificationNumberUnknown
+                .entry()
+                .has_companion()
     );
 }
 
@@ -107,7 +115,9 @@ fn the_values_of_a_french_message_give_the_english_one() {
     );
     assert_eq!(
         english_for(e.id(), &french).as_deref(),
-        Some("The certificate 6A1B2C3D4E5F60718293A4B5C6D7E8F901234567 used for authentication is revoked.")
+        Some(
+            "The certificate 6A1B2C3D4E5F60718293A4B5C6D7E8F901234567 used for authentication is revoked."
+        )
     );
     // Another authority's wording: the English text without the values, never a placeholder.
     assert_eq!(

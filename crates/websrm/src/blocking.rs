@@ -10,8 +10,7 @@ use websrm_domain::{
 
 use crate::{
     BillingGuard, CertificateView, Changes, Config, Confirmation, DeviceIdAnswer, Error,
-    OperatorEnrolment, Origin, RecoveryReport, RevocationCheck, SignedTransaction,
-    TransactionData,
+    OperatorEnrolment, Origin, RecoveryReport, RevocationCheck, SignedTransaction, TransactionData,
 };
 
 /// The SRS's certificate side, with blocking calls. Do not use it from inside an async runtime.
@@ -207,4 +206,3 @@ impl Srs {
             .block_on(self.inner.add_terminal(label, operator))
     }
 }
-

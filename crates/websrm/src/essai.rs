@@ -132,20 +132,116 @@ pub fn steps(case: u16) -> Option<Vec<Step>> {
     let known = Enrol { new_device: false };
     Some(match case {
         1 => vec![
-            step(1, One, "main", FirstOperator, "Certificat A", fresh, "add a first certificate on device 1"),
-            step(2, One, "main", FirstOperator, "Certificat A", Replace, "replace it"),
-            step(3, One, "main", FirstOperator, "Certificat A", Delete, "delete it"),
-            step(4, One, "main", FirstOperator, "Certificat A", known, "add a new certificate on device 1, with its identifier"),
-            step(5, Two, "main", FirstOperator, "Certificat B", fresh, "add a first certificate on device 2"),
-            step(6, One, "main", SecondOperator, "Certificat C", known, "add a certificate for another operator on device 1"),
-            step(7, One, "back-office", FirstOperator, "Certificat D", known, "add the certificate of a back-office SRS on device 1"),
-            step(8, Three, "main", FirstOperator, "Certificat E", fresh, "add a first certificate on device 3"),
+            step(
+                1,
+                One,
+                "main",
+                FirstOperator,
+                "Certificat A",
+                fresh,
+                "add a first certificate on device 1",
+            ),
+            step(
+                2,
+                One,
+                "main",
+                FirstOperator,
+                "Certificat A",
+                Replace,
+                "replace it",
+            ),
+            step(
+                3,
+                One,
+                "main",
+                FirstOperator,
+                "Certificat A",
+                Delete,
+                "delete it",
+            ),
+            step(
+                4,
+                One,
+                "main",
+                FirstOperator,
+                "Certificat A",
+                known,
+                "add a new certificate on device 1, with its identifier",
+            ),
+            step(
+                5,
+                Two,
+                "main",
+                FirstOperator,
+                "Certificat B",
+                fresh,
+                "add a first certificate on device 2",
+            ),
+            step(
+                6,
+                One,
+                "main",
+                SecondOperator,
+                "Certificat C",
+                known,
+                "add a certificate for another operator on device 1",
+            ),
+            step(
+                7,
+                One,
+                "back-office",
+                FirstOperator,
+                "Certificat D",
+                known,
+                "add the certificate of a back-office SRS on device 1",
+            ),
+            step(
+                8,
+                Three,
+                "main",
+                FirstOperator,
+                "Certificat E",
+                fresh,
+                "add a first certificate on device 3",
+            ),
         ],
         500 => vec![
-            step(1, Server, crate::SERVER_INSTALLATION, ServerAdministrator, "Certificat du serveur", fresh, "add the server's certificate"),
-            step(2, Server, crate::SERVER_INSTALLATION, ServerAdministrator, "Certificat du serveur", Replace, "replace it"),
-            step(3, Server, crate::SERVER_INSTALLATION, ServerAdministrator, "Certificat du serveur", Delete, "delete it"),
-            step(4, Server, crate::SERVER_INSTALLATION, ServerAdministrator, "Certificat du serveur", known, "add a new certificate for the server"),
+            step(
+                1,
+                Server,
+                crate::SERVER_INSTALLATION,
+                ServerAdministrator,
+                "Certificat du serveur",
+                fresh,
+                "add the server's certificate",
+            ),
+            step(
+                2,
+                Server,
+                crate::SERVER_INSTALLATION,
+                ServerAdministrator,
+                "Certificat du serveur",
+                Replace,
+                "replace it",
+            ),
+            step(
+                3,
+                Server,
+                crate::SERVER_INSTALLATION,
+                ServerAdministrator,
+                "Certificat du serveur",
+                Delete,
+                "delete it",
+            ),
+            step(
+                4,
+                Server,
+                crate::SERVER_INSTALLATION,
+                ServerAdministrator,
+                "Certificat du serveur",
+                known,
+                "add a new certificate for the server",
+            ),
         ],
         _ => return None,
     })
@@ -307,8 +403,8 @@ impl Report {
 
 /// Runs `steps` in order, each on the device [`Srs`] that `device` returns, and stops at the
 /// first step that fails. Before each step the device is set to send that step's `CASESSAI`;
-/// after it, the `casEssai` of the answer must name the step that follows (the next one of the
-/// case, or, after a case's last step, another case), or the run stops there.
+/// after it, when the next step to run is the next one of the same case, the `casEssai` of the
+/// answer must name it, or the run stops there.
 pub async fn run<'a>(
     steps: &[Step],
     data: &TestData,
@@ -325,10 +421,11 @@ pub async fn run<'a>(
         };
         let outcome = match outcome {
             Outcome::Passed { next } => {
-                let following = steps
-                    .get(i + 1)
-                    .map(|s| s.test_case)
-                    .filter(|t| t.case() == step.test_case.case());
+                // Only a run of consecutive steps is checked here; a skipped step is the
+                // authority's to refuse (014E).
+                let following = steps.get(i + 1).map(|s| s.test_case).filter(|t| {
+                    t.case() == step.test_case.case() && t.step() == step.test_case.step() + 1
+                });
                 match (following, next) {
                     (Some(expected), Some(next)) if next != expected => Outcome::Failed {
                         errors: Vec::new(),

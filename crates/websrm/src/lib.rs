@@ -50,8 +50,8 @@
 
 pub mod blocking;
 mod config;
-pub mod essai;
 mod error;
+pub mod essai;
 mod notices;
 mod srs;
 

@@ -50,6 +50,14 @@ pub fn warning(nickname: &str, health: Health) -> Option<Notice> {
             format!("Le certificat « {nickname} » a été révoqué. Obtenez un nouveau certificat."),
             format!("Certificate \"{nickname}\" was revoked. Obtain a new certificate."),
         ),
+        Health::Refused => (
+            format!(
+                "Le certificat « {nickname} » a été refusé par l'autorité (révoqué, supprimé ou remplacé). Obtenez un nouveau certificat."
+            ),
+            format!(
+                "Certificate \"{nickname}\" was refused by the authority (revoked, deleted or replaced). Obtain a new certificate."
+            ),
+        ),
         Health::Deleted | Health::Replaced => return None,
         _ => (
             format!("Le certificat « {nickname} » ne peut pas être utilisé."),

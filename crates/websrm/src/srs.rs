@@ -14,10 +14,10 @@ use websrm_domain::{
     ServerSubject, SrsSubject, SrsSubjectFields, Subject, TestCase, Thumbprint, UtcOffset,
     Validity,
 };
+use websrm_protocol::catalogue::ErrorCode;
 use websrm_protocol::client::{CertificateClient, ClientError};
 use websrm_protocol::headers::CertificateHeaders;
 use websrm_protocol::wire::{CertificateAnswer, Modification};
-use websrm_protocol::catalogue::ErrorCode;
 use websrm_store::device::{
     CertificateMaterial, EndState, PendingKind, PendingRequest, Slot, SlotKey, SlotStatus,
 };
@@ -707,8 +707,12 @@ impl Srs {
                             now,
                         )?;
                     }
-                    let refused = errors.iter().any(|e| e.id == ErrorCode::CertificateRevoked.id());
-                    if errors.iter().any(|e| e.id == ErrorCode::DeviceIdUnknown.id())
+                    let refused = errors
+                        .iter()
+                        .any(|e| e.id == ErrorCode::CertificateRevoked.id());
+                    if errors
+                        .iter()
+                        .any(|e| e.id == ErrorCode::DeviceIdUnknown.id())
                         && matches!(request.kind, PendingKind::Enrol { .. })
                     {
                         // An identifier the user entered that the authority does not know: let
@@ -722,10 +726,7 @@ impl Srs {
                         // perhaps by this very request before its answer was lost, or revoked
                         // or replaced). The slot is emptied, and the history says so.
                         store.complete_deletion(request.id, now)?;
-                        return Err(Error::Refused {
-                            errors,
-                            retransmittable: false,
-                        });
+                        return Ok(());
                     }
                     if refused && store.slot(&request.slot)?.is_some() {
                         store.mark_refused(&request.slot, now)?;
@@ -1013,7 +1014,10 @@ impl Srs {
             let notice = match self.ended(&slot, self.now()) {
                 Some(ended) => ended_notice(slot.nickname.as_str(), ended),
                 None => view.warning.unwrap_or_else(|| Notice {
-                    french: format!("Le certificat « {} » ne peut pas être utilisé.", view.nickname),
+                    french: format!(
+                        "Le certificat « {} » ne peut pas être utilisé.",
+                        view.nickname
+                    ),
                     english: format!("Certificate \"{}\" cannot be used.", view.nickname),
                 }),
             };
@@ -1330,9 +1334,7 @@ fn ended_notice(nickname: &str, ended: Ended) -> Notice {
             format!("was revoked on {date}"),
         ),
         EndState::Refused => (
-            format!(
-                "a été refusé par l'autorité le {date} (révoqué, supprimé ou remplacé)"
-            ),
+            format!("a été refusé par l'autorité le {date} (révoqué, supprimé ou remplacé)"),
             format!("was refused by the authority on {date} (revoked, deleted or replaced)"),
         ),
         _ => (format!("a expiré le {date}"), format!("expired on {date}")),

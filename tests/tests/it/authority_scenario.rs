@@ -316,7 +316,10 @@ async fn retransmitted_requests_get_the_same_answer() {
     let ClientError::Refused(errors) = again else {
         panic!("refused expected: {again}")
     };
-    assert_eq!(errors[0].return_code.map(|c| c.to_string()).as_deref(), Some("12"));
+    assert_eq!(
+        errors[0].return_code.map(|c| c.to_string()).as_deref(),
+        Some("12")
+    );
 
     // A different key is not a retransmission: with the old certificate replaced, it is refused.
     let key3 = PrivateKey::generate().unwrap();

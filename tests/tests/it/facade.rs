@@ -309,6 +309,7 @@ fn facade_crash_child() {
                 srs.enrol(&michel("Caisse du bar"), Some(DeviceIdAnswer::RequestNew))
                     .await,
             ),
+            "delete" => drop(srs.delete("Caisse du bar", Confirmation::Confirmed).await),
             _ => drop(srs.replace("Caisse du bar", Confirmation::Confirmed).await),
         }
     });
@@ -436,6 +437,60 @@ async fn a_crash_after_sending_is_recovered_with_exactly_one_certificate_and_its
         .unwrap()
         .verify(sample_input().to_text().as_bytes(), &sig)
         .unwrap();
+}
+
+/// A deletion whose answer was lost: the authority deleted the certificate, which no longer
+/// authenticates, so the repeated `SUP` gets 011E; recovery reads that as "the deletion
+/// happened", empties the slot and says so in the history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_sending_a_deletion_is_recovered_as_deleted() {
+    let s = Served::start(Environment::Dev);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("pos.db");
+    let srs = Srs::open(config(&s, &store)).unwrap();
+    let view = srs
+        .enrol(&michel("Caisse du bar"), Some(DeviceIdAnswer::RequestNew))
+        .await
+        .unwrap();
+    drop(srs);
+
+    crash(&s, &store, "delete");
+    let registry = s.authority.registry();
+    assert_eq!(
+        registry
+            .certificate_by_serial(view.serial)
+            .unwrap()
+            .unwrap()
+            .state,
+        CertificateState::Deleted,
+        "the authority deleted it before the SRS died"
+    );
+    let srs = Srs::open(config(&s, &store)).unwrap();
+    assert_eq!(
+        srs.certificates(OffsetDateTime::now_utc()).unwrap().len(),
+        1,
+        "the device still holds it until recovery"
+    );
+    let report = srs.recover().await.unwrap();
+    assert_eq!(
+        (report.completed, report.abandoned, report.still_pending),
+        (1, 0, 0)
+    );
+    assert!(
+        srs.certificates(OffsetDateTime::now_utc())
+            .unwrap()
+            .is_empty()
+    );
+    let history = srs.history().unwrap();
+    assert!(history.iter().any(|h| matches!(
+        &h.event,
+        HistoryEvent::AuthorityError { error_id, .. } if error_id.to_string() == "JW00B999011E"
+    )));
+    assert!(history.iter().any(|h| matches!(
+        h.event,
+        HistoryEvent::Deleted { serial } if serial == view.serial
+    )));
+    assert!(srs.device_id().unwrap().is_some());
 }
 
 fn sample_input() -> TransactionSignatureInput<'static> {

@@ -75,7 +75,10 @@ fn check_new_certificate(
     let retired = srs.history().unwrap().into_iter().any(|h| {
         matches!(h.event, HistoryEvent::Retired { serial, state: s } if serial == old_serial && s == state)
     });
-    assert!(retired, "the history keeps the ended certificate as {state:?}");
+    assert!(
+        retired,
+        "the history keeps the ended certificate as {state:?}"
+    );
     // The new key is the new certificate's: it signs what the certificate verifies.
     let (gst, qst) = input();
     let input = TransactionSignatureInput {
@@ -124,7 +127,11 @@ async fn revoked_by_an_agent_seen_on_the_crl_then_a_new_certificate() {
     assert_eq!(info.ca_issuers, [format!("{}/ca", s.enrolment_base)]);
     let check = srs.refresh_revocations().await.unwrap();
     assert_eq!(
-        (check.newly_revoked.len(), check.consulted.len(), check.without_crl.len()),
+        (
+            check.newly_revoked.len(),
+            check.consulted.len(),
+            check.without_crl.len()
+        ),
         (0, 1, 0),
         "{check:?}"
     );
@@ -148,7 +155,8 @@ async fn revoked_by_an_agent_seen_on_the_crl_then_a_new_certificate() {
     let now = OffsetDateTime::now_utc();
     assert_eq!(srs.certificates(now).unwrap()[0].health, Health::Revoked);
     assert!(matches!(
-        srs.billing_guard(&"5678912340".parse().unwrap(), now).unwrap(),
+        srs.billing_guard(&"5678912340".parse().unwrap(), now)
+            .unwrap(),
         BillingGuard::Blocked { .. }
     ));
     // Replace and delete say what to do instead; a second enrolment is what works.
@@ -178,8 +186,7 @@ async fn expired_then_a_new_certificate() {
     let s = Served::start(Environment::Dev);
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(TestClock::new(OffsetDateTime::now_utc()));
-    let srs =
-        Srs::open(config(&s, &dir.path().join("pos.db")).with_clock(clock.clone())).unwrap();
+    let srs = Srs::open(config(&s, &dir.path().join("pos.db")).with_clock(clock.clone())).unwrap();
     let first = srs
         .enrol(&michel("Caisse du bar"), Some(DeviceIdAnswer::RequestNew))
         .await
@@ -251,7 +258,10 @@ async fn deleted_at_the_authority_while_the_srs_still_holds_it_then_a_new_certif
         "the English text carries the value, not a placeholder"
     );
     let now = OffsetDateTime::now_utc();
-    assert_eq!(restored.certificates(now).unwrap()[0].health, Health::Refused);
+    assert_eq!(
+        restored.certificates(now).unwrap()[0].health,
+        Health::Refused
+    );
     assert!(matches!(
         restored
             .billing_guard(&"5678912340".parse().unwrap(), now)
@@ -264,8 +274,14 @@ async fn deleted_at_the_authority_while_the_srs_still_holds_it_then_a_new_certif
     else {
         panic!("a refused certificate is not presented again")
     };
-    assert!(notice.english.contains("refused by the authority on"), "{notice:?}");
-    restored.enrol(&michel("Caisse du bar"), None).await.unwrap();
+    assert!(
+        notice.english.contains("refused by the authority on"),
+        "{notice:?}"
+    );
+    restored
+        .enrol(&michel("Caisse du bar"), None)
+        .await
+        .unwrap();
     check_new_certificate(&s, &restored, first.serial, device, EndState::Refused, now);
 }
 
@@ -274,8 +290,7 @@ async fn an_ended_certificate_is_removed_locally_with_confirmation_and_never_one
     let s = Served::start(Environment::Dev);
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(TestClock::new(OffsetDateTime::now_utc()));
-    let srs =
-        Srs::open(config(&s, &dir.path().join("pos.db")).with_clock(clock.clone())).unwrap();
+    let srs = Srs::open(config(&s, &dir.path().join("pos.db")).with_clock(clock.clone())).unwrap();
     let first = srs
         .enrol(&michel("Caisse du bar"), Some(DeviceIdAnswer::RequestNew))
         .await
@@ -298,7 +313,10 @@ async fn an_ended_certificate_is_removed_locally_with_confirmation_and_never_one
         "no request reached the authority"
     );
     assert!(srs.certificates(clock_now(&clock)).unwrap().is_empty());
-    assert!(srs.device_id().unwrap().is_some(), "the device keeps its identifier");
+    assert!(
+        srs.device_id().unwrap().is_some(),
+        "the device keeps its identifier"
+    );
     assert!(srs.history().unwrap().into_iter().any(|h| matches!(
         h.event,
         HistoryEvent::Retired { serial, state: EndState::Expired } if serial == first.serial

@@ -50,7 +50,12 @@ async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
         .unwrap();
     let earlier = srs(&s, &dir.path().join("pos.db"));
     assert!(
-        earlier.refresh_revocations().await.unwrap().newly_revoked.is_empty(),
+        earlier
+            .refresh_revocations()
+            .await
+            .unwrap()
+            .newly_revoked
+            .is_empty(),
         "nothing revoked yet"
     );
 
@@ -179,9 +184,19 @@ async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
 
     // A CRL is kept until its next update: the instance that fetched one before the revocation
     // learns of it later; a fresh fetch sees it at once.
-    assert!(earlier.refresh_revocations().await.unwrap().newly_revoked.is_empty());
+    assert!(
+        earlier
+            .refresh_revocations()
+            .await
+            .unwrap()
+            .newly_revoked
+            .is_empty()
+    );
     // The SRS learns it from the CRL: status revoked, billing refused with the mentions.
-    assert_eq!(pos.refresh_revocations().await.unwrap().newly_revoked, ["Caisse volée"]);
+    assert_eq!(
+        pos.refresh_revocations().await.unwrap().newly_revoked,
+        ["Caisse volée"]
+    );
     assert_eq!(
         pos.certificates(OffsetDateTime::now_utc()).unwrap()[0].health,
         Health::Revoked
@@ -205,10 +220,7 @@ async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
             .map(|_| ()),
         pos.delete("Caisse volée", Confirmation::Confirmed).await,
     ] {
-        let Err(Error::Unusable {
-            health, notice, ..
-        }) = result
-        else {
+        let Err(Error::Unusable { health, notice, .. }) = result else {
             panic!("unusable expected")
         };
         assert_eq!(health, Health::Revoked);
