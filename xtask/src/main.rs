@@ -54,6 +54,7 @@ fn ci(root: &Path) -> Result<()> {
         );
     }
     ensure_browser()?;
+    ensure_pkilint(root)?;
     cargo(root, &["fmt", "--all", "--check"], &[])?;
     cargo(
         root,
@@ -201,6 +202,51 @@ fn ensure_browser() -> Result<()> {
             bail!("apt-get {} failed ({status})", args.join(" "));
         }
     }
+    Ok(())
+}
+
+/// The independent PKI linter the profile test runs on what the authority issues.
+const PKILINT: &str = "pkilint==0.13.3";
+
+/// Where the linter's virtual environment lives (the profile test looks there too).
+fn pkilint_dir(root: &Path) -> PathBuf {
+    root.join("target").join("pkilint")
+}
+
+/// Installs pkilint from PyPI in a virtual environment under `target/` when it is missing.
+fn ensure_pkilint(root: &Path) -> Result<()> {
+    let dir = pkilint_dir(root);
+    let marker = dir.join(format!("{PKILINT}.installed"));
+    if marker.exists() && dir.join("bin").join("lint_pkix_cert").exists() {
+        return Ok(());
+    }
+    println!(
+        "xtask: installing {PKILINT} in {} for the profile test",
+        dir.display()
+    );
+    let python = ["python3", "python"]
+        .into_iter()
+        .find(|p| {
+            Command::new(p)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .ok_or_else(|| anyhow::anyhow!("the profile test needs Python 3 (python3) for pkilint"))?;
+    let status = Command::new(python)
+        .args(["-m", "venv", "--clear"])
+        .arg(&dir)
+        .status()?;
+    if !status.success() {
+        bail!("python3 -m venv {} failed ({status})", dir.display());
+    }
+    let status = Command::new(dir.join("bin").join("pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", PKILINT])
+        .status()?;
+    if !status.success() {
+        bail!("pip install {PKILINT} failed ({status})");
+    }
+    std::fs::write(&marker, "")?;
     Ok(())
 }
 

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyIdMethod, KeyUsagePurpose, SerialNumber as RcgenSerial, SubjectPublicKeyInfo,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyIdMethod,
+    KeyUsagePurpose, SerialNumber as RcgenSerial, SubjectPublicKeyInfo,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
@@ -14,7 +14,7 @@ use time::{Duration, OffsetDateTime};
 use websrm_domain::{Environment, RevocationReason, SerialNumber, Thumbprint, Validity};
 use zeroize::Zeroizing;
 
-use crate::csr::{EKU_REQUESTED, distinguished_name, key_identifier};
+use crate::csr::{distinguished_name, key_identifier};
 use crate::key::{open_bytes, seal_bytes};
 use crate::{
     Error, KeyEncryptionKey, PrivateKey, PublicKey, SealedKey, ValidatedCsr, inspect_certificate,
@@ -40,7 +40,7 @@ impl CertificateAuthority {
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, Self::common_name(environment));
         dn.push(DnType::OrganizationName, "websrm");
-        dn.push(DnType::CountryName, "CA");
+        dn.push(DnType::CountryName, country_ca());
         params.distinguished_name = dn;
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![
@@ -134,10 +134,14 @@ impl CertificateAuthority {
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::ContentCommitment,
         ];
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ClientAuth,
-            ExtendedKeyUsagePurpose::Other(EKU_REQUESTED.to_vec()),
-        ];
+        // Critical, as the CSR asks (and as RFC 3161 requires of id-kp-timeStamping); rcgen
+        // writes its own EKU extension non-critical, so it is written here.
+        let mut eku = rcgen::CustomExtension::from_oid_content(
+            &OID_EXTENDED_KEY_USAGE,
+            extended_key_usage(&[&EKU_CLIENT_AUTH_DER, &EKU_REQUESTED_DER]),
+        );
+        eku.set_criticality(true);
+        params.custom_extensions.push(eku);
         params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(&csr.public_key));
         params.use_authority_key_identifier_extension = true;
         params.serial_number = Some(RcgenSerial::from_slice(serial.as_bytes()));
@@ -188,7 +192,7 @@ impl CertificateAuthority {
             format!("{} certifPSI", Self::common_name(self.environment)),
         );
         dn.push(DnType::OrganizationName, "websrm");
-        dn.push(DnType::CountryName, "CA");
+        dn.push(DnType::CountryName, country_ca());
         params.distinguished_name = dn;
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
@@ -230,6 +234,26 @@ impl PublicationLinks {
             ca_issuers_url: Some(format!("{base}/ca")),
         }
     }
+}
+
+/// `countryName` `CA`, a PrintableString as X.520 requires.
+fn country_ca() -> rcgen::DnValue {
+    rcgen::DnValue::PrintableString(
+        rcgen::string::PrintableString::try_from("CA")
+            .unwrap_or_else(|_| unreachable!("CA is printable")),
+    )
+}
+
+/// id-ce-extKeyUsage.
+const OID_EXTENDED_KEY_USAGE: [u64; 4] = [2, 5, 29, 37];
+/// id-kp-clientAuth (1.3.6.1.5.5.7.3.2), DER.
+const EKU_CLIENT_AUTH_DER: [u8; 10] = [0x06, 0x08, 0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02];
+/// 1.3.6.1.5.5.7.3.8, the purpose the protocol's CSR requests, DER.
+const EKU_REQUESTED_DER: [u8; 10] = [0x06, 0x08, 0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
+
+/// ExtKeyUsageSyntax: a SEQUENCE of the purposes' OIDs.
+fn extended_key_usage(purposes: &[&[u8]]) -> Vec<u8> {
+    crate::der::tlv(0x30, &purposes.concat())
 }
 
 /// id-pe-authorityInfoAccess.

@@ -176,18 +176,63 @@ pub fn validate_csr_der(csr: Csr) -> Result<ValidatedCsr, Vec<CsrFinding>> {
     }
 }
 
-/// The attribute values of an X.509 name, in order; values that are not text become empty
-/// (and so invalid).
+/// The attribute values of an X.509 name, in order, decoded from whichever directory string
+/// type the CSR's author chose; values that are not text become empty (and so invalid).
 pub(crate) fn raw_subject(name: &X509Name<'_>) -> RawSubject {
     let mut raw = RawSubject::new();
     for atv in name.iter_attributes() {
         let oid = arcs(atv.attr_type()).unwrap_or_default();
         match Attribute::from_oid(&oid) {
-            Some(attribute) => raw.push(attribute, atv.as_str().unwrap_or_default()),
+            Some(attribute) => {
+                let value = atv.attr_value();
+                let text = directory_string(value.tag().0, value.data).unwrap_or_default();
+                raw.push(attribute, &text);
+            }
             None => raw.others.push(atv.attr_type().to_id_string()),
         }
     }
     raw
+}
+
+/// The text of a directory string of ASN.1 universal tag `tag`. Windows CryptoAPI and .NET
+/// write PrintableString where they can and BMPString otherwise (an accented nickname, `&`,
+/// `@`, `_`, `!`); older toolkits write TeletexString, read as Latin-1 as most toolkits do.
+/// The rules on allowed characters then apply to the decoded text.
+pub(crate) fn directory_string(tag: u32, data: &[u8]) -> Option<String> {
+    const UTF8: u32 = 12;
+    const NUMERIC: u32 = 18;
+    const PRINTABLE: u32 = 19;
+    const TELETEX: u32 = 20;
+    const IA5: u32 = 22;
+    const UNIVERSAL: u32 = 28;
+    const BMP: u32 = 30;
+    match tag {
+        UTF8 => std::str::from_utf8(data).ok().map(str::to_owned),
+        NUMERIC | PRINTABLE | IA5 => data
+            .is_ascii()
+            .then(|| String::from_utf8_lossy(data).into_owned()),
+        TELETEX => Some(data.iter().map(|&b| char::from(b)).collect()),
+        BMP => {
+            if data.len() % 2 != 0 {
+                return None;
+            }
+            let units = data
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]));
+            char::decode_utf16(units)
+                .collect::<Result<String, _>>()
+                .ok()
+        }
+        UNIVERSAL => {
+            if data.len() % 4 != 0 {
+                return None;
+            }
+            data.chunks_exact(4)
+                .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+                .collect()
+        }
+        _ => None,
+    }
 }
 
 fn arcs(oid: &x509_parser::der_parser::oid::Oid<'_>) -> Option<Vec<u64>> {

@@ -8,6 +8,7 @@ mod layering;
 mod new_certificate;
 mod portal;
 mod portal_browser;
+mod profile;
 mod revocation;
 mod support;
 mod terminals;
