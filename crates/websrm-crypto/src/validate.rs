@@ -213,7 +213,7 @@ pub(crate) fn directory_string(tag: u32, data: &[u8]) -> Option<String> {
             .then(|| String::from_utf8_lossy(data).into_owned()),
         TELETEX => Some(data.iter().map(|&b| char::from(b)).collect()),
         BMP => {
-            if data.len() % 2 != 0 {
+            if !data.len().is_multiple_of(2) {
                 return None;
             }
             let units = data
@@ -224,7 +224,7 @@ pub(crate) fn directory_string(tag: u32, data: &[u8]) -> Option<String> {
                 .ok()
         }
         UNIVERSAL => {
-            if data.len() % 4 != 0 {
+            if !data.len().is_multiple_of(4) {
                 return None;
             }
             data.chunks_exact(4)
