@@ -17,6 +17,7 @@ pub mod revocation;
 pub mod seed;
 pub mod server;
 mod service;
+mod structure;
 mod transaction;
 
 pub use error::Error;

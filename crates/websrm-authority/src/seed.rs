@@ -24,7 +24,8 @@ pub struct SeedOperator {
     pub gst: Option<&'static str>,
     /// File numbers and their sectors.
     pub files: &'static [(&'static str, Sector)],
-    /// Authorization codes and their sectors.
+    /// Authorization codes and their sectors (for a server administrator, the sector each
+    /// FOB code administers).
     pub codes: &'static [(&'static str, Sector)],
 }
 
@@ -58,7 +59,11 @@ pub const OPERATORS: [SeedOperator; 3] = [
         qst: None,
         gst: None,
         files: &[],
-        codes: &[("B8T8-W8W8", Sector::Server)],
+        // One server code per sector administered: B8T8-W8W8 for RBC, A8T8-W8W8 for TRP.
+        codes: &[
+            ("B8T8-W8W8", Sector::Restaurant),
+            ("A8T8-W8W8", Sector::Transport),
+        ],
     },
 ];
 
@@ -112,7 +117,13 @@ pub fn seed_test_data(authority: &Authority, now: OffsetDateTime) -> Result<(), 
                 op.identification_number,
                 sector.as_str(),
             );
-            registry.add_authorization_code(id, &parse(code)?, *sector, now, now, audit)?;
+            if op.files.is_empty() {
+                // A server administrator (no QST number, no file): its codes are FOB codes,
+                // one per sector it administers.
+                registry.add_server_code(id, &parse(code)?, *sector, now, now, audit)?;
+            } else {
+                registry.add_authorization_code(id, &parse(code)?, *sector, now, now, audit)?;
+            }
         }
     }
     let environments: &[Environment] = if authority.environment().is_conformity() {

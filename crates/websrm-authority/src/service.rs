@@ -266,12 +266,17 @@ impl Authority {
         actor: &str,
     ) -> Result<Response, Refusal> {
         // 1. The body: JSON, one reqCertif, its fields, and the routing rules of the URL.
-        let body = parse_body(&request.body)?;
+        let service = match request.endpoint {
+            Endpoint::Enrolment => "enrolement",
+            _ => "certificats",
+        };
+        let body = parse_body(&request.body, service)?;
         let modif = body.modif.as_str();
+        let modif_as_sent = body.modif_as_sent.as_str();
         match request.endpoint {
             Endpoint::Enrolment => {
                 if modif != "AJO" {
-                    return Err(Refusal::one(E::ModifNotAdd, &[modif]));
+                    return Err(Refusal::one(E::ModifNotAdd, &[modif_as_sent]));
                 }
                 if body.no_serie.is_some() {
                     return Err(Refusal::one(E::SerialForbiddenOnEnrolment, &[]));
@@ -282,7 +287,7 @@ impl Authority {
             }
             Endpoint::Certificates | Endpoint::Transaction => {
                 if modif != "REM" && modif != "SUP" {
-                    return Err(Refusal::one(E::ModifNotReplaceOrDelete, &[modif]));
+                    return Err(Refusal::one(E::ModifNotReplaceOrDelete, &[modif_as_sent]));
                 }
                 if body.no_serie.is_none() {
                     return Err(Refusal::one(E::SerialMissing, &[]));
@@ -686,7 +691,16 @@ impl Authority {
                 &[code.as_str(), h.environment.as_str()],
             ));
         }
-        if h.version != product.version || h.parent_version != product.parent_version {
+        // A remote server names the last certified version of its SRS, and `0` before its
+        // first certification (the reference's VERSI and VERSIPARN); in the conformity
+        // environments, where that certification happens, `0`/`0` is accepted.
+        let first_certification = h.initiating == InitiatingDevice::Server
+            && h.environment.is_conformity()
+            && h.version.as_str() == "0"
+            && h.parent_version.as_str() == "0";
+        if !first_certification
+            && (h.version != product.version || h.parent_version != product.parent_version)
+        {
             return Err(Refusal::one(
                 E::VersionHeadersMismatch,
                 &[&format!(
@@ -699,7 +713,7 @@ impl Authority {
             return Err(Refusal::one(E::VersionNotCertified, &[h.version.as_str()]));
         }
         // A remote server presents the last certified version of its SRS.
-        if h.initiating == InitiatingDevice::Server && !product.certified {
+        if h.initiating == InitiatingDevice::Server && !product.certified && !first_certification {
             return Err(Refusal::one(E::ServerVersionNotCertified, &[]));
         }
         Ok(())
@@ -836,72 +850,37 @@ impl Authority {
 }
 
 struct Body {
+    /// `modif`, in upper case.
     modif: String,
+    /// `modif` as the request wrote it, for the messages.
+    modif_as_sent: String,
     csr: Option<String>,
     no_serie: Option<String>,
 }
 
 /// The top level must be exactly one `reqCertif` object (duplicated keys detected, which a
 /// map-based parser would silently merge).
-fn parse_body(bytes: &[u8]) -> Result<Body, Refusal> {
-    let entries: Entries =
-        serde_json::from_slice(bytes).map_err(|_| Refusal::one(E::NotJson, &[]))?;
-    if let Some((other, _)) = entries.0.iter().find(|(k, _)| k != "reqCertif") {
-        return Err(Refusal::one(E::TopLevelFieldNotAllowed, &[other]));
-    }
-    let mut req = entries.0.into_iter().map(|(_, v)| v);
-    let (Some(req), None) = (req.next(), req.next()) else {
-        return Err(Refusal::one(
-            if bytes.windows(9).any(|w| w == b"reqCertif") {
-                E::ReqCertifRepeated
-            } else {
-                E::ReqCertifMissing
-            },
-            &[],
-        ));
-    };
-    let Value::Object(fields) = req else {
-        return Err(Refusal::one(E::ModifMissing, &[]));
-    };
+fn parse_body(bytes: &[u8], service: &str) -> Result<Body, Refusal> {
+    let fields =
+        crate::structure::request_fields(bytes, service, "reqCertif", &["modif", "csr", "noSerie"])
+            .map_err(|(code, args)| Refusal(vec![(code, args)]))?;
     let text = |name: &str| -> Result<Option<String>, Refusal> {
-        match fields.get(name) {
+        match fields.iter().find(|(k, _)| k == name).map(|(_, v)| v) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(Refusal::one(E::NotJson, &[])),
         }
     };
-    let modif = text("modif")?.ok_or_else(|| Refusal::one(E::ModifMissing, &[]))?;
+    // Values are compared without regard to case (the reference: unless stated); field names
+    // are exact.
+    let modif =
+        text("modif")?.ok_or_else(|| Refusal::one(E::ModifMissing, &["reqCertif", "modif"]))?;
     Ok(Body {
-        modif,
+        modif: modif.to_ascii_uppercase(),
+        modif_as_sent: modif,
         csr: text("csr")?,
         no_serie: text("noSerie")?,
     })
-}
-
-/// A JSON object read as its entries in order, keeping duplicates.
-struct Entries(Vec<(String, Value)>);
-
-impl<'de> serde::Deserialize<'de> for Entries {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Entries;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Entries, A::Error> {
-                let mut out = Vec::new();
-                while let Some(entry) = map.next_entry::<String, Value>()? {
-                    out.push(entry);
-                }
-                Ok(Entries(out))
-            }
-        }
-        d.deserialize_map(Visitor)
-    }
 }
 
 fn findings_refusal(findings: Vec<CsrFinding>) -> Refusal {
@@ -937,7 +916,7 @@ fn internal(e: impl std::fmt::Display) -> Refusal {
 /// `casEssai` after `tc`: the next step of the case, and after a certificate case's last step
 /// the case that follows it in the published order (the user cases after the SRS's, the SRS's
 /// in server mode after the server administrator's).
-fn next_test_case(tc: TestCase) -> Option<String> {
+pub(crate) fn next_test_case(tc: TestCase) -> Option<String> {
     if tc.is_production() {
         return None;
     }

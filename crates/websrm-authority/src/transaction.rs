@@ -1,26 +1,50 @@
 //! A minimal `/transaction` service: enough to enforce the certificate rules on transmissions
-//! (mutual TLS, `SIGNATRANSM` and `EMPRCERTIFTRANSM`, revoked and expired certificates, `NOTVQ`).
-//! The content of transactions is not validated; see `docs/PROTOCOL.md`.
+//! (mutual TLS, `SIGNATRANSM` and `EMPRCERTIFTRANSM`, revoked and expired certificates, `NOTVQ`)
+//! and to answer in the protocol's shape (`retourTransActu`, `retourTransLot`). The content of
+//! transactions is not validated; see `docs/PROTOCOL.md`.
 
-use serde_json::{Value, json};
-use websrm_crypto::{Signature, inspect_certificate, signatransm_input};
+use time::OffsetDateTime;
+use websrm_crypto::{CertificateInfo, Signature, inspect_certificate, signatransm_input};
 use websrm_domain::{
     CertificateState, DeviceId, Health, QstNumber, Subject, Thumbprint, WarningPolicy,
 };
 use websrm_protocol::catalogue::ErrorCode as E;
-use websrm_protocol::wire::WireError;
+use websrm_protocol::wire::{
+    JSON_VERSION, ReqTrans, RetourTrans, RetourTransActu, RetourTransLot, Transaction,
+    TransactionResponseBody, WireError,
+};
 use websrm_store::NewAudit;
+use websrm_store::registry::CertificateRecord;
 
 use crate::Authority;
 use crate::service::{Request, Response};
+use crate::structure::{Fault, request_fields};
+
+/// A refusal of a whole request: its error goes in `retourTransActu.listErr`, where the
+/// protocol's own sample client reads a transaction answer's errors.
+struct Refused(Fault);
+
+impl From<Fault> for Refused {
+    fn from(f: Fault) -> Self {
+        Self(f)
+    }
+}
+
+/// The error of one transaction: with its `noTrans`.
+struct TransactionFault {
+    no_trans: Option<String>,
+    code: E,
+    arg: String,
+}
 
 impl Authority {
-    /// Answers a `/transaction` request.
+    /// Answers a `/transaction` request: 200 with the authority's numbers, or 400 with the
+    /// errors; every answer is in the audit log first.
     pub fn handle_transaction(&self, request: &Request) -> Response {
         let now = self.now();
-        match self.check_transaction(request) {
-            Ok(body) => Response::new(201, serde_json::to_vec(&body).unwrap_or_default()),
-            Err((code, arg)) => {
+        match self.transmission(request, now) {
+            Ok(answer) => answer,
+            Err(Refused((code, args))) => {
                 let audit = NewAudit::new(
                     now,
                     "api",
@@ -29,152 +53,290 @@ impl Authority {
                     format!("{:03}", code.number()),
                 )
                 .with_error(code.id());
-                let _ = self.registry().append_audit(audit);
-                let mut list = vec![WireError::from_catalogue(code, &[&arg])];
-                if code.entry().has_companion() {
-                    list.push(WireError::from_catalogue(E::ContactRetailer, &[]));
-                }
-                let body = json!({ "retourTrans": { "listErr": list } });
-                Response::new(400, serde_json::to_vec(&body).unwrap_or_default())
+                let code = match self.registry().append_audit(audit) {
+                    Ok(_) => code,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not write the audit log");
+                        E::Unexpected
+                    }
+                };
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let retour = RetourTrans {
+                    json_versi: Some(JSON_VERSION.into()),
+                    retour_trans_actu: Some(RetourTransActu {
+                        list_err: Some(with_companion(vec![WireError::from_catalogue(
+                            code, &args,
+                        )])),
+                        ..RetourTransActu::default()
+                    }),
+                    ..RetourTrans::default()
+                };
+                answer(400, retour)
             }
         }
     }
 
-    fn check_transaction(&self, request: &Request) -> Result<Value, (E, String)> {
-        let now = self.now();
-        let header = |name: &str| {
-            request
-                .headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim().to_owned())
-        };
-        let internal = |_| (E::Unexpected, String::new());
-        // The certificate of the handshake must be on record and in force.
-        let presented = request
-            .client_certificate
-            .as_deref()
-            .ok_or_else(|| (E::CertificateRevoked, "-".to_owned()))?;
-        let info =
-            inspect_certificate(presented).map_err(|_| (E::CertificateRevoked, "-".to_owned()))?;
-        let record = self
-            .registry()
-            .certificate_by_thumbprint(info.thumbprint)
-            .map_err(internal)?;
-        let record = record.ok_or_else(|| (E::CertificateRevoked, info.serial.to_string()))?;
-        if record.state != CertificateState::Active {
-            return Err((E::CertificateRevoked, record.serial.to_string()));
+    fn transmission(&self, request: &Request, now: OffsetDateTime) -> Result<Response, Refused> {
+        let (info, record, subject, device) = self.check_transmitter(request)?;
+        // The body's structure: one reqTrans holding transActu and/or transLot.
+        let fields = request_fields(
+            &request.body,
+            "transaction",
+            "reqTrans",
+            &["transActu", "transLot"],
+        )?;
+        if fields.is_empty() {
+            return Err(Refused((E::TransactionRequestEmpty, Vec::new())));
         }
-        let (Some(signature), Some(thumbprint)) =
-            (header("SIGNATRANSM"), header("EMPRCERTIFTRANSM"))
-        else {
-            return Err((E::TransmissionSignatureMissing, String::new()));
-        };
-        if signature.len() != 88 {
-            return Err((E::TransmissionSignatureInvalid, String::new()));
+        let req: ReqTrans =
+            serde_json::from_value(serde_json::Value::Object(fields.into_iter().collect()))
+                .map_err(|_| Refused((E::NotJson, Vec::new())))?;
+        let lot = req.trans_lot.clone().unwrap_or_default();
+        if req.trans_actu.is_none() && lot.is_empty() {
+            return Err(Refused((E::TransactionRequestEmpty, Vec::new())));
         }
-        let thumbprint: Thumbprint = thumbprint
-            .parse()
-            .map_err(|_| (E::TransmissionThumbprintLength, thumbprint.clone()))?;
-        if thumbprint != info.thumbprint {
-            return Err((E::ThumbprintMismatch, thumbprint.to_string()));
-        }
-        let subject = info
-            .subject
-            .clone()
-            .ok_or_else(|| (E::CertificateRevoked, record.serial.to_string()))?;
-        let qst = header("NOTVQ").unwrap_or_default();
-        if let Subject::Srs(srs) = &subject
-            && qst.parse::<QstNumber>().ok().as_ref() != Some(srs.qst_number())
-        {
-            return Err((E::QstNumberMismatch, qst));
-        }
-        let device: DeviceId = header("IDAPPRL")
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| (E::DeviceIdMissing, String::new()))?;
 
-        let body: Value =
-            serde_json::from_slice(&request.body).map_err(|_| (E::NotJson, String::new()))?;
-        let transactions: Vec<&Value> = {
-            let root = &body["reqTrans"];
-            let mut list: Vec<&Value> = root["transLot"]
-                .as_array()
-                .map(|l| l.iter().collect())
-                .unwrap_or_default();
-            if !root["transActu"].is_null() {
-                list.push(&root["transActu"]);
-            }
-            list
-        };
-        if transactions.is_empty() {
-            return Err((E::ReqCertifMissing, String::new()));
-        }
+        // Each transaction's own signature and signer.
         let mut actus = Vec::new();
-        for t in &transactions {
-            let no_trans = t["noTrans"].as_str().unwrap_or_default().to_owned();
-            let actu = t["signa"]["actu"].as_str().unwrap_or_default();
-            let actu =
-                Signature::from_base64(actu).map_err(|_| (E::SignatureLength, actu.to_owned()))?;
-            // The certificate that signed the transaction must be in force when it is received.
-            let signer: Option<Thumbprint> =
-                t["emprCertifSEV"].as_str().and_then(|e| e.parse().ok());
-            let signer =
-                signer.ok_or_else(|| (E::SignedWithInvalidCertificate, no_trans.clone()))?;
-            let signer = self
-                .registry()
-                .certificate_by_thumbprint(signer)
-                .map_err(internal)?
-                .ok_or_else(|| (E::SignedWithInvalidCertificate, no_trans.clone()))?;
-            let health = Health::classify(
-                signer.state,
-                &signer.validity,
-                now,
-                WarningPolicy::default(),
-            );
-            if !health.is_usable() || matches!(health, Health::NotYetValid) {
-                return Err((E::SignedWithInvalidCertificate, no_trans));
+        let mut lot_errors = Vec::new();
+        for t in &lot {
+            let (actu, checked) = self.check_transaction(t, now);
+            actus.extend(actu);
+            if let Err(fault) = checked {
+                lot_errors.push(fault);
             }
-            actus.push(actu);
         }
-        // SIGNATRANSM: the transmitter's authorization code, the device, the actu values oldest first.
+        let actu_result = req.trans_actu.as_ref().map(|t| {
+            let (actu, checked) = self.check_transaction(t, now);
+            actus.extend(actu);
+            checked
+        });
+        // SIGNATRANSM: the transmitter's authorization code, the device, the actu values of the
+        // batch then of the current transaction.
+        let header = |name: &str| header(request, name);
+        let signature = header("SIGNATRANSM").unwrap_or_default();
         let signature = Signature::from_base64(&signature)
-            .map_err(|_| (E::TransmissionSignatureInvalid, String::new()))?;
+            .map_err(|_| Refused((E::TransmissionSignatureInvalid, Vec::new())))?;
         let text = signatransm_input(subject.authorization_code(), device, &actus);
         let key = info
             .public_key
-            .ok_or_else(|| (E::TransmissionSignatureInvalid, String::new()))?;
+            .ok_or(Refused((E::TransmissionSignatureInvalid, Vec::new())))?;
         key.verify(text.as_bytes(), &signature)
-            .map_err(|_| (E::TransmissionSignatureInvalid, String::new()))?;
+            .map_err(|_| Refused((E::TransmissionSignatureInvalid, Vec::new())))?;
 
-        let stamp = format!(
-            "{:04}{:02}{:02}{:02}{:02}{:02}",
-            now.year(),
-            u8::from(now.month()),
-            now.day(),
-            now.hour(),
-            now.minute(),
-            now.second()
-        );
+        // Recorded before it is answered.
+        let received =
+            lot.len() - lot_errors.len() + usize::from(matches!(actu_result, Some(Ok(()))));
         let audit = NewAudit::new(
             now,
             "api",
             "transaction",
             device.to_string(),
-            format!(
-                "{} transaction(s) from {}",
-                transactions.len(),
-                record.serial
-            ),
+            format!("{received} transaction(s) from {}", record.serial),
         );
-        let entry = self.registry().append_audit(audit).map_err(internal)?;
-        let last = transactions
-            .last()
-            .map(|t| t["noTrans"].as_str().unwrap_or_default().to_owned())
-            .unwrap_or_default();
-        Ok(json!({ "retourTrans": { "retourTransActu": {
-            "noTrans": last,
-            "psiNoTrans": format!("{:010}", entry.seq),
-            "psiDatTrans": stamp,
-        }}}))
+        let entry = self.registry().append_audit(audit).map_err(|e| {
+            tracing::error!(error = %e, "could not write the audit log");
+            Refused((E::Unexpected, Vec::new()))
+        })?;
+        let stamp = timestamp(now);
+        let retour_trans_actu = actu_result.map(|result| match result {
+            Ok(_) => RetourTransActu {
+                no_trans: req.trans_actu.as_ref().and_then(|t| t.no_trans.clone()),
+                psi_no_trans: Some(psi_number(entry.seq)),
+                psi_dat_trans: Some(stamp.clone()),
+                list_err: None,
+            },
+            Err(fault) => RetourTransActu {
+                list_err: Some(with_companion(vec![fault.wire()])),
+                ..RetourTransActu::default()
+            },
+        });
+        // The errors of a batch are returned in the conformity environments only.
+        let lot_list = (self.environment().is_conformity() && !lot_errors.is_empty())
+            .then(|| with_companion(lot_errors.iter().map(TransactionFault::wire).collect()));
+        let retour_trans_lot = (!lot.is_empty()).then(|| RetourTransLot {
+            no_lot: Some(format!("{:010}", entry.seq % 10_000_000_000)),
+            dat_lot: Some(stamp.clone()),
+            list_err: lot_list,
+        });
+        let failed = retour_trans_actu
+            .as_ref()
+            .is_some_and(|r| r.list_err.is_some())
+            || retour_trans_lot
+                .as_ref()
+                .is_some_and(|r| r.list_err.is_some());
+        let retour = RetourTrans {
+            json_versi: Some(JSON_VERSION.into()),
+            cas_essai: header("CASESSAI")
+                .and_then(|t| t.parse().ok())
+                .and_then(crate::service::next_test_case),
+            retour_trans_actu,
+            retour_trans_lot,
+        };
+        Ok(answer(if failed { 400 } else { 200 }, retour))
     }
+
+    /// The certificate of the handshake, on record and in force, and the headers that bind
+    /// the request to it.
+    fn check_transmitter(
+        &self,
+        request: &Request,
+    ) -> Result<(CertificateInfo, CertificateRecord, Subject, DeviceId), Refused> {
+        let header = |name: &str| header(request, name);
+        let internal = |e: websrm_store::Error| {
+            tracing::error!(error = %e, "unexpected error");
+            Refused((E::Unexpected, Vec::new()))
+        };
+        let revoked = |serial: String| Refused((E::CertificateRevoked, vec![serial]));
+        let presented = request
+            .client_certificate
+            .as_deref()
+            .ok_or_else(|| revoked("-".to_owned()))?;
+        let info = inspect_certificate(presented).map_err(|_| revoked("-".to_owned()))?;
+        let record = self
+            .registry()
+            .certificate_by_thumbprint(info.thumbprint)
+            .map_err(internal)?
+            .ok_or_else(|| revoked(info.serial.to_string()))?;
+        if record.state != CertificateState::Active {
+            return Err(revoked(record.serial.to_string()));
+        }
+        let (Some(signature), Some(thumbprint)) =
+            (header("SIGNATRANSM"), header("EMPRCERTIFTRANSM"))
+        else {
+            return Err(Refused((E::TransmissionSignatureMissing, Vec::new())));
+        };
+        if signature.len() != 88 {
+            return Err(Refused((E::TransmissionSignatureInvalid, Vec::new())));
+        }
+        let thumbprint: Thumbprint = thumbprint
+            .parse()
+            .map_err(|_| Refused((E::TransmissionThumbprintLength, vec![thumbprint.clone()])))?;
+        if thumbprint != info.thumbprint {
+            return Err(Refused((
+                E::ThumbprintMismatch,
+                vec![thumbprint.to_string()],
+            )));
+        }
+        let subject = info
+            .subject
+            .clone()
+            .ok_or_else(|| revoked(record.serial.to_string()))?;
+        let qst = header("NOTVQ").unwrap_or_default();
+        if let Subject::Srs(srs) = &subject
+            && qst.parse::<QstNumber>().ok().as_ref() != Some(srs.qst_number())
+        {
+            return Err(Refused((E::QstNumberMismatch, vec![qst])));
+        }
+        let device: DeviceId = header("IDAPPRL")
+            .and_then(|d| d.parse().ok())
+            .ok_or(Refused((E::DeviceIdMissing, Vec::new())))?;
+        Ok((info, record, subject, device))
+    }
+
+    /// One transaction's `actu`, if it is a signature (which `SIGNATRANSM` then covers), and
+    /// whether it was made with a certificate in force now.
+    fn check_transaction(
+        &self,
+        t: &Transaction,
+        now: OffsetDateTime,
+    ) -> (Option<Signature>, Result<(), TransactionFault>) {
+        let fault = |code: E, arg: &str| TransactionFault {
+            no_trans: t.no_trans.clone(),
+            code,
+            arg: arg.to_owned(),
+        };
+        let no_trans = t.no_trans.clone().unwrap_or_default();
+        let actu = t
+            .signa
+            .as_ref()
+            .and_then(|s| s.actu.as_deref())
+            .unwrap_or_default();
+        let Ok(signature) = Signature::from_base64(actu) else {
+            return (None, Err(fault(E::SignatureLength, actu)));
+        };
+        // The certificate that signed the transaction must be in force when it is received.
+        let signer: Option<Thumbprint> = t.empr_certif_sev.as_deref().and_then(|e| e.parse().ok());
+        let in_force = signer
+            .and_then(|s| self.registry().certificate_by_thumbprint(s).ok().flatten())
+            .is_some_and(|signer| {
+                Health::classify(
+                    signer.state,
+                    &signer.validity,
+                    now,
+                    WarningPolicy::default(),
+                )
+                .is_usable()
+            });
+        let checked = if in_force {
+            Ok(())
+        } else {
+            Err(fault(E::SignedWithInvalidCertificate, &no_trans))
+        };
+        (Some(signature), checked)
+    }
+}
+
+impl TransactionFault {
+    fn wire(&self) -> WireError {
+        WireError {
+            no_trans: self.no_trans.clone(),
+            ..WireError::from_catalogue(self.code, &[&self.arg])
+        }
+    }
+}
+
+fn header(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim().to_owned())
+}
+
+/// The errors, followed by the companion message when one of them calls for it.
+fn with_companion(mut list: Vec<WireError>) -> Vec<WireError> {
+    let companion = list.iter().any(|e| {
+        e.id.parse()
+            .ok()
+            .and_then(E::from_id)
+            .is_some_and(|c| c.entry().has_companion())
+    });
+    if companion {
+        list.push(WireError::from_catalogue(E::ContactRetailer, &[]));
+    }
+    list
+}
+
+/// The authority's number of a transaction, `XXXX-XXXX-XXXX-XXXX` (hexadecimal).
+fn psi_number(seq: i64) -> String {
+    let hex = format!("{:016X}", seq.unsigned_abs());
+    format!(
+        "{}-{}-{}-{}",
+        &hex[..4],
+        &hex[4..8],
+        &hex[8..12],
+        &hex[12..]
+    )
+}
+
+/// `AAAAMMJJhhmmss`.
+fn timestamp(now: OffsetDateTime) -> String {
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+fn answer(status: u16, retour: RetourTrans) -> Response {
+    let body = serde_json::to_vec(&TransactionResponseBody {
+        retour_trans: retour,
+    })
+    .unwrap_or_default();
+    Response::new(status, body)
 }

@@ -416,10 +416,17 @@ impl Subject {
             }
             (_, o) => o,
         };
-        if raw.get(Attribute::State) != Some(STATE_QC) {
+        // Values are compared without regard to case (the reference: unless stated).
+        if !raw
+            .get(Attribute::State)
+            .is_some_and(|v| v.eq_ignore_ascii_case(STATE_QC))
+        {
             note(SubjectFinding::StateInvalid);
         }
-        if raw.get(Attribute::Country) != Some(COUNTRY_CA) {
+        if !raw
+            .get(Attribute::Country)
+            .is_some_and(|v| v.eq_ignore_ascii_case(COUNTRY_CA))
+        {
             note(SubjectFinding::CountryInvalid);
         }
         if let (Some(cn), Some(qst)) = (&cn, &qst)

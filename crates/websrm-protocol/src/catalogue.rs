@@ -257,9 +257,9 @@ catalogue! {
         "La syntaxe JSON de la requête n'est pas reconnue.",
         "The JSON syntax of the request is not recognized.";
     ModifMissing = 304, Some(95),
-        "reqCertif lacks modif",
-        "Le champ modif est absent de reqCertif.",
-        "The modif field is missing from reqCertif.";
+        "reqCertif lacks modif; {0} the parent, {1} the field",
+        "Un champ est absent : {0}/{1}.",
+        "A field is missing: {0}/{1}.";
     SerialForbiddenOnEnrolment = 309, Some(95),
         "noSerie present on the enrolment URL",
         "Le champ noSerie n'est pas permis pour un ajout de certificat.",
@@ -276,18 +276,30 @@ catalogue! {
         "a header is repeated",
         "L'en-tête {0} est répété.",
         "The header {0} is repeated.";
-    ReqCertifMissing = 314, Some(95),
-        "the body has no reqCertif",
-        "Le champ reqCertif est absent.",
-        "The reqCertif field is missing.";
-    ReqCertifRepeated = 315, Some(95),
-        "reqCertif appears more than once",
-        "Le champ reqCertif est répété.",
-        "The reqCertif field is repeated.";
-    TopLevelFieldNotAllowed = 316, Some(95),
-        "a top-level field other than reqCertif",
-        "Le champ {0} n'est pas permis à la racine de la requête.",
-        "The field {0} is not allowed at the top of the request.";
+    TopLevelFieldNotAllowed = 314, Some(95),
+        "a top-level field other than the service's (reqCertif, reqTrans); {0} the service, {1} the field",
+        "Le champ suivant est inconnu ou n'est pas au bon endroit : {0}/{1}.",
+        "The following field is unknown or misplaced: {0}/{1}.";
+    RequestMissing = 315, Some(95),
+        "the service's top-level field (reqCertif, reqTrans) is missing; {0} the service, {1} the field",
+        "Le champ suivant est absent : {0}/{1}.",
+        "The following field is missing: {0}/{1}.";
+    RequestRepeated = 316, Some(95),
+        "the service's top-level field appears more than once; {0} the service, {1} the field",
+        "Un champ parent ne peut pas être présent plus d'une fois : {0}/{1}.",
+        "A parent field cannot be present more than once: {0}/{1}.";
+    TransactionRequestEmpty = 317, Some(95),
+        "reqTrans holds neither transActu nor transLot",
+        "Le champ parent reqTrans doit contenir au moins un champ sous-jacent (transActu ou transLot).",
+        "The parent field reqTrans must hold at least one child field (transActu or transLot).";
+    ChildFieldNotAllowed = 300, Some(95),
+        "a field inside reqCertif or reqTrans that does not belong there; {0} the parent, {1} the field",
+        "Un nom de champ sous-jacent est inconnu ou n'est pas au bon endroit : {0}/{1}.",
+        "A child field name is unknown or misplaced: {0}/{1}.";
+    ChildFieldRepeated = 306, Some(95),
+        "a field inside reqCertif or reqTrans appears more than once; {0} the parent, {1} the field",
+        "Un champ sous-jacent ne peut pas être présent plus d'une fois à chaque occurrence de ce champ : {0}/{1}.",
+        "A child field cannot be present more than once in each occurrence of its parent: {0}/{1}.";
     CsrMissingOnEnrolment = 320, Some(95),
         "csr missing on the enrolment URL",
         "Le champ csr est obligatoire pour un ajout de certificat.",

@@ -114,6 +114,9 @@ pub const JSON_VERSION: &str = "01.00";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
 pub struct WireError {
+    /// The transaction in error (`noTrans`), in the answers of the transaction service.
+    #[serde(rename = "noTrans", default, skip_serializing_if = "Option::is_none")]
+    pub no_trans: Option<String>,
     /// `JW00B999nnnE`.
     pub id: String,
     /// The message, in French.
@@ -128,6 +131,7 @@ impl WireError {
     pub fn from_catalogue(code: catalogue::ErrorCode, args: &[&str]) -> Self {
         let entry = code.entry();
         Self {
+            no_trans: None,
             id: entry.id().to_string(),
             mess: entry.french_with(args),
             cod_retour: entry.return_code().map(|c| c.to_string()),
@@ -237,4 +241,125 @@ impl TryFrom<&RetourCertif> for CertificateAnswer {
                 .map_err(malformed)?,
         })
     }
+}
+
+/// The body of a transaction request: `{"reqTrans": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
+pub struct TransactionRequestBody {
+    /// The request.
+    #[serde(rename = "reqTrans")]
+    pub req_trans: ReqTrans,
+}
+
+/// `reqTrans`: the current transaction, a batch of transactions recorded offline, or both.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
+pub struct ReqTrans {
+    /// `transActu`.
+    #[serde(rename = "transActu", default, skip_serializing_if = "Option::is_none")]
+    pub trans_actu: Option<Transaction>,
+    /// `transLot`; absent rather than empty.
+    #[serde(rename = "transLot", default, skip_serializing_if = "Option::is_none")]
+    pub trans_lot: Option<Vec<Transaction>>,
+}
+
+/// A transaction, as far as the certificate rules read it: its number, the thumbprint of the
+/// certificate that signed it, and its signatures; every other field is kept as sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
+pub struct Transaction {
+    /// `noTrans`.
+    #[serde(rename = "noTrans", default, skip_serializing_if = "Option::is_none")]
+    pub no_trans: Option<String>,
+    /// `emprCertifSEV`: the thumbprint of the certificate whose key made `actu`.
+    #[serde(
+        rename = "emprCertifSEV",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub empr_certif_sev: Option<String>,
+    /// `signa`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signa: Option<Signa>,
+    /// Every other field of the transaction, as sent.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `signa`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
+pub struct Signa {
+    /// `actu`: this transaction's signature (P1363, Base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actu: Option<String>,
+    /// `preced`: the previous transaction's `actu`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preced: Option<String>,
+    /// `datActu`.
+    #[serde(rename = "datActu", default, skip_serializing_if = "Option::is_none")]
+    pub dat_actu: Option<String>,
+}
+
+/// The body of a transaction answer: `{"retourTrans": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
+pub struct TransactionResponseBody {
+    /// The answer.
+    #[serde(rename = "retourTrans")]
+    pub retour_trans: RetourTrans,
+}
+
+/// `retourTrans`. Errors are never at this level: they go with the current transaction's
+/// result or the batch's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
+pub struct RetourTrans {
+    /// The version of the answer's structure, `01.00`.
+    #[serde(rename = "jsonVersi", skip_serializing_if = "Option::is_none")]
+    pub json_versi: Option<String>,
+    /// The next test case, when the request's was not `000.000`.
+    #[serde(rename = "casEssai", skip_serializing_if = "Option::is_none")]
+    pub cas_essai: Option<String>,
+    /// The result of the current transaction (and the errors of a request not understood).
+    #[serde(rename = "retourTransActu", skip_serializing_if = "Option::is_none")]
+    pub retour_trans_actu: Option<RetourTransActu>,
+    /// The result of the batch.
+    #[serde(rename = "retourTransLot", skip_serializing_if = "Option::is_none")]
+    pub retour_trans_lot: Option<RetourTransLot>,
+}
+
+/// `retourTransActu`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
+pub struct RetourTransActu {
+    /// The transaction's `noTrans`.
+    #[serde(rename = "noTrans", skip_serializing_if = "Option::is_none")]
+    pub no_trans: Option<String>,
+    /// The authority's number for it, `XXXX-XXXX-XXXX-XXXX`.
+    #[serde(rename = "psiNoTrans", skip_serializing_if = "Option::is_none")]
+    pub psi_no_trans: Option<String>,
+    /// When the authority received it, `AAAAMMJJhhmmss`.
+    #[serde(rename = "psiDatTrans", skip_serializing_if = "Option::is_none")]
+    pub psi_dat_trans: Option<String>,
+    /// The errors, each with its `noTrans` when it is about a transaction.
+    #[serde(rename = "listErr", skip_serializing_if = "Option::is_none")]
+    pub list_err: Option<Vec<WireError>>,
+}
+
+/// `retourTransLot`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // The protocol fixes these fields.
+pub struct RetourTransLot {
+    /// The authority's number for the batch, ten digits.
+    #[serde(rename = "noLot", skip_serializing_if = "Option::is_none")]
+    pub no_lot: Option<String>,
+    /// When the authority received it, `AAAAMMJJhhmmss`.
+    #[serde(rename = "datLot", skip_serializing_if = "Option::is_none")]
+    pub dat_lot: Option<String>,
+    /// The errors of the batch's transactions, each with its `noTrans` (conformity
+    /// environments only: production returns none for a batch).
+    #[serde(rename = "listErr", skip_serializing_if = "Option::is_none")]
+    pub list_err: Option<Vec<WireError>>,
 }

@@ -122,6 +122,11 @@ CREATE TABLE agents (
 );
 ALTER TABLE operators ADD COLUMN password_hash TEXT;
 ",
+    // A server administrator holds one code per sector it administers (RBC, TRP); a new code
+    // supersedes only the one of the same scope.
+    r"
+ALTER TABLE authorization_codes ADD COLUMN scope TEXT;
+",
 ];
 
 const KIND: db::Kind = db::Kind {
@@ -545,6 +550,43 @@ impl Registry {
         at: OffsetDateTime,
         audit: NewAudit,
     ) -> Result<(), Error> {
+        self.add_code(operator, code, sector, None, activated_at, at, audit)
+    }
+
+    /// Records a server administrator's authorization code (sector `FOB`) for the servers of
+    /// `administers` (RBC or TRP): it supersedes the administrator's earlier code for that
+    /// sector only, so that an administrator of both sectors holds one code for each.
+    pub fn add_server_code(
+        &self,
+        operator: OperatorId,
+        code: &AuthorizationCode,
+        administers: Sector,
+        activated_at: OffsetDateTime,
+        at: OffsetDateTime,
+        audit: NewAudit,
+    ) -> Result<(), Error> {
+        self.add_code(
+            operator,
+            code,
+            Sector::Server,
+            Some(administers),
+            activated_at,
+            at,
+            audit,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)] // One column each, and the audit entry.
+    fn add_code(
+        &self,
+        operator: OperatorId,
+        code: &AuthorizationCode,
+        sector: Sector,
+        scope: Option<Sector>,
+        activated_at: OffsetDateTime,
+        at: OffsetDateTime,
+        audit: NewAudit,
+    ) -> Result<(), Error> {
         let mut conn = self.conn();
         let tx = db::write_tx(&mut conn)?;
         operator_row(&tx, operator)?;
@@ -557,20 +599,22 @@ impl Registry {
         {
             return Err(Error::AuthorizationCodeExists);
         }
+        let scope = scope.map(Sector::as_str);
         tx.execute_cached(
             "UPDATE authorization_codes SET superseded_at = ?3 \
-             WHERE operator_id = ?1 AND sector = ?2 AND superseded_at IS NULL",
-            params![operator.0, sector.as_str(), to_unix(at)],
+             WHERE operator_id = ?1 AND sector = ?2 AND scope IS ?4 AND superseded_at IS NULL",
+            params![operator.0, sector.as_str(), to_unix(at), scope],
         )?;
         tx.execute_cached(
-            "INSERT INTO authorization_codes (operator_id, code, sector, activated_at, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO authorization_codes (operator_id, code, sector, activated_at, created_at, scope) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 operator.0,
                 code.expose(),
                 sector.as_str(),
                 to_unix(activated_at),
-                to_unix(at)
+                to_unix(at),
+                scope
             ],
         )?;
         audit::append(&tx, &audit)?;

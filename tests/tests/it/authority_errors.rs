@@ -177,20 +177,40 @@ async fn every_error_of_the_conformity_service() {
             "JW00B999200E",
             "91",
         ),
-        case("no reqCertif", zeros(), "{}".into(), "JW00B999314E", "95"),
+        // The structure errors of the reference's error guide: 314E a field not the
+        // service's, 315E the service's field missing, 316E repeated, 300E and 306E inside it.
+        case("no reqCertif", zeros(), "{}".into(), "JW00B999315E", "95"),
         case(
             "two reqCertif",
             zeros(),
             r#"{"reqCertif":{"modif":"AJO","csr":"x"},"reqCertif":{"modif":"AJO","csr":"x"}}"#
                 .to_owned(),
-            "JW00B999315E",
+            "JW00B999316E",
             "95",
         ),
         case(
             "another top-level field",
             zeros(),
             r#"{"reqCertif":{"modif":"AJO","csr":"x"},"autre":1}"#.to_owned(),
-            "JW00B999316E",
+            "JW00B999314E",
+            "95",
+        ),
+        case(
+            "a field reqCertif does not hold",
+            zeros(),
+            json!({"reqCertif": {"modif": "AJO", "csr": good, "codAutori": "D8T8-W8W8"}})
+                .to_string(),
+            "JW00B999300E",
+            "95",
+        ),
+        case(
+            "modif twice",
+            zeros(),
+            format!(
+                r#"{{"reqCertif":{{"modif":"AJO","modif":"AJO","csr":{}}}}}"#,
+                serde_json::to_string(&good).unwrap()
+            ),
+            "JW00B999306E",
             "95",
         ),
         case(
@@ -881,4 +901,62 @@ async fn raw_exchange(s: &Served, request: &str) -> u16 {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or(0)
+}
+
+/// Values are compared without regard to case, as the reference says unless stated: `modif`,
+/// ST and C in lower case are accepted; field names are exact. The structure errors name the
+/// service and the field, as the reference's messages do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_in_any_case_and_structure_messages_with_their_values() {
+    let s = Served::start(Environment::Dev);
+    let anonymous = plain_client(&s, None);
+    let url = format!("{}/enrolement", s.enrolment_base);
+    // Every value in lower case, from an independent encoder.
+    let lower: Vec<(&[u64], &str)> = MICHEL
+        .iter()
+        .map(|(oid, v)| {
+            (
+                *oid,
+                match *v {
+                    "RBC-D8T8-W8W8" => "rbc-d8t8-w8w8",
+                    "5678912340TQ0001" => "5678912340tq0001",
+                    "ER0001" => "er0001",
+                    "QC" => "qc",
+                    "CA" => "ca",
+                    other => other,
+                },
+            )
+        })
+        .collect();
+    let csr = rcgen_csr(&lower, true);
+    let body = json!({ "reqCertif": { "modif": "ajo", "csr": csr } }).to_string();
+    let (status, answer) = post(&anonymous, &url, &header_pairs("0000-0000-0000"), &body).await;
+    assert_eq!(status, 201, "values in lower case: {answer}");
+
+    let (status, answer) = post(&anonymous, &url, &header_pairs("0000-0000-0000"), "{}").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer["retourCertif"]["listErr"][0]["mess"],
+        "Le champ suivant est absent : enrolement/reqCertif."
+    );
+    let (_, answer) = post(
+        &anonymous,
+        &url,
+        &header_pairs("0000-0000-0000"),
+        r#"{"reqcertif":{"modif":"AJO"}}"#,
+    )
+    .await;
+    assert_eq!(
+        (
+            answer["retourCertif"]["listErr"][0]["id"].as_str(),
+            answer["retourCertif"]["listErr"][0]["mess"].as_str()
+        ),
+        (
+            Some("JW00B999314E"),
+            Some(
+                "Le champ suivant est inconnu ou n'est pas au bon endroit : enrolement/reqcertif."
+            )
+        ),
+        "field names are exact"
+    );
 }

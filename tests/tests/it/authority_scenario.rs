@@ -349,3 +349,65 @@ async fn retransmitted_requests_get_the_same_answer() {
         "two certificates in all, never a third"
     );
 }
+
+/// The published test data's two server-administrator codes (RBC and TRP) both work, and a
+/// remote server's first certification names version `0` (VERSI and VERSIPARN), as the
+/// reference says, in the conformity environments only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_server_codes_and_a_first_certification_with_version_zero() {
+    use websrm_tests::websrm_domain::{
+        InitiatingDevice, ServerSubject, Subject, TestCase, UtcOffset,
+    };
+    use websrm_tests::websrm_protocol::headers::{CertificateHeaders, ProductIdentity};
+    let s = Served::start(Environment::Dev);
+    let c = client(&s, Environment::Dev);
+    let trp_server = Subject::Server(ServerSubject::new(
+        "3601837200".parse().unwrap(),
+        "A8T8-W8W8".parse().unwrap(),
+        "Serveur du taxi".parse().unwrap(),
+        UtcOffset::EASTERN,
+    ));
+    let (rbc, _) = enrol(&c, &headers(Environment::Dev, None), &server_admin()).await;
+    let (trp, _) = enrol(&c, &headers(Environment::Dev, None), &trp_server).await;
+    assert_ne!(rbc.info.serial, trp.info.serial);
+    // Neither code superseded the other.
+    enrol(&c, &headers(Environment::Dev, None), &server_admin()).await;
+
+    let product = websrm_tests::test_product();
+    let first = ProductIdentity::new(
+        product.partner_id,
+        product.srs_id,
+        product.version_id,
+        product.certification_code.clone(),
+        "0".parse().unwrap(),
+        "0".parse().unwrap(),
+    );
+    let h = CertificateHeaders::new(
+        Environment::Dev,
+        TestCase::PRODUCTION,
+        InitiatingDevice::Server,
+        None,
+        &first,
+    );
+    let key = PrivateKey::generate().unwrap();
+    let csr = Csr::build(&trp_server, &key).unwrap().to_wire();
+    c.send(&h, &Modification::Add { csr }, None)
+        .await
+        .expect("a server's first certification with VERSI 0 and VERSIPARN 0");
+    // An SRS does not name version 0: its own version is registered.
+    let h = CertificateHeaders::new(
+        Environment::Dev,
+        TestCase::PRODUCTION,
+        InitiatingDevice::Srs,
+        Some(DeviceIdState::Unassigned),
+        &first,
+    );
+    let csr = Csr::build(&michel("Caisse du bar"), &PrivateKey::generate().unwrap())
+        .unwrap()
+        .to_wire();
+    let e = c
+        .send(&h, &Modification::Add { csr }, None)
+        .await
+        .unwrap_err();
+    assert!(format!("{e}").contains("JW00B999042E"), "{e}");
+}

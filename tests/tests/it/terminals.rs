@@ -235,7 +235,7 @@ async fn the_transaction_service_accepts_a_terminal_transaction_signed_by_its_ho
         &body,
     )
     .await;
-    assert_eq!(status, 201, "{answer}");
+    assert_eq!(status, 200, "{answer}");
 }
 
 fn michel_subject() -> Subject {

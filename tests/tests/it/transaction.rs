@@ -92,7 +92,19 @@ async fn transmissions_follow_the_certificate_rules() {
     let body = json!({ "reqTrans": { "transLot": [t1], "transActu": t2 } }).to_string();
     let good = headers_for(&a, &device, &[actu1, actu2]);
     let (status, answer) = post(&mtls, &url, &good, &body).await;
-    assert_eq!(status, 201, "{answer}");
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["retourTrans"]["jsonVersi"], "01.00");
+    let psi = answer["retourTrans"]["retourTransActu"]["psiNoTrans"]
+        .as_str()
+        .unwrap();
+    assert!(
+        psi.len() == 19 && psi.split('-').all(|p| p.len() == 4),
+        "psiNoTrans is XXXX-XXXX-XXXX-XXXX: {psi}"
+    );
+    let lot = &answer["retourTrans"]["retourTransLot"];
+    assert_eq!(lot["noLot"].as_str().map(str::len), Some(10), "{answer}");
+    assert_eq!(lot["datLot"].as_str().map(str::len), Some(14), "{answer}");
+    assert!(lot.get("listErr").is_none() && answer["retourTrans"].get("listErr").is_none());
     assert_eq!(
         answer["retourTrans"]["retourTransActu"]["noTrans"],
         "0000000002"
@@ -105,8 +117,10 @@ async fn transmissions_follow_the_certificate_rules() {
         14
     );
 
+    // Errors are where the protocol's sample client reads them: retourTransActu.listErr.
     let first = |body: &Value| {
-        errors(&json!({ "retourCertif": body["retourTrans"] }))
+        assert!(body["retourTrans"].get("listErr").is_none(), "{body}");
+        errors(&json!({ "retourCertif": body["retourTrans"]["retourTransActu"] }))
             .first()
             .cloned()
             .unwrap_or_default()
@@ -196,4 +210,102 @@ async fn transmissions_follow_the_certificate_rules() {
         (400, ("JW00B999011E".to_owned(), "12".to_owned())),
         "{answer}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_answer_in_retour_trans_lot_and_the_structure_has_its_own_ids() {
+    let s = Served::start(Environment::Dev);
+    let c = client(&s, Environment::Dev);
+    let (a, answer) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse du bar"),
+    )
+    .await;
+    let device = answer.device_id.unwrap().to_string();
+    let url = format!("{}/transaction", s.api_base);
+    let mtls = plain_client(&s, Some(a.identity()));
+
+    // A batch alone: retourTransLot, no retourTransActu.
+    let (t1, actu1) = transaction(&a, "0000000011");
+    let (t2, actu2) = transaction(&a, "0000000012");
+    let body = json!({ "reqTrans": { "transLot": [t1, t2] } }).to_string();
+    let (status, answer) = post(
+        &mtls,
+        &url,
+        &headers_for(&a, &device, &[actu1, actu2]),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["retourTrans"].get("retourTransActu").is_none(),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["retourTrans"]["retourTransLot"]["noLot"]
+            .as_str()
+            .map(str::len),
+        Some(10)
+    );
+
+    // A batch transaction signed with no certificate on record: its error, with its noTrans,
+    // in retourTransLot.listErr (the conformity environments say it; production does not).
+    let (mut t3, actu3) = transaction(&a, "0000000013");
+    t3["emprCertifSEV"] = json!("0123456789ABCDEF0123456789ABCDEF01234567");
+    let (t4, actu4) = transaction(&a, "0000000014");
+    let body = json!({ "reqTrans": { "transActu": t4, "transLot": [t3] } }).to_string();
+    let (status, answer) = post(
+        &mtls,
+        &url,
+        &headers_for(&a, &device, &[actu3, actu4]),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    let actu = &answer["retourTrans"]["retourTransActu"];
+    assert_eq!(
+        actu["noTrans"], "0000000014",
+        "the current transaction was received: {answer}"
+    );
+    let lot_errors = &answer["retourTrans"]["retourTransLot"]["listErr"];
+    assert_eq!(lot_errors[0]["noTrans"], "0000000013", "{answer}");
+    assert_eq!(lot_errors[0]["id"], "JW00B999469E", "{answer}");
+    assert_eq!(lot_errors[0]["codRetour"], "16", "{answer}");
+
+    // The structure: reqTrans empty (317E), missing (315E), another field (314E), an unknown
+    // field inside it (300E). Each error names the service and the field.
+    let good = headers_for(&a, &device, &[]);
+    for (body, id, mess) in [
+        (json!({ "reqTrans": {} }).to_string(), "JW00B999317E", None),
+        (
+            json!({}).to_string(),
+            "JW00B999315E",
+            Some("Le champ suivant est absent : transaction/reqTrans."),
+        ),
+        (
+            json!({ "reqTrans": { "transLot": [] }, "reqCertif": {} }).to_string(),
+            "JW00B999314E",
+            Some(
+                "Le champ suivant est inconnu ou n'est pas au bon endroit : transaction/reqCertif.",
+            ),
+        ),
+        (
+            json!({ "reqTrans": { "transActus": {} } }).to_string(),
+            "JW00B999300E",
+            Some(
+                "Un nom de champ sous-jacent est inconnu ou n'est pas au bon endroit : reqTrans/transActus.",
+            ),
+        ),
+    ] {
+        let (status, answer) = post(&mtls, &url, &good, &body).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        let list = &answer["retourTrans"]["retourTransActu"]["listErr"];
+        assert_eq!(list[0]["id"], id, "{body}: {answer}");
+        assert_eq!(list[0]["codRetour"], "95", "{body}: {answer}");
+        assert_eq!(list[1]["id"], "JW00B999999E", "the companion: {answer}");
+        if let Some(mess) = mess {
+            assert_eq!(list[0]["mess"], mess);
+        }
+    }
 }
