@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use websrm_crypto::rustls::pki_types::ServerName;
@@ -110,6 +110,7 @@ pub struct CertificateClient {
     endpoints: Endpoints,
     trust: Trust,
     timeout: Duration,
+    connect_timeout: Duration,
     environment: Environment,
 }
 
@@ -121,8 +122,17 @@ impl CertificateClient {
             endpoints,
             trust,
             timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
             environment,
         }
+    }
+
+    /// The same client with another limit for connecting and completing the TLS handshake
+    /// (default 10 s). Nothing is sent before, so running out of it is "not sent": the protocol's
+    /// minimum time-out, which is about waiting for an answer, does not apply.
+    pub fn with_connect_timeout(mut self, limit: Duration) -> Self {
+        self.connect_timeout = limit;
+        self
     }
 
     /// The same client with another time-out, never under the protocol's minimum: 10 s in DEV
@@ -171,12 +181,7 @@ impl CertificateClient {
         let tls = self.tls_config(identity)?;
         let mut pairs: Vec<(&str, String)> = vec![("CONTENT-TYPE", "application/json".into())];
         pairs.extend(headers.to_pairs());
-        let (status, response) =
-            tokio::time::timeout(self.timeout, exchange("POST", url, tls, &pairs, &body))
-                .await
-                .map_err(|_| ClientError::Communication {
-                    reason: format!("no answer within {:?}", self.timeout),
-                })??;
+        let (status, response) = self.request("POST", url, tls, &pairs, &body).await?;
         let parsed: CertificateResponseBody =
             serde_json::from_slice(&response).map_err(|e| ClientError::Communication {
                 reason: format!("HTTP {status}, the answer is not the protocol's JSON: {e}"),
@@ -191,18 +196,36 @@ impl CertificateClient {
     /// of a `200 OK`.
     pub async fn fetch(&self, url: &str) -> Result<Vec<u8>, ClientError> {
         let tls = self.tls_config(None)?;
-        let (status, body) =
-            tokio::time::timeout(self.timeout, exchange("GET", url, tls, &[], &[]))
-                .await
-                .map_err(|_| ClientError::Communication {
-                    reason: format!("no answer within {:?}", self.timeout),
-                })??;
+        let (status, body) = self.request("GET", url, tls, &[], &[]).await?;
         if status != 200 {
             return Err(ClientError::Communication {
                 reason: format!("HTTP {status} for {url}"),
             });
         }
         Ok(body)
+    }
+
+    /// Connects (its own time limit: a failure there means nothing was sent), then sends and
+    /// waits for the answer (the protocol's time-out: a failure there is a communication
+    /// error, the request may have been processed).
+    async fn request(
+        &self,
+        method: &str,
+        url: &str,
+        tls: Arc<rustls::ClientConfig>,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>), ClientError> {
+        let target = Target::parse(url)?;
+        let mut stream = connect(&target, tls, self.connect_timeout).await?;
+        tokio::time::timeout(
+            self.timeout,
+            exchange(&mut stream, method, &target, headers, body),
+        )
+        .await
+        .map_err(|_| ClientError::Communication {
+            reason: format!("no answer within {:?}", self.timeout),
+        })?
     }
 
     fn tls_config(
@@ -226,65 +249,115 @@ impl CertificateClient {
     }
 }
 
-/// `https://host[:port]/path` split into its parts.
-fn split_url(url: &str) -> Result<(String, u16, String), ClientError> {
-    let bad = || ClientError::Configuration {
-        reason: format!("not an https URL: {url}"),
-    };
-    let rest = url.strip_prefix("https://").ok_or_else(bad)?;
-    let (authority, path) = rest
-        .split_once('/')
-        .map_or_else(|| (rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
-            (h.to_owned(), p.parse().map_err(|_| bad())?)
+/// Where a request goes: an `https` URL parsed once, with what the request line, the `Host`
+/// header, the TCP connection and the TLS server name each need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    /// The host to connect to and to verify (an IPv6 address without brackets).
+    host: String,
+    /// The port, 443 by default.
+    port: u16,
+    /// The path and query of the request line (a fragment is never sent).
+    path: String,
+    /// The `Host` header: the host (IPv6 in brackets) and the port when it is not 443.
+    host_header: String,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Self, ClientError> {
+        let bad = |why: &str| ClientError::Configuration {
+            reason: format!("{url}: {why}"),
+        };
+        // A fragment belongs to the client; it is not part of what is requested.
+        let without_fragment = url.split_once('#').map_or(url, |(u, _)| u);
+        let uri: http::Uri = without_fragment
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+        if uri.scheme_str() != Some("https") {
+            return Err(bad("not an https URL"));
         }
-        _ => (authority.to_owned(), 443),
-    };
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    if host.is_empty() {
-        return Err(bad());
+        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(bad("credentials in the URL are not sent; remove them"));
+        }
+        let bracketed = authority.host();
+        let host = bracketed
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(bracketed);
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let port = authority.port_u16().unwrap_or(443);
+        let host_header = if port == 443 {
+            bracketed.to_owned()
+        } else {
+            format!("{bracketed}:{port}")
+        };
+        let path = uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+            path: if path.is_empty() {
+                "/".to_owned()
+            } else {
+                path
+            },
+            host_header,
+        })
     }
-    Ok((host, port, path))
 }
 
 /// Largest answer read.
 const MAX_RESPONSE: usize = 1 << 20;
 
-/// Sends `method` with `body` and `headers` (names written exactly as given) over HTTP/1.1 and
-/// TLS; returns the status and body. `Connection: close` makes the end of the answer the end of
-/// the stream.
-async fn exchange(
-    method: &str,
-    url: &str,
+/// Connects to `target` and completes the TLS handshake (offering ALPN `http/1.1` only), within
+/// `limit`. Nothing of the request has left yet, so every failure here is [`ClientError::NotSent`].
+async fn connect(
+    target: &Target,
     tls: Arc<rustls::ClientConfig>,
+    limit: Duration,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ClientError> {
+    let name =
+        ServerName::try_from(target.host.clone()).map_err(|e| ClientError::Configuration {
+            reason: e.to_string(),
+        })?;
+    let mut config = Arc::unwrap_or_clone(tls);
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let handshake = async {
+        let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
+        TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+    };
+    match tokio::time::timeout(limit, handshake).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(ClientError::NotSent {
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(ClientError::NotSent {
+            reason: format!("no connection within {limit:?}"),
+        }),
+    }
+}
+
+/// Sends `method` with `body` and `headers` (names written exactly as given, upper case for
+/// WEB-SRM) over HTTP/1.1 on `stream`, whatever carries it (TLS, or an in-memory pipe in the
+/// tests); returns the status and body. `CONNECTION: close` makes the end of the answer the end
+/// of the stream.
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    method: &str,
+    target: &Target,
     headers: &[(&str, String)],
     body: &[u8],
 ) -> Result<(u16, Vec<u8>), ClientError> {
-    let (host, port, path) = split_url(url)?;
-    let not_sent = |e: std::io::Error| ClientError::NotSent {
-        reason: e.to_string(),
-    };
-    let tcp = TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(not_sent)?;
-    let name = ServerName::try_from(host.clone()).map_err(|e| ClientError::Configuration {
-        reason: e.to_string(),
-    })?;
-    let mut stream = TlsConnector::from(tls)
-        .connect(name, tcp)
-        .await
-        .map_err(not_sent)?;
-
-    let host_header = if port == 443 {
-        host.clone()
-    } else {
-        format!("{host}:{port}")
-    };
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHOST: {host_header}\r\n");
+    let mut head = format!(
+        "{method} {} HTTP/1.1\r\nHOST: {}\r\n",
+        target.path, target.host_header
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -301,10 +374,10 @@ async fn exchange(
         .map_err(communication)?;
     stream.write_all(body).await.map_err(communication)?;
     stream.flush().await.map_err(communication)?;
-    tracing::debug!(%url, bytes = body.len(), "request sent");
+    tracing::debug!(host = %target.host_header, path = %target.path, bytes = body.len(), "request sent");
 
     let mut response = Vec::new();
-    let read = (&mut stream)
+    let read = stream
         .take(MAX_RESPONSE as u64 + 1)
         .read_to_end(&mut response)
         .await;
@@ -357,41 +430,87 @@ fn parse_response(bytes: &[u8]) -> Result<(u16, Vec<u8>), ClientError> {
     Ok((status, body))
 }
 
+/// The body of a chunked answer: each chunk's size line (httparse's parser, extensions
+/// allowed), its data, and the CRLF that must follow it; `None` for anything else.
 fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        data = &data[line_end + 2..];
+        let Ok(httparse::Status::Complete((consumed, size))) = httparse::parse_chunk_size(data)
+        else {
+            return None;
+        };
+        data = &data[consumed..];
+        let size = usize::try_from(size).ok()?;
         if size == 0 {
+            // The last chunk; trailers, if any, are not read.
             return Some(out);
         }
+        if size > MAX_RESPONSE {
+            return None;
+        }
         out.extend_from_slice(data.get(..size)?);
-        data = data.get(size + 2..)?;
+        data = data.get(size..)?.strip_prefix(b"\r\n")?;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{dechunk, parse_response, split_url};
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::{ClientError, Target, connect, dechunk, exchange, parse_response};
+
+    fn target(url: &str) -> (String, u16, String, String) {
+        let t = Target::parse(url).unwrap();
+        (t.host, t.port, t.path, t.host_header)
+    }
 
     #[test]
-    fn urls_split_into_host_port_and_path() {
+    fn urls_are_parsed_once_into_host_port_path_and_host_header() {
         assert_eq!(
-            split_url("https://cnfr.api.rq-fo.ca/certificats").unwrap(),
-            ("cnfr.api.rq-fo.ca".into(), 443, "/certificats".into())
+            target("https://cnfr.api.rq-fo.ca/certificats"),
+            (
+                "cnfr.api.rq-fo.ca".into(),
+                443,
+                "/certificats".into(),
+                "cnfr.api.rq-fo.ca".into()
+            )
         );
         assert_eq!(
-            split_url("https://127.0.0.1:8443/enrolement").unwrap(),
-            ("127.0.0.1".into(), 8443, "/enrolement".into())
+            target("https://127.0.0.1:8443/enrolement"),
+            (
+                "127.0.0.1".into(),
+                8443,
+                "/enrolement".into(),
+                "127.0.0.1:8443".into()
+            )
+        );
+        // IPv6: the address without brackets to connect and verify, with them in Host.
+        assert_eq!(
+            target("https://[::1]:9/x"),
+            ("::1".into(), 9, "/x".into(), "[::1]:9".into())
         );
         assert_eq!(
-            split_url("https://[::1]:9/x").unwrap(),
-            ("::1".into(), 9, "/x".into())
+            target("https://[::1]/crl"),
+            ("::1".into(), 443, "/crl".into(), "[::1]".into()),
+            "an IPv6 address without a port"
         );
-        assert!(split_url("http://example/x").is_err());
-        assert!(split_url("https://:1/x").is_err());
+        // A fragment is not sent; a query is.
+        assert_eq!(target("https://h/crl?x=1#part").2, "/crl?x=1");
+        assert_eq!(target("https://h").2, "/");
+        for bad in [
+            "http://example/x",
+            "https://:1/x",
+            "https://user:secret@host/x",
+            "https://user@host:8443/x",
+            "not a url",
+        ] {
+            assert!(
+                matches!(Target::parse(bad), Err(ClientError::Configuration { .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -399,12 +518,136 @@ mod tests {
         let (s, b) =
             parse_response(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\n{}").unwrap();
         assert_eq!((s, b.as_slice()), (400, b"{}".as_slice()));
-        let (s, b) = parse_response(b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
+        let (s, b) = parse_response(b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n").unwrap();
         assert_eq!((s, b.as_slice()), (201, b"abcde".as_slice()));
         let (_, b) = parse_response(b"HTTP/1.1 200 OK\r\n\r\nuntil close").unwrap();
         assert_eq!(b, b"until close");
         assert!(parse_response(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nshort").is_err());
         assert!(parse_response(b"garbage").is_err());
         assert_eq!(dechunk(b"zz\r\n"), None);
+    }
+
+    /// Each chunk's data must be followed by CRLF: two other bytes are not skipped over.
+    #[test]
+    fn a_chunk_without_its_crlf_is_malformed() {
+        assert_eq!(dechunk(b"3\r\nabcXX2\r\nde\r\n0\r\n\r\n"), None);
+        assert_eq!(dechunk(b"3\r\nabc"), None, "cut after the data");
+        assert_eq!(
+            dechunk(b"3\r\nabc\r\n0\r\n\r\n").as_deref(),
+            Some(b"abc".as_slice())
+        );
+        assert_eq!(
+            dechunk(b"ffffffffffffffffff\r\n"),
+            None,
+            "a size that overflows"
+        );
+    }
+
+    /// The reason the client writes its own HTTP/1.1: header names reach the wire in upper
+    /// case, as WEB-SRM expects. Shown on an in-memory stream, byte for byte.
+    #[tokio::test]
+    async fn upper_case_header_names_reach_the_wire() {
+        let (mut client, mut server) = tokio::io::duplex(64 * 1024);
+        let target = Target::parse("https://[::1]:8443/enrolement").unwrap();
+        let headers = vec![
+            ("CONTENT-TYPE", "application/json".to_owned()),
+            ("ENVIRN", "DEV".to_owned()),
+            ("IDAPPRL", "0000-0000-0000".to_owned()),
+        ];
+        let answering = tokio::spawn(async move {
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.ends_with(b"{}") {
+                let n = server.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the request ended early");
+                request.extend_from_slice(&buf[..n]);
+            }
+            server
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await
+                .unwrap();
+            drop(server);
+            String::from_utf8(request).unwrap()
+        });
+        let (status, body) = exchange(&mut client, "POST", &target, &headers, b"{}")
+            .await
+            .unwrap();
+        assert_eq!((status, body.as_slice()), (200, b"ok".as_slice()));
+        let request = answering.await.unwrap();
+        assert_eq!(
+            request,
+            "POST /enrolement HTTP/1.1\r\nHOST: [::1]:8443\r\nCONTENT-TYPE: application/json\r\n\
+             ENVIRN: DEV\r\nIDAPPRL: 0000-0000-0000\r\nCONTENT-LENGTH: 2\r\nCONNECTION: close\r\n\r\n{}"
+        );
+    }
+
+    /// A server that accepts the connection but never completes the handshake: the request was
+    /// not sent, which is safe to retry, not a communication error.
+    #[tokio::test]
+    async fn a_handshake_that_never_ends_is_not_sent() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let silent = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(socket);
+        });
+        let target = Target::parse(&format!("https://{address}/enrolement")).unwrap();
+        let tls = websrm_crypto::tls::client_config(&[], None).unwrap();
+        let started = std::time::Instant::now();
+        let result = connect(&target, tls, Duration::from_millis(300)).await;
+        assert!(
+            matches!(result, Err(ClientError::NotSent { .. })),
+            "{:?}",
+            result.err()
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+        silent.abort();
+    }
+
+    /// The client offers ALPN `http/1.1` and nothing else: a server that would speak HTTP/2
+    /// picks HTTP/1.1, whose upper-case header names WEB-SRM reads.
+    #[tokio::test]
+    async fn alpn_offers_http_1_1_only() {
+        use std::sync::{Arc, Mutex};
+        let identity = websrm_crypto::tls::LocalTlsIdentity::generate(
+            &["127.0.0.1".to_owned()],
+            time::OffsetDateTime::now_utc(),
+            1,
+        )
+        .unwrap();
+        let mut server = Arc::unwrap_or_clone(
+            websrm_crypto::tls::server_config(
+                identity.chain.clone(),
+                &identity.key,
+                websrm_crypto::tls::ClientAuth::None,
+            )
+            .unwrap(),
+        );
+        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let negotiated = Arc::new(Mutex::new(None));
+        let seen = negotiated.clone();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let stream = acceptor.accept(socket).await.unwrap();
+            *seen.lock().unwrap() = stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+        });
+        let target = Target::parse(&format!("https://{address}/enrolement")).unwrap();
+        let tls = websrm_crypto::tls::client_config(std::slice::from_ref(&identity.root_der), None)
+            .unwrap();
+        let stream = connect(&target, tls, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(
+            stream.get_ref().1.alpn_protocol(),
+            Some(b"http/1.1".as_slice())
+        );
+        drop(stream);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            negotiated.lock().unwrap().as_deref(),
+            Some(b"http/1.1".as_slice())
+        );
     }
 }
