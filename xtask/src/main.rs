@@ -1,16 +1,23 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! - `ci`: everything CI checks, in order, stopping at the first failure:
-//!   `fmt --check`, clippy (`-D warnings`), every test, docs (warnings denied), `deps`, and the
-//!   README's vendor snippet against the facade's compiled example.
+//!   `fmt --check`, clippy (`-D warnings`), every test, docs (warnings denied), `deps`, the
+//!   README's vendor snippet against the facade's compiled example, `deny`, and a short pass of
+//!   every fuzz target.
 //! - `deps`: checks the workspace's dependency arrows against `docs/ARCHITECTURE.md`.
 //! - `fmt`: formats the workspace.
 //! - `bench`: runs the benchmarks and writes their results into `docs/BENCHMARKS.md`.
+//! - `deny`: the dependency policy of `deny.toml` (cargo-deny), with the advisory snapshot in
+//!   `../shared/advisory-db` when there is one.
+//! - `fuzz [--target NAME] [--secs N]`: runs the fuzz targets of `fuzz/` (cargo-fuzz, libFuzzer,
+//!   on the stable toolchain), each for N seconds (default 20).
 
 // xtask talks to the developer on the terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod deny;
 mod deps;
+mod fuzz;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -36,7 +43,9 @@ fn run(args: &[String]) -> Result<()> {
         Some("deps") => deps::check_workspace(&root),
         Some("fmt") => cargo(&root, &["fmt", "--all"], &[]),
         Some("bench") => bench(&root),
-        _ => bail!("usage: cargo xtask <ci|deps|fmt|bench>"),
+        Some("deny") => deny::check(&root),
+        Some("fuzz") => fuzz::run(&root, &args[1..]),
+        _ => bail!("usage: cargo xtask <ci|deps|fmt|bench|deny|fuzz [--target NAME] [--secs N]>"),
     }
 }
 
@@ -77,6 +86,8 @@ fn ci(root: &Path) -> Result<()> {
     )?;
     deps::check_workspace(root)?;
     tidy::check(root)?;
+    deny::check(root)?;
+    fuzz::smoke(root)?;
     println!("xtask: ci passed");
     // The plain closing line: every test of the workspace, added up.
     println!("xtask: {passed} passed, {failed} failed");
@@ -168,13 +179,15 @@ fn command_output(program: &str, args: &[&str]) -> String {
 /// The online-services test drives headless Chromium over WebDriver: install Debian's
 /// `chromium` and `chromium-driver` when they are missing and this is a Debian machine run as
 /// root (as CI is); otherwise say what to install.
+/// Whether a command is on the PATH.
+pub(crate) fn present(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 fn ensure_browser() -> Result<()> {
-    let present = |cmd: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {cmd}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
     if present("chromium") && present("chromedriver") {
         return Ok(());
     }

@@ -20,6 +20,34 @@ mod service;
 mod structure;
 mod transaction;
 
+/// Entry points for the fuzz targets (`fuzz/`): the parsers of untrusted bytes that are not
+/// public otherwise. Not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Checks a request body's structure as the service does; the fields of `parent`, or the
+    /// error's number and values.
+    pub fn request_fields(
+        bytes: &[u8],
+        service: &str,
+        parent: &str,
+        allowed: &[&str],
+    ) -> Result<Vec<(String, serde_json::Value)>, (u16, Vec<String>)> {
+        crate::structure::request_fields(bytes, service, parent, allowed)
+            .map_err(|(code, args)| (code.number(), args))
+    }
+
+    /// Reads a portal form (`application/x-www-form-urlencoded`).
+    pub fn form(bytes: &[u8]) -> std::collections::HashMap<String, String> {
+        crate::portal::form(bytes)
+    }
+
+    /// Reads a cookie from a `Cookie` header.
+    pub fn cookie<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+        crate::portal::cookie(cookies, name)
+    }
+}
+
 pub use error::Error;
 pub use files::{AuthorityFiles, names};
 pub use service::{Authority, Endpoint, LockoutPolicy, Request, Response, SystemClock};

@@ -113,11 +113,11 @@ fn escape(text: &str) -> String {
         .collect()
 }
 
-fn form(bytes: &[u8]) -> HashMap<String, String> {
+pub(crate) fn form(bytes: &[u8]) -> HashMap<String, String> {
     form_urlencoded::parse(bytes).into_owned().collect()
 }
 
-fn cookie<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
     cookies
         .split(';')
         .map(str::trim)

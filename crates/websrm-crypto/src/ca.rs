@@ -9,7 +9,7 @@ use rcgen::{
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
-use rsa::{Pkcs1v15Encrypt, RsaPrivateKey};
+use rsa::RsaPrivateKey;
 use time::{Duration, OffsetDateTime};
 use websrm_domain::{Environment, RevocationReason, SerialNumber, Thumbprint, Validity};
 use zeroize::Zeroizing;
@@ -430,10 +430,14 @@ impl PsiKey {
         Ok(Self { key })
     }
 
-    /// Decrypts an RSA PKCS#1 v1.5 ciphertext made with the `certifPSI` certificate's key.
+    /// Decrypts an RSA PKCS#1 v1.5 ciphertext made with the `certifPSI` certificate's key, to
+    /// check in tests what an SRS encrypted. Test-only (feature `test-util`): PKCS#1 v1.5
+    /// decryption with the rsa crate is open to the Marvin timing attack (RUSTSEC-2023-0071),
+    /// and nothing in production decrypts.
+    #[cfg(feature = "test-util")]
     pub fn decrypt(&self, ciphertext: &[u8]) -> Result<Vec<u8>, Error> {
         self.key
-            .decrypt(Pkcs1v15Encrypt, ciphertext)
+            .decrypt(rsa::Pkcs1v15Encrypt, ciphertext)
             .map_err(|e| Error::Rsa {
                 reason: e.to_string(),
             })

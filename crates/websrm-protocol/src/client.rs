@@ -395,7 +395,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     parse_response(&response)
 }
 
-fn parse_response(bytes: &[u8]) -> Result<(u16, Vec<u8>), ClientError> {
+pub(crate) fn parse_response(bytes: &[u8]) -> Result<(u16, Vec<u8>), ClientError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut response = httparse::Response::new(&mut headers);
     let bad = |reason: String| ClientError::Communication { reason };

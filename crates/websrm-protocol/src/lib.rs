@@ -27,5 +27,16 @@ pub mod client;
 pub mod headers;
 pub mod wire;
 
+/// Entry points for the fuzz targets (`fuzz/`): the parsers of untrusted bytes that are not
+/// public otherwise. Not part of the API.
+#[cfg(all(feature = "fuzzing", feature = "client"))]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Reads an HTTP answer as the client does: status and body.
+    pub fn parse_response(bytes: &[u8]) -> Option<(u16, Vec<u8>)> {
+        crate::client::parse_response(bytes).ok()
+    }
+}
+
 pub use websrm_crypto as crypto;
 pub use websrm_domain as domain;
