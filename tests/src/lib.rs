@@ -10,7 +10,10 @@ use websrm_authority::{Authority, AuthorityFiles, seed, server};
 use websrm_domain::{Clock, Environment};
 
 /// The crates under test, under one roof.
-pub use {websrm, websrm_authority, websrm_crypto, websrm_domain, websrm_protocol, websrm_store};
+pub use {
+    websrm, websrm_agent, websrm_authority, websrm_crypto, websrm_domain, websrm_protocol,
+    websrm_store,
+};
 
 /// A clock the test sets.
 #[derive(Debug)]

@@ -53,13 +53,19 @@ fn ensure_installed() -> Result<()> {
 /// Makes the snapshot the git repository cargo-deny opens without fetching, committed at the
 /// snapshot's date so that its age is its own.
 fn lay_snapshot(root: &Path, snapshot: &Path) -> Result<()> {
-    let db = root.join("target").join("advisory-dbs").join(DEFAULT_DB_DIR);
+    let db = root
+        .join("target")
+        .join("advisory-dbs")
+        .join(DEFAULT_DB_DIR);
     let marker = db.join(".websrm-snapshot");
     let stamp = std::fs::read_to_string(snapshot.join("SNAPSHOT.md")).unwrap_or_default();
     if std::fs::read_to_string(&marker).is_ok_and(|m| m == stamp) {
         return Ok(());
     }
-    println!("xtask: using the advisory database snapshot in {}", snapshot.display());
+    println!(
+        "xtask: using the advisory database snapshot in {}",
+        snapshot.display()
+    );
     if db.exists() {
         std::fs::remove_dir_all(&db).with_context(|| format!("removing {}", db.display()))?;
     }
@@ -74,7 +80,12 @@ fn lay_snapshot(root: &Path, snapshot: &Path) -> Result<()> {
     let git = |args: &[&str]| -> Result<()> {
         let mut command = Command::new("git");
         command
-            .args(["-c", "user.name=websrm xtask", "-c", "user.email=xtask@localhost"])
+            .args([
+                "-c",
+                "user.name=websrm xtask",
+                "-c",
+                "user.email=xtask@localhost",
+            ])
             .args(args)
             .current_dir(&db);
         if let Some(date) = &date {

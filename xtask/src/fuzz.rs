@@ -99,11 +99,11 @@ fn fuzz(root: &Path, targets: &[String], secs: u64) -> Result<()> {
             .with_context(|| format!("running cargo fuzz run {target}"))?;
         let log = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let lines: Vec<&str> = log.lines().collect();
             bail!(
                 "fuzz target {target} failed ({}); the input is in fuzz/artifacts/{target}/:\n{}",
                 out.status,
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                lines[lines.len().saturating_sub(40)..].join("\n")
             );
         }
         let runs = stat(&log, "stat::number_of_executed_units:").unwrap_or(0);

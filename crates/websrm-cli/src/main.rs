@@ -3,6 +3,7 @@
 // A command-line tool writes to its terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod agent;
 mod authority;
 mod check;
 mod demo;
@@ -27,6 +28,9 @@ enum Command {
     Authority(authority::Args),
     /// Operate an SRS's certificates: device identifier, enrolment, status, replacement, deletion.
     Srs(srs::Args),
+    /// A local service giving point-of-sale software in any language the certificate
+    /// lifecycle over a JSON API.
+    Agent(agent::Args),
     /// Start a local authority and walk an SRS through the whole certificate lifecycle.
     Demo,
     /// Check a WEB-SRM value and print it in canonical form.
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Authority(args) => authority::run(args),
         Command::Srs(args) => srs::run(args),
+        Command::Agent(args) => agent::run(args),
         Command::Demo => demo::run(),
         Command::Check(args) => check::run(&args),
     };

@@ -168,24 +168,6 @@ enum TerminalCommand {
 }
 
 impl Args {
-    /// The product identity: the file given, or the test product.
-    pub(crate) fn product(&self) -> Result<ProductIdentity> {
-        match &self.product {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                product_from_lines(
-                    &text
-                        .lines()
-                        .map(str::trim)
-                        .filter(|l| !l.is_empty())
-                        .collect::<Vec<_>>(),
-                )
-            }
-            None => test_product(),
-        }
-    }
-
     /// The facade's configuration for `store`: environment, product, installation, authority.
     pub(crate) fn config(&self, store: PathBuf) -> Result<Config> {
         let installation = match &self.command {
@@ -194,22 +176,19 @@ impl Args {
             } => "back-office".to_owned(),
             _ => self.installation.clone(),
         };
-        let mut config =
-            Config::new(self.env, self.product()?, store).with_installation(installation);
+        let mut config = facade_config(
+            self.env,
+            self.product.as_deref(),
+            store,
+            &installation,
+            (
+                self.authority.as_deref(),
+                self.api.as_deref(),
+                self.trust.as_deref(),
+            ),
+        )?;
         if let Some(now) = self.now {
             config = config.with_clock(std::sync::Arc::new(FixedClock(now)));
-        }
-        if let (Some(enrolment), Some(api), Some(trust)) = (&self.authority, &self.api, &self.trust)
-        {
-            let trust_pem = std::fs::read_to_string(trust)
-                .with_context(|| format!("reading {}", trust.display()))?;
-            config = config.with_authority(AuthorityAddress::Local {
-                enrolment: enrolment.clone(),
-                api: api.clone(),
-                trust_pem,
-            });
-        } else if self.authority.is_some() || self.api.is_some() || self.trust.is_some() {
-            bail!("a local authority needs --authority, --api and --trust together");
         }
         Ok(config)
     }
@@ -223,6 +202,52 @@ impl Args {
     pub(crate) fn json(&self) -> bool {
         self.json
     }
+}
+
+/// The product identity in `file` (six lines: IDPARTN, IDSEV, IDVERSI, CODCERTIF, VERSI,
+/// VERSIPARN), or the test product a local authority registers.
+pub(crate) fn product(file: Option<&std::path::Path>) -> Result<ProductIdentity> {
+    match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            product_from_lines(
+                &text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>(),
+            )
+        }
+        None => test_product(),
+    }
+}
+
+/// The facade's configuration: Revenu Québec's WEB-SRM, or a local authority given by its two
+/// URLs and its TLS root (all three together).
+pub(crate) fn facade_config(
+    env: Environment,
+    product_file: Option<&std::path::Path>,
+    store: PathBuf,
+    installation: &str,
+    (authority, api, trust): (Option<&str>, Option<&str>, Option<&std::path::Path>),
+) -> Result<Config> {
+    let mut config =
+        Config::new(env, product(product_file)?, store).with_installation(installation);
+    match (authority, api, trust) {
+        (Some(enrolment), Some(api), Some(trust)) => {
+            let trust_pem = std::fs::read_to_string(trust)
+                .with_context(|| format!("reading {}", trust.display()))?;
+            config = config.with_authority(AuthorityAddress::Local {
+                enrolment: enrolment.to_owned(),
+                api: api.to_owned(),
+                trust_pem,
+            });
+        }
+        (None, None, None) => {}
+        _ => bail!("a local authority needs --authority, --api and --trust together"),
+    }
+    Ok(config)
 }
 
 /// A clock that always reads the time given with `--now`.

@@ -801,3 +801,70 @@ fn essai_runs_every_certificate_case_in_order_and_names_a_step_out_of_order() {
         "{stderr}"
     );
 }
+
+/// A program in another language (Python, standard library only) does the whole walkthrough of
+/// docs/AGENT.md against `websrm agent serve`, which stops cleanly on SIGTERM.
+#[test]
+fn a_python_point_of_sale_drives_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let authority = Authority::start(&authority_dir);
+    let store = dir.path().join("pos.db");
+    let socket = dir.path().join("agent.sock");
+    let mut agent = Command::new(WEBSRM)
+        .args([
+            "agent",
+            "serve",
+            "--store",
+            store.to_str().unwrap(),
+            "--socket",
+            socket.to_str().unwrap(),
+            "--authority",
+            &authority.enrolment,
+            "--api",
+            &authority.api,
+            "--trust",
+            authority_dir.join("tls-root.pem").to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(agent.stdout.take().unwrap()).lines();
+    let url = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .strip_prefix("agent listening on ")
+        .expect("the listening line")
+        .to_owned();
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        format!("agent listening on unix:{}", socket.display())
+    );
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/agent_client.py");
+    let token = format!("{}.agent-token", store.display());
+    let out = Command::new("python3")
+        .arg(&script)
+        .args([&url, &token])
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(" passed, 0 failed"), "{text}");
+    assert!(socket.exists(), "the Unix socket is served");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(agent.wait().unwrap().success());
+    assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
+    assert!(!socket.exists(), "the socket is removed on stop");
+}

@@ -8,8 +8,8 @@ use rcgen::{
     KeyUsagePurpose, SerialNumber as RcgenSerial, SubjectPublicKeyInfo,
 };
 use ring::rand::{SecureRandom, SystemRandom};
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use rsa::RsaPrivateKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use time::{Duration, OffsetDateTime};
 use websrm_domain::{Environment, RevocationReason, SerialNumber, Thumbprint, Validity};
 use zeroize::Zeroizing;

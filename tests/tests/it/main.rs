@@ -1,5 +1,6 @@
 //! Cross-crate integration tests: one binary, one module per area.
 
+mod agent;
 mod authority_errors;
 mod authority_scenario;
 mod authority_tls;

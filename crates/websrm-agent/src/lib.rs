@@ -1,0 +1,499 @@
+//! `websrm agent`: a local service that gives point-of-sale software in any language (C#, Java,
+//! JavaScript, Python, Delphi…) the whole WEB-SRM certificate lifecycle over a versioned JSON
+//! API, on top of the [`websrm`] facade and with all its guarantees: crash-safe requests, sealed
+//! keys, the device identifier for life, warnings before expiry, the billing guard, signature
+//! chains that never fork.
+//!
+//! - It listens on loopback (and on a Unix socket if asked); every call but `GET /v1/health`
+//!   needs the bearer token kept beside the store (`<store>.agent-token`, owner-only).
+//! - At start it finishes the requests a crash left pending; then, while it runs, it checks
+//!   the certificates' health (and the CRL) every day, and `/v1/health` tells what it found.
+//! - Requests to the authority are made one at a time; signatures are made one at a time, so
+//!   that many cash registers calling at once never fork a chain.
+//!
+//! The API is described by [`openapi`] (served at `/v1/openapi.json`), generated from the
+//! handlers' own types.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod api;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::OpenApi;
+use websrm::{Config, Srs};
+
+pub use api::{
+    ApiError, AuthorityErrorBody, BillingGuardBody, CertificateBody, CertificatesBody, Confirm,
+    DeviceIdAnswerBody, DeviceIdBody, EnrolledBody, EnrolmentRequest, HealthBody, NewTerminal,
+    RecoveryBody, ServerEnrolmentRequest, SignRequest, SignedBody, TerminalBody, TransmissionBody,
+    TransmissionRequest, Warning,
+};
+
+/// What went wrong starting the agent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The facade could not open the store.
+    #[error("opening the SRS store")]
+    Srs(#[from] websrm::Error),
+    /// A file or socket operation failed.
+    #[error("{what}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The system's random generator failed.
+    #[error("the random generator failed: {0}")]
+    Random(String),
+}
+
+/// How the agent runs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AgentConfig {
+    /// The facade's configuration (store, environment, product, authority).
+    pub srs: Config,
+    /// The store file, beside which the token is kept.
+    pub store: PathBuf,
+    /// The installation of the SRS (default `main`).
+    pub installation: String,
+    /// How often the health check runs (a day by default).
+    pub check_every: Duration,
+}
+
+impl AgentConfig {
+    /// An agent over `srs` (whose store is `store`), checking health every day.
+    pub fn new(srs: Config, store: impl Into<PathBuf>) -> Self {
+        Self {
+            srs,
+            store: store.into(),
+            installation: "main".into(),
+            check_every: Duration::from_secs(24 * 3600),
+        }
+    }
+
+    /// Checks health this often (tests, or a vendor's choice).
+    pub fn with_check_every(mut self, every: Duration) -> Self {
+        self.check_every = every;
+        self
+    }
+
+    /// The SRS installation the agent serves by default.
+    pub fn with_installation(mut self, installation: impl Into<String>) -> Self {
+        self.installation = installation.into();
+        self
+    }
+}
+
+/// The running agent's state, shared by the handlers.
+pub(crate) struct Agent {
+    config: AgentConfig,
+    /// One facade per installation (the main one, a back-office SRS, a server administrator).
+    installations: Mutex<HashMap<String, Arc<Srs>>>,
+    /// Held while a request goes to the authority: requests never overlap.
+    pub(crate) authority: tokio::sync::Mutex<()>,
+    /// What the background work found last.
+    pub(crate) health: tokio::sync::Mutex<HealthBody>,
+    token: String,
+}
+
+impl Agent {
+    pub(crate) fn main(&self) -> Arc<Srs> {
+        self.srs(&self.config.installation)
+            .unwrap_or_else(|_| unreachable!("the main installation is opened at start"))
+    }
+
+    pub(crate) fn installation(&self) -> &str {
+        &self.config.installation
+    }
+
+    /// The facade of `installation`, opened on first use.
+    pub(crate) fn srs(&self, installation: &str) -> Result<Arc<Srs>, websrm::Error> {
+        let mut map = self
+            .installations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(srs) = map.get(installation) {
+            return Ok(srs.clone());
+        }
+        let srs = Arc::new(Srs::open(
+            self.config.srs.clone().with_installation(installation),
+        )?);
+        map.insert(installation.to_owned(), srs.clone());
+        Ok(srs)
+    }
+
+    /// The facade holding the certificate `nickname` (any installation).
+    pub(crate) fn srs_of(&self, nickname: &str) -> Result<Arc<Srs>, websrm::Error> {
+        let main = self.main();
+        let slot = main
+            .certificates(self.now())?
+            .into_iter()
+            .find(|c| c.nickname.as_str() == nickname)
+            .ok_or_else(|| websrm::Error::NotFound(nickname.to_owned()))?;
+        self.srs(&slot.slot.installation)
+    }
+
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    /// Recovers every installation's pending requests.
+    pub(crate) async fn recover_all(&self) -> Result<RecoveryBody, websrm::Error> {
+        let mut installations = vec![self.config.installation.clone()];
+        for slot in self.main().certificates(self.now())? {
+            if !installations.contains(&slot.slot.installation) {
+                installations.push(slot.slot.installation);
+            }
+        }
+        let mut total = RecoveryBody::default();
+        for installation in installations {
+            let report = self.srs(&installation)?.recover().await?;
+            total.completed += report.completed;
+            total.abandoned += report.abandoned;
+            total.still_pending += report.still_pending;
+        }
+        Ok(total)
+    }
+
+    /// The daily check: revocations from the CRL, then every certificate's warning.
+    async fn check(&self) {
+        let main = self.main();
+        let revocation = {
+            let _authority = self.authority.lock().await;
+            match main.refresh_revocations().await {
+                Ok(check) if !check.without_crl.is_empty() => Some(format!(
+                    "no CRL is known for {}",
+                    check.without_crl.join(", ")
+                )),
+                Ok(check) if check.consulted.is_empty() => Some("no certificate to check".into()),
+                Ok(check) => Some(format!("consulted {}", check.consulted.join(", "))),
+                Err(e) => Some(format!("the CRL could not be checked: {e}")),
+            }
+        };
+        let now = self.now();
+        let warnings: Vec<Warning> = match main.certificates(now) {
+            Ok(views) => views
+                .into_iter()
+                .filter_map(|v| {
+                    v.warning.map(|w| Warning {
+                        nickname: v.nickname.to_string(),
+                        french: w.french,
+                        english: w.english,
+                    })
+                })
+                .collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "the health check could not read the certificates");
+                Vec::new()
+            }
+        };
+        for w in &warnings {
+            tracing::warn!(nickname = %w.nickname, "{} / {}", w.french, w.english);
+        }
+        let next =
+            now + time::Duration::try_from(self.config.check_every).unwrap_or(time::Duration::DAY);
+        let mut health = self.health.lock().await;
+        health.last_check = now.format(&Rfc3339).ok();
+        health.next_check = next.format(&Rfc3339).ok();
+        health.warnings = warnings;
+        health.revocation = revocation;
+    }
+}
+
+/// The OpenAPI 3 description of the agent's API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "websrm agent",
+        description = "The WEB-SRM certificate lifecycle for point-of-sale software in any language: device identifier, enrolment, health and warnings, replacement, deletion, recovery, terminals, billing guard, signatures. Every call but /v1/health needs the bearer token kept in <store>.agent-token.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    paths(
+        api::health,
+        api::device_id,
+        api::set_device_id,
+        api::certificates,
+        api::enrol,
+        api::enrol_server,
+        api::replace,
+        api::delete,
+        api::remove,
+        api::recover,
+        api::terminals,
+        api::add_terminal,
+        api::billing_guard,
+        api::sign,
+        api::transmission_signature,
+    ),
+    modifiers(&BearerToken),
+    tags(
+        (name = "agent", description = "The agent itself"),
+        (name = "device", description = "The device identifier, for life"),
+        (name = "certificates", description = "Obtain, replace, delete, recover"),
+        (name = "terminals", description = "Terminals attached to this device"),
+        (name = "billing", description = "May this SRS produce a bill now"),
+        (name = "signatures", description = "actu in its chain, SIGNATRANSM"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI description, as JSON (what `/v1/openapi.json` serves and `docs/agent-openapi.json`
+/// keeps).
+pub fn openapi() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// The token file of a store: `<store>.agent-token`.
+pub fn token_path(store: &Path) -> PathBuf {
+    let mut name = store.as_os_str().to_owned();
+    name.push(".agent-token");
+    PathBuf::from(name)
+}
+
+/// The bearer token: read from its file, or created there on first start (32 random bytes in
+/// hex, owner-only, written under a temporary name and linked into place).
+fn token(store: &Path) -> Result<String, Error> {
+    let path = token_path(store);
+    let io = |what: String| move |source| Error::Io { what, source };
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() == 64 => return Ok(text.trim().to_owned()),
+        Ok(_) => {
+            return Err(Error::Io {
+                what: format!("{} is not an agent token", path.display()),
+                source: std::io::Error::from(std::io::ErrorKind::InvalidData),
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(format!("reading {}", path.display()))(e)),
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let temporary = path.with_extension(format!("agent-token.{}", std::process::id()));
+    {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options
+            .open(&temporary)
+            .map_err(io(format!("creating {}", temporary.display())))?;
+        file.write_all(token.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(io(format!("writing {}", temporary.display())))?;
+    }
+    // A token another agent created meanwhile wins; this one is dropped.
+    let linked = std::fs::hard_link(&temporary, &path);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => Ok(token),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read_to_string(&path)
+            .map(|t| t.trim().to_owned())
+            .map_err(io(format!("reading {}", path.display()))),
+        Err(e) => Err(io(format!("creating {}", path.display()))(e)),
+    }
+}
+
+/// The agent, built and ready to serve.
+pub struct Running {
+    agent: Arc<Agent>,
+    router: Router,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running").finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    /// Opens the store, makes (or reads) the token, and recovers what a crash left pending.
+    pub async fn start(config: AgentConfig) -> Result<Self, Error> {
+        let token = token(&config.store)?;
+        let main = Arc::new(Srs::open(
+            config.srs.clone().with_installation(&config.installation),
+        )?);
+        let mut installations = HashMap::new();
+        installations.insert(config.installation.clone(), main);
+        let agent = Arc::new(Agent {
+            config,
+            installations: Mutex::new(installations),
+            authority: tokio::sync::Mutex::new(()),
+            health: tokio::sync::Mutex::new(HealthBody::default()),
+            token,
+        });
+        // Recovery at start: what a crash left pending is finished (or abandoned) now.
+        let recovery = {
+            let _authority = agent.authority.lock().await;
+            agent.recover_all().await
+        };
+        match recovery {
+            Ok(report) => {
+                tracing::info!(?report, "recovery at start");
+                agent.health.lock().await.recovery = Some(report);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "recovery at start failed; retried by the next check")
+            }
+        }
+        let router = router(agent.clone());
+        Ok(Self { agent, router })
+    }
+
+    /// The token clients present.
+    pub fn token(&self) -> &str {
+        &self.agent.token
+    }
+
+    /// Serves on `listener` (and `unix`, if given) until `shutdown` completes, running the
+    /// health check in the background.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        #[cfg(unix)] unix: Option<tokio::net::UnixListener>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let agent = self.agent.clone();
+        let every = agent.config.check_every;
+        let checks = tokio::spawn(async move {
+            loop {
+                agent.check().await;
+                tokio::time::sleep(every).await;
+            }
+        });
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        #[cfg(unix)]
+        let unix_server = unix.map(|u| {
+            let router = self.router.clone();
+            let stop = wait(stop_rx.clone());
+            tokio::spawn(async move {
+                axum::serve(u, router.into_make_service())
+                    .with_graceful_shutdown(stop)
+                    .await
+            })
+        });
+        let stopper = tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let result = axum::serve(listener, self.router.into_make_service())
+            .with_graceful_shutdown(wait(stop_rx))
+            .await;
+        #[cfg(unix)]
+        if let Some(server) = unix_server {
+            let _ = server.await;
+        }
+        stopper.abort();
+        checks.abort();
+        result.map_err(|source| Error::Io {
+            what: "serving".into(),
+            source,
+        })
+    }
+}
+
+fn router(agent: Arc<Agent>) -> Router {
+    let protected = Router::new()
+        .route("/v1/device-id", get(api::device_id).put(api::set_device_id))
+        .route("/v1/certificates", get(api::certificates))
+        .route("/v1/enrolments", post(api::enrol))
+        .route("/v1/server-enrolments", post(api::enrol_server))
+        .route("/v1/certificates/{nickname}/replace", post(api::replace))
+        .route("/v1/certificates/{nickname}/delete", post(api::delete))
+        .route("/v1/certificates/{nickname}/remove", post(api::remove))
+        .route("/v1/recover", post(api::recover))
+        .route("/v1/terminals", get(api::terminals).post(api::add_terminal))
+        .route("/v1/billing-guard", get(api::billing_guard))
+        .route("/v1/signatures", post(api::sign))
+        .route(
+            "/v1/transmission-signatures",
+            post(api::transmission_signature),
+        )
+        .layer(middleware::from_fn_with_state(agent.clone(), authenticate));
+    Router::new()
+        .route("/v1/health", get(api::health))
+        .route("/v1/openapi.json", get(openapi_json))
+        .merge(protected)
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .with_state(agent)
+}
+
+async fn openapi_json() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        openapi(),
+    )
+        .into_response()
+}
+
+/// Every call but the health check carries `Authorization: Bearer <token>`; another token gets
+/// 401 and is logged.
+async fn authenticate(
+    State(agent): State<Arc<Agent>>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let ok = presented.is_some_and(|p| constant_time_eq(p.as_bytes(), agent.token.as_bytes()));
+    if !ok {
+        tracing::warn!(
+            path = %request.uri().path(),
+            token = if presented.is_some() { "wrong" } else { "missing" },
+            "refused a call without the agent's token"
+        );
+        return api::Failure::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Jeton de l'agent absent ou invalide.",
+            "The agent's token is missing or wrong.",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,134 @@
+//! `websrm agent …`: the local service for point-of-sale software in any language.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use websrm::domain::Environment;
+use websrm_agent::{AgentConfig, Running};
+
+/// Arguments of `websrm agent`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the JSON API until SIGTERM or Ctrl-C.
+    Serve(Box<Serve>),
+    /// Print the OpenAPI description of the API.
+    Openapi,
+}
+
+#[derive(Debug, clap::Args)]
+struct Serve {
+    /// The SRS's store (an SQLite file; its key file and the agent's token are kept beside it).
+    #[arg(long)]
+    store: PathBuf,
+    /// Where to listen: loopback unless another address is named explicitly.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Also listen on this Unix socket.
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// The environment.
+    #[arg(long, default_value = "DEV")]
+    env: Environment,
+    /// The authority's enrolment base URL (default: Revenu Québec's WEB-SRM).
+    #[arg(long)]
+    authority: Option<String>,
+    /// The authority's API base URL.
+    #[arg(long)]
+    api: Option<String>,
+    /// The TLS root of a local authority (its `tls-root.pem`).
+    #[arg(long)]
+    trust: Option<PathBuf>,
+    /// The product identity: a file of six lines IDPARTN, IDSEV, IDVERSI, CODCERTIF, VERSI,
+    /// VERSIPARN (default: the test product a local authority registers).
+    #[arg(long)]
+    product: Option<PathBuf>,
+    /// The SRS installation on this device.
+    #[arg(long, default_value = "main")]
+    installation: String,
+    /// Seconds between health checks (default: a day).
+    #[arg(long, default_value_t = 24 * 3600)]
+    check_every: u64,
+}
+
+pub(crate) fn run(args: Args) -> Result<()> {
+    match args.command {
+        Command::Openapi => {
+            println!("{}", websrm_agent::openapi());
+            Ok(())
+        }
+        Command::Serve(serve) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            runtime.block_on(run_serve(*serve))
+        }
+    }
+}
+
+async fn run_serve(s: Serve) -> Result<()> {
+    if !s.listen.ip().is_loopback() {
+        eprintln!(
+            "warning: the agent listens on {}, not only on this machine: anyone who can reach it and has the token can use the certificates",
+            s.listen
+        );
+    }
+    let config = crate::srs::facade_config(
+        s.env,
+        s.product.as_deref(),
+        s.store.clone(),
+        &s.installation,
+        (s.authority.as_deref(), s.api.as_deref(), s.trust.as_deref()),
+    )?;
+    let agent = Running::start(
+        AgentConfig::new(config, &s.store)
+            .with_installation(&s.installation)
+            .with_check_every(std::time::Duration::from_secs(s.check_every.max(1))),
+    )
+    .await
+    .context("starting the agent")?;
+    let listener = tokio::net::TcpListener::bind(s.listen)
+        .await
+        .with_context(|| format!("listening on {}", s.listen))?;
+    let unix = match &s.socket {
+        Some(path) => {
+            let _ = std::fs::remove_file(path);
+            let socket = tokio::net::UnixListener::bind(path)
+                .with_context(|| format!("listening on {}", path.display()))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            Some(socket)
+        }
+        None => None,
+    };
+    println!("agent listening on http://{}", listener.local_addr()?);
+    if let Some(path) = &s.socket {
+        println!("agent listening on unix:{}", path.display());
+    }
+    println!(
+        "clients present the token in {}",
+        websrm_agent::token_path(&s.store).display()
+    );
+    let shutdown = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    };
+    agent.serve(listener, unix, shutdown).await?;
+    if let Some(path) = &s.socket {
+        let _ = std::fs::remove_file(path);
+    }
+    println!("stopped");
+    Ok(())
+}
