@@ -452,10 +452,37 @@ impl Authority {
                     issued.serial.to_string(),
                     format!("replaces {}", c.serial),
                 );
-                self.registry
+                match self
+                    .registry
                     .record_replacement(c.serial, &record, now, audit)
-                    .map_err(registry_refusal)?;
-                None
+                {
+                    Ok(()) => None,
+                    // Another copy of this request was recorded first (they raced): its
+                    // answer, as for any repetition.
+                    Err(
+                        websrm_store::Error::CertificateNotActive(_)
+                        | websrm_store::Error::KeyInUse(_),
+                    ) => {
+                        let replaced_by = self
+                            .registry
+                            .certificate_by_serial(c.serial)
+                            .map_err(internal)?
+                            .and_then(|r| r.replaced_by);
+                        return match self.retransmission(
+                            &validated,
+                            &operator,
+                            &headers,
+                            replaced_by,
+                        )? {
+                            Some(answer) => Ok(answer),
+                            None => Err(Refusal::one(
+                                E::CertificateRevoked,
+                                &[&c.serial.to_string()],
+                            )),
+                        };
+                    }
+                    Err(e) => return Err(registry_refusal(e)),
+                }
             }
             None => {
                 let audit = NewAudit::new(
@@ -465,9 +492,17 @@ impl Authority {
                     issued.serial.to_string(),
                     operator.identification_number.to_string(),
                 );
-                self.registry
-                    .record_issued(&record, new_device, now, audit)
-                    .map_err(registry_refusal)?
+                match self.registry.record_issued(&record, new_device, now, audit) {
+                    Ok(assigned) => assigned,
+                    // Another copy of this request was recorded first (they raced): its
+                    // answer, as for any repetition.
+                    Err(websrm_store::Error::KeyInUse(_)) => {
+                        return self
+                            .retransmission(&validated, &operator, &headers, None)?
+                            .ok_or_else(|| internal("a certificate for this key vanished"));
+                    }
+                    Err(e) => return Err(registry_refusal(e)),
+                }
             }
         };
         let retour = RetourCertif {
@@ -772,7 +807,7 @@ impl Authority {
             Some(_) => None,
         };
         if let Some(refusal) = code_refusal {
-            self.count_failure(&operator, state, now)?;
+            self.count_failure(&operator, now)?;
             return Err(Refusal::one(refusal, &[number.as_str()]));
         }
         if state.failures > 0 {
@@ -814,37 +849,27 @@ impl Authority {
         Ok(operator)
     }
 
-    fn count_failure(
-        &self,
-        operator: &Operator,
-        state: AttemptState,
-        now: OffsetDateTime,
-    ) -> Result<(), Refusal> {
-        let in_window = state
-            .first_failure_at
-            .is_some_and(|t| now - t < self.lockout.window);
-        let (failures, first) = if in_window {
-            (state.failures + 1, state.first_failure_at)
-        } else {
-            (1, Some(now))
-        };
-        let locked_until =
-            (failures >= self.lockout.max_failures).then_some(now + self.lockout.lockout);
-        let audit = locked_until.map(|until| {
-            NewAudit::new(
-                now,
-                "enrolment",
-                "lockout",
-                operator.identification_number.to_string(),
-                format!("locked until {until}"),
-            )
-        });
+    /// Counts a failure: one write in the registry, so that racing failures are all counted.
+    fn count_failure(&self, operator: &Operator, now: OffsetDateTime) -> Result<(), Refusal> {
+        let audit = NewAudit::new(
+            now,
+            "enrolment",
+            "lockout",
+            operator.identification_number.to_string(),
+            "",
+        );
         self.registry
-            .set_attempt_state(
+            .count_failure(
                 operator.id,
-                AttemptState::new(failures, first, locked_until),
+                now,
+                (
+                    self.lockout.max_failures,
+                    self.lockout.window,
+                    self.lockout.lockout,
+                ),
                 audit,
             )
+            .map(drop)
             .map_err(internal)
     }
 }

@@ -33,6 +33,18 @@ pub(crate) fn open(path: &Path, kind: Kind) -> Result<Connection, Error> {
     Ok(conn)
 }
 
+/// Opens a read connection to a database that [`open`] already created and migrated: WAL
+/// lets it read every committed write while the writer writes; it never writes itself.
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, Error> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+    Ok(conn)
+}
+
 fn migrate(conn: &Connection, path: &Path, kind: Kind) -> Result<(), Error> {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let app: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;

@@ -124,6 +124,10 @@ pub enum Error {
     /// A certificate with this serial number or thumbprint is already recorded.
     #[error("a certificate with serial number {0} or the same thumbprint is already recorded")]
     CertificateExists(SerialNumber),
+    /// The operator already has a certificate in force for this public key and nickname: the
+    /// request is a repetition of the one that issued it (two copies raced).
+    #[error("certificate {0} is already in force for this key")]
+    KeyInUse(SerialNumber),
     /// In PROD, the operator already has an in-force certificate with this nickname.
     #[error("the operator already has a certificate in force named {0}")]
     NicknameInUse(Nickname),

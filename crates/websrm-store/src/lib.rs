@@ -20,6 +20,7 @@ pub mod device;
 mod error;
 mod protector;
 pub mod registry;
+mod writer;
 
 pub use audit::{AuditEntry, NewAudit};
 pub use device::DeviceStore;

@@ -2,6 +2,7 @@
 //! certificates with every transition, and the hash-chained audit log.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, Row, params};
@@ -16,6 +17,7 @@ use websrm_domain::{
 use crate::Error;
 use crate::audit::{self, AuditEntry, NewAudit};
 use crate::db::{self, Cached, from_unix, optional, parse, to_unix};
+use crate::writer::Writer;
 
 /// The registry's schema, one migration per version (version = index + 1).
 pub const MIGRATIONS: &[&str] = &[
@@ -419,21 +421,35 @@ pub struct CertificateEvent {
 
 /// The authority's registry, one SQLite file per authority.
 ///
-/// Safe to share between threads; calls are serialised on one connection. Every write commits
-/// durably (WAL, `synchronous = FULL`) before it returns.
+/// Safe to share between threads. Reads use a small pool of connections and run in parallel
+/// (WAL lets them see every committed write). Writes go to one writer thread, which commits
+/// whatever is queued as one transaction (group commit): one fsync (WAL, `synchronous = FULL`)
+/// for many writes, and each write returns only once the commit that holds it is durable.
 #[derive(Debug)]
 pub struct Registry {
-    conn: Mutex<Connection>,
+    writer: Writer,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
     path: PathBuf,
 }
+
+/// How many read connections a registry keeps.
+const READERS: usize = 4;
 
 impl Registry {
     /// Opens the registry at `path`, creating it on first use and migrating it to the current
     /// schema.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref().to_path_buf();
+        // The write connection creates and migrates the file; the readers open it as it is.
+        let writer = Writer::start(db::open(&path, KIND)?)?;
+        let readers = (0..READERS)
+            .map(|_| db::open_reader(&path).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
-            conn: Mutex::new(db::open(&path, KIND)?),
+            writer,
+            readers,
+            next_reader: AtomicUsize::new(0),
             path,
         })
     }
@@ -443,12 +459,27 @@ impl Registry {
         &self.path
     }
 
+    /// A read connection: the first free one of the pool, or the next in turn.
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave a half-done write: every write is a
-        // transaction that rolls back when dropped. So a poisoned lock is safe to take over.
-        self.conn
+        // Reads never leave anything half done, so a poisoned lock is safe to take over.
+        for reader in &self.readers {
+            if let Ok(guard) = reader.try_lock() {
+                return guard;
+            }
+        }
+        let next = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        self.readers[next]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs a write in the writer's next batch (one transaction, one commit for every write
+    /// queued meanwhile) and returns once that batch is committed.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        self.writer.write(f)
     }
 
     /// The schema version of the file.
@@ -470,40 +501,40 @@ impl Registry {
         at: OffsetDateTime,
         audit: NewAudit,
     ) -> Result<OperatorId, Error> {
-        let mut conn = self.conn();
-        let tx = db::write_tx(&mut conn)?;
-        if optional(tx.query_row_cached(
-            "SELECT id FROM operators WHERE identification_number = ?1",
-            [operator.identification_number.as_str()],
-            |r| r.get::<_, i64>(0),
-        ))?
-        .is_some()
-        {
-            return Err(Error::OperatorExists(
-                operator.identification_number.clone(),
-            ));
-        }
-        tx.execute_cached(
-            "INSERT INTO operators (identification_number, legal_name, qst_number, gst_number, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                operator.identification_number.as_str(),
-                operator.legal_name,
-                operator.qst_number.as_ref().map(QstNumber::as_str),
-                operator.gst_number.as_ref().map(GstNumber::as_str),
-                to_unix(at)
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        for (file, sector) in &operator.file_numbers {
+        let operator = operator.to_owned();
+        self.write(move |tx| {
+            if optional(tx.query_row_cached(
+                "SELECT id FROM operators WHERE identification_number = ?1",
+                [operator.identification_number.as_str()],
+                |r| r.get::<_, i64>(0),
+            ))?
+            .is_some()
+            {
+                return Err(Error::OperatorExists(
+                    operator.identification_number.clone(),
+                ));
+            }
             tx.execute_cached(
-                "INSERT INTO file_numbers (operator_id, file_number, sector) VALUES (?1, ?2, ?3)",
-                params![id, file.as_str(), sector.as_str()],
+                "INSERT INTO operators (identification_number, legal_name, qst_number, gst_number, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    operator.identification_number.as_str(),
+                    operator.legal_name,
+                    operator.qst_number.as_ref().map(QstNumber::as_str),
+                    operator.gst_number.as_ref().map(GstNumber::as_str),
+                    to_unix(at)
+                ],
             )?;
-        }
-        audit::append(&tx, &audit)?;
-        tx.commit()?;
-        Ok(OperatorId(id))
+            let id = tx.last_insert_rowid();
+            for (file, sector) in &operator.file_numbers {
+                tx.execute_cached(
+                    "INSERT INTO file_numbers (operator_id, file_number, sector) VALUES (?1, ?2, ?3)",
+                    params![id, file.as_str(), sector.as_str()],
+                )?;
+            }
+            audit::append(&tx, &audit)?;
+            Ok(OperatorId(id))
+        })
     }
 
     /// The operator with this identification number.
@@ -587,39 +618,39 @@ impl Registry {
         at: OffsetDateTime,
         audit: NewAudit,
     ) -> Result<(), Error> {
-        let mut conn = self.conn();
-        let tx = db::write_tx(&mut conn)?;
-        operator_row(&tx, operator)?;
-        if optional(tx.query_row_cached(
-            "SELECT id FROM authorization_codes WHERE code = ?1",
-            [code.expose()],
-            |r| r.get::<_, i64>(0),
-        ))?
-        .is_some()
-        {
-            return Err(Error::AuthorizationCodeExists);
-        }
-        let scope = scope.map(Sector::as_str);
-        tx.execute_cached(
-            "UPDATE authorization_codes SET superseded_at = ?3 \
-             WHERE operator_id = ?1 AND sector = ?2 AND scope IS ?4 AND superseded_at IS NULL",
-            params![operator.0, sector.as_str(), to_unix(at), scope],
-        )?;
-        tx.execute_cached(
-            "INSERT INTO authorization_codes (operator_id, code, sector, activated_at, created_at, scope) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                operator.0,
-                code.expose(),
-                sector.as_str(),
-                to_unix(activated_at),
-                to_unix(at),
-                scope
-            ],
-        )?;
-        audit::append(&tx, &audit)?;
-        tx.commit()?;
-        Ok(())
+        let code = code.to_owned();
+        self.write(move |tx| {
+            operator_row(&tx, operator)?;
+            if optional(tx.query_row_cached(
+                "SELECT id FROM authorization_codes WHERE code = ?1",
+                [code.expose()],
+                |r| r.get::<_, i64>(0),
+            ))?
+            .is_some()
+            {
+                return Err(Error::AuthorizationCodeExists);
+            }
+            let scope = scope.map(Sector::as_str);
+            tx.execute_cached(
+                "UPDATE authorization_codes SET superseded_at = ?3 \
+                 WHERE operator_id = ?1 AND sector = ?2 AND scope IS ?4 AND superseded_at IS NULL",
+                params![operator.0, sector.as_str(), to_unix(at), scope],
+            )?;
+            tx.execute_cached(
+                "INSERT INTO authorization_codes (operator_id, code, sector, activated_at, created_at, scope) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    operator.0,
+                    code.expose(),
+                    sector.as_str(),
+                    to_unix(activated_at),
+                    to_unix(at),
+                    scope
+                ],
+            )?;
+            audit::append(&tx, &audit)?;
+            Ok(())
+        })
     }
 
     /// The record of an authorization code, whoever it belongs to.
@@ -638,27 +669,39 @@ impl Registry {
 
     /// The operator's failed authorization attempts.
     pub fn attempt_state(&self, operator: OperatorId) -> Result<AttemptState, Error> {
-        let conn = self.conn();
-        let row = optional(conn.query_row_cached(
-            "SELECT failed_attempts, first_failure_at, locked_until FROM operators WHERE id = ?1",
-            [operator.0],
-            |r| {
-                Ok((
-                    r.get::<_, u32>(0)?,
-                    r.get::<_, Option<i64>>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                ))
-            },
-        ))?;
-        let (failures, first, locked) = row.ok_or(Error::OperatorNotFound(operator.0))?;
-        Ok(AttemptState {
-            failures,
-            first_failure_at: first
-                .map(|t| from_unix("operators", "first_failure_at", t))
-                .transpose()?,
-            locked_until: locked
-                .map(|t| from_unix("operators", "locked_until", t))
-                .transpose()?,
+        attempt_state(&self.conn(), operator)
+    }
+
+    /// Counts a failed authorization attempt, in one write so that racing failures are all
+    /// counted: within `window` of the first failure the count grows, else it starts again at 1;
+    /// reaching `max_failures` locks the operator out for `lockout`, with an audit entry.
+    /// Returns the new state.
+    pub fn count_failure(
+        &self,
+        operator: OperatorId,
+        at: OffsetDateTime,
+        policy: (u32, time::Duration, time::Duration),
+        audit: NewAudit,
+    ) -> Result<AttemptState, Error> {
+        let (max_failures, window, lockout) = policy;
+        self.write(move |tx| {
+            let state = attempt_state(tx, operator)?;
+            let in_window = state.first_failure_at.is_some_and(|t| at - t < window);
+            let (failures, first) = if in_window {
+                (state.failures + 1, state.first_failure_at)
+            } else {
+                (1, Some(at))
+            };
+            let locked_until = (failures >= max_failures).then_some(at + lockout);
+            tx.execute_cached(
+                "UPDATE operators SET failed_attempts = ?2, first_failure_at = ?3, locked_until = ?4 WHERE id = ?1",
+                params![operator.0, failures, first.map(to_unix), locked_until.map(to_unix)],
+            )?;
+            if let Some(until) = locked_until {
+                let audit = NewAudit { detail: format!("locked until {until}"), ..audit };
+                audit::append(tx, &audit)?;
+            }
+            Ok(AttemptState::new(failures, first, locked_until))
         })
     }
 
@@ -669,20 +712,19 @@ impl Registry {
         state: AttemptState,
         audit: Option<NewAudit>,
     ) -> Result<(), Error> {
-        let mut conn = self.conn();
-        let tx = db::write_tx(&mut conn)?;
-        let n = tx.execute_cached(
-            "UPDATE operators SET failed_attempts = ?2, first_failure_at = ?3, locked_until = ?4 WHERE id = ?1",
-            params![operator.0, state.failures, state.first_failure_at.map(to_unix), state.locked_until.map(to_unix)],
-        )?;
-        if n == 0 {
-            return Err(Error::OperatorNotFound(operator.0));
-        }
-        if let Some(audit) = audit {
-            audit::append(&tx, &audit)?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.write(move |tx| {
+            let n = tx.execute_cached(
+                "UPDATE operators SET failed_attempts = ?2, first_failure_at = ?3, locked_until = ?4 WHERE id = ?1",
+                params![operator.0, state.failures, state.first_failure_at.map(to_unix), state.locked_until.map(to_unix)],
+            )?;
+            if n == 0 {
+                return Err(Error::OperatorNotFound(operator.0));
+            }
+            if let Some(audit) = audit {
+                audit::append(&tx, &audit)?;
+            }
+            Ok(())
+        })
     }
 
     /// Sets the operator's password for the online services (its hash; the registry never sees
@@ -693,18 +735,18 @@ impl Registry {
         hash: &str,
         audit: NewAudit,
     ) -> Result<(), Error> {
-        let mut conn = self.conn();
-        let tx = db::write_tx(&mut conn)?;
-        let n = tx.execute_cached(
-            "UPDATE operators SET password_hash = ?2 WHERE id = ?1",
-            params![operator.0, hash],
-        )?;
-        if n == 0 {
-            return Err(Error::OperatorNotFound(operator.0));
-        }
-        audit::append(&tx, &audit)?;
-        tx.commit()?;
-        Ok(())
+        let hash = hash.to_owned();
+        self.write(move |tx| {
+            let n = tx.execute_cached(
+                "UPDATE operators SET password_hash = ?2 WHERE id = ?1",
+                params![operator.0, hash],
+            )?;
+            if n == 0 {
+                return Err(Error::OperatorNotFound(operator.0));
+            }
+            audit::append(&tx, &audit)?;
+            Ok(())
+        })
     }
 
     /// The hash of the operator's password, if one is set.
@@ -726,18 +768,19 @@ impl Registry {
         at: OffsetDateTime,
         audit: NewAudit,
     ) -> Result<(), Error> {
-        let mut conn = self.conn();
-        let tx = db::write_tx(&mut conn)?;
-        let inserted = tx.execute_cached(
-            "INSERT OR IGNORE INTO agents (agent_id, password_hash, created_at) VALUES (?1, ?2, ?3)",
-            params![agent_id, hash, to_unix(at)],
-        )?;
-        if inserted == 0 {
-            return Err(Error::AgentExists(agent_id.to_owned()));
-        }
-        audit::append(&tx, &audit)?;
-        tx.commit()?;
-        Ok(())
+        let agent_id = agent_id.to_owned();
+        let hash = hash.to_owned();
+        self.write(move |tx| {
+            let inserted = tx.execute_cached(
+                "INSERT OR IGNORE INTO agents (agent_id, password_hash, created_at) VALUES (?1, ?2, ?3)",
+                params![agent_id, hash, to_unix(at)],
+            )?;
+            if inserted == 0 {
+                return Err(Error::AgentExists(agent_id.to_owned()));
+            }
+            audit::append(&tx, &audit)?;
+            Ok(())
+        })
     }
 
     /// The hash of an agent's password, if the agent exists.
@@ -753,28 +796,28 @@ impl Registry {
 
     /// Registers an SRS product version for an environment.
     pub fn add_product(&self, product: &Product, audit: NewAudit) -> Result<(), Error> {
-        let mut conn = self.conn();
-        let tx = db::write_tx(&mut conn)?;
-        let inserted = tx.execute_cached(
-            "INSERT OR IGNORE INTO products (environment, partner_id, srs_id, version_id, certification_code, version, \
-             parent_version, certified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                product.environment.as_str(),
-                product.partner_id.to_string(),
-                product.srs_id.to_string(),
-                product.version_id.to_string(),
-                product.certification_code.as_str(),
-                product.version.as_str(),
-                product.parent_version.as_str(),
-                product.certified
-            ],
-        )?;
-        if inserted == 0 {
-            return Err(Error::ProductExists);
-        }
-        audit::append(&tx, &audit)?;
-        tx.commit()?;
-        Ok(())
+        let product = product.to_owned();
+        self.write(move |tx| {
+            let inserted = tx.execute_cached(
+                "INSERT OR IGNORE INTO products (environment, partner_id, srs_id, version_id, certification_code, version, \
+                 parent_version, certified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    product.environment.as_str(),
+                    product.partner_id.to_string(),
+                    product.srs_id.to_string(),
+                    product.version_id.to_string(),
+                    product.certification_code.as_str(),
+                    product.version.as_str(),
+                    product.parent_version.as_str(),
+                    product.certified
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(Error::ProductExists);
+            }
+            audit::append(&tx, &audit)?;
+            Ok(())
+        })
     }
 
     /// The product version designated by these identifiers in the environment.
@@ -842,12 +885,11 @@ impl Registry {
         at: OffsetDateTime,
         audit: NewAudit,
     ) -> Result<DeviceId, Error> {
-        let mut conn = self.conn();
-        let tx = db::write_tx(&mut conn)?;
-        let id = allocate_device_id(&tx, operator, host, at)?;
-        audit::append(&tx, &audit.subject(id.to_string()))?;
-        tx.commit()?;
-        Ok(id)
+        self.write(move |tx| {
+            let id = allocate_device_id(&tx, operator, host, at)?;
+            audit::append(&tx, &audit.subject(id.to_string()))?;
+            Ok(id)
+        })
     }
 
     /// The record of a device identifier.
@@ -897,21 +939,22 @@ impl Registry {
         at: OffsetDateTime,
         audit: NewAudit,
     ) -> Result<Option<DeviceId>, Error> {
-        let mut conn = self.conn();
-        let tx = db::write_tx(&mut conn)?;
-        check_nickname(&tx, cert, at, None)?;
-        let mut cert = cert.clone();
-        let allocated = if new_device {
-            let id = allocate_device_id(&tx, Some(cert.operator), cert.host, at)?;
-            cert.device = Some(id);
-            Some(id)
-        } else {
-            None
-        };
-        insert_certificate(&tx, &cert, at)?;
-        audit::append(&tx, &audit)?;
-        tx.commit()?;
-        Ok(allocated)
+        let cert = cert.to_owned();
+        self.write(move |tx| {
+            check_key(&tx, &cert)?;
+            check_nickname(&tx, &cert, at, None)?;
+            let mut cert = cert;
+            let allocated = if new_device {
+                let id = allocate_device_id(&tx, Some(cert.operator), cert.host, at)?;
+                cert.device = Some(id);
+                Some(id)
+            } else {
+                None
+            };
+            insert_certificate(&tx, &cert, at)?;
+            audit::append(&tx, &audit)?;
+            Ok(allocated)
+        })
     }
 
     /// Records many issued certificates in one transaction (imports and benchmarks), each with
@@ -921,24 +964,24 @@ impl Registry {
         certs: &[NewCertificate],
         at: OffsetDateTime,
     ) -> Result<(), Error> {
-        let mut conn = self.conn();
-        let tx = db::write_tx(&mut conn)?;
-        for cert in certs {
-            check_nickname(&tx, cert, at, None)?;
-            insert_certificate(&tx, cert, at)?;
-            audit::append(
-                &tx,
-                &NewAudit::new(
-                    at,
-                    cert.actor.clone(),
-                    "issue",
-                    cert.serial.to_string(),
-                    "imported",
-                ),
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+        let certs = certs.to_owned();
+        self.write(move |tx| {
+            for cert in &certs {
+                check_nickname(&tx, cert, at, None)?;
+                insert_certificate(&tx, cert, at)?;
+                audit::append(
+                    &tx,
+                    &NewAudit::new(
+                        at,
+                        cert.actor.clone(),
+                        "issue",
+                        cert.serial.to_string(),
+                        "imported",
+                    ),
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Replaces a certificate in force with a new one, in one transaction: the old is marked
@@ -950,31 +993,32 @@ impl Registry {
         at: OffsetDateTime,
         audit: NewAudit,
     ) -> Result<(), Error> {
-        let mut conn = self.conn();
-        let tx = db::write_tx(&mut conn)?;
-        let current = certificate_row(&tx, "serial", &old.to_string())?
-            .ok_or(Error::CertificateNotFound(old))?;
-        if current.state != CertificateState::Active {
-            return Err(Error::CertificateNotActive(old));
-        }
-        // The replacement may keep the nickname of the certificate it replaces.
-        check_nickname(&tx, new, at, Some(old))?;
-        insert_certificate(&tx, new, at)?;
-        tx.execute_cached(
-            "UPDATE certificates SET status = 'replaced', replaced_by = ?2, ended_at = ?3, ended_by = ?4 WHERE serial = ?1",
-            params![old.to_string(), new.serial.to_string(), to_unix(at), new.actor],
-        )?;
-        event(
-            &tx,
-            old,
-            at,
-            "replaced",
-            &new.actor,
-            &format!("replaced by {}", new.serial),
-        )?;
-        audit::append(&tx, &audit)?;
-        tx.commit()?;
-        Ok(())
+        let new = new.to_owned();
+        self.write(move |tx| {
+            let current = certificate_row(&tx, "serial", &old.to_string())?
+                .ok_or(Error::CertificateNotFound(old))?;
+            if current.state != CertificateState::Active {
+                return Err(Error::CertificateNotActive(old));
+            }
+            // The replacement may keep the nickname of the certificate it replaces.
+            check_key(&tx, &new)?;
+            check_nickname(&tx, &new, at, Some(old))?;
+            insert_certificate(&tx, &new, at)?;
+            tx.execute_cached(
+                "UPDATE certificates SET status = 'replaced', replaced_by = ?2, ended_at = ?3, ended_by = ?4 WHERE serial = ?1",
+                params![old.to_string(), new.serial.to_string(), to_unix(at), new.actor],
+            )?;
+            event(
+                &tx,
+                old,
+                at,
+                "replaced",
+                &new.actor,
+                &format!("replaced by {}", new.serial),
+            )?;
+            audit::append(&tx, &audit)?;
+            Ok(())
+        })
     }
 
     /// Records a deletion at the SRS's request (`SUP`).
@@ -1010,32 +1054,33 @@ impl Registry {
         revocation: Option<(RevocationReason, RevocationChannel)>,
         audit: NewAudit,
     ) -> Result<(), Error> {
-        let mut conn = self.conn();
-        let tx = db::write_tx(&mut conn)?;
-        let current = certificate_row(&tx, "serial", &serial.to_string())?
-            .ok_or(Error::CertificateNotFound(serial))?;
-        if current.state != CertificateState::Active {
-            return Err(Error::CertificateNotActive(serial));
-        }
-        tx.execute_cached(
-            "UPDATE certificates SET status = ?2, ended_at = ?3, ended_by = ?4, revocation_reason = ?5, \
-             revocation_channel = ?6 WHERE serial = ?1",
-            params![
-                serial.to_string(),
-                status,
-                to_unix(at),
-                actor,
-                revocation.map(|(r, _)| r.code()),
-                revocation.map(|(_, c)| c.as_str())
-            ],
-        )?;
-        let detail = revocation
-            .map(|(r, c)| format!("{r} via {c}"))
-            .unwrap_or_default();
-        event(&tx, serial, at, status, actor, &detail)?;
-        audit::append(&tx, &audit)?;
-        tx.commit()?;
-        Ok(())
+        let actor = actor.to_owned();
+        let status = status.to_owned();
+        self.write(move |tx| {
+            let current = certificate_row(&tx, "serial", &serial.to_string())?
+                .ok_or(Error::CertificateNotFound(serial))?;
+            if current.state != CertificateState::Active {
+                return Err(Error::CertificateNotActive(serial));
+            }
+            tx.execute_cached(
+                "UPDATE certificates SET status = ?2, ended_at = ?3, ended_by = ?4, revocation_reason = ?5, \
+                 revocation_channel = ?6 WHERE serial = ?1",
+                params![
+                    serial.to_string(),
+                    status,
+                    to_unix(at),
+                    actor,
+                    revocation.map(|(r, _)| r.code()),
+                    revocation.map(|(_, c)| c.as_str())
+                ],
+            )?;
+            let detail = revocation
+                .map(|(r, c)| format!("{r} via {c}"))
+                .unwrap_or_default();
+            event(&tx, serial, at, &status, &actor, &detail)?;
+            audit::append(&tx, &audit)?;
+            Ok(())
+        })
     }
 
     /// The certificate with this serial number.
@@ -1159,11 +1204,10 @@ impl Registry {
 
     /// Appends an entry to the audit log (a refusal, a look-up), durably.
     pub fn append_audit(&self, entry: NewAudit) -> Result<AuditEntry, Error> {
-        let mut conn = self.conn();
-        let tx = db::write_tx(&mut conn)?;
-        let appended = audit::append(&tx, &entry)?;
-        tx.commit()?;
-        Ok(appended)
+        self.write(move |tx| {
+            let appended = audit::append(&tx, &entry)?;
+            Ok(appended)
+        })
     }
 
     /// The audit log from entry `from` (1 is the first), in order.
@@ -1301,6 +1345,49 @@ fn nickname_in_force(
         |r| r.get(0),
     )?;
     Ok(n > 0)
+}
+
+fn attempt_state(conn: &Connection, operator: OperatorId) -> Result<AttemptState, Error> {
+    let row = optional(conn.query_row_cached(
+        "SELECT failed_attempts, first_failure_at, locked_until FROM operators WHERE id = ?1",
+        [operator.0],
+        |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
+        },
+    ))?;
+    let (failures, first, locked) = row.ok_or(Error::OperatorNotFound(operator.0))?;
+    Ok(AttemptState {
+        failures,
+        first_failure_at: first
+            .map(|t| from_unix("operators", "first_failure_at", t))
+            .transpose()?,
+        locked_until: locked
+            .map(|t| from_unix("operators", "locked_until", t))
+            .transpose()?,
+    })
+}
+
+/// A certificate in force for the same operator, key and nickname is the one a repeated
+/// request already obtained: checked inside the write, so that two copies of a request in one
+/// batch give one certificate.
+fn check_key(conn: &Connection, cert: &NewCertificate) -> Result<(), Error> {
+    let Some(key_id) = &cert.key_id else {
+        return Ok(());
+    };
+    let existing: Option<String> = optional(conn.query_row_cached(
+        "SELECT serial FROM certificates WHERE operator_id = ?1 AND key_id = ?2 AND nickname = ?3 \
+         AND status = 'active' LIMIT 1",
+        params![cert.operator.0, key_id, cert.nickname.as_str()],
+        |r| r.get(0),
+    ))?;
+    match existing {
+        Some(serial) => Err(Error::KeyInUse(parse("certificates", "serial", &serial)?)),
+        None => Ok(()),
+    }
 }
 
 fn check_nickname(

@@ -4,6 +4,7 @@ mod agent;
 mod authority_errors;
 mod authority_scenario;
 mod authority_tls;
+mod concurrency;
 mod facade;
 mod layering;
 mod new_certificate;
