@@ -511,7 +511,7 @@ impl Registry {
             .is_some()
             {
                 return Err(Error::OperatorExists(
-                    operator.identification_number.clone(),
+                    operator.identification_number,
                 ));
             }
             tx.execute_cached(
@@ -532,7 +532,7 @@ impl Registry {
                     params![id, file.as_str(), sector.as_str()],
                 )?;
             }
-            audit::append(&tx, &audit)?;
+            audit::append(tx, &audit)?;
             Ok(OperatorId(id))
         })
     }
@@ -620,7 +620,7 @@ impl Registry {
     ) -> Result<(), Error> {
         let code = code.to_owned();
         self.write(move |tx| {
-            operator_row(&tx, operator)?;
+            operator_row(tx, operator)?;
             if optional(tx.query_row_cached(
                 "SELECT id FROM authorization_codes WHERE code = ?1",
                 [code.expose()],
@@ -648,7 +648,7 @@ impl Registry {
                     scope
                 ],
             )?;
-            audit::append(&tx, &audit)?;
+            audit::append(tx, &audit)?;
             Ok(())
         })
     }
@@ -721,7 +721,7 @@ impl Registry {
                 return Err(Error::OperatorNotFound(operator.0));
             }
             if let Some(audit) = audit {
-                audit::append(&tx, &audit)?;
+                audit::append(tx, &audit)?;
             }
             Ok(())
         })
@@ -744,7 +744,7 @@ impl Registry {
             if n == 0 {
                 return Err(Error::OperatorNotFound(operator.0));
             }
-            audit::append(&tx, &audit)?;
+            audit::append(tx, &audit)?;
             Ok(())
         })
     }
@@ -776,9 +776,9 @@ impl Registry {
                 params![agent_id, hash, to_unix(at)],
             )?;
             if inserted == 0 {
-                return Err(Error::AgentExists(agent_id.to_owned()));
+                return Err(Error::AgentExists(agent_id));
             }
-            audit::append(&tx, &audit)?;
+            audit::append(tx, &audit)?;
             Ok(())
         })
     }
@@ -815,7 +815,7 @@ impl Registry {
             if inserted == 0 {
                 return Err(Error::ProductExists);
             }
-            audit::append(&tx, &audit)?;
+            audit::append(tx, &audit)?;
             Ok(())
         })
     }
@@ -886,8 +886,8 @@ impl Registry {
         audit: NewAudit,
     ) -> Result<DeviceId, Error> {
         self.write(move |tx| {
-            let id = allocate_device_id(&tx, operator, host, at)?;
-            audit::append(&tx, &audit.subject(id.to_string()))?;
+            let id = allocate_device_id(tx, operator, host, at)?;
+            audit::append(tx, &audit.subject(id.to_string()))?;
             Ok(id)
         })
     }
@@ -941,18 +941,18 @@ impl Registry {
     ) -> Result<Option<DeviceId>, Error> {
         let cert = cert.to_owned();
         self.write(move |tx| {
-            check_key(&tx, &cert)?;
-            check_nickname(&tx, &cert, at, None)?;
+            check_key(tx, &cert)?;
+            check_nickname(tx, &cert, at, None)?;
             let mut cert = cert;
             let allocated = if new_device {
-                let id = allocate_device_id(&tx, Some(cert.operator), cert.host, at)?;
+                let id = allocate_device_id(tx, Some(cert.operator), cert.host, at)?;
                 cert.device = Some(id);
                 Some(id)
             } else {
                 None
             };
-            insert_certificate(&tx, &cert, at)?;
-            audit::append(&tx, &audit)?;
+            insert_certificate(tx, &cert, at)?;
+            audit::append(tx, &audit)?;
             Ok(allocated)
         })
     }
@@ -967,10 +967,10 @@ impl Registry {
         let certs = certs.to_owned();
         self.write(move |tx| {
             for cert in &certs {
-                check_nickname(&tx, cert, at, None)?;
-                insert_certificate(&tx, cert, at)?;
+                check_nickname(tx, cert, at, None)?;
+                insert_certificate(tx, cert, at)?;
                 audit::append(
-                    &tx,
+                    tx,
                     &NewAudit::new(
                         at,
                         cert.actor.clone(),
@@ -995,28 +995,28 @@ impl Registry {
     ) -> Result<(), Error> {
         let new = new.to_owned();
         self.write(move |tx| {
-            let current = certificate_row(&tx, "serial", &old.to_string())?
+            let current = certificate_row(tx, "serial", &old.to_string())?
                 .ok_or(Error::CertificateNotFound(old))?;
             if current.state != CertificateState::Active {
                 return Err(Error::CertificateNotActive(old));
             }
             // The replacement may keep the nickname of the certificate it replaces.
-            check_key(&tx, &new)?;
-            check_nickname(&tx, &new, at, Some(old))?;
-            insert_certificate(&tx, &new, at)?;
+            check_key(tx, &new)?;
+            check_nickname(tx, &new, at, Some(old))?;
+            insert_certificate(tx, &new, at)?;
             tx.execute_cached(
                 "UPDATE certificates SET status = 'replaced', replaced_by = ?2, ended_at = ?3, ended_by = ?4 WHERE serial = ?1",
                 params![old.to_string(), new.serial.to_string(), to_unix(at), new.actor],
             )?;
             event(
-                &tx,
+                tx,
                 old,
                 at,
                 "replaced",
                 &new.actor,
                 &format!("replaced by {}", new.serial),
             )?;
-            audit::append(&tx, &audit)?;
+            audit::append(tx, &audit)?;
             Ok(())
         })
     }
@@ -1057,7 +1057,7 @@ impl Registry {
         let actor = actor.to_owned();
         let status = status.to_owned();
         self.write(move |tx| {
-            let current = certificate_row(&tx, "serial", &serial.to_string())?
+            let current = certificate_row(tx, "serial", &serial.to_string())?
                 .ok_or(Error::CertificateNotFound(serial))?;
             if current.state != CertificateState::Active {
                 return Err(Error::CertificateNotActive(serial));
@@ -1077,8 +1077,8 @@ impl Registry {
             let detail = revocation
                 .map(|(r, c)| format!("{r} via {c}"))
                 .unwrap_or_default();
-            event(&tx, serial, at, &status, &actor, &detail)?;
-            audit::append(&tx, &audit)?;
+            event(tx, serial, at, &status, &actor, &detail)?;
+            audit::append(tx, &audit)?;
             Ok(())
         })
     }
@@ -1205,7 +1205,7 @@ impl Registry {
     /// Appends an entry to the audit log (a refusal, a look-up), durably.
     pub fn append_audit(&self, entry: NewAudit) -> Result<AuditEntry, Error> {
         self.write(move |tx| {
-            let appended = audit::append(&tx, &entry)?;
+            let appended = audit::append(tx, &entry)?;
             Ok(appended)
         })
     }

@@ -3,7 +3,7 @@
 //! savepoint of its own (a write that fails is undone alone), and its caller gets the answer
 //! only after the commit that holds it: "recorded before answered" holds for every write.
 
-use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
@@ -51,8 +51,7 @@ impl Writer {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let (reply, answer): (Sender<Result<T, Error>>, Receiver<Result<T, Error>>) =
-            std::sync::mpsc::channel();
+        let (reply, answer) = std::sync::mpsc::channel::<Result<T, Error>>();
         let job: Job = Box::new(move |conn: Option<&Connection>| {
             let result = conn.map(|conn| in_savepoint(conn, f));
             Box::new(move |committed: Result<(), Error>| {
