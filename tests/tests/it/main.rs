@@ -5,6 +5,7 @@ mod authority_errors;
 mod authority_scenario;
 mod authority_tls;
 mod concurrency;
+mod crash_load;
 mod facade;
 mod layering;
 mod new_certificate;

@@ -1,0 +1,210 @@
+//! Crash safety under load: clients enrol continuously while the authority process is killed
+//! with SIGKILL and restarted on the same folder. Afterwards every certificate a client
+//! received is in the registry, once; the file passes SQLite's integrity check; the audit chain
+//! verifies; no device identifier was issued twice.
+//!
+//! `WEBSRM_CRASH_KILLS` sets how many times the authority is killed (default 5; the longer run
+//! of the benchmarks' notes uses 20).
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use websrm_tests::websrm_authority::{Authority, AuthorityFiles, SystemClock, seed, server};
+use websrm_tests::websrm_crypto;
+use websrm_tests::websrm_crypto::{Csr, PrivateKey, inspect_certificate, pem};
+use websrm_tests::websrm_domain::Environment;
+use websrm_tests::websrm_store::Registry;
+
+use crate::support::*;
+
+const CHILD: &str = "WEBSRM_LOAD_AUTHORITY";
+
+/// Not a test: the authority process the crash test starts and kills. It runs only when started
+/// by it (with the variable set).
+#[test]
+#[ignore = "the child process of the crash-under-load test; started by it"]
+fn load_authority_child() {
+    let spec = std::env::var(CHILD).expect("started by the crash test");
+    let [dir, enrolment, api] = spec.split('|').collect::<Vec<_>>()[..] else {
+        panic!("bad spec")
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let files = AuthorityFiles::open_or_create(dir.as_ref(), Environment::Dev, now).unwrap();
+    let (authority, tls) = Authority::new(files, Environment::Dev, Arc::new(SystemClock));
+    if authority.registry().operators().unwrap().is_empty() {
+        seed::seed_test_data(&authority, now).unwrap();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let enrolment = tokio::net::TcpListener::bind(enrolment).await.unwrap();
+        let api = tokio::net::TcpListener::bind(api).await.unwrap();
+        std::fs::write(std::path::Path::new(dir).join("ready"), "").unwrap();
+        server::serve(
+            Arc::new(authority),
+            enrolment,
+            api,
+            tls.chain.clone(),
+            &tls.key,
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+    });
+}
+
+fn free_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+fn start(dir: &std::path::Path, enrolment: &str, api: &str) -> Child {
+    let _ = std::fs::remove_file(dir.join("ready"));
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "crash_load::load_authority_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, format!("{}|{enrolment}|{api}", dir.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..400 {
+        if dir.join("ready").exists() {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("the authority did not start");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_enrol_while_the_authority_is_killed_and_nothing_is_lost() {
+    let kills: usize = std::env::var("WEBSRM_CRASH_KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(5);
+    let dir = tempfile::tempdir().unwrap();
+    let (enrolment, api) = (free_port(), free_port());
+    let mut child = start(dir.path(), &enrolment, &api);
+    let tls_root = pem::decode(
+        "CERTIFICATE",
+        &std::fs::read_to_string(dir.path().join("tls-root.pem")).unwrap(),
+    )
+    .unwrap();
+
+    // What the clients received: the certificate's serial for each key.
+    let received: Arc<Mutex<HashMap<Vec<u8>, String>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let url = format!("https://{enrolment}/enrolement");
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let received = received.clone();
+        let stop = stop.clone();
+        let url = url.clone();
+        let tls_root = tls_root.clone();
+        clients.push(tokio::spawn(async move {
+            let config = websrm_crypto::tls::client_config(&[tls_root], None).unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let key = PrivateKey::generate().unwrap();
+                let csr = Csr::build(&michel("Caisse en charge"), &key)
+                    .unwrap()
+                    .to_wire();
+                let body = json!({ "reqCertif": { "modif": "AJO", "csr": csr } }).to_string();
+                // As an SRS recovers: the same request (same key) until it is answered.
+                loop {
+                    let client = reqwest::Client::builder()
+                        .use_preconfigured_tls((*config).clone())
+                        .http1_only()
+                        .timeout(Duration::from_secs(5))
+                        .build()
+                        .unwrap();
+                    let mut request = client.post(&url).body(body.clone());
+                    for (name, value) in header_pairs("0000-0000-0000") {
+                        request = request.header(name, value);
+                    }
+                    let answer = match request.send().await {
+                        Ok(response) if response.status().as_u16() == 201 => {
+                            response.json::<serde_json::Value>().await.ok()
+                        }
+                        _ => None,
+                    };
+                    if let Some(answer) = answer {
+                        let certif = answer["retourCertif"]["certif"].as_str().unwrap();
+                        let der = pem::decode("CERTIFICATE", certif).unwrap();
+                        let serial = inspect_certificate(&der).unwrap().serial.to_string();
+                        received
+                            .lock()
+                            .unwrap()
+                            .insert(key.public_key().key_identifier().to_vec(), serial);
+                        break;
+                    }
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }));
+    }
+
+    for _ in 0..kills {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        child = start(dir.path(), &enrolment, &api);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for c in clients {
+        c.await.unwrap();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let received = received.lock().unwrap().clone();
+    assert!(
+        received.len() >= kills,
+        "clients kept enrolling: {}",
+        received.len()
+    );
+    let registry = Registry::open(dir.path().join("authority.db")).unwrap();
+    registry.integrity_check().unwrap();
+    registry.verify_audit_chain().unwrap();
+    let operator = registry
+        .operator_by_identification(&"5678912340".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    let recorded = registry.certificates_of_operator(operator.id).unwrap();
+    let serials: HashSet<String> = recorded.iter().map(|c| c.serial.to_string()).collect();
+    for serial in received.values() {
+        assert!(
+            serials.contains(serial),
+            "certificate {serial} was answered but not recorded"
+        );
+    }
+    let mut keys = HashSet::new();
+    let mut devices = HashSet::new();
+    for c in &recorded {
+        let key = inspect_certificate(&c.der)
+            .unwrap()
+            .public_key
+            .unwrap()
+            .key_identifier()
+            .to_vec();
+        assert!(keys.insert(key), "two certificates for one key");
+        if let Some(d) = c.device {
+            assert!(devices.insert(d), "device identifier {d} issued twice");
+        }
+    }
+}
