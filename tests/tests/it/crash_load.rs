@@ -66,7 +66,7 @@ fn free_port() -> String {
 
 fn start(dir: &std::path::Path, enrolment: &str, api: &str) -> Child {
     let _ = std::fs::remove_file(dir.join("ready"));
-    let child = Command::new(std::env::current_exe().unwrap())
+    let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--ignored",
             "--exact",
@@ -85,6 +85,8 @@ fn start(dir: &std::path::Path, enrolment: &str, api: &str) -> Child {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the authority did not start");
 }
 
