@@ -107,6 +107,9 @@ async fn accept_loop(
             _ = stop.changed() => break,
             accepted = listener.accept() => {
                 let Ok((tcp, peer)) = accepted else { continue };
+                // Answers are small and written at once: no waiting for more to send (Nagle
+                // and delayed acknowledgements cost 40 ms a request on a fresh connection).
+                let _ = tcp.set_nodelay(true);
                 let (authority, tls, mut stop) = (authority.clone(), tls.clone(), stop.clone());
                 connections.spawn(async move {
                     let stream = match tokio::time::timeout(std::time::Duration::from_secs(10), tls.accept(tcp)).await {

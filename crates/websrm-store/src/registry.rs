@@ -1123,7 +1123,7 @@ impl Registry {
         let mut found = certificates_where(
             &conn,
             &format!(
-                "operator_id = {} AND key_id = ?1 AND status = 'active' ORDER BY id DESC",
+                "key_id = ?1 AND +operator_id = {} AND status = 'active' ORDER BY id DESC",
                 operator.0
             ),
             &hex,
@@ -1379,7 +1379,7 @@ fn check_key(conn: &Connection, cert: &NewCertificate) -> Result<(), Error> {
         return Ok(());
     };
     let existing: Option<String> = optional(conn.query_row_cached(
-        "SELECT serial FROM certificates WHERE operator_id = ?1 AND key_id = ?2 AND nickname = ?3 \
+        "SELECT serial FROM certificates WHERE key_id = ?2 AND +operator_id = ?1 AND +nickname = ?3 \
          AND status = 'active' LIMIT 1",
         params![cert.operator.0, key_id, cert.nickname.as_str()],
         |r| r.get(0),

@@ -501,6 +501,16 @@ fn lookups_done_on_every_request_use_indexes() {
             "SELECT count(*) FROM certificates WHERE operator_id = 1 AND nickname = 'x'",
             "certificates_operator",
         ),
+        // The repetition checks look a key up by its own index, not among the operator's
+        // certificates (one operator may hold a million).
+        (
+            "SELECT serial FROM certificates WHERE key_id = 'x' AND +operator_id = 1 AND +nickname = 'x' AND status = 'active'",
+            "certificates_key",
+        ),
+        (
+            "SELECT serial FROM certificates WHERE key_id = 'x' AND +operator_id = 1 AND status = 'active' ORDER BY id DESC",
+            "certificates_key",
+        ),
     ] {
         let plan: String = raw
             .query_row(&format!("EXPLAIN QUERY PLAN {query}"), [], |r| {

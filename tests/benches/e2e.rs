@@ -1,0 +1,533 @@
+//! The authority end to end: enrolments per second over HTTPS with keep-alive connections, every
+//! request carrying a fresh key (so that no answer comes from the repetition path), next to the
+//! in-process ceiling measured in the same run (CSR validation and issuance on every core, no
+//! I/O, no HTTP); then with a registry already holding many certificates; then replacements and
+//! deletions, which present a client certificate and so open a connection each. The authority
+//! runs in a process of its own (this binary, in child mode), so that its peak memory is its own.
+//!
+//! Run with `cargo xtask bench`, which writes the table into `docs/BENCHMARKS.md`.
+//! `WEBSRM_BENCH_FILL` sets the size of the filled registry (default 1,000,000).
+
+#![allow(clippy::print_stdout, clippy::print_stderr)] // A benchmark reports on standard output.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use websrm_authority::{Authority, AuthorityFiles, SystemClock, seed, server};
+use websrm_crypto::tls::ClientIdentity;
+use websrm_crypto::{CertificateAuthority, Csr, PrivateKey, pem, validate_csr};
+use websrm_domain::{
+    Environment, Sector, SerialNumber, SrsSubject, SrsSubjectFields, Subject, Thumbprint,
+    UtcOffset, Validity,
+};
+use websrm_store::Registry;
+use websrm_store::registry::NewCertificate;
+
+const CHILD: &str = "WEBSRM_BENCH_AUTHORITY";
+const CONNECTIONS: usize = 16;
+const MEASURE: Duration = Duration::from_secs(6);
+
+fn subject(nickname: &str) -> Subject {
+    Subject::Srs(
+        SrsSubject::new(SrsSubjectFields {
+            identification_number: "5678912340".parse().unwrap(),
+            sector: Sector::Restaurant,
+            authorization_code: "D8T8-W8W8".parse().unwrap(),
+            nickname: nickname.parse().unwrap(),
+            qst_number: "5678912340TQ0001".parse().unwrap(),
+            file_number: "ER0001".parse().unwrap(),
+            utc_offset: UtcOffset::EASTERN,
+        })
+        .unwrap(),
+    )
+}
+
+/// Keys and CSRs made before the timed part.
+fn csrs(n: usize) -> Vec<(PrivateKey, String)> {
+    let per = n.div_ceil(2);
+    let make = move || {
+        (0..per)
+            .map(|_| {
+                let key = PrivateKey::generate().unwrap();
+                let csr = Csr::build(&subject("Caisse du bar"), &key)
+                    .unwrap()
+                    .to_wire();
+                (key, csr)
+            })
+            .collect::<Vec<_>>()
+    };
+    let a = std::thread::spawn(make);
+    let mut out = make();
+    out.extend(a.join().unwrap());
+    out.truncate(n);
+    out
+}
+
+fn headers(device: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("ENVIRN", "DEV".into()),
+        ("CASESSAI", "000.000".into()),
+        ("APPRLINIT", "SEV".into()),
+        ("IDAPPRL", device.into()),
+        ("IDSEV", "0000000000000002".into()),
+        ("IDVERSI", "0000000000000003".into()),
+        ("CODCERTIF", "FOB201999999".into()),
+        ("IDPARTN", "0000000000000001".into()),
+        ("VERSI", "1.0.0".into()),
+        ("VERSIPARN", "0".into()),
+    ]
+}
+
+/// The authority process: serves `dir` on two loopback ports it writes to `dir/ports`.
+fn child(dir: &str) {
+    let now = OffsetDateTime::now_utc();
+    let files = AuthorityFiles::open_or_create(Path::new(dir), Environment::Dev, now).unwrap();
+    let (authority, tls) = Authority::new(files, Environment::Dev, Arc::new(SystemClock));
+    if authority.registry().operators().unwrap().is_empty() {
+        seed::seed_test_data(&authority, now).unwrap();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let enrolment = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        std::fs::write(
+            Path::new(dir).join("ports"),
+            format!(
+                "{} {}",
+                enrolment.local_addr().unwrap(),
+                api.local_addr().unwrap()
+            ),
+        )
+        .unwrap();
+        server::serve(
+            Arc::new(authority),
+            enrolment,
+            api,
+            tls.chain.clone(),
+            &tls.key,
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+    });
+}
+
+struct Served {
+    child: Child,
+    enrolment: String,
+    api: String,
+    root: Vec<u8>,
+}
+
+impl Served {
+    fn start(dir: &Path) -> Self {
+        let _ = std::fs::remove_file(dir.join("ports"));
+        let child = Command::new(std::env::current_exe().unwrap())
+            .env(CHILD, dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..2000 {
+            if let Ok(ports) = std::fs::read_to_string(dir.join("ports"))
+                && let Some((e, a)) = ports.split_once(' ')
+            {
+                let root = pem::decode(
+                    "CERTIFICATE",
+                    &std::fs::read_to_string(dir.join("tls-root.pem")).unwrap(),
+                )
+                .unwrap();
+                return Self {
+                    child,
+                    enrolment: format!("https://{e}"),
+                    api: format!("https://{a}"),
+                    root,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("the authority did not start");
+    }
+
+    /// Resident memory of the authority process: now and at its peak (KiB).
+    fn memory(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    fn client(&self, identity: Option<ClientIdentity<'_>>) -> reqwest::Client {
+        let config =
+            websrm_crypto::tls::client_config(std::slice::from_ref(&self.root), identity).unwrap();
+        reqwest::Client::builder()
+            .use_preconfigured_tls(Arc::unwrap_or_clone(config))
+            .http1_only()
+            .build()
+            .unwrap()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn post(client: &reqwest::Client, url: &str, device: &str, body: Value) -> (u16, Value) {
+    let mut request = client.post(url).json(&body);
+    for (name, value) in headers(device) {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+struct Load {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// `CONNECTIONS` keep-alive connections send AJO requests, each with one of `csrs`, for
+/// `MEASURE`.
+async fn enrolments(served: &Served, csrs: Vec<(PrivateKey, String)>) -> Load {
+    let url = format!("{}/enrolement", served.enrolment);
+    let csrs = Arc::new(std::sync::Mutex::new(csrs));
+    let deadline = Instant::now() + MEASURE;
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let client = served.client(None);
+        let url = url.clone();
+        let csrs = csrs.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let Some((_, csr)) = csrs.lock().unwrap().pop() else {
+                    break;
+                };
+                let start = Instant::now();
+                let (status, answer) = post(
+                    &client,
+                    &url,
+                    "0000-0000-0000",
+                    json!({ "reqCertif": { "modif": "AJO", "csr": csr } }),
+                )
+                .await;
+                assert_eq!(status, 201, "{answer}");
+                latencies.push(start.elapsed());
+            }
+            latencies
+        }));
+    }
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    Load {
+        rate: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+    }
+}
+
+/// Certificates to replace or delete: enrolled first (untimed), each with its key.
+async fn enrolled(served: &Served, n: usize) -> Vec<(PrivateKey, Vec<u8>, String)> {
+    let client = served.client(None);
+    let url = format!("{}/enrolement", served.enrolment);
+    let mut out = Vec::new();
+    for (key, csr) in csrs(n) {
+        let (status, answer) = post(
+            &client,
+            &url,
+            "0000-0000-0000",
+            json!({ "reqCertif": { "modif": "AJO", "csr": csr } }),
+        )
+        .await;
+        assert_eq!(status, 201, "{answer}");
+        let der = pem::decode(
+            "CERTIFICATE",
+            answer["retourCertif"]["certif"].as_str().unwrap(),
+        )
+        .unwrap();
+        let device = answer["retourCertif"]["idApprl"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        out.push((key, der, device));
+    }
+    out
+}
+
+/// REM (with a new CSR) or SUP of each certificate, presenting it: a connection each.
+async fn on_held(served: &Served, held: Vec<(PrivateKey, Vec<u8>, String)>, replace: bool) -> Load {
+    let url = format!("{}/certificats", served.api);
+    let fresh = if replace {
+        csrs(held.len())
+    } else {
+        Vec::new()
+    };
+    let work: Vec<_> = held
+        .into_iter()
+        .zip(
+            fresh
+                .into_iter()
+                .map(Some)
+                .chain(std::iter::repeat_with(|| None)),
+        )
+        .collect();
+    let work = Arc::new(std::sync::Mutex::new(work));
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for _ in 0..CONNECTIONS {
+        let work = work.clone();
+        let root = served.root.clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let Some(((key, der, device), csr)) = work.lock().unwrap().pop() else {
+                    break;
+                };
+                let serial = websrm_crypto::inspect_certificate(&der)
+                    .unwrap()
+                    .serial
+                    .to_string();
+                let identity = ClientIdentity {
+                    chain: vec![der],
+                    key: &key,
+                };
+                let config =
+                    websrm_crypto::tls::client_config(std::slice::from_ref(&root), Some(identity))
+                        .unwrap();
+                let client = reqwest::Client::builder()
+                    .use_preconfigured_tls(Arc::unwrap_or_clone(config))
+                    .http1_only()
+                    .build()
+                    .unwrap();
+                let body = match csr {
+                    Some((_, csr)) => {
+                        json!({ "reqCertif": { "modif": "REM", "csr": csr, "noSerie": serial } })
+                    }
+                    None => json!({ "reqCertif": { "modif": "SUP", "noSerie": serial } }),
+                };
+                let start = Instant::now();
+                let (status, answer) = post(&client, &url, &device, body).await;
+                assert!(status == 201 || status == 200, "{answer}");
+                latencies.push(start.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    Load {
+        rate: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+    }
+}
+
+/// Validation and issuance on every core, no I/O, no HTTP.
+fn ceiling(csrs: &[(PrivateKey, String)]) -> f64 {
+    let ca = Arc::new(
+        CertificateAuthority::generate(Environment::Dev, OffsetDateTime::now_utc()).unwrap(),
+    );
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let wires: Arc<Vec<String>> = Arc::new(csrs.iter().map(|(_, c)| c.clone()).collect());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let started = Instant::now();
+    let threads: Vec<_> = (0..cores)
+        .map(|t| {
+            let ca = ca.clone();
+            let wires = wires.clone();
+            std::thread::spawn(move || {
+                let mut n = 0usize;
+                let mut i = t;
+                while Instant::now() < deadline {
+                    let validated = validate_csr(&wires[i % wires.len()]).unwrap();
+                    std::hint::black_box(ca.issue(&validated, OffsetDateTime::now_utc()).unwrap());
+                    n += 1;
+                    i += cores;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Fills the registry of `dir` (the authority stopped) with `n` certificates.
+fn fill(dir: &Path, n: usize) {
+    let registry = Registry::open(dir.join("authority.db")).unwrap();
+    let operator = registry
+        .operator_by_identification(&"5678912340".parse().unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    let now = OffsetDateTime::now_utc();
+    let random = |len: usize| {
+        let mut b = vec![0u8; len];
+        getrandom::fill(&mut b).unwrap();
+        b
+    };
+    let mut left = n;
+    while left > 0 {
+        let batch: Vec<NewCertificate> = (0..left.min(10_000))
+            .map(|_| {
+                let mut serial = [0u8; 20];
+                serial.copy_from_slice(&random(20));
+                serial[0] = 0x10 + serial[0] % 0x70;
+                let mut thumb = [0u8; 20];
+                thumb.copy_from_slice(&random(20));
+                NewCertificate::new(
+                    SerialNumber::from_bytes(serial),
+                    Thumbprint::from_bytes(thumb),
+                    Environment::Dev,
+                    operator,
+                    None,
+                    "Caisse du bar".parse().unwrap(),
+                    "CN=5678912340,O=RBC-D8T8-W8W8".into(),
+                    Validity::five_years_from(now),
+                    random(700),
+                    "enrolment",
+                )
+                .with_key_id(&random(20))
+            })
+            .collect();
+        left -= batch.len();
+        registry.record_issued_batch(&batch, now).unwrap();
+    }
+}
+
+fn main() {
+    if let Ok(dir) = std::env::var(CHILD) {
+        child(&dir);
+        return;
+    }
+    // `cargo bench` passes --bench; anything else (cargo test) only checks it builds.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let fill_to: usize = std::env::var("WEBSRM_BENCH_FILL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let per_run = 30_000;
+    eprintln!("making keys and CSRs…");
+    let batch_a = csrs(per_run);
+    let ceiling_rate = ceiling(&batch_a[..2000]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path());
+    let (rss_start, _) = served.memory();
+    let empty = runtime.block_on(enrolments(&served, batch_a));
+    let (rss_after_empty, _) = served.memory();
+    let held = runtime.block_on(enrolled(&served, 1500));
+    let rem = runtime.block_on(on_held(&served, held, true));
+    let held = runtime.block_on(enrolled(&served, 1500));
+    let sup = runtime.block_on(on_held(&served, held, false));
+    let (_, peak_empty) = served.memory();
+    drop(served);
+
+    eprintln!("filling the registry to {fill_to} certificates…");
+    let fill_started = Instant::now();
+    fill(dir.path(), fill_to);
+    let fill_secs = fill_started.elapsed().as_secs();
+    let served = Served::start(dir.path());
+    let filled = runtime.block_on(enrolments(&served, csrs(per_run)));
+    let (rss_end, peak_filled) = served.memory();
+    drop(served);
+
+    let ratio = empty.rate / ceiling_rate;
+    let filled_ratio = filled.rate / empty.rate;
+    let met = |ok: bool| if ok { "yes" } else { "**no**" };
+    println!("| measure | value | target | met |");
+    println!("|---|---:|---:|---|");
+    println!(
+        "| in-process ceiling: validate + issue on {} cores, enrolments/s | {ceiling_rate:.0} | | |",
+        std::thread::available_parallelism().map_or(2, usize::from)
+    );
+    println!(
+        "| end to end, HTTPS keep-alive, {CONNECTIONS} connections, fresh key each: enrolments/s (empty registry) | {:.0} | | |",
+        empty.rate
+    );
+    println!(
+        "| end to end / ceiling | {ratio:.2} | ≥ 0.60 | {} |",
+        met(ratio >= 0.60)
+    );
+    println!(
+        "| latency p50 / p99 (ms) | {:.1} / {:.1} | | |",
+        empty.p50_ms, empty.p99_ms
+    );
+    println!(
+        "| end to end with {fill_to} certificates already recorded: enrolments/s | {:.0} | | |",
+        filled.rate
+    );
+    println!(
+        "| filled / empty | {filled_ratio:.2} | ≥ 0.80 | {} |",
+        met(filled_ratio >= 0.80)
+    );
+    println!(
+        "| latency p50 / p99 with {fill_to} (ms) | {:.1} / {:.1} | | |",
+        filled.p50_ms, filled.p99_ms
+    );
+    println!(
+        "| replacements (REM, mutual TLS, a connection each): per s, p50 / p99 (ms) | {:.0}, {:.1} / {:.1} | | |",
+        rem.rate, rem.p50_ms, rem.p99_ms
+    );
+    println!(
+        "| deletions (SUP, mutual TLS, a connection each): per s, p50 / p99 (ms) | {:.0}, {:.1} / {:.1} | | |",
+        sup.rate, sup.p50_ms, sup.p99_ms
+    );
+    println!(
+        "| authority resident memory (MiB): at start, after {:.0}k enrolments, peak | {:.0}, {:.0}, {:.0} | flat | {} |",
+        empty.rate * MEASURE.as_secs_f64() / 1000.0,
+        rss_start as f64 / 1024.0,
+        rss_after_empty as f64 / 1024.0,
+        peak_empty as f64 / 1024.0,
+        met(rss_after_empty < rss_start + 64 * 1024)
+    );
+    println!(
+        "| authority with {fill_to} certificates (MiB): resident at end, peak | {:.0}, {:.0} | | |",
+        rss_end as f64 / 1024.0,
+        peak_filled as f64 / 1024.0
+    );
+    println!("| filled to {fill_to} in {fill_secs} s | | | |");
+}
