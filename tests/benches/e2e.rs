@@ -130,7 +130,7 @@ struct Served {
 impl Served {
     fn start(dir: &Path) -> Self {
         let _ = std::fs::remove_file(dir.join("ports"));
-        let child = Command::new(std::env::current_exe().unwrap())
+        let mut child = Command::new(std::env::current_exe().unwrap())
             .env(CHILD, dir)
             .stdout(Stdio::null())
             .spawn()
@@ -153,6 +153,8 @@ impl Served {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("the authority did not start");
     }
 
@@ -367,6 +369,7 @@ fn ceiling(csrs: &[(PrivateKey, String)]) -> f64 {
     let wires: Arc<Vec<String>> = Arc::new(csrs.iter().map(|(_, c)| c.clone()).collect());
     let deadline = Instant::now() + Duration::from_secs(3);
     let started = Instant::now();
+    #[allow(clippy::needless_collect)] // Every thread starts before the first is joined.
     let threads: Vec<_> = (0..cores)
         .map(|t| {
             let ca = ca.clone();
