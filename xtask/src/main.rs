@@ -110,6 +110,17 @@ fn bench(root: &Path) -> Result<()> {
              commit each, `synchronous = FULL`) against the disk's raw `fdatasync` rate, and look-ups by \
              serial against a bare rusqlite query on the same file, at 100,000 and 1,000,000 certificates.",
         ),
+        (
+            "websrm-tests",
+            "e2e",
+            "The authority end to end: a load generator in the same run with 16 keep-alive HTTPS \
+             connections sends AJO requests, each with a key and CSR made before the timed part, to an \
+             authority serving on loopback in a process of its own (group commit, reads on a pool), for \
+             6 s; next to the in-process ceiling (validate and issue on every core, no I/O, no HTTP). \
+             Then the same with 1,000,000 certificates already recorded, then REM and SUP, which present \
+             a client certificate and so open a TLS connection each; the authority's resident memory \
+             from /proc.",
+        ),
     ];
     let mut report = String::from(BENCHMARKS_HEADER);
     report.push_str(&format!(
