@@ -2,11 +2,15 @@
 //! certificates and device identifiers, and revokes a certificate it can no longer delete from
 //! its SRS. Server-rendered HTML that works without JavaScript, in French and English.
 //!
-//! Security: passwords checked against argon2id hashes; five failures in 15 minutes lock the
-//! identification number for 15 minutes; the session is a random token in a `Secure; HttpOnly;
-//! SameSite=Strict` cookie, created anew at sign-in (no fixation); every form carries a CSRF
-//! token bound to the session (the sign-in form to a pre-session cookie); an operator can only
-//! see and revoke its own certificates.
+//! Security: passwords checked against argon2id hashes, and an unknown identification number
+//! costs the same verification (no timing oracle); failures are counted in the registry with the
+//! authority's one `LockoutPolicy` (by default five in 15 minutes lock the number out for 15
+//! minutes), so that nothing is kept per unknown text typed; the session is a random token in a
+//! `Secure; HttpOnly; SameSite=Strict` cookie, created anew at sign-in (no fixation); every form
+//! carries a CSRF token bound to the session, and the sign-in form to a pre-session cookie that
+//! the authority signs (no server-side state for clients not signed in); no page reflects query
+//! text (the message after a revocation is kept in the session); a failing random generator or
+//! audit log fails closed; an operator can only see and revoke its own certificates.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -29,8 +33,6 @@ pub const PREFIX: &str = "/services";
 const COOKIE: &str = "websrm_session";
 const PRE_COOKIE: &str = "websrm_presession";
 const SESSION_LIFETIME: Duration = Duration::minutes(30);
-const MAX_FAILURES: u32 = 5;
-const LOCKOUT: Duration = Duration::minutes(15);
 
 #[derive(Debug, Clone)]
 struct Session {
@@ -38,16 +40,70 @@ struct Session {
     number: IdentificationNumber,
     csrf: String,
     expires: OffsetDateTime,
+    /// A message to show once on the next page (French, English).
+    flash: Option<(String, String)>,
 }
 
-/// The portal's sessions and sign-in counters (in memory: signing in again after a restart is
-/// the only cost).
+/// The portal's sessions (in memory: signing in again after a restart is the only cost) and the
+/// key that signs pre-session cookies. Nothing is kept for clients that have not signed in.
 #[derive(Debug, Default)]
 pub(crate) struct Portal {
     sessions: Mutex<HashMap<String, Session>>,
-    /// Pre-session token → CSRF token of the sign-in form.
-    pre_sessions: Mutex<HashMap<String, (String, OffsetDateTime)>>,
-    failures: Mutex<HashMap<String, (u32, OffsetDateTime)>>,
+    /// The key signing pre-session cookies, drawn on first use.
+    signing_key: std::sync::OnceLock<[u8; 32]>,
+}
+
+impl Portal {
+    fn key(&self) -> Option<&[u8; 32]> {
+        if let Some(key) = self.signing_key.get() {
+            return Some(key);
+        }
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).ok()?;
+        Some(self.signing_key.get_or_init(|| key))
+    }
+
+    /// A signed pre-session: `expiry.nonce.mac`, and the CSRF token of the sign-in form bound
+    /// to it.
+    fn pre_session(&self, expires: OffsetDateTime) -> Option<(String, String)> {
+        let key = self.key()?;
+        let nonce = random_token()?;
+        let value = format!("{}.{nonce}", expires.unix_timestamp());
+        let mac = URL_SAFE_NO_PAD.encode(websrm_crypto::hmac_sha256(key, value.as_bytes()));
+        let cookie = format!("{value}.{mac}");
+        let csrf = URL_SAFE_NO_PAD.encode(websrm_crypto::hmac_sha256(
+            key,
+            format!("csrf:{cookie}").as_bytes(),
+        ));
+        Some((cookie, csrf))
+    }
+
+    /// Whether `cookie` is a pre-session this authority signed, not expired at `now`, and
+    /// `csrf` the token bound to it.
+    fn check_pre_session(&self, cookie: &str, csrf: &str, now: OffsetDateTime) -> bool {
+        let Some(key) = self.key() else {
+            return false;
+        };
+        let Some((value, mac)) = cookie.rsplit_once('.') else {
+            return false;
+        };
+        let signed = URL_SAFE_NO_PAD
+            .decode(mac)
+            .is_ok_and(|mac| websrm_crypto::hmac_sha256_verify(key, value.as_bytes(), &mac));
+        let fresh = value
+            .split_once('.')
+            .and_then(|(t, _)| t.parse::<i64>().ok())
+            .is_some_and(|t| now.unix_timestamp() < t);
+        let expected = URL_SAFE_NO_PAD.encode(websrm_crypto::hmac_sha256(
+            key,
+            format!("csrf:{cookie}").as_bytes(),
+        ));
+        signed && fresh && constant_time_eq(expected.as_bytes(), csrf.as_bytes())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A request to the portal, as the HTTP layer read it.
@@ -93,11 +149,12 @@ impl Lang {
     }
 }
 
-fn random_token() -> String {
+/// 32 random bytes, URL-safe; `None` when the system's generator fails (the caller then fails
+/// closed: no session, no form, rather than a guessable token).
+fn random_token() -> Option<String> {
     let mut bytes = [0u8; 32];
-    // A failing system generator leaves zeros; the token is then refused as too weak below.
-    let _ = getrandom::fill(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    getrandom::fill(&mut bytes).ok()?;
+    Some(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 fn escape(text: &str) -> String {
@@ -178,8 +235,17 @@ impl Authority {
             ("GET", "" | "/" | "/connexion") => self.sign_in_page(lang, None, now),
             ("POST", "/connexion") => self.sign_in(lang, request, now),
             ("GET", "/certificats") => match self.session(request, now) {
-                Some((_, s)) => {
-                    self.list_page(lang, &s, query.get("message").map(String::as_str), now)
+                Some((token, s)) => {
+                    // The message of the last action, once; never text from the query.
+                    let flash = self
+                        .portal_state()
+                        .sessions
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .get_mut(&token)
+                        .and_then(|s| s.flash.take());
+                    let message = flash.map(|(fr, en)| if lang == Lang::En { en } else { fr });
+                    self.list_page(lang, &s, message.as_deref(), now)
                 }
                 None => redirect(&format!("{PREFIX}/connexion?lang={}", lang.code())),
             },
@@ -231,17 +297,9 @@ impl Authority {
     }
 
     fn sign_in_page(&self, lang: Lang, error: Option<&str>, now: OffsetDateTime) -> PortalResponse {
-        let pre = random_token();
-        let csrf = random_token();
-        {
-            let mut pres = self
-                .portal_state()
-                .pre_sessions
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            pres.retain(|_, (_, t)| *t > now);
-            pres.insert(pre.clone(), (csrf.clone(), now + SESSION_LIFETIME));
-        }
+        let Some((pre, csrf)) = self.portal_state().pre_session(now + SESSION_LIFETIME) else {
+            return unavailable(lang);
+        };
         let error = error
             .map(|e| {
                 format!(
@@ -276,16 +334,9 @@ impl Authority {
 
     fn sign_in(&self, lang: Lang, request: &PortalRequest, now: OffsetDateTime) -> PortalResponse {
         let fields = form(&request.body);
-        let pre = cookie(&request.cookies, PRE_COOKIE)
-            .unwrap_or_default()
-            .to_owned();
-        let expected = self
-            .portal_state()
-            .pre_sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&pre);
-        if expected.is_none_or(|(csrf, t)| t <= now || fields.get("csrf") != Some(&csrf)) {
+        let pre = cookie(&request.cookies, PRE_COOKIE).unwrap_or_default();
+        let csrf = fields.get("csrf").map(String::as_str).unwrap_or_default();
+        if !self.portal_state().check_pre_session(pre, csrf, now) {
             return html(
                 403,
                 page(
@@ -306,26 +357,6 @@ impl Authority {
             "Numéro d'identification ou mot de passe incorrect.",
             "Wrong identification number or password.",
         );
-        {
-            let failures = self
-                .portal_state()
-                .failures
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((count, until)) = failures.get(&number_text)
-                && *count >= MAX_FAILURES
-                && *until > now
-            {
-                return self.sign_in_page(
-                    lang,
-                    Some(lang.t(
-                        "Trop d'essais. Réessayez dans 15 minutes.",
-                        "Too many attempts. Try again in 15 minutes.",
-                    )),
-                    now,
-                );
-            }
-        }
         let operator = number_text
             .parse::<IdentificationNumber>()
             .ok()
@@ -335,63 +366,103 @@ impl Authority {
                     .ok()
                     .flatten()
             });
+        // Locked out: by the registry's count, the one the enrolment service keeps too.
+        let locked_until = operator.as_ref().and_then(|op| {
+            self.registry()
+                .attempt_state(op.id)
+                .ok()
+                .and_then(|s| s.locked_until)
+                .filter(|until| *until > now)
+        });
+        if let Some(until) = locked_until {
+            let minutes = ((until - now).whole_seconds() + 59) / 60;
+            let message = match lang {
+                Lang::Fr => format!("Trop d'essais. Réessayez dans {minutes} minutes."),
+                Lang::En => format!("Too many attempts. Try again in {minutes} minutes."),
+            };
+            return self.sign_in_page(lang, Some(&message), now);
+        }
         let password = fields
             .get("password")
             .map(String::as_str)
             .unwrap_or_default();
-        let verified = operator.filter(|op| {
-            self.registry()
-                .operator_password_hash(op.id)
-                .ok()
-                .flatten()
-                .is_some_and(|h| verify_password(password, &h))
-        });
-        let Some(operator) = verified else {
-            let mut failures = self
-                .portal_state()
-                .failures
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let entry = failures.entry(number_text.clone()).or_insert((0, now));
-            if entry.1 <= now && entry.0 >= MAX_FAILURES {
-                *entry = (0, now);
+        // An unknown number, or one without a password, costs the same verification as a known
+        // one: the time of the answer tells nothing.
+        let hash = operator
+            .as_ref()
+            .and_then(|op| self.registry().operator_password_hash(op.id).ok().flatten());
+        let matches = match &hash {
+            Some(h) => verify_password(password, h),
+            None => {
+                let _ = verify_password(password, crate::revocation::dummy_hash());
+                false
             }
-            entry.0 += 1;
-            entry.1 = now + LOCKOUT;
-            drop(failures);
-            let _ = self.registry().append_audit(NewAudit::new(
-                now,
-                "online-services",
-                "sign-in-refused",
-                number_text,
-                "",
-            ));
+        };
+        let verified = operator.clone().filter(|_| matches);
+        let Some(operator) = verified else {
+            let audit = NewAudit::new(now, "online-services", "sign-in-refused", "-", "");
+            // Counted for a known operator only: nothing is kept per unknown text typed.
+            if let Some(op) = &operator {
+                let policy = self.lockout();
+                let counted = self.registry().count_failure(
+                    op.id,
+                    now,
+                    (policy.max_failures, policy.window, policy.lockout),
+                    NewAudit::new(
+                        now,
+                        "online-services",
+                        "lockout",
+                        op.identification_number.as_str(),
+                        "",
+                    ),
+                );
+                if counted.is_err() {
+                    return unavailable(lang);
+                }
+            }
+            // Refusals are audited; if the audit log cannot be written, the portal stops.
+            if self.registry().append_audit(audit).is_err() {
+                return unavailable(lang);
+            }
             return self.sign_in_page(lang, Some(refused), now);
         };
-        self.portal_state()
-            .failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&number_text);
-        let token = random_token();
+        if let Err(e) = self.registry().set_attempt_state(
+            operator.id,
+            websrm_store::registry::AttemptState::default(),
+            None,
+        ) {
+            tracing::error!(error = %e, "could not reset the failed attempts");
+            return unavailable(lang);
+        }
+        let (Some(token), Some(csrf)) = (random_token(), random_token()) else {
+            return unavailable(lang);
+        };
+        // Audited before the session exists: no audit, no session.
+        if self
+            .registry()
+            .append_audit(NewAudit::new(
+                now,
+                format!("operator:{}", operator.identification_number),
+                "sign-in",
+                operator.identification_number.as_str(),
+                "online services",
+            ))
+            .is_err()
+        {
+            return unavailable(lang);
+        }
         let session = Session {
             operator: operator.id,
-            number: operator.identification_number.clone(),
-            csrf: random_token(),
+            number: operator.identification_number,
+            csrf,
             expires: now + SESSION_LIFETIME,
+            flash: None,
         };
         self.portal_state()
             .sessions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(token.clone(), session);
-        let _ = self.registry().append_audit(NewAudit::new(
-            now,
-            format!("operator:{}", operator.identification_number),
-            "sign-in",
-            operator.identification_number.as_str(),
-            "online services",
-        ));
         let mut r = redirect(&format!("{PREFIX}/certificats?lang={}", lang.code()));
         r.headers.push((
             "Set-Cookie".into(),
@@ -612,19 +683,39 @@ impl Authority {
             "online services",
         ) {
             Ok(_) => {
-                let message = match lang {
-                    Lang::En => format!("The certificate {} was revoked.", record.nickname),
-                    Lang::Fr => format!("Le certificat {} a été révoqué.", record.nickname),
-                };
-                let encoded: String = form_urlencoded::byte_serialize(message.as_bytes()).collect();
-                redirect(&format!(
-                    "{PREFIX}/certificats?lang={}&message={encoded}",
-                    lang.code()
-                ))
+                if let Some((token, _)) = self.session(request, now)
+                    && let Some(session) = self
+                        .portal_state()
+                        .sessions
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .get_mut(&token)
+                {
+                    session.flash = Some((
+                        format!("Le certificat {} a été révoqué.", record.nickname),
+                        format!("The certificate {} was revoked.", record.nickname),
+                    ));
+                }
+                redirect(&format!("{PREFIX}/certificats?lang={}", lang.code()))
             }
             Err(_) => html(500, page(lang, lang.t("Erreur", "Error"), "")),
         }
     }
+}
+
+/// The answer when the portal cannot do what it must safely (random generator, audit log).
+fn unavailable(lang: Lang) -> PortalResponse {
+    html(
+        503,
+        page(
+            lang,
+            lang.t("Service indisponible", "Service unavailable"),
+            lang.t(
+                "<p>Le service est momentanément indisponible. Réessayez plus tard.</p>",
+                "<p>The service is temporarily unavailable. Please try again later.</p>",
+            ),
+        ),
+    )
 }
 
 fn status_text(lang: Lang, state: CertificateState, health: Health) -> &'static str {

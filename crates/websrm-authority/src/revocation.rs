@@ -30,6 +30,13 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
         .map_err(|e| Error::Invalid(format!("hashing the password: {e}")))
 }
 
+/// The hash an unknown identification number is checked against, so that signing in with one
+/// costs what signing in with a known one does (argon2id with the same parameters).
+pub(crate) fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("websrm: no operator has this password").unwrap_or_default())
+}
+
 /// Whether `password` matches the PHC string `hash`.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| {

@@ -198,6 +198,11 @@ impl Authority {
             .is_some()
     }
 
+    /// The lockout policy, the same for enrolment and the online services.
+    pub(crate) fn lockout(&self) -> LockoutPolicy {
+        self.lockout
+    }
+
     /// The registry.
     pub fn registry(&self) -> &Registry {
         &self.registry

@@ -57,7 +57,10 @@ pub use inspect::{
     CertificateInfo, CrlInfo, inspect_certificate, thumbprint, verify_crl, verify_issued_by,
 };
 pub use key::{KeyEncryptionKey, PrivateKey, PublicKey, SealedKey};
-pub use signature::{Preceding, Signature, TransactionSignatureInput, signatransm_input};
+pub use signature::{
+    Preceding, Signature, TransactionSignatureInput, hmac_sha256, hmac_sha256_verify,
+    signatransm_input,
+};
 pub use validate::{CsrFinding, ValidatedCsr, validate_csr, validate_csr_der};
 pub use websrm_domain as domain;
 

@@ -143,3 +143,18 @@ pub fn signatransm_input(
     }
     text
 }
+
+/// HMAC-SHA-256 of `data` with `key` (ring).
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let tag = ring::hmac::sign(&key, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+/// Whether `tag` is the HMAC-SHA-256 of `data` with `key`, compared in constant time.
+pub fn hmac_sha256_verify(key: &[u8], data: &[u8], tag: &[u8]) -> bool {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    ring::hmac::verify(&key, data, tag).is_ok()
+}

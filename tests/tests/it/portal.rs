@@ -70,6 +70,12 @@ impl Session {
         (status, response.text().await.unwrap(), location)
     }
 
+    /// Changes a cookie's value, as a forger would.
+    pub(crate) fn tamper_cookie(&mut self, name: &str, f: impl FnOnce(&str) -> String) {
+        let value = f(&self.cookies[name]);
+        self.cookies.insert(name.to_owned(), value);
+    }
+
     pub(crate) async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
         let r = self
             .client
@@ -361,6 +367,130 @@ async fn repeated_wrong_passwords_lock_the_sign_in() {
         .post(
             "/services/connexion",
             &[
+                ("identification_number", "5678912340"),
+                ("password", "michel-secret-1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+/// One lockout policy for the online services and enrolment, counted in the registry: five
+/// failures within 15 minutes lock; five spread over more than 15 minutes do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lockout_counts_five_failures_within_fifteen_minutes_only() {
+    let start = OffsetDateTime::now_utc();
+    let s = Served::start_at(Environment::Dev, start);
+    set_password(&s, "5678912340", "michel-secret-1");
+    let mut guesser = Session::new(&s);
+    // Five failures, four minutes apart: the first has left the window by the fifth.
+    for i in 0..5 {
+        s.clock.set(start + time::Duration::minutes(4 * i));
+        assert_eq!(sign_in(&mut guesser, "5678912340", "guess").await.0, 401);
+    }
+    let (status, _, _) = sign_in(&mut guesser, "5678912340", "michel-secret-1").await;
+    assert_eq!(
+        status, 303,
+        "not locked: the failures were spread over 16 minutes"
+    );
+    // Five within a minute lock, and the enrolment service sees the same lockout.
+    let mut guesser = Session::new(&s);
+    for _ in 0..5 {
+        assert_eq!(sign_in(&mut guesser, "5678912340", "guess").await.0, 401);
+    }
+    let (status, page, _) = sign_in(&mut guesser, "5678912340", "michel-secret-1").await;
+    assert_eq!(status, 401);
+    assert!(page.contains("Réessayez dans 15 minutes"), "{page}");
+    let operator = s
+        .authority
+        .registry()
+        .operator_by_identification(&"5678912340".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(
+        s.authority
+            .registry()
+            .attempt_state(operator.id)
+            .unwrap()
+            .locked_until
+            .is_some()
+    );
+    // An unknown number leaves nothing behind to count.
+    let mut other = Session::new(&s);
+    for _ in 0..7 {
+        assert_eq!(sign_in(&mut other, "9999999999", "guess").await.0, 401);
+    }
+}
+
+/// Signing in with an unknown identification number costs the same password verification as
+/// with a known one: the time of the answer does not tell which numbers exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_takes_about_as_long_for_unknown_numbers() {
+    let s = Served::start(Environment::Dev);
+    set_password(&s, "5678912340", "michel-secret-1");
+    let mut session = Session::new(&s);
+    let mut time_of = async |number: &str| {
+        let started = std::time::Instant::now();
+        for _ in 0..3 {
+            sign_in(&mut session, number, "wrong password").await;
+        }
+        started.elapsed()
+    };
+    let known = time_of("5678912340").await;
+    let unknown = time_of("1111111119").await;
+    let without_password = time_of("1234567890").await;
+    for (what, t) in [("unknown", unknown), ("no password set", without_password)] {
+        assert!(
+            t.as_secs_f64() > 0.5 * known.as_secs_f64(),
+            "{what}: {t:?} against {known:?} for a known number"
+        );
+    }
+}
+
+/// No page reflects text from the query; the message after an action comes from the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_page_reflects_query_text() {
+    let s = Served::start(Environment::Dev);
+    set_password(&s, "5678912340", "michel-secret-1");
+    let mut michel = Session::new(&s);
+    assert_eq!(
+        sign_in(&mut michel, "5678912340", "michel-secret-1")
+            .await
+            .0,
+        303
+    );
+    for path in [
+        "/services/certificats?message=Appelez%20le%20555-0199%20%3Cb%3Emaintenant%3C/b%3E",
+        "/services/connexion?message=Appelez%20le%20555-0199",
+        "/services/revoquer?serie=%3Cscript%3E&message=Appelez%20le%20555-0199",
+    ] {
+        let (_, page, _) = michel.get(path).await;
+        assert!(
+            !page.contains("555-0199") && !page.contains("<script>"),
+            "{path}: {page}"
+        );
+    }
+}
+
+/// The pre-session cookie of the sign-in form is signed by the authority: nothing is kept on
+/// the server for a client that has not signed in, and a forged or altered one is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_form_is_bound_to_a_signed_pre_session() {
+    let s = Served::start(Environment::Dev);
+    set_password(&s, "5678912340", "michel-secret-1");
+    let mut forger = Session::new(&s);
+    let (_, page, _) = forger.get("/services/connexion").await;
+    let token = csrf(&page);
+    // The pre-session's expiry moved a day later: its signature no longer matches.
+    forger.tamper_cookie("websrm_presession", |v| {
+        let (expiry, rest) = v.split_once('.').unwrap();
+        format!("{}.{rest}", expiry.parse::<i64>().unwrap() + 86_400)
+    });
+    let (status, _, _) = forger
+        .post(
+            "/services/connexion",
+            &[
+                ("csrf", &token),
                 ("identification_number", "5678912340"),
                 ("password", "michel-secret-1"),
             ],
