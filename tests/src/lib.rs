@@ -74,6 +74,15 @@ impl Served {
 
     /// Starts an authority whose clock reads `now`.
     pub fn start_at(environment: Environment, now: OffsetDateTime) -> Self {
+        Self::start_with(environment, now, server::Limits::default())
+    }
+
+    /// Starts an authority with other limits for slow clients.
+    pub fn start_with(
+        environment: Environment,
+        now: OffsetDateTime,
+        limits: server::Limits,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let files =
             AuthorityFiles::open_or_create(dir.path(), environment, OffsetDateTime::now_utc())
@@ -109,12 +118,13 @@ impl Served {
                 let shutdown = async {
                     let _ = stopped.await;
                 };
-                server::serve(
+                server::serve_with(
                     served,
                     enrolment,
                     api,
                     tls.chain.clone(),
                     &tls.key,
+                    limits,
                     shutdown,
                 )
                 .await

@@ -11,7 +11,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -30,6 +30,35 @@ pub const CA_PATH: &str = "/ca";
 /// The largest request body accepted (the protocol's limit for a batch of transactions).
 pub const MAX_BODY: usize = 256 * 1024;
 
+/// The limits that keep slow or hostile clients from holding the authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// The TLS handshake must end within this.
+    pub handshake: std::time::Duration,
+    /// A request's head must arrive within this, from the connection or from the previous
+    /// answer on a kept-alive connection (a client idle after TLS, or dripping its head byte
+    /// by byte, is cut).
+    pub header_read: std::time::Duration,
+    /// A whole request, body read and answer made, must end within this.
+    pub request: std::time::Duration,
+    /// Connections open at once, per listener; more wait in the kernel's queue.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    /// 10 s for the handshake and for a request's head, 30 s for a whole request, 1,024
+    /// connections per listener.
+    fn default() -> Self {
+        Self {
+            handshake: std::time::Duration::from_secs(10),
+            header_read: std::time::Duration::from_secs(10),
+            request: std::time::Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
 /// A running pair of listeners.
 #[derive(Debug)]
 pub struct Running {
@@ -47,6 +76,28 @@ pub async fn serve(
     api: TcpListener,
     chain: Vec<Vec<u8>>,
     key: &PrivateKey,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    serve_with(
+        authority,
+        enrolment,
+        api,
+        chain,
+        key,
+        Limits::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] with other [`Limits`].
+pub async fn serve_with(
+    authority: Arc<Authority>,
+    enrolment: TcpListener,
+    api: TcpListener,
+    chain: Vec<Vec<u8>>,
+    key: &PrivateKey,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     // Certificates name where the CRL and the CA are published: on the enrolment host, at the
@@ -78,6 +129,7 @@ pub async fn serve(
         enrolment,
         TlsAcceptor::from(enrol_tls),
         Endpoint::Enrolment,
+        limits,
         stop_rx.clone(),
     ));
     let b = tokio::spawn(accept_loop(
@@ -85,6 +137,7 @@ pub async fn serve(
         api,
         TlsAcceptor::from(api_tls),
         Endpoint::Certificates,
+        limits,
         stop_rx,
     ));
     shutdown.await;
@@ -99,20 +152,46 @@ async fn accept_loop(
     listener: TcpListener,
     tls: TlsAcceptor,
     endpoint: Endpoint,
+    limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut connections = tokio::task::JoinSet::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut backoff = std::time::Duration::from_millis(10);
     loop {
+        // Finished connections are reaped as they end, not kept until the listener stops.
+        while connections.try_join_next().is_some() {}
+        // At most `max_connections` open: the next accept waits for a slot.
+        let slot = tokio::select! {
+            _ = stop.changed() => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
         tokio::select! {
             _ = stop.changed() => break,
             accepted = listener.accept() => {
-                let Ok((tcp, peer)) = accepted else { continue };
+                let (tcp, peer) = match accepted {
+                    Ok(accepted) => {
+                        backoff = std::time::Duration::from_millis(10);
+                        accepted
+                    }
+                    Err(e) => {
+                        // Out of file descriptors, or the like: wait rather than spin.
+                        tracing::warn!(error = %e, "accept failed; backing off {backoff:?}");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(std::time::Duration::from_secs(1));
+                        continue;
+                    }
+                };
                 // Answers are small and written at once: no waiting for more to send (Nagle
                 // and delayed acknowledgements cost 40 ms a request on a fresh connection).
                 let _ = tcp.set_nodelay(true);
                 let (authority, tls, mut stop) = (authority.clone(), tls.clone(), stop.clone());
                 connections.spawn(async move {
-                    let stream = match tokio::time::timeout(std::time::Duration::from_secs(10), tls.accept(tcp)).await {
+                    let _slot = slot;
+                    let stream = match tokio::time::timeout(limits.handshake, tls.accept(tcp)).await {
                         Ok(Ok(stream)) => stream,
                         Ok(Err(e)) => {
                             tracing::info!(%peer, error = %e, "TLS handshake refused");
@@ -121,8 +200,22 @@ async fn accept_loop(
                         Err(_) => return,
                     };
                     let client_certificate = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
-                    let service = service_fn(move |req| handle(authority.clone(), endpoint, client_certificate.clone(), req));
-                    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                    let service = service_fn(move |req| {
+                        let answer = handle(authority.clone(), endpoint, client_certificate.clone(), req);
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                match tokio::time::timeout(limits.request, answer).await {
+                                    Ok(Ok(response)) => response,
+                                    Ok(Err(never)) => match never {},
+                                    Err(_) => plain(StatusCode::REQUEST_TIMEOUT),
+                                },
+                            )
+                        }
+                    });
+                    let connection = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(limits.header_read)
+                        .serve_connection(TokioIo::new(stream), service);
                     tokio::pin!(connection);
                     let result = tokio::select! {
                         result = connection.as_mut() => result,

@@ -9,7 +9,7 @@ use websrm_tests::websrm_domain::{
 use websrm_tests::websrm_protocol::client::ClientError;
 use websrm_tests::websrm_protocol::wire::Modification;
 use websrm_tests::websrm_store::NewAudit;
-use websrm_tests::{Served, websrm_crypto, websrm_domain};
+use websrm_tests::{Served, websrm_authority, websrm_crypto, websrm_domain};
 
 use crate::support::*;
 
@@ -185,5 +185,76 @@ async fn one_srs_cannot_delete_another_ones_certificate() {
             .unwrap()
             .state
             .is_in_force()
+    );
+}
+
+/// Slow and hostile clients: one idle after the TLS handshake, one dripping its request head a
+/// byte at a time; both are cut within the header-read limit, while a normal request is
+/// answered meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_dripping_clients_are_cut_while_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut limits = websrm_authority::server::Limits::default();
+    limits.header_read = std::time::Duration::from_secs(1);
+    let s = Served::start_with(Environment::Dev, OffsetDateTime::now_utc(), limits);
+    let address = s.enrolment_base.trim_start_matches("https://").to_owned();
+    let connect = || {
+        let address = address.clone();
+        let root = s.tls_root.clone();
+        async move {
+            let config = websrm_tests::websrm_crypto::tls::client_config(&[root], None).unwrap();
+            let tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
+            tokio_rustls::TlsConnector::from(config)
+                .connect("127.0.0.1".try_into().unwrap(), tcp)
+                .await
+                .unwrap()
+        }
+    };
+    let started = std::time::Instant::now();
+    // Idle after the handshake.
+    let mut idle = connect().await;
+    let idle = tokio::spawn(async move {
+        let mut buf = [0u8; 64];
+        let _ = idle.read(&mut buf).await;
+        std::time::Instant::now()
+    });
+    // Drips "POST /enrolement HTTP/1.1\r\n…" one byte every 300 ms.
+    let mut drip = connect().await;
+    let dripping = tokio::spawn(async move {
+        for byte in b"POST /enrolement HTTP/1.1\r\nHOST: x\r\nENVIRN: DEV\r\n".iter() {
+            if drip.write_all(&[*byte]).await.is_err() || drip.flush().await.is_err() {
+                return std::time::Instant::now();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        std::time::Instant::now()
+    });
+    // Meanwhile, a normal request is answered.
+    let (status, _) = post(
+        &plain_client(&s, None),
+        &format!("{}/enrolement", s.enrolment_base),
+        &header_pairs("0000-0000-0000"),
+        "{}",
+    )
+    .await;
+    assert_eq!(status, 400);
+    let limit = std::time::Duration::from_secs(8);
+    let cut_idle = tokio::time::timeout(limit, idle)
+        .await
+        .expect("the idle client is cut")
+        .unwrap()
+        - started;
+    let cut_drip = tokio::time::timeout(limit, dripping)
+        .await
+        .expect("the dripping client is cut")
+        .unwrap()
+        - started;
+    assert!(
+        cut_idle < std::time::Duration::from_secs(4),
+        "idle kept {cut_idle:?}"
+    );
+    assert!(
+        cut_drip < std::time::Duration::from_secs(5),
+        "dripping kept {cut_drip:?}"
     );
 }
