@@ -30,6 +30,18 @@ pub(crate) struct Args {
 }
 
 #[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain from the first entry; name the first entry that breaks it.
+    Verify,
+    /// Write the entries as JSON lines (one object per line) on standard output.
+    Export {
+        /// Only entries at or after this moment (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the enrolment and API hosts until SIGTERM or Ctrl-C.
     Serve {
@@ -48,6 +60,9 @@ enum Command {
     Operator(OperatorCommand),
     /// The customer-service console (the agent's password is read from WEBSRM_AGENT_PASSWORD).
     Agent(AgentArgs),
+    /// The audit log: verify its hash chain, or export it.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -223,6 +238,46 @@ pub(crate) fn run(args: Args) -> Result<()> {
             Ok(())
         }
         Command::Agent(agent) => run_agent(&authority, agent),
+        Command::Audit(AuditCommand::Verify) => {
+            let entries = authority
+                .registry()
+                .verify_audit_chain()
+                .context("the audit log does not verify")?;
+            println!("audit log verified: {entries} entries, the hash chain is whole");
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Export { since }) => {
+            let since = since
+                .map(|t| {
+                    OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                        .with_context(|| format!("--since {t} is not RFC 3339"))
+                })
+                .transpose()?;
+            use std::io::Write;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for e in authority.registry().audit_entries(1)? {
+                if since.is_some_and(|s| e.entry.at < s) {
+                    continue;
+                }
+                let hash: String = e.hash.iter().map(|b| format!("{b:02x}")).collect();
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({
+                        "seq": e.seq,
+                        "at": e.entry.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                        "actor": e.entry.actor,
+                        "action": e.entry.action,
+                        "subject": e.entry.subject,
+                        "error_id": e.entry.error_id.map(|i| i.to_string()),
+                        "detail": e.entry.detail,
+                        "hash": hash,
+                    })
+                )?;
+            }
+            out.flush()?;
+            Ok(())
+        }
         Command::Operator(OperatorCommand::SetPassword {
             identification_number,
         }) => {

@@ -868,3 +868,48 @@ fn a_python_point_of_sale_drives_the_agent() {
     assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
     assert!(!socket.exists(), "the socket is removed on stop");
 }
+
+/// The operator of the authority verifies the audit log's hash chain, which names the first
+/// altered entry, and exports it as JSON lines.
+#[test]
+fn the_audit_log_verifies_names_an_altered_entry_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    drop(Authority::start(&authority_dir));
+    let d = authority_dir.to_str().unwrap();
+    let out = ok(&["authority", "--dir", d, "audit", "verify"]);
+    assert!(out.contains("audit log verified"), "{out}");
+    let lines = ok(&["authority", "--dir", d, "audit", "export"]);
+    let entries: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(entries.len() >= 3, "{lines}");
+    assert_eq!(entries[0]["seq"], 1);
+    assert_eq!(entries[2]["seq"], 3);
+    let later = ok(&[
+        "authority",
+        "--dir",
+        d,
+        "audit",
+        "export",
+        "--since",
+        "2999-01-01T00:00:00Z",
+    ]);
+    assert!(later.is_empty());
+    // Someone with the file alters entry 3 behind the authority's back.
+    let altered = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DROP TRIGGER audit_log_no_update'); \
+             c.execute(\"UPDATE audit_log SET detail = 'forged' WHERE seq = 3\"); c.commit()",
+            authority_dir.join("authority.db").to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(altered.success());
+    let out = run(&["authority", "--dir", d, "audit", "verify"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("breaks at entry 3"), "{stderr}");
+}
