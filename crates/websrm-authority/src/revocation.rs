@@ -173,6 +173,29 @@ pub struct OperatorFile {
 }
 
 impl Authority {
+    /// The certificate in force named `nickname` of the operator whose identity the agent
+    /// verified with its three numbers (identification, QST, file): the agent's way to revoke
+    /// by name, with the same identity check as [`Authority::agent_find_operator`].
+    pub fn agent_find_certificate(
+        &self,
+        agent_id: &str,
+        number: &websrm_domain::IdentificationNumber,
+        qst: &websrm_domain::QstNumber,
+        file: &websrm_domain::FileNumber,
+        nickname: &str,
+    ) -> Result<CertificateRecord, Error> {
+        let found = self.agent_find_operator(agent_id, number, qst, file)?;
+        found
+            .certificates
+            .into_iter()
+            .find(|c| c.nickname.as_str() == nickname && c.state == CertificateState::Active)
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "{number} has no certificate in force named {nickname:?}"
+                ))
+            })
+    }
+
     /// Customer service: finds an operator after verifying the caller's identity (identification
     /// number, QST number and file number must all match). The check and its outcome are in the
     /// audit log with the agent's id.

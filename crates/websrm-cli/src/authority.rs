@@ -101,12 +101,19 @@ enum AgentCommand {
         /// The certificate's serial number.
         #[arg(long, conflicts_with = "nickname")]
         serial: Option<SerialNumber>,
-        /// The certificate's nickname (with the operator's identification number).
-        #[arg(long, requires = "identification_number")]
+        /// The certificate's nickname, with the caller's three numbers (identification, QST,
+        /// file), checked as `find-operator` does.
+        #[arg(long, requires_all = ["identification_number", "qst", "file_number"])]
         nickname: Option<String>,
         /// The operator's identification number.
         #[arg(long)]
         identification_number: Option<IdentificationNumber>,
+        /// The operator's QST number.
+        #[arg(long)]
+        qst: Option<QstNumber>,
+        /// The operator's mandatory-billing file number.
+        #[arg(long)]
+        file_number: Option<FileNumber>,
         /// The reason: keyCompromise (lost or stolen), cessationOfOperation (broken, no longer
         /// used), or another RFC 5280 reason.
         #[arg(long)]
@@ -438,31 +445,21 @@ fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
             serial,
             nickname,
             identification_number,
+            qst,
+            file_number,
             reason,
             note,
         } => {
-            let serial = match (serial, nickname, identification_number) {
-                (Some(serial), _, _) => serial,
-                (None, Some(nickname), Some(number)) => {
-                    let operator = authority
-                        .registry()
-                        .operator_by_identification(&number)?
-                        .with_context(|| format!("no operator {number}"))?;
-                    let found = authority
-                        .registry()
-                        .certificates_of_operator(operator.id)?
-                        .into_iter()
-                        .find(|c| {
-                            c.nickname.as_str() == nickname
-                                && c.state == websrm::domain::CertificateState::Active
-                        });
-                    found
-                        .with_context(|| {
-                            format!("{number} has no certificate in force named {nickname:?}")
-                        })?
+            let serial = match (serial, nickname, identification_number, qst, file_number) {
+                (Some(serial), ..) => serial,
+                (None, Some(nickname), Some(number), Some(qst), Some(file)) => {
+                    authority
+                        .agent_find_certificate(&id, &number, &qst, &file, &nickname)?
                         .serial
                 }
-                _ => anyhow::bail!("give --serial, or --nickname with --identification-number"),
+                _ => anyhow::bail!(
+                    "give --serial, or --nickname with --identification-number, --qst and --file-number"
+                ),
             };
             let record = authority.revoke(
                 serial,

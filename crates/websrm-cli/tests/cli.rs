@@ -333,12 +333,43 @@ fn the_agent_console_verifies_identity_and_revokes() {
         "{text}"
     );
 
+    // By name, the caller's identity is checked as find-operator does: all three numbers.
+    let without_identity = [
+        "revoke",
+        "--nickname",
+        "Tablette volée",
+        "--identification-number",
+        "5678912340",
+        "--reason",
+        "keyCompromise",
+    ];
+    assert!(!agent(&without_identity, &password).status.success());
+    let wrong_identity = [
+        "revoke",
+        "--nickname",
+        "Tablette volée",
+        "--identification-number",
+        "5678912340",
+        "--qst",
+        "5678912340TQ0009",
+        "--file-number",
+        "ER0001",
+        "--reason",
+        "keyCompromise",
+    ];
+    let out = agent(&wrong_identity, &password);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("identity could not be verified"));
     let revoke = [
         "revoke",
         "--nickname",
         "Tablette volée",
         "--identification-number",
         "5678912340",
+        "--qst",
+        "5678912340TQ0001",
+        "--file-number",
+        "ER0001",
         "--reason",
         "keyCompromise",
         "--note",
@@ -566,6 +597,10 @@ fn revoked_by_an_agent_the_status_shows_it_and_enrol_gives_a_new_certificate() {
             "Caisse du bar",
             "--identification-number",
             "5678912340",
+            "--qst",
+            "5678912340TQ0001",
+            "--file-number",
+            "ER0001",
             "--reason",
             "keyCompromise",
             "--note",
