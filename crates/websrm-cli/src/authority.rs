@@ -454,7 +454,7 @@ fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
                 (Some(serial), ..) => serial,
                 (None, Some(nickname), Some(number), Some(qst), Some(file)) => {
                     authority
-                        .agent_find_certificate(&id, &number, &qst, &file, &nickname)?
+                        .agent_find_certificate(id, &number, &qst, &file, &nickname)?
                         .serial
                 }
                 _ => anyhow::bail!(
