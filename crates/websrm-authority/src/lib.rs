@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admin;
 mod error;
 mod files;
 pub mod portal;
@@ -48,6 +49,12 @@ pub mod fuzzing {
     }
 }
 
+pub use admin::{IssuedCode, OperatorRegistration};
 pub use error::Error;
+/// The registry's records, as the authority's administration returns them.
+pub mod records {
+    pub use websrm_store::AuditEntry;
+    pub use websrm_store::registry::{CertificateRecord, DeviceRecord, Operator, OperatorId};
+}
 pub use files::{AuthorityFiles, names};
 pub use service::{Authority, Endpoint, LockoutPolicy, Request, Response, SystemClock};

@@ -139,6 +139,8 @@ pub struct Authority {
     >,
     /// Where the CRL and the CA certificate are published, written into issued certificates.
     links: std::sync::RwLock<websrm_crypto::PublicationLinks>,
+    /// How long after issuance a new authorization code becomes active.
+    pub(crate) code_activation_delay: Duration,
 }
 
 impl std::fmt::Debug for Authority {
@@ -168,8 +170,16 @@ impl Authority {
             portal: crate::portal::Portal::default(),
             expected: std::sync::Mutex::default(),
             links: std::sync::RwLock::default(),
+            code_activation_delay: Duration::ZERO,
         };
         (authority, files.tls)
+    }
+
+    /// The same authority with new authorization codes active only `delay` after they are
+    /// issued (Revenu Québec allows up to 90 minutes; immediate by default).
+    pub fn with_code_activation_delay(mut self, delay: Duration) -> Self {
+        self.code_activation_delay = delay;
+        self
     }
 
     /// The same authority with another lockout policy.

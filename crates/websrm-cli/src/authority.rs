@@ -9,12 +9,11 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use time::OffsetDateTime;
 use websrm::domain::{
-    AuthorizationCode, DeviceId, Environment, FileNumber, IdentificationNumber, QstNumber,
-    RevocationChannel, RevocationReason, Sector, SerialNumber,
+    DeviceId, Environment, FileNumber, IdentificationNumber, QstNumber, RevocationChannel,
+    RevocationReason, Sector, SerialNumber,
 };
-use websrm_authority::{Authority, AuthorityFiles, SystemClock, revocation, seed, server};
-use websrm_store::NewAudit;
-use websrm_store::registry::NewOperator;
+use websrm_authority::OperatorRegistration;
+use websrm_authority::{Authority, AuthorityFiles, SystemClock, seed, server};
 
 /// Arguments of `websrm authority`.
 #[derive(Debug, clap::Args)]
@@ -25,6 +24,9 @@ pub(crate) struct Args {
     /// The environment: DEV or ESSAI (the conformity service, which accepts both), or PROD.
     #[arg(long, global = true, default_value = "DEV")]
     env: Environment,
+    /// Minutes before a new authorization code is accepted (Revenu Québec: up to 90).
+    #[arg(long, global = true, default_value_t = 0)]
+    code_activation_minutes: i64,
     #[command(subcommand)]
     command: Command,
 }
@@ -173,6 +175,9 @@ pub(crate) fn run(args: Args) -> Result<()> {
     let files = AuthorityFiles::open_or_create(&dir, args.env, now)
         .context("opening the authority's folder")?;
     let (authority, tls) = Authority::new(files, args.env, Arc::new(SystemClock));
+    let authority = authority.with_code_activation_delay(time::Duration::minutes(
+        args.code_activation_minutes.clamp(0, 90),
+    ));
     match args.command {
         Command::Serve {
             listen,
@@ -220,7 +225,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
             file_numbers,
             sector,
         }) => {
-            let mut operator = NewOperator::new(identification_number.parse()?, name.clone());
+            let mut operator = OperatorRegistration::new(identification_number.parse()?, name);
             operator.qst_number = qst.as_deref().map(str::parse).transpose()?;
             operator.gst_number = gst.as_deref().map(str::parse).transpose()?;
             for entry in &file_numbers {
@@ -229,26 +234,18 @@ pub(crate) fn run(args: Args) -> Result<()> {
                     .context("a file number is written FILE:SECTOR, e.g. ER0001:RBC")?;
                 operator.file_numbers.push((file.parse()?, sector.parse()?));
             }
-            let audit = NewAudit::new(
-                now,
-                "cli",
-                "add-operator",
-                identification_number.clone(),
-                name,
-            );
-            let id = authority.registry().add_operator(&operator, now, audit)?;
-            let code = new_code(&authority, id, &identification_number, sector, now)?;
+            let issued = authority.register_operator(operator, sector, "cli")?;
             println!(
-                "operator {identification_number} registered; authorization code {} ({sector})",
-                code.expose()
+                "operator {identification_number} registered; authorization code {} ({sector}){}",
+                issued.code.expose(),
+                activation(&issued, now)
             );
             Ok(())
         }
         Command::Agent(agent) => run_agent(&authority, agent),
         Command::Audit(AuditCommand::Verify) => {
             let entries = authority
-                .registry()
-                .verify_audit_chain()
+                .verify_audit()
                 .context("the audit log does not verify")?;
             println!("audit log verified: {entries} entries, the hash chain is whole");
             Ok(())
@@ -262,10 +259,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
                 .transpose()?;
             use std::io::Write;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for e in authority.registry().audit_entries(1)? {
-                if since.is_some_and(|s| e.entry.at < s) {
-                    continue;
-                }
+            for e in authority.audit_since(since)? {
                 let hash: String = e.hash.iter().map(|b| format!("{b:02x}")).collect();
                 writeln!(
                     out,
@@ -288,23 +282,8 @@ pub(crate) fn run(args: Args) -> Result<()> {
         Command::Operator(OperatorCommand::SetPassword {
             identification_number,
         }) => {
-            let operator = authority
-                .registry()
-                .operator_by_identification(&identification_number.parse()?)?
-                .with_context(|| format!("no operator {identification_number}"))?;
-            let password = revocation::generate_password()?;
-            let audit = NewAudit::new(
-                now,
-                "cli",
-                "set-password",
-                identification_number.clone(),
-                "online services",
-            );
-            authority.registry().set_operator_password_hash(
-                operator.id,
-                &revocation::hash_password(&password)?,
-                audit,
-            )?;
+            let password =
+                authority.reset_operator_password(&identification_number.parse()?, "cli")?;
             println!("online-services password for {identification_number}: {password}");
             Ok(())
         }
@@ -312,55 +291,28 @@ pub(crate) fn run(args: Args) -> Result<()> {
             identification_number,
             sector,
         }) => {
-            let operator = authority
-                .registry()
-                .operator_by_identification(&identification_number.parse()?)?
-                .with_context(|| format!("no operator {identification_number}"))?;
-            let code = new_code(&authority, operator.id, &identification_number, sector, now)?;
+            let issued = authority.issue_authorization_code(
+                &identification_number.parse()?,
+                sector,
+                "cli",
+            )?;
             println!(
-                "new authorization code for {identification_number}: {} ({sector}); the previous one no longer works",
-                code.expose()
+                "new authorization code for {identification_number}: {} ({sector}){}; the previous one no longer works",
+                issued.code.expose(),
+                activation(&issued, now)
             );
             Ok(())
         }
     }
 }
 
-/// A random code of the shape `X9X9-X9X9`, recorded as active at once.
-fn new_code(
-    authority: &Authority,
-    operator: websrm_store::registry::OperatorId,
-    number: &str,
-    sector: Sector,
-    now: OffsetDateTime,
-) -> Result<AuthorizationCode> {
-    const ALNUM: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789";
-    let mut random = [0u8; 8];
-    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("random generator: {e}"))?;
-    let c = |i: usize, digit: bool| {
-        if digit {
-            char::from(b'0' + random[i] % 10)
-        } else {
-            char::from(ALNUM[usize::from(random[i]) % ALNUM.len()])
-        }
-    };
-    let text = format!(
-        "{}{}{}{}-{}{}{}{}",
-        c(0, false),
-        c(1, true),
-        c(2, false),
-        c(3, true),
-        c(4, false),
-        c(5, true),
-        c(6, false),
-        c(7, true)
-    );
-    let code: AuthorizationCode = text.parse()?;
-    let audit = NewAudit::new(now, "cli", "add-code", number, sector.as_str());
-    authority
-        .registry()
-        .add_authorization_code(operator, &code, sector, now, now, audit)?;
-    Ok(code)
+/// When a new code becomes active, if not at once.
+fn activation(issued: &websrm_authority::IssuedCode, now: OffsetDateTime) -> String {
+    if issued.active_from <= now {
+        String::new()
+    } else {
+        format!(", active from {}", issued.active_from)
+    }
 }
 
 /// A future that completes on Ctrl-C or SIGTERM; the handlers are installed when this returns.
@@ -382,12 +334,7 @@ fn shutdown_signal() -> Result<impl Future<Output = ()>> {
 fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
     let id = args.agent_id.as_str();
     if let AgentCommand::Add = args.command {
-        let password = revocation::generate_password()?;
-        let now = authority.now();
-        let audit = NewAudit::new(now, "cli", "add-agent", id, "");
-        authority
-            .registry()
-            .add_agent(id, &revocation::hash_password(&password)?, now, audit)?;
+        let password = authority.register_agent(id, "cli")?;
         println!("agent {id} registered; password: {password}");
         return Ok(());
     }
@@ -428,7 +375,7 @@ fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
                 record.issued_at.date()
             );
             if let Some(operator) = record.operator {
-                let operator = authority.registry().operator(operator)?;
+                let operator = authority.operator(operator)?;
                 println!(
                     "obtained by {} ({})",
                     operator.legal_name, operator.identification_number
@@ -477,7 +424,7 @@ fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_certificate(c: &websrm_store::registry::CertificateRecord) {
+fn print_certificate(c: &websrm_authority::records::CertificateRecord) {
     println!(
         "  {} \"{}\" {} device {} valid {} to {}: {:?}",
         c.serial,

@@ -69,8 +69,7 @@ pub(crate) fn run() -> Result<()> {
     let _ = runtime.block_on(server);
     result?;
     authority
-        .registry()
-        .verify_audit_chain()
+        .verify_audit()
         .context("the authority's audit log")?;
     println!(
         "\nEvery step behaved as the protocol says ({:.1} s). The authority's audit log is intact.",

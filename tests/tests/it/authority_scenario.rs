@@ -411,3 +411,72 @@ async fn both_server_codes_and_a_first_certification_with_version_zero() {
         .unwrap_err();
     assert!(format!("{e}").contains("JW00B999042E"), "{e}");
 }
+
+/// The administration API: a new operator and its code, which becomes active only after the
+/// authority's activation delay (Revenu Québec allows up to 90 minutes); each call audited.
+#[test]
+fn a_new_authorization_code_becomes_active_after_the_delay() {
+    use std::sync::Arc;
+    use websrm_tests::websrm_authority::{
+        Authority, AuthorityFiles, Endpoint, OperatorRegistration, Request, seed,
+    };
+    use websrm_tests::websrm_domain::{Sector, ServerSubject, Subject, UtcOffset};
+    let dir = tempfile::tempdir().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let files = AuthorityFiles::open_or_create(dir.path(), Environment::Dev, now).unwrap();
+    let clock = Arc::new(websrm_tests::TestClock::new(now));
+    let (authority, _) = Authority::new(files, Environment::Dev, clock.clone());
+    let authority = authority.with_code_activation_delay(time::Duration::minutes(90));
+    seed::seed_test_data(&authority, now).unwrap();
+    let audit_before = authority.audit_since(None).unwrap().len();
+    let issued = authority
+        .register_operator(
+            OperatorRegistration::new("2222222226".parse().unwrap(), "Serveurs du Nord"),
+            Sector::Server,
+            "test",
+        )
+        .unwrap();
+    assert_eq!(issued.active_from, now + time::Duration::minutes(90));
+    assert_eq!(
+        authority.audit_since(None).unwrap().len(),
+        audit_before + 2,
+        "the operator and its code, each audited"
+    );
+    let subject = Subject::Server(ServerSubject::new(
+        "2222222226".parse().unwrap(),
+        issued.code.clone(),
+        "Serveur du Nord".parse().unwrap(),
+        UtcOffset::EASTERN,
+    ));
+    let ajo = || {
+        let csr = Csr::build(&subject, &PrivateKey::generate().unwrap())
+            .unwrap()
+            .to_wire();
+        let mut headers = header_pairs("0000-0000-0000");
+        headers.retain(|(n, _)| n != "IDAPPRL");
+        for (n, v) in &mut headers {
+            if n == "APPRLINIT" {
+                *v = "SRV".into();
+            }
+        }
+        Request::new(
+            Endpoint::Enrolment,
+            headers,
+            json!({ "reqCertif": { "modif": "AJO", "csr": csr } })
+                .to_string()
+                .into_bytes(),
+            None,
+        )
+    };
+    let refused = authority.handle(&ajo());
+    assert_eq!(refused.status, 400);
+    assert!(String::from_utf8_lossy(&refused.body).contains("JW00B999514E"));
+    clock.set(now + time::Duration::minutes(91));
+    let issued_certificate = authority.handle(&ajo());
+    assert_eq!(
+        issued_certificate.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&issued_certificate.body)
+    );
+}
