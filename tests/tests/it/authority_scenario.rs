@@ -444,7 +444,7 @@ fn a_new_authorization_code_becomes_active_after_the_delay() {
     );
     let subject = Subject::Server(ServerSubject::new(
         "2222222226".parse().unwrap(),
-        issued.code.clone(),
+        issued.code,
         "Serveur du Nord".parse().unwrap(),
         UtcOffset::EASTERN,
     ));
