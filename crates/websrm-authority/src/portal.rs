@@ -13,7 +13,6 @@
 //! audit log fails closed; an operator can only see and revoke its own certificates.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -39,18 +38,24 @@ struct Session {
     operator: OperatorId,
     number: IdentificationNumber,
     csrf: String,
-    expires: OffsetDateTime,
-    /// A message to show once on the next page (French, English).
-    flash: Option<(String, String)>,
 }
 
-/// The portal's sessions (in memory: signing in again after a restart is the only cost) and the
-/// key that signs pre-session cookies. Nothing is kept for clients that have not signed in.
+/// The key that signs pre-session cookies. Sessions themselves are in the registry (they
+/// survive a restart and are shared by the processes of an authority); nothing is kept for
+/// clients that have not signed in.
 #[derive(Debug, Default)]
 pub(crate) struct Portal {
-    sessions: Mutex<HashMap<String, Session>>,
     /// The key signing pre-session cookies, drawn on first use.
     signing_key: std::sync::OnceLock<[u8; 32]>,
+}
+
+/// What the registry keeps of a session token: its SHA-256, so that the file gives no live
+/// session.
+fn token_hash(token: &str) -> String {
+    websrm_crypto::sha256(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Portal {
@@ -238,12 +243,10 @@ impl Authority {
                 Some((token, s)) => {
                     // The message of the last action, once; never text from the query.
                     let flash = self
-                        .portal_state()
-                        .sessions
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .get_mut(&token)
-                        .and_then(|s| s.flash.take());
+                        .registry()
+                        .take_portal_flash(&token_hash(&token))
+                        .ok()
+                        .flatten();
                     let message = flash.map(|(fr, en)| if lang == Lang::En { en } else { fr });
                     self.list_page(lang, &s, message.as_deref(), now)
                 }
@@ -263,11 +266,13 @@ impl Authority {
                 if let Some((token, s)) = self.session(request, now)
                     && form(&request.body).get("csrf") == Some(&s.csrf)
                 {
-                    self.portal_state()
-                        .sessions
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .remove(&token);
+                    if self
+                        .registry()
+                        .close_portal_session(&token_hash(&token))
+                        .is_err()
+                    {
+                        return unavailable(lang);
+                    }
                 }
                 let mut r = redirect(&format!("{PREFIX}/connexion?lang={}", lang.code()));
                 r.headers.push((
@@ -287,13 +292,24 @@ impl Authority {
 
     fn session(&self, request: &PortalRequest, now: OffsetDateTime) -> Option<(String, Session)> {
         let token = cookie(&request.cookies, COOKIE)?;
-        let mut sessions = self
-            .portal_state()
-            .sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        sessions.retain(|_, s| s.expires > now);
-        sessions.get(token).map(|s| (token.to_owned(), s.clone()))
+        let (operator, csrf, _) = self
+            .registry()
+            .portal_session(&token_hash(token), now)
+            .ok()
+            .flatten()?;
+        let number = self
+            .registry()
+            .operator(operator)
+            .ok()?
+            .identification_number;
+        Some((
+            token.to_owned(),
+            Session {
+                operator,
+                number,
+                csrf,
+            },
+        ))
     }
 
     fn sign_in_page(&self, lang: Lang, error: Option<&str>, now: OffsetDateTime) -> PortalResponse {
@@ -451,18 +467,19 @@ impl Authority {
         {
             return unavailable(lang);
         }
-        let session = Session {
-            operator: operator.id,
-            number: operator.identification_number,
-            csrf,
-            expires: now + SESSION_LIFETIME,
-            flash: None,
-        };
-        self.portal_state()
-            .sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(token.clone(), session);
+        if self
+            .registry()
+            .open_portal_session(
+                &token_hash(&token),
+                operator.id,
+                &csrf,
+                now + SESSION_LIFETIME,
+                now,
+            )
+            .is_err()
+        {
+            return unavailable(lang);
+        }
         let mut r = redirect(&format!("{PREFIX}/certificats?lang={}", lang.code()));
         r.headers.push((
             "Set-Cookie".into(),
@@ -683,18 +700,12 @@ impl Authority {
             "online services",
         ) {
             Ok(_) => {
-                if let Some((token, _)) = self.session(request, now)
-                    && let Some(session) = self
-                        .portal_state()
-                        .sessions
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .get_mut(&token)
-                {
-                    session.flash = Some((
-                        format!("Le certificat {} a été révoqué.", record.nickname),
-                        format!("The certificate {} was revoked.", record.nickname),
-                    ));
+                if let Some((token, _)) = self.session(request, now) {
+                    let _ = self.registry().set_portal_flash(
+                        &token_hash(&token),
+                        &format!("Le certificat {} a été révoqué.", record.nickname),
+                        &format!("The certificate {} was revoked.", record.nickname),
+                    );
                 }
                 redirect(&format!("{PREFIX}/certificats?lang={}", lang.code()))
             }

@@ -58,7 +58,7 @@ pub use inspect::{
 };
 pub use key::{KeyEncryptionKey, PrivateKey, PublicKey, SealedKey};
 pub use signature::{
-    Preceding, Signature, TransactionSignatureInput, hmac_sha256, hmac_sha256_verify,
+    Preceding, Signature, TransactionSignatureInput, hmac_sha256, hmac_sha256_verify, sha256,
     signatransm_input,
 };
 pub use validate::{CsrFinding, ValidatedCsr, validate_csr, validate_csr_der};

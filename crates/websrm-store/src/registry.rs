@@ -129,6 +129,19 @@ ALTER TABLE operators ADD COLUMN password_hash TEXT;
     r"
 ALTER TABLE authorization_codes ADD COLUMN scope TEXT;
 ",
+    // The online services' sessions, in the registry: they survive a restart and can be shared
+    // by several authority processes. Only a hash of the token is kept.
+    r"
+CREATE TABLE portal_sessions (
+    token_hash  TEXT PRIMARY KEY,
+    operator_id INTEGER NOT NULL REFERENCES operators(id),
+    csrf        TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    flash_fr    TEXT,
+    flash_en    TEXT
+);
+CREATE INDEX portal_sessions_expiry ON portal_sessions(expires_at);
+",
 ];
 
 const KIND: db::Kind = db::Kind {
@@ -745,6 +758,102 @@ impl Registry {
                 return Err(Error::OperatorNotFound(operator.0));
             }
             audit::append(tx, &audit)?;
+            Ok(())
+        })
+    }
+
+    /// Opens a session of the online services for `operator`, under the hash of its token;
+    /// expired sessions are removed at the same time.
+    pub fn open_portal_session(
+        &self,
+        token_hash: &str,
+        operator: OperatorId,
+        csrf: &str,
+        expires: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let (token_hash, csrf) = (token_hash.to_owned(), csrf.to_owned());
+        self.write(move |tx| {
+            tx.execute_cached(
+                "DELETE FROM portal_sessions WHERE expires_at <= ?1",
+                [to_unix(at)],
+            )?;
+            tx.execute_cached(
+                "INSERT INTO portal_sessions (token_hash, operator_id, csrf, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token_hash, operator.0, csrf, to_unix(expires)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The session under `token_hash`, if it exists and has not expired at `at`: its operator,
+    /// CSRF token and expiry.
+    pub fn portal_session(
+        &self,
+        token_hash: &str,
+        at: OffsetDateTime,
+    ) -> Result<Option<(OperatorId, String, OffsetDateTime)>, Error> {
+        let row: Option<(i64, String, i64)> = optional(self.conn().query_row_cached(
+            "SELECT operator_id, csrf, expires_at FROM portal_sessions WHERE token_hash = ?1 AND expires_at > ?2",
+            params![token_hash, to_unix(at)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        ))?;
+        row.map(|(op, csrf, expires)| {
+            Ok((
+                OperatorId(op),
+                csrf,
+                from_unix("portal_sessions", "expires_at", expires)?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Keeps a message (French, English) to show once on the session's next page.
+    pub fn set_portal_flash(
+        &self,
+        token_hash: &str,
+        french: &str,
+        english: &str,
+    ) -> Result<(), Error> {
+        let (token_hash, french, english) =
+            (token_hash.to_owned(), french.to_owned(), english.to_owned());
+        self.write(move |tx| {
+            tx.execute_cached(
+                "UPDATE portal_sessions SET flash_fr = ?2, flash_en = ?3 WHERE token_hash = ?1",
+                params![token_hash, french, english],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Takes the session's message, if any: it is shown once.
+    pub fn take_portal_flash(&self, token_hash: &str) -> Result<Option<(String, String)>, Error> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |tx| {
+            let flash: Option<(Option<String>, Option<String>)> = optional(tx.query_row_cached(
+                "SELECT flash_fr, flash_en FROM portal_sessions WHERE token_hash = ?1",
+                [&token_hash],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            ))?;
+            tx.execute_cached(
+                "UPDATE portal_sessions SET flash_fr = NULL, flash_en = NULL WHERE token_hash = ?1",
+                [&token_hash],
+            )?;
+            Ok(match flash {
+                Some((Some(fr), Some(en))) => Some((fr, en)),
+                _ => None,
+            })
+        })
+    }
+
+    /// Ends a session.
+    pub fn close_portal_session(&self, token_hash: &str) -> Result<(), Error> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |tx| {
+            tx.execute_cached(
+                "DELETE FROM portal_sessions WHERE token_hash = ?1",
+                [token_hash],
+            )?;
             Ok(())
         })
     }

@@ -498,3 +498,69 @@ async fn the_sign_in_form_is_bound_to_a_signed_pre_session() {
         .await;
     assert_eq!(status, 403);
 }
+
+/// Sessions are kept in the registry (a hash of their token): one survives a restart of the
+/// authority, and signing out ends it.
+#[test]
+fn a_session_survives_a_restart_of_the_authority() {
+    use std::sync::Arc;
+    use websrm_tests::websrm_authority::portal::PortalRequest;
+    use websrm_tests::websrm_authority::{Authority, AuthorityFiles, SystemClock, seed};
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        let files =
+            AuthorityFiles::open_or_create(dir.path(), Environment::Dev, OffsetDateTime::now_utc())
+                .unwrap();
+        Authority::new(files, Environment::Dev, Arc::new(SystemClock)).0
+    };
+    let request = |method: &str, path: &str, cookies: &str, body: &str| PortalRequest {
+        method: method.into(),
+        path: path.into(),
+        query: String::new(),
+        cookies: cookies.into(),
+        body: body.as_bytes().to_vec(),
+    };
+    let cookie_of = |headers: &[(String, String)], name: &str| {
+        headers
+            .iter()
+            .filter(|(n, _)| n == "Set-Cookie")
+            .find_map(|(_, v)| v.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.split(';').next())
+            .unwrap()
+            .to_owned()
+    };
+    let first = open();
+    seed::seed_test_data(&first, OffsetDateTime::now_utc()).unwrap();
+    let password = first
+        .reset_operator_password(&"5678912340".parse().unwrap(), "test")
+        .unwrap();
+    let form = first.portal(&request("GET", "/services/connexion", "", ""));
+    let pre = cookie_of(&form.headers, "websrm_presession");
+    let token = csrf(&form.body);
+    let body = format!("csrf={token}&identification_number=5678912340&password={password}");
+    let signed_in = first.portal(&request(
+        "POST",
+        "/services/connexion",
+        &format!("websrm_presession={pre}"),
+        &body,
+    ));
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let session = cookie_of(&signed_in.headers, "websrm_session");
+    drop(first);
+
+    let second = open();
+    let cookies = format!("websrm_session={session}");
+    let list = second.portal(&request("GET", "/services/certificats", &cookies, ""));
+    assert_eq!(list.status, 200, "the session survived the restart");
+    assert!(list.body.contains("5678912340"));
+    let token = csrf(&list.body);
+    let out = second.portal(&request(
+        "POST",
+        "/services/deconnexion",
+        &cookies,
+        &format!("csrf={token}"),
+    ));
+    assert_eq!(out.status, 303);
+    let after = second.portal(&request("GET", "/services/certificats", &cookies, ""));
+    assert_eq!(after.status, 303, "signed out: back to the sign-in page");
+}
