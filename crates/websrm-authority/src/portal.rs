@@ -265,14 +265,12 @@ impl Authority {
             ("POST", "/deconnexion") => {
                 if let Some((token, s)) = self.session(request, now)
                     && form(&request.body).get("csrf") == Some(&s.csrf)
-                {
-                    if self
+                    && self
                         .registry()
                         .close_portal_session(&token_hash(&token))
                         .is_err()
-                    {
-                        return unavailable(lang);
-                    }
+                {
+                    return unavailable(lang);
                 }
                 let mut r = redirect(&format!("{PREFIX}/connexion?lang={}", lang.code()));
                 r.headers.push((
