@@ -391,6 +391,60 @@ fn ceiling(csrs: &[(PrivateKey, String)]) -> f64 {
     total as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The authority's service alone, on every core: requests handed to `Authority::handle` as the
+/// HTTP layer would, with the registry on disk, but no TLS, no HTTP and no client.
+fn service_only(csrs: Vec<(PrivateKey, String)>) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let now = OffsetDateTime::now_utc();
+    let files = AuthorityFiles::open_or_create(dir.path(), Environment::Dev, now).unwrap();
+    let (authority, _) = Authority::new(files, Environment::Dev, Arc::new(SystemClock));
+    seed::seed_test_data(&authority, now).unwrap();
+    let authority = Arc::new(authority);
+    let headers: Vec<(String, String)> = headers("0000-0000-0000")
+        .into_iter()
+        .map(|(n, v)| (n.to_owned(), v))
+        .collect();
+    let requests: Arc<std::sync::Mutex<Vec<Vec<u8>>>> = Arc::new(std::sync::Mutex::new(
+        csrs.into_iter()
+            .map(|(_, csr)| {
+                json!({ "reqCertif": { "modif": "AJO", "csr": csr } })
+                    .to_string()
+                    .into_bytes()
+            })
+            .collect(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let started = Instant::now();
+    let threads = 32;
+    #[allow(clippy::needless_collect)] // Every thread starts before the first is joined.
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let authority = authority.clone();
+            let requests = requests.clone();
+            let headers = headers.clone();
+            std::thread::spawn(move || {
+                let mut n = 0usize;
+                while Instant::now() < deadline {
+                    let Some(body) = requests.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let request = websrm_authority::Request::new(
+                        websrm_authority::Endpoint::Enrolment,
+                        headers.clone(),
+                        body,
+                        None,
+                    );
+                    assert_eq!(authority.handle(&request).status, 201);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: usize = workers.into_iter().map(|t| t.join().unwrap()).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
 /// Fills the registry of `dir` (the authority stopped) with `n` certificates.
 fn fill(dir: &Path, n: usize) {
     let registry = Registry::open(dir.join("authority.db")).unwrap();
@@ -456,6 +510,7 @@ fn main() {
     eprintln!("making keys and CSRs…");
     let batch_a = csrs(per_run);
     let ceiling_rate = ceiling(&batch_a[..2000]);
+    let service_rate = service_only(csrs(12_000));
 
     let dir = tempfile::tempdir().unwrap();
     let served = Served::start(dir.path());
@@ -486,6 +541,9 @@ fn main() {
     println!(
         "| in-process ceiling: validate + issue on {} cores, enrolments/s | {ceiling_rate:.0} | | |",
         std::thread::available_parallelism().map_or(2, usize::from)
+    );
+    println!(
+        "| the service alone (`Authority::handle`: headers, JSON, validation, registry, group commit, issuance; no TLS, no HTTP, no client), enrolments/s | {service_rate:.0} | | |"
     );
     println!(
         "| end to end, HTTPS keep-alive, {CONNECTIONS} connections, fresh key each: enrolments/s (empty registry) | {:.0} | | |",

@@ -90,15 +90,21 @@ fn in_savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    conn.execute_batch("SAVEPOINT write")?;
+    // Cached statements: a savepoint costs no parsing.
+    let run = |sql: &str| -> Result<(), Error> {
+        conn.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    };
+    run("SAVEPOINT write")?;
     match f(conn) {
         Ok(value) => {
-            conn.execute_batch("RELEASE write")?;
+            run("RELEASE write")?;
             Ok(value)
         }
         Err(e) => {
             // Undo this write alone; the batch's others stand.
-            conn.execute_batch("ROLLBACK TO write; RELEASE write")?;
+            run("ROLLBACK TO write")?;
+            run("RELEASE write")?;
             Err(e)
         }
     }
