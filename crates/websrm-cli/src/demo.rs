@@ -291,5 +291,55 @@ async fn walk(
         left == ["Caisse Express Taxe"],
         "only the other operator's certificate is left"
     );
+
+    step(
+        8,
+        "Express Taxe reports a backup of its POS lost: customer service revokes the certificate.",
+    );
+    let stolen = second_srs
+        .certificates(OffsetDateTime::now_utc())?
+        .into_iter()
+        .next()
+        .context("the Express Taxe certificate")?;
+    authority.revoke(
+        stolen.serial,
+        websrm::domain::RevocationReason::KeyCompromise,
+        websrm::domain::RevocationChannel::CustomerService,
+        "agent:demo",
+        "tablet stolen",
+    )?;
+    let check = second_srs.refresh_revocations().await?;
+    ensure!(
+        check.newly_revoked == ["Caisse Express Taxe"],
+        "the CRL named in the certificate lists it: {check:?}"
+    );
+    let now = OffsetDateTime::now_utc();
+    ensure!(
+        matches!(
+            second_srs.billing_guard(&"1234567890".parse()?, now)?,
+            BillingGuard::Blocked { .. }
+        ),
+        "billing refused with a revoked certificate"
+    );
+    say(format!(
+        "the SRS read the CRL at {}: revoked, billing blocked before any request failed",
+        check.consulted.join(", ")
+    ));
+    let renewed = second_srs.enrol(&express, None).await?;
+    ensure!(
+        renewed.serial != stolen.serial && second_srs.device_id()? == Some(device),
+        "a new certificate on the same device identifier"
+    );
+    say(format!(
+        "the operator obtained a new certificate {} with its authorization code; the revoked one stays in the history",
+        renewed.serial
+    ));
+    ensure!(
+        matches!(
+            second_srs.billing_guard(&"1234567890".parse()?, now)?,
+            BillingGuard::Allowed
+        ),
+        "billing allowed again"
+    );
     Ok(())
 }

@@ -34,6 +34,8 @@ fn the_demo_walks_the_whole_lifecycle_and_exits_zero() {
         "expiring soon (30 days left)",
         "billing blocked; a bill printed anyway must bear *** CERTIFICAT INVALIDE *** and NE PAS REMETTRE AU CLIENT",
         "deleted; the device keeps identifier",
+        "revoked, billing blocked before any request failed",
+        "obtained a new certificate",
         "Every step behaved as the protocol says",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
