@@ -6,7 +6,8 @@
 //! runs in a process of its own (this binary, in child mode), so that its peak memory is its own.
 //!
 //! Run with `cargo xtask bench`, which writes the table into `docs/BENCHMARKS.md`.
-//! `WEBSRM_BENCH_FILL` sets the size of the filled registry (default 1,000,000).
+//! `WEBSRM_BENCH_FILL` sets the size of the filled registry (default 1,000,000);
+//! `WEBSRM_BENCH_ONLY=service` measures the service alone and stops (for a profiler).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A benchmark reports on standard output.
 
@@ -509,6 +510,12 @@ fn main() {
     let per_run = 30_000;
     eprintln!("making keys and CSRs…");
     let batch_a = csrs(per_run);
+    if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("service") {
+        // For profiling the service alone.
+        let work = csrs(12_000);
+        eprintln!("service alone: {:.0} enrolments/s", service_only(work));
+        return;
+    }
     let ceiling_rate = ceiling(&batch_a[..2000]);
     let service_rate = service_only(csrs(12_000));
 
