@@ -59,12 +59,12 @@ fn load_authority_child() {
     });
 }
 
-fn free_port() -> String {
+pub(crate) fn free_port() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().to_string()
 }
 
-fn start(dir: &std::path::Path, enrolment: &str, api: &str) -> Child {
+pub(crate) fn start(dir: &std::path::Path, enrolment: &str, api: &str) -> Child {
     let _ = std::fs::remove_file(dir.join("ready"));
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([

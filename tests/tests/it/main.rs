@@ -8,6 +8,7 @@ mod concurrency;
 mod crash_load;
 mod facade;
 mod layering;
+mod memory;
 mod new_certificate;
 mod portal;
 mod portal_browser;
