@@ -73,7 +73,6 @@ async fn twenty_thousand_sign_in_page_loads_leave_the_memory_flat() {
     child.wait().unwrap();
 
     let growth = after.saturating_sub(before);
-    eprintln!("authority resident memory: {before} KiB, then {after} KiB after 20,000 loads");
     // A server-side record of even 64 bytes per load would add 1,250 KiB.
     assert!(
         growth < 1_024,
