@@ -84,7 +84,15 @@ fn fuzz(root: &Path, targets: &[String], secs: u64) -> Result<()> {
         std::fs::create_dir_all(&seeds)?;
         println!("xtask: fuzzing {target} for {secs} s");
         let out = Command::new(cargo_path())
-            .args(["fuzz", "run", "--sanitizer", "none", "--release", target])
+            .args([
+                "fuzz",
+                "run",
+                "--sanitizer",
+                "none",
+                "--release",
+                "--debug-assertions",
+                target,
+            ])
             .arg(&corpus)
             .arg(&seeds)
             .args([
