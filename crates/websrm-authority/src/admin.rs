@@ -3,43 +3,16 @@
 //! registry.
 
 use time::{Duration, OffsetDateTime};
-use websrm_domain::{
-    AuthorizationCode, FileNumber, GstNumber, IdentificationNumber, QstNumber, Sector,
-};
-use websrm_store::registry::{NewOperator, Operator, OperatorId};
+use websrm_domain::{AuthorizationCode, IdentificationNumber, Sector};
+use websrm_store::registry::{Operator, OperatorId};
 use websrm_store::{AuditEntry, NewAudit};
 
 use crate::revocation::{generate_password, hash_password};
 use crate::{Authority, Error};
 
-/// An operator to register.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct OperatorRegistration {
-    /// The identification number.
-    pub identification_number: IdentificationNumber,
-    /// The legal name.
-    pub legal_name: String,
-    /// The QST number (none for a server administrator).
-    pub qst_number: Option<QstNumber>,
-    /// The GST number.
-    pub gst_number: Option<GstNumber>,
-    /// The mandatory-billing file numbers and their sectors.
-    pub file_numbers: Vec<(FileNumber, Sector)>,
-}
-
-impl OperatorRegistration {
-    /// An operator with these numbers.
-    pub fn new(identification_number: IdentificationNumber, legal_name: impl Into<String>) -> Self {
-        Self {
-            identification_number,
-            legal_name: legal_name.into(),
-            qst_number: None,
-            gst_number: None,
-            file_numbers: Vec::new(),
-        }
-    }
-}
+/// An operator to register: the registry's own record of a new operator, so that the two
+/// cannot drift.
+pub use websrm_store::registry::NewOperator as OperatorRegistration;
 
 /// An authorization code just issued, and when it becomes active.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,21 +42,14 @@ impl Authority {
         actor: &str,
     ) -> Result<IssuedCode, Error> {
         let now = self.now();
-        let mut new = NewOperator::new(
-            operator.identification_number.clone(),
-            operator.legal_name.clone(),
-        );
-        new.qst_number = operator.qst_number;
-        new.gst_number = operator.gst_number;
-        new.file_numbers = operator.file_numbers;
         let audit = NewAudit::new(
             now,
             actor,
             "add-operator",
             operator.identification_number.as_str(),
-            operator.legal_name,
+            operator.legal_name.clone(),
         );
-        let id = self.registry().add_operator(&new, now, audit)?;
+        let id = self.registry().add_operator(&operator, now, audit)?;
         self.issue_code(id, &operator.identification_number, sector, actor, now)
     }
 
