@@ -238,7 +238,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
             println!(
                 "operator {identification_number} registered; authorization code {} ({sector}){}",
                 issued.code.expose(),
-                activation(&issued, now)
+                activation(&authority, &issued)
             );
             Ok(())
         }
@@ -299,7 +299,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
             println!(
                 "new authorization code for {identification_number}: {} ({sector}){}; the previous one no longer works",
                 issued.code.expose(),
-                activation(&issued, now)
+                activation(&authority, &issued)
             );
             Ok(())
         }
@@ -307,12 +307,19 @@ pub(crate) fn run(args: Args) -> Result<()> {
 }
 
 /// When a new code becomes active, if not at once.
-fn activation(issued: &websrm_authority::IssuedCode, now: OffsetDateTime) -> String {
-    if issued.active_from <= now {
-        String::new()
-    } else {
-        format!(", active from {}", issued.active_from)
+/// ", active from …" when the authority delays new codes; nothing when they work at once.
+fn activation(authority: &Authority, issued: &websrm_authority::IssuedCode) -> String {
+    if authority.code_activation_delay().is_zero() {
+        return String::new();
     }
+    let at = issued
+        .active_from
+        .replace_nanosecond(0)
+        .unwrap_or(issued.active_from);
+    let at = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.to_string());
+    format!(", active from {at}")
 }
 
 /// A future that completes on Ctrl-C or SIGTERM; the handlers are installed when this returns.

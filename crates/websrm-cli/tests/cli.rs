@@ -950,3 +950,97 @@ fn the_audit_log_verifies_names_an_altered_entry_and_exports() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("breaks at entry 3"), "{stderr}");
 }
+
+#[test]
+fn an_operator_registered_from_the_command_line_is_audited_and_registered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    drop(Authority::start(&authority_dir));
+    let d = authority_dir.to_str().unwrap();
+    let add = [
+        "authority",
+        "--dir",
+        d,
+        "operator",
+        "add",
+        "--identification-number",
+        "2222222226",
+        "--name",
+        "Café du Nord",
+        "--qst",
+        "2222222226TQ0001",
+        "--gst",
+        "222222222RT0001",
+        "--file-number",
+        "ER0042:RBC",
+    ];
+    let out = ok(&add);
+    let code = out
+        .split("authorization code ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no code in {out}"));
+    assert_eq!(code.len(), 9, "{out}"); // XXXX-XXXX
+    assert!(out.contains("operator 2222222226 registered"), "{out}");
+    assert!(!out.contains("active from"), "immediate by default: {out}");
+    // With an activation delay, the new code says from when it works.
+    let delayed = ok(&[
+        "authority",
+        "--dir",
+        d,
+        "--code-activation-minutes",
+        "90",
+        "operator",
+        "new-code",
+        "--identification-number",
+        "2222222226",
+    ]);
+    let from = delayed
+        .split("active from ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("no activation time in {delayed}"));
+    let from = time::OffsetDateTime::parse(from, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{from}: {e}"));
+    let ahead = from - time::OffsetDateTime::now_utc();
+    assert!(
+        ahead > time::Duration::minutes(85) && ahead <= time::Duration::minutes(90),
+        "{delayed}"
+    );
+
+    // The same number again is refused, and nothing is written.
+    let again = run(&add);
+    assert!(!again.status.success());
+    let before = ok(&["authority", "--dir", d, "audit", "export"])
+        .lines()
+        .count();
+    assert!(!run(&add).status.success());
+    let lines = ok(&["authority", "--dir", d, "audit", "export"]);
+    assert_eq!(
+        lines.lines().count(),
+        before,
+        "a refused registration is not audited"
+    );
+    let added: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["action"] == "add-operator" && e["subject"] == "2222222226")
+        .collect();
+    assert_eq!(added.len(), 1, "{lines}");
+    assert_eq!(added[0]["detail"], "Café du Nord");
+    assert_eq!(added[0]["actor"], "cli", "{}", added[0]);
+    // A malformed number is named before anything is written.
+    let bad = run(&[
+        "authority",
+        "--dir",
+        d,
+        "operator",
+        "add",
+        "--identification-number",
+        "123",
+        "--name",
+        "X",
+    ]);
+    assert!(!bad.status.success());
+    assert!(!String::from_utf8_lossy(&bad.stderr).is_empty());
+}
