@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use websrm_authority::{Authority, AuthorityFiles, SystemClock, seed, server};
+use websrm_authority::{Authority, AuthorityFiles, SystemClock, seed};
 use websrm_crypto::tls::ClientIdentity;
 use websrm_crypto::{CertificateAuthority, Csr, PrivateKey, pem, validate_csr};
 use websrm_domain::{
@@ -85,39 +85,8 @@ fn headers(device: &str) -> Vec<(&'static str, String)> {
 
 /// The authority process: serves `dir` on two loopback ports it writes to `dir/ports`.
 fn child(dir: &str) {
-    let now = OffsetDateTime::now_utc();
-    let files = AuthorityFiles::open_or_create(Path::new(dir), Environment::Dev, now).unwrap();
-    let (authority, tls) = Authority::new(files, Environment::Dev, Arc::new(SystemClock));
-    if authority.registry().operators().unwrap().is_empty() {
-        seed::seed_test_data(&authority, now).unwrap();
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let enrolment = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        std::fs::write(
-            Path::new(dir).join("ports"),
-            format!(
-                "{} {}",
-                enrolment.local_addr().unwrap(),
-                api.local_addr().unwrap()
-            ),
-        )
-        .unwrap();
-        server::serve(
-            Arc::new(authority),
-            enrolment,
-            api,
-            tls.chain.clone(),
-            &tls.key,
-            std::future::pending(),
-        )
-        .await
-        .unwrap();
+    websrm_tests::run_authority_process(Path::new(dir), "127.0.0.1:0", "127.0.0.1:0", |e, a| {
+        std::fs::write(Path::new(dir).join("ports"), format!("{e} {a}")).unwrap();
     });
 }
 

@@ -168,3 +168,56 @@ pub fn test_product() -> websrm_protocol::headers::ProductIdentity {
         parent.parse().expect("seed value"),
     )
 }
+
+/// The body of an authority process that a test or benchmark starts and may kill: opens (or
+/// creates) the authority in `dir` on the system clock, seeds the published test data on first
+/// start, binds the two hosts to `enrolment` and `api` (`127.0.0.1:0` for any free port), calls
+/// `ready` with the bound addresses, and serves until the process is killed.
+pub fn run_authority_process(
+    dir: &std::path::Path,
+    enrolment: &str,
+    api: &str,
+    ready: impl FnOnce(std::net::SocketAddr, std::net::SocketAddr),
+) {
+    let now = OffsetDateTime::now_utc();
+    let files =
+        AuthorityFiles::open_or_create(dir, Environment::Dev, now).expect("authority files");
+    let (authority, tls) = Authority::new(
+        files,
+        Environment::Dev,
+        Arc::new(websrm_authority::SystemClock),
+    );
+    if authority
+        .registry()
+        .operators()
+        .expect("registry")
+        .is_empty()
+    {
+        seed::seed_test_data(&authority, now).expect("seed");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let enrolment = tokio::net::TcpListener::bind(enrolment)
+            .await
+            .expect("bind");
+        let api = tokio::net::TcpListener::bind(api).await.expect("bind");
+        ready(
+            enrolment.local_addr().expect("address"),
+            api.local_addr().expect("address"),
+        );
+        server::serve(
+            Arc::new(authority),
+            enrolment,
+            api,
+            tls.chain.clone(),
+            &tls.key,
+            std::future::pending(),
+        )
+        .await
+        .expect("serve");
+    });
+}

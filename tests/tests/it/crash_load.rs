@@ -12,10 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use websrm_tests::websrm_authority::{Authority, AuthorityFiles, SystemClock, seed, server};
 use websrm_tests::websrm_crypto;
 use websrm_tests::websrm_crypto::{Csr, PrivateKey, inspect_certificate, pem};
-use websrm_tests::websrm_domain::Environment;
 use websrm_tests::websrm_store::Registry;
 
 use crate::support::*;
@@ -31,31 +29,8 @@ fn load_authority_child() {
     let [dir, enrolment, api] = spec.split('|').collect::<Vec<_>>()[..] else {
         panic!("bad spec")
     };
-    let now = time::OffsetDateTime::now_utc();
-    let files = AuthorityFiles::open_or_create(dir.as_ref(), Environment::Dev, now).unwrap();
-    let (authority, tls) = Authority::new(files, Environment::Dev, Arc::new(SystemClock));
-    if authority.registry().operators().unwrap().is_empty() {
-        seed::seed_test_data(&authority, now).unwrap();
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let enrolment = tokio::net::TcpListener::bind(enrolment).await.unwrap();
-        let api = tokio::net::TcpListener::bind(api).await.unwrap();
+    websrm_tests::run_authority_process(dir.as_ref(), enrolment, api, |_, _| {
         std::fs::write(std::path::Path::new(dir).join("ready"), "").unwrap();
-        server::serve(
-            Arc::new(authority),
-            enrolment,
-            api,
-            tls.chain.clone(),
-            &tls.key,
-            std::future::pending(),
-        )
-        .await
-        .unwrap();
     });
 }
 
