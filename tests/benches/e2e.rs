@@ -85,9 +85,15 @@ fn headers(device: &str) -> Vec<(&'static str, String)> {
 
 /// The authority process: serves `dir` on two loopback ports it writes to `dir/ports`.
 fn child(dir: &str) {
-    websrm_tests::run_authority_process(Path::new(dir), "127.0.0.1:0", "127.0.0.1:0", |e, a| {
-        std::fs::write(Path::new(dir).join("ports"), format!("{e} {a}")).unwrap();
-    });
+    websrm_tests::run_authority_process(
+        Path::new(dir),
+        None,
+        "127.0.0.1:0",
+        "127.0.0.1:0",
+        |e, a| {
+            std::fs::write(Path::new(dir).join("ports"), format!("{e} {a}")).unwrap();
+        },
+    );
 }
 
 struct Served {

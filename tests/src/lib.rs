@@ -67,7 +67,8 @@ pub struct Served {
 
 impl Served {
     /// Starts an authority for `environment` with the published test data, its clock at the
-    /// current time.
+    /// current time. Its registry is in its folder, or on a fresh database of the PostgreSQL
+    /// server named by [`POSTGRES_ENV`] when it is set.
     pub fn start(environment: Environment) -> Self {
         Self::start_at(environment, OffsetDateTime::now_utc())
     }
@@ -84,9 +85,17 @@ impl Served {
         limits: server::Limits,
     ) -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let files =
-            AuthorityFiles::open_or_create(dir.path(), environment, OffsetDateTime::now_utc())
-                .expect("the authority starts");
+        // On a fresh PostgreSQL database when the run names a server: the same tests, on the
+        // other engine.
+        let database =
+            fresh_postgres_database("websrm_served").map(websrm_store::Database::Postgres);
+        let files = AuthorityFiles::open_or_create_with(
+            dir.path(),
+            database.as_ref(),
+            environment,
+            OffsetDateTime::now_utc(),
+        )
+        .expect("the authority starts");
         let clock = Arc::new(TestClock::new(now));
         let (authority, tls) = Authority::new(files, environment, clock.clone());
         seed::seed_test_data(&authority, now).expect("the test data is registered");
@@ -173,15 +182,19 @@ pub fn test_product() -> websrm_protocol::headers::ProductIdentity {
 /// creates) the authority in `dir` on the system clock, seeds the published test data on first
 /// start, binds the two hosts to `enrolment` and `api` (`127.0.0.1:0` for any free port), calls
 /// `ready` with the bound addresses, and serves until the process is killed.
+///
+/// With `database`, the registry is that database (a PostgreSQL URL) rather than the folder's.
 pub fn run_authority_process(
     dir: &std::path::Path,
+    database: Option<&str>,
     enrolment: &str,
     api: &str,
     ready: impl FnOnce(std::net::SocketAddr, std::net::SocketAddr),
 ) {
     let now = OffsetDateTime::now_utc();
-    let files =
-        AuthorityFiles::open_or_create(dir, Environment::Dev, now).expect("authority files");
+    let database = database.map(websrm_store::Database::parse);
+    let files = AuthorityFiles::open_or_create_with(dir, database.as_ref(), Environment::Dev, now)
+        .expect("authority files");
     let (authority, tls) = Authority::new(
         files,
         Environment::Dev,
@@ -220,4 +233,33 @@ pub fn run_authority_process(
         .await
         .expect("serve");
     });
+}
+
+/// The environment variable naming the PostgreSQL server of the tests and benchmarks
+/// (`postgres://user@host:port`, without a database); `cargo xtask ci` starts one and sets it.
+pub const POSTGRES_ENV: &str = "WEBSRM_TEST_POSTGRES";
+
+/// A new, empty database on the test PostgreSQL server, by URL; `None` when no server is named.
+/// Callable from async code.
+pub fn fresh_postgres_database(prefix: &str) -> Option<String> {
+    let server = std::env::var(POSTGRES_ENV).ok()?;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000,
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    // On a thread of its own: the synchronous client must not run inside an async runtime.
+    let admin_url = format!("{server}/postgres");
+    let create = format!("CREATE DATABASE {name}");
+    std::thread::spawn(move || {
+        postgres::Client::connect(&admin_url, postgres::NoTls)
+            .expect("the test PostgreSQL server answers")
+            .batch_execute(&create)
+            .expect("a test database");
+    })
+    .join()
+    .expect("creating the test database");
+    Some(format!("{server}/{name}"))
 }

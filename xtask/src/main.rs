@@ -1,9 +1,10 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! - `ci`: everything CI checks, in order, stopping at the first failure:
-//!   `fmt --check`, clippy (`-D warnings`), every test, docs (warnings denied), `deps`, the
-//!   README's vendor snippet against the facade's compiled example, `deny`, and a short pass of
-//!   every fuzz target.
+//!   `fmt --check`, clippy (`-D warnings`), every test, the registry's suite and the integration
+//!   tests again on a throw-away PostgreSQL server (with the two-process test), docs (warnings
+//!   denied), `deps`, the README's vendor snippet against the facade's compiled example, `deny`,
+//!   and a short pass of every fuzz target.
 //! - `deps`: checks the workspace's dependency arrows against `docs/ARCHITECTURE.md`.
 //! - `fmt`: formats the workspace.
 //! - `bench`: runs the benchmarks and writes their results into `docs/BENCHMARKS.md`.
@@ -11,6 +12,8 @@
 //!   `../shared/advisory-db` when there is one.
 //! - `fuzz [--target NAME] [--secs N]`: runs the fuzz targets of `fuzz/` (cargo-fuzz, libFuzzer,
 //!   on the stable toolchain), each for N seconds (default 20).
+//! - `test-postgres`: the PostgreSQL pass of `ci` alone (a throw-away server, installed from
+//!   Debian's `postgresql` package when missing).
 
 // xtask talks to the developer on the terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -18,6 +21,7 @@
 mod deny;
 mod deps;
 mod fuzz;
+mod postgres;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -45,7 +49,10 @@ fn run(args: &[String]) -> Result<()> {
         Some("bench") => bench(&root),
         Some("deny") => deny::check(&root),
         Some("fuzz") => fuzz::run(&root, &args[1..]),
-        _ => bail!("usage: cargo xtask <ci|deps|fmt|bench|deny|fuzz [--target NAME] [--secs N]>"),
+        Some("test-postgres") => postgres_tests(&root).map(|_| ()),
+        _ => bail!(
+            "usage: cargo xtask <ci|deps|fmt|bench|deny|fuzz [--target NAME] [--secs N]|test-postgres>"
+        ),
     }
 }
 
@@ -78,7 +85,22 @@ fn ci(root: &Path) -> Result<()> {
         ],
         &[],
     )?;
-    let (passed, failed) = cargo_test(root, &["test", "--workspace", "--locked"])?;
+    // The scale-out test needs PostgreSQL: it runs with the PostgreSQL pass below.
+    let (mut passed, mut failed) = cargo_test(
+        root,
+        &[
+            "test",
+            "--workspace",
+            "--locked",
+            "--",
+            "--skip",
+            "scale_out::",
+        ],
+        &[],
+    )?;
+    let (p, f) = postgres_tests(root)?;
+    passed += p;
+    failed += f;
     cargo(
         root,
         &["doc", "--workspace", "--no-deps", "--locked"],
@@ -92,6 +114,32 @@ fn ci(root: &Path) -> Result<()> {
     // The plain closing line: every test of the workspace, added up.
     println!("xtask: {passed} passed, {failed} failed");
     Ok(())
+}
+
+/// The registry's suite and the integration tests on a throw-away PostgreSQL server, so that
+/// the two engines cannot drift apart, with the two-process test.
+fn postgres_tests(root: &Path) -> Result<(u64, u64)> {
+    let server = postgres::Server::start()?;
+    let env = [(postgres::ENV, server.url.as_str())];
+    let (mut passed, mut failed) = (0, 0);
+    for args in [
+        &[
+            "test",
+            "--locked",
+            "-p",
+            "websrm-store",
+            "--features",
+            "postgres",
+            "--test",
+            "registry",
+        ][..],
+        &["test", "--locked", "-p", "websrm-tests", "--test", "it"][..],
+    ] {
+        let (p, f) = cargo_test(root, args, &env)?;
+        passed += p;
+        failed += f;
+    }
+    Ok((passed, failed))
 }
 
 /// The benchmarks: each bench target prints a Markdown table; they are gathered, with the
@@ -286,12 +334,19 @@ fn ensure_pkilint(root: &Path) -> Result<()> {
 
 /// Runs `cargo test` with `args`, passing its output through, and adds up the `test result`
 /// lines; fails like [`cargo`] does.
-fn cargo_test(root: &Path, args: &[&str]) -> Result<(u64, u64)> {
+fn cargo_test(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(u64, u64)> {
     use std::io::{BufRead, BufReader};
-    let shown = format!("cargo {}", args.join(" "));
+    let shown = format!(
+        "{}cargo {}",
+        env.iter()
+            .map(|(k, v)| format!("{k}={v:?} "))
+            .collect::<String>(),
+        args.join(" ")
+    );
     println!("xtask: running {shown}");
     let mut child = Command::new(cargo_path())
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -10,7 +10,7 @@ use websrm_crypto::{
     CertificateAuthority, IssuedCertificate, KeyEncryptionKey, PrivateKey, PsiKey, SealedKey, pem,
 };
 use websrm_domain::Environment;
-use websrm_store::{FileKeyProtector, KeyProtector, Registry};
+use websrm_store::{Database, FileKeyProtector, KeyProtector, Registry};
 
 use crate::Error;
 
@@ -19,7 +19,7 @@ use crate::Error;
 pub struct AuthorityFiles {
     /// The folder.
     pub dir: PathBuf,
-    /// The registry (`authority.db`).
+    /// The registry: `authority.db` in the folder, or the database given at opening.
     pub registry: Registry,
     /// The CA of the environment's family.
     pub ca: CertificateAuthority,
@@ -27,6 +27,9 @@ pub struct AuthorityFiles {
     pub certif_psi_pem: String,
     /// The TLS identity of both listeners; its root is written to `tls-root.pem` for clients.
     pub tls: LocalTlsIdentity,
+    /// The key signing the online services' pre-session cookies, derived from the folder's key
+    /// encryption key: every process opening the folder (a copy of it) signs alike.
+    pub portal_key: websrm_store::Zeroizing<[u8; 32]>,
 }
 
 /// File names within the folder.
@@ -59,11 +62,30 @@ impl AuthorityFiles {
         environment: Environment,
         now: OffsetDateTime,
     ) -> Result<Self, Error> {
+        Self::open_or_create_with(dir, None, environment, now)
+    }
+
+    /// Like [`open_or_create`](Self::open_or_create), with the registry in `database` (a
+    /// PostgreSQL database that several authority processes share, say) rather than in the
+    /// folder. The keys and certificates stay in the folder: each process opens a copy of it.
+    pub fn open_or_create_with(
+        dir: &Path,
+        database: Option<&Database>,
+        environment: Environment,
+        now: OffsetDateTime,
+    ) -> Result<Self, Error> {
         fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, &e))?;
-        let registry = Registry::open(dir.join(names::REGISTRY))?;
-        let kek = KeyEncryptionKey::from_bytes(
-            *FileKeyProtector::beside(&dir.join(names::REGISTRY)).key_encryption_key()?,
-        );
+        let registry = match database {
+            Some(database) => Registry::open_database(database)?,
+            None => Registry::open(dir.join(names::REGISTRY))?,
+        };
+        let kek_bytes =
+            FileKeyProtector::beside(&dir.join(names::REGISTRY)).key_encryption_key()?;
+        let portal_key = websrm_store::Zeroizing::new(websrm_crypto::hmac_sha256(
+            kek_bytes.as_slice(),
+            b"websrm portal pre-session v1",
+        ));
+        let kek = KeyEncryptionKey::from_bytes(*kek_bytes);
         let family = if environment.is_conformity() {
             "conformity"
         } else {
@@ -144,6 +166,7 @@ impl AuthorityFiles {
             ca,
             certif_psi_pem,
             tls,
+            portal_key,
         })
     }
 }

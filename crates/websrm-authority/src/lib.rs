@@ -58,3 +58,5 @@ pub mod records {
 }
 pub use files::{AuthorityFiles, names};
 pub use service::{Authority, Endpoint, LockoutPolicy, Request, Response, SystemClock};
+/// Where the registry lives: an SQLite file or a PostgreSQL database.
+pub use websrm_store::Database;

@@ -43,10 +43,15 @@ struct Session {
 /// The key that signs pre-session cookies. Sessions themselves are in the registry (they
 /// survive a restart and are shared by the processes of an authority); nothing is kept for
 /// clients that have not signed in.
-#[derive(Debug, Default)]
 pub(crate) struct Portal {
-    /// The key signing pre-session cookies, drawn on first use.
-    signing_key: std::sync::OnceLock<[u8; 32]>,
+    /// The key signing pre-session cookies, the same in every process of the authority.
+    signing_key: websrm_store::Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Portal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Portal").finish_non_exhaustive()
+    }
 }
 
 /// What the registry keeps of a session token: its SHA-256, so that the file gives no live
@@ -59,13 +64,14 @@ fn token_hash(token: &str) -> String {
 }
 
 impl Portal {
-    fn key(&self) -> Option<&[u8; 32]> {
-        if let Some(key) = self.signing_key.get() {
-            return Some(key);
+    pub(crate) fn new(signing_key: [u8; 32]) -> Self {
+        Self {
+            signing_key: websrm_store::Zeroizing::new(signing_key),
         }
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).ok()?;
-        Some(self.signing_key.get_or_init(|| key))
+    }
+
+    fn key(&self) -> Option<&[u8; 32]> {
+        Some(&self.signing_key)
     }
 
     /// A signed pre-session: `expiry.nonce.mac`, and the CSRF token of the sign-in form bound

@@ -167,7 +167,7 @@ impl Authority {
             clock,
             lockout: LockoutPolicy::default(),
             crl: crate::revocation::CrlCache::default(),
-            portal: crate::portal::Portal::default(),
+            portal: crate::portal::Portal::new(*files.portal_key),
             expected: std::sync::Mutex::default(),
             links: std::sync::RwLock::default(),
             code_activation_delay: Duration::ZERO,

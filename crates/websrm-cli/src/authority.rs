@@ -24,6 +24,11 @@ pub(crate) struct Args {
     /// The environment: DEV or ESSAI (the conformity service, which accepts both), or PROD.
     #[arg(long, global = true, default_value = "DEV")]
     env: Environment,
+    /// The registry's database: `postgres://USER:PASSWORD@HOST:PORT/NAME` for a PostgreSQL
+    /// database that several authority processes share, or an SQLite file. By default,
+    /// `authority.db` in the folder. Its schema is created or migrated on start.
+    #[arg(long, global = true, env = "WEBSRM_DATABASE", hide_env_values = true)]
+    database: Option<websrm_authority::Database>,
     /// Minutes before a new authorization code is accepted (Revenu Québec: up to 90).
     #[arg(long, global = true, default_value_t = 0)]
     code_activation_minutes: i64,
@@ -172,8 +177,13 @@ pub(crate) fn run(args: Args) -> Result<()> {
         .dir
         .clone()
         .context("--dir DIR is required: the authority's folder")?;
-    let files = AuthorityFiles::open_or_create(&dir, args.env, now)
-        .context("opening the authority's folder")?;
+    let files = AuthorityFiles::open_or_create_with(&dir, args.database.as_ref(), args.env, now)
+        .with_context(|| match &args.database {
+            Some(database) => {
+                format!("opening the authority's folder and the registry at {database}")
+            }
+            None => "opening the authority's folder".to_owned(),
+        })?;
     let (authority, tls) = Authority::new(files, args.env, Arc::new(SystemClock));
     let authority = authority.with_code_activation_delay(time::Duration::minutes(
         args.code_activation_minutes.clamp(0, 90),

@@ -1,13 +1,13 @@
 //! The authority's append-only audit log, each entry chained to the previous one by SHA-256 so
 //! that altering, removing or reordering entries is detectable.
 
-use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use websrm_domain::ErrorId;
 
 use crate::Error;
-use crate::db::{Cached, from_unix, optional, parse, to_unix};
+use crate::db::{from_unix, parse, to_unix};
+use crate::sql::{Db, vals};
 
 /// An entry to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,28 +94,33 @@ fn hash(prev: &[u8; 32], seq: i64, e: &NewAudit) -> [u8; 32] {
     h.finalize().into()
 }
 
-pub(crate) fn append(conn: &Connection, e: &NewAudit) -> Result<AuditEntry, Error> {
-    let last: Option<(i64, Vec<u8>)> = optional(conn.query_row_cached(
+/// Appends `e` after the last entry. On PostgreSQL the caller holds the registry's write lock
+/// (every write transaction takes it first), so two processes never read the same last entry:
+/// the chain has one head.
+pub(crate) fn append(db: &mut dyn Db, e: &NewAudit) -> Result<AuditEntry, Error> {
+    let last = db.row(
         "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    ))?;
+        &[],
+    )?;
     let (seq, prev) = match last {
-        Some((seq, h)) => (seq + 1, to_hash(seq, &h)?),
+        Some(row) => {
+            let seq = row.int(0)?;
+            (seq + 1, to_hash(seq, &row.blob(1)?)?)
+        }
         None => (1, GENESIS),
     };
     let hash = hash(&prev, seq, e);
-    conn.execute_cached(
+    db.execute(
         "INSERT INTO audit_log (seq, at, actor, action, subject, error_id, detail, prev_hash, hash) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
+        vals![
             seq,
             to_unix(e.at),
-            e.actor,
-            e.action,
-            e.subject,
+            &e.actor,
+            &e.action,
+            &e.subject,
             e.error_id.map(|id| id.to_string()),
-            e.detail,
+            &e.detail,
             prev.as_slice(),
             hash.as_slice()
         ],
@@ -145,24 +150,27 @@ type Row = (
     Vec<u8>,
 );
 
-fn rows(conn: &Connection, from: i64) -> Result<Vec<Row>, Error> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, at, actor, action, subject, error_id, detail, prev_hash, hash FROM audit_log WHERE seq >= ?1 ORDER BY seq",
-    )?;
-    let rows = stmt.query_map([from], |r| {
+fn rows(db: &mut dyn Db, from: i64) -> Result<Vec<Row>, Error> {
+    db.query(
+        "SELECT seq, at, actor, action, subject, error_id, detail, prev_hash, hash FROM audit_log \
+         WHERE seq >= ?1 ORDER BY seq",
+        vals![from],
+    )?
+    .into_iter()
+    .map(|r| {
         Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
-            r.get(8)?,
+            r.int(0)?,
+            r.int(1)?,
+            r.text(2)?,
+            r.text(3)?,
+            r.text(4)?,
+            r.opt_text(5)?,
+            r.text(6)?,
+            r.blob(7)?,
+            r.blob(8)?,
         ))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
+    .collect()
 }
 
 fn entry(row: Row) -> Result<(AuditEntry, [u8; 32]), Error> {
@@ -187,17 +195,17 @@ fn entry(row: Row) -> Result<(AuditEntry, [u8; 32]), Error> {
     ))
 }
 
-pub(crate) fn entries(conn: &Connection, from: i64) -> Result<Vec<AuditEntry>, Error> {
-    rows(conn, from)?
+pub(crate) fn entries(db: &mut dyn Db, from: i64) -> Result<Vec<AuditEntry>, Error> {
+    rows(db, from)?
         .into_iter()
         .map(|r| entry(r).map(|(e, _)| e))
         .collect()
 }
 
-pub(crate) fn verify(conn: &Connection) -> Result<u64, Error> {
+pub(crate) fn verify(db: &mut dyn Db) -> Result<u64, Error> {
     let mut prev = GENESIS;
     let mut expected_seq = 1;
-    for row in rows(conn, 1)? {
+    for row in rows(db, 1)? {
         let seq = row.0;
         let (entry, stored_prev) = entry(row).map_err(|_| Error::AuditChainBroken { seq })?;
         if seq != expected_seq

@@ -6,9 +6,8 @@
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use rusqlite::Connection;
-
 use crate::Error;
+use crate::sql::Db;
 
 /// The most writes one commit holds.
 const MAX_BATCH: usize = 512;
@@ -16,7 +15,7 @@ const MAX_BATCH: usize = 512;
 /// A write: it runs on the writer's connection inside the batch's transaction (or not at all,
 /// given `None`, when the transaction could not begin), and returns what to do once the
 /// batch is committed (or not).
-type Job = Box<dyn FnOnce(Option<&Connection>) -> Finish + Send>;
+type Job = Box<dyn FnOnce(Option<&mut dyn Db>) -> Finish + Send>;
 
 /// Delivers a write's result once its batch's fate is known: `Ok(())` committed, or the error
 /// that prevented the commit.
@@ -30,15 +29,30 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer on `conn`.
-    pub(crate) fn start(conn: Connection) -> Result<Self, Error> {
+    /// Starts the writer on the connection `connect` opens, on the writer's own thread (a
+    /// PostgreSQL client must live outside any async runtime); returns once it is open.
+    pub(crate) fn start<C: Db + 'static>(
+        connect: impl FnOnce() -> Result<C, Error> + Send + 'static,
+    ) -> Result<Self, Error> {
         let (queue, jobs) = sync_channel::<Job>(4 * MAX_BATCH);
+        let (opened, open) = std::sync::mpsc::channel::<Result<(), Error>>();
         let thread = std::thread::Builder::new()
             .name("websrm-registry-writer".into())
-            .spawn(move || run(conn, jobs))
+            .spawn(move || match connect() {
+                Ok(mut conn) => {
+                    let _ = opened.send(Ok(()));
+                    run(&mut conn, jobs);
+                }
+                Err(e) => {
+                    let _ = opened.send(Err(e));
+                }
+            })
             .map_err(|e| Error::Database {
                 message: format!("cannot start the registry's writer: {e}"),
             })?;
+        open.recv().map_err(|_| Error::Database {
+            message: "the registry's writer stopped while opening".into(),
+        })??;
         Ok(Self {
             queue: Some(queue),
             thread: Some(thread),
@@ -49,10 +63,10 @@ impl Writer {
     /// batch is committed.
     pub(crate) fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+        f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let (reply, answer) = std::sync::mpsc::channel::<Result<T, Error>>();
-        let job: Job = Box::new(move |conn: Option<&Connection>| {
+        let job: Job = Box::new(move |conn: Option<&mut dyn Db>| {
             let result = conn.map(|conn| in_savepoint(conn, f));
             Box::new(move |committed: Result<(), Error>| {
                 let _ = reply.send(committed.and_then(|()| {
@@ -87,30 +101,25 @@ impl Drop for Writer {
 }
 
 fn in_savepoint<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> Result<T, Error>,
+    conn: &mut dyn Db,
+    f: impl FnOnce(&mut dyn Db) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    // Cached statements: a savepoint costs no parsing.
-    let run = |sql: &str| -> Result<(), Error> {
-        conn.prepare_cached(sql)?.execute([])?;
-        Ok(())
-    };
-    run("SAVEPOINT write")?;
+    conn.batch("SAVEPOINT write")?;
     match f(conn) {
         Ok(value) => {
-            run("RELEASE write")?;
+            conn.batch("RELEASE write")?;
             Ok(value)
         }
         Err(e) => {
             // Undo this write alone; the batch's others stand.
-            run("ROLLBACK TO write")?;
-            run("RELEASE write")?;
+            conn.batch("ROLLBACK TO write")?;
+            conn.batch("RELEASE write")?;
             Err(e)
         }
     }
 }
 
-fn run(conn: Connection, jobs: Receiver<Job>) {
+fn run(conn: &mut dyn Db, jobs: Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -119,17 +128,18 @@ fn run(conn: Connection, jobs: Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let e = Error::from(e);
+        if let Err(e) = conn.begin_write() {
+            // The transaction may have begun before the failure (a lock not granted).
+            let _ = conn.batch("ROLLBACK");
             for job in batch {
                 job(None)(Err(e.clone()));
             }
             continue;
         }
-        let finishes: Vec<Finish> = batch.into_iter().map(|job| job(Some(&conn))).collect();
-        let committed = conn.execute_batch("COMMIT").map_err(Error::from);
+        let finishes: Vec<Finish> = batch.into_iter().map(|job| job(Some(&mut *conn))).collect();
+        let committed = conn.batch("COMMIT");
         if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = conn.batch("ROLLBACK");
         }
         for finish in finishes {
             finish(committed.clone());

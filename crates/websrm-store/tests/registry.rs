@@ -10,7 +10,7 @@ use websrm_domain::{
     SerialNumber,
 };
 use websrm_store::registry::{AttemptState, NewCertificate, NewOperator, OperatorId, Product};
-use websrm_store::{Error, NewAudit, Registry};
+use websrm_store::{Error, NewAudit};
 
 fn audit(action: &str) -> NewAudit {
     NewAudit::new(T0, "test", action, "subject", "")
@@ -55,17 +55,17 @@ fn new_cert(
 fn operators_codes_and_lockout_counters() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("authority.db");
-    let id = Registry::open(&path)
+    let id = open_registry(&path)
         .unwrap()
         .add_operator(&michel(), T0, audit("add-operator"))
         .unwrap();
     assert!(matches!(
-        Registry::open(&path)
+        open_registry(&path)
             .unwrap()
             .add_operator(&michel(), T0, audit("x")),
         Err(Error::OperatorExists(_))
     ));
-    let reg = Registry::open(&path).unwrap();
+    let reg = open_registry(&path).unwrap();
     let op = reg
         .operator_by_identification(&"5678912340".parse().unwrap())
         .unwrap()
@@ -90,7 +90,7 @@ fn operators_codes_and_lockout_counters() {
     )
     .unwrap();
     let second = "A1B2-C3D4".parse().unwrap();
-    Registry::open(&path)
+    open_registry(&path)
         .unwrap()
         .add_authorization_code(
             id,
@@ -101,7 +101,7 @@ fn operators_codes_and_lockout_counters() {
             audit("code"),
         )
         .unwrap();
-    let reg = Registry::open(&path).unwrap();
+    let reg = open_registry(&path).unwrap();
     let old = reg.find_authorization_code(&first).unwrap().unwrap();
     assert_eq!(
         old.superseded_at,
@@ -131,7 +131,7 @@ fn operators_codes_and_lockout_counters() {
     reg.set_attempt_state(id, state, Some(audit("lockout")))
         .unwrap();
     assert_eq!(
-        Registry::open(&path).unwrap().attempt_state(id).unwrap(),
+        open_registry(&path).unwrap().attempt_state(id).unwrap(),
         state
     );
 }
@@ -139,7 +139,7 @@ fn operators_codes_and_lockout_counters() {
 #[test]
 fn products_are_per_environment() {
     let dir = tempfile::tempdir().unwrap();
-    let reg = Registry::open(dir.path().join("a.db")).unwrap();
+    let reg = open_registry(&dir.path().join("a.db")).unwrap();
     let product = Product::new(
         Environment::Dev,
         "0000000000000001".parse().unwrap(),
@@ -185,7 +185,7 @@ fn products_are_per_environment() {
 fn device_ids_are_unique_and_remembered() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.db");
-    let reg = Registry::open(&path).unwrap();
+    let reg = open_registry(&path).unwrap();
     let op = reg.add_operator(&michel(), T0, audit("op")).unwrap();
     let mut seen = std::collections::HashSet::new();
     let host = reg
@@ -200,7 +200,7 @@ fn device_ids_are_unique_and_remembered() {
         );
     }
     assert!(!seen.contains(&host));
-    let reg = Registry::open(&path).unwrap();
+    let reg = open_registry(&path).unwrap();
     let record = reg.device(host).unwrap().unwrap();
     assert_eq!(
         (record.operator, record.host, record.issued_at),
@@ -215,7 +215,7 @@ fn certificate_lifecycle_with_every_transition() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.db");
     let ca = ca();
-    let reg = Registry::open(&path).unwrap();
+    let reg = open_registry(&path).unwrap();
     let op = reg.add_operator(&michel(), T0, audit("op")).unwrap();
 
     let first = new_cert(&ca, Environment::Dev, op, None, "Caisse principale");
@@ -223,7 +223,7 @@ fn certificate_lifecycle_with_every_transition() {
         .record_issued(&first, true, T0, audit("issue"))
         .unwrap()
         .unwrap();
-    let reg = Registry::open(&path).unwrap();
+    let reg = open_registry(&path).unwrap();
     let rec = reg.certificate_by_serial(first.serial).unwrap().unwrap();
     assert_eq!(
         rec.device,
@@ -252,7 +252,7 @@ fn certificate_lifecycle_with_every_transition() {
         audit("replace"),
     )
     .unwrap();
-    let reg = Registry::open(&path).unwrap();
+    let reg = open_registry(&path).unwrap();
     let old = reg.certificate_by_serial(first.serial).unwrap().unwrap();
     assert_eq!(old.state, CertificateState::Replaced);
     assert_eq!(old.replaced_by, Some(second.serial));
@@ -270,7 +270,7 @@ fn certificate_lifecycle_with_every_transition() {
         audit("delete"),
     )
     .unwrap();
-    let reg = Registry::open(&path).unwrap();
+    let reg = open_registry(&path).unwrap();
     assert_eq!(
         reg.certificate_by_serial(second.serial)
             .unwrap()
@@ -294,7 +294,7 @@ fn certificate_lifecycle_with_every_transition() {
         audit("revoke"),
     )
     .unwrap();
-    let reg = Registry::open(&path).unwrap();
+    let reg = open_registry(&path).unwrap();
     let rec = reg.certificate_by_serial(third.serial).unwrap().unwrap();
     assert_eq!(
         rec.state,
@@ -332,7 +332,7 @@ fn certificate_lifecycle_with_every_transition() {
 #[test]
 fn nicknames_are_unique_among_in_force_certificates_in_prod_only() {
     let dir = tempfile::tempdir().unwrap();
-    let reg = Registry::open(dir.path().join("a.db")).unwrap();
+    let reg = open_registry(&dir.path().join("a.db")).unwrap();
     let ca = ca();
     let op = reg.add_operator(&michel(), T0, audit("op")).unwrap();
     let a = new_cert(&ca, Environment::Prod, op, None, "Certificat A");
@@ -404,7 +404,7 @@ fn nicknames_are_unique_among_in_force_certificates_in_prod_only() {
 fn the_audit_log_is_append_only_and_its_chain_detects_tampering() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.db");
-    let reg = Registry::open(&path).unwrap();
+    let reg = open_registry(&path).unwrap();
     reg.add_operator(&michel(), T0, audit("add-operator"))
         .unwrap();
     for i in 0..10 {
@@ -428,20 +428,21 @@ fn the_audit_log_is_append_only_and_its_chain_detects_tampering() {
     drop(reg);
 
     // The database itself refuses updates and deletes.
-    let raw = rusqlite::Connection::open(&path).unwrap();
-    assert!(
-        raw.execute("UPDATE audit_log SET detail = 'x' WHERE seq = 3", [])
-            .is_err()
-    );
-    assert!(
-        raw.execute("DELETE FROM audit_log WHERE seq = 3", [])
-            .is_err()
-    );
-    // Someone with the file drops the guard and rewrites an entry: the chain shows where.
-    raw.execute_batch("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = 'attempt X' WHERE seq = 5;").unwrap();
-    drop(raw);
+    assert!(raw_sql(&path, "UPDATE audit_log SET detail = 'x' WHERE seq = 3").is_err());
+    assert!(raw_sql(&path, "DELETE FROM audit_log WHERE seq = 3").is_err());
+    // Someone with the database drops the guard and rewrites an entry: the chain shows where.
+    let drop_guard = if on_postgres() {
+        "DROP TRIGGER audit_log_no_change ON audit_log;"
+    } else {
+        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;"
+    };
+    raw_sql(
+        &path,
+        &format!("{drop_guard} UPDATE audit_log SET detail = 'attempt X' WHERE seq = 5;"),
+    )
+    .unwrap();
     assert_eq!(
-        Registry::open(&path)
+        open_registry(&path)
             .unwrap()
             .verify_audit_chain()
             .unwrap_err(),
@@ -451,18 +452,19 @@ fn the_audit_log_is_append_only_and_its_chain_detects_tampering() {
     // Removing an entry breaks the chain too.
     let dir2 = tempfile::tempdir().unwrap();
     let path2 = dir2.path().join("b.db");
-    let reg = Registry::open(&path2).unwrap();
+    let reg = open_registry(&path2).unwrap();
     for i in 0..5 {
         reg.append_audit(NewAudit::new(T0, "t", "lookup", "x", i.to_string()))
             .unwrap();
     }
     drop(reg);
-    let raw = rusqlite::Connection::open(&path2).unwrap();
-    raw.execute_batch("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 2;")
-        .unwrap();
-    drop(raw);
+    raw_sql(
+        &path2,
+        &format!("{drop_guard} DELETE FROM audit_log WHERE seq = 2;"),
+    )
+    .unwrap();
     assert_eq!(
-        Registry::open(&path2)
+        open_registry(&path2)
             .unwrap()
             .verify_audit_chain()
             .unwrap_err(),
@@ -472,9 +474,12 @@ fn the_audit_log_is_append_only_and_its_chain_detects_tampering() {
 
 #[test]
 fn lookups_done_on_every_request_use_indexes() {
+    if on_postgres() {
+        return; // SQLite's query plans; PostgreSQL's unique constraints are indexes.
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.db");
-    Registry::open(&path).unwrap();
+    open_registry(&path).unwrap();
     let raw = rusqlite::Connection::open(&path).unwrap();
     for (query, index) in [
         (
@@ -519,4 +524,116 @@ fn lookups_done_on_every_request_use_indexes() {
             .unwrap();
         assert!(plan.contains(index), "{query}: {plan}");
     }
+}
+
+/// Two registries on one database, as two authority processes share one on PostgreSQL (or two
+/// handles one SQLite file): racing writes from both keep every rule.
+#[test]
+fn two_registries_on_one_database_keep_every_rule() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let a = Arc::new(open_registry(&path).unwrap());
+    let b = Arc::new(open_registry(&path).unwrap());
+    let op = a.add_operator(&michel(), T0, audit("op")).unwrap();
+    let ca = Arc::new(CertificateAuthority::generate(Environment::Prod, T0).unwrap());
+
+    // The same request (same key and nickname) reaching both: one certificate.
+    let same = new_cert(&ca, Environment::Prod, op, None, "Caisse 1").with_key_id(&[7; 20]);
+    let mut copy = new_cert(&ca, Environment::Prod, op, None, "Caisse 1").with_key_id(&[7; 20]);
+    copy.key_id.clone_from(&same.key_id);
+    // Two different requests for one PROD nickname: one certificate.
+    let left = new_cert(&ca, Environment::Prod, op, None, "Caisse 2");
+    let right = new_cert(&ca, Environment::Prod, op, None, "Caisse 2");
+    let outcomes: Vec<_> = [(&a, same), (&b, copy), (&a, left), (&b, right)]
+        .into_iter()
+        .map(|(reg, cert)| {
+            let reg = Arc::clone(reg);
+            std::thread::spawn(move || reg.record_issued(&cert, true, T0, audit("issue")))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_ok()).count(),
+        2,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes[..2]
+            .iter()
+            .any(|o| matches!(o, Err(Error::KeyInUse(_)))),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes[2..]
+            .iter()
+            .any(|o| matches!(o, Err(Error::NicknameInUse(_)))),
+        "{outcomes:?}"
+    );
+
+    // Devices and failures from both at once.
+    #[allow(clippy::needless_collect)] // Every thread starts before the first is joined.
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let reg = Arc::clone(if i % 2 == 0 { &a } else { &b });
+            let ca = Arc::clone(&ca);
+            std::thread::spawn(move || {
+                let mut devices = Vec::new();
+                for j in 0..10 {
+                    let cert =
+                        new_cert(&ca, Environment::Dev, op, None, &format!("Caisse {i}-{j}"));
+                    devices.push(reg.record_issued(&cert, true, T0, audit("issue")).unwrap());
+                    reg.count_failure(
+                        op,
+                        T0,
+                        (1_000, Duration::hours(1), Duration::minutes(15)),
+                        audit("refuse"),
+                    )
+                    .unwrap();
+                }
+                devices
+            })
+        })
+        .collect();
+    let devices: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .map(Option::unwrap)
+        .collect();
+    let unique: std::collections::HashSet<_> = devices.iter().collect();
+    assert_eq!(unique.len(), 80);
+    assert_eq!(b.attempt_state(op).unwrap().failures, 80);
+    assert_eq!(a.certificate_count().unwrap(), 82);
+    // One chain, no fork: the operator, the two issues that passed, 80 issues.
+    assert_eq!(a.verify_audit_chain().unwrap(), 83);
+    assert_eq!(b.verify_audit_chain().unwrap(), 83);
+}
+
+/// A database written by a newer websrm is refused, on either engine.
+#[test]
+fn a_registry_from_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let reg = open_registry(&path).unwrap();
+    let current = reg.schema_version().unwrap();
+    assert_eq!(current as usize, websrm_store::registry::MIGRATIONS.len());
+    drop(reg);
+    let bump = if on_postgres() {
+        format!(
+            "UPDATE websrm_schema SET version = {} WHERE kind = 'registry'",
+            current + 1
+        )
+    } else {
+        format!("PRAGMA user_version = {}", current + 1)
+    };
+    raw_sql(&path, &bump).unwrap();
+    assert_eq!(
+        open_registry(&path).unwrap_err(),
+        Error::SchemaTooNew {
+            found: current + 1,
+            supported: current
+        }
+    );
 }

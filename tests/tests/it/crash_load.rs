@@ -29,7 +29,7 @@ fn load_authority_child() {
     let [dir, enrolment, api] = spec.split('|').collect::<Vec<_>>()[..] else {
         panic!("bad spec")
     };
-    websrm_tests::run_authority_process(dir.as_ref(), enrolment, api, |_, _| {
+    websrm_tests::run_authority_process(dir.as_ref(), None, enrolment, api, |_, _| {
         std::fs::write(std::path::Path::new(dir).join("ready"), "").unwrap();
     });
 }

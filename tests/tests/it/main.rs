@@ -14,6 +14,7 @@ mod portal;
 mod portal_browser;
 mod profile;
 mod revocation;
+mod scale_out;
 mod support;
 mod terminals;
 mod transaction;

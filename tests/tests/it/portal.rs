@@ -23,8 +23,12 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn new(s: &Served) -> Self {
-        let config =
-            websrm_crypto::tls::client_config(std::slice::from_ref(&s.tls_root), None).unwrap();
+        Self::at(&s.enrolment_base, &s.tls_root)
+    }
+
+    /// A session with the online services of the enrolment host at `base`.
+    pub(crate) fn at(base: &str, tls_root: &[u8]) -> Self {
+        let config = websrm_crypto::tls::client_config(&[tls_root.to_vec()], None).unwrap();
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(std::sync::Arc::unwrap_or_clone(config))
             .redirect(reqwest::redirect::Policy::none())
@@ -32,7 +36,7 @@ impl Session {
             .unwrap();
         Self {
             client,
-            base: s.enrolment_base.clone(),
+            base: base.to_owned(),
             cookies: HashMap::new(),
         }
     }
@@ -148,7 +152,7 @@ pub(crate) fn set_password(s: &Served, number: &str, password: &str) {
         .unwrap();
 }
 
-async fn sign_in(
+pub(crate) async fn sign_in(
     session: &mut Session,
     number: &str,
     password: &str,

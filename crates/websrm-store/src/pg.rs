@@ -1,0 +1,359 @@
+//! The registry on PostgreSQL: connections that live on the registry's own threads (the
+//! synchronous client runs a small runtime of its own, which must not be inside the caller's),
+//! statements rewritten from `?N` to `$N`, one advisory lock taken by every write transaction,
+//! and versioned migrations applied under a second lock, so that processes starting together
+//! migrate once.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use bytes::BytesMut;
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, Config, NoTls, Statement};
+
+use crate::Error;
+use crate::sql::{Db, Row, Value};
+
+/// The advisory lock every write transaction holds until it ends ("WSRW").
+const WRITE_LOCK: i64 = 0x5753_5257;
+/// The advisory lock held while the schema is checked and migrated ("WSRM").
+const MIGRATE_LOCK: i64 = 0x5753_524D;
+
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Self {
+        Self::Database {
+            message: match e.as_db_error() {
+                Some(db) => format!(
+                    "PostgreSQL: {} ({}){}",
+                    db.message(),
+                    db.code().code(),
+                    db.detail().map(|d| format!(": {d}")).unwrap_or_default()
+                ),
+                None => format!("PostgreSQL: {e}"),
+            },
+        }
+    }
+}
+
+/// Parses a connection URL or libpq key-value string.
+pub(crate) fn config(url: &str) -> Result<Config, Error> {
+    let mut config: Config = url.parse().map_err(|e: postgres::Error| Error::Database {
+        message: format!("the PostgreSQL URL does not parse: {e}"),
+    })?;
+    if config.get_application_name().is_none() {
+        config.application_name("websrm-authority");
+    }
+    Ok(config)
+}
+
+/// A connection and its prepared statements.
+pub(crate) struct Pg {
+    client: Client,
+    config: Config,
+    statements: HashMap<String, Statement>,
+}
+
+impl Pg {
+    /// Connects. Plain TCP or a Unix socket: the database is expected on loopback or a private
+    /// network (see `docs/AUTHORITY.md`).
+    pub(crate) fn connect(config: &Config) -> Result<Self, Error> {
+        Ok(Self {
+            client: config.connect(NoTls)?,
+            config: config.clone(),
+            statements: HashMap::new(),
+        })
+    }
+
+    /// Connects again if the server closed the connection (a restart, a fail-over).
+    fn ensure_open(&mut self) -> Result<(), Error> {
+        if self.client.is_closed() {
+            self.client = self.config.connect(NoTls)?;
+            self.statements.clear();
+        }
+        Ok(())
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<Statement, Error> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(&translate(sql))?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
+/// `?N` becomes `$N`; a `+` that keeps SQLite off an index (` +column`) goes.
+fn translate(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    let mut previous = ' ';
+    while let Some(c) = chars.next() {
+        match c {
+            '?' if chars.peek().is_some_and(char::is_ascii_digit) => out.push('$'),
+            '+' if (previous == ' ' || previous == '(')
+                && chars.peek().is_some_and(char::is_ascii_alphabetic) => {}
+            _ => out.push(c),
+        }
+        previous = c;
+    }
+    out
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Self::Null => Ok(IsNull::Yes),
+            Self::Int(v) if *ty == Type::INT4 => i32::try_from(*v)?.to_sql_checked(ty, out),
+            Self::Int(v) if *ty == Type::INT2 => i16::try_from(*v)?.to_sql_checked(ty, out),
+            Self::Int(v) if *ty == Type::BOOL => (*v != 0).to_sql_checked(ty, out),
+            Self::Int(v) => v.to_sql_checked(ty, out),
+            Self::Text(v) => v.as_str().to_sql_checked(ty, out),
+            Self::Blob(v) => v.as_slice().to_sql_checked(ty, out),
+        }
+    }
+
+    /// Any type: `to_sql` checks the one the value holds against the parameter's.
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn value(row: &postgres::Row, i: usize) -> Result<Value, Error> {
+    let ty = row.columns()[i].type_();
+    let value = if *ty == Type::INT8 {
+        row.try_get::<_, Option<i64>>(i)?.map(Value::Int)
+    } else if *ty == Type::INT4 {
+        row.try_get::<_, Option<i32>>(i)?
+            .map(|v| Value::Int(v.into()))
+    } else if *ty == Type::INT2 {
+        row.try_get::<_, Option<i16>>(i)?
+            .map(|v| Value::Int(v.into()))
+    } else if *ty == Type::BOOL {
+        row.try_get::<_, Option<bool>>(i)?
+            .map(|v| Value::Int(v.into()))
+    } else if *ty == Type::BYTEA {
+        row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Blob)
+    } else if [Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::NAME].contains(ty) {
+        row.try_get::<_, Option<String>>(i)?.map(Value::Text)
+    } else {
+        return Err(Error::Database {
+            message: format!("column {i} has type {ty}, which the registry does not use"),
+        });
+    };
+    Ok(value.unwrap_or(Value::Null))
+}
+
+fn refs(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+impl Db for Pg {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, Error> {
+        let statement = self.statement(sql)?;
+        Ok(self.client.execute(&statement, &refs(params))?)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, Error> {
+        let statement = self.statement(sql)?;
+        self.client
+            .query(&statement, &refs(params))?
+            .iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| value(r, i))
+                    .collect::<Result<_, _>>()
+                    .map(Row)
+            })
+            .collect()
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), Error> {
+        Ok(self.client.batch_execute(sql)?)
+    }
+
+    fn begin_write(&mut self) -> Result<(), Error> {
+        self.ensure_open()?;
+        // One writer at a time across every process: the lock is released by COMMIT or ROLLBACK.
+        self.client.batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+        ))?;
+        Ok(())
+    }
+}
+
+/// Creates or migrates the schema, under a lock: a second process starting at the same time
+/// waits, then finds the schema current. The version is kept in `websrm_schema`.
+pub(crate) fn migrate(
+    pg: &mut Pg,
+    name: &str,
+    expected: &'static str,
+    migrations: &[&str],
+) -> Result<(), Error> {
+    let client = &mut pg.client;
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])?;
+    let has_table: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = 'websrm_schema')",
+            &[],
+        )?
+        .get(0);
+    let version: i64 = if has_table {
+        let row = tx.query_opt(
+            "SELECT version FROM websrm_schema WHERE kind = 'registry'",
+            &[],
+        )?;
+        row.map(|r| r.get(0)).ok_or_else(|| Error::WrongDatabase {
+            path: name.to_owned(),
+            expected,
+        })?
+    } else {
+        let tables: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+                &[],
+            )?
+            .get(0);
+        if tables != 0 {
+            return Err(Error::WrongDatabase {
+                path: name.to_owned(),
+                expected,
+            });
+        }
+        tx.batch_execute(
+            "CREATE TABLE websrm_schema (kind TEXT PRIMARY KEY, version BIGINT NOT NULL); \
+             INSERT INTO websrm_schema VALUES ('registry', 0)",
+        )?;
+        0
+    };
+    let supported = migrations.len() as u32;
+    let found = u32::try_from(version).unwrap_or(u32::MAX);
+    if found > supported {
+        return Err(Error::SchemaTooNew { found, supported });
+    }
+    for (index, sql) in migrations.iter().enumerate().skip(found as usize) {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "UPDATE websrm_schema SET version = $1 WHERE kind = 'registry'",
+            &[&(index as i64 + 1)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// A read: runs on a reader thread's connection (or learns that none could be opened).
+type ReadJob = Box<dyn FnOnce(Result<&mut Pg, Error>) + Send>;
+
+/// Reader threads, each with its connection, taking reads from one queue.
+#[derive(Debug)]
+pub(crate) struct Readers {
+    queue: Option<Sender<ReadJob>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Readers {
+    /// Starts `n` readers; each connects on its first read and again after losing its connection.
+    pub(crate) fn start(config: &Config, n: usize) -> Result<Self, Error> {
+        let (queue, jobs) = channel::<ReadJob>();
+        let jobs = Arc::new(Mutex::new(jobs));
+        let threads = (0..n)
+            .map(|i| {
+                let jobs = Arc::clone(&jobs);
+                let config = config.clone();
+                std::thread::Builder::new()
+                    .name(format!("websrm-registry-reader-{i}"))
+                    .spawn(move || {
+                        let mut conn: Option<Pg> = None;
+                        loop {
+                            let job = {
+                                let jobs = jobs
+                                    .lock()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                                jobs.recv()
+                            };
+                            let Ok(job) = job else { break };
+                            if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
+                                conn = None;
+                                match Pg::connect(&config) {
+                                    Ok(c) => conn = Some(c),
+                                    Err(e) => {
+                                        job(Err(e));
+                                        continue;
+                                    }
+                                }
+                            }
+                            if let Some(c) = conn.as_mut() {
+                                job(Ok(c));
+                            }
+                        }
+                    })
+                    .map_err(|e| Error::Database {
+                        message: format!("cannot start a registry reader: {e}"),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            queue: Some(queue),
+            threads,
+        })
+    }
+
+    /// Runs `f` on the first free reader and returns its result.
+    pub(crate) fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let (reply, answer) = channel::<Result<T, Error>>();
+        let job: ReadJob = Box::new(move |conn| {
+            let _ = reply.send(conn.and_then(|c| f(c)));
+        });
+        let gone = || Error::Database {
+            message: "the registry's readers have stopped".into(),
+        };
+        self.queue
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(job)
+            .map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
+    }
+}
+
+impl Drop for Readers {
+    fn drop(&mut self) {
+        self.queue.take();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Pg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pg").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::translate;
+
+    #[test]
+    fn placeholders_and_index_hints_are_rewritten() {
+        assert_eq!(
+            translate("SELECT a FROM t WHERE k = ?2 AND +op = ?1 AND (+n = ?10) AND x + 1 > ?3"),
+            "SELECT a FROM t WHERE k = $2 AND op = $1 AND (n = $10) AND x + 1 > $3"
+        );
+    }
+}

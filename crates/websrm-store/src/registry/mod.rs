@@ -1,0 +1,566 @@
+//! The authority's registry: operators and their codes, SRS products, device identifiers,
+//! certificates with every transition, and the hash-chained audit log.
+//!
+//! One API over two engines: SQLite (one file, the default) and PostgreSQL (shared by several
+//! authority processes). Every statement is written once, in `operators.rs` and
+//! `certificates.rs`, and runs on both; `schema.rs` holds each engine's migrations.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::Connection;
+use time::OffsetDateTime;
+use websrm_domain::{
+    AuthorizationCode, CertificateState, CertificationCode, DeviceId, Environment, FileNumber,
+    GstNumber, IdentificationNumber, Nickname, PartnerId, QstNumber, Sector, SerialNumber,
+    SoftwareVersion, SrsId, Thumbprint, Validity, VersionId,
+};
+
+use crate::Error;
+use crate::db;
+use crate::sql::{Db, Lite};
+use crate::writer::Writer;
+
+mod certificates;
+mod operators;
+mod schema;
+
+pub use schema::MIGRATIONS;
+
+const KIND: db::Kind = db::Kind {
+    name: "websrm authority registry",
+    application_id: 0x5753_5247,
+    migrations: MIGRATIONS,
+};
+
+/// Where a registry lives.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Database {
+    /// An SQLite file, created on first use.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, by URL (`postgres://user:password@host:port/name`, or any form
+    /// libpq accepts); its schema is created on first use.
+    Postgres(String),
+}
+
+impl Database {
+    /// Reads `postgres://…` or `postgresql://…` as PostgreSQL, anything else as an SQLite file
+    /// (with or without `sqlite:` in front).
+    pub fn parse(text: &str) -> Self {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Self::Postgres(text.to_owned())
+        } else {
+            Self::Sqlite(PathBuf::from(text.strip_prefix("sqlite:").unwrap_or(text)))
+        }
+    }
+}
+
+impl FromStr for Database {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::parse(s))
+    }
+}
+
+/// Shows the file, or the URL without its password.
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "{}", path.display()),
+            Self::Postgres(url) => f.write_str(&redact(url)),
+        }
+    }
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Self::Postgres(_) => f.debug_tuple("Postgres").field(&self.to_string()).finish(),
+        }
+    }
+}
+
+/// A URL with its password, if any, replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{scheme}://{name}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// An operator's row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OperatorId(pub i64);
+
+/// An operator (or a server administrator) to register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewOperator {
+    /// The identification number (the CSR's CN).
+    pub identification_number: IdentificationNumber,
+    /// The legal name.
+    pub legal_name: String,
+    /// The QST number; `None` for a server administrator.
+    pub qst_number: Option<QstNumber>,
+    /// The GST number.
+    pub gst_number: Option<GstNumber>,
+    /// The mandatory-billing file numbers with their sector.
+    pub file_numbers: Vec<(FileNumber, Sector)>,
+}
+
+impl NewOperator {
+    /// An operator with no tax or file numbers yet.
+    pub fn new(identification_number: IdentificationNumber, legal_name: impl Into<String>) -> Self {
+        Self {
+            identification_number,
+            legal_name: legal_name.into(),
+            qst_number: None,
+            gst_number: None,
+            file_numbers: Vec::new(),
+        }
+    }
+}
+
+/// A registered operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Operator {
+    /// The row id.
+    pub id: OperatorId,
+    /// The identification number.
+    pub identification_number: IdentificationNumber,
+    /// The legal name.
+    pub legal_name: String,
+    /// The QST number.
+    pub qst_number: Option<QstNumber>,
+    /// The GST number.
+    pub gst_number: Option<GstNumber>,
+    /// The file numbers with their sector.
+    pub file_numbers: Vec<(FileNumber, Sector)>,
+    /// When registered.
+    pub created_at: OffsetDateTime,
+}
+
+/// An authorization code on record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuthorizationCodeRecord {
+    /// Whose code it is.
+    pub operator: OperatorId,
+    /// The code.
+    pub code: AuthorizationCode,
+    /// The sector it was issued for.
+    pub sector: Sector,
+    /// When it becomes usable (up to 90 minutes after issuance at Revenu Québec).
+    pub activated_at: OffsetDateTime,
+    /// When a newer code superseded it.
+    pub superseded_at: Option<OffsetDateTime>,
+}
+
+/// Failed authorization attempts of an operator, for lockout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct AttemptState {
+    /// Failures counted in the current window.
+    pub failures: u32,
+    /// When the current window started.
+    pub first_failure_at: Option<OffsetDateTime>,
+    /// Until when the operator is locked out.
+    pub locked_until: Option<OffsetDateTime>,
+}
+
+impl AttemptState {
+    /// A state with these values.
+    pub fn new(
+        failures: u32,
+        first_failure_at: Option<OffsetDateTime>,
+        locked_until: Option<OffsetDateTime>,
+    ) -> Self {
+        Self {
+            failures,
+            first_failure_at,
+            locked_until,
+        }
+    }
+}
+
+/// A version of an SRS product, registered for an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Product {
+    /// The environment.
+    pub environment: Environment,
+    /// `IDPARTN`.
+    pub partner_id: PartnerId,
+    /// `IDSEV`.
+    pub srs_id: SrsId,
+    /// `IDVERSI`.
+    pub version_id: VersionId,
+    /// `CODCERTIF`.
+    pub certification_code: CertificationCode,
+    /// `VERSI`.
+    pub version: SoftwareVersion,
+    /// `VERSIPARN`.
+    pub parent_version: SoftwareVersion,
+    /// Whether this version is certified.
+    pub certified: bool,
+}
+
+impl Product {
+    /// A product version.
+    #[allow(clippy::too_many_arguments)] // The protocol's product identity has this many parts.
+    pub fn new(
+        environment: Environment,
+        partner_id: PartnerId,
+        srs_id: SrsId,
+        version_id: VersionId,
+        certification_code: CertificationCode,
+        version: SoftwareVersion,
+        parent_version: SoftwareVersion,
+        certified: bool,
+    ) -> Self {
+        Self {
+            environment,
+            partner_id,
+            srs_id,
+            version_id,
+            certification_code,
+            version,
+            parent_version,
+            certified,
+        }
+    }
+}
+
+/// A device identifier the authority issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeviceRecord {
+    /// The identifier.
+    pub device_id: DeviceId,
+    /// When issued.
+    pub issued_at: OffsetDateTime,
+    /// The operator whose request obtained it.
+    pub operator: Option<OperatorId>,
+    /// For a terminal, the device it is attached to.
+    pub host: Option<DeviceId>,
+}
+
+/// A certificate to record as issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewCertificate {
+    /// The serial number.
+    pub serial: SerialNumber,
+    /// The thumbprint.
+    pub thumbprint: Thumbprint,
+    /// The environment.
+    pub environment: Environment,
+    /// The operator.
+    pub operator: OperatorId,
+    /// The device, for an SRS certificate.
+    pub device: Option<DeviceId>,
+    /// The nickname (SN).
+    pub nickname: Nickname,
+    /// The subject, as text.
+    pub subject: String,
+    /// The validity.
+    pub validity: Validity,
+    /// The DER.
+    pub der: Vec<u8>,
+    /// Who issued it (the request's channel or an agent).
+    pub actor: String,
+    /// The identifier of the certified public key (hex SHA-1), to recognise a retransmitted
+    /// request for the same key.
+    pub key_id: Option<String>,
+    /// For a terminal's first enrolment, the host device that asked for it: the new device
+    /// identifier is recorded as that host's terminal.
+    pub host: Option<DeviceId>,
+}
+
+impl NewCertificate {
+    /// The same record, for a terminal of the device `host`.
+    pub fn with_host(mut self, host: Option<DeviceId>) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// The same record with the identifier of its public key.
+    pub fn with_key_id(mut self, key_id: &[u8]) -> Self {
+        self.key_id = Some(key_id.iter().map(|b| format!("{b:02X}")).collect());
+        self
+    }
+
+    /// A certificate record.
+    #[allow(clippy::too_many_arguments)] // One field each; all are required.
+    pub fn new(
+        serial: SerialNumber,
+        thumbprint: Thumbprint,
+        environment: Environment,
+        operator: OperatorId,
+        device: Option<DeviceId>,
+        nickname: Nickname,
+        subject: String,
+        validity: Validity,
+        der: Vec<u8>,
+        actor: impl Into<String>,
+    ) -> Self {
+        Self {
+            serial,
+            thumbprint,
+            environment,
+            operator,
+            device,
+            nickname,
+            subject,
+            validity,
+            der,
+            actor: actor.into(),
+            key_id: None,
+            host: None,
+        }
+    }
+}
+
+/// A certificate on record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CertificateRecord {
+    /// The serial number.
+    pub serial: SerialNumber,
+    /// The thumbprint.
+    pub thumbprint: Thumbprint,
+    /// The environment.
+    pub environment: Environment,
+    /// The operator.
+    pub operator: OperatorId,
+    /// The device.
+    pub device: Option<DeviceId>,
+    /// The nickname.
+    pub nickname: Nickname,
+    /// The subject, as text.
+    pub subject: String,
+    /// The validity.
+    pub validity: Validity,
+    /// The DER.
+    pub der: Vec<u8>,
+    /// The recorded state (expiry follows from the validity).
+    pub state: CertificateState,
+    /// When issued.
+    pub issued_at: OffsetDateTime,
+    /// The certificate that replaced it.
+    pub replaced_by: Option<SerialNumber>,
+    /// When it was replaced, deleted or revoked.
+    pub ended_at: Option<OffsetDateTime>,
+    /// Who replaced, deleted or revoked it.
+    pub ended_by: Option<String>,
+}
+
+/// A transition of a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CertificateEvent {
+    /// When.
+    pub at: OffsetDateTime,
+    /// `issued`, `replaced`, `deleted` or `revoked`.
+    pub event: String,
+    /// Who.
+    pub actor: String,
+    /// Details (the replacing serial, the revocation reason and channel).
+    pub detail: String,
+}
+
+/// The authority's registry: one SQLite file, or one PostgreSQL database shared by every
+/// authority process.
+///
+/// Safe to share between threads. Reads use a small pool of connections and run in parallel.
+/// Writes go to one writer thread, which commits whatever is queued as one transaction (group
+/// commit): one flush to disk for many writes, and each write returns only once the commit that
+/// holds it is durable. On PostgreSQL every write transaction first takes one advisory lock, so
+/// that the writers of several processes take turns, batch by batch: each check-then-write
+/// (a repeated request, a nickname in force, a lockout count, the audit chain's next link) sees
+/// every write committed before it, whichever process made it.
+#[derive(Debug)]
+pub struct Registry {
+    writer: Writer,
+    readers: Readers,
+    database: Database,
+}
+
+/// The read connections.
+#[derive(Debug)]
+enum Readers {
+    /// Opened once; a read runs on the caller's thread.
+    Sqlite {
+        pool: Vec<Mutex<Connection>>,
+        next: AtomicUsize,
+    },
+    /// Each on a thread of its own (a PostgreSQL client must live outside any async runtime).
+    #[cfg(feature = "postgres")]
+    Postgres(crate::pg::Readers),
+}
+
+/// How many read connections a registry keeps.
+const READERS: usize = 4;
+
+impl Registry {
+    /// Opens the SQLite registry at `path`, creating it on first use and migrating it to the
+    /// current schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref().to_path_buf();
+        // The write connection creates and migrates the file; the readers open it as it is.
+        let writer_path = path.clone();
+        let writer = Writer::start(move || db::open(&writer_path, KIND))?;
+        let pool = (0..READERS)
+            .map(|_| db::open_reader(&path).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            writer,
+            readers: Readers::Sqlite {
+                pool,
+                next: AtomicUsize::new(0),
+            },
+            database: Database::Sqlite(path),
+        })
+    }
+
+    /// Opens the registry in `database`, creating its schema on first use and migrating it to
+    /// the current version. A database whose schema is newer than this version knows is refused.
+    pub fn open_database(database: &Database) -> Result<Self, Error> {
+        match database {
+            Database::Sqlite(path) => Self::open(path),
+            #[cfg(feature = "postgres")]
+            Database::Postgres(url) => {
+                let config = crate::pg::config(url)?;
+                let name = database.to_string();
+                let writer_config = config.clone();
+                let writer = Writer::start(move || {
+                    let mut conn = crate::pg::Pg::connect(&writer_config)?;
+                    crate::pg::migrate(&mut conn, &name, KIND.name, schema::PG_MIGRATIONS)?;
+                    Ok(conn)
+                })?;
+                Ok(Self {
+                    writer,
+                    readers: Readers::Postgres(crate::pg::Readers::start(&config, READERS)?),
+                    database: database.clone(),
+                })
+            }
+            #[cfg(not(feature = "postgres"))]
+            Database::Postgres(_) => Err(Error::Database {
+                message: format!(
+                    "{database}: this build of websrm-store has no PostgreSQL support (feature `postgres`)"
+                ),
+            }),
+        }
+    }
+
+    /// Where the registry lives.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// The file, for an SQLite registry.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.database {
+            Database::Sqlite(path) => Some(path),
+            Database::Postgres(_) => None,
+        }
+    }
+
+    /// Runs a read on a read connection: on SQLite the first free one of the pool (or the next in
+    /// turn), on PostgreSQL the first free reader thread.
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        match &self.readers {
+            Readers::Sqlite { pool, next } => {
+                let conn = sqlite_reader(pool, next);
+                f(&mut Lite(&conn))
+            }
+            #[cfg(feature = "postgres")]
+            Readers::Postgres(readers) => readers.read(f),
+        }
+    }
+
+    /// Runs a write in the writer's next batch (one transaction, one commit for every write
+    /// queued meanwhile) and returns once that batch is committed.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        self.writer.write(f)
+    }
+
+    /// The schema version of the database.
+    pub fn schema_version(&self) -> Result<u32, Error> {
+        let sql = match self.database {
+            Database::Sqlite(_) => "PRAGMA user_version",
+            Database::Postgres(_) => "SELECT version FROM websrm_schema WHERE kind = 'registry'",
+        };
+        let version = self.read(move |db| db.count(sql, &[]))?;
+        u32::try_from(version).map_err(|_| Error::Database {
+            message: format!("schema version {version}"),
+        })
+    }
+
+    /// The engine's own consistency check: SQLite's `integrity_check`; on PostgreSQL, that no
+    /// index of the registry was left invalid (by an interrupted `CREATE INDEX CONCURRENTLY`,
+    /// say), the engine checking its own pages with data checksums.
+    pub fn integrity_check(&self) -> Result<(), Error> {
+        let problem = match self.database {
+            Database::Sqlite(_) => self.read(|db| {
+                let result = db
+                    .row("PRAGMA integrity_check", &[])?
+                    .map(|r| r.text(0))
+                    .transpose()?
+                    .unwrap_or_default();
+                Ok((result != "ok").then_some(result))
+            })?,
+            Database::Postgres(_) => self.read(|db| {
+                let invalid = db.count(
+                    "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = current_schema() AND NOT (i.indisvalid AND i.indisready)",
+                    &[],
+                )?;
+                Ok((invalid != 0).then(|| format!("{invalid} invalid index(es)")))
+            })?,
+        };
+        match problem {
+            None => Ok(()),
+            Some(result) => Err(Error::Database {
+                message: format!("integrity check: {result}"),
+            }),
+        }
+    }
+}
+
+fn sqlite_reader<'p>(
+    pool: &'p [Mutex<Connection>],
+    next: &AtomicUsize,
+) -> MutexGuard<'p, Connection> {
+    // Reads never leave anything half done, so a poisoned lock is safe to take over.
+    for reader in pool {
+        if let Ok(guard) = reader.try_lock() {
+            return guard;
+        }
+    }
+    let next = next.fetch_add(1, Ordering::Relaxed) % pool.len();
+    pool[next]
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

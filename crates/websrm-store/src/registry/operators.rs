@@ -1,0 +1,505 @@
+//! Operators, their authorization codes and lockout counters, passwords and sessions of the
+//! online services, and customer-service agents.
+
+use time::OffsetDateTime;
+use websrm_domain::{AuthorizationCode, GstNumber, IdentificationNumber, QstNumber, Sector};
+
+use super::{AttemptState, AuthorizationCodeRecord, NewOperator, Operator, OperatorId, Registry};
+use crate::Error;
+use crate::audit::{self, NewAudit};
+use crate::db::{from_unix, parse, to_unix};
+use crate::sql::{Db, Row, vals};
+
+impl Registry {
+    /// Registers an operator.
+    pub fn add_operator(
+        &self,
+        operator: &NewOperator,
+        at: OffsetDateTime,
+        audit: NewAudit,
+    ) -> Result<OperatorId, Error> {
+        let operator = operator.to_owned();
+        self.write(move |tx| {
+            if tx
+                .row(
+                    "SELECT id FROM operators WHERE identification_number = ?1",
+                    vals![operator.identification_number.as_str()],
+                )?
+                .is_some()
+            {
+                return Err(Error::OperatorExists(operator.identification_number));
+            }
+            let id = tx
+                .row(
+                    "INSERT INTO operators (identification_number, legal_name, qst_number, gst_number, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                    vals![
+                        operator.identification_number.as_str(),
+                        &operator.legal_name,
+                        operator.qst_number.as_ref().map(QstNumber::as_str),
+                        operator.gst_number.as_ref().map(GstNumber::as_str),
+                        to_unix(at)
+                    ],
+                )?
+                .ok_or_else(|| Error::Database {
+                    message: "the new operator has no row id".into(),
+                })?
+                .int(0)?;
+            for (file, sector) in &operator.file_numbers {
+                tx.execute(
+                    "INSERT INTO file_numbers (operator_id, file_number, sector) VALUES (?1, ?2, ?3)",
+                    vals![id, file.as_str(), sector.as_str()],
+                )?;
+            }
+            audit::append(tx, &audit)?;
+            Ok(OperatorId(id))
+        })
+    }
+
+    /// The operator with this identification number.
+    pub fn operator_by_identification(
+        &self,
+        number: &IdentificationNumber,
+    ) -> Result<Option<Operator>, Error> {
+        let number = number.clone();
+        self.read(move |db| {
+            let id = db
+                .row(
+                    "SELECT id FROM operators WHERE identification_number = ?1",
+                    vals![number.as_str()],
+                )?
+                .map(|r| r.int(0))
+                .transpose()?;
+            id.map(|id| operator_row(db, OperatorId(id))).transpose()
+        })
+    }
+
+    /// The operator with this row id.
+    pub fn operator(&self, id: OperatorId) -> Result<Operator, Error> {
+        self.read(move |db| operator_row(db, id))
+    }
+
+    /// Every operator, by identification number.
+    pub fn operators(&self) -> Result<Vec<Operator>, Error> {
+        self.read(|db| {
+            let ids = db.query(
+                "SELECT id FROM operators ORDER BY identification_number",
+                &[],
+            )?;
+            ids.iter()
+                .map(|r| operator_row(db, OperatorId(r.int(0)?)))
+                .collect()
+        })
+    }
+
+    /// Records a new authorization code for the operator; it supersedes the operator's previous
+    /// codes for the same sector.
+    pub fn add_authorization_code(
+        &self,
+        operator: OperatorId,
+        code: &AuthorizationCode,
+        sector: Sector,
+        activated_at: OffsetDateTime,
+        at: OffsetDateTime,
+        audit: NewAudit,
+    ) -> Result<(), Error> {
+        self.add_code(operator, code, sector, None, activated_at, at, audit)
+    }
+
+    /// Records a server administrator's authorization code (sector `FOB`) for the servers of
+    /// `administers` (RBC or TRP): it supersedes the administrator's earlier code for that
+    /// sector only, so that an administrator of both sectors holds one code for each.
+    pub fn add_server_code(
+        &self,
+        operator: OperatorId,
+        code: &AuthorizationCode,
+        administers: Sector,
+        activated_at: OffsetDateTime,
+        at: OffsetDateTime,
+        audit: NewAudit,
+    ) -> Result<(), Error> {
+        self.add_code(
+            operator,
+            code,
+            Sector::Server,
+            Some(administers),
+            activated_at,
+            at,
+            audit,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)] // One column each, and the audit entry.
+    fn add_code(
+        &self,
+        operator: OperatorId,
+        code: &AuthorizationCode,
+        sector: Sector,
+        scope: Option<Sector>,
+        activated_at: OffsetDateTime,
+        at: OffsetDateTime,
+        audit: NewAudit,
+    ) -> Result<(), Error> {
+        let code = code.to_owned();
+        self.write(move |tx| {
+            operator_row(tx, operator)?;
+            if tx
+                .row(
+                    "SELECT id FROM authorization_codes WHERE code = ?1",
+                    vals![code.expose()],
+                )?
+                .is_some()
+            {
+                return Err(Error::AuthorizationCodeExists);
+            }
+            let scope = scope.map(Sector::as_str);
+            tx.execute(
+                "UPDATE authorization_codes SET superseded_at = ?3 \
+                 WHERE operator_id = ?1 AND sector = ?2 AND scope IS NOT DISTINCT FROM ?4 AND superseded_at IS NULL",
+                vals![operator.0, sector.as_str(), to_unix(at), scope],
+            )?;
+            tx.execute(
+                "INSERT INTO authorization_codes (operator_id, code, sector, activated_at, created_at, scope) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                vals![
+                    operator.0,
+                    code.expose(),
+                    sector.as_str(),
+                    to_unix(activated_at),
+                    to_unix(at),
+                    scope
+                ],
+            )?;
+            audit::append(tx, &audit)?;
+            Ok(())
+        })
+    }
+
+    /// The record of an authorization code, whoever it belongs to.
+    pub fn find_authorization_code(
+        &self,
+        code: &AuthorizationCode,
+    ) -> Result<Option<AuthorizationCodeRecord>, Error> {
+        let code = code.to_owned();
+        self.read(move |db| {
+            db.row(
+                "SELECT operator_id, code, sector, activated_at, superseded_at FROM authorization_codes WHERE code = ?1",
+                vals![code.expose()],
+            )?
+            .map(|r| code_from_row(&r))
+            .transpose()
+        })
+    }
+
+    /// The operator's failed authorization attempts.
+    pub fn attempt_state(&self, operator: OperatorId) -> Result<AttemptState, Error> {
+        self.read(move |db| attempt_state(db, operator))
+    }
+
+    /// Counts a failed authorization attempt, in one write so that racing failures are all
+    /// counted: within `window` of the first failure the count grows, else it starts again at 1;
+    /// reaching `max_failures` locks the operator out for `lockout`, with an audit entry.
+    /// Returns the new state.
+    pub fn count_failure(
+        &self,
+        operator: OperatorId,
+        at: OffsetDateTime,
+        policy: (u32, time::Duration, time::Duration),
+        audit: NewAudit,
+    ) -> Result<AttemptState, Error> {
+        let (max_failures, window, lockout) = policy;
+        self.write(move |tx| {
+            let state = attempt_state(tx, operator)?;
+            let in_window = state.first_failure_at.is_some_and(|t| at - t < window);
+            let (failures, first) = if in_window {
+                (state.failures + 1, state.first_failure_at)
+            } else {
+                (1, Some(at))
+            };
+            let locked_until = (failures >= max_failures).then_some(at + lockout);
+            tx.execute(
+                "UPDATE operators SET failed_attempts = ?2, first_failure_at = ?3, locked_until = ?4 WHERE id = ?1",
+                vals![operator.0, failures, first.map(to_unix), locked_until.map(to_unix)],
+            )?;
+            if let Some(until) = locked_until {
+                let audit = NewAudit { detail: format!("locked until {until}"), ..audit };
+                audit::append(tx, &audit)?;
+            }
+            Ok(AttemptState::new(failures, first, locked_until))
+        })
+    }
+
+    /// Stores the operator's failed-attempt state, with the audit entry of the decision.
+    pub fn set_attempt_state(
+        &self,
+        operator: OperatorId,
+        state: AttemptState,
+        audit: Option<NewAudit>,
+    ) -> Result<(), Error> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE operators SET failed_attempts = ?2, first_failure_at = ?3, locked_until = ?4 WHERE id = ?1",
+                vals![
+                    operator.0,
+                    state.failures,
+                    state.first_failure_at.map(to_unix),
+                    state.locked_until.map(to_unix)
+                ],
+            )?;
+            if n == 0 {
+                return Err(Error::OperatorNotFound(operator.0));
+            }
+            if let Some(audit) = audit {
+                audit::append(tx, &audit)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Sets the operator's password for the online services (its hash; the registry never sees
+    /// the password).
+    pub fn set_operator_password_hash(
+        &self,
+        operator: OperatorId,
+        hash: &str,
+        audit: NewAudit,
+    ) -> Result<(), Error> {
+        let hash = hash.to_owned();
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE operators SET password_hash = ?2 WHERE id = ?1",
+                vals![operator.0, hash],
+            )?;
+            if n == 0 {
+                return Err(Error::OperatorNotFound(operator.0));
+            }
+            audit::append(tx, &audit)?;
+            Ok(())
+        })
+    }
+
+    /// Opens a session of the online services for `operator`, under the hash of its token;
+    /// expired sessions are removed at the same time.
+    pub fn open_portal_session(
+        &self,
+        token_hash: &str,
+        operator: OperatorId,
+        csrf: &str,
+        expires: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let (token_hash, csrf) = (token_hash.to_owned(), csrf.to_owned());
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM portal_sessions WHERE expires_at <= ?1",
+                vals![to_unix(at)],
+            )?;
+            tx.execute(
+                "INSERT INTO portal_sessions (token_hash, operator_id, csrf, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                vals![token_hash, operator.0, csrf, to_unix(expires)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The session under `token_hash`, if it exists and has not expired at `at`: its operator,
+    /// CSRF token and expiry.
+    pub fn portal_session(
+        &self,
+        token_hash: &str,
+        at: OffsetDateTime,
+    ) -> Result<Option<(OperatorId, String, OffsetDateTime)>, Error> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |db| {
+            db.row(
+                "SELECT operator_id, csrf, expires_at FROM portal_sessions WHERE token_hash = ?1 AND expires_at > ?2",
+                vals![token_hash, to_unix(at)],
+            )?
+            .map(|r| {
+                Ok((
+                    OperatorId(r.int(0)?),
+                    r.text(1)?,
+                    from_unix("portal_sessions", "expires_at", r.int(2)?)?,
+                ))
+            })
+            .transpose()
+        })
+    }
+
+    /// Keeps a message (French, English) to show once on the session's next page.
+    pub fn set_portal_flash(
+        &self,
+        token_hash: &str,
+        french: &str,
+        english: &str,
+    ) -> Result<(), Error> {
+        let (token_hash, french, english) =
+            (token_hash.to_owned(), french.to_owned(), english.to_owned());
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE portal_sessions SET flash_fr = ?2, flash_en = ?3 WHERE token_hash = ?1",
+                vals![token_hash, french, english],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Takes the session's message, if any: it is shown once.
+    pub fn take_portal_flash(&self, token_hash: &str) -> Result<Option<(String, String)>, Error> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |tx| {
+            let flash = tx
+                .row(
+                    "SELECT flash_fr, flash_en FROM portal_sessions WHERE token_hash = ?1",
+                    vals![&token_hash],
+                )?
+                .map(|r| Ok::<_, Error>((r.opt_text(0)?, r.opt_text(1)?)))
+                .transpose()?;
+            tx.execute(
+                "UPDATE portal_sessions SET flash_fr = NULL, flash_en = NULL WHERE token_hash = ?1",
+                vals![&token_hash],
+            )?;
+            Ok(match flash {
+                Some((Some(fr), Some(en))) => Some((fr, en)),
+                _ => None,
+            })
+        })
+    }
+
+    /// Ends a session.
+    pub fn close_portal_session(&self, token_hash: &str) -> Result<(), Error> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM portal_sessions WHERE token_hash = ?1",
+                vals![token_hash],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The hash of the operator's password, if one is set.
+    pub fn operator_password_hash(&self, operator: OperatorId) -> Result<Option<String>, Error> {
+        self.read(move |db| {
+            Ok(db
+                .row(
+                    "SELECT password_hash FROM operators WHERE id = ?1",
+                    vals![operator.0],
+                )?
+                .map(|r| r.opt_text(0))
+                .transpose()?
+                .flatten())
+        })
+    }
+
+    /// Registers a customer-service agent with the hash of its password.
+    pub fn add_agent(
+        &self,
+        agent_id: &str,
+        hash: &str,
+        at: OffsetDateTime,
+        audit: NewAudit,
+    ) -> Result<(), Error> {
+        let agent_id = agent_id.to_owned();
+        let hash = hash.to_owned();
+        self.write(move |tx| {
+            let inserted = tx.execute(
+                "INSERT INTO agents (agent_id, password_hash, created_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT DO NOTHING",
+                vals![&agent_id, hash, to_unix(at)],
+            )?;
+            if inserted == 0 {
+                return Err(Error::AgentExists(agent_id));
+            }
+            audit::append(tx, &audit)?;
+            Ok(())
+        })
+    }
+
+    /// The hash of an agent's password, if the agent exists.
+    pub fn agent_password_hash(&self, agent_id: &str) -> Result<Option<String>, Error> {
+        let agent_id = agent_id.to_owned();
+        self.read(move |db| {
+            db.row(
+                "SELECT password_hash FROM agents WHERE agent_id = ?1",
+                vals![agent_id],
+            )?
+            .map(|r| r.text(0))
+            .transpose()
+        })
+    }
+}
+
+pub(super) fn operator_row(db: &mut dyn Db, id: OperatorId) -> Result<Operator, Error> {
+    let row = db
+        .row(
+            "SELECT identification_number, legal_name, qst_number, gst_number, created_at FROM operators WHERE id = ?1",
+            vals![id.0],
+        )?
+        .ok_or(Error::OperatorNotFound(id.0))?;
+    let files = db
+        .query(
+            "SELECT file_number, sector FROM file_numbers WHERE operator_id = ?1 ORDER BY file_number",
+            vals![id.0],
+        )?
+        .iter()
+        .map(|r| {
+            Ok((
+                parse("file_numbers", "file_number", &r.text(0)?)?,
+                parse("file_numbers", "sector", &r.text(1)?)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Operator {
+        id,
+        identification_number: parse("operators", "identification_number", &row.text(0)?)?,
+        legal_name: row.text(1)?,
+        qst_number: row
+            .opt_text(2)?
+            .map(|q| parse("operators", "qst_number", &q))
+            .transpose()?,
+        gst_number: row
+            .opt_text(3)?
+            .map(|g| parse("operators", "gst_number", &g))
+            .transpose()?,
+        file_numbers: files,
+        created_at: from_unix("operators", "created_at", row.int(4)?)?,
+    })
+}
+
+fn code_from_row(r: &Row) -> Result<AuthorizationCodeRecord, Error> {
+    Ok(AuthorizationCodeRecord {
+        operator: OperatorId(r.int(0)?),
+        code: parse("authorization_codes", "code", &r.text(1)?)?,
+        sector: parse("authorization_codes", "sector", &r.text(2)?)?,
+        activated_at: from_unix("authorization_codes", "activated_at", r.int(3)?)?,
+        superseded_at: r
+            .opt_int(4)?
+            .map(|t| from_unix("authorization_codes", "superseded_at", t))
+            .transpose()?,
+    })
+}
+
+fn attempt_state(db: &mut dyn Db, operator: OperatorId) -> Result<AttemptState, Error> {
+    let row = db
+        .row(
+            "SELECT failed_attempts, first_failure_at, locked_until FROM operators WHERE id = ?1",
+            vals![operator.0],
+        )?
+        .ok_or(Error::OperatorNotFound(operator.0))?;
+    Ok(AttemptState {
+        failures: u32::try_from(row.int(0)?).map_err(|_| Error::Corrupt {
+            table: "operators",
+            column: "failed_attempts",
+            value: format!("{:?}", row.0.first()),
+        })?,
+        first_failure_at: row
+            .opt_int(1)?
+            .map(|t| from_unix("operators", "first_failure_at", t))
+            .transpose()?,
+        locked_until: row
+            .opt_int(2)?
+            .map(|t| from_unix("operators", "locked_until", t))
+            .transpose()?,
+    })
+}

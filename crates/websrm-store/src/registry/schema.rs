@@ -1,0 +1,258 @@
+//! The registry's schema, one migration per version, for each engine. Both lists have the same
+//! length and the same numbering: version N is the same tables on SQLite and on PostgreSQL.
+
+/// The registry's schema, one migration per version (version = index + 1).
+pub const MIGRATIONS: &[&str] = &[
+    r"
+CREATE TABLE operators (
+    id                    INTEGER PRIMARY KEY,
+    identification_number TEXT NOT NULL UNIQUE,
+    legal_name            TEXT NOT NULL,
+    qst_number            TEXT UNIQUE,
+    gst_number            TEXT,
+    created_at            INTEGER NOT NULL,
+    failed_attempts       INTEGER NOT NULL DEFAULT 0,
+    first_failure_at      INTEGER,
+    locked_until          INTEGER
+);
+CREATE TABLE file_numbers (
+    operator_id INTEGER NOT NULL REFERENCES operators(id),
+    file_number TEXT NOT NULL,
+    sector      TEXT NOT NULL,
+    PRIMARY KEY (operator_id, file_number)
+);
+CREATE TABLE authorization_codes (
+    id            INTEGER PRIMARY KEY,
+    operator_id   INTEGER NOT NULL REFERENCES operators(id),
+    code          TEXT NOT NULL UNIQUE,
+    sector        TEXT NOT NULL,
+    activated_at  INTEGER NOT NULL,
+    superseded_at INTEGER,
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX authorization_codes_operator ON authorization_codes(operator_id, sector);
+CREATE TABLE products (
+    environment        TEXT NOT NULL,
+    partner_id         TEXT NOT NULL,
+    srs_id             TEXT NOT NULL,
+    version_id         TEXT NOT NULL,
+    certification_code TEXT NOT NULL,
+    version            TEXT NOT NULL,
+    parent_version     TEXT NOT NULL,
+    certified          INTEGER NOT NULL,
+    PRIMARY KEY (environment, partner_id, srs_id, version_id)
+);
+CREATE TABLE devices (
+    device_id   TEXT PRIMARY KEY,
+    issued_at   INTEGER NOT NULL,
+    operator_id INTEGER REFERENCES operators(id),
+    host_device TEXT REFERENCES devices(device_id)
+);
+CREATE TABLE certificates (
+    id                 INTEGER PRIMARY KEY,
+    serial             TEXT NOT NULL UNIQUE,
+    thumbprint         TEXT NOT NULL UNIQUE,
+    environment        TEXT NOT NULL,
+    operator_id        INTEGER NOT NULL REFERENCES operators(id),
+    device_id          TEXT REFERENCES devices(device_id),
+    nickname           TEXT NOT NULL,
+    subject            TEXT NOT NULL,
+    not_before         INTEGER NOT NULL,
+    not_after          INTEGER NOT NULL,
+    der                BLOB NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('active', 'replaced', 'deleted', 'revoked')),
+    issued_at          INTEGER NOT NULL,
+    replaced_by        TEXT REFERENCES certificates(serial),
+    ended_at           INTEGER,
+    revocation_reason  INTEGER,
+    revocation_channel TEXT,
+    ended_by           TEXT
+);
+CREATE INDEX certificates_operator ON certificates(operator_id, nickname);
+CREATE INDEX certificates_device ON certificates(device_id);
+CREATE INDEX certificates_revoked ON certificates(environment, status);
+CREATE TABLE certificate_events (
+    id          INTEGER PRIMARY KEY,
+    certificate INTEGER NOT NULL REFERENCES certificates(id),
+    at          INTEGER NOT NULL,
+    event       TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    detail      TEXT NOT NULL
+);
+CREATE INDEX certificate_events_certificate ON certificate_events(certificate);
+CREATE TABLE audit_log (
+    seq       INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    subject   TEXT NOT NULL,
+    error_id  TEXT,
+    detail    TEXT NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash      BLOB NOT NULL
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+",
+    r"
+ALTER TABLE certificates ADD COLUMN key_id TEXT;
+CREATE INDEX certificates_key ON certificates(key_id);
+",
+    r"
+CREATE TABLE agents (
+    agent_id      TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+ALTER TABLE operators ADD COLUMN password_hash TEXT;
+",
+    // A server administrator holds one code per sector it administers (RBC, TRP); a new code
+    // supersedes only the one of the same scope.
+    r"
+ALTER TABLE authorization_codes ADD COLUMN scope TEXT;
+",
+    // The online services' sessions, in the registry: they survive a restart and can be shared
+    // by several authority processes. Only a hash of the token is kept.
+    r"
+CREATE TABLE portal_sessions (
+    token_hash  TEXT PRIMARY KEY,
+    operator_id INTEGER NOT NULL REFERENCES operators(id),
+    csrf        TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    flash_fr    TEXT,
+    flash_en    TEXT
+);
+CREATE INDEX portal_sessions_expiry ON portal_sessions(expires_at);
+",
+];
+
+/// The same schema for PostgreSQL: `BIGINT` for SQLite's integers (times are Unix seconds),
+/// `BYTEA` for its blobs, identity columns for its row ids, and a trigger function for the
+/// append-only audit log.
+#[cfg(feature = "postgres")]
+pub(crate) const PG_MIGRATIONS: &[&str] = &[
+    r"
+CREATE TABLE operators (
+    id                    BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    identification_number TEXT NOT NULL UNIQUE,
+    legal_name            TEXT NOT NULL,
+    qst_number            TEXT UNIQUE,
+    gst_number            TEXT,
+    created_at            BIGINT NOT NULL,
+    failed_attempts       BIGINT NOT NULL DEFAULT 0,
+    first_failure_at      BIGINT,
+    locked_until          BIGINT
+);
+CREATE TABLE file_numbers (
+    operator_id BIGINT NOT NULL REFERENCES operators(id),
+    file_number TEXT NOT NULL,
+    sector      TEXT NOT NULL,
+    PRIMARY KEY (operator_id, file_number)
+);
+CREATE TABLE authorization_codes (
+    id            BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    operator_id   BIGINT NOT NULL REFERENCES operators(id),
+    code          TEXT NOT NULL UNIQUE,
+    sector        TEXT NOT NULL,
+    activated_at  BIGINT NOT NULL,
+    superseded_at BIGINT,
+    created_at    BIGINT NOT NULL
+);
+CREATE INDEX authorization_codes_operator ON authorization_codes(operator_id, sector);
+CREATE TABLE products (
+    environment        TEXT NOT NULL,
+    partner_id         TEXT NOT NULL,
+    srs_id             TEXT NOT NULL,
+    version_id         TEXT NOT NULL,
+    certification_code TEXT NOT NULL,
+    version            TEXT NOT NULL,
+    parent_version     TEXT NOT NULL,
+    certified          BIGINT NOT NULL,
+    PRIMARY KEY (environment, partner_id, srs_id, version_id)
+);
+CREATE TABLE devices (
+    device_id   TEXT PRIMARY KEY,
+    issued_at   BIGINT NOT NULL,
+    operator_id BIGINT REFERENCES operators(id),
+    host_device TEXT REFERENCES devices(device_id)
+);
+CREATE TABLE certificates (
+    id                 BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    serial             TEXT NOT NULL UNIQUE,
+    thumbprint         TEXT NOT NULL UNIQUE,
+    environment        TEXT NOT NULL,
+    operator_id        BIGINT NOT NULL REFERENCES operators(id),
+    device_id          TEXT REFERENCES devices(device_id),
+    nickname           TEXT NOT NULL,
+    subject            TEXT NOT NULL,
+    not_before         BIGINT NOT NULL,
+    not_after          BIGINT NOT NULL,
+    der                BYTEA NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('active', 'replaced', 'deleted', 'revoked')),
+    issued_at          BIGINT NOT NULL,
+    replaced_by        TEXT REFERENCES certificates(serial),
+    ended_at           BIGINT,
+    revocation_reason  BIGINT,
+    revocation_channel TEXT,
+    ended_by           TEXT
+);
+CREATE INDEX certificates_operator ON certificates(operator_id, nickname);
+CREATE INDEX certificates_device ON certificates(device_id);
+CREATE INDEX certificates_revoked ON certificates(environment, status);
+CREATE TABLE certificate_events (
+    id          BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    certificate BIGINT NOT NULL REFERENCES certificates(id),
+    at          BIGINT NOT NULL,
+    event       TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    detail      TEXT NOT NULL
+);
+CREATE INDEX certificate_events_certificate ON certificate_events(certificate);
+CREATE TABLE audit_log (
+    seq       BIGINT PRIMARY KEY,
+    at        BIGINT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    subject   TEXT NOT NULL,
+    error_id  TEXT,
+    detail    TEXT NOT NULL,
+    prev_hash BYTEA NOT NULL,
+    hash      BYTEA NOT NULL
+);
+CREATE FUNCTION websrm_audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only';
+END
+$$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION websrm_audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION websrm_audit_log_append_only();
+",
+    r"
+ALTER TABLE certificates ADD COLUMN key_id TEXT;
+CREATE INDEX certificates_key ON certificates(key_id);
+",
+    r"
+CREATE TABLE agents (
+    agent_id      TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+ALTER TABLE operators ADD COLUMN password_hash TEXT;
+",
+    r"
+ALTER TABLE authorization_codes ADD COLUMN scope TEXT;
+",
+    r"
+CREATE TABLE portal_sessions (
+    token_hash  TEXT PRIMARY KEY,
+    operator_id BIGINT NOT NULL REFERENCES operators(id),
+    csrf        TEXT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    flash_fr    TEXT,
+    flash_en    TEXT
+);
+CREATE INDEX portal_sessions_expiry ON portal_sessions(expires_at);
+",
+];
