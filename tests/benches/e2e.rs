@@ -6,6 +6,9 @@
 //! runs in a process of its own (this binary, in child mode), so that its peak memory is its own.
 //!
 //! Run with `cargo xtask bench`, which writes the table into `docs/BENCHMARKS.md`.
+//! With `WEBSRM_TEST_POSTGRES` naming a PostgreSQL server (`cargo xtask bench` starts one), the
+//! same enrolments again with the registry on PostgreSQL, with one and with two authority
+//! processes sharing it.
 //! `WEBSRM_BENCH_FILL` sets the size of the filled registry (default 1,000,000);
 //! `WEBSRM_BENCH_ONLY=service` measures the service alone and stops (for a profiler).
 
@@ -83,15 +86,19 @@ fn headers(device: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The authority process: serves `dir` on two loopback ports it writes to `dir/ports`.
-fn child(dir: &str) {
+/// The authority process: serves `dir` (with the registry in `database` when not empty) on
+/// two loopback ports it writes to `dir/PORTS`.
+fn child(spec: &str) {
+    let [dir, database, ports] = spec.split('|').collect::<Vec<_>>()[..] else {
+        panic!("bad spec")
+    };
     websrm_tests::run_authority_process(
         Path::new(dir),
-        None,
+        (!database.is_empty()).then_some(database),
         "127.0.0.1:0",
         "127.0.0.1:0",
         |e, a| {
-            std::fs::write(Path::new(dir).join("ports"), format!("{e} {a}")).unwrap();
+            std::fs::write(Path::new(dir).join(ports), format!("{e} {a}")).unwrap();
         },
     );
 }
@@ -105,14 +112,23 @@ struct Served {
 
 impl Served {
     fn start(dir: &Path) -> Self {
-        let _ = std::fs::remove_file(dir.join("ports"));
+        Self::start_on(dir, None, "ports")
+    }
+
+    /// An authority process on `dir`, with its registry in `database` if given; `ports` names
+    /// the file where it writes its ports (one per process sharing a folder).
+    fn start_on(dir: &Path, database: Option<&str>, ports: &str) -> Self {
+        let _ = std::fs::remove_file(dir.join(ports));
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .env(CHILD, dir)
+            .env(
+                CHILD,
+                format!("{}|{}|{ports}", dir.display(), database.unwrap_or_default()),
+            )
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
         for _ in 0..2000 {
-            if let Ok(ports) = std::fs::read_to_string(dir.join("ports"))
+            if let Ok(ports) = std::fs::read_to_string(dir.join(ports))
                 && let Some((e, a)) = ports.split_once(' ')
             {
                 let root = pem::decode(
@@ -193,13 +209,18 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 /// `CONNECTIONS` keep-alive connections send AJO requests, each with one of `csrs`, for
 /// `MEASURE`.
 async fn enrolments(served: &Served, csrs: Vec<(PrivateKey, String)>) -> Load {
-    let url = format!("{}/enrolement", served.enrolment);
+    enrolments_across(&[served], csrs).await
+}
+
+/// The same, the connections spread over several authority processes in turn.
+async fn enrolments_across(served: &[&Served], csrs: Vec<(PrivateKey, String)>) -> Load {
     let csrs = Arc::new(std::sync::Mutex::new(csrs));
     let deadline = Instant::now() + MEASURE;
     let mut tasks = Vec::new();
-    for _ in 0..CONNECTIONS {
+    for i in 0..CONNECTIONS {
+        let served = served[i % served.len()];
         let client = served.client(None);
-        let url = url.clone();
+        let url = format!("{}/enrolement", served.enrolment);
         let csrs = csrs.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -465,8 +486,8 @@ fn fill(dir: &Path, n: usize) {
 }
 
 fn main() {
-    if let Ok(dir) = std::env::var(CHILD) {
-        child(&dir);
+    if let Ok(spec) = std::env::var(CHILD) {
+        child(&spec);
         return;
     }
     // `cargo bench` passes --bench; anything else (cargo test) only checks it builds.
@@ -514,6 +535,22 @@ fn main() {
     let filled = runtime.block_on(enrolments(&served, csrs(per_run)));
     let (rss_end, peak_filled) = served.memory();
     drop(served);
+
+    // The registry on PostgreSQL: one process, then two sharing the database (and a folder).
+    let postgres = websrm_tests::fresh_postgres_database("websrm_bench_one").map(|one| {
+        eprintln!("PostgreSQL, one process…");
+        let dir = tempfile::tempdir().unwrap();
+        let served = Served::start_on(dir.path(), Some(&one), "ports");
+        let single = runtime.block_on(enrolments(&served, csrs(per_run)));
+        drop(served);
+        eprintln!("PostgreSQL, two processes…");
+        let two = websrm_tests::fresh_postgres_database("websrm_bench_two").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let a = Served::start_on(dir.path(), Some(&two), "ports-a");
+        let b = Served::start_on(dir.path(), Some(&two), "ports-b");
+        let double = runtime.block_on(enrolments_across(&[&a, &b], csrs(per_run)));
+        (single, double)
+    });
 
     let ratio = empty.rate / ceiling_rate;
     let filled_ratio = filled.rate / empty.rate;
@@ -573,4 +610,22 @@ fn main() {
         peak_filled as f64 / 1024.0
     );
     println!("| filled to {fill_to} in {fill_secs} s | | | |");
+    match postgres {
+        Some((single, double)) => {
+            println!(
+                "| end to end on PostgreSQL, one authority process: enrolments/s, p50 / p99 (ms) | {:.0}, {:.1} / {:.1} | | |",
+                single.rate, single.p50_ms, single.p99_ms
+            );
+            println!(
+                "| end to end on PostgreSQL, two authority processes sharing it: enrolments/s, p50 / p99 (ms) | {:.0}, {:.1} / {:.1} | | |",
+                double.rate, double.p50_ms, double.p99_ms
+            );
+            println!(
+                "| PostgreSQL one process / SQLite; two processes / one | {:.2}; {:.2} | | |",
+                single.rate / empty.rate,
+                double.rate / single.rate
+            );
+        }
+        None => println!("| PostgreSQL | not measured: no server named | | |"),
+    }
 }

@@ -85,7 +85,7 @@ fn ci(root: &Path) -> Result<()> {
         ],
         &[],
     )?;
-    // The scale-out test needs PostgreSQL: it runs with the PostgreSQL pass below.
+    // The tests that need PostgreSQL run in the PostgreSQL pass below.
     let (mut passed, mut failed) = cargo_test(
         root,
         &[
@@ -95,6 +95,8 @@ fn ci(root: &Path) -> Result<()> {
             "--",
             "--skip",
             "scale_out::",
+            "--skip",
+            "the_registry_on_postgresql",
         ],
         &[],
     )?;
@@ -117,7 +119,7 @@ fn ci(root: &Path) -> Result<()> {
 }
 
 /// The registry's suite and the integration tests on a throw-away PostgreSQL server, so that
-/// the two engines cannot drift apart, with the two-process test.
+/// the two engines cannot drift apart, with the two-process test and the command line's.
 fn postgres_tests(root: &Path) -> Result<(u64, u64)> {
     let server = postgres::Server::start()?;
     let env = [(postgres::ENV, server.url.as_str())];
@@ -134,6 +136,15 @@ fn postgres_tests(root: &Path) -> Result<(u64, u64)> {
             "registry",
         ][..],
         &["test", "--locked", "-p", "websrm-tests", "--test", "it"][..],
+        &[
+            "test",
+            "--locked",
+            "-p",
+            "websrm-cli",
+            "--test",
+            "cli",
+            "the_registry_on_postgresql",
+        ][..],
     ] {
         let (p, f) = cargo_test(root, args, &env)?;
         passed += p;
@@ -167,7 +178,9 @@ fn bench(root: &Path) -> Result<()> {
              6 s; next to the in-process ceiling (validate and issue on every core, no I/O, no HTTP). \
              Then the same with 1,000,000 certificates already recorded, then REM and SUP, which present \
              a client certificate and so open a TLS connection each; the authority's resident memory \
-             from /proc.",
+             from /proc. Last, the same enrolments with the registry on PostgreSQL (a throw-away \
+             server on the same machine, `fsync` on), with one authority process and with two \
+             processes sharing the database, the connections spread over both.",
         ),
     ];
     let mut report = String::from(BENCHMARKS_HEADER);
@@ -177,11 +190,14 @@ fn bench(root: &Path) -> Result<()> {
         std::thread::available_parallelism().map_or(1, usize::from),
         command_output("uname", &["-srm"]),
     ));
+    // The end-to-end benchmark measures the registry on PostgreSQL too.
+    let server = postgres::Server::start()?;
     for (package, name, what) in BENCHES {
         let args = ["bench", "--locked", "-p", package, "--bench", name];
         println!("xtask: running cargo {}", args.join(" "));
         let output = Command::new(cargo_path())
             .args(args)
+            .env(postgres::ENV, &server.url)
             .current_dir(root)
             .output()
             .context("could not run cargo bench")?;

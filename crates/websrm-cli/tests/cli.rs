@@ -1044,3 +1044,134 @@ fn an_operator_registered_from_the_command_line_is_audited_and_registered_once()
     assert!(!bad.status.success());
     assert!(!String::from_utf8_lossy(&bad.stderr).is_empty());
 }
+
+/// The registry on PostgreSQL from the command line: `--database` (or `WEBSRM_DATABASE`) for
+/// serving, administration and the audit log, nothing written in the folder's `authority.db`, and
+/// the password never shown. Runs when `WEBSRM_TEST_POSTGRES` names a server (the PostgreSQL pass
+/// of `cargo xtask ci`).
+#[test]
+fn the_registry_on_postgresql_from_the_command_line() {
+    let Ok(server) = std::env::var("WEBSRM_TEST_POSTGRES") else {
+        return;
+    };
+    let name = format!("websrm_cli_{}", std::process::id());
+    postgres::Client::connect(&format!("{server}/postgres"), postgres::NoTls)
+        .unwrap()
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let url = format!("{server}/{name}");
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let d = authority_dir.to_str().unwrap();
+
+    // Served on PostgreSQL, with the URL from the environment.
+    let mut child = Command::new(WEBSRM)
+        .args(["authority", "--dir", d, "serve", "--seed-test-data"])
+        .env("WEBSRM_DATABASE", &url)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let enrolment = lines.next().unwrap().unwrap();
+    let api = lines.next().unwrap().unwrap();
+    std::thread::spawn(move || lines.for_each(drop));
+    let authority = Authority {
+        child,
+        enrolment: enrolment.strip_prefix("listening on ").unwrap().to_owned(),
+        api: api.strip_prefix("api listening on ").unwrap().to_owned(),
+    };
+    let store = dir.path().join("pos.db");
+    let trust = authority_dir.join("tls-root.pem");
+    let out = ok(&[
+        "srs",
+        "--store",
+        store.to_str().unwrap(),
+        "--authority",
+        &authority.enrolment,
+        "--api",
+        &authority.api,
+        "--trust",
+        trust.to_str().unwrap(),
+        "enrol",
+        "--identification-number",
+        "5678912340",
+        "--authorization-code",
+        "D8T8-W8W8",
+        "--qst",
+        "5678912340TQ0001",
+        "--file-number",
+        "ER0001",
+        "--nickname",
+        "Caisse sur PostgreSQL",
+        "--new-device-id",
+        "--json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["certificate"]["health"], "valid", "{out}");
+    drop(authority);
+    assert!(
+        !authority_dir.join("authority.db").exists(),
+        "the registry is in PostgreSQL, not in the folder"
+    );
+
+    // Administration and the audit log on the same database, with --database.
+    let out = ok(&[
+        "authority",
+        "--dir",
+        d,
+        "--database",
+        &url,
+        "operator",
+        "add",
+        "--identification-number",
+        "2222222226",
+        "--name",
+        "Café du Nord",
+        "--qst",
+        "2222222226TQ0001",
+        "--file-number",
+        "ER0042:RBC",
+    ]);
+    assert!(out.contains("operator 2222222226 registered"), "{out}");
+    let verified = ok(&[
+        "authority",
+        "--dir",
+        d,
+        "--database",
+        &url,
+        "audit",
+        "verify",
+    ]);
+    assert!(verified.contains("the hash chain is whole"), "{verified}");
+    let exported = ok(&[
+        "authority",
+        "--dir",
+        d,
+        "--database",
+        &url,
+        "audit",
+        "export",
+    ]);
+    assert!(
+        exported.lines().any(|l| l.contains("\"action\":\"issue\"")),
+        "the issuance made by the served process is in the audit log: {exported}"
+    );
+
+    // A database that cannot be reached is named without its password.
+    let refused = run(&[
+        "authority",
+        "--dir",
+        d,
+        "--database",
+        "postgres://websrm:hunter2@127.0.0.1:1/nowhere",
+        "audit",
+        "verify",
+    ]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("postgres://websrm:***@127.0.0.1:1/nowhere"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
