@@ -200,12 +200,7 @@ pub fn run_authority_process(
         Environment::Dev,
         Arc::new(websrm_authority::SystemClock),
     );
-    if authority
-        .registry()
-        .operators()
-        .expect("registry")
-        .is_empty()
-    {
+    if authority.operators().expect("registry").is_empty() {
         seed::seed_test_data(&authority, now).expect("seed");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

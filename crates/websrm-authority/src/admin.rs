@@ -3,8 +3,9 @@
 //! registry.
 
 use time::{Duration, OffsetDateTime};
+use websrm_domain::SerialNumber;
 use websrm_domain::{AuthorizationCode, IdentificationNumber, Sector};
-use websrm_store::registry::{Operator, OperatorId};
+use websrm_store::registry::{CertificateRecord, Operator, OperatorId};
 use websrm_store::{AuditEntry, NewAudit};
 
 use crate::revocation::{generate_password, hash_password};
@@ -107,6 +108,16 @@ impl Authority {
     /// The operator with this id.
     pub fn operator(&self, id: OperatorId) -> Result<Operator, Error> {
         Ok(self.registry().operator(id)?)
+    }
+
+    /// Every registered operator, by identification number.
+    pub fn operators(&self) -> Result<Vec<Operator>, Error> {
+        Ok(self.registry().operators()?)
+    }
+
+    /// The record of a certificate, with its state and who ended it.
+    pub fn certificate(&self, serial: SerialNumber) -> Result<Option<CertificateRecord>, Error> {
+        Ok(self.registry().certificate_by_serial(serial)?)
     }
 
     /// Verifies the audit log's hash chain; the number of entries, or the first altered one.

@@ -95,7 +95,6 @@ async fn walk(
     let config =
         Config::new(Environment::Dev, test_product()?, &store).with_authority(address.clone());
     let srs = Srs::open(config.clone().with_installation("caisse-bar"))?;
-    let registry = authority.registry();
 
     step(
         2,
@@ -187,8 +186,8 @@ async fn walk(
         .replace("Caisse du bar", Confirmation::Confirmed)
         .await?;
     ensure!(replaced.serial != first.serial, "a new certificate");
-    let old = registry
-        .certificate_by_serial(first.serial)?
+    let old = authority
+        .certificate(first.serial)?
         .context("the old certificate is on record")?;
     ensure!(
         old.state == CertificateState::Replaced,
@@ -263,8 +262,8 @@ async fn walk(
         "deletion needs confirmation"
     );
     srs.delete("Caisse du bar", Confirmation::Confirmed).await?;
-    let record = registry
-        .certificate_by_serial(replaced.serial)?
+    let record = authority
+        .certificate(replaced.serial)?
         .context("on record")?;
     ensure!(
         record.state == CertificateState::Deleted,

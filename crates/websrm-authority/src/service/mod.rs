@@ -1,0 +1,296 @@
+//! Answering certificate requests: validation in the order the protocol implies, then issuance,
+//! replacement or deletion, every decision written to the audit log.
+//!
+//! `process.rs`: the order of the checks, issuance, replacement, deletion and repeated requests;
+//! `checks.rs`: headers, product and subject, lockout; `answers.rs`: bodies in and out, and
+//! refusals as error ids.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
+use websrm_crypto::tls::LocalTlsIdentity;
+use websrm_crypto::{
+    CertificateAuthority, CsrFinding, ValidatedCsr, inspect_certificate, validate_csr,
+};
+use websrm_domain::{
+    CertificateState, Clock, DeviceIdState, Environment, InitiatingDevice, SerialNumber, Subject,
+    TestCase,
+};
+use websrm_protocol::catalogue::ErrorCode as E;
+use websrm_protocol::headers::{CertificateHeaders, HeaderProblemKind};
+use websrm_protocol::wire::{CertificateResponseBody, JSON_VERSION, RetourCertif, WireError};
+use websrm_store::registry::{AttemptState, NewCertificate, Operator};
+use websrm_store::{NewAudit, Registry};
+
+use crate::AuthorityFiles;
+
+mod answers;
+mod checks;
+mod process;
+
+pub(crate) use answers::next_test_case;
+use answers::{internal, refusal_response, subject_hint};
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// How failed authorization codes lock an identification number out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LockoutPolicy {
+    /// Failures that lock the operator out.
+    pub max_failures: u32,
+    /// The window the failures are counted in.
+    pub window: Duration,
+    /// How long the lockout lasts.
+    pub lockout: Duration,
+}
+
+impl Default for LockoutPolicy {
+    /// Five failures within 15 minutes lock the identification number out for 15 minutes.
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            window: Duration::minutes(15),
+            lockout: Duration::minutes(15),
+        }
+    }
+}
+
+/// Which URL a request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `/enrolement`: `AJO` only, no client certificate.
+    Enrolment,
+    /// `/certificats`: `REM` and `SUP`, with the client certificate of the mutual-TLS handshake.
+    Certificates,
+    /// `/transaction`, on the API host.
+    Transaction,
+}
+
+/// A certificate request as the HTTP layer received it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Request {
+    /// The URL.
+    pub endpoint: Endpoint,
+    /// The headers, names as received.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The client certificate of the TLS handshake (DER), on the API host.
+    pub client_certificate: Option<Vec<u8>>,
+}
+
+impl Response {
+    /// A response.
+    pub fn new(status: u16, body: Vec<u8>) -> Self {
+        Self { status, body }
+    }
+}
+
+impl Request {
+    /// A request.
+    pub fn new(
+        endpoint: Endpoint,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        client_certificate: Option<Vec<u8>>,
+    ) -> Self {
+        Self {
+            endpoint,
+            headers,
+            body,
+            client_certificate,
+        }
+    }
+}
+
+/// The answer: an HTTP status and a JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Response {
+    /// The status: 201 for an issued certificate, 200 for a deletion, 400 for a refusal.
+    pub status: u16,
+    /// The `retourCertif` body.
+    pub body: Vec<u8>,
+}
+
+/// A refusal: the catalogue's errors and their arguments.
+struct Refusal(Vec<(E, Vec<String>)>);
+
+impl Refusal {
+    fn one(code: E, args: &[&str]) -> Self {
+        Self(vec![(code, args.iter().map(|s| (*s).to_owned()).collect())])
+    }
+}
+
+/// The certificate authority: registry, CA, clock and policy.
+pub struct Authority {
+    environment: Environment,
+    registry: Registry,
+    ca: CertificateAuthority,
+    certif_psi_pem: String,
+    clock: Arc<dyn Clock>,
+    lockout: LockoutPolicy,
+    crl: crate::revocation::CrlCache,
+    portal: crate::portal::Portal,
+    /// ESSAI: the next step expected of each product's test case.
+    expected: std::sync::Mutex<
+        std::collections::HashMap<(websrm_domain::PartnerId, websrm_domain::SrsId), TestCase>,
+    >,
+    /// Where the CRL and the CA certificate are published, written into issued certificates.
+    links: std::sync::RwLock<websrm_crypto::PublicationLinks>,
+    /// How long after issuance a new authorization code becomes active.
+    pub(crate) code_activation_delay: Duration,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority")
+            .field("environment", &self.environment)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authority {
+    /// The authority of `files`, for `environment` (DEV or ESSAI: the conformity service, which
+    /// accepts both; PROD: production). Returns the TLS identity of the listeners beside it.
+    pub fn new(
+        files: AuthorityFiles,
+        environment: Environment,
+        clock: Arc<dyn Clock>,
+    ) -> (Self, LocalTlsIdentity) {
+        let authority = Self {
+            environment,
+            registry: files.registry,
+            ca: files.ca,
+            certif_psi_pem: files.certif_psi_pem,
+            clock,
+            lockout: LockoutPolicy::default(),
+            crl: crate::revocation::CrlCache::default(),
+            portal: crate::portal::Portal::new(*files.portal_key),
+            expected: std::sync::Mutex::default(),
+            links: std::sync::RwLock::default(),
+            code_activation_delay: Duration::ZERO,
+        };
+        (authority, files.tls)
+    }
+
+    /// The same authority with new authorization codes active only `delay` after they are
+    /// issued (Revenu Québec allows up to 90 minutes; immediate by default).
+    pub fn with_code_activation_delay(mut self, delay: Duration) -> Self {
+        self.code_activation_delay = delay;
+        self
+    }
+
+    /// The same authority with another lockout policy.
+    pub fn with_lockout(mut self, policy: LockoutPolicy) -> Self {
+        self.lockout = policy;
+        self
+    }
+
+    /// Publishes the CRL and the CA certificate under `base` (`https://HOST:PORT` of the
+    /// enrolment host, which serves them at `/crl` and `/ca`): certificates issued from now on
+    /// name these addresses, so that an SRS finds the CRL without being told where.
+    pub fn publish_under(&self, base: &str) {
+        *self
+            .links
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            websrm_crypto::PublicationLinks::under(base);
+    }
+
+    /// Whether [`publish_under`](Self::publish_under) was called.
+    pub fn is_published(&self) -> bool {
+        self.links
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .crl_url
+            .is_some()
+    }
+
+    /// The lockout policy, the same for enrolment and the online services.
+    pub(crate) fn lockout(&self) -> LockoutPolicy {
+        self.lockout
+    }
+
+    /// The registry, for tests that check what the authority recorded (feature `test-util`).
+    /// Everything else goes through the authority's own calls: nothing outside it writes its
+    /// registry.
+    #[cfg(feature = "test-util")]
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The registry.
+    #[cfg(not(feature = "test-util"))]
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The environment asked for at start-up.
+    pub fn environment(&self) -> Environment {
+        self.environment
+    }
+
+    /// The current time of the authority's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub(crate) fn ca(&self) -> &CertificateAuthority {
+        &self.ca
+    }
+
+    pub(crate) fn portal_state(&self) -> &crate::portal::Portal {
+        &self.portal
+    }
+
+    pub(crate) fn crl_cache(&self) -> &crate::revocation::CrlCache {
+        &self.crl
+    }
+
+    /// The CA's root certificate (DER).
+    pub fn ca_certificate_der(&self) -> &[u8] {
+        self.ca.certificate_der()
+    }
+
+    /// Answers a certificate request. Every decision, issuance or refusal, is in the audit log
+    /// before the answer is returned.
+    pub fn handle(&self, request: &Request) -> Response {
+        let now = self.clock.now();
+        let actor = match request.endpoint {
+            Endpoint::Enrolment => "enrolment",
+            Endpoint::Certificates => "api",
+            Endpoint::Transaction => return self.handle_transaction(request),
+        };
+        match self.process(request, now, actor) {
+            Ok(response) => response,
+            Err(Refusal(errors)) => {
+                let first = errors.first().map_or(E::Unexpected, |(c, _)| *c);
+                let detail = errors
+                    .iter()
+                    .map(|(c, _)| format!("{:03}", c.number()))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let audit = NewAudit::new(now, actor, "refuse", subject_hint(request), detail)
+                    .with_error(first.id());
+                if let Err(e) = self.registry.append_audit(audit) {
+                    tracing::error!(error = %e, "could not write the audit log");
+                    return refusal_response(&[(E::Unexpected, Vec::new())]);
+                }
+                refusal_response(&errors)
+            }
+        }
+    }
+}

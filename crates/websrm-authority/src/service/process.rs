@@ -1,0 +1,341 @@
+//! Validation in the protocol's order, then issuance, replacement or deletion, and repeated requests.
+
+use super::*;
+use answers::{findings_refusal, parse_body, registry_refusal, subject_text, success};
+
+impl Authority {
+    pub(super) fn process(
+        &self,
+        request: &Request,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Result<Response, Refusal> {
+        // 1. The body: JSON, one reqCertif, its fields, and the routing rules of the URL.
+        let service = match request.endpoint {
+            Endpoint::Enrolment => "enrolement",
+            _ => "certificats",
+        };
+        let body = parse_body(&request.body, service)?;
+        let modif = body.modif.as_str();
+        let modif_as_sent = body.modif_as_sent.as_str();
+        match request.endpoint {
+            Endpoint::Enrolment => {
+                if modif != "AJO" {
+                    return Err(Refusal::one(E::ModifNotAdd, &[modif_as_sent]));
+                }
+                if body.no_serie.is_some() {
+                    return Err(Refusal::one(E::SerialForbiddenOnEnrolment, &[]));
+                }
+                if body.csr.is_none() {
+                    return Err(Refusal::one(E::CsrMissingOnEnrolment, &[]));
+                }
+            }
+            Endpoint::Certificates | Endpoint::Transaction => {
+                if modif != "REM" && modif != "SUP" {
+                    return Err(Refusal::one(E::ModifNotReplaceOrDelete, &[modif_as_sent]));
+                }
+                if body.no_serie.is_none() {
+                    return Err(Refusal::one(E::SerialMissing, &[]));
+                }
+                if modif == "REM" && body.csr.is_none() {
+                    return Err(Refusal::one(E::ReplaceWithoutCsr, &[]));
+                }
+                if modif == "SUP" && body.csr.is_some() {
+                    return Err(Refusal::one(E::DeleteWithCsr, &[]));
+                }
+            }
+        }
+        let serial = match &body.no_serie {
+            Some(text) => Some(
+                text.parse::<SerialNumber>()
+                    .map_err(|_| Refusal::one(E::SerialInvalid, &[text]))?,
+            ),
+            None => None,
+        };
+
+        // 2. The headers.
+        let headers = self.check_headers(request)?;
+        if request.endpoint == Endpoint::Certificates
+            && headers.device == Some(DeviceIdState::Unassigned)
+        {
+            return Err(Refusal::one(E::DeviceIdUnknown, &["0000-0000-0000"]));
+        }
+        if let Some(DeviceIdState::Assigned(id)) = headers.device
+            && self.registry.device(id).map_err(internal)?.is_none()
+        {
+            return Err(Refusal::one(E::DeviceIdUnknown, &[&id.to_string()]));
+        }
+
+        // 3. The product.
+        self.check_product(&headers)?;
+
+        // 4. The client certificate and noSerie (REM, SUP). A replacement repeated after its
+        //    answer was lost finds its certificate replaced by the very CSR it carries: it gets
+        //    the same answer again. A deleted certificate no longer authenticates (011E, like any
+        //    certificate no longer in force): the SRS's recovery reads that as "deleted".
+        let mut retransmitted_replacement = None;
+        let current = match (request.endpoint, serial) {
+            (Endpoint::Certificates, Some(serial)) => {
+                let presented = request
+                    .client_certificate
+                    .as_deref()
+                    .ok_or_else(|| Refusal::one(E::CertificateRevoked, &["-"]))?;
+                let info = inspect_certificate(presented)
+                    .map_err(|_| Refusal::one(E::CertificateRevoked, &["-"]))?;
+                let record = self
+                    .registry
+                    .certificate_by_thumbprint(info.thumbprint)
+                    .map_err(internal)?;
+                let record = record.ok_or_else(|| {
+                    Refusal::one(E::CertificateRevoked, &[&info.serial.to_string()])
+                })?;
+                if record.serial != serial {
+                    return Err(Refusal::one(E::SerialInvalid, &[&serial.to_string()]));
+                }
+                match (record.state, modif) {
+                    (CertificateState::Active, _) => Some(record),
+                    (CertificateState::Replaced, "REM") if record.replaced_by.is_some() => {
+                        retransmitted_replacement = record.replaced_by;
+                        Some(record)
+                    }
+                    _ => {
+                        return Err(Refusal::one(
+                            E::CertificateRevoked,
+                            &[&record.serial.to_string()],
+                        ));
+                    }
+                }
+            }
+            _ => None,
+        };
+
+        if modif == "SUP" {
+            let Some(current) = current else {
+                return Err(Refusal::one(E::SerialMissing, &[]));
+            };
+            let audit = NewAudit::new(now, actor, "delete", current.serial.to_string(), "SUP");
+            self.registry
+                .record_deletion(current.serial, now, actor, audit)
+                .map_err(internal)?;
+            let retour = RetourCertif {
+                json_versi: Some(JSON_VERSION.into()),
+                cas_essai: self.next_case(&headers),
+                certif: Some("SUP".into()),
+                ..RetourCertif::default()
+            };
+            return Ok(success(200, retour));
+        }
+
+        // 5. The CSR and its subject against the registry.
+        let csr_text = body.csr.as_deref().unwrap_or_default();
+        let validated = validate_csr(csr_text).map_err(findings_refusal)?;
+        let operator = self.check_subject(&validated.subject, now)?;
+        let nickname = validated.subject.nickname().clone();
+        if let Some(answer) =
+            self.retransmission(&validated, &operator, &headers, retransmitted_replacement)?
+        {
+            return Ok(answer);
+        }
+        if retransmitted_replacement.is_some() {
+            // The certificate was replaced by another request than this one.
+            return Err(Refusal::one(
+                E::CertificateRevoked,
+                &[&serial.map(|s| s.to_string()).unwrap_or_default()],
+            ));
+        }
+        if headers.environment == Environment::Prod
+            && self
+                .registry
+                .nickname_in_force(operator.id, headers.environment, &nickname, now)
+                .map_err(internal)?
+            && current.as_ref().is_none_or(|c| c.nickname != nickname)
+        {
+            return Err(Refusal::one(E::NicknameInUse, &[nickname.as_str()]));
+        }
+
+        // 6. Issue, and record before answering.
+        let links = self
+            .links
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let issued = self
+            .ca
+            .issue_linked(&validated, now, &links)
+            .map_err(internal)?;
+        let subject_text = subject_text(&validated);
+        let (device, new_device) = match (&current, headers.device) {
+            (Some(c), _) => (c.device, false),
+            (None, Some(DeviceIdState::Assigned(id))) => (Some(id), false),
+            (None, Some(DeviceIdState::Unassigned)) => (None, true),
+            (None, None) => (None, false),
+        };
+        let record = NewCertificate::new(
+            issued.serial,
+            issued.thumbprint,
+            headers.environment,
+            operator.id,
+            device,
+            nickname,
+            subject_text,
+            issued.validity,
+            issued.der.clone(),
+            actor,
+        )
+        .with_key_id(&validated.public_key.key_identifier())
+        .with_host(if new_device {
+            self.presenting_device(request)
+        } else {
+            None
+        });
+        let assigned = match &current {
+            Some(c) => {
+                let audit = NewAudit::new(
+                    now,
+                    actor,
+                    "replace",
+                    issued.serial.to_string(),
+                    format!("replaces {}", c.serial),
+                );
+                match self
+                    .registry
+                    .record_replacement(c.serial, &record, now, audit)
+                {
+                    Ok(()) => None,
+                    // Another copy of this request was recorded first (they raced): its
+                    // answer, as for any repetition.
+                    Err(
+                        websrm_store::Error::CertificateNotActive(_)
+                        | websrm_store::Error::KeyInUse(_),
+                    ) => {
+                        let replaced_by = self
+                            .registry
+                            .certificate_by_serial(c.serial)
+                            .map_err(internal)?
+                            .and_then(|r| r.replaced_by);
+                        return match self.retransmission(
+                            &validated,
+                            &operator,
+                            &headers,
+                            replaced_by,
+                        )? {
+                            Some(answer) => Ok(answer),
+                            None => Err(Refusal::one(
+                                E::CertificateRevoked,
+                                &[&c.serial.to_string()],
+                            )),
+                        };
+                    }
+                    Err(e) => return Err(registry_refusal(e)),
+                }
+            }
+            None => {
+                let audit = NewAudit::new(
+                    now,
+                    actor,
+                    "issue",
+                    issued.serial.to_string(),
+                    operator.identification_number.to_string(),
+                );
+                match self.registry.record_issued(&record, new_device, now, audit) {
+                    Ok(assigned) => assigned,
+                    // Another copy of this request was recorded first (they raced): its
+                    // answer, as for any repetition.
+                    Err(websrm_store::Error::KeyInUse(_)) => {
+                        return self
+                            .retransmission(&validated, &operator, &headers, None)?
+                            .ok_or_else(|| internal("a certificate for this key vanished"));
+                    }
+                    Err(e) => return Err(registry_refusal(e)),
+                }
+            }
+        };
+        let retour = RetourCertif {
+            json_versi: Some(JSON_VERSION.into()),
+            cas_essai: self.next_case(&headers),
+            id_apprl: assigned.map(|d| d.to_string()),
+            certif_psi: Some(self.certif_psi_pem.clone()),
+            certif: Some(issued.to_pem()),
+            list_err: None,
+        };
+        Ok(success(201, retour))
+    }
+
+    /// The device of the certificate presented in the handshake, if one was and it is in force: a
+    /// host asking for its terminal's identifier.
+    pub(super) fn presenting_device(&self, request: &Request) -> Option<websrm_domain::DeviceId> {
+        let info = inspect_certificate(request.client_certificate.as_deref()?).ok()?;
+        let record = self
+            .registry
+            .certificate_by_thumbprint(info.thumbprint)
+            .ok()??;
+        (record.state == CertificateState::Active)
+            .then_some(record.device)
+            .flatten()
+    }
+
+    /// `casEssai` of an answer: the same case's next step, which ESSAI then expects.
+    pub(super) fn next_case(&self, headers: &CertificateHeaders) -> Option<String> {
+        let next = next_test_case(headers.test_case)?;
+        if headers.environment == Environment::Essai
+            && let Ok(tc) = next.parse::<TestCase>()
+        {
+            self.expected
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert((headers.partner_id, headers.srs_id), tc);
+        }
+        Some(next)
+    }
+
+    /// The answer to a request repeated after its answer was lost: the certificate already issued
+    /// for the same key (AJO), or the replacement already made with it (REM).
+    pub(super) fn retransmission(
+        &self,
+        csr: &ValidatedCsr,
+        operator: &Operator,
+        headers: &CertificateHeaders,
+        replaced_by: Option<SerialNumber>,
+    ) -> Result<Option<Response>, Refusal> {
+        let key_id = csr.public_key.key_identifier();
+        let existing = match replaced_by {
+            Some(serial) => self
+                .registry
+                .certificate_by_serial(serial)
+                .map_err(internal)?,
+            None => self
+                .registry
+                .active_certificate_for_key(operator.id, &key_id)
+                .map_err(internal)?,
+        };
+        let Some(existing) = existing else {
+            return Ok(None);
+        };
+        let same_key = inspect_certificate(&existing.der)
+            .ok()
+            .and_then(|i| i.public_key)
+            .as_ref()
+            == Some(&csr.public_key);
+        if !same_key
+            || existing.state != CertificateState::Active
+            || &existing.nickname != csr.subject.nickname()
+        {
+            return Ok(None);
+        }
+        let first_enrolment =
+            replaced_by.is_none() && headers.device == Some(DeviceIdState::Unassigned);
+        let retour = RetourCertif {
+            json_versi: Some(JSON_VERSION.into()),
+            cas_essai: self.next_case(headers),
+            id_apprl: if first_enrolment {
+                existing.device.map(|d| d.to_string())
+            } else {
+                None
+            },
+            certif_psi: Some(self.certif_psi_pem.clone()),
+            certif: Some(websrm_crypto::pem::encode("CERTIFICATE", &existing.der)),
+            list_err: None,
+        };
+        Ok(Some(success(201, retour)))
+    }
+}
