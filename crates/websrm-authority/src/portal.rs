@@ -1,6 +1,7 @@
 //! The online services ("My Account for businesses"): an operator signs in, sees its
 //! certificates and device identifiers, and revokes a certificate it can no longer delete from
-//! its SRS. Server-rendered HTML that works without JavaScript, in French and English.
+//! its SRS. Server-rendered HTML that works without JavaScript, in French and English, written
+//! with maud: every value is escaped unless marked otherwise (only the style sheet is).
 //!
 //! Security: passwords checked against argon2id hashes, and an unknown identification number
 //! costs the same verification (no timing oracle); failures are counted in the registry with the
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use maud::{DOCTYPE, PreEscaped, Render, display, html as markup};
 use time::{Duration, OffsetDateTime};
 use websrm_domain::{
     CertificateState, Health, IdentificationNumber, RevocationChannel, RevocationReason,
@@ -168,19 +170,6 @@ fn random_token() -> Option<String> {
     Some(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '&' => "&amp;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
 pub(crate) fn form(bytes: &[u8]) -> HashMap<String, String> {
     form_urlencoded::parse(bytes).into_owned().collect()
 }
@@ -192,27 +181,44 @@ pub(crate) fn cookie<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
         .find_map(|c| c.strip_prefix(name)?.strip_prefix('='))
 }
 
-fn page(lang: Lang, title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{} — {}</title>\
-         <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}table{{border-collapse:collapse}}\
-         th,td{{border:1px solid #888;padding:.3rem .6rem;text-align:left}}:focus{{outline:3px solid #1a5fb4}}</style></head>\n\
-         <body>\n<header><p><a href=\"{PREFIX}/certificats?lang={}\">{}</a> · <a href=\"?lang={}\" lang=\"{}\">{}</a></p></header>\n<main>\n<h1>{}</h1>\n{}\n</main>\n</body>\n</html>\n",
-        lang.code(),
-        escape(title),
-        lang.t(
-            "Mon dossier pour les entreprises",
-            "My Account for businesses"
-        ),
-        lang.code(),
-        lang.t("Mes certificats", "My certificates"),
-        if lang == Lang::En { "fr" } else { "en" },
-        if lang == Lang::En { "fr" } else { "en" },
-        lang.t("English", "Français"),
-        escape(title),
-        body
-    )
+const STYLE: &str = "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}\
+    table{border-collapse:collapse}th,td{border:1px solid #888;padding:.3rem .6rem;text-align:left}\
+    :focus{outline:3px solid #1a5fb4}";
+
+/// A whole page: the services' header (a link to the certificates, one to the other language),
+/// the title, and `body`.
+fn page(lang: Lang, title: &str, body: impl Render) -> String {
+    let other = if lang == Lang::En { "fr" } else { "en" };
+    markup! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width";
+                title {
+                    (title) " — "
+                    (lang.t("Mon dossier pour les entreprises", "My Account for businesses"))
+                }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    p {
+                        a href={ (PREFIX) "/certificats?lang=" (lang.code()) } {
+                            (lang.t("Mes certificats", "My certificates"))
+                        }
+                        " · "
+                        a href={ "?lang=" (other) } lang=(other) { (lang.t("English", "Français")) }
+                    }
+                }
+                main {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+    .into_string()
 }
 
 fn html(status: u16, body: String) -> PortalResponse {
@@ -320,30 +326,32 @@ impl Authority {
         let Some((pre, csrf)) = self.portal_state().pre_session(now + SESSION_LIFETIME) else {
             return unavailable(lang);
         };
-        let error = error
-            .map(|e| {
-                format!(
-                    "<p role=\"alert\" id=\"error\"><strong>{}</strong></p>",
-                    escape(e)
-                )
-            })
-            .unwrap_or_default();
-        let body = format!(
-            "{error}<form method=\"post\" action=\"{PREFIX}/connexion?lang={l}\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <p><label for=\"identification_number\">{id}</label><br>\
-             <input id=\"identification_number\" name=\"identification_number\" inputmode=\"numeric\" autocomplete=\"username\" required></p>\
-             <p><label for=\"password\">{pw}</label><br>\
-             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p>\
-             <p><button id=\"sign-in\" type=\"submit\">{go}</button></p></form>",
-            l = lang.code(),
-            id = lang.t("Numéro d'identification", "Identification number"),
-            pw = lang.t("Mot de passe", "Password"),
-            go = lang.t("Se connecter", "Sign in"),
-        );
+        let body = markup! {
+            @if let Some(e) = error {
+                p role="alert" id="error" { strong { (e) } }
+            }
+            form method="post" action={ (PREFIX) "/connexion?lang=" (lang.code()) } {
+                input type="hidden" name="csrf" value=(csrf);
+                p {
+                    label for="identification_number" {
+                        (lang.t("Numéro d'identification", "Identification number"))
+                    }
+                    br;
+                    input id="identification_number" name="identification_number"
+                        inputmode="numeric" autocomplete="username" required;
+                }
+                p {
+                    label for="password" { (lang.t("Mot de passe", "Password")) }
+                    br;
+                    input id="password" name="password" type="password"
+                        autocomplete="current-password" required;
+                }
+                p { button id="sign-in" type="submit" { (lang.t("Se connecter", "Sign in")) } }
+            }
+        };
         let mut r = html(
-            if error.is_empty() { 200 } else { 401 },
-            page(lang, lang.t("Connexion", "Sign in"), &body),
+            if error.is_none() { 200 } else { 401 },
+            page(lang, lang.t("Connexion", "Sign in"), body),
         );
         r.headers.push((
             "Set-Cookie".into(),
@@ -506,69 +514,64 @@ impl Authority {
         let Ok(certificates) = self.registry().certificates_of_operator(s.operator) else {
             return html(500, page(lang, lang.t("Erreur", "Error"), ""));
         };
-        let mut rows = String::new();
-        let mut devices: Vec<String> = Vec::new();
-        for c in &certificates {
-            if let Some(d) = c.device {
-                devices.push(d.to_string());
-            }
-            let health = Health::classify(c.state, &c.validity, now, WarningPolicy::default());
-            let status = status_text(lang, c.state, health);
-            let action = if c.state == CertificateState::Active {
-                format!(
-                    "<a href=\"{PREFIX}/revoquer?serie={serial}&amp;lang={l}\" aria-label=\"{label} {nick}\">{label}</a>",
-                    serial = c.serial,
-                    l = lang.code(),
-                    label = lang.t("Révoquer", "Revoke"),
-                    nick = escape(c.nickname.as_str())
-                )
-            } else {
-                String::new()
-            };
-            rows.push_str(&format!(
-                "<tr data-serial=\"{serial}\"><th scope=\"row\">{nick}</th><td>{device}</td><td>{env}</td><td class=\"status\">{status}</td><td>{from}</td><td>{to}</td><td>{action}</td></tr>\n",
-                serial = c.serial,
-                nick = escape(c.nickname.as_str()),
-                device = c.device.map_or_else(|| "—".to_owned(), |d| d.to_string()),
-                env = c.environment,
-                from = c.validity.not_before().date(),
-                to = c.validity.not_after().date(),
-            ));
-        }
+        let mut devices: Vec<String> = certificates
+            .iter()
+            .filter_map(|c| c.device.map(|d| d.to_string()))
+            .collect();
         devices.sort();
         devices.dedup();
-        let message = message
-            .map(|m| format!("<p role=\"status\" id=\"message\">{}</p>", escape(m)))
-            .unwrap_or_default();
-        let body = format!(
-            "{message}<p>{who} {number}</p>\
-             <table id=\"certificates\"><caption>{caption}</caption><thead><tr><th scope=\"col\">{nick}</th><th scope=\"col\">{device}</th>\
-             <th scope=\"col\">{env}</th><th scope=\"col\">{status}</th><th scope=\"col\">{from}</th><th scope=\"col\">{to}</th><th scope=\"col\">{action}</th></tr></thead>\
-             <tbody>{rows}</tbody></table>\
-             <h2>{devices_title}</h2><ul id=\"devices\">{devices}</ul>\
-             <form method=\"post\" action=\"{PREFIX}/deconnexion?lang={l}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">{out}</button></form>",
-            who = lang.t("Exploitant", "Operator"),
-            number = s.number,
-            caption = lang.t("Vos certificats numériques", "Your digital certificates"),
-            nick = lang.t("Nom du certificat", "Certificate name"),
-            device = lang.t("Identifiant de l'appareil", "Device identifier"),
-            env = lang.t("Environnement", "Environment"),
-            status = lang.t("État", "Status"),
-            from = lang.t("Délivré le", "Issued"),
-            to = lang.t("Expire le", "Expires"),
-            action = lang.t("Action", "Action"),
-            devices_title = lang.t("Vos identifiants d'appareil", "Your device identifiers"),
-            devices = devices
-                .iter()
-                .map(|d| format!("<li>{d}</li>"))
-                .collect::<String>(),
-            l = lang.code(),
-            csrf = s.csrf,
-            out = lang.t("Se déconnecter", "Sign out"),
-        );
+        let body = markup! {
+            @if let Some(m) = message {
+                p role="status" id="message" { (m) }
+            }
+            p { (lang.t("Exploitant", "Operator")) " " (display(&s.number)) }
+            table id="certificates" {
+                caption { (lang.t("Vos certificats numériques", "Your digital certificates")) }
+                thead {
+                    tr {
+                        th scope="col" { (lang.t("Nom du certificat", "Certificate name")) }
+                        th scope="col" { (lang.t("Identifiant de l'appareil", "Device identifier")) }
+                        th scope="col" { (lang.t("Environnement", "Environment")) }
+                        th scope="col" { (lang.t("État", "Status")) }
+                        th scope="col" { (lang.t("Délivré le", "Issued")) }
+                        th scope="col" { (lang.t("Expire le", "Expires")) }
+                        th scope="col" { (lang.t("Action", "Action")) }
+                    }
+                }
+                tbody {
+                    @for c in &certificates {
+                        @let health = Health::classify(c.state, &c.validity, now, WarningPolicy::default());
+                        tr data-serial=(display(c.serial)) {
+                            th scope="row" { (c.nickname.as_str()) }
+                            td { (c.device.map_or_else(|| "—".to_owned(), |d| d.to_string())) }
+                            td { (display(c.environment)) }
+                            td class="status" { (status_text(lang, c.state, health)) }
+                            td { (display(c.validity.not_before().date())) }
+                            td { (display(c.validity.not_after().date())) }
+                            td {
+                                @if c.state == CertificateState::Active {
+                                    a href={ (PREFIX) "/revoquer?serie=" (display(c.serial)) "&lang=" (lang.code()) }
+                                        aria-label={ (lang.t("Révoquer", "Revoke")) " " (c.nickname.as_str()) } {
+                                        (lang.t("Révoquer", "Revoke"))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { (lang.t("Vos identifiants d'appareil", "Your device identifiers")) }
+            ul id="devices" {
+                @for d in &devices { li { (d) } }
+            }
+            form method="post" action={ (PREFIX) "/deconnexion?lang=" (lang.code()) } {
+                input type="hidden" name="csrf" value=(s.csrf);
+                button type="submit" { (lang.t("Se déconnecter", "Sign out")) }
+            }
+        };
         html(
             200,
-            page(lang, lang.t("Mes certificats", "My certificates"), &body),
+            page(lang, lang.t("Mes certificats", "My certificates"), body),
         )
     }
 
@@ -625,36 +628,46 @@ impl Authority {
                 lang.t("Autre raison", "Other reason"),
             ),
         ];
-        let options: String = options
-            .iter()
-            .map(|(r, label)| format!("<option value=\"{r}\">{label}</option>"))
-            .collect();
-        let body = format!(
-            "<p>{intro} <strong id=\"nickname\">{nick}</strong> ({serial}).</p>\
-             <form method=\"post\" action=\"{PREFIX}/revoquer?lang={l}\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"serie\" value=\"{serial}\">\
-             <p><label for=\"reason\">{reason}</label><br><select id=\"reason\" name=\"reason\">{options}</select></p>\
-             <p><input type=\"checkbox\" id=\"confirm\" name=\"confirm\" value=\"yes\" required> <label for=\"confirm\">{confirm}</label></p>\
-             <p><button id=\"revoke\" type=\"submit\">{go}</button> <a href=\"{PREFIX}/certificats?lang={l}\">{cancel}</a></p></form>",
-            intro = lang.t("Vous allez révoquer le certificat", "You are about to revoke the certificate"),
-            nick = escape(record.nickname.as_str()),
-            serial = record.serial,
-            l = lang.code(),
-            csrf = s.csrf,
-            reason = lang.t("Raison", "Reason"),
-            confirm = lang.t(
-                "Je confirme : le SEV ne pourra plus utiliser ce certificat, et c'est définitif.",
-                "I confirm: the SRS will no longer be able to use this certificate, and this is final."
-            ),
-            go = lang.t("Révoquer le certificat", "Revoke the certificate"),
-            cancel = lang.t("Annuler", "Cancel"),
-        );
+        let body = markup! {
+            p {
+                (lang.t("Vous allez révoquer le certificat", "You are about to revoke the certificate"))
+                " " strong id="nickname" { (record.nickname.as_str()) } " (" (display(record.serial)) ")."
+            }
+            form method="post" action={ (PREFIX) "/revoquer?lang=" (lang.code()) } {
+                input type="hidden" name="csrf" value=(s.csrf);
+                input type="hidden" name="serie" value=(display(record.serial));
+                p {
+                    label for="reason" { (lang.t("Raison", "Reason")) }
+                    br;
+                    select id="reason" name="reason" {
+                        @for (reason, label) in &options {
+                            option value=(display(reason)) { (label) }
+                        }
+                    }
+                }
+                p {
+                    input type="checkbox" id="confirm" name="confirm" value="yes" required;
+                    " "
+                    label for="confirm" {
+                        (lang.t(
+                            "Je confirme : le SEV ne pourra plus utiliser ce certificat, et c'est définitif.",
+                            "I confirm: the SRS will no longer be able to use this certificate, and this is final."
+                        ))
+                    }
+                }
+                p {
+                    button id="revoke" type="submit" { (lang.t("Révoquer le certificat", "Revoke the certificate")) }
+                    " "
+                    a href={ (PREFIX) "/certificats?lang=" (lang.code()) } { (lang.t("Annuler", "Cancel")) }
+                }
+            }
+        };
         html(
             200,
             page(
                 lang,
                 lang.t("Révoquer un certificat", "Revoke a certificate"),
-                &body,
+                body,
             ),
         )
     }
@@ -725,10 +738,14 @@ fn unavailable(lang: Lang) -> PortalResponse {
         page(
             lang,
             lang.t("Service indisponible", "Service unavailable"),
-            lang.t(
-                "<p>Le service est momentanément indisponible. Réessayez plus tard.</p>",
-                "<p>The service is temporarily unavailable. Please try again later.</p>",
-            ),
+            markup! {
+                p {
+                    (lang.t(
+                        "Le service est momentanément indisponible. Réessayez plus tard.",
+                        "The service is temporarily unavailable. Please try again later.",
+                    ))
+                }
+            },
         ),
     )
 }

@@ -1,20 +1,33 @@
-//! The two HTTPS listeners: the enrolment host (server-authenticated TLS, `/enrolement`) and the
-//! API host (mutual TLS with a certificate of this authority's CA, `/certificats`).
+//! The two HTTPS listeners: the enrolment host (server-authenticated TLS, `/enrolement`, the
+//! online services, the CRL and the CA) and the API host (mutual TLS with a certificate of this
+//! authority's CA, `/certificats`, `/transaction`).
+//!
+//! The accept loop is rustls's own, so that the client certificate of the handshake reaches the
+//! handlers (as a request extension); each connection is served by hyper with a header-read
+//! timer, a whole-request timeout and a cap on open connections. Routing, extraction, body
+//! limits, the online services' security headers and request tracing are axum and tower-http.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{Next, from_fn};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
 use websrm_crypto::PrivateKey;
 use websrm_crypto::tls::{ClientAuth, server_config};
 
@@ -29,6 +42,13 @@ pub const CA_PATH: &str = "/ca";
 
 /// The largest request body accepted (the protocol's limit for a batch of transactions).
 pub const MAX_BODY: usize = 256 * 1024;
+
+/// The largest form the online services accept.
+const MAX_FORM: usize = 16 * 1024;
+
+/// The certificate the client presented in the TLS handshake, if any (a request extension).
+#[derive(Debug, Clone)]
+struct ClientCertificate(Option<Vec<u8>>);
 
 /// The limits that keep slow or hostile clients from holding the authority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,18 +145,16 @@ pub async fn serve_with(
     )?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let a = tokio::spawn(accept_loop(
-        authority.clone(),
+        enrolment_host(authority.clone()),
         enrolment,
         TlsAcceptor::from(enrol_tls),
-        Endpoint::Enrolment,
         limits,
         stop_rx.clone(),
     ));
     let b = tokio::spawn(accept_loop(
-        authority,
+        api_host(authority),
         api,
         TlsAcceptor::from(api_tls),
-        Endpoint::Certificates,
         limits,
         stop_rx,
     ));
@@ -147,11 +165,62 @@ pub async fn serve_with(
     Ok(())
 }
 
+/// The enrolment host: `AJO`, the online services, the CRL and the CA's certificate.
+fn enrolment_host(authority: Arc<Authority>) -> Router {
+    let security = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    ];
+    let mut services = Router::new()
+        .route(crate::portal::PREFIX, any(portal))
+        .route(&format!("{}/", crate::portal::PREFIX), any(portal))
+        .route(&format!("{}/{{*page}}", crate::portal::PREFIX), any(portal))
+        .layer(RequestBodyLimitLayer::new(MAX_FORM));
+    for (name, value) in security {
+        services = services.layer(SetResponseHeaderLayer::overriding(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    Router::new()
+        .route(
+            "/enrolement",
+            post(enrolment).route_layer(from_fn(require_length)),
+        )
+        .route(CA_PATH, get(ca))
+        .route(CRL_PATH, get(crl))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .merge(services)
+        .layer(TraceLayer::new_for_http())
+        .with_state(authority)
+}
+
+/// The API host: `REM` and `SUP`, and transmissions.
+fn api_host(authority: Arc<Authority>) -> Router {
+    Router::new()
+        .route(
+            "/certificats",
+            post(certificates).route_layer(from_fn(require_length)),
+        )
+        .route(
+            "/transaction",
+            post(transaction).route_layer(from_fn(require_length)),
+        )
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(TraceLayer::new_for_http())
+        .with_state(authority)
+}
+
 async fn accept_loop(
-    authority: Arc<Authority>,
+    router: Router,
     listener: TcpListener,
     tls: TlsAcceptor,
-    endpoint: Endpoint,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -188,7 +257,7 @@ async fn accept_loop(
                 // Answers are small and written at once: no waiting for more to send (Nagle
                 // and delayed acknowledgements cost 40 ms a request on a fresh connection).
                 let _ = tcp.set_nodelay(true);
-                let (authority, tls, mut stop) = (authority.clone(), tls.clone(), stop.clone());
+                let (router, tls, mut stop) = (router.clone(), tls.clone(), stop.clone());
                 connections.spawn(async move {
                     let _slot = slot;
                     let stream = match tokio::time::timeout(limits.handshake, tls.accept(tcp)).await {
@@ -199,15 +268,18 @@ async fn accept_loop(
                         }
                         Err(_) => return,
                     };
-                    let client_certificate = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec());
-                    let service = service_fn(move |req| {
-                        let answer = handle(authority.clone(), endpoint, client_certificate.clone(), req);
+                    let client_certificate = ClientCertificate(
+                        stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec()),
+                    );
+                    let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(client_certificate.clone());
+                        let answer = router.clone().oneshot(req);
                         async move {
                             Ok::<_, std::convert::Infallible>(
                                 match tokio::time::timeout(limits.request, answer).await {
                                     Ok(Ok(response)) => response,
                                     Ok(Err(never)) => match never {},
-                                    Err(_) => plain(StatusCode::REQUEST_TIMEOUT),
+                                    Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
                                 },
                             )
                         }
@@ -236,72 +308,60 @@ async fn accept_loop(
     while connections.join_next().await.is_some() {}
 }
 
-async fn handle(
+/// WEB-SRM requires `Content-Length`: a request without one (a chunked body, which could grow
+/// without bound) is refused with 411 before any of its body is read.
+async fn require_length(request: axum::extract::Request, next: Next) -> Response {
+    if request.headers().contains_key(header::CONTENT_LENGTH) {
+        next.run(request).await
+    } else {
+        StatusCode::LENGTH_REQUIRED.into_response()
+    }
+}
+
+async fn enrolment(
+    State(authority): State<Arc<Authority>>,
+    Extension(certificate): Extension<ClientCertificate>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(authority, Endpoint::Enrolment, certificate, headers, body).await
+}
+
+async fn certificates(
+    State(authority): State<Arc<Authority>>,
+    Extension(certificate): Extension<ClientCertificate>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(
+        authority,
+        Endpoint::Certificates,
+        certificate,
+        headers,
+        body,
+    )
+    .await
+}
+
+async fn transaction(
+    State(authority): State<Arc<Authority>>,
+    Extension(certificate): Extension<ClientCertificate>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(authority, Endpoint::Transaction, certificate, headers, body).await
+}
+
+/// A certificate request or a transmission: the body (at most [`MAX_BODY`], its length declared)
+/// goes to the authority, off the async threads.
+async fn answer(
     authority: Arc<Authority>,
     endpoint: Endpoint,
-    client_certificate: Option<Vec<u8>>,
-    req: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
-    if endpoint == Endpoint::Enrolment && req.uri().path().starts_with(crate::portal::PREFIX) {
-        return Ok(portal(authority, req).await);
-    }
-    if endpoint == Endpoint::Enrolment && req.uri().path() == CA_PATH {
-        if req.method() != Method::GET {
-            return Ok(plain(StatusCode::METHOD_NOT_ALLOWED));
-        }
-        let mut out = hyper::Response::new(Full::new(Bytes::from(
-            authority.ca_certificate_der().to_vec(),
-        )));
-        out.headers_mut().insert(
-            hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static("application/pkix-cert"),
-        );
-        return Ok(out);
-    }
-    if endpoint == Endpoint::Enrolment && req.uri().path() == CRL_PATH {
-        if req.method() != Method::GET {
-            return Ok(plain(StatusCode::METHOD_NOT_ALLOWED));
-        }
-        let crl = tokio::task::spawn_blocking(move || authority.crl()).await;
-        let Ok(Ok(der)) = crl else {
-            return Ok(plain(StatusCode::INTERNAL_SERVER_ERROR));
-        };
-        let mut out = hyper::Response::new(Full::new(Bytes::from(der)));
-        out.headers_mut().insert(
-            hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static("application/pkix-crl"),
-        );
-        return Ok(out);
-    }
-    let endpoint = match (endpoint, req.uri().path()) {
-        (Endpoint::Certificates, "/transaction") => Endpoint::Transaction,
-        (e, _) => e,
-    };
-    let path_ok = match endpoint {
-        Endpoint::Enrolment => req.uri().path() == "/enrolement",
-        Endpoint::Certificates => req.uri().path() == "/certificats",
-        Endpoint::Transaction => true,
-    };
-    if !path_ok {
-        return Ok(plain(StatusCode::NOT_FOUND));
-    }
-    if req.method() != Method::POST {
-        return Ok(plain(StatusCode::METHOD_NOT_ALLOWED));
-    }
-    let has_length = req.headers().contains_key(hyper::header::CONTENT_LENGTH);
-    if !has_length {
-        return Ok(plain(StatusCode::LENGTH_REQUIRED));
-    }
-    let declared: Option<usize> = req
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) {
-        return Ok(plain(StatusCode::PAYLOAD_TOO_LARGE));
-    }
-    let headers: Vec<(String, String)> = req
-        .headers()
+    certificate: ClientCertificate,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let headers: Vec<(String, String)> = headers
         .iter()
         .map(|(n, v)| {
             (
@@ -310,84 +370,69 @@ async fn handle(
             )
         })
         .collect();
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => return Ok(plain(StatusCode::PAYLOAD_TOO_LARGE)),
+    let request = Request::new(endpoint, headers, body.to_vec(), certificate.0);
+    let Ok(response) = tokio::task::spawn_blocking(move || authority.handle(&request)).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let request = Request::new(endpoint, headers, body, client_certificate);
-    let response = tokio::task::spawn_blocking(move || authority.handle(&request)).await;
-    let Ok(response) = response else {
-        return Ok(plain(StatusCode::INTERNAL_SERVER_ERROR));
-    };
-    let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
-    *out.status_mut() =
-        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    out.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    Ok(out)
+    (
+        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [(header::CONTENT_TYPE, "application/json")],
+        response.body,
+    )
+        .into_response()
 }
 
-/// The online services: a form body of at most 16 KB, and the answer's security headers.
+/// The CA's certificate (DER).
+async fn ca(State(authority): State<Arc<Authority>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/pkix-cert")],
+        authority.ca_certificate_der().to_vec(),
+    )
+        .into_response()
+}
+
+/// The CRL (DER), regenerated after a revocation and before its next update.
+async fn crl(State(authority): State<Arc<Authority>>) -> Response {
+    match tokio::task::spawn_blocking(move || authority.crl()).await {
+        Ok(Ok(der)) => ([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response(),
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// The online services: a form of at most 16 KB; the security headers are set by the layer.
 async fn portal(
-    authority: Arc<Authority>,
-    req: hyper::Request<Incoming>,
-) -> hyper::Response<Full<Bytes>> {
-    let method = req.method().as_str().to_owned();
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().unwrap_or_default().to_owned();
-    let cookies = req
-        .headers()
-        .get_all(hyper::header::COOKIE)
+    State(authority): State<Arc<Authority>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let cookies = headers
+        .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect::<Vec<_>>()
         .join("; ");
-    let body = match Limited::new(req.into_body(), 16 * 1024).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE),
-    };
     let request = crate::portal::PortalRequest {
-        method,
-        path,
-        query,
+        method: method.as_str().to_owned(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or_default().to_owned(),
         cookies,
-        body,
+        body: body.to_vec(),
     };
     let Ok(answer) = tokio::task::spawn_blocking(move || authority.portal(&request)).await else {
-        return plain(StatusCode::INTERNAL_SERVER_ERROR);
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let mut out = hyper::Response::new(Full::new(Bytes::from(answer.body)));
+    let mut out = Response::new(Body::from(answer.body));
     *out.status_mut() =
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = out.headers_mut();
-    let fixed = [
-        ("content-type", "text/html; charset=utf-8"),
-        ("cache-control", "no-store"),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
-        (
-            "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    ];
-    for (name, value) in fixed {
-        headers.insert(name, hyper::header::HeaderValue::from_static(value));
-    }
     for (name, value) in answer.headers {
         if let (Ok(name), Ok(value)) = (
-            hyper::header::HeaderName::from_bytes(name.as_bytes()),
-            hyper::header::HeaderValue::from_str(&value),
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
         ) {
-            headers.append(name, value);
+            out.headers_mut().append(name, value);
         }
     }
-    out
-}
-
-fn plain(status: StatusCode) -> hyper::Response<Full<Bytes>> {
-    let mut out = hyper::Response::new(Full::new(Bytes::new()));
-    *out.status_mut() = status;
     out
 }
