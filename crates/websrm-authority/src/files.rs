@@ -32,6 +32,9 @@ pub struct AuthorityFiles {
     pub portal_key: websrm_store::Zeroizing<[u8; 32]>,
 }
 
+/// What the registry records of the CA it belongs to.
+const CA_BINDING: &str = "CA certificate SHA-256";
+
 /// File names within the folder.
 pub mod names {
     /// The registry.
@@ -92,6 +95,19 @@ impl AuthorityFiles {
             "production"
         };
 
+        // The registry belongs to one CA: a process with another folder's keys (or an empty
+        // folder) must not issue into it.
+        let bound = registry.binding(CA_BINDING)?;
+        if let Some(recorded) = &bound
+            && !dir.join(names::CA).exists()
+        {
+            return Err(websrm_store::Error::BoundElsewhere {
+                name: CA_BINDING.into(),
+                recorded: recorded.clone(),
+                presented: format!("a new CA ({} has none)", dir.display()),
+            }
+            .into());
+        }
         let ca = if dir.join(names::CA).exists() {
             let der = pem::decode("CERTIFICATE", &read(dir, names::CA)?)?;
             let key = PrivateKey::open(
@@ -118,6 +134,24 @@ impl AuthorityFiles {
             )?;
             ca
         };
+
+        let fingerprint: String = websrm_crypto::sha256(ca.certificate_der())
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect();
+        if bound.as_deref() != Some(fingerprint.as_str()) {
+            registry.bind(
+                CA_BINDING,
+                &fingerprint,
+                websrm_store::NewAudit::new(
+                    now,
+                    "authority",
+                    "bind-ca",
+                    &fingerprint,
+                    "the registry belongs to this CA",
+                ),
+            )?;
+        }
 
         let certif_psi_pem = if dir.join(names::PSI).exists() {
             read(dir, names::PSI)?

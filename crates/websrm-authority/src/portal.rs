@@ -370,10 +370,14 @@ impl Authority {
                 page(
                     lang,
                     lang.t("Requête refusée", "Request refused"),
-                    lang.t(
-                        "<p>Le formulaire a expiré. Recommencez.</p>",
-                        "<p>The form expired. Please try again.</p>",
-                    ),
+                    markup! {
+                        p {
+                            (lang.t(
+                                "Le formulaire a expiré. Recommencez.",
+                                "The form expired. Please try again.",
+                            ))
+                        }
+                    },
                 ),
             );
         }

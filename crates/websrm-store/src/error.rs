@@ -32,6 +32,20 @@ pub enum Error {
         /// The kind of store expected.
         expected: &'static str,
     },
+    /// The registry belongs to another authority: its CA (or another key it was bound to)
+    /// differs from the one presented.
+    #[error(
+        "the registry belongs to another authority: its {name} is {recorded}, not {presented}; \
+         every process of an authority opens a copy of the same folder"
+    )]
+    BoundElsewhere {
+        /// What was compared (`CA certificate SHA-256`).
+        name: String,
+        /// What the registry holds.
+        recorded: String,
+        /// What was presented.
+        presented: String,
+    },
     /// The file was written by a newer version of websrm.
     #[error(
         "the database schema is version {found}; this version of websrm knows up to {supported}"

@@ -45,6 +45,16 @@ pub(crate) fn config(url: &str) -> Result<Config, Error> {
     if config.get_application_name().is_none() {
         config.application_name("websrm-authority");
     }
+    // Nothing waits without bound: a database that does not answer, or a peer process whose
+    // machine vanished while it held the write lock (its session ends when keepalives fail).
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(std::time::Duration::from_secs(10));
+    }
+    config
+        .keepalives(true)
+        .keepalives_idle(std::time::Duration::from_secs(30))
+        .keepalives_interval(std::time::Duration::from_secs(10))
+        .keepalives_retries(3);
     Ok(config)
 }
 
@@ -85,19 +95,30 @@ impl Pg {
     }
 }
 
-/// `?N` becomes `$N`; a `+` that keeps SQLite off an index (` +column`) goes.
+/// `?N` becomes `$N`; a `+` that keeps SQLite off an index (`AND +column`, `(+column`) goes.
+/// Quoted text (`'…'`, `"…"`) is copied as it is.
 fn translate(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.chars().peekable();
-    let mut previous = ' ';
+    let mut quote: Option<char> = None;
     while let Some(c) = chars.next() {
+        if let Some(q) = quote {
+            out.push(c);
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
         match c {
+            '\'' | '"' => {
+                quote = Some(c);
+                out.push(c);
+            }
             '?' if chars.peek().is_some_and(char::is_ascii_digit) => out.push('$'),
-            '+' if (previous == ' ' || previous == '(')
-                && chars.peek().is_some_and(char::is_ascii_alphabetic) => {}
+            '+' if chars.peek().is_some_and(char::is_ascii_alphabetic)
+                && (out.ends_with('(') || out.ends_with("AND ") || out.ends_with("WHERE ")) => {}
             _ => out.push(c),
         }
-        previous = c;
     }
     out
 }
@@ -183,10 +204,23 @@ impl Db for Pg {
     fn begin_write(&mut self) -> Result<(), Error> {
         self.ensure_open()?;
         // One writer at a time across every process: the lock is released by COMMIT or ROLLBACK.
-        self.client.batch_execute(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-        ))?;
-        Ok(())
+        // READ COMMITTED whatever the database's default: each statement after the lock then
+        // sees every write committed before it (a snapshot taken before the wait would not).
+        // A lock held longer than 30 s (a peer process hung) fails this batch, not every batch.
+        let begin = format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '30s'; \
+             SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+        );
+        match self.client.batch_execute(&begin) {
+            Ok(()) => Ok(()),
+            // The server went away since the last batch (a restart, a fail-over): the client
+            // learns it only now. Nothing has run yet, so connecting again and retrying is safe.
+            Err(_) if self.client.is_closed() => {
+                self.ensure_open()?;
+                Ok(self.client.batch_execute(&begin)?)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -201,6 +235,8 @@ pub(crate) fn migrate(
     let client = &mut pg.client;
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])?;
+    // No write of another process runs while the schema changes (a rolling upgrade).
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
     let has_table: bool = tx
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
@@ -354,6 +390,11 @@ mod tests {
         assert_eq!(
             translate("SELECT a FROM t WHERE k = ?2 AND +op = ?1 AND (+n = ?10) AND x + 1 > ?3"),
             "SELECT a FROM t WHERE k = $2 AND op = $1 AND (n = $10) AND x + 1 > $3"
+        );
+        // Quoted text is left alone; an addition is not a hint.
+        assert_eq!(
+            translate("SELECT 'a ?1 +b', \"?2\" FROM t WHERE x +y = ?1"),
+            "SELECT 'a ?1 +b', \"?2\" FROM t WHERE x +y = $1"
         );
     }
 }

@@ -13,9 +13,10 @@ use crate::sql::Db;
 const MAX_BATCH: usize = 512;
 
 /// A write: it runs on the writer's connection inside the batch's transaction (or not at all,
-/// given `None`, when the transaction could not begin), and returns what to do once the
-/// batch is committed (or not).
-type Job = Box<dyn FnOnce(Option<&mut dyn Db>) -> Finish + Send>;
+/// given `None`, when the transaction could not begin or the batch is poisoned), and returns
+/// what to do once the batch is committed (or not). It sets the flag when its savepoint could
+/// not be managed: the transaction is then in an unknown state, and the batch is rolled back.
+type Job = Box<dyn FnOnce(Option<&mut dyn Db>, &mut bool) -> Finish + Send>;
 
 /// Delivers a write's result once its batch's fate is known: `Ok(())` committed, or the error
 /// that prevented the commit.
@@ -66,8 +67,8 @@ impl Writer {
         f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let (reply, answer) = std::sync::mpsc::channel::<Result<T, Error>>();
-        let job: Job = Box::new(move |conn: Option<&mut dyn Db>| {
-            let result = conn.map(|conn| in_savepoint(conn, f));
+        let job: Job = Box::new(move |conn: Option<&mut dyn Db>, poisoned: &mut bool| {
+            let result = conn.map(|conn| in_savepoint(conn, f, poisoned));
             Box::new(move |committed: Result<(), Error>| {
                 let _ = reply.send(committed.and_then(|()| {
                     result.unwrap_or_else(|| {
@@ -100,20 +101,26 @@ impl Drop for Writer {
     }
 }
 
+/// Runs `f` in a savepoint of its own: a failed write is undone alone and the batch's others
+/// stand. If the savepoint itself cannot be set, released or rolled back to, `poisoned` is set:
+/// PostgreSQL would otherwise turn the batch's `COMMIT` into a silent rollback, and writes that
+/// ran earlier would be answered as recorded.
 fn in_savepoint<T>(
     conn: &mut dyn Db,
     f: impl FnOnce(&mut dyn Db) -> Result<T, Error>,
+    poisoned: &mut bool,
 ) -> Result<T, Error> {
-    conn.batch("SAVEPOINT write")?;
+    let mut control =
+        |conn: &mut dyn Db, sql: &str| conn.batch(sql).inspect_err(|_| *poisoned = true);
+    control(conn, "SAVEPOINT write")?;
     match f(conn) {
         Ok(value) => {
-            conn.batch("RELEASE write")?;
+            control(conn, "RELEASE write")?;
             Ok(value)
         }
         Err(e) => {
-            // Undo this write alone; the batch's others stand.
-            conn.batch("ROLLBACK TO write")?;
-            conn.batch("RELEASE write")?;
+            control(conn, "ROLLBACK TO write")?;
+            control(conn, "RELEASE write")?;
             Err(e)
         }
     }
@@ -128,21 +135,119 @@ fn run(conn: &mut dyn Db, jobs: Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let mut poisoned = false;
         if let Err(e) = conn.begin_write() {
             // The transaction may have begun before the failure (a lock not granted).
             let _ = conn.batch("ROLLBACK");
             for job in batch {
-                job(None)(Err(e.clone()));
+                job(None, &mut poisoned)(Err(e.clone()));
             }
             continue;
         }
-        let finishes: Vec<Finish> = batch.into_iter().map(|job| job(Some(&mut *conn))).collect();
-        let committed = conn.batch("COMMIT");
-        if committed.is_err() {
+        let mut finishes: Vec<Finish> = Vec::with_capacity(batch.len());
+        for job in batch {
+            let finish = if poisoned {
+                job(None, &mut poisoned)
+            } else {
+                job(Some(&mut *conn), &mut poisoned)
+            };
+            finishes.push(finish);
+        }
+        let committed = if poisoned {
+            let _ = conn.batch("ROLLBACK");
+            Err(Error::Database {
+                message: "the batch was rolled back: a savepoint could not be managed".into(),
+            })
+        } else {
+            conn.batch("COMMIT")
+        };
+        if committed.is_err() && !poisoned {
             let _ = conn.batch("ROLLBACK");
         }
         for finish in finishes {
             finish(committed.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::sql::{Row, Value};
+
+    /// A connection that records its statements and fails the `fail_at`-th `RELEASE write`, as a
+    /// server would after a cancel: the savepoint can no longer be managed.
+    struct Recording {
+        log: Arc<Mutex<Vec<String>>>,
+        releases: usize,
+        fail_at: usize,
+    }
+
+    impl Db for Recording {
+        fn execute(&mut self, sql: &str, _: &[Value]) -> Result<u64, Error> {
+            self.log.lock().unwrap().push(sql.to_owned());
+            Ok(1)
+        }
+
+        fn query(&mut self, sql: &str, _: &[Value]) -> Result<Vec<Row>, Error> {
+            self.log.lock().unwrap().push(sql.to_owned());
+            Ok(Vec::new())
+        }
+
+        fn batch(&mut self, sql: &str) -> Result<(), Error> {
+            self.log.lock().unwrap().push(sql.to_owned());
+            if sql == "RELEASE write" {
+                self.releases += 1;
+                if self.releases == self.fail_at {
+                    return Err(Error::Database {
+                        message: "canceled".into(),
+                    });
+                }
+            }
+            Ok(())
+        }
+
+        fn begin_write(&mut self) -> Result<(), Error> {
+            self.log.lock().unwrap().push("BEGIN".into());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_savepoint_that_cannot_be_released_rolls_the_whole_batch_back() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let conn_log = Arc::clone(&log);
+        // The writer starts idle; the first write's batch holds every write queued meanwhile.
+        let writer = Writer::start(move || {
+            Ok(Recording {
+                log: conn_log,
+                releases: 0,
+                fail_at: 2,
+            })
+        })
+        .unwrap();
+        let writer = Arc::new(writer);
+        let outcomes: Vec<_> = (0..3)
+            .map(|i| {
+                let writer = Arc::clone(&writer);
+                std::thread::spawn(move || {
+                    writer.write(move |db| db.execute(&format!("INSERT {i}"), &[]))
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        let log = log.lock().unwrap().clone();
+        // Whatever the batching, no write is answered as recorded by a batch that was rolled
+        // back, and a batch whose savepoint failed is never committed.
+        let committed = log.iter().filter(|s| *s == "COMMIT").count();
+        let rolled_back = log.iter().filter(|s| *s == "ROLLBACK").count();
+        assert!(rolled_back >= 1, "{log:?}");
+        let ok = outcomes.iter().filter(|o| o.is_ok()).count();
+        assert!(ok <= committed, "{outcomes:?} {log:?}");
+        assert!(outcomes.iter().any(Result::is_err), "{outcomes:?}");
     }
 }

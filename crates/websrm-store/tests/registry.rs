@@ -637,3 +637,32 @@ fn a_registry_from_a_newer_version_is_refused() {
         }
     );
 }
+
+/// A registry is bound to one authority's CA on first use; another is refused, on either engine,
+/// and the binding is audited once.
+#[test]
+fn a_registry_is_bound_to_one_authority() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let reg = open_registry(&path).unwrap();
+    assert_eq!(reg.binding("CA").unwrap(), None);
+    reg.bind("CA", "AAAA", audit("bind-ca")).unwrap();
+    reg.bind("CA", "AAAA", audit("bind-ca")).unwrap();
+    drop(reg);
+    let reg = open_registry(&path).unwrap();
+    assert_eq!(reg.binding("CA").unwrap().as_deref(), Some("AAAA"));
+    assert_eq!(
+        reg.bind("CA", "BBBB", audit("bind-ca")).unwrap_err(),
+        Error::BoundElsewhere {
+            name: "CA".into(),
+            recorded: "AAAA".into(),
+            presented: "BBBB".into()
+        }
+    );
+    assert_eq!(reg.binding("CA").unwrap().as_deref(), Some("AAAA"));
+    assert_eq!(
+        reg.verify_audit_chain().unwrap(),
+        1,
+        "bound once, audited once"
+    );
+}

@@ -480,3 +480,26 @@ fn a_new_authorization_code_becomes_active_after_the_delay() {
         String::from_utf8_lossy(&issued_certificate.body)
     );
 }
+
+/// The registry file of one authority copied into another's folder is refused: it belongs to
+/// the first one's CA.
+#[test]
+fn a_registry_copied_under_another_ca_is_refused() {
+    use websrm_tests::websrm_authority::{AuthorityFiles, names};
+    let now = time::OffsetDateTime::now_utc();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    drop(AuthorityFiles::open_or_create(a.path(), Environment::Dev, now).unwrap());
+    drop(AuthorityFiles::open_or_create(b.path(), Environment::Dev, now).unwrap());
+    for file in ["authority.db", "authority.db-wal", "authority.db-shm"] {
+        let _ = std::fs::remove_file(b.path().join(file));
+        if a.path().join(file).exists() {
+            std::fs::copy(a.path().join(file), b.path().join(file)).unwrap();
+        }
+    }
+    let e = AuthorityFiles::open_or_create(b.path(), Environment::Dev, now).unwrap_err();
+    assert!(
+        e.to_string().contains("belongs to another authority"),
+        "{e}"
+    );
+    assert!(b.path().join(names::CA).exists());
+}

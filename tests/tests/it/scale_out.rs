@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use time::OffsetDateTime;
+use websrm_tests::websrm_authority;
 use websrm_tests::websrm_authority::revocation::hash_password;
 use websrm_tests::websrm_crypto;
 use websrm_tests::websrm_crypto::{Csr, PrivateKey, pem, verify_crl};
@@ -302,4 +303,48 @@ async fn plain_get(tls_root: &[u8], url: &str) -> Vec<u8> {
     let response = client.get(url).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     response.bytes().await.unwrap().to_vec()
+}
+
+/// A process started with another folder (an empty one, so a new CA) on a registry that an
+/// authority already uses is refused before it issues anything.
+#[test]
+fn a_second_authority_cannot_share_a_registry() {
+    let Some(url) = websrm_tests::fresh_postgres_database("websrm_bound") else {
+        return;
+    };
+    let database = Database::Postgres(url);
+    let now = OffsetDateTime::now_utc();
+    let first = tempfile::tempdir().unwrap();
+    let files = websrm_authority::AuthorityFiles::open_or_create_with(
+        first.path(),
+        Some(&database),
+        Environment::Dev,
+        now,
+    )
+    .unwrap();
+    drop(files);
+    let other = tempfile::tempdir().unwrap();
+    let e = websrm_authority::AuthorityFiles::open_or_create_with(
+        other.path(),
+        Some(&database),
+        Environment::Dev,
+        now,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("belongs to another authority"),
+        "{e}"
+    );
+    assert!(
+        !other.path().join("ca.pem").exists(),
+        "nothing was created in the refused folder"
+    );
+    // The first folder still opens.
+    websrm_authority::AuthorityFiles::open_or_create_with(
+        first.path(),
+        Some(&database),
+        Environment::Dev,
+        now,
+    )
+    .unwrap();
 }

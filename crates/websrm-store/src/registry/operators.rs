@@ -416,6 +416,45 @@ impl Registry {
         })
     }
 
+    /// What the registry is bound to under `name`, if anything.
+    pub fn binding(&self, name: &str) -> Result<Option<String>, Error> {
+        let name = name.to_owned();
+        self.read(move |db| {
+            db.row("SELECT value FROM authority WHERE name = ?1", vals![name])?
+                .map(|r| r.text(0))
+                .transpose()
+        })
+    }
+
+    /// Binds the registry to `value` under `name` (the authority's CA, say) on first use, in one
+    /// write: afterwards, presenting another value is refused ([`Error::BoundElsewhere`]), so
+    /// that two authorities can never share one registry, whichever process starts first.
+    pub fn bind(&self, name: &str, value: &str, audit: NewAudit) -> Result<(), Error> {
+        let (name, value) = (name.to_owned(), value.to_owned());
+        self.write(move |tx| {
+            let recorded = tx
+                .row("SELECT value FROM authority WHERE name = ?1", vals![&name])?
+                .map(|r| r.text(0))
+                .transpose()?;
+            match recorded {
+                Some(recorded) if recorded == value => Ok(()),
+                Some(recorded) => Err(Error::BoundElsewhere {
+                    name,
+                    recorded,
+                    presented: value,
+                }),
+                None => {
+                    tx.execute(
+                        "INSERT INTO authority (name, value) VALUES (?1, ?2)",
+                        vals![&name, &value],
+                    )?;
+                    audit::append(tx, &audit)?;
+                    Ok(())
+                }
+            }
+        })
+    }
+
     /// The hash of an agent's password, if the agent exists.
     pub fn agent_password_hash(&self, agent_id: &str) -> Result<Option<String>, Error> {
         let agent_id = agent_id.to_owned();

@@ -124,6 +124,14 @@ CREATE TABLE portal_sessions (
 );
 CREATE INDEX portal_sessions_expiry ON portal_sessions(expires_at);
 ",
+    // What the registry is bound to: the SHA-256 of the authority's CA certificate, so that a
+    // process opening it with another folder's CA is refused.
+    r"
+CREATE TABLE authority (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+",
 ];
 
 /// The same schema for PostgreSQL: `BIGINT` for SQLite's integers (times are Unix seconds),
@@ -254,5 +262,13 @@ CREATE TABLE portal_sessions (
     flash_en    TEXT
 );
 CREATE INDEX portal_sessions_expiry ON portal_sessions(expires_at);
+",
+    // What the registry is bound to: the SHA-256 of the authority's CA certificate, so that a
+    // process opening it with another folder's CA is refused.
+    r"
+CREATE TABLE authority (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 ",
 ];
