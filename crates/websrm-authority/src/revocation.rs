@@ -1,13 +1,13 @@
 //! Revocation outside the SRS (customer service by phone, online services), the CRL, and the
 //! credentials of agents and operators.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use time::{Duration, OffsetDateTime};
-use websrm_crypto::RevokedEntry;
+use websrm_crypto::{CertificateAuthority, PublicationLinks, RevokedEntry};
 use websrm_domain::{CertificateState, RevocationChannel, RevocationReason, SerialNumber};
 use websrm_store::NewAudit;
 use websrm_store::registry::CertificateRecord;
@@ -17,9 +17,77 @@ use crate::{Authority, Error};
 /// How long a CRL is valid (its next update).
 pub const CRL_VALIDITY: Duration = Duration::hours(24);
 
-/// The CRL last generated, kept until a revocation or its next update.
+/// The CRL publisher: where the CRL and the CA certificate are published (written into every
+/// certificate issued), and the CRL last generated, kept until the registry's revocations
+/// change (made by this process or another) or its next update nears.
 #[derive(Debug, Default)]
-pub(crate) struct CrlCache(Mutex<Option<(usize, OffsetDateTime, Vec<u8>)>>);
+pub(crate) struct CrlPublisher {
+    links: RwLock<PublicationLinks>,
+    last: Mutex<Option<(usize, OffsetDateTime, Vec<u8>)>>,
+}
+
+impl CrlPublisher {
+    /// Publishes under `base` from now on.
+    pub(crate) fn publish_under(&self, base: &str) {
+        *self
+            .links
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = PublicationLinks::under(base);
+    }
+
+    /// Where the CRL and the CA are published, for a certificate about to be issued.
+    pub(crate) fn links(&self) -> PublicationLinks {
+        self.links
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Forgets the CRL last generated (after a revocation).
+    pub(crate) fn invalidate(&self) {
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+    }
+
+    /// The CRL of `ca` listing `revoked` at `now`: the one last generated while the count of
+    /// revoked certificates is the same and its next update is more than an hour away, else a
+    /// new one.
+    pub(crate) fn crl(
+        &self,
+        ca: &CertificateAuthority,
+        revoked: &[CertificateRecord],
+        now: OffsetDateTime,
+    ) -> Result<Vec<u8>, Error> {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((count, next_update, der)) = last.as_ref()
+            && *count == revoked.len()
+            && now + Duration::hours(1) < *next_update
+        {
+            return Ok(der.clone());
+        }
+        let entries: Vec<RevokedEntry> = revoked
+            .iter()
+            .filter_map(|r| match r.state {
+                CertificateState::Revoked { reason, .. } => Some(RevokedEntry::new(
+                    r.serial,
+                    r.ended_at.unwrap_or(now),
+                    reason,
+                )),
+                _ => None,
+            })
+            .collect();
+        let next_update = now + CRL_VALIDITY;
+        let number = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+        let der = ca.issue_crl(&entries, number, now, next_update)?;
+        *last = Some((revoked.len(), next_update, der.clone()));
+        Ok(der)
+    }
+}
 
 /// Hashes a password with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> Result<String, Error> {
@@ -88,11 +156,7 @@ impl Authority {
         );
         self.registry()
             .record_revocation(serial, reason, channel, now, actor, audit)?;
-        self.crl_cache()
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
+        self.publisher().invalidate();
         Ok(self
             .registry()
             .certificate_by_serial(serial)?
@@ -102,35 +166,8 @@ impl Authority {
     /// The CRL of this authority's CA (DER): every revoked certificate of its environments with
     /// its reason, regenerated after a revocation and before its next update.
     pub fn crl(&self) -> Result<Vec<u8>, Error> {
-        let now = self.now();
         let revoked = self.registry().revoked(self.environment())?;
-        let mut cache = self
-            .crl_cache()
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((count, next_update, der)) = cache.as_ref()
-            && *count == revoked.len()
-            && now + Duration::hours(1) < *next_update
-        {
-            return Ok(der.clone());
-        }
-        let entries: Vec<RevokedEntry> = revoked
-            .iter()
-            .filter_map(|r| match r.state {
-                CertificateState::Revoked { reason, .. } => Some(RevokedEntry::new(
-                    r.serial,
-                    r.ended_at.unwrap_or(now),
-                    reason,
-                )),
-                _ => None,
-            })
-            .collect();
-        let next_update = now + CRL_VALIDITY;
-        let number = u64::try_from(now.unix_timestamp()).unwrap_or(0);
-        let der = self.ca().issue_crl(&entries, number, now, next_update)?;
-        *cache = Some((revoked.len(), next_update, der.clone()));
-        Ok(der)
+        self.publisher().crl(self.ca(), &revoked, self.now())
     }
 
     /// Checks an agent's credentials; every attempt goes to the audit log.

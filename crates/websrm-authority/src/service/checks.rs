@@ -81,6 +81,7 @@ impl Authority {
         // start again at step 1).
         if headers.environment == Environment::Essai && tc.step() != 1 {
             let expected = self
+                .issuance
                 .expected
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);

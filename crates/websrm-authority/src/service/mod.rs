@@ -134,24 +134,28 @@ impl Refusal {
     }
 }
 
-/// The certificate authority: registry, CA, clock and policy.
+/// The certificate authority: what its parts share (registry, clock, policy) and its parts:
+/// issuance, the CRL publisher, the online services.
 pub struct Authority {
     environment: Environment,
     registry: Registry,
-    ca: CertificateAuthority,
-    certif_psi_pem: String,
     clock: Arc<dyn Clock>,
     lockout: LockoutPolicy,
-    crl: crate::revocation::CrlCache,
+    /// How long after issuance a new authorization code becomes active.
+    pub(crate) code_activation_delay: Duration,
+    issuance: Issuance,
+    publisher: crate::revocation::CrlPublisher,
     portal: crate::portal::Portal,
+}
+
+/// Issuance: the CA, the `certifPSI` returned with every certificate, and ESSAI's progress.
+struct Issuance {
+    ca: CertificateAuthority,
+    certif_psi_pem: String,
     /// ESSAI: the next step expected of each product's test case.
     expected: std::sync::Mutex<
         std::collections::HashMap<(websrm_domain::PartnerId, websrm_domain::SrsId), TestCase>,
     >,
-    /// Where the CRL and the CA certificate are published, written into issued certificates.
-    links: std::sync::RwLock<websrm_crypto::PublicationLinks>,
-    /// How long after issuance a new authorization code becomes active.
-    pub(crate) code_activation_delay: Duration,
 }
 
 impl std::fmt::Debug for Authority {
@@ -173,15 +177,16 @@ impl Authority {
         let authority = Self {
             environment,
             registry: files.registry,
-            ca: files.ca,
-            certif_psi_pem: files.certif_psi_pem,
             clock,
             lockout: LockoutPolicy::default(),
-            crl: crate::revocation::CrlCache::default(),
-            portal: crate::portal::Portal::new(*files.portal_key),
-            expected: std::sync::Mutex::default(),
-            links: std::sync::RwLock::default(),
             code_activation_delay: Duration::ZERO,
+            issuance: Issuance {
+                ca: files.ca,
+                certif_psi_pem: files.certif_psi_pem,
+                expected: std::sync::Mutex::default(),
+            },
+            publisher: crate::revocation::CrlPublisher::default(),
+            portal: crate::portal::Portal::new(*files.portal_key),
         };
         (authority, files.tls)
     }
@@ -203,20 +208,12 @@ impl Authority {
     /// enrolment host, which serves them at `/crl` and `/ca`): certificates issued from now on
     /// name these addresses, so that an SRS finds the CRL without being told where.
     pub fn publish_under(&self, base: &str) {
-        *self
-            .links
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            websrm_crypto::PublicationLinks::under(base);
+        self.publisher.publish_under(base);
     }
 
     /// Whether [`publish_under`](Self::publish_under) was called.
     pub fn is_published(&self) -> bool {
-        self.links
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .crl_url
-            .is_some()
+        self.publisher.links().crl_url.is_some()
     }
 
     /// The lockout policy, the same for enrolment and the online services.
@@ -249,20 +246,20 @@ impl Authority {
     }
 
     pub(crate) fn ca(&self) -> &CertificateAuthority {
-        &self.ca
+        &self.issuance.ca
     }
 
     pub(crate) fn portal_state(&self) -> &crate::portal::Portal {
         &self.portal
     }
 
-    pub(crate) fn crl_cache(&self) -> &crate::revocation::CrlCache {
-        &self.crl
+    pub(crate) fn publisher(&self) -> &crate::revocation::CrlPublisher {
+        &self.publisher
     }
 
     /// The CA's root certificate (DER).
     pub fn ca_certificate_der(&self) -> &[u8] {
-        self.ca.certificate_der()
+        self.issuance.ca.certificate_der()
     }
 
     /// Answers a certificate request. Every decision, issuance or refusal, is in the audit log

@@ -154,13 +154,9 @@ impl Authority {
         }
 
         // 6. Issue, and record before answering.
-        let links = self
-            .links
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+        let links = self.publisher().links();
         let issued = self
-            .ca
+            .ca()
             .issue_linked(&validated, now, &links)
             .map_err(internal)?;
         let subject_text = subject_text(&validated);
@@ -254,7 +250,7 @@ impl Authority {
             json_versi: Some(JSON_VERSION.into()),
             cas_essai: self.next_case(&headers),
             id_apprl: assigned.map(|d| d.to_string()),
-            certif_psi: Some(self.certif_psi_pem.clone()),
+            certif_psi: Some(self.issuance.certif_psi_pem.clone()),
             certif: Some(issued.to_pem()),
             list_err: None,
         };
@@ -280,7 +276,8 @@ impl Authority {
         if headers.environment == Environment::Essai
             && let Ok(tc) = next.parse::<TestCase>()
         {
-            self.expected
+            self.issuance
+                .expected
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .insert((headers.partner_id, headers.srs_id), tc);
@@ -332,7 +329,7 @@ impl Authority {
             } else {
                 None
             },
-            certif_psi: Some(self.certif_psi_pem.clone()),
+            certif_psi: Some(self.issuance.certif_psi_pem.clone()),
             certif: Some(websrm_crypto::pem::encode("CERTIFICATE", &existing.der)),
             list_err: None,
         };
