@@ -261,9 +261,6 @@ fn command_output(program: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-/// The online-services test drives headless Chromium over WebDriver: install Debian's
-/// `chromium` and `chromium-driver` when they are missing and this is a Debian machine run as
-/// root (as CI is); otherwise say what to install.
 /// Whether a command is on the PATH.
 pub(crate) fn present(cmd: &str) -> bool {
     Command::new("sh")
@@ -272,26 +269,35 @@ pub(crate) fn present(cmd: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The online-services test drives headless Chromium over WebDriver: install Debian's
+/// `chromium` and `chromium-driver` when they are missing and this is a Debian machine run as
+/// root (as CI is); otherwise say what to install.
 fn ensure_browser() -> Result<()> {
     if present("chromium") && present("chromedriver") {
         return Ok(());
     }
-    let root = Command::new("id")
+    apt_install(&["chromium", "chromium-driver"], "the browser test")
+}
+
+/// Whether xtask runs as root (as CI does).
+pub(crate) fn is_root() -> bool {
+    Command::new("id")
         .arg("-u")
         .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0"));
-    if !(root && present("apt-get")) {
-        bail!(
-            "the browser test needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver)"
-        );
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// Installs Debian `packages` that `purpose` needs, when this is a Debian machine run as root;
+/// otherwise says what to install.
+pub(crate) fn apt_install(packages: &[&str], purpose: &str) -> Result<()> {
+    let list = packages.join(" ");
+    if !(is_root() && present("apt-get")) {
+        bail!("{purpose} needs {list} (Debian: apt-get install {list})");
     }
-    println!(
-        "xtask: installing chromium and chromium-driver (Debian packages) for the browser test"
-    );
-    for args in [
-        &["update", "-qq"][..],
-        &["install", "-y", "-qq", "chromium", "chromium-driver"][..],
-    ] {
+    println!("xtask: installing {list} (Debian packages) for {purpose}");
+    let mut install = vec!["install", "-y", "-qq"];
+    install.extend_from_slice(packages);
+    for args in [&["update", "-qq"][..], &install[..]] {
         let status = Command::new("apt-get")
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")

@@ -32,7 +32,7 @@ impl Server {
         // PostgreSQL refuses to run as root: as root, the server runs as Debian's `postgres`
         // user, in a folder it owns under the system's temporary folder (which every user can
         // reach, unlike a checkout under /root).
-        let root = is_root();
+        let root = crate::is_root();
         let user = root.then_some("postgres");
         let dir = std::env::temp_dir().join(format!("websrm-postgres-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -142,13 +142,6 @@ fn run(command: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
 /// The folder of `initdb` and `pg_ctl`: Debian's newest `/usr/lib/postgresql/N/bin`, or the
 /// one of `pg_config --bindir`.
 fn binaries() -> Option<PathBuf> {
@@ -172,29 +165,5 @@ fn binaries() -> Option<PathBuf> {
 }
 
 fn install() -> Result<()> {
-    if !(is_root() && crate::present("apt-get")) {
-        bail!(
-            "the PostgreSQL tests need PostgreSQL's server programs (Debian: apt-get install postgresql)"
-        );
-    }
-    println!("xtask: installing postgresql (Debian package) for the PostgreSQL tests");
-    for args in [
-        &["update", "-qq"][..],
-        &[
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "postgresql",
-        ][..],
-    ] {
-        let status = Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()?;
-        if !status.success() {
-            bail!("apt-get {} failed ({status})", args.join(" "));
-        }
-    }
-    Ok(())
+    crate::apt_install(&["postgresql"], "the PostgreSQL tests")
 }
