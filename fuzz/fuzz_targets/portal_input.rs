@@ -1,4 +1,5 @@
-//! The online services' inputs: a form body and a `Cookie` header.
+//! The online services' inputs as the authority reads them: a form body (axum's `Form`) and a
+//! `Cookie` header (axum-extra's `CookieJar`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,7 +13,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         for name in ["websrm_session", "websrm_pre", "x"] {
             if let Some(value) = cookie(text, name) {
-                assert!(text.contains(value));
+                // Percent-decoded, so not always a substring; never longer than the header.
+                assert!(value.len() <= text.len());
             }
         }
     }

@@ -38,14 +38,17 @@ pub mod fuzzing {
             .map_err(|(code, args)| (code.number(), args))
     }
 
-    /// Reads a portal form (`application/x-www-form-urlencoded`).
+    /// Reads a portal form (`application/x-www-form-urlencoded`) as axum's `Form` does.
     pub fn form(bytes: &[u8]) -> std::collections::HashMap<String, String> {
-        crate::portal::form(bytes)
+        serde_urlencoded::from_bytes(bytes).unwrap_or_default()
     }
 
-    /// Reads a cookie from a `Cookie` header.
-    pub fn cookie<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
-        crate::portal::cookie(cookies, name)
+    /// Reads a cookie from a `Cookie` header as axum-extra's `CookieJar` does.
+    pub fn cookie(cookies: &str, name: &str) -> Option<String> {
+        axum_extra::extract::cookie::Cookie::split_parse_encoded(cookies.to_owned())
+            .filter_map(Result::ok)
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_owned())
     }
 }
 

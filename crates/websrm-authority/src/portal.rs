@@ -119,19 +119,31 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// A request to the portal, as the HTTP layer read it.
-#[derive(Debug, Clone)]
+/// A request to the portal, as the HTTP layer extracted it: its query, cookies and form fields,
+/// already decoded (axum's `Query` and `Form`, axum-extra's `CookieJar`).
+#[derive(Debug, Clone, Default)]
 pub struct PortalRequest {
     /// `GET` or `POST`.
     pub method: String,
     /// The path.
     pub path: String,
-    /// The query string.
-    pub query: String,
-    /// The `Cookie` header.
-    pub cookies: String,
-    /// The form body (POST).
-    pub body: Vec<u8>,
+    /// The query's fields (`lang`, `serie`).
+    pub query: HashMap<String, String>,
+    /// The request's cookies, by name.
+    pub cookies: HashMap<String, String>,
+    /// The form's fields (POST).
+    pub form: HashMap<String, String>,
+}
+
+/// A cookie an answer sets (`Some` value) or removes (`None`). The HTTP layer sends every one
+/// `Secure; HttpOnly; SameSite=Strict` on the services' path ([`PREFIX`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PortalCookie {
+    /// Its name.
+    pub name: &'static str,
+    /// Its value, or `None` to remove it.
+    pub value: Option<String>,
 }
 
 /// The portal's answer.
@@ -140,10 +152,27 @@ pub struct PortalRequest {
 pub struct PortalResponse {
     /// The HTTP status.
     pub status: u16,
-    /// Extra headers (`Location`, `Set-Cookie`).
-    pub headers: Vec<(String, String)>,
+    /// Where a redirection (303) goes.
+    pub location: Option<String>,
+    /// The cookies to set or remove.
+    pub cookies: Vec<PortalCookie>,
     /// The HTML.
     pub body: String,
+}
+
+impl PortalResponse {
+    /// The value the answer gives the cookie `name`, if it sets it.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.value.as_deref())
+    }
+
+    fn set(mut self, name: &'static str, value: Option<String>) -> Self {
+        self.cookies.push(PortalCookie { name, value });
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,17 +197,6 @@ fn random_token() -> Option<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).ok()?;
     Some(URL_SAFE_NO_PAD.encode(bytes))
-}
-
-pub(crate) fn form(bytes: &[u8]) -> HashMap<String, String> {
-    form_urlencoded::parse(bytes).into_owned().collect()
-}
-
-pub(crate) fn cookie<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
-    cookies
-        .split(';')
-        .map(str::trim)
-        .find_map(|c| c.strip_prefix(name)?.strip_prefix('='))
 }
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}\
@@ -224,7 +242,8 @@ fn page(lang: Lang, title: &str, body: impl Render) -> String {
 fn html(status: u16, body: String) -> PortalResponse {
     PortalResponse {
         status,
-        headers: Vec::new(),
+        location: None,
+        cookies: Vec::new(),
         body,
     }
 }
@@ -232,7 +251,8 @@ fn html(status: u16, body: String) -> PortalResponse {
 fn redirect(to: &str) -> PortalResponse {
     PortalResponse {
         status: 303,
-        headers: vec![("Location".into(), to.into())],
+        location: Some(to.into()),
+        cookies: Vec::new(),
         body: String::new(),
     }
 }
@@ -240,7 +260,7 @@ fn redirect(to: &str) -> PortalResponse {
 impl Authority {
     /// Answers a request to the online services.
     pub fn portal(&self, request: &PortalRequest) -> PortalResponse {
-        let query = form(request.query.as_bytes());
+        let query = &request.query;
         let lang = if query.get("lang").map(String::as_str) == Some("en") {
             Lang::En
         } else {
@@ -276,7 +296,7 @@ impl Authority {
             ("POST", "/revoquer") => self.revoke_form(lang, request, now),
             ("POST", "/deconnexion") => {
                 if let Some((token, s)) = self.session(request, now)
-                    && form(&request.body).get("csrf") == Some(&s.csrf)
+                    && request.form.get("csrf") == Some(&s.csrf)
                     && self
                         .registry()
                         .close_portal_session(&token_hash(&token))
@@ -284,14 +304,7 @@ impl Authority {
                 {
                     return unavailable(lang);
                 }
-                let mut r = redirect(&format!("{PREFIX}/connexion?lang={}", lang.code()));
-                r.headers.push((
-                    "Set-Cookie".into(),
-                    format!(
-                        "{COOKIE}=; Path={PREFIX}; Max-Age=0; Secure; HttpOnly; SameSite=Strict"
-                    ),
-                ));
-                r
+                redirect(&format!("{PREFIX}/connexion?lang={}", lang.code())).set(COOKIE, None)
             }
             _ => html(
                 404,
@@ -301,7 +314,7 @@ impl Authority {
     }
 
     fn session(&self, request: &PortalRequest, now: OffsetDateTime) -> Option<(String, Session)> {
-        let token = cookie(&request.cookies, COOKIE)?;
+        let token = request.cookies.get(COOKIE)?;
         let (operator, csrf, _) = self
             .registry()
             .portal_session(&token_hash(token), now)
@@ -349,20 +362,20 @@ impl Authority {
                 p { button id="sign-in" type="submit" { (lang.t("Se connecter", "Sign in")) } }
             }
         };
-        let mut r = html(
+        html(
             if error.is_none() { 200 } else { 401 },
             page(lang, lang.t("Connexion", "Sign in"), body),
-        );
-        r.headers.push((
-            "Set-Cookie".into(),
-            format!("{PRE_COOKIE}={pre}; Path={PREFIX}; Secure; HttpOnly; SameSite=Strict"),
-        ));
-        r
+        )
+        .set(PRE_COOKIE, Some(pre))
     }
 
     fn sign_in(&self, lang: Lang, request: &PortalRequest, now: OffsetDateTime) -> PortalResponse {
-        let fields = form(&request.body);
-        let pre = cookie(&request.cookies, PRE_COOKIE).unwrap_or_default();
+        let fields = &request.form;
+        let pre = request
+            .cookies
+            .get(PRE_COOKIE)
+            .map(String::as_str)
+            .unwrap_or_default();
         let csrf = fields.get("csrf").map(String::as_str).unwrap_or_default();
         if !self.portal_state().check_pre_session(pre, csrf, now) {
             return html(
@@ -496,16 +509,9 @@ impl Authority {
         {
             return unavailable(lang);
         }
-        let mut r = redirect(&format!("{PREFIX}/certificats?lang={}", lang.code()));
-        r.headers.push((
-            "Set-Cookie".into(),
-            format!("{COOKIE}={token}; Path={PREFIX}; Secure; HttpOnly; SameSite=Strict"),
-        ));
-        r.headers.push((
-            "Set-Cookie".into(),
-            format!("{PRE_COOKIE}=; Path={PREFIX}; Max-Age=0; Secure; HttpOnly; SameSite=Strict"),
-        ));
-        r
+        redirect(&format!("{PREFIX}/certificats?lang={}", lang.code()))
+            .set(COOKIE, Some(token))
+            .set(PRE_COOKIE, None)
     }
 
     fn list_page(
@@ -685,7 +691,7 @@ impl Authority {
         let Some((_, s)) = self.session(request, now) else {
             return redirect(&format!("{PREFIX}/connexion?lang={}", lang.code()));
         };
-        let fields = form(&request.body);
+        let fields = &request.form;
         if fields.get("csrf") != Some(&s.csrf) {
             return html(
                 403,

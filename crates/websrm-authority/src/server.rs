@@ -12,12 +12,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::body::Bytes;
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::{Extension, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -177,10 +181,11 @@ fn enrolment_host(authority: Arc<Authority>) -> Router {
             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
         ),
     ];
+    let pages = || get(portal_get).post(portal_post);
     let mut services = Router::new()
-        .route(crate::portal::PREFIX, any(portal))
-        .route(&format!("{}/", crate::portal::PREFIX), any(portal))
-        .route(&format!("{}/{{*page}}", crate::portal::PREFIX), any(portal))
+        .route(crate::portal::PREFIX, pages())
+        .route(&format!("{}/", crate::portal::PREFIX), pages())
+        .route(&format!("{}/{{*page}}", crate::portal::PREFIX), pages())
         .layer(RequestBodyLimitLayer::new(MAX_FORM));
     for (name, value) in security {
         services = services.layer(SetResponseHeaderLayer::overriding(
@@ -399,40 +404,72 @@ async fn crl(State(authority): State<Arc<Authority>>) -> Response {
     }
 }
 
-/// The online services: a form of at most 16 KB; the security headers are set by the layer.
-async fn portal(
+/// A page of the online services.
+async fn portal_get(
     State(authority): State<Arc<Authority>>,
-    method: Method,
     uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Query(query): Query<HashMap<String, String>>,
+    jar: CookieJar,
 ) -> Response {
-    let cookies = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join("; ");
     let request = crate::portal::PortalRequest {
-        method: method.as_str().to_owned(),
+        method: "GET".into(),
         path: uri.path().to_owned(),
-        query: uri.query().unwrap_or_default().to_owned(),
-        cookies,
-        body: body.to_vec(),
+        query,
+        cookies: cookies(&jar),
+        form: HashMap::new(),
     };
+    portal(authority, request).await
+}
+
+/// A form of the online services (at most 16 KB, `application/x-www-form-urlencoded`).
+async fn portal_post(
+    State(authority): State<Arc<Authority>>,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+    jar: CookieJar,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let request = crate::portal::PortalRequest {
+        method: "POST".into(),
+        path: uri.path().to_owned(),
+        query,
+        cookies: cookies(&jar),
+        form,
+    };
+    portal(authority, request).await
+}
+
+fn cookies(jar: &CookieJar) -> HashMap<String, String> {
+    jar.iter()
+        .map(|c| (c.name().to_owned(), c.value().to_owned()))
+        .collect()
+}
+
+/// The portal's answer, off the async threads; its cookies are `Secure; HttpOnly;
+/// SameSite=Strict` on the services' path, and the security headers are set by the layer.
+async fn portal(authority: Arc<Authority>, request: crate::portal::PortalRequest) -> Response {
     let Ok(answer) = tokio::task::spawn_blocking(move || authority.portal(&request)).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let mut out = Response::new(Body::from(answer.body));
-    *out.status_mut() =
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    for (name, value) in answer.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            out.headers_mut().append(name, value);
+    let mut jar = CookieJar::new();
+    for set in &answer.cookies {
+        let mut cookie = Cookie::build((set.name, set.value.clone().unwrap_or_default()))
+            .path(crate::portal::PREFIX)
+            .secure(true)
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .build();
+        if set.value.is_none() {
+            cookie.make_removal();
         }
+        jar = jar.add(cookie);
+    }
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut out = (status, jar, answer.body).into_response();
+    if let Some(location) = answer.location
+        && let Ok(location) = HeaderValue::from_str(&location)
+    {
+        out.headers_mut().insert(header::LOCATION, location);
     }
     out
 }

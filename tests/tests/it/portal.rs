@@ -517,21 +517,18 @@ fn a_session_survives_a_restart_of_the_authority() {
                 .unwrap();
         Authority::new(files, Environment::Dev, Arc::new(SystemClock)).0
     };
+    let pairs = |text: &str, separator: char| -> HashMap<String, String> {
+        text.split(separator)
+            .filter_map(|p| p.trim().split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    };
     let request = |method: &str, path: &str, cookies: &str, body: &str| PortalRequest {
         method: method.into(),
         path: path.into(),
-        query: String::new(),
-        cookies: cookies.into(),
-        body: body.as_bytes().to_vec(),
-    };
-    let cookie_of = |headers: &[(String, String)], name: &str| {
-        headers
-            .iter()
-            .filter(|(n, _)| n == "Set-Cookie")
-            .find_map(|(_, v)| v.strip_prefix(&format!("{name}=")))
-            .and_then(|v| v.split(';').next())
-            .unwrap()
-            .to_owned()
+        cookies: pairs(cookies, ';'),
+        form: pairs(body, '&'),
+        ..PortalRequest::default()
     };
     let first = open();
     seed::seed_test_data(&first, OffsetDateTime::now_utc()).unwrap();
@@ -539,7 +536,7 @@ fn a_session_survives_a_restart_of_the_authority() {
         .reset_operator_password(&"5678912340".parse().unwrap(), "test")
         .unwrap();
     let form = first.portal(&request("GET", "/services/connexion", "", ""));
-    let pre = cookie_of(&form.headers, "websrm_presession");
+    let pre = form.cookie("websrm_presession").unwrap().to_owned();
     let token = csrf(&form.body);
     let body = format!("csrf={token}&identification_number=5678912340&password={password}");
     let signed_in = first.portal(&request(
@@ -549,7 +546,7 @@ fn a_session_survives_a_restart_of_the_authority() {
         &body,
     ));
     assert_eq!(signed_in.status, 303, "{}", signed_in.body);
-    let session = cookie_of(&signed_in.headers, "websrm_session");
+    let session = signed_in.cookie("websrm_session").unwrap().to_owned();
     drop(first);
 
     let second = open();
