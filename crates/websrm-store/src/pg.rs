@@ -63,6 +63,8 @@ pub(crate) struct Pg {
     client: Client,
     config: Config,
     statements: HashMap<String, Statement>,
+    /// The server ended this session (its last error said so), or the socket is gone.
+    lost: bool,
 }
 
 impl Pg {
@@ -73,14 +75,33 @@ impl Pg {
             client: config.connect(NoTls)?,
             config: config.clone(),
             statements: HashMap::new(),
+            lost: false,
         })
     }
 
-    /// Connects again if the server closed the connection (a restart, a fail-over).
+    /// Whether the connection is gone: the socket closed, or the server said it ends the
+    /// session (SQLSTATE class 57P, operator intervention, or 08, connection exception).
+    pub(crate) fn is_lost(&self) -> bool {
+        self.lost || self.client.is_closed()
+    }
+
+    /// Notes an error that ends the session.
+    fn check<T>(&mut self, result: Result<T, postgres::Error>) -> Result<T, Error> {
+        result.map_err(|e| {
+            let code = e.code().map(|c| c.code().to_owned()).unwrap_or_default();
+            if code.starts_with("57P") || code.starts_with("08") || e.is_closed() {
+                self.lost = true;
+            }
+            e.into()
+        })
+    }
+
+    /// Connects again if the connection is gone (a restart, a fail-over).
     fn ensure_open(&mut self) -> Result<(), Error> {
-        if self.client.is_closed() {
+        if self.is_lost() {
             self.client = self.config.connect(NoTls)?;
             self.statements.clear();
+            self.lost = false;
         }
         Ok(())
     }
@@ -89,7 +110,8 @@ impl Pg {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.client.prepare(&translate(sql))?;
+        let prepared = self.client.prepare(&translate(sql));
+        let statement = self.check(prepared)?;
         self.statements.insert(sql.to_owned(), statement.clone());
         Ok(statement)
     }
@@ -180,13 +202,14 @@ fn refs(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 impl Db for Pg {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, Error> {
         let statement = self.statement(sql)?;
-        Ok(self.client.execute(&statement, &refs(params))?)
+        let result = self.client.execute(&statement, &refs(params));
+        self.check(result)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, Error> {
         let statement = self.statement(sql)?;
-        self.client
-            .query(&statement, &refs(params))?
+        let result = self.client.query(&statement, &refs(params));
+        self.check(result)?
             .iter()
             .map(|r| {
                 (0..r.len())
@@ -198,7 +221,8 @@ impl Db for Pg {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), Error> {
-        Ok(self.client.batch_execute(sql)?)
+        let result = self.client.batch_execute(sql);
+        self.check(result)
     }
 
     fn begin_write(&mut self) -> Result<(), Error> {
@@ -211,15 +235,17 @@ impl Db for Pg {
             "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '30s'; \
              SELECT pg_advisory_xact_lock({WRITE_LOCK})"
         );
-        match self.client.batch_execute(&begin) {
+        let first = self.client.batch_execute(&begin);
+        match self.check(first) {
             Ok(()) => Ok(()),
             // The server went away since the last batch (a restart, a fail-over): the client
             // learns it only now. Nothing has run yet, so connecting again and retrying is safe.
-            Err(_) if self.client.is_closed() => {
+            Err(_) if self.is_lost() => {
                 self.ensure_open()?;
-                Ok(self.client.batch_execute(&begin)?)
+                let again = self.client.batch_execute(&begin);
+                self.check(again)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 }
@@ -288,8 +314,8 @@ pub(crate) fn migrate(
     Ok(())
 }
 
-/// A read: runs on a reader thread's connection (or learns that none could be opened).
-type ReadJob = Box<dyn FnOnce(Result<&mut Pg, Error>) + Send>;
+/// A read, run by a reader thread with its connection (opened, or opened again, as needed).
+type ReadJob = Box<dyn FnOnce(&mut Option<Pg>, &Config) + Send>;
 
 /// Reader threads, each with its connection, taking reads from one queue.
 #[derive(Debug)]
@@ -319,19 +345,7 @@ impl Readers {
                                 jobs.recv()
                             };
                             let Ok(job) = job else { break };
-                            if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
-                                conn = None;
-                                match Pg::connect(&config) {
-                                    Ok(c) => conn = Some(c),
-                                    Err(e) => {
-                                        job(Err(e));
-                                        continue;
-                                    }
-                                }
-                            }
-                            if let Some(c) = conn.as_mut() {
-                                job(Ok(c));
-                            }
+                            job(&mut conn, &config);
                         }
                     })
                     .map_err(|e| Error::Database {
@@ -345,14 +359,30 @@ impl Readers {
         })
     }
 
-    /// Runs `f` on the first free reader and returns its result.
+    /// Runs `f` on the first free reader and returns its result. If the reader's connection
+    /// turns out to be lost (the server restarted, a fail-over), `f` runs again, once, on a new
+    /// one: a read changes nothing, so running it twice is safe.
     pub(crate) fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
+        f: impl Fn(&mut dyn Db) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let (reply, answer) = channel::<Result<T, Error>>();
-        let job: ReadJob = Box::new(move |conn| {
-            let _ = reply.send(conn.and_then(|c| f(c)));
+        let job: ReadJob = Box::new(move |conn: &mut Option<Pg>, config: &Config| {
+            let attempt = |conn: &mut Option<Pg>| -> Result<T, Error> {
+                if conn.as_ref().is_none_or(Pg::is_lost) {
+                    *conn = None;
+                    *conn = Some(Pg::connect(config)?);
+                }
+                let c = conn.as_mut().ok_or_else(|| Error::Database {
+                    message: "no connection".into(),
+                })?;
+                f(c)
+            };
+            let mut result = attempt(conn);
+            if result.is_err() && conn.as_ref().is_some_and(Pg::is_lost) {
+                result = attempt(conn);
+            }
+            let _ = reply.send(result);
         });
         let gone = || Error::Database {
             message: "the registry's readers have stopped".into(),

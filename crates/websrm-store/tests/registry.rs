@@ -666,3 +666,35 @@ fn a_registry_is_bound_to_one_authority() {
         "bound once, audited once"
     );
 }
+
+/// After the database server drops every connection (a restart, a fail-over), the registry's
+/// next reads and writes succeed on new connections: a read runs again once, a batch of writes
+/// reconnects before it begins. SQLite has no connection to lose.
+#[test]
+fn connections_lost_by_the_server_are_reopened() {
+    if !on_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let reg = open_registry(&path).unwrap();
+    let op = reg.add_operator(&michel(), T0, audit("op")).unwrap();
+    // Every reader opens its connection.
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| reg.operator(op).unwrap());
+        }
+    });
+    raw_sql(
+        &path,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .unwrap();
+    for _ in 0..8 {
+        assert_eq!(reg.operator(op).unwrap().id, op);
+    }
+    reg.allocate_device_id(Some(op), None, T0, audit("device"))
+        .unwrap();
+    assert_eq!(reg.verify_audit_chain().unwrap(), 2);
+}

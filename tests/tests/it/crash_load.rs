@@ -3,8 +3,8 @@
 //! received is in the registry, once; the file passes SQLite's integrity check; the audit chain
 //! verifies; no device identifier was issued twice.
 //!
-//! `WEBSRM_CRASH_KILLS` sets how many times the authority is killed (default 5; the longer run
-//! of the benchmarks' notes uses 20).
+//! `WEBSRM_CRASH_KILLS` sets how many times the authority is killed (default 5, as `cargo xtask
+//! ci` runs it; `WEBSRM_CRASH_KILLS=20` for the longer run).
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};

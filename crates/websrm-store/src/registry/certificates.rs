@@ -367,7 +367,7 @@ impl Registry {
             Ok(certificates_where(
                 db,
                 "key_id = ?1 AND +operator_id = ?2 AND status = 'active' ORDER BY id DESC LIMIT 1",
-                vals![hex, operator.0],
+                vals![&hex, operator.0],
             )?
             .into_iter()
             .next())

@@ -482,9 +482,11 @@ impl Registry {
 
     /// Runs a read on a read connection: on SQLite the first free one of the pool (or the next in
     /// turn), on PostgreSQL the first free reader thread.
+    /// A read may run twice on PostgreSQL (again on a new connection when the first was lost),
+    /// so it is `Fn`; reads change nothing.
     fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
+        f: impl Fn(&mut dyn Db) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         match &self.readers {
             Readers::Sqlite { pool, next } => {

@@ -313,7 +313,7 @@ impl Registry {
         self.read(move |db| {
             db.row(
                 "SELECT operator_id, csrf, expires_at FROM portal_sessions WHERE token_hash = ?1 AND expires_at > ?2",
-                vals![token_hash, to_unix(at)],
+                vals![&token_hash, to_unix(at)],
             )?
             .map(|r| {
                 Ok((
@@ -420,7 +420,7 @@ impl Registry {
     pub fn binding(&self, name: &str) -> Result<Option<String>, Error> {
         let name = name.to_owned();
         self.read(move |db| {
-            db.row("SELECT value FROM authority WHERE name = ?1", vals![name])?
+            db.row("SELECT value FROM authority WHERE name = ?1", vals![&name])?
                 .map(|r| r.text(0))
                 .transpose()
         })
@@ -461,7 +461,7 @@ impl Registry {
         self.read(move |db| {
             db.row(
                 "SELECT password_hash FROM agents WHERE agent_id = ?1",
-                vals![agent_id],
+                vals![&agent_id],
             )?
             .map(|r| r.text(0))
             .transpose()
