@@ -198,6 +198,32 @@ struct Load {
     p99_ms: f64,
 }
 
+impl Load {
+    /// A row of the table: `what`, then the rate and the latencies.
+    fn row(&self, what: &str) {
+        println!(
+            "| {what}, p50 / p99 (ms) | {:.0}, {:.1} / {:.1} | | |",
+            self.rate, self.p50_ms, self.p99_ms
+        );
+    }
+}
+
+/// The rate and latencies of the requests the `tasks` timed, from `started` until the last one
+/// ends.
+async fn load(tasks: Vec<tokio::task::JoinHandle<Vec<Duration>>>, started: Instant) -> Load {
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    Load {
+        rate: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -242,18 +268,7 @@ async fn enrolments_across(served: &[&Served], csrs: Vec<(PrivateKey, String)>) 
             latencies
         }));
     }
-    let started = Instant::now();
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.unwrap());
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
-    Load {
-        rate: latencies.len() as f64 / elapsed,
-        p50_ms: percentile(&latencies, 0.50),
-        p99_ms: percentile(&latencies, 0.99),
-    }
+    load(tasks, Instant::now()).await
 }
 
 /// Certificates to replace or delete: enrolled first (untimed), each with its key.
@@ -344,17 +359,7 @@ async fn on_held(served: &Served, held: Vec<(PrivateKey, Vec<u8>, String)>, repl
             latencies
         }));
     }
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.unwrap());
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
-    Load {
-        rate: latencies.len() as f64 / elapsed,
-        p50_ms: percentile(&latencies, 0.50),
-        p99_ms: percentile(&latencies, 0.99),
-    }
+    load(tasks, started).await
 }
 
 /// Validation and issuance on every core, no I/O, no HTTP.
@@ -588,14 +593,8 @@ fn main() {
         "| latency p50 / p99 with {fill_to} (ms) | {:.1} / {:.1} | | |",
         filled.p50_ms, filled.p99_ms
     );
-    println!(
-        "| replacements (REM, mutual TLS, a connection each): per s, p50 / p99 (ms) | {:.0}, {:.1} / {:.1} | | |",
-        rem.rate, rem.p50_ms, rem.p99_ms
-    );
-    println!(
-        "| deletions (SUP, mutual TLS, a connection each): per s, p50 / p99 (ms) | {:.0}, {:.1} / {:.1} | | |",
-        sup.rate, sup.p50_ms, sup.p99_ms
-    );
+    rem.row("replacements (REM, mutual TLS, a connection each): per s");
+    sup.row("deletions (SUP, mutual TLS, a connection each): per s");
     println!(
         "| authority resident memory (MiB): at start, after {:.0}k enrolments, peak | {:.0}, {:.0}, {:.0} | flat | {} |",
         empty.rate * MEASURE.as_secs_f64() / 1000.0,
@@ -612,14 +611,9 @@ fn main() {
     println!("| filled to {fill_to} in {fill_secs} s | | | |");
     match postgres {
         Some((single, double)) => {
-            println!(
-                "| end to end on PostgreSQL, one authority process: enrolments/s, p50 / p99 (ms) | {:.0}, {:.1} / {:.1} | | |",
-                single.rate, single.p50_ms, single.p99_ms
-            );
-            println!(
-                "| end to end on PostgreSQL, two authority processes sharing it: enrolments/s, p50 / p99 (ms) | {:.0}, {:.1} / {:.1} | | |",
-                double.rate, double.p50_ms, double.p99_ms
-            );
+            single.row("end to end on PostgreSQL, one authority process: enrolments/s");
+            double
+                .row("end to end on PostgreSQL, two authority processes sharing it: enrolments/s");
             println!(
                 "| PostgreSQL one process / SQLite; two processes / one | {:.2}; {:.2} | | |",
                 single.rate / empty.rate,

@@ -20,7 +20,7 @@ use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -194,10 +194,7 @@ fn enrolment_host(authority: Arc<Authority>) -> Router {
         ));
     }
     Router::new()
-        .route(
-            "/enrolement",
-            post(enrolment).route_layer(from_fn(require_length)),
-        )
+        .route("/enrolement", protocol(Endpoint::Enrolment))
         .route(CA_PATH, get(ca))
         .route(CRL_PATH, get(crl))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
@@ -209,14 +206,8 @@ fn enrolment_host(authority: Arc<Authority>) -> Router {
 /// The API host: `REM` and `SUP`, and transmissions.
 fn api_host(authority: Arc<Authority>) -> Router {
     Router::new()
-        .route(
-            "/certificats",
-            post(certificates).route_layer(from_fn(require_length)),
-        )
-        .route(
-            "/transaction",
-            post(transaction).route_layer(from_fn(require_length)),
-        )
+        .route("/certificats", protocol(Endpoint::Certificates))
+        .route("/transaction", protocol(Endpoint::Transaction))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TraceLayer::new_for_http())
         .with_state(authority)
@@ -323,38 +314,15 @@ async fn require_length(request: axum::extract::Request, next: Next) -> Response
     }
 }
 
-async fn enrolment(
-    State(authority): State<Arc<Authority>>,
-    Extension(certificate): Extension<ClientCertificate>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    answer(authority, Endpoint::Enrolment, certificate, headers, body).await
-}
-
-async fn certificates(
-    State(authority): State<Arc<Authority>>,
-    Extension(certificate): Extension<ClientCertificate>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    answer(
-        authority,
-        Endpoint::Certificates,
-        certificate,
-        headers,
-        body,
+/// A route of the protocol: `POST` only, its length declared, answered by [`answer`].
+fn protocol(endpoint: Endpoint) -> MethodRouter<Arc<Authority>> {
+    post(
+        move |State(authority): State<Arc<Authority>>,
+              Extension(certificate): Extension<ClientCertificate>,
+              headers: HeaderMap,
+              body: Bytes| answer(authority, endpoint, certificate, headers, body),
     )
-    .await
-}
-
-async fn transaction(
-    State(authority): State<Arc<Authority>>,
-    Extension(certificate): Extension<ClientCertificate>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    answer(authority, Endpoint::Transaction, certificate, headers, body).await
+    .route_layer(from_fn(require_length))
 }
 
 /// A certificate request or a transmission: the body (at most [`MAX_BODY`], its length declared)
