@@ -10,7 +10,8 @@
 //! same enrolments again with the registry on PostgreSQL, with one and with two authority
 //! processes sharing it.
 //! `WEBSRM_BENCH_FILL` sets the size of the filled registry (default 1,000,000);
-//! `WEBSRM_BENCH_ONLY=service` measures the service alone and stops (for a profiler).
+//! `WEBSRM_BENCH_ONLY=service` measures the service alone and stops, `WEBSRM_BENCH_ONLY=e2e` the
+//! enrolments end to end and stops (for a profiler).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A benchmark reports on standard output.
 
@@ -415,6 +416,7 @@ fn service_only(csrs: Vec<(PrivateKey, String)>) -> f64 {
             })
             .collect(),
     ));
+    eprintln!("measuring the service alone (pid {})…", std::process::id());
     let deadline = Instant::now() + Duration::from_secs(3);
     let started = Instant::now();
     let threads = 32;
@@ -436,7 +438,13 @@ fn service_only(csrs: Vec<(PrivateKey, String)>) -> f64 {
                         body,
                         None,
                     );
-                    assert_eq!(authority.handle(&request).status, 201);
+                    let response = authority.handle(&request);
+                    assert_eq!(
+                        response.status,
+                        201,
+                        "{}",
+                        String::from_utf8_lossy(&response.body)
+                    );
                     n += 1;
                 }
                 n
@@ -510,11 +518,45 @@ fn main() {
         .unwrap();
     let per_run = 30_000;
     eprintln!("making keys and CSRs…");
-    let batch_a = csrs(per_run);
     if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("service") {
-        // For profiling the service alone.
-        let work = csrs(12_000);
+        // For profiling the service alone: attach to this process once it says so.
+        let work = csrs(40_000);
         eprintln!("service alone: {:.0} enrolments/s", service_only(work));
+        return;
+    }
+    let batch_a = csrs(per_run);
+    if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("e2e") {
+        // For profiling the authority process: attach to the pid it prints.
+        let dir = tempfile::tempdir().unwrap();
+        let served = Served::start(dir.path());
+        eprintln!(
+            "measuring end to end (authority pid {})…",
+            served.child.id()
+        );
+        let empty = runtime.block_on(enrolments(&served, batch_a));
+        eprintln!("end to end: {:.0} enrolments/s", empty.rate);
+        return;
+    }
+    if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("filled") {
+        // The empty and the filled registry alone.
+        let dir = tempfile::tempdir().unwrap();
+        let served = Served::start(dir.path());
+        let empty = runtime.block_on(enrolments(&served, batch_a));
+        drop(served);
+        fill(dir.path(), fill_to);
+        let served = Served::start(dir.path());
+        let batch_b = csrs(per_run);
+        eprintln!("measuring filled (authority pid {})…", served.child.id());
+        let filled = runtime.block_on(enrolments(&served, batch_b));
+        let (rss, peak) = served.memory();
+        eprintln!(
+            "empty {:.0}/s p99 {:.1} ms, filled {:.0}/s p99 {:.1} ms, ratio {:.3}; rss {rss} peak {peak} KiB",
+            empty.rate,
+            empty.p99_ms,
+            filled.rate,
+            filled.p99_ms,
+            filled.rate / empty.rate
+        );
         return;
     }
     let ceiling_rate = ceiling(&batch_a[..2000]);

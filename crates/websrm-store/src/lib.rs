@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod audit;
+mod checkpoint;
 mod db;
 pub mod device;
 mod error;

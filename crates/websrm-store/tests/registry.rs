@@ -7,7 +7,7 @@ use time::Duration;
 use websrm_crypto::{CertificateAuthority, Csr, PrivateKey, validate_csr};
 use websrm_domain::{
     CertificateState, DeviceId, Environment, Nickname, RevocationChannel, RevocationReason, Sector,
-    SerialNumber,
+    SerialNumber, Thumbprint, Validity,
 };
 use websrm_store::registry::{AttemptState, NewCertificate, NewOperator, OperatorId, Product};
 use websrm_store::{Error, NewAudit};
@@ -697,4 +697,82 @@ fn connections_lost_by_the_server_are_reopened() {
     reg.allocate_device_id(Some(op), None, T0, audit("device"))
         .unwrap();
     assert_eq!(reg.verify_audit_chain().unwrap(), 2);
+}
+
+/// SQLite: while writes go on, the log is copied into the database off the writer's thread and
+/// starts over instead of growing, with readers reading all along; nothing is lost on the way.
+#[test]
+fn the_log_is_checkpointed_and_starts_over_while_writes_go_on() {
+    if on_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("authority.db");
+    let wal = dir.path().join("authority.db-wal");
+    let reg = open_registry(&path).unwrap();
+    let op = reg.add_operator(&michel(), T0, audit("op")).unwrap();
+    let random = |len: usize| {
+        let mut b = vec![0u8; len];
+        getrandom::fill(&mut b).unwrap();
+        b
+    };
+    let (batches, per_batch) = (60, 300);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut largest_log = 0;
+    std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                reg.certificate_count().unwrap();
+                reads += 1;
+            }
+            reads
+        });
+        // Made beforehand: the writes follow one another with no pause for a checkpoint to
+        // finish in.
+        let batches: Vec<Vec<NewCertificate>> = (0..batches)
+            .map(|_| {
+                (0..per_batch)
+                    .map(|_| {
+                        let mut serial: [u8; 20] = random(20).try_into().unwrap();
+                        serial[0] = 0x10 + serial[0] % 0x70;
+                        NewCertificate::new(
+                            SerialNumber::from_bytes(serial),
+                            Thumbprint::from_bytes(random(20).try_into().unwrap()),
+                            Environment::Dev,
+                            op,
+                            None,
+                            "Caisse du bar".parse().unwrap(),
+                            "CN=5678912340".into(),
+                            Validity::five_years_from(T0),
+                            random(700),
+                            "enrolment",
+                        )
+                        .with_key_id(&random(20))
+                    })
+                    .collect()
+            })
+            .collect();
+        for batch in &batches {
+            reg.record_issued_batch(batch, T0).unwrap();
+            largest_log = largest_log.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    });
+    let total = (batches * per_batch) as u64;
+    // Never started over, the log would pass 80 MiB; it starts over at about 32 MiB, and one
+    // batch is about 3 MiB.
+    assert!(
+        largest_log < 40 << 20,
+        "the log grew to {largest_log} bytes"
+    );
+    assert!(largest_log > 0);
+    assert_eq!(reg.certificate_count().unwrap(), total);
+    reg.integrity_check().unwrap();
+    assert_eq!(reg.verify_audit_chain().unwrap(), total + 1);
+    drop(reg);
+    let reg = open_registry(&path).unwrap();
+    assert_eq!(reg.certificate_count().unwrap(), total);
+    reg.integrity_check().unwrap();
 }

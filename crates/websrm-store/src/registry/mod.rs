@@ -20,6 +20,7 @@ use websrm_domain::{
 };
 
 use crate::Error;
+use crate::checkpoint::{self, Checkpointer};
 use crate::db;
 use crate::sql::{Db, Lite};
 use crate::writer::Writer;
@@ -395,7 +396,11 @@ pub struct CertificateEvent {
 /// every write committed before it, whichever process made it.
 #[derive(Debug)]
 pub struct Registry {
+    // Dropped in this order: the writer commits what it holds and closes its connection, which
+    // ends the checkpointer.
     writer: Writer,
+    /// SQLite only: checkpoints mostly off the writer's path (held for its `Drop`).
+    _checkpointer: Option<Checkpointer>,
     readers: Readers,
     database: Database,
 }
@@ -423,12 +428,19 @@ impl Registry {
         let path = path.as_ref().to_path_buf();
         // The write connection creates and migrates the file; the readers open it as it is.
         let writer_path = path.clone();
-        let writer = Writer::start(move || db::open(&writer_path, KIND))?;
+        let (wake, woken) = checkpoint::pair();
+        let writer = Writer::start(move || {
+            let mut conn = db::open(&writer_path, KIND)?;
+            wake.install(&mut conn)?;
+            Ok(conn)
+        })?;
+        let checkpointer = Checkpointer::start(&path, woken)?;
         let pool = (0..READERS)
             .map(|_| db::open_reader(&path).map(Mutex::new))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             writer,
+            _checkpointer: Some(checkpointer),
             readers: Readers::Sqlite {
                 pool,
                 next: AtomicUsize::new(0),
@@ -454,6 +466,7 @@ impl Registry {
                 })?;
                 Ok(Self {
                     writer,
+                    _checkpointer: None,
                     readers: Readers::Postgres(crate::pg::Readers::start(&config, READERS)?),
                     database: database.clone(),
                 })
