@@ -1,9 +1,10 @@
 //! The authority end to end: enrolments per second over HTTPS with keep-alive connections, every
 //! request carrying a fresh key (so that no answer comes from the repetition path), next to the
 //! in-process ceiling measured in the same run (CSR validation and issuance on every core, no
-//! I/O, no HTTP); then with a registry already holding many certificates; then replacements and
-//! deletions, which present a client certificate and so open a connection each. The authority
-//! runs in a process of its own (this binary, in child mode), so that its peak memory is its own.
+//! I/O, no HTTP); then a registry already holding many certificates against a fresh one, in
+//! alternate rounds; then replacements and deletions, which present a client certificate and so
+//! open a connection each. The authority runs in a process of its own (this binary, in child
+//! mode), so that its peak memory is its own.
 //!
 //! Run with `cargo xtask bench`, which writes the table into `docs/BENCHMARKS.md`.
 //! With `WEBSRM_TEST_POSTGRES` naming a PostgreSQL server (`cargo xtask bench` starts one), the
@@ -35,6 +36,9 @@ use websrm_store::registry::NewCertificate;
 const CHILD: &str = "WEBSRM_BENCH_AUTHORITY";
 const CONNECTIONS: usize = 16;
 const MEASURE: Duration = Duration::from_secs(6);
+/// The filled registry and a fresh one are measured in turn, this long each, this many times.
+const ROUND: Duration = Duration::from_secs(3);
+const ROUNDS: usize = 3;
 
 fn subject(nickname: &str) -> Subject {
     Subject::Srs(
@@ -236,13 +240,17 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 /// `CONNECTIONS` keep-alive connections send AJO requests, each with one of `csrs`, for
 /// `MEASURE`.
 async fn enrolments(served: &Served, csrs: Vec<(PrivateKey, String)>) -> Load {
-    enrolments_across(&[served], csrs).await
+    enrolments_across(&[served], csrs, MEASURE).await
 }
 
-/// The same, the connections spread over several authority processes in turn.
-async fn enrolments_across(served: &[&Served], csrs: Vec<(PrivateKey, String)>) -> Load {
+/// The same, the connections spread over several authority processes in turn, for `time`.
+async fn enrolments_across(
+    served: &[&Served],
+    csrs: Vec<(PrivateKey, String)>,
+    time: Duration,
+) -> Load {
     let csrs = Arc::new(std::sync::Mutex::new(csrs));
-    let deadline = Instant::now() + MEASURE;
+    let deadline = Instant::now() + time;
     let mut tasks = Vec::new();
     for i in 0..CONNECTIONS {
         let served = served[i % served.len()];
@@ -455,6 +463,53 @@ fn service_only(csrs: Vec<(PrivateKey, String)>) -> f64 {
     total as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The filled registry and a fresh one, measured in turn.
+struct Filled {
+    /// Medians of the rounds on the filled registry.
+    filled: Load,
+    /// The median rate of the rounds on the fresh one.
+    fresh_rate: f64,
+    /// The median of the rounds' ratios, filled / fresh.
+    ratio: f64,
+    /// The filled registry's authority's resident memory at the end, and its peak (KiB).
+    rss_end: u64,
+    peak: u64,
+}
+
+/// Serves the filled registry of `dir` and a fresh one, and sends them enrolments in alternate
+/// rounds, each with keys of its own: the disk of these machines is as noisy as their cores, and
+/// this ratio is about the registry.
+fn filled_against_fresh(runtime: &tokio::runtime::Runtime, dir: &Path, per_round: usize) -> Filled {
+    let served = Served::start(dir);
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = Served::start(fresh_dir.path());
+    let rounds: Vec<(Load, Load)> = (0..ROUNDS)
+        .map(|_| {
+            let (a, b) = (csrs(per_round), csrs(per_round));
+            let fresh = runtime.block_on(enrolments_across(&[&fresh], a, ROUND));
+            let filled = runtime.block_on(enrolments_across(&[&served], b, ROUND));
+            (fresh, filled)
+        })
+        .collect();
+    let (rss_end, peak) = served.memory();
+    let median = |f: &dyn Fn(&(Load, Load)) -> f64| {
+        let mut v: Vec<f64> = rounds.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Filled {
+        filled: Load {
+            rate: median(&|(_, f)| f.rate),
+            p50_ms: median(&|(_, f)| f.p50_ms),
+            p99_ms: median(&|(_, f)| f.p99_ms),
+        },
+        fresh_rate: median(&|(e, _)| e.rate),
+        ratio: median(&|(e, f)| f.rate / e.rate),
+        rss_end,
+        peak,
+    }
+}
+
 /// Fills the registry of `dir` (the authority stopped) with `n` certificates.
 fn fill(dir: &Path, n: usize) {
     let registry = Registry::open(dir.join("authority.db")).unwrap();
@@ -538,24 +593,14 @@ fn main() {
         return;
     }
     if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("filled") {
-        // The empty and the filled registry alone.
+        // The filled registry against a fresh one, alone.
         let dir = tempfile::tempdir().unwrap();
-        let served = Served::start(dir.path());
-        let empty = runtime.block_on(enrolments(&served, batch_a));
-        drop(served);
+        drop(Served::start(dir.path()));
         fill(dir.path(), fill_to);
-        let served = Served::start(dir.path());
-        let batch_b = csrs(per_run);
-        eprintln!("measuring filled (authority pid {})…", served.child.id());
-        let filled = runtime.block_on(enrolments(&served, batch_b));
-        let (rss, peak) = served.memory();
+        let f = filled_against_fresh(&runtime, dir.path(), per_run / 2);
         eprintln!(
-            "empty {:.0}/s p99 {:.1} ms, filled {:.0}/s p99 {:.1} ms, ratio {:.3}; rss {rss} peak {peak} KiB",
-            empty.rate,
-            empty.p99_ms,
-            filled.rate,
-            filled.p99_ms,
-            filled.rate / empty.rate
+            "filled {:.0}/s p99 {:.1} ms, fresh {:.0}/s, ratio {:.3}; rss {} peak {} KiB",
+            f.filled.rate, f.filled.p99_ms, f.fresh_rate, f.ratio, f.rss_end, f.peak
         );
         return;
     }
@@ -578,10 +623,13 @@ fn main() {
     let fill_started = Instant::now();
     fill(dir.path(), fill_to);
     let fill_secs = fill_started.elapsed().as_secs();
-    let served = Served::start(dir.path());
-    let filled = runtime.block_on(enrolments(&served, csrs(per_run)));
-    let (rss_end, peak_filled) = served.memory();
-    drop(served);
+    let Filled {
+        filled,
+        fresh_rate,
+        ratio: filled_ratio,
+        rss_end,
+        peak: peak_filled,
+    } = filled_against_fresh(&runtime, dir.path(), per_run / 2);
 
     // The registry on PostgreSQL: one process, then two sharing the database (and a folder).
     let postgres = websrm_tests::fresh_postgres_database("websrm_bench_one").map(|one| {
@@ -595,12 +643,11 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let a = Served::start_on(dir.path(), Some(&two), "ports-a");
         let b = Served::start_on(dir.path(), Some(&two), "ports-b");
-        let double = runtime.block_on(enrolments_across(&[&a, &b], csrs(per_run)));
+        let double = runtime.block_on(enrolments_across(&[&a, &b], csrs(per_run), MEASURE));
         (single, double)
     });
 
     let ratio = empty.rate / ceiling_rate;
-    let filled_ratio = filled.rate / empty.rate;
     let met = |ok: bool| if ok { "yes" } else { "**no**" };
     println!("| measure | value | target | met |");
     println!("|---|---:|---:|---|");
@@ -624,11 +671,12 @@ fn main() {
         empty.p50_ms, empty.p99_ms
     );
     println!(
-        "| end to end with {fill_to} certificates already recorded: enrolments/s | {:.0} | | |",
+        "| end to end with {fill_to} certificates already recorded, and a fresh registry in alternate rounds ({ROUNDS} of {} s each, medians): enrolments/s | {:.0}; fresh {fresh_rate:.0} | | |",
+        ROUND.as_secs(),
         filled.rate
     );
     println!(
-        "| filled / empty | {filled_ratio:.2} | ≥ 0.80 | {} |",
+        "| filled / fresh, median of the rounds' ratios | {filled_ratio:.2} | ≥ 0.80 | {} |",
         met(filled_ratio >= 0.80)
     );
     println!(

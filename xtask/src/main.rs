@@ -176,8 +176,9 @@ fn bench(root: &Path) -> Result<()> {
              connections sends AJO requests, each with a key and CSR made before the timed part, to an \
              authority serving on loopback in a process of its own (group commit, reads on a pool), for \
              6 s; next to the in-process ceiling (validate and issue on every core, no I/O, no HTTP). \
-             Then the same with 1,000,000 certificates already recorded, then REM and SUP, which present \
-             a client certificate and so open a TLS connection each; the authority's resident memory \
+             Then a registry holding 1,000,000 certificates and a fresh one, served side by side and \
+             sent enrolments in alternate rounds of 3 s (the disk is as noisy as the cores), then REM \
+             and SUP, which present a client certificate and so open a TLS connection each; the authority's resident memory \
              from /proc. Last, the same enrolments with the registry on PostgreSQL (a throw-away \
              server on the same machine, `fsync` on), with one authority process and with two \
              processes sharing the database, the connections spread over both.",

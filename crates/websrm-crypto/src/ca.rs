@@ -126,7 +126,7 @@ impl CertificateAuthority {
         links: &PublicationLinks,
     ) -> Result<IssuedCertificate, Error> {
         let validity = Validity::five_years_from(now);
-        let serial = random_serial()?;
+        let serial = serial_at(now)?;
         let mut params = CertificateParams::default();
         params.distinguished_name = distinguished_name(&csr.subject);
         params.is_ca = IsCa::ExplicitNoCa;
@@ -391,6 +391,24 @@ pub fn random_serial() -> Result<SerialNumber, Error> {
         .fill(&mut bytes)
         .map_err(|_| Error::Random)?;
     bytes[0] = 0x10 + bytes[0] % 0x70;
+    Ok(SerialNumber::from_bytes(bytes))
+}
+
+/// The serial of a certificate issued at `at`: 20 bytes, the first `0x40`, then the time in
+/// microseconds since 1970 (7 bytes, big-endian), then 12 random bytes: 96 bits of randomness,
+/// more than the 64 that the CA/Browser Forum asks of public CAs, so that serials stay
+/// unguessable. Serials thus sort by issuance time: an index on them grows at one end, where
+/// random serials would put each certificate on a page of its own, to be read, written to the
+/// log and copied back (one page of five in the authority's registry). Like [`random_serial`],
+/// positive, with no padding byte, always 40 hex digits.
+pub fn serial_at(at: OffsetDateTime) -> Result<SerialNumber, Error> {
+    let mut bytes = [0u8; 20];
+    SystemRandom::new()
+        .fill(&mut bytes[8..])
+        .map_err(|_| Error::Random)?;
+    let micros = u64::try_from(at.unix_timestamp_nanos() / 1000).unwrap_or(0);
+    bytes[0] = 0x40;
+    bytes[1..8].copy_from_slice(&micros.to_be_bytes()[1..]);
     Ok(SerialNumber::from_bytes(bytes))
 }
 

@@ -50,6 +50,7 @@ mod validate;
 
 pub use ca::{
     CertificateAuthority, IssuedCertificate, PsiKey, PublicationLinks, RevokedEntry, random_serial,
+    serial_at,
 };
 pub use csr::{Csr, EKU_CLIENT_AUTH, EKU_REQUESTED};
 pub use error::Error;

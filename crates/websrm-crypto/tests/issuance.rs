@@ -134,18 +134,43 @@ fn inspection_reads_back_what_was_issued() {
 }
 
 #[test]
-fn serials_are_twenty_random_bytes_written_as_forty_hex_digits() {
+fn serials_are_forty_hex_digits_that_sort_by_issuance_time_and_never_repeat() {
     let ca = CertificateAuthority::generate(Environment::Dev, NOW).unwrap();
     let key = PrivateKey::generate().unwrap();
     let validated = validate_csr(&Csr::build(&srs_subject(), &key).unwrap().to_wire()).unwrap();
     let mut seen = std::collections::HashSet::new();
-    for _ in 0..200 {
-        let cert = ca.issue(&validated, NOW).unwrap();
-        let first = cert.serial.as_bytes()[0];
-        assert!((0x10..=0x7F).contains(&first), "first byte {first:#x}");
-        assert_eq!(cert.serial.to_string().len(), 40);
+    let mut previous: Option<String> = None;
+    for i in 0..200 {
+        // Each pair shares an instant: the random part alone tells them apart.
+        let at = NOW + time::Duration::microseconds(i / 2);
+        let cert = ca.issue(&validated, at).unwrap();
+        let bytes = cert.serial.as_bytes();
+        assert_eq!(bytes[0], 0x40);
+        let mut micros = [0u8; 8];
+        micros[1..].copy_from_slice(&bytes[1..8]);
+        assert_eq!(
+            i128::from(u64::from_be_bytes(micros)),
+            at.unix_timestamp_nanos() / 1000
+        );
+        let hex = cert.serial.to_string();
+        assert_eq!(hex.len(), 40);
         assert_eq!(inspect_certificate(&cert.der).unwrap().serial, cert.serial);
         assert!(seen.insert(cert.serial), "serials never repeat");
+        if i % 2 == 0
+            && let Some(previous) = &previous
+        {
+            assert!(*previous < hex, "{previous} then {hex}");
+        }
+        previous = Some(hex);
+    }
+    // The other 12 bytes are random: 96 bits, not one of them fixed across the run.
+    let serials: Vec<_> = seen.iter().map(|s| s.as_bytes()[8..].to_vec()).collect();
+    for bit in 0..96 {
+        let ones = serials
+            .iter()
+            .filter(|s| s[bit / 8] & (0x80 >> (bit % 8)) != 0)
+            .count();
+        assert!(ones > 0 && ones < serials.len(), "bit {bit} never changes");
     }
 }
 
