@@ -510,6 +510,25 @@ fn filled_against_fresh(runtime: &tokio::runtime::Runtime, dir: &Path, per_round
     }
 }
 
+/// The registry on PostgreSQL, when the run names a server: one process, then two sharing the
+/// database (and a folder).
+fn on_postgres(runtime: &tokio::runtime::Runtime, per_run: usize) -> Option<(Load, Load)> {
+    websrm_tests::fresh_postgres_database("websrm_bench_one").map(|one| {
+        eprintln!("PostgreSQL, one process…");
+        let dir = tempfile::tempdir().unwrap();
+        let served = Served::start_on(dir.path(), Some(&one), "ports");
+        let single = runtime.block_on(enrolments(&served, csrs(per_run)));
+        drop(served);
+        eprintln!("PostgreSQL, two processes…");
+        let two = websrm_tests::fresh_postgres_database("websrm_bench_two").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let a = Served::start_on(dir.path(), Some(&two), "ports-a");
+        let b = Served::start_on(dir.path(), Some(&two), "ports-b");
+        let double = runtime.block_on(enrolments_across(&[&a, &b], csrs(per_run), MEASURE));
+        (single, double)
+    })
+}
+
 /// Fills the registry of `dir` (the authority stopped) with `n` certificates.
 fn fill(dir: &Path, n: usize) {
     let registry = Registry::open(dir.join("authority.db")).unwrap();
@@ -592,6 +611,14 @@ fn main() {
         eprintln!("end to end: {:.0} enrolments/s", empty.rate);
         return;
     }
+    if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("postgres") {
+        let (single, double) = on_postgres(&runtime, per_run).expect("WEBSRM_TEST_POSTGRES");
+        eprintln!(
+            "PostgreSQL: one process {:.0}/s p50 {:.1} ms; two {:.0}/s p50 {:.1} ms",
+            single.rate, single.p50_ms, double.rate, double.p50_ms
+        );
+        return;
+    }
     if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("filled") {
         // The filled registry against a fresh one, alone.
         let dir = tempfile::tempdir().unwrap();
@@ -631,21 +658,7 @@ fn main() {
         peak: peak_filled,
     } = filled_against_fresh(&runtime, dir.path(), per_run / 2);
 
-    // The registry on PostgreSQL: one process, then two sharing the database (and a folder).
-    let postgres = websrm_tests::fresh_postgres_database("websrm_bench_one").map(|one| {
-        eprintln!("PostgreSQL, one process…");
-        let dir = tempfile::tempdir().unwrap();
-        let served = Served::start_on(dir.path(), Some(&one), "ports");
-        let single = runtime.block_on(enrolments(&served, csrs(per_run)));
-        drop(served);
-        eprintln!("PostgreSQL, two processes…");
-        let two = websrm_tests::fresh_postgres_database("websrm_bench_two").unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let a = Served::start_on(dir.path(), Some(&two), "ports-a");
-        let b = Served::start_on(dir.path(), Some(&two), "ports-b");
-        let double = runtime.block_on(enrolments_across(&[&a, &b], csrs(per_run), MEASURE));
-        (single, double)
-    });
+    let postgres = on_postgres(&runtime, per_run);
 
     let ratio = empty.rate / ceiling_rate;
     let met = |ok: bool| if ok { "yes" } else { "**no**" };

@@ -213,10 +213,49 @@ fn bench(root: &Path) -> Result<()> {
         println!("{table}");
         report.push_str(&format!("## {package}: {name}\n\n{what}\n\n{table}\n"));
     }
+    report.push_str(&crash_under_load(root)?);
     std::fs::write(root.join("docs/BENCHMARKS.md"), report)
         .context("writing docs/BENCHMARKS.md")?;
     println!("xtask: wrote docs/BENCHMARKS.md");
     Ok(())
+}
+
+/// The longer run of the crash test under load: 20 kills instead of the 5 of `cargo xtask ci`.
+fn crash_under_load(root: &Path) -> Result<String> {
+    const KILLS: &str = "20";
+    let report = std::env::temp_dir().join(format!("websrm-crash-report-{}", std::process::id()));
+    let _ = std::fs::remove_file(&report);
+    let (_, failed) = cargo_test(
+        root,
+        &[
+            "test",
+            "--locked",
+            "-p",
+            "websrm-tests",
+            "--test",
+            "it",
+            "--",
+            "--exact",
+            "crash_load::clients_enrol_while_the_authority_is_killed_and_nothing_is_lost",
+        ],
+        &[
+            ("WEBSRM_CRASH_KILLS", KILLS),
+            ("WEBSRM_CRASH_REPORT", &report.display().to_string()),
+        ],
+    )?;
+    if failed != 0 {
+        bail!("the crash test under load failed");
+    }
+    let table = std::fs::read_to_string(&report).context("the crash test wrote no report")?;
+    let _ = std::fs::remove_file(&report);
+    Ok(format!(
+        "## websrm-tests: crash under load\n\n\
+         Four clients enrol continuously over HTTPS, each sending the same request again until it \
+         is answered, as an SRS does, while the authority process is killed with SIGKILL {KILLS} \
+         times, 400 ms apart, and restarted on the same folder; then the registry is opened and \
+         checked (`crash_load` in the integration tests, which `cargo xtask ci` runs with 5 kills).\n\n\
+         {table}\n"
+    ))
 }
 
 const BENCHMARKS_HEADER: &str = "# Benchmarks
