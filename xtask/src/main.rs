@@ -398,13 +398,7 @@ fn ensure_pkilint(root: &Path) -> Result<()> {
 /// lines; fails like [`cargo`] does.
 fn cargo_test(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(u64, u64)> {
     use std::io::{BufRead, BufReader};
-    let shown = format!(
-        "{}cargo {}",
-        env.iter()
-            .map(|(k, v)| format!("{k}={v:?} "))
-            .collect::<String>(),
-        args.join(" ")
-    );
+    let shown = shown(args, env);
     println!("xtask: running {shown}");
     let mut child = Command::new(cargo_path())
         .args(args)
@@ -441,16 +435,16 @@ fn cargo_test(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(u64, 
     Ok((passed, failed))
 }
 
+/// The command line of a cargo run, as printed: its environment, then `cargo` and `args`.
+fn shown(args: &[&str], env: &[(&str, &str)]) -> String {
+    let env: String = env.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
+    format!("{env}cargo {}", args.join(" "))
+}
+
 /// Runs cargo (the one that runs xtask) with `args`, printing the command before it runs and
 /// again if it fails.
 pub(crate) fn cargo(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
-    let shown = format!(
-        "{}cargo {}",
-        env.iter()
-            .map(|(k, v)| format!("{k}={v:?} "))
-            .collect::<String>(),
-        args.join(" ")
-    );
+    let shown = shown(args, env);
     println!("xtask: running {shown}");
     let status = Command::new(cargo_path())
         .args(args)

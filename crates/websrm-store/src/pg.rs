@@ -366,33 +366,26 @@ impl Readers {
         &self,
         f: impl Fn(&mut dyn Db) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let (reply, answer) = channel::<Result<T, Error>>();
-        let job: ReadJob = Box::new(move |conn: &mut Option<Pg>, config: &Config| {
-            let attempt = |conn: &mut Option<Pg>| -> Result<T, Error> {
-                if conn.as_ref().is_none_or(Pg::is_lost) {
-                    *conn = None;
-                    *conn = Some(Pg::connect(config)?);
+        crate::writer::round_trip("readers have", |reply| {
+            let job: ReadJob = Box::new(move |conn: &mut Option<Pg>, config: &Config| {
+                let attempt = |conn: &mut Option<Pg>| -> Result<T, Error> {
+                    if conn.as_ref().is_none_or(Pg::is_lost) {
+                        *conn = None;
+                        *conn = Some(Pg::connect(config)?);
+                    }
+                    let c = conn.as_mut().ok_or_else(|| Error::Database {
+                        message: "no connection".into(),
+                    })?;
+                    f(c)
+                };
+                let mut result = attempt(conn);
+                if result.is_err() && conn.as_ref().is_some_and(Pg::is_lost) {
+                    result = attempt(conn);
                 }
-                let c = conn.as_mut().ok_or_else(|| Error::Database {
-                    message: "no connection".into(),
-                })?;
-                f(c)
-            };
-            let mut result = attempt(conn);
-            if result.is_err() && conn.as_ref().is_some_and(Pg::is_lost) {
-                result = attempt(conn);
-            }
-            let _ = reply.send(result);
-        });
-        let gone = || Error::Database {
-            message: "the registry's readers have stopped".into(),
-        };
-        self.queue
-            .as_ref()
-            .ok_or_else(gone)?
-            .send(job)
-            .map_err(|_| gone())?;
-        answer.recv().map_err(|_| gone())?
+                let _ = reply.send(result);
+            });
+            self.queue.as_ref().is_some_and(|q| q.send(job).is_ok())
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 //! savepoint of its own (a write that fails is undone alone), and its caller gets the answer
 //! only after the commit that holds it: "recorded before answered" holds for every write.
 
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use crate::Error;
@@ -66,29 +66,39 @@ impl Writer {
         &self,
         f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let (reply, answer) = std::sync::mpsc::channel::<Result<T, Error>>();
-        let job: Job = Box::new(move |conn: Option<&mut dyn Db>, poisoned: &mut bool| {
-            let result = conn.map(|conn| in_savepoint(conn, f, poisoned));
-            Box::new(move |committed: Result<(), Error>| {
-                let _ = reply.send(committed.and_then(|()| {
-                    result.unwrap_or_else(|| {
-                        Err(Error::Database {
-                            message: "the write did not run".into(),
+        round_trip("writer has", |reply| {
+            let job: Job = Box::new(move |conn: Option<&mut dyn Db>, poisoned: &mut bool| {
+                let result = conn.map(|conn| in_savepoint(conn, f, poisoned));
+                Box::new(move |committed: Result<(), Error>| {
+                    let _ = reply.send(committed.and_then(|()| {
+                        result.unwrap_or_else(|| {
+                            Err(Error::Database {
+                                message: "the write did not run".into(),
+                            })
                         })
-                    })
-                }));
-            })
-        });
-        let gone = || Error::Database {
-            message: "the registry's writer has stopped".into(),
-        };
-        self.queue
-            .as_ref()
-            .ok_or_else(gone)?
-            .send(job)
-            .map_err(|_| gone())?;
-        answer.recv().map_err(|_| gone())?
+                    }));
+                })
+            });
+            self.queue.as_ref().is_some_and(|q| q.send(job).is_ok())
+        })
     }
+}
+
+/// Hands work to the registry's threads and waits for its answer: `send` queues a job that
+/// answers on the sender it is given, and says whether it was queued. `stopped` completes
+/// "the registry's … stopped" in the error when the threads have gone.
+pub(crate) fn round_trip<T>(
+    stopped: &str,
+    send: impl FnOnce(Sender<Result<T, Error>>) -> bool,
+) -> Result<T, Error> {
+    let (reply, answer) = std::sync::mpsc::channel();
+    let gone = || Error::Database {
+        message: format!("the registry's {stopped} stopped"),
+    };
+    if !send(reply) {
+        return Err(gone());
+    }
+    answer.recv().map_err(|_| gone())?
 }
 
 impl Drop for Writer {

@@ -89,15 +89,7 @@ impl Srs {
                 None,
             )
             .await;
-        let request = self
-            .store()
-            .pending()?
-            .into_iter()
-            .find(|p| p.id == pending);
-        let request = request.ok_or(websrm_store::Error::PendingNotFound {
-            id: pending,
-            kind: "enrol",
-        })?;
+        let request = self.pending_request(pending, "enrol")?;
         self.finish(&request, answer, &key).await?;
         self.view(&slot)
     }
@@ -143,15 +135,7 @@ impl Srs {
             csr.der(),
             self.now(),
         )?;
-        let request = self
-            .store()
-            .pending()?
-            .into_iter()
-            .find(|p| p.id == pending);
-        let request = request.ok_or(websrm_store::Error::PendingNotFound {
-            id: pending,
-            kind: "replace",
-        })?;
+        let request = self.pending_request(pending, "replace")?;
         let answer = self.send_pending(&request, &slot).await?;
         self.finish(&request, answer, &key).await?;
         self.view(&slot.key)
@@ -167,15 +151,7 @@ impl Srs {
         let slot = self.slot_by_nickname(nickname)?;
         self.refuse_if_ended(&slot)?;
         let pending = self.store().begin_deletion(&slot.key, self.now())?;
-        let request = self
-            .store()
-            .pending()?
-            .into_iter()
-            .find(|p| p.id == pending);
-        let request = request.ok_or(websrm_store::Error::PendingNotFound {
-            id: pending,
-            kind: "delete",
-        })?;
+        let request = self.pending_request(pending, "delete")?;
         let answer = self.send_pending(&request, &slot).await?;
         let key = self.open_key(&slot.sealed_key, &slot.key)?;
         self.finish(&request, answer, &key).await
@@ -295,6 +271,12 @@ impl Srs {
             }
         }
         Ok(report)
+    }
+
+    /// The request written down as `id` (a `kind` request) before it leaves the device.
+    fn pending_request(&self, id: i64, kind: &'static str) -> Result<PendingRequest, Error> {
+        let request = self.store().pending()?.into_iter().find(|p| p.id == id);
+        Ok(request.ok_or(websrm_store::Error::PendingNotFound { id, kind })?)
     }
 
     /// Sends a pending REM or SUP, authenticating with the slot's current certificate. A key
