@@ -8,7 +8,7 @@ use websrm_domain::{AuthorizationCode, IdentificationNumber, Sector};
 use websrm_store::registry::{CertificateRecord, Operator, OperatorId};
 use websrm_store::{AuditEntry, NewAudit};
 
-use crate::revocation::{generate_password, hash_password};
+use crate::password::{generate_password, hash_password};
 use crate::{Authority, Error};
 
 /// An operator to register: the registry's own record of a new operator, so that the two

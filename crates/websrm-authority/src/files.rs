@@ -77,7 +77,8 @@ impl AuthorityFiles {
         environment: Environment,
         now: OffsetDateTime,
     ) -> Result<Self, Error> {
-        fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, &e))?;
+        // The folder holds the registry, sealed keys and the key-encryption key: its owner's only.
+        websrm_store::private_dir(dir)?;
         let registry = match database {
             Some(database) => Registry::open_database(database)?,
             None => Registry::open(dir.join(names::REGISTRY))?,
@@ -163,7 +164,10 @@ impl AuthorityFiles {
             cert.to_pem()
         };
 
-        let tls = if dir.join(names::TLS_SERVER).exists() {
+        // The identity is whole only when its three files are there: a first start that stopped
+        // between two of them (a crash, a full disk) makes a new identity at the next one.
+        let tls_files = [names::TLS_ROOT, names::TLS_KEY, names::TLS_SERVER];
+        let tls = if tls_files.iter().all(|name| dir.join(name).exists()) {
             let key = PrivateKey::open(
                 &SealedKey::from_bytes(read_bytes(dir, names::TLS_KEY)?),
                 &kek,
@@ -181,16 +185,16 @@ impl AuthorityFiles {
                 "::1".to_owned(),
             ];
             let tls = LocalTlsIdentity::generate(&names_, now, 825)?;
+            write(
+                dir,
+                names::TLS_ROOT,
+                pem::encode("CERTIFICATE", &tls.root_der).as_bytes(),
+            )?;
             write(dir, names::TLS_KEY, tls.key.seal(&kek, "tls")?.as_bytes())?;
             write(
                 dir,
                 names::TLS_SERVER,
                 pem::encode("CERTIFICATE", &tls.chain[0]).as_bytes(),
-            )?;
-            write(
-                dir,
-                names::TLS_ROOT,
-                pem::encode("CERTIFICATE", &tls.root_der).as_bytes(),
             )?;
             tls
         };
@@ -234,4 +238,69 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
         fs::File::open(dir)?.sync_all()
     })();
     result.map_err(|e| Error::io("writing", &path, &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A first start that stopped between two of the TLS files (a crash, a full disk) leaves a
+    /// folder that starts: whatever part of the identity was written, a whole one is made.
+    #[test]
+    fn a_first_start_cut_between_its_tls_files_leaves_a_folder_that_starts() {
+        let now = OffsetDateTime::now_utc();
+        let files = [names::TLS_ROOT, names::TLS_KEY, names::TLS_SERVER];
+        for kept in 0u8..7 {
+            let dir = tempfile::tempdir().unwrap();
+            drop(AuthorityFiles::open_or_create(dir.path(), Environment::Dev, now).unwrap());
+            for (i, name) in files.iter().enumerate() {
+                if kept & (1 << i) == 0 {
+                    fs::remove_file(dir.path().join(name)).unwrap();
+                }
+            }
+            let reopened = AuthorityFiles::open_or_create(dir.path(), Environment::Dev, now)
+                .unwrap_or_else(|e| panic!("kept {kept:03b}: {e}"));
+            let root =
+                pem::decode("CERTIFICATE", &read(dir.path(), names::TLS_ROOT).unwrap()).unwrap();
+            assert_eq!(root, reopened.tls.root_der, "kept {kept:03b}");
+        }
+    }
+
+    /// The folder and every file in it are its owner's only.
+    #[cfg(unix)]
+    #[test]
+    fn the_folder_is_0700_and_every_file_in_it_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("authority");
+        let files =
+            AuthorityFiles::open_or_create(&dir, Environment::Dev, OffsetDateTime::now_utc())
+                .unwrap();
+        files
+            .registry
+            .append_audit(websrm_store::NewAudit::new(
+                OffsetDateTime::now_utc(),
+                "test",
+                "write",
+                "-",
+                "",
+            ))
+            .unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        let mut seen = Vec::new();
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+            seen.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+        for name in [
+            "authority.db",
+            "authority.db-wal",
+            "authority.db-shm",
+            "authority.db.kek",
+        ] {
+            assert!(seen.iter().any(|s| s == name), "{name} in {seen:?}");
+        }
+    }
 }

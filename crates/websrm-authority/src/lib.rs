@@ -11,8 +11,10 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod deadline;
 mod error;
 mod files;
+pub mod password;
 pub mod portal;
 pub mod revocation;
 pub mod seed;

@@ -24,10 +24,9 @@ use websrm_domain::{
     SerialNumber, WarningPolicy,
 };
 use websrm_store::NewAudit;
-use websrm_store::registry::OperatorId;
+use websrm_store::registry::{Credential, OperatorId, Reservation};
 
 use crate::Authority;
-use crate::revocation::verify_password;
 
 /// Where the online services live on the enrolment host.
 pub const PREFIX: &str = "/services";
@@ -119,6 +118,60 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Whether the form's `csrf` field is the session's token, compared in constant time.
+fn csrf_matches(form: &HashMap<String, String>, expected: &str) -> bool {
+    form.get("csrf")
+        .is_some_and(|csrf| constant_time_eq(csrf.as_bytes(), expected.as_bytes()))
+}
+
+/// The answer to a form whose CSRF token does not match (403).
+fn form_expired(lang: Lang) -> PortalResponse {
+    html(
+        403,
+        page(
+            lang,
+            lang.t("Requête refusée", "Request refused"),
+            markup! {
+                p {
+                    (lang.t(
+                        "Le formulaire a expiré. Recommencez.",
+                        "The form expired. Please try again.",
+                    ))
+                }
+            },
+        ),
+    )
+}
+
+/// The answer to a sign-in that is not verified now: too many (429) or every verification slot
+/// taken (503), with `Retry-After`.
+fn sign_in_refused(lang: Lang, refused: crate::password::Refused) -> PortalResponse {
+    let seconds = refused.retry_after();
+    let (status, fr, en) = match refused {
+        crate::password::Refused::TooMany(_) => (
+            429,
+            format!("Trop de tentatives de connexion. Réessayez dans {seconds} secondes."),
+            format!("Too many sign-in attempts. Try again in {seconds} seconds."),
+        ),
+        crate::password::Refused::Busy(_) => (
+            503,
+            format!("Le service est très sollicité. Réessayez dans {seconds} secondes."),
+            format!("The service is busy. Try again in {seconds} seconds."),
+        ),
+    };
+    let message = if lang == Lang::En { en } else { fr };
+    let mut answer = html(
+        status,
+        page(
+            lang,
+            lang.t("Connexion", "Sign in"),
+            markup! { p role="alert" id="error" { strong { (message) } } },
+        ),
+    );
+    answer.retry_after = Some(seconds);
+    answer
+}
+
 /// A request to the portal, as the HTTP layer extracted it: its query, cookies and form fields,
 /// already decoded (axum's `Query` and `Form`, axum-extra's `CookieJar`).
 #[derive(Debug, Clone, Default)]
@@ -133,6 +186,8 @@ pub struct PortalRequest {
     pub cookies: HashMap<String, String>,
     /// The form's fields (POST).
     pub form: HashMap<String, String>,
+    /// The client's network address, for the sign-in's rate per address.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 /// A cookie an answer sets (`Some` value) or removes (`None`). The HTTP layer sends every one
@@ -158,6 +213,8 @@ pub struct PortalResponse {
     pub cookies: Vec<PortalCookie>,
     /// The HTML.
     pub body: String,
+    /// Seconds after which to try again (`Retry-After`), when the answer is 429 or 503.
+    pub retry_after: Option<u64>,
 }
 
 impl PortalResponse {
@@ -245,6 +302,7 @@ fn html(status: u16, body: String) -> PortalResponse {
         location: None,
         cookies: Vec::new(),
         body,
+        retry_after: None,
     }
 }
 
@@ -254,6 +312,7 @@ fn redirect(to: &str) -> PortalResponse {
         location: Some(to.into()),
         cookies: Vec::new(),
         body: String::new(),
+        retry_after: None,
     }
 }
 
@@ -294,18 +353,27 @@ impl Authority {
                 None => redirect(&format!("{PREFIX}/connexion?lang={}", lang.code())),
             },
             ("POST", "/revoquer") => self.revoke_form(lang, request, now),
-            ("POST", "/deconnexion") => {
-                if let Some((token, s)) = self.session(request, now)
-                    && request.form.get("csrf") == Some(&s.csrf)
-                    && self
+            ("POST", "/deconnexion") => match self.session(request, now) {
+                // The cookie is cleared only with the session it names: a sign-out never
+                // leaves a live session behind a cleared cookie.
+                Some((token, s)) => {
+                    if !csrf_matches(&request.form, &s.csrf) {
+                        return form_expired(lang);
+                    }
+                    if self
                         .registry()
                         .close_portal_session(&token_hash(&token))
                         .is_err()
-                {
-                    return unavailable(lang);
+                    {
+                        return unavailable(lang);
+                    }
+                    redirect(&format!("{PREFIX}/connexion?lang={}", lang.code())).set(COOKIE, None)
                 }
-                redirect(&format!("{PREFIX}/connexion?lang={}", lang.code())).set(COOKIE, None)
-            }
+                // No live session: nothing to end but the cookie.
+                None => {
+                    redirect(&format!("{PREFIX}/connexion?lang={}", lang.code())).set(COOKIE, None)
+                }
+            },
             _ => html(
                 404,
                 page(lang, lang.t("Page introuvable", "Page not found"), ""),
@@ -378,54 +446,63 @@ impl Authority {
             .unwrap_or_default();
         let csrf = fields.get("csrf").map(String::as_str).unwrap_or_default();
         if !self.portal_state().check_pre_session(pre, csrf, now) {
-            return html(
-                403,
-                page(
-                    lang,
-                    lang.t("Requête refusée", "Request refused"),
-                    markup! {
-                        p {
-                            (lang.t(
-                                "Le formulaire a expiré. Recommencez.",
-                                "The form expired. Please try again.",
-                            ))
-                        }
-                    },
-                ),
-            );
+            return form_expired(lang);
         }
         let number_text = fields
             .get("identification_number")
             .map(|s| s.trim().to_owned())
             .unwrap_or_default();
+        let number = number_text.parse::<IdentificationNumber>().ok();
+        // Bounded before anything costs: a rate per address and per number typed, then a
+        // verification slot (each verification holds argon2id's memory).
+        let gate = self.sign_in_gate();
+        if let Err(refused) = gate.admit(now, request.peer, number.as_ref().map(|n| n.as_str())) {
+            return sign_in_refused(lang, refused);
+        }
+        let slot = match gate.slot() {
+            Ok(slot) => slot,
+            Err(refused) => return sign_in_refused(lang, refused),
+        };
         let refused = lang.t(
             "Numéro d'identification ou mot de passe incorrect.",
             "Wrong identification number or password.",
         );
-        let operator = number_text
-            .parse::<IdentificationNumber>()
-            .ok()
-            .and_then(|n| {
-                self.registry()
-                    .operator_by_identification(&n)
-                    .ok()
-                    .flatten()
-            });
-        // Locked out: by the registry's count, the one the enrolment service keeps too.
-        let locked_until = operator.as_ref().and_then(|op| {
+        let operator = number.and_then(|n| {
             self.registry()
-                .attempt_state(op.id)
+                .operator_by_identification(&n)
                 .ok()
-                .and_then(|s| s.locked_until)
-                .filter(|until| *until > now)
+                .flatten()
         });
-        if let Some(until) = locked_until {
-            let minutes = ((until - now).whole_seconds() + 59) / 60;
-            let message = match lang {
-                Lang::Fr => format!("Trop d'essais. Réessayez dans {minutes} minutes."),
-                Lang::En => format!("Too many attempts. Try again in {minutes} minutes."),
-            };
-            return self.sign_in_page(lang, Some(&message), now);
+        // The attempt is reserved (checked against the lockout and counted, in one write of
+        // the registry) before the password is verified, and given back if it is right: however
+        // many attempts race, at most the policy's number are ever verified.
+        if let Some(op) = &operator {
+            let policy = self.lockout();
+            let reserved = self.registry().reserve_attempt(
+                op.id,
+                Credential::Password,
+                now,
+                (policy.max_failures, policy.window, policy.lockout),
+                NewAudit::new(
+                    now,
+                    "online-services",
+                    "lockout",
+                    op.identification_number.as_str(),
+                    "",
+                ),
+            );
+            match reserved {
+                Ok(Reservation::Locked(until)) => {
+                    let minutes = ((until - now).whole_seconds() + 59) / 60;
+                    let message = match lang {
+                        Lang::Fr => format!("Trop d'essais. Réessayez dans {minutes} minutes."),
+                        Lang::En => format!("Too many attempts. Try again in {minutes} minutes."),
+                    };
+                    return self.sign_in_page(lang, Some(&message), now);
+                }
+                Ok(_) => {}
+                Err(_) => return unavailable(lang),
+            }
         }
         let password = fields
             .get("password")
@@ -437,45 +514,27 @@ impl Authority {
             .as_ref()
             .and_then(|op| self.registry().operator_password_hash(op.id).ok().flatten());
         let matches = match &hash {
-            Some(h) => verify_password(password, h),
+            Some(h) => slot.verify(password, h),
             None => {
-                let _ = verify_password(password, crate::revocation::dummy_hash());
+                let _ = slot.verify(password, crate::password::dummy_hash());
                 false
             }
         };
-        let verified = operator.clone().filter(|_| matches);
+        drop(slot);
+        let verified = operator.filter(|_| matches);
         let Some(operator) = verified else {
-            let audit = NewAudit::new(now, "online-services", "sign-in-refused", "-", "");
-            // Counted for a known operator only: nothing is kept per unknown text typed.
-            if let Some(op) = &operator {
-                let policy = self.lockout();
-                let counted = self.registry().count_failure(
-                    op.id,
-                    now,
-                    (policy.max_failures, policy.window, policy.lockout),
-                    NewAudit::new(
-                        now,
-                        "online-services",
-                        "lockout",
-                        op.identification_number.as_str(),
-                        "",
-                    ),
-                );
-                if counted.is_err() {
-                    return unavailable(lang);
-                }
-            }
             // Refusals are audited; if the audit log cannot be written, the portal stops.
+            let audit = NewAudit::new(now, "online-services", "sign-in-refused", "-", "");
             if self.registry().append_audit(audit).is_err() {
                 return unavailable(lang);
             }
             return self.sign_in_page(lang, Some(refused), now);
         };
-        if let Err(e) = self.registry().set_attempt_state(
-            operator.id,
-            websrm_store::registry::AttemptState::default(),
-            None,
-        ) {
+        // The reservation given back: a right password clears the count.
+        if let Err(e) = self
+            .registry()
+            .clear_attempts(operator.id, Credential::Password, None)
+        {
             tracing::error!(error = %e, "could not reset the failed attempts");
             return unavailable(lang);
         }
@@ -692,7 +751,7 @@ impl Authority {
             return redirect(&format!("{PREFIX}/connexion?lang={}", lang.code()));
         };
         let fields = &request.form;
-        if fields.get("csrf") != Some(&s.csrf) {
+        if !csrf_matches(fields, &s.csrf) {
             return html(
                 403,
                 page(lang, lang.t("Requête refusée", "Request refused"), ""),

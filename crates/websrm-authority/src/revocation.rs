@@ -3,9 +3,6 @@
 
 use std::sync::{Mutex, RwLock};
 
-use argon2::Argon2;
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use time::{Duration, OffsetDateTime};
 use websrm_crypto::{CertificateAuthority, PublicationLinks, RevokedEntry};
 use websrm_domain::{CertificateState, RevocationChannel, RevocationReason, SerialNumber};
@@ -23,7 +20,7 @@ pub const CRL_VALIDITY: Duration = Duration::hours(24);
 #[derive(Debug, Default)]
 pub(crate) struct CrlPublisher {
     links: RwLock<PublicationLinks>,
-    last: Mutex<Option<(usize, OffsetDateTime, Vec<u8>)>>,
+    last: Mutex<Option<(u64, OffsetDateTime, Vec<u8>)>>,
 }
 
 impl CrlPublisher {
@@ -51,25 +48,28 @@ impl CrlPublisher {
             .take();
     }
 
-    /// The CRL of `ca` listing `revoked` at `now`: the one last generated while the count of
-    /// revoked certificates is the same and its next update is more than an hour away, else a
-    /// new one.
-    pub(crate) fn crl(
-        &self,
-        ca: &CertificateAuthority,
-        revoked: &[CertificateRecord],
-        now: OffsetDateTime,
-    ) -> Result<Vec<u8>, Error> {
-        let mut last = self
+    /// The CRL last generated, while the count of revoked certificates is still `count` and
+    /// its next update is more than an hour after `now`.
+    pub(crate) fn cached(&self, count: u64, now: OffsetDateTime) -> Option<Vec<u8>> {
+        let last = self
             .last
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((count, next_update, der)) = last.as_ref()
-            && *count == revoked.len()
-            && now + Duration::hours(1) < *next_update
-        {
-            return Ok(der.clone());
-        }
+        last.as_ref()
+            .filter(|(n, next_update, _)| *n == count && now + Duration::hours(1) < *next_update)
+            .map(|(_, _, der)| der.clone())
+    }
+
+    /// A new CRL of `ca` numbered `number`, listing `revoked` at `now`, kept for [`cached`].
+    ///
+    /// [`cached`]: Self::cached
+    pub(crate) fn issue(
+        &self,
+        ca: &CertificateAuthority,
+        revoked: &[CertificateRecord],
+        number: u64,
+        now: OffsetDateTime,
+    ) -> Result<Vec<u8>, Error> {
         let entries: Vec<RevokedEntry> = revoked
             .iter()
             .filter_map(|r| match r.state {
@@ -82,48 +82,18 @@ impl CrlPublisher {
             })
             .collect();
         let next_update = now + CRL_VALIDITY;
-        let number = u64::try_from(now.unix_timestamp()).unwrap_or(0);
         let der = ca.issue_crl(&entries, number, now, next_update)?;
-        *last = Some((revoked.len(), next_update, der.clone()));
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((revoked.len() as u64, next_update, der.clone()));
         Ok(der)
     }
 }
 
-/// Hashes a password with argon2id and a random salt (PHC string).
-pub fn hash_password(password: &str) -> Result<String, Error> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::Invalid(format!("hashing the password: {e}")))
-}
-
-/// The hash an unknown identification number is checked against, so that signing in with one
-/// costs what signing in with a known one does (argon2id with the same parameters).
-pub(crate) fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("websrm: no operator has this password").unwrap_or_default())
-}
-
-/// Whether `password` matches the PHC string `hash`.
-pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
-}
-
-/// A random password of 20 letters and digits (about 119 bits).
-pub fn generate_password() -> Result<String, Error> {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Invalid(format!("random generator: {e}")))?;
-    Ok(bytes
-        .iter()
-        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-        .collect())
-}
+/// The registry's counter of CRL numbers.
+const CRL_NUMBER: &str = "CRL number";
 
 impl Authority {
     /// Revokes a certificate in force, with the reason and the channel the request came through;
@@ -165,9 +135,22 @@ impl Authority {
 
     /// The CRL of this authority's CA (DER): every revoked certificate of its environments with
     /// its reason, regenerated after a revocation and before its next update.
+    ///
+    /// The CRL last generated is served while the count of revoked certificates is unchanged
+    /// (one count, not a read of every revoked row); a new one takes the registry's next CRL
+    /// number, a counter that only grows, shared by every process of the authority (it starts
+    /// from the Unix time of the first CRL, the numbers earlier versions used).
     pub fn crl(&self) -> Result<Vec<u8>, Error> {
+        let now = self.now();
+        let count = self.registry().revoked_count(self.environment())?;
+        if let Some(der) = self.publisher().cached(count, now) {
+            return Ok(der);
+        }
         let revoked = self.registry().revoked(self.environment())?;
-        self.publisher().crl(self.ca(), &revoked, self.now())
+        let number = self
+            .registry()
+            .next_counter(CRL_NUMBER, u64::try_from(now.unix_timestamp()).unwrap_or(0))?;
+        self.publisher().issue(self.ca(), &revoked, number, now)
     }
 
     /// Checks an agent's credentials; every attempt goes to the audit log.
@@ -176,7 +159,7 @@ impl Authority {
         let ok = self
             .registry()
             .agent_password_hash(agent_id)?
-            .is_some_and(|h| verify_password(password, &h));
+            .is_some_and(|h| crate::password::verify_password(password, &h));
         let action = if ok {
             "agent-sign-in"
         } else {

@@ -54,6 +54,10 @@ const MAX_FORM: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 struct ClientCertificate(Option<Vec<u8>>);
 
+/// The client's network address (a request extension), for the sign-in's rate per address.
+#[derive(Debug, Clone, Copy)]
+struct Peer(std::net::IpAddr);
+
 /// The limits that keep slow or hostile clients from holding the authority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -68,17 +72,26 @@ pub struct Limits {
     pub request: std::time::Duration,
     /// Connections open at once, per listener; more wait in the kernel's queue.
     pub max_connections: usize,
+    /// A write (an answer) that makes no progress for this long ends its connection: a client
+    /// that stops reading cannot hold a connection by pipelining requests.
+    pub write: std::time::Duration,
+    /// TLS handshakes in progress at once, per listener; more wait their turn without taking
+    /// the runtime's threads, so that a storm of new connections does not delay the answers on
+    /// connections already open.
+    pub handshakes: usize,
 }
 
 impl Default for Limits {
-    /// 10 s for the handshake and for a request's head, 30 s for a whole request, 1,024
-    /// connections per listener.
+    /// 10 s for the handshake, for a request's head and for a write to make progress, 30 s for
+    /// a whole request, 1,024 connections and 32 handshakes at once per listener.
     fn default() -> Self {
         Self {
             handshake: std::time::Duration::from_secs(10),
             header_read: std::time::Duration::from_secs(10),
             request: std::time::Duration::from_secs(30),
             max_connections: 1024,
+            write: std::time::Duration::from_secs(10),
+            handshakes: 32,
         }
     }
 }
@@ -176,6 +189,8 @@ fn enrolment_host(authority: Arc<Authority>) -> Router {
         (header::CACHE_CONTROL, "no-store"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
+        // The online services are reached over HTTPS only, and a browser is told to keep to it.
+        (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
         (
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
@@ -222,6 +237,7 @@ async fn accept_loop(
 ) {
     let mut connections = tokio::task::JoinSet::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(limits.handshakes.max(1)));
     let mut backoff = std::time::Duration::from_millis(10);
     loop {
         // Finished connections are reaped as they end, not kept until the listener stops.
@@ -254,21 +270,28 @@ async fn accept_loop(
                 // and delayed acknowledgements cost 40 ms a request on a fresh connection).
                 let _ = tcp.set_nodelay(true);
                 let (router, tls, mut stop) = (router.clone(), tls.clone(), stop.clone());
+                let handshakes = handshakes.clone();
                 connections.spawn(async move {
                     let _slot = slot;
-                    let stream = match tokio::time::timeout(limits.handshake, tls.accept(tcp)).await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(e)) => {
+                    // The handshake's time runs from the accept, its turn included.
+                    let handshake = async {
+                        let _turn = handshakes.acquire_owned().await.ok()?;
+                        Some(tls.accept(tcp).await)
+                    };
+                    let stream = match tokio::time::timeout(limits.handshake, handshake).await {
+                        Ok(Some(Ok(stream))) => stream,
+                        Ok(Some(Err(e))) => {
                             tracing::info!(%peer, error = %e, "TLS handshake refused");
                             return;
                         }
-                        Err(_) => return,
+                        Ok(None) | Err(_) => return,
                     };
                     let client_certificate = ClientCertificate(
                         stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec()),
                     );
                     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                         req.extensions_mut().insert(client_certificate.clone());
+                        req.extensions_mut().insert(Peer(peer.ip()));
                         let answer = router.clone().oneshot(req);
                         async move {
                             Ok::<_, std::convert::Infallible>(
@@ -283,7 +306,10 @@ async fn accept_loop(
                     let connection = http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(limits.header_read)
-                        .serve_connection(TokioIo::new(stream), service);
+                        .serve_connection(
+                            TokioIo::new(crate::deadline::WriteDeadline::new(stream, limits.write)),
+                            service,
+                        );
                     tokio::pin!(connection);
                     let result = tokio::select! {
                         result = connection.as_mut() => result,
@@ -375,6 +401,7 @@ async fn crl(State(authority): State<Arc<Authority>>) -> Response {
 /// A page of the online services.
 async fn portal_get(
     State(authority): State<Arc<Authority>>,
+    Extension(Peer(peer)): Extension<Peer>,
     uri: Uri,
     Query(query): Query<HashMap<String, String>>,
     jar: CookieJar,
@@ -385,6 +412,7 @@ async fn portal_get(
         query,
         cookies: cookies(&jar),
         form: HashMap::new(),
+        peer: Some(peer),
     };
     portal(authority, request).await
 }
@@ -392,6 +420,7 @@ async fn portal_get(
 /// A form of the online services (at most 16 KB, `application/x-www-form-urlencoded`).
 async fn portal_post(
     State(authority): State<Arc<Authority>>,
+    Extension(Peer(peer)): Extension<Peer>,
     uri: Uri,
     Query(query): Query<HashMap<String, String>>,
     jar: CookieJar,
@@ -403,6 +432,7 @@ async fn portal_post(
         query,
         cookies: cookies(&jar),
         form,
+        peer: Some(peer),
     };
     portal(authority, request).await
 }
@@ -438,6 +468,10 @@ async fn portal(authority: Arc<Authority>, request: crate::portal::PortalRequest
         && let Ok(location) = HeaderValue::from_str(&location)
     {
         out.headers_mut().insert(header::LOCATION, location);
+    }
+    if let Some(seconds) = answer.retry_after {
+        out.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     out
 }

@@ -1170,8 +1170,57 @@ fn the_registry_on_postgresql_from_the_command_line() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        stderr.contains("postgres://websrm:***@127.0.0.1:1/nowhere"),
+        stderr.contains("postgresql://websrm@127.0.0.1:1/nowhere"),
         "{stderr}"
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+/// However the connection string carries its password (in the URL's user part, with a `/` in
+/// it, as a query parameter, or as libpq `key=value` words), no message prints it, and a
+/// `key=value` string is taken as PostgreSQL, never as an SQLite file name.
+#[test]
+fn no_form_of_a_database_connection_string_has_its_password_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    for form in [
+        "postgres://websrm:hunter2@127.0.0.1:1/nowhere",
+        "postgresql://websrm:hunter2@127.0.0.1:1",
+        "postgres://websrm:hun/ter2@127.0.0.1:1/nowhere",
+        "postgres://websrm@127.0.0.1:1/nowhere?password=hunter2",
+        "host=127.0.0.1 port=1 user=websrm password=hunter2 dbname=nowhere",
+    ] {
+        let refused = Command::new(env!("CARGO_BIN_EXE_websrm"))
+            .current_dir(work.path())
+            .args([
+                "authority",
+                "--dir",
+                d,
+                "--database",
+                form,
+                "audit",
+                "verify",
+            ])
+            .output()
+            .unwrap();
+        assert!(!refused.status.success(), "{form}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            !stderr.contains("hunter2") && !stderr.contains("ter2"),
+            "{form}: {stderr}"
+        );
+        assert!(
+            stderr.contains("PostgreSQL") || stderr.contains("postgresql://"),
+            "{form}: {stderr}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "no file made of a connection string: {left:?}"
+    );
 }

@@ -18,6 +18,7 @@ pub(crate) struct Kind {
 /// Opens (creating if needed) a database of `kind` at `path`, in WAL mode with full
 /// synchronisation and foreign keys, and brings its schema to the latest version.
 pub(crate) fn open(path: &Path, kind: Kind) -> Result<Connection, Error> {
+    crate::private::sqlite_file(path)?;
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;

@@ -108,6 +108,16 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A file or folder of a store may be read or written by other accounts of the machine.
+    #[error("{path} may be read or written by others (mode {mode:o}); run `{fix}`")]
+    NotPrivate {
+        /// The file or folder.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+        /// The command that makes it private.
+        fix: String,
+    },
     /// A terminal with this label or device identifier is already recorded.
     #[error("a terminal {0} or with the same identifier is already recorded")]
     TerminalExists(String),
@@ -145,6 +155,13 @@ pub enum Error {
     /// In PROD, the operator already has an in-force certificate with this nickname.
     #[error("the operator already has a certificate in force named {0}")]
     NicknameInUse(Nickname),
+    /// The operator's authorization codes are locked out after too many failures: a certificate
+    /// whose code was checked before the lockout took hold is not recorded after it.
+    #[error("the operator is locked out until {until}")]
+    LockedOut {
+        /// Until when.
+        until: time::OffsetDateTime,
+    },
     /// No device identifier could be allocated.
     #[error("could not allocate a new device identifier")]
     DeviceIdExhausted,

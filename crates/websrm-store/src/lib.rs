@@ -25,6 +25,7 @@ pub mod device;
 mod error;
 #[cfg(feature = "postgres")]
 mod pg;
+mod private;
 mod protector;
 pub mod registry;
 mod sql;
@@ -33,6 +34,7 @@ mod writer;
 pub use audit::{AuditEntry, NewAudit};
 pub use device::DeviceStore;
 pub use error::Error;
+pub use private::private_dir;
 pub use protector::{FileKeyProtector, KeyProtector};
 pub use registry::{Database, Registry};
 pub use websrm_domain as domain;

@@ -20,6 +20,52 @@ fn file_at_version(
         conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
             .unwrap();
     }
+    private(path);
+}
+
+/// Readable by its owner only, as websrm requires of its stores (an earlier version created
+/// them 0644; their owner is told to run `chmod 600`).
+fn private(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+/// A store left readable by others by an earlier version is refused, with the command that
+/// fixes it, and opens once fixed.
+#[cfg(unix)]
+#[test]
+fn a_store_readable_by_others_is_refused_with_the_command_that_fixes_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    drop(Registry::open(&path).unwrap());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = Registry::open(&path).unwrap_err();
+    assert!(matches!(e, Error::NotPrivate { mode: 0o644, .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains(&format!("run `chmod 600 {}`", path.display())),
+        "{e}"
+    );
+    private(&path);
+    drop(Registry::open(&path).unwrap());
+    let device = dir.path().join("device.db");
+    drop(DeviceStore::open(&device).unwrap());
+    for file in ["device.db", "device.db-wal", "device.db-shm"] {
+        let p = dir.path().join(file);
+        if p.exists() {
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{file}");
+        }
+    }
+    std::fs::set_permissions(&device, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert!(matches!(
+        DeviceStore::open(&device).unwrap_err(),
+        Error::NotPrivate { mode: 0o640, .. }
+    ));
 }
 
 fn application_id(path: &std::path::Path) -> i32 {
@@ -102,6 +148,7 @@ fn a_store_of_another_kind_or_a_foreign_database_is_refused() {
         .unwrap()
         .execute_batch("CREATE TABLE t (x)")
         .unwrap();
+    private(&foreign);
     assert!(matches!(
         DeviceStore::open(&foreign).unwrap_err(),
         Error::WrongDatabase { .. }
@@ -112,6 +159,7 @@ fn a_store_of_another_kind_or_a_foreign_database_is_refused() {
         "this is not a database, just some text that is long enough to be a header",
     )
     .unwrap();
+    private(&not_sqlite);
     assert!(matches!(
         DeviceStore::open(&not_sqlite).unwrap_err(),
         Error::Database { .. }
@@ -156,6 +204,7 @@ fn rows_written_by_an_earlier_version_survive_the_migration() {
     )
     .unwrap();
     drop(conn);
+    private(&path);
     let reg = Registry::open(&path).unwrap();
     assert_eq!(
         reg.schema_version().unwrap() as usize,

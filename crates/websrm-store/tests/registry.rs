@@ -9,7 +9,9 @@ use websrm_domain::{
     CertificateState, DeviceId, Environment, Nickname, RevocationChannel, RevocationReason, Sector,
     SerialNumber, Thumbprint, Validity,
 };
-use websrm_store::registry::{AttemptState, NewCertificate, NewOperator, OperatorId, Product};
+use websrm_store::registry::{
+    AttemptState, Credential, NewCertificate, NewOperator, OperatorId, Product, Reservation,
+};
 use websrm_store::{Error, NewAudit};
 
 fn audit(action: &str) -> NewAudit {
@@ -126,12 +128,24 @@ fn operators_codes_and_lockout_counters() {
         None
     );
 
-    assert_eq!(reg.attempt_state(id).unwrap(), AttemptState::default());
-    let state = AttemptState::new(3, Some(T0), Some(T0 + Duration::minutes(15)));
-    reg.set_attempt_state(id, state, Some(audit("lockout")))
-        .unwrap();
     assert_eq!(
-        open_registry(&path).unwrap().attempt_state(id).unwrap(),
+        reg.attempt_state(id, Credential::AuthorizationCode)
+            .unwrap(),
+        AttemptState::default()
+    );
+    let state = AttemptState::new(3, Some(T0), Some(T0 + Duration::minutes(15)));
+    reg.set_attempt_state(
+        id,
+        Credential::AuthorizationCode,
+        state,
+        Some(audit("lockout")),
+    )
+    .unwrap();
+    assert_eq!(
+        open_registry(&path)
+            .unwrap()
+            .attempt_state(id, Credential::AuthorizationCode)
+            .unwrap(),
         state
     );
 }
@@ -587,6 +601,7 @@ fn two_registries_on_one_database_keep_every_rule() {
                     devices.push(reg.record_issued(&cert, true, T0, audit("issue")).unwrap());
                     reg.count_failure(
                         op,
+                        Credential::AuthorizationCode,
                         T0,
                         (1_000, Duration::hours(1), Duration::minutes(15)),
                         audit("refuse"),
@@ -604,7 +619,12 @@ fn two_registries_on_one_database_keep_every_rule() {
         .collect();
     let unique: std::collections::HashSet<_> = devices.iter().collect();
     assert_eq!(unique.len(), 80);
-    assert_eq!(b.attempt_state(op).unwrap().failures, 80);
+    assert_eq!(
+        b.attempt_state(op, Credential::AuthorizationCode)
+            .unwrap()
+            .failures,
+        80
+    );
     assert_eq!(a.certificate_count().unwrap(), 82);
     // One chain, no fork: the operator, the two issues that passed, 80 issues.
     assert_eq!(a.verify_audit_chain().unwrap(), 83);
@@ -775,4 +795,130 @@ fn the_log_is_checkpointed_and_starts_over_while_writes_go_on() {
     let reg = open_registry(&path).unwrap();
     assert_eq!(reg.certificate_count().unwrap(), total);
     reg.integrity_check().unwrap();
+}
+
+/// Forty attempts at one credential race through two registries on one database (two
+/// authority processes): each is reserved (checked and counted in one write) before it would be
+/// verified, so exactly five are granted and the rest find the credential locked. The other
+/// credential keeps its own count; a success gives the reservation back.
+#[test]
+fn racing_attempts_are_reserved_so_that_at_most_five_are_verified() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let a = Arc::new(open_registry(&path).unwrap());
+    let b = Arc::new(open_registry(&path).unwrap());
+    let op = a.add_operator(&michel(), T0, audit("op")).unwrap();
+    let policy = (5, Duration::minutes(15), Duration::minutes(15));
+    let barrier = Arc::new(std::sync::Barrier::new(40));
+    #[allow(clippy::needless_collect)] // Every thread starts before the first is joined.
+    let threads: Vec<_> = (0..40)
+        .map(|i| {
+            let reg = Arc::clone(if i % 2 == 0 { &a } else { &b });
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                reg.reserve_attempt(op, Credential::Password, T0, policy, audit("lockout"))
+                    .unwrap()
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let granted = outcomes
+        .iter()
+        .filter(|o| matches!(o, Reservation::Granted(_)))
+        .count();
+    assert_eq!(granted, 5, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Reservation::Granted(_) | Reservation::Locked(_))),
+    );
+    let state = b.attempt_state(op, Credential::Password).unwrap();
+    assert_eq!(state.failures, 5);
+    assert_eq!(state.locked_until, Some(T0 + Duration::minutes(15)));
+    // The authorization code is another credential.
+    assert_eq!(
+        a.attempt_state(op, Credential::AuthorizationCode).unwrap(),
+        AttemptState::default()
+    );
+    assert!(matches!(
+        a.reserve_attempt(op, Credential::AuthorizationCode, T0, policy, audit("x"))
+            .unwrap(),
+        Reservation::Granted(_)
+    ));
+    // After the lockout, a reservation is granted again, and a success gives it back.
+    let later = T0 + Duration::minutes(16);
+    assert!(matches!(
+        a.reserve_attempt(op, Credential::Password, later, policy, audit("x"))
+            .unwrap(),
+        Reservation::Granted(_)
+    ));
+    a.clear_attempts(op, Credential::Password, None).unwrap();
+    assert_eq!(
+        a.attempt_state(op, Credential::Password).unwrap(),
+        AttemptState::default()
+    );
+}
+
+/// A certificate whose authorization code was checked before its operator got locked out is
+/// not recorded after the lockout: the write that records it checks again.
+#[test]
+fn a_certificate_is_not_recorded_for_an_operator_locked_out_since_its_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = open_registry(&dir.path().join("r.db")).unwrap();
+    let op = reg.add_operator(&michel(), T0, audit("op")).unwrap();
+    let ca = CertificateAuthority::generate(Environment::Dev, T0).unwrap();
+    for _ in 0..5 {
+        reg.count_failure(
+            op,
+            Credential::AuthorizationCode,
+            T0,
+            (5, Duration::minutes(15), Duration::minutes(15)),
+            audit("refuse"),
+        )
+        .unwrap();
+    }
+    let cert = new_cert(&ca, Environment::Dev, op, None, "Caisse 1");
+    assert!(matches!(
+        reg.record_issued(&cert, true, T0, audit("issue")),
+        Err(Error::LockedOut { .. })
+    ));
+    // A locked-out password does not stop it.
+    reg.clear_attempts(op, Credential::AuthorizationCode, None)
+        .unwrap();
+    for _ in 0..5 {
+        reg.count_failure(
+            op,
+            Credential::Password,
+            T0,
+            (5, Duration::minutes(15), Duration::minutes(15)),
+            audit("refuse"),
+        )
+        .unwrap();
+    }
+    reg.record_issued(&cert, true, T0, audit("issue")).unwrap();
+}
+
+/// The CRL number is a counter that only grows, whichever registry handle takes the next one.
+#[test]
+fn the_next_counter_value_only_grows_and_is_never_given_twice() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let a = Arc::new(open_registry(&path).unwrap());
+    let b = Arc::new(open_registry(&path).unwrap());
+    assert_eq!(a.next_counter("CRL number", 1_000).unwrap(), 1_000);
+    assert_eq!(b.next_counter("CRL number", 10).unwrap(), 1_001);
+    #[allow(clippy::needless_collect)] // Every thread starts before the first is joined.
+    let threads: Vec<_> = (0..20)
+        .map(|i| {
+            let reg = Arc::clone(if i % 2 == 0 { &a } else { &b });
+            std::thread::spawn(move || reg.next_counter("CRL number", 0).unwrap())
+        })
+        .collect();
+    let mut values: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    values.sort_unstable();
+    assert_eq!(values, (1_002..1_022).collect::<Vec<_>>());
+    assert_eq!(a.next_counter("CRL number", 5_000).unwrap(), 5_000);
 }

@@ -258,3 +258,75 @@ async fn idle_and_dripping_clients_are_cut_while_others_are_served() {
         "dripping kept {cut_drip:?}"
     );
 }
+
+/// A client that pipelines thousands of requests over one TLS connection with a small receive
+/// window and then reads nothing: the authority's answers stop making progress, and the write
+/// deadline ends the connection instead of holding it (and its slot) for as long as the client
+/// likes; another client is served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_at_the_write_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut limits = websrm_authority::server::Limits::default();
+    limits.write = std::time::Duration::from_secs(1);
+    let s = Served::start_with(Environment::Dev, OffsetDateTime::now_utc(), limits);
+    let address: std::net::SocketAddr = s
+        .enrolment_base
+        .trim_start_matches("https://")
+        .parse()
+        .unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(2048).unwrap();
+    let tcp = socket.connect(address).await.unwrap();
+    let config =
+        websrm_tests::websrm_crypto::tls::client_config(std::slice::from_ref(&s.tls_root), None)
+            .unwrap();
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect("127.0.0.1".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = tokio::io::split(tls);
+    const REQUESTS: usize = 5_000;
+    let sending = tokio::spawn(async move {
+        for _ in 0..REQUESTS {
+            if writer
+                .write_all(b"GET /ca HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = writer.flush().await;
+    });
+    // Reads nothing for 4 s: four times the deadline.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    // Meanwhile another client is served.
+    let ca = plain_client(&s, None)
+        .get(format!("{}/ca", s.enrolment_base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ca.status().as_u16(), 200);
+    // What the connection still gives ends soon, and well short of every answer.
+    let mut received = Vec::new();
+    let drained = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(drained.is_ok(), "the connection was still open after 24 s");
+    let answers = received
+        .windows(b"HTTP/1.1 200".len())
+        .filter(|w| *w == b"HTTP/1.1 200")
+        .count();
+    assert!(
+        answers < REQUESTS,
+        "{answers} answers: the connection was never cut"
+    );
+    sending.abort();
+}

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use websrm_domain::Environment;
 use websrm_tests::websrm_crypto::{Csr, PrivateKey};
+use websrm_tests::websrm_store::registry::Credential;
 use websrm_tests::{Served, websrm_crypto, websrm_domain};
 
 use crate::support::*;
@@ -150,7 +151,9 @@ async fn racing_failures_are_all_counted_by_the_lockout() {
         .operator_by_identification(&"5678912340".parse().unwrap())
         .unwrap()
         .unwrap();
-    let state = registry.attempt_state(operator.id).unwrap();
+    let state = registry
+        .attempt_state(operator.id, Credential::AuthorizationCode)
+        .unwrap();
     assert_eq!(state.failures, 5, "every racing failure counted");
     assert!(
         state.locked_until.is_some(),

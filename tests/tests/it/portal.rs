@@ -8,9 +8,11 @@ use websrm_tests::Served;
 use websrm_tests::websrm::domain::{
     CertificateState, DeviceIdState, Environment, RevocationChannel, RevocationReason,
 };
-use websrm_tests::websrm_authority::revocation::hash_password;
+use websrm_tests::websrm_authority::password::hash_password;
 use websrm_tests::websrm_crypto;
+use websrm_tests::websrm_protocol;
 use websrm_tests::websrm_store::NewAudit;
+use websrm_tests::websrm_store::registry::{AttemptState, Credential};
 
 use crate::support::*;
 
@@ -397,7 +399,7 @@ async fn the_lockout_counts_five_failures_within_fifteen_minutes_only() {
         status, 303,
         "not locked: the failures were spread over 16 minutes"
     );
-    // Five within a minute lock, and the enrolment service sees the same lockout.
+    // Five within a minute lock the online services.
     let mut guesser = Session::new(&s);
     for _ in 0..5 {
         assert_eq!(sign_in(&mut guesser, "5678912340", "guess").await.0, 401);
@@ -411,14 +413,29 @@ async fn the_lockout_counts_five_failures_within_fifteen_minutes_only() {
         .operator_by_identification(&"5678912340".parse().unwrap())
         .unwrap()
         .unwrap();
+    let registry = s.authority.registry();
     assert!(
-        s.authority
-            .registry()
-            .attempt_state(operator.id)
+        registry
+            .attempt_state(operator.id, Credential::Password)
             .unwrap()
             .locked_until
             .is_some()
     );
+    // The authorization code is another credential: knowing the number is not enough to stop
+    // the operator from obtaining a certificate.
+    assert_eq!(
+        registry
+            .attempt_state(operator.id, Credential::AuthorizationCode)
+            .unwrap(),
+        AttemptState::default()
+    );
+    let c = client(&s, Environment::Dev);
+    enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse du bar"),
+    )
+    .await;
     // An unknown number leaves nothing behind to count.
     let mut other = Session::new(&s);
     for _ in 0..7 {
@@ -564,4 +581,209 @@ fn a_session_survives_a_restart_of_the_authority() {
     assert_eq!(out.status, 303);
     let after = second.portal(&request("GET", "/services/certificats", &cookies, ""));
     assert_eq!(after.status, 303, "signed out: back to the sign-in page");
+}
+
+/// Failed authorization codes never lock the online services: each credential has its counter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_authorization_codes_leave_the_online_services_open() {
+    let s = Served::start(Environment::Dev);
+    set_password(&s, "5678912340", "michel-secret-1");
+    let c = client(&s, Environment::Dev);
+    let h = headers(Environment::Dev, Some(DeviceIdState::Unassigned));
+    for _ in 0..6 {
+        let key = websrm_tests::websrm_crypto::PrivateKey::generate().unwrap();
+        let subject = srs(
+            "5678912340",
+            "W8W8-W8W8",
+            "5678912340TQ0001",
+            "ER0001",
+            "Caisse du bar",
+        );
+        let csr = websrm_tests::websrm_crypto::Csr::build(&subject, &key)
+            .unwrap()
+            .to_wire();
+        let refused = c
+            .send(&h, &websrm_protocol::wire::Modification::Add { csr }, None)
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("514"), "{refused}");
+    }
+    let mut michel = Session::new(&s);
+    let (status, _, location) = sign_in(&mut michel, "5678912340", "michel-secret-1").await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/services/certificats?lang=fr")),
+        "the online services stay open"
+    );
+}
+
+/// Forty wrong passwords at once for one operator: each attempt is reserved in the registry
+/// before its password is verified, so at most five are ever judged "wrong"; the others are
+/// answered as locked out, or refused at once by the rate per number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_parallel_wrong_passwords_get_at_most_five_verifications() {
+    let s = Served::start(Environment::Dev);
+    set_password(&s, "5678912340", "michel-secret-1");
+    let mut sessions = Vec::new();
+    for _ in 0..40 {
+        let mut session = Session::new(&s);
+        let (_, page, _) = session.get("/services/connexion").await;
+        let token = csrf(&page);
+        sessions.push((session, token));
+    }
+    let tasks: Vec<_> = sessions
+        .into_iter()
+        .map(|(mut session, token)| {
+            tokio::spawn(async move {
+                session
+                    .post(
+                        "/services/connexion",
+                        &[
+                            ("csrf", &token),
+                            ("identification_number", "5678912340"),
+                            ("password", "guess"),
+                        ],
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let (mut wrong, mut locked, mut limited) = (0, 0, 0);
+    for task in tasks {
+        let (status, page, _) = task.await.unwrap();
+        match status {
+            401 if page.contains("incorrect") => wrong += 1,
+            401 if page.contains("Trop d'essais") => locked += 1,
+            429 | 503 => limited += 1,
+            other => panic!("unexpected answer {other}: {page}"),
+        }
+    }
+    assert!(
+        wrong <= 5,
+        "{wrong} verified as wrong, {locked} locked, {limited} limited"
+    );
+    assert_eq!(wrong + locked + limited, 40);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    assert!(s.authority.peak_password_verifications() <= cores);
+    let registry = s.authority.registry();
+    let operator = registry
+        .operator_by_identification(&"5678912340".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    let state = registry
+        .attempt_state(operator.id, Credential::Password)
+        .unwrap();
+    // Every attempt verified was counted, and no more.
+    assert_eq!(state.failures as usize, wrong);
+    assert!(wrong >= 1);
+    assert_eq!(state.locked_until.is_some(), wrong == 5);
+}
+
+/// Beyond the rate per address, a sign-in is answered at once with 429 and `Retry-After`, in
+/// the page's language; the online services say they are to be reached over HTTPS only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_beyond_the_rate_per_address_are_answered_at_once_with_retry_after() {
+    let s = Served::start(Environment::Dev);
+    let config =
+        websrm_crypto::tls::client_config(std::slice::from_ref(&s.tls_root), None).unwrap();
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(std::sync::Arc::unwrap_or_clone(config))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = client
+        .get(format!("{}/services/connexion?lang=en", s.enrolment_base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        form.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let pre = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("websrm_presession="))
+        .unwrap();
+    let token = csrf(&form.text().await.unwrap());
+    let mut answers = Vec::new();
+    for i in 0..31 {
+        // Each for another number: only the rate per address can refuse.
+        let number = format!("99999{i:05}");
+        let answer = client
+            .post(format!("{}/services/connexion?lang=en", s.enrolment_base))
+            .header("cookie", &pre)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "csrf={token}&identification_number={number}&password=guess"
+            ))
+            .send()
+            .await
+            .unwrap();
+        answers.push(answer);
+    }
+    let last = answers.pop().unwrap();
+    assert!(answers.iter().all(|a| a.status() == 401));
+    assert_eq!(last.status(), 429);
+    let retry: u64 = last.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let page = last.text().await.unwrap();
+    assert!(page.contains("Too many sign-in attempts"), "{page}");
+}
+
+/// A new password ends the operator's sessions; a sign-out whose form is not the session's
+/// keeps both the cookie and the session, and one that is ends both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_reset_and_a_sign_out_end_the_session_on_the_server() {
+    let s = Served::start(Environment::Dev);
+    set_password(&s, "5678912340", "michel-secret-1");
+    let mut michel = Session::new(&s);
+    assert_eq!(
+        sign_in(&mut michel, "5678912340", "michel-secret-1")
+            .await
+            .0,
+        303
+    );
+    assert_eq!(michel.get("/services/certificats").await.0, 200);
+    set_password(&s, "5678912340", "michel-secret-2");
+    let (status, _, location) = michel.get("/services/certificats").await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/services/connexion?lang=fr")),
+        "the reset ended the session"
+    );
+
+    assert_eq!(
+        sign_in(&mut michel, "5678912340", "michel-secret-2")
+            .await
+            .0,
+        303
+    );
+    let session = michel.cookies["websrm_session"].clone();
+    let (status, _, _) = michel
+        .post("/services/deconnexion", &[("csrf", "forged")])
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(michel.cookies["websrm_session"], session, "cookie kept");
+    assert_eq!(
+        michel.get("/services/certificats").await.0,
+        200,
+        "session kept"
+    );
+    let (_, list, _) = michel.get("/services/certificats").await;
+    let token = csrf(&list);
+    let (status, _, _) = michel
+        .post("/services/deconnexion", &[("csrf", &token)])
+        .await;
+    assert_eq!(status, 303);
+    assert!(!michel.cookies.contains_key("websrm_session"));
+    // The old cookie, replayed, names no session any more.
+    michel.cookies.insert("websrm_session".into(), session);
+    assert_eq!(michel.get("/services/certificats").await.0, 303);
 }

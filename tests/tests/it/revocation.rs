@@ -9,7 +9,8 @@ use websrm_tests::websrm::{
     AuthorityAddress, BillingGuard, Config, Confirmation, DeviceIdAnswer, Error, OperatorEnrolment,
     Srs,
 };
-use websrm_tests::websrm_authority::revocation::{generate_password, hash_password};
+use websrm_tests::websrm_authority;
+use websrm_tests::websrm_authority::password::{generate_password, hash_password};
 use websrm_tests::websrm_crypto::{self, pem, verify_crl};
 use websrm_tests::websrm_store::NewAudit;
 use websrm_tests::{Served, test_product};
@@ -254,4 +255,90 @@ async fn reqwest_get(s: &Served, path: &str) -> Vec<u8> {
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.headers()["content-type"], "application/pkix-crl");
     response.bytes().await.unwrap().to_vec()
+}
+
+/// The CRL number OpenSSL reads from a DER CRL.
+fn crl_number(crl: &[u8]) -> u128 {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("crl.der"), crl).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "crl.der",
+            "-noout",
+            "-crlnumber",
+        ])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hex = text
+        .trim()
+        .strip_prefix("crlNumber=0x")
+        .unwrap_or_else(|| panic!("{text}"));
+    u128::from_str_radix(hex, 16).unwrap()
+}
+
+/// The CRL is served again as it was while nothing more is revoked; a new one takes a number
+/// that only grows, also when two revocations fall in the same second and from another process
+/// of the same authority.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crl_numbers_only_grow_and_the_crl_is_kept_while_nothing_more_is_revoked() {
+    use crate::support::{client, enrol, headers, michel};
+    use websrm_tests::websrm::domain::DeviceIdState;
+    let s = Served::start(Environment::Dev);
+    let c = client(&s, Environment::Dev);
+    let mut serials = Vec::new();
+    for name in ["Caisse 1", "Caisse 2"] {
+        let (held, _) = enrol(
+            &c,
+            &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+            &michel(name),
+        )
+        .await;
+        serials.push(held.info.serial);
+    }
+    let first = reqwest_get(&s, "/crl").await;
+    assert_eq!(
+        reqwest_get(&s, "/crl").await,
+        first,
+        "kept while nothing changes"
+    );
+    let mut numbers = vec![crl_number(&first)];
+    for serial in serials {
+        s.authority
+            .revoke(
+                serial,
+                RevocationReason::KeyCompromise,
+                RevocationChannel::CustomerService,
+                "agent:A42",
+                "",
+            )
+            .unwrap();
+        numbers.push(crl_number(&reqwest_get(&s, "/crl").await));
+    }
+    // Another process of the authority: the same folder (and so the same SQLite registry), its
+    // own CRL cache. (On PostgreSQL the served registry is not the folder's.)
+    if std::env::var(websrm_tests::POSTGRES_ENV).is_err() {
+        let files = websrm_authority::AuthorityFiles::open_or_create(
+            s.dir.path(),
+            Environment::Dev,
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+        let (other, _) = websrm_authority::Authority::new(
+            files,
+            Environment::Dev,
+            std::sync::Arc::new(websrm_authority::SystemClock),
+        );
+        numbers.push(crl_number(&other.crl().unwrap()));
+    }
+    assert!(numbers.len() >= 3);
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "CRL numbers {numbers:?}"
+    );
 }

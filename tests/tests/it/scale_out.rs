@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 use websrm_tests::websrm_authority;
-use websrm_tests::websrm_authority::revocation::hash_password;
+use websrm_tests::websrm_authority::password::hash_password;
 use websrm_tests::websrm_crypto;
 use websrm_tests::websrm_crypto::{Csr, PrivateKey, pem, verify_crl};
 use websrm_tests::websrm_domain::{CertificateState, DeviceIdState, Environment};

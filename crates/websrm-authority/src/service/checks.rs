@@ -200,7 +200,10 @@ impl Authority {
             .operator_by_identification(number)
             .map_err(internal)?
             .ok_or_else(|| Refusal::one(E::IdentificationNumberUnknown, &[number.as_str()]))?;
-        let state = self.registry.attempt_state(operator.id).map_err(internal)?;
+        let state = self
+            .registry
+            .attempt_state(operator.id, Credential::AuthorizationCode)
+            .map_err(internal)?;
         if state.locked_until.is_some_and(|until| until > now) {
             return Err(Refusal::one(
                 E::AuthorizationCodeNotOperators,
@@ -233,7 +236,7 @@ impl Authority {
                 "valid authorization code",
             );
             self.registry
-                .set_attempt_state(operator.id, AttemptState::default(), Some(audit))
+                .clear_attempts(operator.id, Credential::AuthorizationCode, Some(audit))
                 .map_err(internal)?;
         }
         if let Subject::Srs(srs) = subject {
@@ -279,6 +282,7 @@ impl Authority {
         self.registry
             .count_failure(
                 operator.id,
+                Credential::AuthorizationCode,
                 now,
                 (
                     self.lockout.max_failures,

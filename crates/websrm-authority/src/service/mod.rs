@@ -20,7 +20,7 @@ use websrm_domain::{
 use websrm_protocol::catalogue::ErrorCode as E;
 use websrm_protocol::headers::{CertificateHeaders, HeaderProblemKind};
 use websrm_protocol::wire::{CertificateResponseBody, JSON_VERSION, RetourCertif, WireError};
-use websrm_store::registry::{AttemptState, NewCertificate, Operator};
+use websrm_store::registry::{Credential, NewCertificate, Operator};
 use websrm_store::{NewAudit, Registry};
 
 use crate::AuthorityFiles;
@@ -146,6 +146,7 @@ pub struct Authority {
     issuance: Issuance,
     publisher: crate::revocation::CrlPublisher,
     portal: crate::portal::Portal,
+    sign_in: crate::password::SignInGate,
 }
 
 /// Issuance: the CA, the `certifPSI` returned with every certificate, and ESSAI's progress.
@@ -187,6 +188,7 @@ impl Authority {
             },
             publisher: crate::revocation::CrlPublisher::default(),
             portal: crate::portal::Portal::new(*files.portal_key),
+            sign_in: crate::password::SignInGate::new(crate::password::SignInLimits::default()),
         };
         (authority, files.tls)
     }
@@ -202,6 +204,21 @@ impl Authority {
     pub fn with_lockout(mut self, policy: LockoutPolicy) -> Self {
         self.lockout = policy;
         self
+    }
+
+    /// The same authority with other bounds on the online services' sign-in.
+    pub fn with_sign_in_limits(mut self, limits: crate::password::SignInLimits) -> Self {
+        self.sign_in = crate::password::SignInGate::new(limits);
+        self
+    }
+
+    /// The most password verifications that ran at once so far.
+    pub fn peak_password_verifications(&self) -> usize {
+        self.sign_in.verifier.peak()
+    }
+
+    pub(crate) fn sign_in_gate(&self) -> &crate::password::SignInGate {
+        &self.sign_in
     }
 
     /// Publishes the CRL and the CA certificate under `base` (`https://HOST:PORT` of the

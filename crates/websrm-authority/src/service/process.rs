@@ -222,6 +222,13 @@ impl Authority {
                             )),
                         };
                     }
+                    // Locked out between the check of its code and this record.
+                    Err(websrm_store::Error::LockedOut { .. }) => {
+                        return Err(Refusal::one(
+                            E::AuthorizationCodeNotOperators,
+                            &[operator.identification_number.as_str()],
+                        ));
+                    }
                     Err(e) => return Err(registry_refusal(e)),
                 }
             }
@@ -241,6 +248,13 @@ impl Authority {
                         return self
                             .retransmission(&validated, &operator, &headers, None)?
                             .ok_or_else(|| internal("a certificate for this key vanished"));
+                    }
+                    // Locked out between the check of its code and this record.
+                    Err(websrm_store::Error::LockedOut { .. }) => {
+                        return Err(Refusal::one(
+                            E::AuthorizationCodeNotOperators,
+                            &[operator.identification_number.as_str()],
+                        ));
                     }
                     Err(e) => return Err(registry_refusal(e)),
                 }

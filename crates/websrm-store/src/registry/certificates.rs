@@ -7,8 +7,8 @@ use websrm_domain::{
 };
 
 use super::{
-    CertificateEvent, CertificateRecord, DeviceRecord, NewCertificate, OperatorId, Product,
-    Registry,
+    CertificateEvent, CertificateRecord, Credential, DeviceRecord, NewCertificate, OperatorId,
+    Product, Registry,
 };
 use crate::Error;
 use crate::audit::{self, AuditEntry, NewAudit};
@@ -183,6 +183,7 @@ impl Registry {
     ) -> Result<Option<DeviceId>, Error> {
         let cert = cert.to_owned();
         self.write(move |tx| {
+            check_not_locked(tx, cert.operator, at)?;
             check_key(tx, &cert)?;
             check_nickname(tx, &cert, at, None)?;
             let mut cert = cert;
@@ -242,6 +243,7 @@ impl Registry {
             if current.state != CertificateState::Active {
                 return Err(Error::CertificateNotActive(old));
             }
+            check_not_locked(tx, new.operator, at)?;
             // The replacement may keep the nickname of the certificate it replaces.
             check_key(tx, &new)?;
             check_nickname(tx, &new, at, Some(old))?;
@@ -406,6 +408,28 @@ impl Registry {
                 )?);
             }
             Ok(out)
+        })
+    }
+
+    /// How many certificates of `environment`'s family are revoked.
+    pub fn revoked_count(&self, environment: Environment) -> Result<u64, Error> {
+        let family = if environment.is_conformity() {
+            "environment IN ('DEV', 'ESSAI')"
+        } else {
+            "environment = 'PROD'"
+        };
+        self.read(move |db| {
+            let row = db
+                .row(
+                    &format!(
+                        "SELECT count(*) FROM certificates WHERE {family} AND status = 'revoked'"
+                    ),
+                    &[],
+                )?
+                .ok_or_else(|| Error::Database {
+                    message: "count(*) returned no row".into(),
+                })?;
+            Ok(u64::try_from(row.int(0)?).unwrap_or(0))
         })
     }
 
@@ -718,4 +742,18 @@ fn certificate_from_row(r: &Row) -> Result<CertificateRecord, Error> {
             .transpose()?,
         ended_by: r.opt_text(16)?,
     })
+}
+
+/// Refuses a certificate for an operator whose authorization codes got locked out after the
+/// request's code was checked: the lockout and the issuance are decided in the same order as
+/// the writes that record them.
+fn check_not_locked(
+    tx: &mut dyn Db,
+    operator: OperatorId,
+    at: OffsetDateTime,
+) -> Result<(), Error> {
+    match super::operators::locked_until(tx, operator, Credential::AuthorizationCode, at)? {
+        Some(until) => Err(Error::LockedOut { until }),
+        None => Ok(()),
+    }
 }

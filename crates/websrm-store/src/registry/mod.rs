@@ -49,15 +49,42 @@ pub enum Database {
 }
 
 impl Database {
-    /// Reads `postgres://…` or `postgresql://…` as PostgreSQL, anything else as an SQLite file
-    /// (with or without `sqlite:` in front).
+    /// Reads `postgres://…` or `postgresql://…`, and a libpq `key=value` string (`host=…
+    /// dbname=…`), as PostgreSQL; anything else as an SQLite file (with or without `sqlite:` in
+    /// front). A connection string is never taken for a file name.
     pub fn parse(text: &str) -> Self {
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        if text.starts_with("postgres://")
+            || text.starts_with("postgresql://")
+            || is_key_value(text)
+        {
             Self::Postgres(text.to_owned())
         } else {
             Self::Sqlite(PathBuf::from(text.strip_prefix("sqlite:").unwrap_or(text)))
         }
     }
+}
+
+/// Whether `text` is a libpq `key=value` connection string: one of its words sets a
+/// connection parameter.
+fn is_key_value(text: &str) -> bool {
+    const KEYS: &[&str] = &[
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "password",
+        "sslmode",
+        "sslrootcert",
+        "connect_timeout",
+        "application_name",
+        "options",
+        "target_session_attrs",
+    ];
+    text.split_whitespace().any(|word| {
+        word.split_once('=')
+            .is_some_and(|(key, _)| KEYS.contains(&key.trim()))
+    })
 }
 
 impl FromStr for Database {
@@ -68,12 +95,13 @@ impl FromStr for Database {
     }
 }
 
-/// Shows the file, or the URL without its password.
+/// Shows the file, or the database by user, host, port and name: never the connection string,
+/// which may hold a password in any of its forms.
 impl fmt::Display for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "{}", path.display()),
-            Self::Postgres(url) => f.write_str(&redact(url)),
+            Self::Postgres(url) => f.write_str(&describe(url)),
         }
     }
 }
@@ -87,19 +115,49 @@ impl fmt::Debug for Database {
     }
 }
 
-/// A URL with its password, if any, replaced by `***`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+/// A PostgreSQL database named by what the client's own parser reads of the connection string:
+/// `postgresql://USER@HOST:PORT/NAME`, without the password.
+#[cfg(feature = "postgres")]
+fn describe(url: &str) -> String {
+    let Ok(config) = url.parse::<postgres::Config>() else {
+        return "a PostgreSQL connection string that does not parse".into();
     };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((name, _)) => format!("{scheme}://{name}:***@{host}{tail}"),
-            None => url.to_owned(),
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let host = match host {
+                postgres::config::Host::Tcp(name) => name.clone(),
+                #[cfg(unix)]
+                postgres::config::Host::Unix(path) => path.display().to_string(),
+            };
+            match config
+                .get_ports()
+                .get(i)
+                .or_else(|| config.get_ports().first())
+            {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            }
+        })
+        .collect();
+    format!(
+        "postgresql://{}@{}/{}",
+        config.get_user().unwrap_or("(default user)"),
+        if hosts.is_empty() {
+            "(default host)".to_owned()
+        } else {
+            hosts.join(",")
         },
-        None => url.to_owned(),
-    }
+        config.get_dbname().unwrap_or("(default database)"),
+    )
+}
+
+/// Without the PostgreSQL client, nothing of the string is shown.
+#[cfg(not(feature = "postgres"))]
+fn describe(_: &str) -> String {
+    "a PostgreSQL database (this build has no PostgreSQL client)".into()
 }
 
 /// An operator's row id.
@@ -169,6 +227,41 @@ pub struct AuthorizationCodeRecord {
     pub activated_at: OffsetDateTime,
     /// When a newer code superseded it.
     pub superseded_at: Option<OffsetDateTime>,
+}
+
+/// A secret an operator proves, each with its own count of failures and its own lockout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Credential {
+    /// Authorization codes, presented in the subject of a certificate request.
+    AuthorizationCode,
+    /// The password of the online services.
+    Password,
+}
+
+impl Credential {
+    /// The columns holding its count, window start and lockout end.
+    pub(crate) fn columns(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::AuthorizationCode => ("failed_attempts", "first_failure_at", "locked_until"),
+            Self::Password => (
+                "password_failed_attempts",
+                "password_first_failure_at",
+                "password_locked_until",
+            ),
+        }
+    }
+}
+
+/// What [`Registry::reserve_attempt`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reservation {
+    /// The attempt may be verified; it is already counted as a failure (and the state it left
+    /// is given), until [`Registry::clear_attempts`] gives it back on success.
+    Granted(AttemptState),
+    /// The credential is locked out until then; nothing was counted.
+    Locked(OffsetDateTime),
 }
 
 /// Failed authorization attempts of an operator, for lockout.

@@ -4,7 +4,10 @@
 use time::OffsetDateTime;
 use websrm_domain::{AuthorizationCode, GstNumber, IdentificationNumber, QstNumber, Sector};
 
-use super::{AttemptState, AuthorizationCodeRecord, NewOperator, Operator, OperatorId, Registry};
+use super::{
+    AttemptState, AuthorizationCodeRecord, Credential, NewOperator, Operator, OperatorId, Registry,
+    Reservation,
+};
 use crate::Error;
 use crate::audit::{self, NewAudit};
 use crate::db::{from_unix, parse, to_unix};
@@ -191,54 +194,76 @@ impl Registry {
         })
     }
 
-    /// The operator's failed authorization attempts.
-    pub fn attempt_state(&self, operator: OperatorId) -> Result<AttemptState, Error> {
-        self.read(move |db| attempt_state(db, operator))
+    /// The operator's failed attempts at `credential`.
+    pub fn attempt_state(
+        &self,
+        operator: OperatorId,
+        credential: Credential,
+    ) -> Result<AttemptState, Error> {
+        self.read(move |db| attempt_state(db, operator, credential))
     }
 
-    /// Counts a failed authorization attempt, in one write so that racing failures are all
+    /// Counts a failed attempt at `credential`, in one write so that racing failures are all
     /// counted: within `window` of the first failure the count grows, else it starts again at 1;
-    /// reaching `max_failures` locks the operator out for `lockout`, with an audit entry.
+    /// reaching `max_failures` locks the credential out for `lockout`, with an audit entry.
     /// Returns the new state.
     pub fn count_failure(
         &self,
         operator: OperatorId,
+        credential: Credential,
         at: OffsetDateTime,
         policy: (u32, time::Duration, time::Duration),
         audit: NewAudit,
     ) -> Result<AttemptState, Error> {
-        let (max_failures, window, lockout) = policy;
+        self.write(move |tx| count(tx, operator, credential, at, policy, &audit))
+    }
+
+    /// Reserves an attempt at `credential` before it is verified, deciding and counting in one
+    /// write: a locked credential is [`Reservation::Locked`] and nothing is counted; otherwise the
+    /// attempt is counted as a failure now (locking the credential if it reaches `max_failures`),
+    /// and [`clear_attempts`](Self::clear_attempts) gives it back if it succeeds. However many
+    /// attempts race, at most `max_failures` in a window are ever verified.
+    pub fn reserve_attempt(
+        &self,
+        operator: OperatorId,
+        credential: Credential,
+        at: OffsetDateTime,
+        policy: (u32, time::Duration, time::Duration),
+        audit: NewAudit,
+    ) -> Result<Reservation, Error> {
         self.write(move |tx| {
-            let state = attempt_state(tx, operator)?;
-            let in_window = state.first_failure_at.is_some_and(|t| at - t < window);
-            let (failures, first) = if in_window {
-                (state.failures + 1, state.first_failure_at)
-            } else {
-                (1, Some(at))
-            };
-            let locked_until = (failures >= max_failures).then_some(at + lockout);
-            tx.execute(
-                "UPDATE operators SET failed_attempts = ?2, first_failure_at = ?3, locked_until = ?4 WHERE id = ?1",
-                vals![operator.0, failures, first.map(to_unix), locked_until.map(to_unix)],
-            )?;
-            if let Some(until) = locked_until {
-                let audit = NewAudit { detail: format!("locked until {until}"), ..audit };
-                audit::append(tx, &audit)?;
+            let state = attempt_state(tx, operator, credential)?;
+            if let Some(until) = state.locked_until.filter(|until| *until > at) {
+                return Ok(Reservation::Locked(until));
             }
-            Ok(AttemptState::new(failures, first, locked_until))
+            count(tx, operator, credential, at, policy, &audit).map(Reservation::Granted)
         })
     }
 
-    /// Stores the operator's failed-attempt state, with the audit entry of the decision.
+    /// Clears the failed attempts at `credential` (a success, or an administrator's unlock),
+    /// with the audit entry of the decision.
+    pub fn clear_attempts(
+        &self,
+        operator: OperatorId,
+        credential: Credential,
+        audit: Option<NewAudit>,
+    ) -> Result<(), Error> {
+        self.set_attempt_state(operator, credential, AttemptState::default(), audit)
+    }
+
+    /// Stores the operator's failed-attempt state at `credential`, with the audit entry of the
+    /// decision.
     pub fn set_attempt_state(
         &self,
         operator: OperatorId,
+        credential: Credential,
         state: AttemptState,
         audit: Option<NewAudit>,
     ) -> Result<(), Error> {
+        let (n, first, until) = credential.columns();
         self.write(move |tx| {
             let n = tx.execute(
-                "UPDATE operators SET failed_attempts = ?2, first_failure_at = ?3, locked_until = ?4 WHERE id = ?1",
+                &format!("UPDATE operators SET {n} = ?2, {first} = ?3, {until} = ?4 WHERE id = ?1"),
                 vals![
                     operator.0,
                     state.failures,
@@ -257,7 +282,8 @@ impl Registry {
     }
 
     /// Sets the operator's password for the online services (its hash; the registry never sees
-    /// the password).
+    /// the password). The operator's sessions end in the same write: whoever signed in with the
+    /// old password is signed out.
     pub fn set_operator_password_hash(
         &self,
         operator: OperatorId,
@@ -273,6 +299,10 @@ impl Registry {
             if n == 0 {
                 return Err(Error::OperatorNotFound(operator.0));
             }
+            tx.execute(
+                "DELETE FROM portal_sessions WHERE operator_id = ?1",
+                vals![operator.0],
+            )?;
             audit::append(tx, &audit)?;
             Ok(())
         })
@@ -426,6 +456,34 @@ impl Registry {
         })
     }
 
+    /// The next value of the counter `name`, in one write: one more than the last value it
+    /// gave, and at least `floor`. Every process sharing the registry gets a value no other got.
+    pub fn next_counter(&self, name: &str, floor: u64) -> Result<u64, Error> {
+        let name = format!("counter: {name}");
+        self.write(move |tx| {
+            let last = tx
+                .row("SELECT value FROM authority WHERE name = ?1", vals![&name])?
+                .map(|r| r.text(0))
+                .transpose()?;
+            let last = last
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| Error::Corrupt {
+                        table: "authority",
+                        column: "value",
+                        value: v,
+                    })
+                })
+                .transpose()?;
+            let next = last.map_or(floor, |l| (l + 1).max(floor));
+            tx.execute(
+                "INSERT INTO authority (name, value) VALUES (?1, ?2) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                vals![&name, next.to_string()],
+            )?;
+            Ok(next)
+        })
+    }
+
     /// Binds the registry to `value` under `name` (the authority's CA, say) on first use, in one
     /// write: afterwards, presenting another value is refused ([`Error::BoundElsewhere`]), so
     /// that two authorities can never share one registry, whichever process starts first.
@@ -519,10 +577,63 @@ fn code_from_row(r: &Row) -> Result<AuthorizationCodeRecord, Error> {
     })
 }
 
-fn attempt_state(db: &mut dyn Db, operator: OperatorId) -> Result<AttemptState, Error> {
+fn count(
+    tx: &mut dyn Db,
+    operator: OperatorId,
+    credential: Credential,
+    at: OffsetDateTime,
+    (max_failures, window, lockout): (u32, time::Duration, time::Duration),
+    audit: &NewAudit,
+) -> Result<AttemptState, Error> {
+    let state = attempt_state(tx, operator, credential)?;
+    let in_window = state.first_failure_at.is_some_and(|t| at - t < window);
+    let (failures, first) = if in_window {
+        (state.failures + 1, state.first_failure_at)
+    } else {
+        (1, Some(at))
+    };
+    let locked_until = (failures >= max_failures).then_some(at + lockout);
+    let (n, first_at, until) = credential.columns();
+    tx.execute(
+        &format!("UPDATE operators SET {n} = ?2, {first_at} = ?3, {until} = ?4 WHERE id = ?1"),
+        vals![
+            operator.0,
+            failures,
+            first.map(to_unix),
+            locked_until.map(to_unix)
+        ],
+    )?;
+    if let Some(until) = locked_until {
+        let audit = NewAudit {
+            detail: format!("locked until {until}"),
+            ..audit.clone()
+        };
+        audit::append(tx, &audit)?;
+    }
+    Ok(AttemptState::new(failures, first, locked_until))
+}
+
+/// The credential's lockout end, when it is later than `at`.
+pub(super) fn locked_until(
+    db: &mut dyn Db,
+    operator: OperatorId,
+    credential: Credential,
+    at: OffsetDateTime,
+) -> Result<Option<OffsetDateTime>, Error> {
+    Ok(attempt_state(db, operator, credential)?
+        .locked_until
+        .filter(|until| *until > at))
+}
+
+fn attempt_state(
+    db: &mut dyn Db,
+    operator: OperatorId,
+    credential: Credential,
+) -> Result<AttemptState, Error> {
+    let (n, first, until) = credential.columns();
     let row = db
         .row(
-            "SELECT failed_attempts, first_failure_at, locked_until FROM operators WHERE id = ?1",
+            &format!("SELECT {n}, {first}, {until} FROM operators WHERE id = ?1"),
             vals![operator.0],
         )?
         .ok_or(Error::OperatorNotFound(operator.0))?;

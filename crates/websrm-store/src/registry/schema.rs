@@ -132,6 +132,13 @@ CREATE TABLE authority (
     value TEXT NOT NULL
 );
 ",
+    // The online services' password is a credential of its own, with its own lockout: failed
+    // passwords never refuse an authorization code, nor failed codes the online services.
+    r"
+ALTER TABLE operators ADD COLUMN password_failed_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE operators ADD COLUMN password_first_failure_at INTEGER;
+ALTER TABLE operators ADD COLUMN password_locked_until INTEGER;
+",
 ];
 
 /// The same schema for PostgreSQL: `BIGINT` for SQLite's integers (times are Unix seconds),
@@ -270,5 +277,12 @@ CREATE TABLE authority (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+",
+    // The online services' password is a credential of its own, with its own lockout: failed
+    // passwords never refuse an authorization code, nor failed codes the online services.
+    r"
+ALTER TABLE operators ADD COLUMN password_failed_attempts BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE operators ADD COLUMN password_first_failure_at BIGINT;
+ALTER TABLE operators ADD COLUMN password_locked_until BIGINT;
 ",
 ];
