@@ -125,14 +125,37 @@ impl Authority {
         Ok(self.registry().verify_audit_chain()?)
     }
 
-    /// The audit log's entries at or after `since`, in order.
+    /// The audit log's entries at or after `since`, in order, in memory (see
+    /// [`each_audit_entry`](Self::each_audit_entry) for a log of any length).
     pub fn audit_since(&self, since: Option<OffsetDateTime>) -> Result<Vec<AuditEntry>, Error> {
-        Ok(self
+        let mut all = Vec::new();
+        self.each_audit_entry(since, |e| {
+            all.push(e);
+            std::ops::ControlFlow::Continue(())
+        })?;
+        Ok(all)
+    }
+
+    /// Hands `each` the audit log's entries at or after `since`, in order, read a page at a
+    /// time; `each` stops the walk with [`ControlFlow::Break`](std::ops::ControlFlow::Break).
+    pub fn each_audit_entry(
+        &self,
+        since: Option<OffsetDateTime>,
+        mut each: impl FnMut(AuditEntry) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), Error> {
+        const STOPPED: &str = "stopped";
+        let walked = self
             .registry()
-            .audit_entries(1)?
-            .into_iter()
-            .filter(|e| since.is_none_or(|s| e.entry.at >= s))
-            .collect())
+            .for_each_audit_entry(1, since, |e| match each(e) {
+                std::ops::ControlFlow::Continue(()) => Ok(()),
+                std::ops::ControlFlow::Break(()) => Err(websrm_store::Error::Database {
+                    message: STOPPED.into(),
+                }),
+            });
+        match walked {
+            Err(websrm_store::Error::Database { message }) if message == STOPPED => Ok(()),
+            other => Ok(other?),
+        }
     }
 
     fn operator_by_number(&self, number: &IdentificationNumber) -> Result<Operator, Error> {

@@ -53,6 +53,8 @@ pub mod names {
     pub const TLS_SERVER: &str = "tls-server.pem";
     /// The TLS server key, sealed.
     pub const TLS_KEY: &str = "tls-server-key.sealed";
+    /// The audit log's last entry this process committed: its position and keyed link.
+    pub const AUDIT_CHECKPOINT: &str = "audit.checkpoint";
 }
 
 impl AuthorityFiles {
@@ -140,6 +142,24 @@ impl AuthorityFiles {
             .iter()
             .map(|b| format!("{b:02X}"))
             .collect();
+        if let Some(recorded) = &bound
+            && *recorded != fingerprint
+        {
+            return Err(websrm_store::Error::BoundElsewhere {
+                name: CA_BINDING.into(),
+                recorded: recorded.clone(),
+                presented: fingerprint,
+            }
+            .into());
+        }
+        // The registry is this authority's: its audit log is keyed from here on, its head
+        // anchored in the folder, so that holding the database alone is not enough to rewrite
+        // or cut it.
+        registry.key_audit_chain(
+            websrm_crypto::hmac_sha256(kek_bytes.as_slice(), b"websrm audit chain v2"),
+            Some(dir.join(names::AUDIT_CHECKPOINT)),
+            now,
+        )?;
         if bound.as_deref() != Some(fingerprint.as_str()) {
             registry.bind(
                 CA_BINDING,

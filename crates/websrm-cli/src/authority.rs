@@ -269,9 +269,11 @@ pub(crate) fn run(args: Args) -> Result<()> {
                 .transpose()?;
             use std::io::Write;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for e in authority.audit_since(since)? {
+            // A page of entries at a time: a log of any length is exported in bounded memory.
+            let mut failed = None;
+            authority.each_audit_entry(since, |e| {
                 let hash: String = e.hash.iter().map(|b| format!("{b:02x}")).collect();
-                writeln!(
+                let written = writeln!(
                     out,
                     "{}",
                     serde_json::json!({
@@ -283,8 +285,19 @@ pub(crate) fn run(args: Args) -> Result<()> {
                         "error_id": e.entry.error_id.map(|i| i.to_string()),
                         "detail": e.entry.detail,
                         "hash": hash,
+                        "keyed": e.keyed,
                     })
-                )?;
+                );
+                match written {
+                    Ok(()) => std::ops::ControlFlow::Continue(()),
+                    Err(error) => {
+                        failed = Some(error);
+                        std::ops::ControlFlow::Break(())
+                    }
+                }
+            })?;
+            if let Some(error) = failed {
+                return Err(error.into());
             }
             out.flush()?;
             Ok(())

@@ -949,6 +949,35 @@ fn the_audit_log_verifies_names_an_altered_entry_and_exports() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("breaks at entry 3"), "{stderr}");
+
+    // Another authority: stopped, its guard dropped and its last two entries deleted. The
+    // checkpoint in the folder names the entry that is gone.
+    let other = dir.path().join("other");
+    drop(Authority::start(&other));
+    let o = other.to_str().unwrap();
+    let entries = ok(&["authority", "--dir", o, "audit", "export"])
+        .lines()
+        .count();
+    let cut = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('DROP TRIGGER audit_log_no_delete'); \
+             c.execute('DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 2 FROM audit_log)'); c.commit()",
+            other.join("authority.db").to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(cut.success());
+    let out = run(&["authority", "--dir", o, "audit", "verify"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the audit log was cut: it ends at entry {}, but its checkpoint names entry {entries}",
+            entries - 2
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]

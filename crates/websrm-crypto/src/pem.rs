@@ -18,6 +18,18 @@ pub fn encode(label: &str, der: &[u8]) -> String {
     out
 }
 
+/// The DER of every PEM block labelled `label` in `text`, in order (a bundle of roots).
+pub fn decode_all(label: &str, text: &str) -> Result<Vec<Vec<u8>>, Error> {
+    let begin = format!("-----BEGIN {label}-----");
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(&begin) {
+        out.push(decode(label, &rest[start..])?);
+        rest = &rest[start + begin.len()..];
+    }
+    Ok(out)
+}
+
 /// The DER of the first PEM block labelled `label` in `text` (any line wrapping).
 pub fn decode(label: &str, text: &str) -> Result<Vec<u8>, Error> {
     let begin = format!("-----BEGIN {label}-----");

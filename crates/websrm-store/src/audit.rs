@@ -1,9 +1,24 @@
-//! The authority's append-only audit log, each entry chained to the previous one by SHA-256 so
-//! that altering, removing or reordering entries is detectable.
+//! The authority's append-only audit log, each entry chained to the previous one so that
+//! altering, removing or reordering entries is detectable.
+//!
+//! Two chains follow each other. The first (v1, before the registry knew a key) links entries
+//! by SHA-256: it catches accidents, but anyone who holds the database and reads this code can
+//! recompute it. From the entry that marks the change (`audit-chain-keyed`) on, each entry is
+//! linked by HMAC-SHA-256 under a key derived from the authority folder's key-encryption key
+//! (v2): holding the database is no longer enough to rewrite it. The head is also anchored
+//! outside the database: after each commit that appended entries, the writer writes the last
+//! one's position and MAC into a checkpoint file in the folder, so that cutting entries off the
+//! end is caught too. With several processes on one PostgreSQL registry each keeps its own
+//! checkpoint; verification accepts any checkpoint whose entry the chain holds at its position.
 
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError, RwLock};
+
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use websrm_domain::ErrorId;
+use zeroize::Zeroizing;
 
 use crate::Error;
 use crate::db::{from_unix, parse, to_unix};
@@ -68,18 +83,25 @@ pub struct AuditEntry {
     pub seq: i64,
     /// The entry's content.
     pub entry: NewAudit,
-    /// SHA-256 of the previous entry's hash and this entry's content.
+    /// The link to the previous entry: SHA-256 (v1) or HMAC-SHA-256 under the folder's key
+    /// (v2) of the previous link and this entry's content.
     pub hash: [u8; 32],
+    /// Whether the link is keyed (v2).
+    pub keyed: bool,
 }
 
 const GENESIS: [u8; 32] = [0; 32];
 
-fn hash(prev: &[u8; 32], seq: i64, e: &NewAudit) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"websrm audit v1");
-    h.update(prev);
-    h.update(seq.to_be_bytes());
-    h.update(to_unix(e.at).to_be_bytes());
+/// The action of the entry from which the chain is keyed.
+pub(crate) const KEYED_FROM: &str = "audit-chain-keyed";
+
+/// Entries read at once by verification and export.
+const PAGE: i64 = 1_000;
+
+fn content(prev: &[u8; 32], seq: i64, e: &NewAudit, mut update: impl FnMut(&[u8])) {
+    update(prev);
+    update(&seq.to_be_bytes());
+    update(&to_unix(e.at).to_be_bytes());
     let error_id = e.error_id.map(|id| id.to_string()).unwrap_or_default();
     for field in [
         e.actor.as_str(),
@@ -88,31 +110,209 @@ fn hash(prev: &[u8; 32], seq: i64, e: &NewAudit) -> [u8; 32] {
         &error_id,
         &e.detail,
     ] {
-        h.update((field.len() as u64).to_be_bytes());
-        h.update(field.as_bytes());
+        update(&(field.len() as u64).to_be_bytes());
+        update(field.as_bytes());
     }
+}
+
+fn hash(prev: &[u8; 32], seq: i64, e: &NewAudit) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"websrm audit v1");
+    content(prev, seq, e, |bytes| h.update(bytes));
     h.finalize().into()
 }
 
-/// Appends `e` after the last entry. On PostgreSQL the caller holds the registry's write lock
-/// (every write transaction takes it first), so two processes never read the same last entry:
-/// the chain has one head.
+fn mac(key: &[u8; 32], prev: &[u8; 32], seq: i64, e: &NewAudit) -> [u8; 32] {
+    // HMAC takes a key of any length.
+    let Ok(mut m) = Hmac::<Sha256>::new_from_slice(key) else {
+        unreachable!("HMAC takes keys of any length")
+    };
+    m.update(b"websrm audit v2");
+    content(prev, seq, e, |bytes| m.update(bytes));
+    m.finalize().into_bytes().into()
+}
+
+/// What the registry knows of its audit chain: the key (once the authority gave it), where the
+/// checkpoint goes, and the head this process appended.
+#[derive(Default)]
+pub(crate) struct AuditChain {
+    key: RwLock<Option<Zeroizing<[u8; 32]>>>,
+    checkpoint: RwLock<Option<PathBuf>>,
+    /// The last entry appended in the batch being written (not yet committed).
+    staged: Mutex<Option<Head>>,
+    /// The last entry this process appended and saw committed.
+    committed: Mutex<Option<Head>>,
+}
+
+impl std::fmt::Debug for AuditChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditChain").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl AuditChain {
+    pub(crate) fn set_key(&self, key: [u8; 32], checkpoint: Option<PathBuf>) {
+        *self.key.write().unwrap_or_else(PoisonError::into_inner) = Some(Zeroizing::new(key));
+        *self
+            .checkpoint
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = checkpoint;
+    }
+
+    fn key(&self) -> Option<Zeroizing<[u8; 32]>> {
+        self.key
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn checkpoint_path(&self) -> Option<PathBuf> {
+        self.checkpoint
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The head staged so far in the current batch (to put back if a write is undone).
+    pub(crate) fn staged(&self) -> Option<Head> {
+        *lock(&self.staged)
+    }
+
+    pub(crate) fn restore(&self, staged: Option<Head>) {
+        *lock(&self.staged) = staged;
+    }
+
+    /// After a batch: committed, its last entry is written into the checkpoint (before any of
+    /// the batch's callers is answered); rolled back, what it staged is forgotten.
+    pub(crate) fn after_commit(&self, committed: bool) {
+        let staged = *lock(&self.staged);
+        let mut last = lock(&self.committed);
+        if !committed {
+            *lock(&self.staged) = *last;
+            return;
+        }
+        let Some((seq, link)) = staged else { return };
+        if last.is_some_and(|(done, _)| done >= seq) {
+            return;
+        }
+        *last = Some((seq, link));
+        if let Some(path) = self.checkpoint_path()
+            && let Err(e) = write_checkpoint(&path, seq, &link)
+        {
+            // The log itself is committed; verification will find the checkpoint behind it.
+            tracing_free_warning(&path, &e);
+        }
+    }
+}
+
+/// The store has no logger: a checkpoint that could not be written is reported on standard
+/// error, once per failure, and caught by the next verification as a checkpoint behind the log.
+fn tracing_free_warning(path: &Path, e: &std::io::Error) {
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "websrm: could not write the audit checkpoint {}: {e}",
+            path.display()
+        );
+    }
+}
+
+/// The checkpoint file: `websrm audit checkpoint`, then the position and the link (hex), written
+/// under a temporary name and renamed over the last one, so that it is always whole.
+fn write_checkpoint(path: &Path, seq: i64, link: &[u8; 32]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    // A name of this process's own: the processes of an authority that share one folder (one
+    // machine) each write the checkpoint of their own head.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
+    file.write_all(format!("websrm audit checkpoint\n{seq} {}\n", hex(link)).as_bytes())?;
+    drop(file);
+    std::fs::rename(&tmp, path)
+}
+
+fn read_checkpoint(path: &Path) -> Result<Option<Head>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::Io {
+                action: "reading",
+                path: path.display().to_string(),
+                message: e.to_string(),
+            });
+        }
+    };
+    let corrupt = || Error::Corrupt {
+        table: "audit checkpoint",
+        column: "head",
+        value: text.clone(),
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some("websrm audit checkpoint") {
+        return Err(corrupt());
+    }
+    let (seq, link) = lines
+        .next()
+        .and_then(|l| l.split_once(' '))
+        .ok_or_else(corrupt)?;
+    let seq: i64 = seq.parse().map_err(|_| corrupt())?;
+    let link = unhex(link).ok_or_else(corrupt)?;
+    Ok(Some((seq, link)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Appends `e` after the last entry: keyed when the registry knows its key. On PostgreSQL the
+/// caller holds the registry's write lock (every write transaction takes it first), so two
+/// processes never read the same last entry: the chain has one head.
 pub(crate) fn append(db: &mut dyn Db, e: &NewAudit) -> Result<AuditEntry, Error> {
     let last = db.row(
-        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+        "SELECT seq, hash, keyed FROM audit_log ORDER BY seq DESC LIMIT 1",
         &[],
     )?;
-    let (seq, prev) = match last {
+    let (seq, prev, prev_keyed) = match last {
         Some(row) => {
             let seq = row.int(0)?;
-            (seq + 1, to_hash(seq, &row.blob(1)?)?)
+            (seq + 1, to_hash(seq, &row.blob(1)?)?, row.int(2)? != 0)
         }
-        None => (1, GENESIS),
+        None => (1, GENESIS, false),
     };
-    let hash = hash(&prev, seq, e);
+    let key = db.audit_chain().and_then(AuditChain::key);
+    let (link, keyed) = match &key {
+        Some(key) => (mac(key, &prev, seq, e), true),
+        // A keyed chain is never continued without its key.
+        None if prev_keyed => return Err(Error::AuditKeyRequired),
+        None => (hash(&prev, seq, e), false),
+    };
     db.execute(
-        "INSERT INTO audit_log (seq, at, actor, action, subject, error_id, detail, prev_hash, hash) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO audit_log (seq, at, actor, action, subject, error_id, detail, prev_hash, hash, keyed) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         vals![
             seq,
             to_unix(e.at),
@@ -122,14 +322,43 @@ pub(crate) fn append(db: &mut dyn Db, e: &NewAudit) -> Result<AuditEntry, Error>
             e.error_id.map(|id| id.to_string()),
             &e.detail,
             prev.as_slice(),
-            hash.as_slice()
+            link.as_slice(),
+            i64::from(keyed)
         ],
     )?;
+    if let Some(chain) = db.audit_chain() {
+        chain.restore(Some((seq, link)));
+    }
     Ok(AuditEntry {
         seq,
         entry: e.clone(),
-        hash,
+        hash: link,
+        keyed,
     })
+}
+
+/// Keys the chain from now on: unless an entry is keyed already, the unkeyed chain so far is
+/// verified, then the marking entry is appended under the key. Runs in a write, so that
+/// processes starting together mark the chain once.
+pub(crate) fn key_chain(db: &mut dyn Db, at: OffsetDateTime) -> Result<(), Error> {
+    let keyed = db.count("SELECT count(*) FROM audit_log WHERE keyed = 1", &[])?;
+    if keyed > 0 {
+        return Ok(());
+    }
+    let before = verify_pages(db, None, None)?;
+    append(
+        db,
+        &NewAudit::new(
+            at,
+            "registry",
+            KEYED_FROM,
+            "-",
+            format!(
+                "the chain is keyed from this entry; {before} entries before it are linked by SHA-256"
+            ),
+        ),
+    )?;
+    Ok(())
 }
 
 fn to_hash(seq: i64, bytes: &[u8]) -> Result<[u8; 32], Error> {
@@ -138,7 +367,7 @@ fn to_hash(seq: i64, bytes: &[u8]) -> Result<[u8; 32], Error> {
         .map_err(|_| Error::AuditChainBroken { seq })
 }
 
-type Row = (
+type RawRow = (
     i64,
     i64,
     String,
@@ -148,13 +377,15 @@ type Row = (
     String,
     Vec<u8>,
     Vec<u8>,
+    i64,
 );
 
-fn rows(db: &mut dyn Db, from: i64) -> Result<Vec<Row>, Error> {
+/// At most `PAGE` entries from `from`, at or after `since`.
+fn page(db: &mut dyn Db, from: i64, since: Option<OffsetDateTime>) -> Result<Vec<RawRow>, Error> {
     db.query(
-        "SELECT seq, at, actor, action, subject, error_id, detail, prev_hash, hash FROM audit_log \
-         WHERE seq >= ?1 ORDER BY seq",
-        vals![from],
+        "SELECT seq, at, actor, action, subject, error_id, detail, prev_hash, hash, keyed \
+         FROM audit_log WHERE seq >= ?1 AND at >= ?2 ORDER BY seq LIMIT ?3",
+        vals![from, since.map_or(i64::MIN, to_unix), PAGE],
     )?
     .into_iter()
     .map(|r| {
@@ -168,13 +399,14 @@ fn rows(db: &mut dyn Db, from: i64) -> Result<Vec<Row>, Error> {
             r.text(6)?,
             r.blob(7)?,
             r.blob(8)?,
+            r.int(9)?,
         ))
     })
     .collect()
 }
 
-fn entry(row: Row) -> Result<(AuditEntry, [u8; 32]), Error> {
-    let (seq, at, actor, action, subject, error_id, detail, prev, hash) = row;
+fn entry(row: RawRow) -> Result<(AuditEntry, [u8; 32]), Error> {
+    let (seq, at, actor, action, subject, error_id, detail, prev, hash, keyed) = row;
     let entry = NewAudit {
         at: from_unix("audit_log", "at", at)?,
         actor,
@@ -190,32 +422,158 @@ fn entry(row: Row) -> Result<(AuditEntry, [u8; 32]), Error> {
             seq,
             entry,
             hash: to_hash(seq, &hash)?,
+            keyed: keyed != 0,
         },
         to_hash(seq, &prev)?,
     ))
 }
 
-pub(crate) fn entries(db: &mut dyn Db, from: i64) -> Result<Vec<AuditEntry>, Error> {
-    rows(db, from)?
+/// The entries from `from` (1 is the first) at or after `since`, a page at a time, to `each`.
+pub(crate) fn for_each(
+    read: &dyn Fn(i64) -> Result<Vec<AuditEntry>, Error>,
+    mut each: impl FnMut(AuditEntry) -> Result<(), Error>,
+    from: i64,
+) -> Result<(), Error> {
+    let mut next = from;
+    loop {
+        let entries = read(next)?;
+        let Some(last) = entries.last().map(|e| e.seq) else {
+            return Ok(());
+        };
+        for e in entries {
+            each(e)?;
+        }
+        next = last + 1;
+    }
+}
+
+/// One page of entries from `from`, at or after `since`.
+pub(crate) fn entries(
+    db: &mut dyn Db,
+    from: i64,
+    since: Option<OffsetDateTime>,
+) -> Result<Vec<AuditEntry>, Error> {
+    page(db, from, since)?
         .into_iter()
         .map(|r| entry(r).map(|(e, _)| e))
         .collect()
 }
 
-pub(crate) fn verify(db: &mut dyn Db) -> Result<u64, Error> {
-    let mut prev = GENESIS;
-    let mut expected_seq = 1;
-    for row in rows(db, 1)? {
-        let seq = row.0;
-        let (entry, stored_prev) = entry(row).map_err(|_| Error::AuditChainBroken { seq })?;
-        if seq != expected_seq
-            || stored_prev != prev
-            || hash(&prev, seq, &entry.entry) != entry.hash
-        {
-            return Err(Error::AuditChainBroken { seq });
+/// Where verification has got to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Progress {
+    prev: [u8; 32],
+    expected: i64,
+    keyed_seen: bool,
+    checkpoint_seen: bool,
+}
+
+impl Progress {
+    pub(crate) fn start() -> Self {
+        Self {
+            prev: GENESIS,
+            expected: 1,
+            keyed_seen: false,
+            checkpoint_seen: false,
         }
-        prev = entry.hash;
-        expected_seq += 1;
     }
-    Ok((expected_seq - 1) as u64)
+}
+
+/// Verifies one page of entries from `progress`; returns how many it held (0 at the end).
+pub(crate) fn verify_page(
+    db: &mut dyn Db,
+    key: Option<&[u8; 32]>,
+    checkpoint: Option<Head>,
+    progress: &mut Progress,
+) -> Result<usize, Error> {
+    let rows = page(db, progress.expected, None)?;
+    let count = rows.len();
+    for row in rows {
+        let seq = row.0;
+        let broken = Error::AuditChainBroken { seq };
+        let (entry, stored_prev) = entry(row).map_err(|_| broken.clone())?;
+        if seq != progress.expected || stored_prev != progress.prev {
+            return Err(broken);
+        }
+        let link = if entry.keyed {
+            let key = key.ok_or(Error::AuditKeyRequired)?;
+            progress.keyed_seen = true;
+            mac(key, &progress.prev, seq, &entry.entry)
+        } else if progress.keyed_seen {
+            // An unkeyed entry after the chain was keyed: forged by whoever had no key.
+            return Err(broken);
+        } else {
+            hash(&progress.prev, seq, &entry.entry)
+        };
+        if link != entry.hash {
+            return Err(broken);
+        }
+        if let Some((at, expected)) = checkpoint
+            && at == seq
+        {
+            if expected != link {
+                return Err(broken);
+            }
+            progress.checkpoint_seen = true;
+        }
+        progress.prev = link;
+        progress.expected += 1;
+    }
+    Ok(count)
+}
+
+/// Verifies the whole chain a page at a time on `db`; how many entries it holds.
+fn verify_pages(
+    db: &mut dyn Db,
+    key: Option<&[u8; 32]>,
+    checkpoint: Option<Head>,
+) -> Result<u64, Error> {
+    let mut progress = Progress::start();
+    while verify_page(db, key, checkpoint, &mut progress)? > 0 {}
+    finish(&progress, checkpoint)
+}
+
+/// The end of verification: the checkpoint's entry must have been met.
+pub(crate) fn finish(progress: &Progress, checkpoint: Option<Head>) -> Result<u64, Error> {
+    let entries = progress.expected - 1;
+    if let Some((at, _)) = checkpoint
+        && !progress.checkpoint_seen
+    {
+        return Err(Error::AuditTruncated {
+            last: entries,
+            checkpoint: at,
+        });
+    }
+    Ok(entries.unsigned_abs())
+}
+
+/// An entry's position and link, as a checkpoint records them.
+pub(crate) type Head = (i64, [u8; 32]);
+
+/// The audit chain's key.
+pub(crate) type Key = Zeroizing<[u8; 32]>;
+
+/// The key and checkpoint verification uses.
+pub(crate) fn verification(chain: &AuditChain) -> Result<(Option<Key>, Option<Head>), Error> {
+    let checkpoint = match chain.checkpoint_path() {
+        Some(path) => read_checkpoint(&path)?,
+        None => None,
+    };
+    Ok((chain.key(), checkpoint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_reads_back_what_was_written_and_a_damaged_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.checkpoint");
+        assert_eq!(read_checkpoint(&path).unwrap(), None);
+        write_checkpoint(&path, 42, &[7; 32]).unwrap();
+        assert_eq!(read_checkpoint(&path).unwrap(), Some((42, [7; 32])));
+        std::fs::write(&path, "websrm audit checkpoint\n42 zz\n").unwrap();
+        assert!(matches!(read_checkpoint(&path), Err(Error::Corrupt { .. })));
+    }
 }

@@ -165,6 +165,20 @@ pub enum Error {
     /// No device identifier could be allocated.
     #[error("could not allocate a new device identifier")]
     DeviceIdExhausted,
+    /// The audit log ends before the entry its checkpoint names: entries were cut off.
+    #[error(
+        "the audit log was cut: it ends at entry {last}, but its checkpoint names entry {checkpoint}"
+    )]
+    AuditTruncated {
+        /// The last entry found.
+        last: i64,
+        /// The entry the checkpoint names.
+        checkpoint: i64,
+    },
+    /// The audit log is keyed: it can be verified and continued only with the authority
+    /// folder's key.
+    #[error("the audit log is keyed: open it with the authority's folder, which holds its key")]
+    AuditKeyRequired,
     /// The audit log's hash chain is broken at this entry.
     #[error("the audit log was altered: the hash chain breaks at entry {seq}")]
     AuditChainBroken {

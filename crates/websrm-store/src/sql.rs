@@ -166,6 +166,12 @@ pub(crate) trait Db {
     /// interleave with another's.
     fn begin_write(&mut self) -> Result<(), Error>;
 
+    /// The registry's audit chain (its key and checkpoint), on the writer's connection during a
+    /// write; `None` elsewhere.
+    fn audit_chain(&self) -> Option<&crate::audit::AuditChain> {
+        None
+    }
+
     /// The first row of a query, if any.
     fn row(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, Error> {
         Ok(self.query(sql, params)?.into_iter().next())

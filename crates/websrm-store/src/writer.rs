@@ -32,8 +32,20 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the writer on the connection `connect` opens, on the writer's own thread (a
     /// PostgreSQL client must live outside any async runtime); returns once it is open.
+    #[cfg(test)]
     pub(crate) fn start<C: Db + 'static>(
         connect: impl FnOnce() -> Result<C, Error> + Send + 'static,
+    ) -> Result<Self, Error> {
+        Self::start_with(connect, |_| {})
+    }
+
+    /// Starts the writer on the connection `connect` opens, on the writer's own thread (a
+    /// PostgreSQL client must live outside any async runtime); returns once it is open.
+    /// `after_commit` is called on the writer's thread once each
+    /// batch's fate is known (whether it committed), before any of its writes is answered.
+    pub(crate) fn start_with<C: Db + 'static>(
+        connect: impl FnOnce() -> Result<C, Error> + Send + 'static,
+        after_commit: impl Fn(bool) + Send + 'static,
     ) -> Result<Self, Error> {
         let (queue, jobs) = sync_channel::<Job>(4 * MAX_BATCH);
         let (opened, open) = std::sync::mpsc::channel::<Result<(), Error>>();
@@ -42,7 +54,7 @@ impl Writer {
             .spawn(move || match connect() {
                 Ok(mut conn) => {
                     let _ = opened.send(Ok(()));
-                    run(&mut conn, jobs);
+                    run(&mut conn, jobs, &after_commit);
                 }
                 Err(e) => {
                     let _ = opened.send(Err(e));
@@ -136,7 +148,7 @@ fn in_savepoint<T>(
     }
 }
 
-fn run(conn: &mut dyn Db, jobs: Receiver<Job>) {
+fn run(conn: &mut dyn Db, jobs: Receiver<Job>, after_commit: &dyn Fn(bool)) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -149,6 +161,7 @@ fn run(conn: &mut dyn Db, jobs: Receiver<Job>) {
         if let Err(e) = conn.begin_write() {
             // The transaction may have begun before the failure (a lock not granted).
             let _ = conn.batch("ROLLBACK");
+            after_commit(false);
             for job in batch {
                 job(None, &mut poisoned)(Err(e.clone()));
             }
@@ -174,6 +187,7 @@ fn run(conn: &mut dyn Db, jobs: Receiver<Job>) {
         if committed.is_err() && !poisoned {
             let _ = conn.batch("ROLLBACK");
         }
+        after_commit(committed.is_ok());
         for finish in finishes {
             finish(committed.clone());
         }

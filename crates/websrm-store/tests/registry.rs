@@ -12,7 +12,7 @@ use websrm_domain::{
 use websrm_store::registry::{
     AttemptState, Credential, NewCertificate, NewOperator, OperatorId, Product, Reservation,
 };
-use websrm_store::{Error, NewAudit};
+use websrm_store::{AuditEntry, Error, NewAudit};
 
 fn audit(action: &str) -> NewAudit {
     NewAudit::new(T0, "test", action, "subject", "")
@@ -921,4 +921,188 @@ fn the_next_counter_value_only_grows_and_is_never_given_twice() {
     values.sort_unstable();
     assert_eq!(values, (1_002..1_022).collect::<Vec<_>>());
     assert_eq!(a.next_counter("CRL number", 5_000).unwrap(), 5_000);
+}
+
+/// The unkeyed (v1) link, as anyone who reads the code can recompute it.
+fn v1_link(prev: &[u8], e: &AuditEntry) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"websrm audit v1");
+    h.update(prev);
+    h.update(e.seq.to_be_bytes());
+    h.update(e.entry.at.unix_timestamp().to_be_bytes());
+    let error_id = e
+        .entry
+        .error_id
+        .map(|id| id.to_string())
+        .unwrap_or_default();
+    for field in [
+        e.entry.actor.as_str(),
+        &e.entry.action,
+        &e.entry.subject,
+        &error_id,
+        &e.entry.detail,
+    ] {
+        h.update((field.len() as u64).to_be_bytes());
+        h.update(field.as_bytes());
+    }
+    h.finalize().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An earlier registry's unkeyed chain is verified and continued under the key from a marked
+/// entry; from then on, someone who holds the database but not the folder's key can neither
+/// rewrite an entry (even recomputing every link after it as the code says), nor cut entries
+/// off the end (the checkpoint names the last one), nor continue the chain.
+#[test]
+fn a_keyed_audit_chain_resists_whoever_holds_the_database_but_not_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let checkpoint = dir.path().join("audit.checkpoint");
+    let key = [9u8; 32];
+    let reg = open_registry(&path).unwrap();
+    for i in 0..3 {
+        reg.append_audit(NewAudit::new(T0, "t", "lookup", "x", format!("v1 {i}")))
+            .unwrap();
+    }
+    reg.key_audit_chain(key, Some(checkpoint.clone()), T0)
+        .unwrap();
+    // Keying twice (a restart, another process) marks the chain once.
+    reg.key_audit_chain(key, Some(checkpoint.clone()), T0)
+        .unwrap();
+    for i in 0..5 {
+        reg.append_audit(NewAudit::new(T0, "t", "lookup", "x", format!("v2 {i}")))
+            .unwrap();
+    }
+    assert_eq!(reg.verify_audit_chain().unwrap(), 9);
+    let entries = reg.audit_entries(1).unwrap();
+    assert!(entries[..3].iter().all(|e| !e.keyed));
+    assert!(entries[3..].iter().all(|e| e.keyed));
+    assert_eq!(entries[3].entry.action, "audit-chain-keyed");
+    assert_eq!(
+        std::fs::read_to_string(&checkpoint).unwrap(),
+        format!("websrm audit checkpoint\n9 {}\n", hex(&entries[8].hash))
+    );
+    drop(reg);
+
+    // Without the key the chain can be neither verified nor continued.
+    let plain = open_registry(&path).unwrap();
+    assert_eq!(
+        plain.verify_audit_chain().unwrap_err(),
+        Error::AuditKeyRequired
+    );
+    assert_eq!(
+        plain
+            .append_audit(NewAudit::new(T0, "t", "lookup", "x", "forged"))
+            .unwrap_err(),
+        Error::AuditKeyRequired
+    );
+    drop(plain);
+
+    let keyed = || {
+        let reg = open_registry(&path).unwrap();
+        reg.key_audit_chain(key, Some(checkpoint.clone()), T0)
+            .unwrap();
+        reg
+    };
+    let drop_guard = if on_postgres() {
+        "DROP TRIGGER IF EXISTS audit_log_no_change ON audit_log;"
+    } else {
+        "DROP TRIGGER IF EXISTS audit_log_no_update; DROP TRIGGER IF EXISTS audit_log_no_delete;"
+    };
+    // Entry 6 rewritten, and every link from it recomputed as the unkeyed chain does.
+    let mut prev = entries[4].hash.to_vec();
+    let mut updates = String::from(drop_guard);
+    for e in &entries[5..] {
+        let mut e = e.clone();
+        if e.seq == 6 {
+            e.entry.detail = "rewritten".into();
+        }
+        let link = v1_link(&prev, &e);
+        let blob = |b: &[u8]| {
+            if on_postgres() {
+                format!("'\\x{}'", hex(b))
+            } else {
+                format!("x'{}'", hex(b))
+            }
+        };
+        updates.push_str(&format!(
+            "UPDATE audit_log SET detail = '{}', prev_hash = {}, hash = {}, keyed = 0 WHERE seq = {};",
+            e.entry.detail,
+            blob(&prev),
+            blob(&link),
+            e.seq
+        ));
+        prev = link;
+    }
+    raw_sql(&path, &updates).unwrap();
+    assert_eq!(
+        keyed().verify_audit_chain().unwrap_err(),
+        Error::AuditChainBroken { seq: 6 }
+    );
+
+    // On a copy left as it was, the last two entries cut off: the checkpoint names what is
+    // missing.
+    let dir2 = tempfile::tempdir().unwrap();
+    let path2 = dir2.path().join("b.db");
+    let checkpoint2 = dir2.path().join("audit.checkpoint");
+    let reg = open_registry(&path2).unwrap();
+    reg.key_audit_chain(key, Some(checkpoint2.clone()), T0)
+        .unwrap();
+    for i in 0..5 {
+        reg.append_audit(NewAudit::new(T0, "t", "lookup", "x", i.to_string()))
+            .unwrap();
+    }
+    assert_eq!(reg.verify_audit_chain().unwrap(), 6);
+    drop(reg);
+    raw_sql(
+        &path2,
+        &format!("{drop_guard} DELETE FROM audit_log WHERE seq >= 5;"),
+    )
+    .unwrap();
+    let reg = open_registry(&path2).unwrap();
+    reg.key_audit_chain(key, Some(checkpoint2), T0).unwrap();
+    assert_eq!(
+        reg.verify_audit_chain().unwrap_err(),
+        Error::AuditTruncated {
+            last: 4,
+            checkpoint: 6
+        }
+    );
+}
+
+/// Verification and export read the log a page at a time: a log of several pages is walked
+/// whole, in order.
+#[test]
+fn the_audit_log_is_walked_a_page_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let reg = open_registry(&path).unwrap();
+    reg.key_audit_chain([1; 32], Some(dir.path().join("audit.checkpoint")), T0)
+        .unwrap();
+    let entries: Vec<_> = (0..2_500)
+        .map(|i| NewAudit::new(T0 + Duration::seconds(i), "t", "lookup", "x", i.to_string()))
+        .collect();
+    std::thread::scope(|scope| {
+        for chunk in entries.chunks(625) {
+            let reg = &reg;
+            scope.spawn(move || {
+                for e in chunk {
+                    reg.append_audit(e.clone()).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(reg.verify_audit_chain().unwrap(), 2_501);
+    let mut seen = Vec::new();
+    reg.for_each_audit_entry(1, Some(T0 + Duration::seconds(2_000)), |e| {
+        seen.push(e.seq);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen.len(), 500);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::json;
 use websrm_tests::websrm_crypto;
 use websrm_tests::websrm_crypto::{Csr, PrivateKey, inspect_certificate, pem};
-use websrm_tests::websrm_store::Registry;
+use websrm_tests::{websrm_authority, websrm_domain};
 
 use crate::support::*;
 
@@ -156,7 +156,14 @@ async fn clients_enrol_while_the_authority_is_killed_and_nothing_is_lost() {
         "clients kept enrolling: {}",
         received.len()
     );
-    let registry = Registry::open(dir.path().join("authority.db")).unwrap();
+    // Opened with the authority's folder, which holds the audit chain's key.
+    let registry = websrm_authority::AuthorityFiles::open_or_create(
+        dir.path(),
+        websrm_domain::Environment::Dev,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap()
+    .registry;
     registry.integrity_check().unwrap();
     registry.verify_audit_chain().unwrap();
     let operator = registry

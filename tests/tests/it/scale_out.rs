@@ -18,7 +18,7 @@ use websrm_tests::websrm_crypto::{Csr, PrivateKey, pem, verify_crl};
 use websrm_tests::websrm_domain::{CertificateState, DeviceIdState, Environment};
 use websrm_tests::websrm_protocol::client::{CertificateClient, ClientError, Endpoints, Trust};
 use websrm_tests::websrm_protocol::wire::Modification;
-use websrm_tests::websrm_store::{Database, NewAudit, Registry};
+use websrm_tests::websrm_store::{Database, NewAudit};
 
 use crate::crash_load::free_port;
 use crate::portal::{Session, csrf};
@@ -122,7 +122,16 @@ async fn two_authority_processes_share_one_postgresql_registry() {
     )
     .unwrap();
     let (on_a, on_b) = (a.client(&tls_root), b.client(&tls_root));
-    let registry = Registry::open_database(&Database::Postgres(url.clone())).unwrap();
+    // The registry as a third process of the authority sees it (with the folder, which holds
+    // the audit chain's key).
+    let registry = websrm_authority::AuthorityFiles::open_or_create_with(
+        dir.path(),
+        Some(&Database::Postgres(url.clone())),
+        Environment::Dev,
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap()
+    .registry;
 
     // Enrol on A: a certificate and a device identifier.
     let (first, answer) = enrol(

@@ -333,6 +333,24 @@ impl Authority {
         {
             return Ok(None);
         }
+        // Handed out again: audited like its first issuance, before it is answered.
+        self.registry
+            .append_audit(NewAudit::new(
+                self.now(),
+                if replaced_by.is_some() {
+                    "api"
+                } else {
+                    "enrolment"
+                },
+                "retransmit",
+                existing.serial.to_string(),
+                if replaced_by.is_some() {
+                    "a repeated replacement request: the certificate it made, again"
+                } else {
+                    "a repeated request: the certificate issued for its key, again"
+                },
+            ))
+            .map_err(internal)?;
         let first_enrolment =
             replaced_by.is_none() && headers.device == Some(DeviceIdState::Unassigned);
         let retour = RetourCertif {

@@ -467,14 +467,66 @@ impl Registry {
         self.write(move |tx| audit::append(tx, &entry))
     }
 
-    /// The audit log from entry `from` (1 is the first), in order.
+    /// The audit log from entry `from` (1 is the first), in order, whole in memory: for tests and
+    /// small logs; [`for_each_audit_entry`](Self::for_each_audit_entry) reads it a page at a time.
     pub fn audit_entries(&self, from: i64) -> Result<Vec<AuditEntry>, Error> {
-        self.read(move |db| audit::entries(db, from))
+        let mut all = Vec::new();
+        self.for_each_audit_entry(from, None, |e| {
+            all.push(e);
+            Ok(())
+        })?;
+        Ok(all)
     }
 
-    /// Verifies the audit log's hash chain from the first entry; returns how many entries it has.
+    /// Hands `each` the audit log's entries from `from` (1 is the first) at or after `since`, in
+    /// order, reading a page of entries at a time: a log of any length is exported in bounded
+    /// memory.
+    pub fn for_each_audit_entry(
+        &self,
+        from: i64,
+        since: Option<OffsetDateTime>,
+        each: impl FnMut(AuditEntry) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        audit::for_each(
+            &|next| self.read(move |db| audit::entries(db, next, since)),
+            each,
+            from,
+        )
+    }
+
+    /// Keys the audit chain with `key` (derived from the authority folder's key-encryption key)
+    /// and anchors its head in the file `checkpoint`, rewritten after every commit that appends.
+    /// Unless the chain is keyed already, its unkeyed entries are verified first and the entry
+    /// that marks the change is appended.
+    pub fn key_audit_chain(
+        &self,
+        key: [u8; 32],
+        checkpoint: Option<std::path::PathBuf>,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.audit.set_key(key, checkpoint);
+        self.write(move |tx| audit::key_chain(tx, at))
+    }
+
+    /// Verifies the audit log's chain from the first entry, a page at a time: every link (keyed
+    /// ones with the registry's key), and that the log still holds the entry its checkpoint
+    /// names. Returns how many entries it has.
     pub fn verify_audit_chain(&self) -> Result<u64, Error> {
-        self.read(audit::verify)
+        let (key, checkpoint) = audit::verification(&self.audit)?;
+        let key: Option<[u8; 32]> = key.as_deref().copied();
+        let mut progress = audit::Progress::start();
+        loop {
+            let (count, next) = self.read(move |db| {
+                let mut progress = progress;
+                let count = audit::verify_page(db, key.as_ref(), checkpoint, &mut progress)?;
+                Ok((count, progress))
+            })?;
+            progress = next;
+            if count == 0 {
+                break;
+            }
+        }
+        audit::finish(&progress, checkpoint)
     }
 }
 

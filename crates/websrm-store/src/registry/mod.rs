@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 use time::OffsetDateTime;
@@ -20,6 +20,7 @@ use websrm_domain::{
 };
 
 use crate::Error;
+use crate::audit::AuditChain;
 use crate::checkpoint::{self, Checkpointer};
 use crate::db;
 use crate::sql::{Db, Lite};
@@ -496,6 +497,8 @@ pub struct Registry {
     _checkpointer: Option<Checkpointer>,
     readers: Readers,
     database: Database,
+    /// The audit chain's key, checkpoint and head (shared with the writer's thread).
+    audit: Arc<AuditChain>,
 }
 
 /// The read connections.
@@ -511,6 +514,38 @@ enum Readers {
     Postgres(crate::pg::Readers),
 }
 
+/// The writer's connection during a write, with the audit chain that `audit::append` links to.
+struct Audited<'a> {
+    db: &'a mut dyn Db,
+    chain: &'a AuditChain,
+}
+
+impl Db for Audited<'_> {
+    fn execute(&mut self, sql: &str, params: &[crate::sql::Value]) -> Result<u64, Error> {
+        self.db.execute(sql, params)
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[crate::sql::Value],
+    ) -> Result<Vec<crate::sql::Row>, Error> {
+        self.db.query(sql, params)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), Error> {
+        self.db.batch(sql)
+    }
+
+    fn begin_write(&mut self) -> Result<(), Error> {
+        self.db.begin_write()
+    }
+
+    fn audit_chain(&self) -> Option<&AuditChain> {
+        Some(self.chain)
+    }
+}
+
 /// How many read connections a registry keeps.
 const READERS: usize = 4;
 
@@ -522,11 +557,16 @@ impl Registry {
         // The write connection creates and migrates the file; the readers open it as it is.
         let writer_path = path.clone();
         let (wake, woken) = checkpoint::pair();
-        let writer = Writer::start(move || {
-            let mut conn = db::open(&writer_path, KIND)?;
-            wake.install(&mut conn)?;
-            Ok(conn)
-        })?;
+        let audit = Arc::new(AuditChain::default());
+        let chain = Arc::clone(&audit);
+        let writer = Writer::start_with(
+            move || {
+                let mut conn = db::open(&writer_path, KIND)?;
+                wake.install(&mut conn)?;
+                Ok(conn)
+            },
+            move |committed| chain.after_commit(committed),
+        )?;
         let checkpointer = Checkpointer::start(&path, woken)?;
         let pool = (0..READERS)
             .map(|_| db::open_reader(&path).map(Mutex::new))
@@ -539,6 +579,7 @@ impl Registry {
                 next: AtomicUsize::new(0),
             },
             database: Database::Sqlite(path),
+            audit,
         })
     }
 
@@ -552,16 +593,22 @@ impl Registry {
                 let config = crate::pg::config(url)?;
                 let name = database.to_string();
                 let writer_config = config.clone();
-                let writer = Writer::start(move || {
-                    let mut conn = crate::pg::Pg::connect(&writer_config)?;
-                    crate::pg::migrate(&mut conn, &name, KIND.name, schema::PG_MIGRATIONS)?;
-                    Ok(conn)
-                })?;
+                let audit = Arc::new(AuditChain::default());
+                let chain = Arc::clone(&audit);
+                let writer = Writer::start_with(
+                    move || {
+                        let mut conn = crate::pg::Pg::connect(&writer_config)?;
+                        crate::pg::migrate(&mut conn, &name, KIND.name, schema::PG_MIGRATIONS)?;
+                        Ok(conn)
+                    },
+                    move |committed| chain.after_commit(committed),
+                )?;
                 Ok(Self {
                     writer,
                     _checkpointer: None,
                     readers: Readers::Postgres(crate::pg::Readers::start(&config, READERS)?),
                     database: database.clone(),
+                    audit,
                 })
             }
             #[cfg(not(feature = "postgres"))]
@@ -610,7 +657,16 @@ impl Registry {
         &self,
         f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        self.writer.write(f)
+        let chain = Arc::clone(&self.audit);
+        self.writer.write(move |db| {
+            // A write undone (its savepoint rolled back) takes its audit entries with it.
+            let staged = chain.staged();
+            let result = f(&mut Audited { db, chain: &chain });
+            if result.is_err() {
+                chain.restore(staged);
+            }
+            result
+        })
     }
 
     /// The schema version of the database.

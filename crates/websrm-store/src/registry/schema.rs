@@ -139,6 +139,10 @@ ALTER TABLE operators ADD COLUMN password_failed_attempts INTEGER NOT NULL DEFAU
 ALTER TABLE operators ADD COLUMN password_first_failure_at INTEGER;
 ALTER TABLE operators ADD COLUMN password_locked_until INTEGER;
 ",
+    // Which audit entries are linked by HMAC under the folder's key rather than plain SHA-256.
+    r"
+ALTER TABLE audit_log ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
+",
 ];
 
 /// The same schema for PostgreSQL: `BIGINT` for SQLite's integers (times are Unix seconds),
@@ -284,5 +288,9 @@ CREATE TABLE authority (
 ALTER TABLE operators ADD COLUMN password_failed_attempts BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE operators ADD COLUMN password_first_failure_at BIGINT;
 ALTER TABLE operators ADD COLUMN password_locked_until BIGINT;
+",
+    // Which audit entries are linked by HMAC under the folder's key rather than plain SHA-256.
+    r"
+ALTER TABLE audit_log ADD COLUMN keyed BIGINT NOT NULL DEFAULT 0;
 ",
 ];
