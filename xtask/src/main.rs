@@ -122,7 +122,11 @@ fn ci(root: &Path) -> Result<()> {
 /// the two engines cannot drift apart, with the two-process test and the command line's.
 fn postgres_tests(root: &Path) -> Result<(u64, u64)> {
     let server = postgres::Server::start()?;
-    let env = [(postgres::ENV, server.url.as_str())];
+    let tls_root = server.tls_root.display().to_string();
+    let env = [
+        (postgres::ENV, server.url.as_str()),
+        (postgres::TLS_ROOT_ENV, tls_root.as_str()),
+    ];
     let (mut passed, mut failed) = (0, 0);
     for args in [
         &[

@@ -10,6 +10,11 @@ use anyhow::{Context, Result, bail};
 /// The variable that names the server to the tests (`postgres://user@host:port`).
 pub(crate) const ENV: &str = "WEBSRM_TEST_POSTGRES";
 
+/// The variable that names the root (PEM) of the server's TLS certificate, made for the run:
+/// the server speaks TLS too, for `localhost`, and the role `websrm_tls` may connect only
+/// over TLS.
+pub(crate) const TLS_ROOT_ENV: &str = "WEBSRM_TEST_POSTGRES_TLS_ROOT";
+
 /// A running server; stopped, and its folder removed, on drop.
 pub(crate) struct Server {
     bin: PathBuf,
@@ -17,6 +22,8 @@ pub(crate) struct Server {
     user: Option<&'static str>,
     /// `postgres://websrm@127.0.0.1:PORT`, without a database.
     pub(crate) url: String,
+    /// The root of the server's TLS certificate (PEM).
+    pub(crate) tls_root: PathBuf,
 }
 
 impl Server {
@@ -37,8 +44,10 @@ impl Server {
         let dir = std::env::temp_dir().join(format!("websrm-postgres-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let tls = dir.join("tls");
+        make_tls(&tls)?;
         if let Some(user) = user {
-            run(Command::new("chown").arg(user).arg(&dir))?;
+            run(Command::new("chown").arg("-R").arg(user).arg(&dir))?;
         }
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -49,6 +58,7 @@ impl Server {
             dir,
             user,
             url: format!("postgres://websrm@127.0.0.1:{port}"),
+            tls_root: tls.join("root.pem"),
         };
         let data = server.dir.join("data");
         server.as_user(
@@ -64,6 +74,23 @@ impl Server {
                 "--no-locale",
                 "--data-checksums",
             ],
+        )?;
+        // TLS too, with the certificate made for the run; the role `websrm_tls` over TLS only.
+        let conf = data.join("postgresql.conf");
+        let mut settings = std::fs::read_to_string(&conf)?;
+        settings.push_str(&format!(
+            "\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+            path(&tls.join("server.pem"))?,
+            path(&tls.join("server.key"))?
+        ));
+        std::fs::write(&conf, settings)?;
+        let hba = data.join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba)?;
+        std::fs::write(
+            &hba,
+            format!(
+                "hostssl all websrm_tls 127.0.0.1/32 trust\nhost all websrm_tls 127.0.0.1/32 reject\n{rules}"
+            ),
         )?;
         let options = format!(
             "-h 127.0.0.1 -p {port} -k {} -c fsync=on -c max_connections=200",
@@ -85,7 +112,27 @@ impl Server {
                 "start",
             ],
         )?;
-        println!("xtask: PostgreSQL listening at {}", server.url);
+        server.as_user(
+            "psql",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "websrm",
+                "-d",
+                "postgres",
+                "-q",
+                "-c",
+                "CREATE ROLE websrm_tls LOGIN SUPERUSER",
+            ],
+        )?;
+        println!(
+            "xtask: PostgreSQL listening at {} (TLS too, root {})",
+            server.url,
+            server.tls_root.display()
+        );
         Ok(server)
     }
 
@@ -127,6 +174,92 @@ impl Drop for Server {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A root and a server certificate for `localhost` (P-256), made with OpenSSL's command line
+/// for this run only; the server's key readable by its owner only.
+fn make_tls(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let openssl = |args: &[&str]| -> Result<()> {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .context("running openssl")?;
+        if !output.status.success() {
+            bail!(
+                "openssl {args:?} failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
+    };
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &key,
+            &[
+                "-keyout",
+                "root.key",
+                "-out",
+                "root.pem",
+                "-subj",
+                "/CN=websrm test PostgreSQL root",
+                "-days",
+                "2",
+            ],
+        ]
+        .concat(),
+    )?;
+    openssl(
+        &[
+            &["req"][..],
+            &key,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        ]
+        .concat(),
+    )?;
+    std::fs::write(dir.join("server.ext"), "subjectAltName = DNS:localhost\n")?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "root.pem",
+        "-CAkey",
+        "root.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ])?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )?;
+    }
+    Ok(())
 }
 
 fn path(p: &Path) -> Result<&str> {

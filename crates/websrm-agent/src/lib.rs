@@ -17,6 +17,9 @@
 #![deny(missing_docs)]
 
 mod api;
+mod serve;
+
+pub use serve::Limits;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -286,6 +289,22 @@ pub fn token_path(store: &Path) -> PathBuf {
 fn token(store: &Path) -> Result<String, Error> {
     let path = token_path(store);
     let io = |what: String| move |source| Error::Io { what, source };
+    // A token others may read is no secret: refused, with the command that fixes it.
+    #[cfg(unix)]
+    if let Ok(metadata) = std::fs::metadata(&path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::Io {
+                what: format!(
+                    "{} may be read by others (mode {mode:o}); run `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                ),
+                source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            });
+        }
+    }
     match std::fs::read_to_string(&path) {
         Ok(text) if text.trim().len() == 64 => return Ok(text.trim().to_owned()),
         Ok(_) => {
@@ -381,13 +400,34 @@ impl Running {
     }
 
     /// Serves on `listener` (and `unix`, if given) until `shutdown` completes, running the
-    /// health check in the background.
+    /// health check in the background, with the default [`Limits`].
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         #[cfg(unix)] unix: Option<tokio::net::UnixListener>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
+        self.serve_with(
+            listener,
+            #[cfg(unix)]
+            unix,
+            Limits::default(),
+            shutdown,
+        )
+        .await
+    }
+
+    /// [`serve`](Self::serve) with other [`Limits`]. Calls whose `Host` is not one of the
+    /// agent's names (loopback's, or the address it listens on) are refused.
+    pub async fn serve_with(
+        self,
+        listener: tokio::net::TcpListener,
+        #[cfg(unix)] unix: Option<tokio::net::UnixListener>,
+        limits: Limits,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let listening = listener.local_addr().ok().map(|a| a.ip());
+        let router = serve::with_host_check(self.router, serve::AllowedHosts::new(listening));
         let agent = self.agent.clone();
         let every = agent.config.check_every;
         let checks = tokio::spawn(async move {
@@ -397,36 +437,27 @@ impl Running {
             }
         });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        };
         #[cfg(unix)]
         let unix_server = unix.map(|u| {
-            let router = self.router.clone();
-            let stop = wait(stop_rx.clone());
-            tokio::spawn(async move {
-                axum::serve(u, router.into_make_service())
-                    .with_graceful_shutdown(stop)
-                    .await
-            })
+            tokio::spawn(serve::serve(
+                serve::Listener::Unix(u),
+                router.clone(),
+                limits,
+                stop_rx.clone(),
+            ))
         });
         let stopper = tokio::spawn(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
-        let result = axum::serve(listener, self.router.into_make_service())
-            .with_graceful_shutdown(wait(stop_rx))
-            .await;
+        serve::serve(serve::Listener::Tcp(listener), router, limits, stop_rx).await;
         #[cfg(unix)]
         if let Some(server) = unix_server {
             let _ = server.await;
         }
         stopper.abort();
         checks.abort();
-        result.map_err(|source| Error::Io {
-            what: "serving".into(),
-            source,
-        })
+        Ok(())
     }
 }
 
@@ -462,6 +493,15 @@ async fn openapi_json() -> Response {
         openapi(),
     )
         .into_response()
+}
+
+/// Whether `headers` carry the agent's token.
+pub(crate) fn authorized(agent: &Agent, headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|p| constant_time_eq(p.as_bytes(), agent.token.as_bytes()))
 }
 
 /// Every call but the health check carries `Authorization: Bearer <token>`; another token gets

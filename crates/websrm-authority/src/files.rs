@@ -82,6 +82,9 @@ impl AuthorityFiles {
         // The folder holds the registry, sealed keys and the key-encryption key: its owner's only.
         websrm_store::private_dir(dir)?;
         let registry = match database {
+            Some(database @ Database::Postgres(url)) => {
+                Registry::open_database_with(database, crate::pg_tls::connector(url)?)?
+            }
             Some(database) => Registry::open_database(database)?,
             None => Registry::open(dir.join(names::REGISTRY))?,
         };

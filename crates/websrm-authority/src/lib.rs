@@ -15,6 +15,7 @@ mod deadline;
 mod error;
 mod files;
 pub mod password;
+mod pg_tls;
 pub mod portal;
 pub mod revocation;
 pub mod seed;

@@ -74,6 +74,43 @@ pub(crate) fn run(args: Args) -> Result<()> {
     }
 }
 
+/// Binds a Unix socket at `path` that only its owner can connect to, from the first instant:
+/// it is made 0600 in a new private folder beside `path`, then renamed into place (no window in
+/// which it has the umask's mode, and no change of the process's umask). A socket left at
+/// `path` by an agent that stopped is replaced; anything else there is refused, never deleted.
+fn bind_private_socket(path: &std::path::Path) -> Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {}
+        Ok(_) => anyhow::bail!(
+            "{} exists and is not a socket; the agent does not replace it: choose another --socket",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let private = parent.join(format!(".websrm-agent-socket.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&private)
+        .with_context(|| format!("creating {}", private.display()))?;
+    let staged = private.join("socket");
+    let bound = (|| -> Result<tokio::net::UnixListener> {
+        let socket = tokio::net::UnixListener::bind(&staged)
+            .with_context(|| format!("listening on {}", path.display()))?;
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&staged, path).with_context(|| format!("placing {}", path.display()))?;
+        Ok(socket)
+    })();
+    let _ = std::fs::remove_dir_all(&private);
+    bound
+}
+
 async fn run_serve(s: Serve) -> Result<()> {
     if !s.listen.ip().is_loopback() {
         eprintln!(
@@ -99,14 +136,7 @@ async fn run_serve(s: Serve) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", s.listen))?;
     let unix = match &s.socket {
-        Some(path) => {
-            let _ = std::fs::remove_file(path);
-            let socket = tokio::net::UnixListener::bind(path)
-                .with_context(|| format!("listening on {}", path.display()))?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-            Some(socket)
-        }
+        Some(path) => Some(bind_private_socket(path)?),
         None => None,
     };
     println!("agent listening on http://{}", listener.local_addr()?);

@@ -894,6 +894,45 @@ fn a_python_point_of_sale_drives_the_agent() {
     );
     assert!(text.contains(" passed, 0 failed"), "{text}");
     assert!(socket.exists(), "the Unix socket is served");
+    {
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+        let meta = std::fs::symlink_metadata(&socket).unwrap();
+        assert!(meta.file_type().is_socket());
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            0o600,
+            "owner-only socket"
+        );
+    }
+    // A second agent told to use a path that is not a socket refuses, and leaves it as it was.
+    let not_a_socket = dir.path().join("notes.txt");
+    std::fs::write(&not_a_socket, "keep me").unwrap();
+    let refused = Command::new(WEBSRM)
+        .args([
+            "agent",
+            "serve",
+            "--store",
+            dir.path().join("other.db").to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--socket",
+            not_a_socket.to_str().unwrap(),
+            "--authority",
+            &authority.enrolment,
+            "--api",
+            &authority.api,
+            "--trust",
+            authority_dir.join("tls-root.pem").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("is not a socket"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&not_a_socket).unwrap(), "keep me");
 
     let killed = Command::new("kill")
         .args(["-TERM", &agent.id().to_string()])

@@ -25,6 +25,8 @@ pub mod device;
 mod error;
 #[cfg(feature = "postgres")]
 mod pg;
+#[cfg(feature = "postgres")]
+pub mod pg_tls;
 mod private;
 mod protector;
 pub mod registry;

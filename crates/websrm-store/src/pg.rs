@@ -25,23 +25,68 @@ impl From<postgres::Error> for Error {
     fn from(e: postgres::Error) -> Self {
         Self::Database {
             message: match e.as_db_error() {
-                Some(db) => format!(
-                    "PostgreSQL: {} ({}){}",
-                    db.message(),
-                    db.code().code(),
-                    db.detail().map(|d| format!(": {d}")).unwrap_or_default()
-                ),
-                None => format!("PostgreSQL: {e}"),
+                Some(db) => {
+                    // A server that accepts only encrypted connections says "no encryption".
+                    let hint = if db.message().contains("no encryption") {
+                        "; the server requires TLS: add sslmode=verify-full (with sslrootcert) \
+                         or sslmode=require to the connection string"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "PostgreSQL: {} ({}){}{hint}",
+                        db.message(),
+                        db.code().code(),
+                        db.detail().map(|d| format!(": {d}")).unwrap_or_default()
+                    )
+                }
+                None => {
+                    // The client's message, then its causes (a TLS handshake's is the reason it
+                    // failed: an unknown issuer, a name the certificate does not hold).
+                    let mut message = format!("PostgreSQL: {e}");
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(cause) = source {
+                        message.push_str(&format!(": {cause}"));
+                        source = cause.source();
+                    }
+                    message
+                }
             },
         }
     }
 }
 
-/// Parses a connection URL or libpq key-value string.
-pub(crate) fn config(url: &str) -> Result<Config, Error> {
-    let mut config: Config = url.parse().map_err(|e: postgres::Error| Error::Database {
-        message: format!("the PostgreSQL URL does not parse: {e}"),
+/// A connection string as the client takes it, and the TLS to connect with (none: plain).
+#[derive(Clone)]
+pub(crate) struct PgConfig {
+    config: Config,
+    tls: Option<crate::pg_tls::Tls>,
+}
+
+impl PgConfig {
+    fn connect(&self) -> Result<Client, Error> {
+        Ok(match &self.tls {
+            Some(tls) => self.config.connect(tls.clone())?,
+            None => self.config.connect(NoTls)?,
+        })
+    }
+}
+
+/// Parses a connection URL or libpq key-value string; its TLS words (`sslmode`, `sslrootcert`)
+/// are the connector's business. With `tls`, connections are encrypted; without, plain.
+pub(crate) fn config(
+    url: &str,
+    tls: Option<Arc<dyn crate::pg_tls::Connector>>,
+) -> Result<PgConfig, Error> {
+    let (rest, _, _) = crate::pg_tls::split(url)?;
+    let mut config: Config = rest.parse().map_err(|e: postgres::Error| Error::Database {
+        message: format!("the PostgreSQL connection string does not parse: {e}"),
     })?;
+    config.ssl_mode(if tls.is_some() {
+        postgres::config::SslMode::Require
+    } else {
+        postgres::config::SslMode::Disable
+    });
     if config.get_application_name().is_none() {
         config.application_name("websrm-authority");
     }
@@ -55,24 +100,27 @@ pub(crate) fn config(url: &str) -> Result<Config, Error> {
         .keepalives_idle(std::time::Duration::from_secs(30))
         .keepalives_interval(std::time::Duration::from_secs(10))
         .keepalives_retries(3);
-    Ok(config)
+    Ok(PgConfig {
+        config,
+        tls: tls.map(crate::pg_tls::Tls),
+    })
 }
 
 /// A connection and its prepared statements.
 pub(crate) struct Pg {
     client: Client,
-    config: Config,
+    config: PgConfig,
     statements: HashMap<String, Statement>,
     /// The server ended this session (its last error said so), or the socket is gone.
     lost: bool,
 }
 
 impl Pg {
-    /// Connects. Plain TCP or a Unix socket: the database is expected on loopback or a private
-    /// network (see `docs/AUTHORITY.md`).
-    pub(crate) fn connect(config: &Config) -> Result<Self, Error> {
+    /// Connects: over TLS when the configuration has a connector, else plain TCP or a Unix
+    /// socket.
+    pub(crate) fn connect(config: &PgConfig) -> Result<Self, Error> {
         Ok(Self {
-            client: config.connect(NoTls)?,
+            client: config.connect()?,
             config: config.clone(),
             statements: HashMap::new(),
             lost: false,
@@ -99,7 +147,7 @@ impl Pg {
     /// Connects again if the connection is gone (a restart, a fail-over).
     fn ensure_open(&mut self) -> Result<(), Error> {
         if self.is_lost() {
-            self.client = self.config.connect(NoTls)?;
+            self.client = self.config.connect()?;
             self.statements.clear();
             self.lost = false;
         }
@@ -315,7 +363,7 @@ pub(crate) fn migrate(
 }
 
 /// A read, run by a reader thread with its connection (opened, or opened again, as needed).
-type ReadJob = Box<dyn FnOnce(&mut Option<Pg>, &Config) + Send>;
+type ReadJob = Box<dyn FnOnce(&mut Option<Pg>, &PgConfig) + Send>;
 
 /// Reader threads, each with its connection, taking reads from one queue.
 #[derive(Debug)]
@@ -326,7 +374,7 @@ pub(crate) struct Readers {
 
 impl Readers {
     /// Starts `n` readers; each connects on its first read and again after losing its connection.
-    pub(crate) fn start(config: &Config, n: usize) -> Result<Self, Error> {
+    pub(crate) fn start(config: &PgConfig, n: usize) -> Result<Self, Error> {
         let (queue, jobs) = channel::<ReadJob>();
         let jobs = Arc::new(Mutex::new(jobs));
         let threads = (0..n)
@@ -367,7 +415,7 @@ impl Readers {
         f: impl Fn(&mut dyn Db) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         crate::writer::round_trip("readers have", |reply| {
-            let job: ReadJob = Box::new(move |conn: &mut Option<Pg>, config: &Config| {
+            let job: ReadJob = Box::new(move |conn: &mut Option<Pg>, config: &PgConfig| {
                 let attempt = |conn: &mut Option<Pg>| -> Result<T, Error> {
                     if conn.as_ref().is_none_or(Pg::is_lost) {
                         *conn = None;

@@ -182,7 +182,7 @@ async fn the_lifecycle_over_http_with_its_token_and_confirmations() {
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let (status, health) = call(&agent, "GET", "/v1/health", None, None).await;
+    let (status, health) = call(&agent, "GET", "/v1/health", None, t).await;
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
     assert!(health["next_check"].is_string(), "{health}");
     for token in [None, Some("0".repeat(64)).as_deref()] {
@@ -489,7 +489,14 @@ async fn an_agent_killed_mid_enrolment_recovers_on_restart() {
         stop: None,
         task: None,
     };
-    let (_, health) = call(&agent, "GET", "/v1/health", None, None).await;
+    let (_, health) = call(
+        &agent,
+        "GET",
+        "/v1/health",
+        None,
+        Some(agent.token.as_str()),
+    )
+    .await;
     assert_eq!(health["recovery"]["completed"], 1, "{health}");
     let (status, body) = call(&agent, "GET", "/v1/certificates", None, Some(&token)).await;
     assert_eq!(status, 200);
@@ -505,4 +512,102 @@ async fn an_agent_killed_mid_enrolment_recovers_on_restart() {
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// What the agent gives without its token, under another name, or to a client that holds a
+/// connection: its health's status only; nothing under a name that is not loopback's (DNS
+/// rebinding); an idle connection cut. A token file others may read is refused at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_gives_nothing_away_without_its_token_or_its_name() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Served::start(Environment::Dev);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("pos.db");
+    let running = Running::start(AgentConfig::new(srs_config(&s, &store), &store))
+        .await
+        .unwrap();
+    let token = running.token().to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let url = format!("http://{address}");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut limits = websrm_agent::Limits::default();
+    limits.header_read = Duration::from_secs(1);
+    let task = tokio::spawn(async move {
+        running
+            .serve_with(listener, None, limits, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    let agent = Agent {
+        url,
+        token: token.clone(),
+        stop: Some(stop),
+        task: Some(task),
+    };
+    let (status, _) = call(
+        &agent,
+        "POST",
+        "/v1/enrolments",
+        Some(enrolment("Caisse du bar", Some("request_new"))),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    // Health: the status only without the token; everything with it.
+    let (_, open) = call(&agent, "GET", "/v1/health", None, None).await;
+    assert_eq!(open["status"], "ok");
+    assert!(open["device_id"].is_null(), "{open}");
+    assert!(open["next_check"].is_null(), "{open}");
+    let (_, full) = call(&agent, "GET", "/v1/health", None, Some(&token)).await;
+    assert!(full["device_id"].is_string(), "{full}");
+
+    // Another name for 127.0.0.1, as a rebinding page would use: refused, even with the token.
+    let refused = reqwest::Client::new()
+        .get(format!("{}/v1/certificates", agent.url))
+        .header("host", format!("attacker.example:{}", address.port()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["kind"], "host_not_allowed");
+    let allowed = reqwest::Client::new()
+        .get(format!("{}/v1/certificates", agent.url))
+        .header("host", format!("localhost:{}", address.port()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status().as_u16(), 200);
+
+    // A connection that sends nothing is cut after the head's time limit.
+    let mut idle = tokio::net::TcpStream::connect(address).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(10), idle.read(&mut buf))
+        .await
+        .expect("the idle connection is cut");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let _ = idle.shutdown().await;
+    drop(agent);
+
+    // The token file made readable by others: the agent refuses to start on it.
+    use std::os::unix::fs::PermissionsExt;
+    let file = websrm_agent::token_path(&store);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let error = Running::start(AgentConfig::new(srs_config(&s, &store), &store))
+        .await
+        .expect_err("a token others may read is refused");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("chmod 600 {}", file.display())),
+        "{error}"
+    );
 }

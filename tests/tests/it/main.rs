@@ -12,6 +12,7 @@ mod memory;
 mod new_certificate;
 mod portal;
 mod portal_browser;
+mod postgres_tls;
 mod profile;
 mod revocation;
 mod scale_out;

@@ -43,10 +43,20 @@ pub struct RecoveryBody {
     pub still_pending: usize,
 }
 
-/// Whether the agent is up, and what its background work found. No token needed.
+/// Whether the agent is up; with the token, also what its background work found. Without the
+/// token only `status` is given: no device identifier, nickname or warning.
 #[utoipa::path(get, path = "/v1/health", tag = "agent",
-    responses((status = 200, description = "The agent's state", body = HealthBody)))]
-pub(crate) async fn health(State(agent): State<Arc<Agent>>) -> Json<HealthBody> {
+    responses((status = 200, description = "The agent's state (only `status` without the token)", body = HealthBody)))]
+pub(crate) async fn health(
+    State(agent): State<Arc<Agent>>,
+    headers: axum::http::HeaderMap,
+) -> Json<HealthBody> {
+    if !crate::authorized(&agent, &headers) {
+        return Json(HealthBody {
+            status: "ok".into(),
+            ..HealthBody::default()
+        });
+    }
     let mut body = agent.health.lock().await.clone();
     body.status = "ok".into();
     body.device_id = agent

@@ -585,12 +585,47 @@ impl Registry {
 
     /// Opens the registry in `database`, creating its schema on first use and migrating it to
     /// the current version. A database whose schema is newer than this version knows is refused.
+    ///
+    /// A PostgreSQL connection string that asks for TLS (`sslmode=require` or `verify-full`,
+    /// the default for a host off this machine) needs a connector: see
+    /// [`open_database_with`](Self::open_database_with).
     pub fn open_database(database: &Database) -> Result<Self, Error> {
         match database {
             Database::Sqlite(path) => Self::open(path),
             #[cfg(feature = "postgres")]
+            Database::Postgres(_) => Self::open_database_with(database, None),
+            #[cfg(not(feature = "postgres"))]
+            Database::Postgres(_) => Err(Error::Database {
+                message: format!(
+                    "{database}: this build of websrm-store has no PostgreSQL support (feature `postgres`)"
+                ),
+            }),
+        }
+    }
+
+    /// [`open_database`](Self::open_database), with the TLS connector for a PostgreSQL
+    /// connection string that asks for TLS (the authority builds one over rustls from
+    /// [`pg_tls::options`](crate::pg_tls::options)).
+    #[cfg(feature = "postgres")]
+    pub fn open_database_with(
+        database: &Database,
+        tls: Option<Arc<dyn crate::pg_tls::Connector>>,
+    ) -> Result<Self, Error> {
+        match database {
+            Database::Sqlite(path) => Self::open(path),
             Database::Postgres(url) => {
-                let config = crate::pg::config(url)?;
+                let options = crate::pg_tls::options(url)?;
+                if options.mode != crate::pg_tls::SslMode::Disable && tls.is_none() {
+                    return Err(Error::Database {
+                        message: format!(
+                            "{database}: the connection string asks for TLS ({:?}; verify-full is the \
+                             default for a host off this machine) and no TLS connector was given",
+                            options.mode
+                        ),
+                    });
+                }
+                let tls = tls.filter(|_| options.mode != crate::pg_tls::SslMode::Disable);
+                let config = crate::pg::config(url, tls)?;
                 let name = database.to_string();
                 let writer_config = config.clone();
                 let audit = Arc::new(AuditChain::default());
@@ -611,12 +646,6 @@ impl Registry {
                     audit,
                 })
             }
-            #[cfg(not(feature = "postgres"))]
-            Database::Postgres(_) => Err(Error::Database {
-                message: format!(
-                    "{database}: this build of websrm-store has no PostgreSQL support (feature `postgres`)"
-                ),
-            }),
         }
     }
 
