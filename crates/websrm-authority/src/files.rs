@@ -163,6 +163,12 @@ impl AuthorityFiles {
             Some(dir.join(names::AUDIT_CHECKPOINT)),
             now,
         )?;
+        // Authorization codes are only ever compared: the registry keeps keyed digests of them,
+        // so that reading it reveals none (those an earlier version kept as text included).
+        registry.key_authorization_codes(
+            websrm_crypto::hmac_sha256(kek_bytes.as_slice(), b"websrm authorization codes v1"),
+            now,
+        )?;
         if bound.as_deref() != Some(fingerprint.as_str()) {
             registry.bind(
                 CA_BINDING,
@@ -325,5 +331,42 @@ mod tests {
         ] {
             assert!(seen.iter().any(|s| s == name), "{name} in {seen:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// A new authority's registry, its log and its companions hold no authorization code's
+    /// text: the seeded codes are kept as keyed digests from the start.
+    #[test]
+    fn the_registry_files_hold_no_authorization_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let files = AuthorityFiles::open_or_create(dir.path(), Environment::Dev, now).unwrap();
+        let (authority, _) =
+            crate::Authority::new(files, Environment::Dev, Arc::new(crate::SystemClock));
+        crate::seed::seed_test_data(&authority, now).unwrap();
+        drop(authority);
+        let mut seen = 0;
+        for entry in fs::read_dir(dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with(names::REGISTRY) {
+                continue;
+            }
+            seen += 1;
+            let bytes = fs::read(&path).unwrap();
+            for code in ["D8T8-W8W8", "W7V7-K8W9", "58T8-W8W8", "B8T8-W8W8"] {
+                assert!(
+                    !bytes.windows(code.len()).any(|w| w == code.as_bytes()),
+                    "{code} in {name}"
+                );
+            }
+        }
+        assert!(seen >= 2, "the registry and its log were read");
     }
 }

@@ -2,11 +2,11 @@
 //! no flood of sign-ins can take the authority's memory or the threads enrolment needs.
 //!
 //! - Each verification costs argon2id's memory (19 MiB with the default parameters), so at most
-//!   [`SignInLimits::concurrent`] run at once, on threads of their own ([`Verifier`]), never on
+//!   [`SignInLimits::concurrent`] run at once, on threads of their own (`Verifier`), never on
 //!   the blocking pool that answers certificate requests; at most as many again wait. Beyond
 //!   that a sign-in is answered at once as busy (503 with `Retry-After`).
 //! - Before any of that, a sign-in is counted against its network address and against the
-//!   identification number typed ([`RateLimiter`]); beyond [`SignInLimits::per_address`] or
+//!   identification number typed (`RateLimiter`); beyond [`SignInLimits::per_address`] or
 //!   [`SignInLimits::per_number`] in a [`SignInLimits::window`], it is answered at once (429 with
 //!   `Retry-After`).
 

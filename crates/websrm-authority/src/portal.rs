@@ -835,3 +835,25 @@ fn status_text(lang: Lang, state: CertificateState, health: Health) -> &'static 
         _ => lang.t("En vigueur", "In force"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every CSRF comparison goes through the constant-time one: the same answers as `==` on
+    /// the token's text, with no early exit on the first differing byte.
+    #[test]
+    fn csrf_tokens_are_compared_in_constant_time() {
+        let form = |v: &str| HashMap::from([("csrf".to_owned(), v.to_owned())]);
+        let token = "a".repeat(43);
+        assert!(csrf_matches(&form(&token), &token));
+        assert!(!csrf_matches(&form(&"b".repeat(43)), &token));
+        assert!(!csrf_matches(
+            &form(&format!("{}b", "a".repeat(42))),
+            &token
+        ));
+        assert!(!csrf_matches(&form(&"a".repeat(42)), &token));
+        assert!(!csrf_matches(&HashMap::new(), &token));
+        assert!(constant_time_eq(b"", b""));
+    }
+}

@@ -4,10 +4,11 @@
 //! - [`DeviceStore`]: on an SRS's device. Its device identifier for life, one certificate slot per
 //!   operator and SRS installation (certificate, `certifPSI`, sealed key, status), requests written
 //!   down before they leave the device, and the history of every lifecycle event.
-//! - [`Registry`]: at the authority. Operators, their authorization codes and lockout counters, SRS
-//!   products, issued device identifiers, certificates with every transition, and an append-only
-//!   audit log chained by SHA-256. In an SQLite file, or in a PostgreSQL database that several
-//!   authority processes share ([`Database`]); the same statements run on both.
+//! - [`Registry`]: at the authority. Operators, their authorization codes (as keyed digests) and
+//!   lockout counters, SRS products, issued device identifiers, certificates with every
+//!   transition, and an append-only audit log chained by HMAC under the authority's key. In an
+//!   SQLite file, or in a PostgreSQL database that several authority processes share
+//!   ([`Database`], with TLS through `pg_tls`); the same statements run on both.
 //!
 //! Both open SQLite in WAL mode with `synchronous = FULL` and foreign keys on, apply numbered
 //! embedded migrations recorded as the file's `user_version`, and make every multi-step change in

@@ -6,8 +6,8 @@ use common::*;
 use time::Duration;
 use websrm_crypto::{CertificateAuthority, Csr, PrivateKey, validate_csr};
 use websrm_domain::{
-    CertificateState, DeviceId, Environment, Nickname, RevocationChannel, RevocationReason, Sector,
-    SerialNumber, Thumbprint, Validity,
+    AuthorizationCode, CertificateState, DeviceId, Environment, Nickname, RevocationChannel,
+    RevocationReason, Sector, SerialNumber, Thumbprint, Validity,
 };
 use websrm_store::registry::{
     AttemptState, Credential, NewCertificate, NewOperator, OperatorId, Product, Reservation,
@@ -1105,4 +1105,58 @@ fn the_audit_log_is_walked_a_page_at_a_time() {
     .unwrap();
     assert_eq!(seen.len(), 500);
     assert!(seen.windows(2).all(|w| w[0] < w[1]));
+}
+
+/// Codes an earlier registry kept as text become keyed digests when the authority gives the key:
+/// they are still found by the code typed, no row holds a code's text any more, and a code
+/// added afterwards is kept as a digest only.
+#[test]
+fn authorization_codes_are_kept_as_keyed_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let reg = open_registry(&path).unwrap();
+    let id = reg.add_operator(&michel(), T0, audit("op")).unwrap();
+    let first: AuthorizationCode = "D8T8-W8W8".parse().unwrap();
+    reg.add_authorization_code(id, &first, Sector::Restaurant, T0, T0, audit("code"))
+        .unwrap();
+    drop(reg);
+
+    let reg = open_registry(&path).unwrap();
+    assert_eq!(reg.key_authorization_codes([5; 32], T0).unwrap(), 1);
+    assert_eq!(reg.key_authorization_codes([5; 32], T0).unwrap(), 0, "once");
+    let found = reg.find_authorization_code(&first).unwrap().unwrap();
+    assert_eq!((found.operator, found.sector), (id, Sector::Restaurant));
+    let second: AuthorizationCode = "W7V7-K8W9".parse().unwrap();
+    reg.add_authorization_code(id, &second, Sector::Restaurant, T0, T0, audit("code"))
+        .unwrap();
+    assert!(reg.find_authorization_code(&second).unwrap().is_some());
+    assert!(matches!(
+        reg.add_authorization_code(id, &second, Sector::Restaurant, T0, T0, audit("c")),
+        Err(Error::AuthorizationCodeExists)
+    ));
+    drop(reg);
+    // No row holds a code's text: every one is a digest.
+    let plain = "SELECT count(*) FROM authorization_codes \
+                 WHERE code NOT LIKE 'k1:%' OR code LIKE '%W8W8%' OR code LIKE '%K8W9%'";
+    let rows = match registry_database(&path) {
+        websrm_store::Database::Sqlite(p) => rusqlite::Connection::open(p)
+            .unwrap()
+            .query_row(plain, [], |r| r.get::<_, i64>(0))
+            .unwrap(),
+        websrm_store::Database::Postgres(url) => postgres::Client::connect(&url, postgres::NoTls)
+            .unwrap()
+            .query_one(plain, &[])
+            .unwrap()
+            .get::<_, i64>(0),
+        _ => unreachable!(),
+    };
+    assert_eq!(rows, 0, "a code's text is in the registry");
+    // Without the key, a code is not found (the registry never compares text to a digest).
+    assert_eq!(
+        open_registry(&path)
+            .unwrap()
+            .find_authorization_code(&first)
+            .unwrap(),
+        None
+    );
 }

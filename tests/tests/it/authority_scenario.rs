@@ -303,6 +303,23 @@ async fn retransmitted_requests_get_the_same_answer() {
     let r2 = c.send(&h, &rem, Some(first.identity())).await.unwrap();
     assert_eq!(r1.certificate_pem, r2.certificate_pem);
     let second = held(key2, &r1);
+    // Each certificate handed out again is in the audit log, like its first issuance.
+    let retransmitted: Vec<String> = s
+        .authority
+        .registry()
+        .audit_entries(1)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.action == "retransmit")
+        .map(|e| e.entry.subject)
+        .collect();
+    assert_eq!(
+        retransmitted,
+        [
+            first.info.serial.to_string(),
+            second.info.serial.to_string()
+        ]
+    );
 
     let sup = Modification::Delete {
         serial: second.info.serial,

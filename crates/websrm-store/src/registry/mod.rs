@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::Connection;
 use time::OffsetDateTime;
 use websrm_domain::{
-    AuthorizationCode, CertificateState, CertificationCode, DeviceId, Environment, FileNumber,
-    GstNumber, IdentificationNumber, Nickname, PartnerId, QstNumber, Sector, SerialNumber,
-    SoftwareVersion, SrsId, Thumbprint, Validity, VersionId,
+    CertificateState, CertificationCode, DeviceId, Environment, FileNumber, GstNumber,
+    IdentificationNumber, Nickname, PartnerId, QstNumber, Sector, SerialNumber, SoftwareVersion,
+    SrsId, Thumbprint, Validity, VersionId,
 };
 
 use crate::Error;
@@ -220,8 +220,6 @@ pub struct Operator {
 pub struct AuthorizationCodeRecord {
     /// Whose code it is.
     pub operator: OperatorId,
-    /// The code.
-    pub code: AuthorizationCode,
     /// The sector it was issued for.
     pub sector: Sector,
     /// When it becomes usable (up to 90 minutes after issuance at Revenu Québec).
@@ -499,6 +497,8 @@ pub struct Registry {
     database: Database,
     /// The audit chain's key, checkpoint and head (shared with the writer's thread).
     audit: Arc<AuditChain>,
+    /// The key under which authorization codes are kept as digests, once the authority gave it.
+    code_key: std::sync::RwLock<Option<zeroize::Zeroizing<[u8; 32]>>>,
 }
 
 /// The read connections.
@@ -580,6 +580,7 @@ impl Registry {
             },
             database: Database::Sqlite(path),
             audit,
+            code_key: std::sync::RwLock::default(),
         })
     }
 
@@ -587,8 +588,8 @@ impl Registry {
     /// the current version. A database whose schema is newer than this version knows is refused.
     ///
     /// A PostgreSQL connection string that asks for TLS (`sslmode=require` or `verify-full`,
-    /// the default for a host off this machine) needs a connector: see
-    /// [`open_database_with`](Self::open_database_with).
+    /// the default for a host off this machine) needs a connector: see `open_database_with`
+    /// (feature `postgres`).
     pub fn open_database(database: &Database) -> Result<Self, Error> {
         match database {
             Database::Sqlite(path) => Self::open(path),
@@ -644,6 +645,7 @@ impl Registry {
                     readers: Readers::Postgres(crate::pg::Readers::start(&config, READERS)?),
                     database: database.clone(),
                     audit,
+                    code_key: std::sync::RwLock::default(),
                 })
             }
         }

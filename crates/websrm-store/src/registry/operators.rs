@@ -143,13 +143,13 @@ impl Registry {
         at: OffsetDateTime,
         audit: NewAudit,
     ) -> Result<(), Error> {
-        let code = code.to_owned();
+        let code = self.code_digest(code);
         self.write(move |tx| {
             operator_row(tx, operator)?;
             if tx
                 .row(
                     "SELECT id FROM authorization_codes WHERE code = ?1",
-                    vals![code.expose()],
+                    vals![&code],
                 )?
                 .is_some()
             {
@@ -166,7 +166,7 @@ impl Registry {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 vals![
                     operator.0,
-                    code.expose(),
+                    &code,
                     sector.as_str(),
                     to_unix(activated_at),
                     to_unix(at),
@@ -183,15 +183,66 @@ impl Registry {
         &self,
         code: &AuthorizationCode,
     ) -> Result<Option<AuthorizationCodeRecord>, Error> {
-        let code = code.to_owned();
+        let code = self.code_digest(code);
         self.read(move |db| {
             db.row(
-                "SELECT operator_id, code, sector, activated_at, superseded_at FROM authorization_codes WHERE code = ?1",
-                vals![code.expose()],
+                "SELECT operator_id, sector, activated_at, superseded_at FROM authorization_codes WHERE code = ?1",
+                vals![&code],
             )?
             .map(|r| code_from_row(&r))
             .transpose()
         })
+    }
+
+    /// Keeps authorization codes as digests under `key` (derived from the authority folder's
+    /// key-encryption key) from now on: the authority only ever compares codes, so reading the
+    /// registry reveals none. Codes an earlier version kept as text are turned into digests in
+    /// the same write; returns how many.
+    pub fn key_authorization_codes(&self, key: [u8; 32], at: OffsetDateTime) -> Result<u64, Error> {
+        *self
+            .code_key
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(zeroize::Zeroizing::new(key));
+        let key = zeroize::Zeroizing::new(key);
+        self.write(move |tx| {
+            let plain = tx.query(
+                "SELECT id, code FROM authorization_codes WHERE code NOT LIKE 'k1:%'",
+                &[],
+            )?;
+            for row in &plain {
+                tx.execute(
+                    "UPDATE authorization_codes SET code = ?2 WHERE id = ?1",
+                    vals![row.int(0)?, keyed_digest(&key, &row.text(1)?)],
+                )?;
+            }
+            if !plain.is_empty() {
+                audit::append(
+                    tx,
+                    &NewAudit::new(
+                        at,
+                        "registry",
+                        "authorization-codes-keyed",
+                        "-",
+                        format!("{} codes kept as text are now digests", plain.len()),
+                    ),
+                )?;
+            }
+            Ok(plain.len() as u64)
+        })
+    }
+
+    /// What the registry keeps of `code`: its keyed digest (`k1:` and HMAC-SHA-256 in hex) once
+    /// the authority gave the key, else (a registry opened alone, as in tests) the code itself.
+    fn code_digest(&self, code: &AuthorizationCode) -> String {
+        let key = self
+            .code_key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match key.as_ref() {
+            Some(key) => keyed_digest(key, code.expose()),
+            None => code.expose().to_owned(),
+        }
     }
 
     /// The operator's failed attempts at `credential`.
@@ -567,11 +618,10 @@ pub(super) fn operator_row(db: &mut dyn Db, id: OperatorId) -> Result<Operator, 
 fn code_from_row(r: &Row) -> Result<AuthorizationCodeRecord, Error> {
     Ok(AuthorizationCodeRecord {
         operator: OperatorId(r.int(0)?),
-        code: parse("authorization_codes", "code", &r.text(1)?)?,
-        sector: parse("authorization_codes", "sector", &r.text(2)?)?,
-        activated_at: from_unix("authorization_codes", "activated_at", r.int(3)?)?,
+        sector: parse("authorization_codes", "sector", &r.text(1)?)?,
+        activated_at: from_unix("authorization_codes", "activated_at", r.int(2)?)?,
         superseded_at: r
-            .opt_int(4)?
+            .opt_int(3)?
             .map(|t| from_unix("authorization_codes", "superseded_at", t))
             .transpose()?,
     })
@@ -652,4 +702,21 @@ fn attempt_state(
             .map(|t| from_unix("operators", "locked_until", t))
             .transpose()?,
     })
+}
+
+/// `k1:` and the HMAC-SHA-256 of `code` (as typed, in capitals) under `key`, in hex.
+fn keyed_digest(key: &[u8; 32], code: &str) -> String {
+    use hmac::Mac as _;
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        unreachable!("HMAC takes keys of any length")
+    };
+    mac.update(b"websrm authorization code v1\0");
+    mac.update(code.as_bytes());
+    let digest: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("k1:{digest}")
 }
