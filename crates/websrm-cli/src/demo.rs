@@ -333,6 +333,9 @@ async fn walk(
         "the operator obtained a new certificate {} with its authorization code; the revoked one stays in the history",
         renewed.serial
     ));
+    // Asked after the new certificate's issuance: it is valid from the second it was issued, which
+    // may be later than the time read before the revocation.
+    let now = OffsetDateTime::now_utc();
     ensure!(
         matches!(
             second_srs.billing_guard(&"1234567890".parse()?, now)?,
