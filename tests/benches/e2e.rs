@@ -11,6 +11,7 @@
 //! same enrolments again with the registry on PostgreSQL, with one and with two authority
 //! processes sharing it.
 //! `WEBSRM_BENCH_FILL` sets the size of the filled registry (default 1,000,000);
+//! `WEBSRM_BENCH_ONLY=flood` measures enrolments during a flood of sign-ins and stops,
 //! `WEBSRM_BENCH_ONLY=service` measures the service alone and stops, `WEBSRM_BENCH_ONLY=e2e` the
 //! enrolments end to end and stops (for a profiler).
 
@@ -30,7 +31,6 @@ use websrm_domain::{
     Environment, Sector, SerialNumber, SrsSubject, SrsSubjectFields, Subject, Thumbprint,
     UtcOffset, Validity,
 };
-use websrm_store::Registry;
 use websrm_store::registry::NewCertificate;
 
 const CHILD: &str = "WEBSRM_BENCH_AUTHORITY";
@@ -278,6 +278,91 @@ async fn enrolments_across(
         }));
     }
     load(tasks, Instant::now()).await
+}
+
+/// Enrolments one after another on a kept-alive connection, quiet and then while 1,000
+/// sign-ins with unknown numbers (one pre-session replayed) flood the online services; the
+/// authority's peak memory after the flood, and how the sign-ins were answered.
+async fn sign_in_flood(
+    served: &Served,
+    csrs: Vec<(PrivateKey, String)>,
+) -> (Load, Load, u64, Vec<(u16, usize)>) {
+    let srs = served.client(None);
+    let url = format!("{}/enrolement", served.enrolment);
+    let (quiet_csrs, flooded_csrs) = csrs.split_at(csrs.len() / 2);
+    let timed = |csrs: Vec<String>| {
+        let (srs, url) = (srs.clone(), url.clone());
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for csr in csrs {
+                let start = Instant::now();
+                let (status, answer) = post(
+                    &srs,
+                    &url,
+                    "0000-0000-0000",
+                    json!({ "reqCertif": { "modif": "AJO", "csr": csr } }),
+                )
+                .await;
+                assert_eq!(status, 201, "{answer}");
+                latencies.push(start.elapsed());
+            }
+            latencies
+        })
+    };
+    let quiet = load(
+        vec![timed(quiet_csrs.iter().map(|(_, c)| c.clone()).collect())],
+        Instant::now(),
+    )
+    .await;
+    let browser = reqwest::Client::builder()
+        .use_preconfigured_tls(Arc::unwrap_or_clone(
+            websrm_crypto::tls::client_config(std::slice::from_ref(&served.root), None).unwrap(),
+        ))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = format!("{}/services/connexion", served.enrolment);
+    let form = browser.get(&sign_in).send().await.unwrap();
+    let pre = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("websrm_presession="))
+        .unwrap();
+    let page = form.text().await.unwrap();
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    let csrf = page[at..].split('"').next().unwrap().to_owned();
+    let flood: Vec<_> = (0..1_000u64)
+        .map(|i| {
+            let (browser, url, pre) = (browser.clone(), sign_in.clone(), pre.clone());
+            let body = format!(
+                "csrf={csrf}&identification_number={}&password=guess",
+                9_000_000_000 + i * 7_919
+            );
+            tokio::spawn(async move {
+                browser
+                    .post(url)
+                    .header("cookie", pre)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_or(0, |r| r.status().as_u16())
+            })
+        })
+        .collect();
+    let flooded = load(
+        vec![timed(flooded_csrs.iter().map(|(_, c)| c.clone()).collect())],
+        Instant::now(),
+    )
+    .await;
+    let mut answers = std::collections::BTreeMap::<u16, usize>::new();
+    for task in flood {
+        *answers.entry(task.await.unwrap()).or_default() += 1;
+    }
+    let (_, peak) = served.memory();
+    (quiet, flooded, peak, answers.into_iter().collect())
 }
 
 /// Certificates to replace or delete: enrolled first (untimed), each with its key.
@@ -531,7 +616,10 @@ fn on_postgres(runtime: &tokio::runtime::Runtime, per_run: usize) -> Option<(Loa
 
 /// Fills the registry of `dir` (the authority stopped) with `n` certificates.
 fn fill(dir: &Path, n: usize) {
-    let registry = Registry::open(dir.join("authority.db")).unwrap();
+    // With the folder, which holds the keys of the audit chain and the authorization codes.
+    let registry = AuthorityFiles::open_or_create(dir, Environment::Dev, OffsetDateTime::now_utc())
+        .unwrap()
+        .registry;
     let operator = registry
         .operator_by_identification(&"5678912340".parse().unwrap())
         .unwrap()
@@ -611,6 +699,16 @@ fn main() {
         eprintln!("end to end: {:.0} enrolments/s", empty.rate);
         return;
     }
+    if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("flood") {
+        let dir = tempfile::tempdir().unwrap();
+        let served = Served::start(dir.path());
+        let (quiet, flooded, peak, answers) = runtime.block_on(sign_in_flood(&served, csrs(400)));
+        eprintln!(
+            "enrolment p99 quiet {:.1} ms, during the flood {:.1} ms; peak {} KiB; sign-ins {answers:?}",
+            quiet.p99_ms, flooded.p99_ms, peak
+        );
+        return;
+    }
     if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("postgres") {
         let (single, double) = on_postgres(&runtime, per_run).expect("WEBSRM_TEST_POSTGRES");
         eprintln!(
@@ -645,6 +743,12 @@ fn main() {
     let sup = runtime.block_on(on_held(&served, held, false));
     let (_, peak_empty) = served.memory();
     drop(served);
+
+    let flood_dir = tempfile::tempdir().unwrap();
+    let flood_served = Served::start(flood_dir.path());
+    let (quiet, flooded, flood_peak, flood_answers) =
+        runtime.block_on(sign_in_flood(&flood_served, csrs(400)));
+    drop(flood_served);
 
     eprintln!("filling the registry to {fill_to} certificates…");
     let fill_started = Instant::now();
@@ -695,6 +799,23 @@ fn main() {
     println!(
         "| latency p50 / p99 with {fill_to} (ms) | {:.1} / {:.1} | | |",
         filled.p50_ms, filled.p99_ms
+    );
+    quiet.row("enrolments one after another, quiet: per s");
+    flooded.row("the same while 1,000 sign-ins flood the online services: per s");
+    println!(
+        "| enrolment p99 during the flood / quiet | {:.2} | p99 < 1 s | {} |",
+        flooded.p99_ms / quiet.p99_ms.max(0.001),
+        met(flooded.p99_ms < 1000.0)
+    );
+    println!(
+        "| authority peak resident memory after the flood (MiB); sign-ins answered by status | {:.0}; {} | < 256 | {} |",
+        flood_peak as f64 / 1024.0,
+        flood_answers
+            .iter()
+            .map(|(status, n)| format!("{n}× {status}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        met(flood_peak < 256 * 1024)
     );
     rem.row("replacements (REM, mutual TLS, a connection each): per s");
     sup.row("deletions (SUP, mutual TLS, a connection each): per s");

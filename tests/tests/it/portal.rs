@@ -131,6 +131,19 @@ fn form_encode(form: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// What a client keeps of the sign-in form's answer to post it: the `websrm_presession=…`
+/// cookie pair it sets, and the form's CSRF token.
+pub(crate) async fn sign_in_form(form: reqwest::Response) -> (String, String) {
+    let pre = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("websrm_presession="))
+        .expect("the sign-in form sets a pre-session");
+    (pre, csrf(&form.text().await.unwrap()))
+}
+
 /// The value of the hidden `csrf` field of a page.
 pub(crate) fn csrf(html: &str) -> String {
     let at =
@@ -152,6 +165,13 @@ pub(crate) fn set_password(s: &Served, number: &str, password: &str) {
             NewAudit::new(now, "test", "set-password", number, ""),
         )
         .unwrap();
+}
+
+/// A session signed in as `number` with `password`.
+pub(crate) async fn signed_in(s: &Served, number: &str, password: &str) -> Session {
+    let mut session = Session::new(s);
+    assert_eq!(sign_in(&mut session, number, password).await.0, 303);
+    session
 }
 
 pub(crate) async fn sign_in(
@@ -473,13 +493,7 @@ async fn sign_in_takes_about_as_long_for_unknown_numbers() {
 async fn no_page_reflects_query_text() {
     let s = Served::start(Environment::Dev);
     set_password(&s, "5678912340", "michel-secret-1");
-    let mut michel = Session::new(&s);
-    assert_eq!(
-        sign_in(&mut michel, "5678912340", "michel-secret-1")
-            .await
-            .0,
-        303
-    );
+    let mut michel = signed_in(&s, "5678912340", "michel-secret-1").await;
     for path in [
         "/services/certificats?message=Appelez%20le%20555-0199%20%3Cb%3Emaintenant%3C/b%3E",
         "/services/connexion?message=Appelez%20le%20555-0199",
@@ -700,14 +714,7 @@ async fn sign_ins_beyond_the_rate_per_address_are_answered_at_once_with_retry_af
         form.headers()["strict-transport-security"],
         "max-age=31536000"
     );
-    let pre = form
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .find(|c| c.starts_with("websrm_presession="))
-        .unwrap();
-    let token = csrf(&form.text().await.unwrap());
+    let (pre, token) = sign_in_form(form).await;
     let mut answers = Vec::new();
     for i in 0..31 {
         // Each for another number: only the rate per address can refuse.
@@ -743,13 +750,7 @@ async fn sign_ins_beyond_the_rate_per_address_are_answered_at_once_with_retry_af
 async fn a_password_reset_and_a_sign_out_end_the_session_on_the_server() {
     let s = Served::start(Environment::Dev);
     set_password(&s, "5678912340", "michel-secret-1");
-    let mut michel = Session::new(&s);
-    assert_eq!(
-        sign_in(&mut michel, "5678912340", "michel-secret-1")
-            .await
-            .0,
-        303
-    );
+    let mut michel = signed_in(&s, "5678912340", "michel-secret-1").await;
     assert_eq!(michel.get("/services/certificats").await.0, 200);
     set_password(&s, "5678912340", "michel-secret-2");
     let (status, _, location) = michel.get("/services/certificats").await;
