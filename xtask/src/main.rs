@@ -3,8 +3,8 @@
 //! - `ci`: everything CI checks, in order, stopping at the first failure:
 //!   `fmt --check`, clippy (`-D warnings`), every test, the registry's suite and the integration
 //!   tests again on a throw-away PostgreSQL server (with the two-process test), docs (warnings
-//!   denied), `deps`, the README's vendor snippet against the facade's compiled example, `deny`,
-//!   and a short pass of every fuzz target.
+//!   denied), `deps`, the README's vendor snippet against the facade's compiled example, the
+//!   Windows build, `deny`, and a short pass of every fuzz target.
 //! - `deps`: checks the workspace's dependency arrows against `docs/ARCHITECTURE.md`.
 //! - `fmt`: formats the workspace.
 //! - `bench`: runs the benchmarks and writes their results into `docs/BENCHMARKS.md`.
@@ -12,6 +12,8 @@
 //!   `../shared/advisory-db` when there is one.
 //! - `fuzz [--target NAME] [--secs N]`: runs the fuzz targets of `fuzz/` (cargo-fuzz, libFuzzer,
 //!   on the stable toolchain), each for N seconds (default 20).
+//! - `windows`: clippy for `x86_64-pc-windows-gnu` and `websrm.exe` cross-built with MinGW-w64
+//!   (the target and the linker installed when missing).
 //! - `test-postgres`: the PostgreSQL pass of `ci` alone (a throw-away server, installed from
 //!   Debian's `postgresql` package when missing).
 
@@ -23,6 +25,7 @@ mod deps;
 mod fuzz;
 mod postgres;
 mod tidy;
+mod windows;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -50,8 +53,9 @@ fn run(args: &[String]) -> Result<()> {
         Some("deny") => deny::check(&root),
         Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("test-postgres") => postgres_tests(&root).map(|_| ()),
+        Some("windows") => windows::check(&root),
         _ => bail!(
-            "usage: cargo xtask <ci|deps|fmt|bench|deny|fuzz [--target NAME] [--secs N]|test-postgres>"
+            "usage: cargo xtask <ci|deps|fmt|bench|deny|fuzz [--target NAME] [--secs N]|test-postgres|windows>"
         ),
     }
 }
@@ -110,6 +114,7 @@ fn ci(root: &Path) -> Result<()> {
     )?;
     deps::check_workspace(root)?;
     tidy::check(root)?;
+    windows::check(root)?;
     deny::check(root)?;
     fuzz::smoke(root)?;
     println!("xtask: ci passed");

@@ -484,6 +484,15 @@ fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/openapi.json", get(openapi_json))
         .merge(protected)
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .fallback(|| async {
+            api::Failure::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Cette adresse n'existe pas.",
+                "No such route.",
+            )
+        })
+        .layer(middleware::from_fn(serve::json_errors))
         .with_state(agent)
 }
 

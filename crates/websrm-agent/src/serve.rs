@@ -219,6 +219,67 @@ pub(crate) fn with_host_check(router: Router, allowed: AllowedHosts) -> Router {
     ))
 }
 
+/// Every failing answer is an `ApiError` in JSON: the rejections that axum's extractors and
+/// router make before any handler runs (a body that is not JSON or lacks a field, a wrong
+/// content type, a body too large, an unknown route, a wrong method) come as plain text and are
+/// turned into one here, their message (which names the field) kept.
+pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let (kind, fr, en) = match status {
+        StatusCode::NOT_FOUND => (
+            "not_found",
+            "Cette adresse n'existe pas.".to_owned(),
+            "No such route.".to_owned(),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "Cette méthode n'est pas permise à cette adresse.".to_owned(),
+            "This method is not allowed on this route.".to_owned(),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "Le corps doit être du JSON (Content-Type: application/json).".to_owned(),
+            "The body must be JSON (Content-Type: application/json).".to_owned(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too_large",
+            "Le corps dépasse 64 Ko.".to_owned(),
+            "The body is over 64 KB.".to_owned(),
+        ),
+        s if s.is_client_error() => (
+            "invalid",
+            format!("Requête invalide : {text}"),
+            format!("Invalid request: {text}"),
+        ),
+        _ => (
+            "local",
+            format!("Erreur de l'agent : {text}"),
+            format!("Agent error: {text}"),
+        ),
+    };
+    let mut answer = crate::api::Failure::new(parts.status, kind, &fr, &en).into_response();
+    if let Some(allow) = parts.headers.get(axum::http::header::ALLOW) {
+        answer
+            .headers_mut()
+            .insert(axum::http::header::ALLOW, allow.clone());
+    }
+    answer
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

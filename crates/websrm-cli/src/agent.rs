@@ -31,7 +31,7 @@ struct Serve {
     /// Where to listen: loopback unless another address is named explicitly.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// Also listen on this Unix socket.
+    /// Also listen on this Unix socket (not on Windows).
     #[arg(long)]
     socket: Option<PathBuf>,
     /// The environment.
@@ -78,6 +78,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
 /// it is made 0600 in a new private folder beside `path`, then renamed into place (no window in
 /// which it has the umask's mode, and no change of the process's umask). A socket left at
 /// `path` by an agent that stopped is replaced; anything else there is refused, never deleted.
+#[cfg(unix)]
 fn bind_private_socket(path: &std::path::Path) -> Result<tokio::net::UnixListener> {
     use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
     match std::fs::symlink_metadata(path) {
@@ -135,10 +136,15 @@ async fn run_serve(s: Serve) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(s.listen)
         .await
         .with_context(|| format!("listening on {}", s.listen))?;
+    #[cfg(unix)]
     let unix = match &s.socket {
         Some(path) => Some(bind_private_socket(path)?),
         None => None,
     };
+    #[cfg(not(unix))]
+    if s.socket.is_some() {
+        anyhow::bail!("--socket: Unix sockets are not available on this system; use --listen");
+    }
     println!("agent listening on http://{}", listener.local_addr()?);
     if let Some(path) = &s.socket {
         println!("agent listening on unix:{}", path.display());
@@ -147,6 +153,7 @@ async fn run_serve(s: Serve) -> Result<()> {
         "clients present the token in {}",
         websrm_agent::token_path(&s.store).display()
     );
+    #[cfg(unix)]
     let shutdown = async {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -155,7 +162,19 @@ async fn run_serve(s: Serve) -> Result<()> {
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
     };
+    // Windows: Ctrl-C, or the console's close (what a service wrapper sends).
+    #[cfg(not(unix))]
+    let shutdown = async {
+        let mut close = tokio::signal::windows::ctrl_close().ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match close.as_mut() { Some(c) => { c.recv().await; } None => std::future::pending().await } } => {}
+        }
+    };
+    #[cfg(unix)]
     agent.serve(listener, unix, shutdown).await?;
+    #[cfg(not(unix))]
+    agent.serve(listener, shutdown).await?;
     if let Some(path) = &s.socket {
         let _ = std::fs::remove_file(path);
     }

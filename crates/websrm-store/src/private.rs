@@ -6,11 +6,12 @@
 //! the process's umask (which every thread shares). On opening, a file or folder that others
 //! may read or write is refused with the command that fixes it, as the key-encryption key is.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::Error;
 
 /// The companions SQLite keeps beside a database in WAL mode.
+#[cfg(unix)]
 const COMPANIONS: [&str; 2] = ["-wal", "-shm"];
 
 /// Creates `dir` (and its parents) if missing, the last one 0700, and makes an existing empty
@@ -78,10 +79,11 @@ pub(crate) fn sqlite_file(path: &Path) -> Result<(), Error> {
 }
 
 /// `path` followed by `suffix` (`authority.db-wal`).
-fn companion(path: &Path, suffix: &str) -> PathBuf {
+#[cfg(unix)]
+fn companion(path: &Path, suffix: &str) -> std::path::PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
-    PathBuf::from(name)
+    std::path::PathBuf::from(name)
 }
 
 #[cfg(unix)]

@@ -611,3 +611,119 @@ async fn the_agent_gives_nothing_away_without_its_token_or_its_name() {
         "{error}"
     );
 }
+
+/// A malformed call: what it is, its method, path, content type and body, and the status and
+/// `kind` expected.
+type Case<'a> = (
+    &'a str,
+    reqwest::Method,
+    &'a str,
+    Option<&'a str>,
+    Vec<u8>,
+    u16,
+    &'a str,
+);
+
+/// Every failing answer has one shape, an `ApiError` in JSON, even when the agent's HTTP layer
+/// refuses the request before any handler runs; a field that is missing is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_is_an_api_error_in_json() {
+    let s = Served::start(Environment::Dev);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("pos.db");
+    let agent = start_agent(&s, &store).await;
+    let client = reqwest::Client::new();
+    let send = |method: reqwest::Method, path: &str, content_type: Option<&str>, body: Vec<u8>| {
+        let mut request = client
+            .request(method, format!("{}{path}", agent.url))
+            .bearer_auth(&agent.token)
+            .body(body);
+        if let Some(c) = content_type {
+            request = request.header("content-type", c);
+        }
+        request.send()
+    };
+    let json = Some("application/json");
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "not JSON",
+            reqwest::Method::POST,
+            "/v1/enrolments",
+            json,
+            b"{nickname:".to_vec(),
+            400,
+            "invalid",
+        ),
+        (
+            "a field missing",
+            reqwest::Method::POST,
+            "/v1/enrolments",
+            json,
+            b"{}".to_vec(),
+            422,
+            "invalid",
+        ),
+        (
+            "no content type",
+            reqwest::Method::POST,
+            "/v1/enrolments",
+            None,
+            b"{}".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "too large",
+            reqwest::Method::POST,
+            "/v1/enrolments",
+            json,
+            vec![b' '; 70 * 1024],
+            413,
+            "too_large",
+        ),
+        (
+            "unknown route",
+            reqwest::Method::GET,
+            "/v1/nothing-here",
+            None,
+            Vec::new(),
+            404,
+            "not_found",
+        ),
+        (
+            "wrong method",
+            reqwest::Method::DELETE,
+            "/v1/certificates",
+            None,
+            Vec::new(),
+            405,
+            "method_not_allowed",
+        ),
+    ];
+    for (what, method, path, content_type, body, status, kind) in cases {
+        let answer = send(method, path, content_type, body).await.unwrap();
+        assert_eq!(answer.status().as_u16(), status, "{what}");
+        assert!(
+            answer.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{what}"
+        );
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["kind"], kind, "{what}: {body}");
+        assert!(
+            body["message_en"].is_string() && body["message_fr"].is_string(),
+            "{what}"
+        );
+        if what == "a field missing" {
+            assert!(
+                body["message_en"]
+                    .as_str()
+                    .unwrap()
+                    .contains("missing field"),
+                "{body}"
+            );
+        }
+    }
+}

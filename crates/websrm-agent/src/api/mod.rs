@@ -31,7 +31,9 @@ pub struct ApiError {
     /// What kind of failure: `refused` (the authority refused), `communication` (the request
     /// may have reached the authority; the agent finishes it later), `unreachable`,
     /// `device_id_question`, `not_confirmed`, `not_found`, `already_enrolled`, `in_force`,
-    /// `unusable`, `invalid`, `unauthorized`, `local`.
+    /// `unusable`, `invalid`, `unauthorized`, `local`; and from the HTTP layer,
+    /// `method_not_allowed`, `unsupported_media_type`, `too_large`, `timeout`,
+    /// `host_not_allowed`.
     pub kind: String,
     /// The message in French.
     pub message_fr: String,
