@@ -197,6 +197,20 @@ async fn post(client: &reqwest::Client, url: &str, device: &str, body: Value) ->
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// One AJO with `csr`, which must be issued; how long it took.
+async fn timed_ajo(client: &reqwest::Client, url: &str, csr: String) -> Duration {
+    let start = Instant::now();
+    let (status, answer) = post(
+        client,
+        url,
+        "0000-0000-0000",
+        json!({ "reqCertif": { "modif": "AJO", "csr": csr } }),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    start.elapsed()
+}
+
 struct Load {
     rate: f64,
     p50_ms: f64,
@@ -263,16 +277,7 @@ async fn enrolments_across(
                 let Some((_, csr)) = csrs.lock().unwrap().pop() else {
                     break;
                 };
-                let start = Instant::now();
-                let (status, answer) = post(
-                    &client,
-                    &url,
-                    "0000-0000-0000",
-                    json!({ "reqCertif": { "modif": "AJO", "csr": csr } }),
-                )
-                .await;
-                assert_eq!(status, 201, "{answer}");
-                latencies.push(start.elapsed());
+                latencies.push(timed_ajo(&client, &url, csr).await);
             }
             latencies
         }));
@@ -295,16 +300,7 @@ async fn sign_in_flood(
         tokio::spawn(async move {
             let mut latencies = Vec::new();
             for csr in csrs {
-                let start = Instant::now();
-                let (status, answer) = post(
-                    &srs,
-                    &url,
-                    "0000-0000-0000",
-                    json!({ "reqCertif": { "modif": "AJO", "csr": csr } }),
-                )
-                .await;
-                assert_eq!(status, 201, "{answer}");
-                latencies.push(start.elapsed());
+                latencies.push(timed_ajo(&srs, &url, csr).await);
             }
             latencies
         })
