@@ -282,15 +282,18 @@ impl<K: Hash + Eq> RateLimiter<K> {
             .counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if counts.len() >= MAX_KEYS {
+        if counts.len() >= MAX_KEYS && !counts.contains_key(&key) {
             let window = self.window;
             counts.retain(|_, (start, _)| elapsed(*start, now) < window);
             if counts.len() >= MAX_KEYS {
-                // Every key is live: a flood from more addresses than the table holds. Refuse
-                // new keys until windows end rather than grow.
-                if !counts.contains_key(&key) {
-                    return Err(self.window);
-                }
+                // Every key is live: a flood from more keys than the table holds. The counts
+                // start over rather than the table grow, or every newcomer be refused (which
+                // would let one flood lock everyone out); the other bounds still hold.
+                tracing::warn!(
+                    keys = counts.len(),
+                    "sign-in rate table full; counts start over"
+                );
+                counts.clear();
             }
         }
         let entry = counts.entry(key).or_insert((now, 0));
@@ -308,6 +311,17 @@ impl<K: Hash + Eq> RateLimiter<K> {
 /// The time from `start` to `now`, zero if the clock went back.
 fn elapsed(start: OffsetDateTime, now: OffsetDateTime) -> Duration {
     Duration::try_from(now - start).unwrap_or(Duration::ZERO)
+}
+
+/// The network a client's address stands for: the address itself for IPv4, its /64 for IPv6
+/// (one host commonly holds a whole /64).
+fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(v6) & !u128::from(u64::MAX),
+        )),
+    }
 }
 
 /// The sign-in's bounds: its rates and its verifier.
@@ -336,7 +350,9 @@ impl SignInGate {
         number: Option<&str>,
     ) -> Result<(), Refused> {
         if let Some(peer) = peer {
-            self.by_address.hit(peer, now).map_err(Refused::TooMany)?;
+            self.by_address
+                .hit(network(peer), now)
+                .map_err(Refused::TooMany)?;
         }
         if let Some(number) = number {
             self.by_number
@@ -399,5 +415,33 @@ mod tests {
         limiter.hit("a", t0 + Duration::from_secs(60)).unwrap();
         assert_eq!(Refused::TooMany(left).retry_after(), 40);
         assert_eq!(Refused::Busy(Duration::from_millis(1500)).retry_after(), 2);
+    }
+
+    #[test]
+    fn an_ipv6_host_counts_once_for_its_64_and_a_full_table_starts_over() {
+        let gate = SignInGate::new(
+            SignInLimits::default()
+                .with_rates(2, 100)
+                .with_verifications(1, 0),
+        );
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        gate.admit(t0, Some(a), None).unwrap();
+        gate.admit(t0, Some(b), None).unwrap();
+        assert!(
+            gate.admit(t0, Some(a), None).is_err(),
+            "one /64, one budget"
+        );
+        gate.admit(t0, Some("2001:db8:1:3::1".parse().unwrap()), None)
+            .unwrap();
+
+        let limiter = RateLimiter::new(1, Duration::from_secs(60));
+        for i in 0..MAX_KEYS {
+            limiter.hit(i, t0).unwrap();
+        }
+        // Full of live keys: a newcomer is counted (the table starts over), not refused.
+        limiter.hit(usize::MAX, t0).unwrap();
+        limiter.hit(0, t0).unwrap();
     }
 }

@@ -530,11 +530,15 @@ impl Authority {
             }
             return self.sign_in_page(lang, Some(refused), now);
         };
-        // The reservation given back: a right password clears the count.
-        if let Err(e) = self
-            .registry()
-            .clear_attempts(operator.id, Credential::Password, None)
-        {
+        // The reservation given back: a right password clears the count, unless failures that
+        // raced it have locked the credential meanwhile (a success never undoes a lockout; this
+        // attempt was one of those the policy allowed, so it stands).
+        if let Err(e) = self.registry().clear_attempts_unless_locked(
+            operator.id,
+            Credential::Password,
+            now,
+            None,
+        ) {
             tracing::error!(error = %e, "could not reset the failed attempts");
             return unavailable(lang);
         }

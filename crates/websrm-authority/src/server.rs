@@ -27,7 +27,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::LazyConfigAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::server::Acceptor;
 use tower::ServiceExt as _;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -75,15 +77,15 @@ pub struct Limits {
     /// A write (an answer) that makes no progress for this long ends its connection: a client
     /// that stops reading cannot hold a connection by pipelining requests.
     pub write: std::time::Duration,
-    /// TLS handshakes in progress at once, per listener; more wait their turn without taking
-    /// the runtime's threads, so that a storm of new connections does not delay the answers on
-    /// connections already open.
+    /// TLS handshakes in progress at once, per listener, counted from the client's first
+    /// message; more wait their turn without taking the runtime's threads, so that a storm of
+    /// new connections does not delay the answers on connections already open.
     pub handshakes: usize,
 }
 
 impl Default for Limits {
     /// 10 s for the handshake, for a request's head and for a write to make progress, 30 s for
-    /// a whole request, 1,024 connections and 32 handshakes at once per listener.
+    /// a whole request, 1,024 connections and 64 handshakes at once per listener.
     fn default() -> Self {
         Self {
             handshake: std::time::Duration::from_secs(10),
@@ -91,7 +93,7 @@ impl Default for Limits {
             request: std::time::Duration::from_secs(30),
             max_connections: 1024,
             write: std::time::Duration::from_secs(10),
-            handshakes: 32,
+            handshakes: 64,
         }
     }
 }
@@ -164,14 +166,14 @@ pub async fn serve_with(
     let a = tokio::spawn(accept_loop(
         enrolment_host(authority.clone()),
         enrolment,
-        TlsAcceptor::from(enrol_tls),
+        enrol_tls,
         limits,
         stop_rx.clone(),
     ));
     let b = tokio::spawn(accept_loop(
         api_host(authority),
         api,
-        TlsAcceptor::from(api_tls),
+        api_tls,
         limits,
         stop_rx,
     ));
@@ -231,7 +233,7 @@ fn api_host(authority: Arc<Authority>) -> Router {
 async fn accept_loop(
     router: Router,
     listener: TcpListener,
-    tls: TlsAcceptor,
+    tls: Arc<ServerConfig>,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -273,10 +275,19 @@ async fn accept_loop(
                 let handshakes = handshakes.clone();
                 connections.spawn(async move {
                     let _slot = slot;
-                    // The handshake's time runs from the accept, its turn included.
+                    // The handshake's time runs from the accept, its turn included. The turn is
+                    // taken only once the client's first message has arrived (a connection
+                    // that sends nothing holds no turn), for the work of the handshake itself.
+                    // The write deadline sits under TLS, on the socket: every byte the client
+                    // takes is progress, and a large answer read slowly is not cut.
                     let handshake = async {
+                        let io = crate::deadline::WriteDeadline::new(tcp, limits.write);
+                        let start = match LazyConfigAcceptor::new(Acceptor::default(), io).await {
+                            Ok(start) => start,
+                            Err(e) => return Some(Err(e)),
+                        };
                         let _turn = handshakes.acquire_owned().await.ok()?;
-                        Some(tls.accept(tcp).await)
+                        Some(start.into_stream(tls).await)
                     };
                     let stream = match tokio::time::timeout(limits.handshake, handshake).await {
                         Ok(Some(Ok(stream))) => stream,
@@ -306,10 +317,7 @@ async fn accept_loop(
                     let connection = http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(limits.header_read)
-                        .serve_connection(
-                            TokioIo::new(crate::deadline::WriteDeadline::new(stream, limits.write)),
-                            service,
-                        );
+                        .serve_connection(TokioIo::new(stream), service);
                     tokio::pin!(connection);
                     let result = tokio::select! {
                         result = connection.as_mut() => result,

@@ -1258,6 +1258,8 @@ fn no_form_of_a_database_connection_string_has_its_password_printed() {
         "postgres://websrm:hun/ter2@127.0.0.1:1/nowhere",
         "postgres://websrm@127.0.0.1:1/nowhere?password=hunter2",
         "host=127.0.0.1 port=1 user=websrm password=hunter2 dbname=nowhere",
+        "host = 127.0.0.1 port = 1 user = websrm password = hunter2 dbname = nowhere",
+        "POSTGRES://websrm:hunter2@127.0.0.1:1/nowhere?sslmode=require",
     ] {
         let refused = Command::new(env!("CARGO_BIN_EXE_websrm"))
             .current_dir(work.path())

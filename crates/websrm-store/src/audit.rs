@@ -155,12 +155,23 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl AuditChain {
-    pub(crate) fn set_key(&self, key: [u8; 32], checkpoint: Option<PathBuf>) {
+    /// Sets the key and the checkpoint's file; returns the head that file names (the last
+    /// entry this process's folder saw committed), which the chain must still hold.
+    pub(crate) fn set_key(&self, key: [u8; 32], checkpoint: Option<PathBuf>) -> Option<Head> {
         *self.key.write().unwrap_or_else(PoisonError::into_inner) = Some(Zeroizing::new(key));
+        let head = checkpoint.as_deref().and_then(read_checkpoint_or_warn);
         *self
             .checkpoint
             .write()
             .unwrap_or_else(PoisonError::into_inner) = checkpoint;
+        *lock(&self.committed) = head;
+        *lock(&self.staged) = head;
+        head
+    }
+
+    /// The last entry this process saw committed (or its checkpoint named at start).
+    fn committed(&self) -> Option<Head> {
+        *lock(&self.committed)
     }
 
     fn key(&self) -> Option<Zeroizing<[u8; 32]>> {
@@ -243,6 +254,22 @@ fn write_checkpoint(path: &Path, seq: i64, link: &[u8; 32]) -> std::io::Result<(
     std::fs::rename(&tmp, path)
 }
 
+/// The checkpoint, or none when there is none or it cannot be read: a checkpoint damaged by a
+/// power cut (it is not synced, to keep one flush per commit) is reported and set aside; the
+/// next commit writes it again.
+fn read_checkpoint_or_warn(path: &Path) -> Option<Head> {
+    match read_checkpoint(path) {
+        Ok(head) => head,
+        Err(e) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("websrm: the audit checkpoint is set aside: {e}");
+            }
+            None
+        }
+    }
+}
+
 fn read_checkpoint(path: &Path) -> Result<Option<Head>, Error> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -304,6 +331,16 @@ pub(crate) fn append(db: &mut dyn Db, e: &NewAudit) -> Result<AuditEntry, Error>
         None => (1, GENESIS, false),
     };
     let key = db.audit_chain().and_then(AuditChain::key);
+    // Never below an entry already seen committed: the log was cut since (entries deleted by
+    // someone who dropped the guard), and writing there would hide it behind a new checkpoint.
+    if let Some((seen, _)) = db.audit_chain().and_then(AuditChain::committed)
+        && seq <= seen
+    {
+        return Err(Error::AuditTruncated {
+            last: seq - 1,
+            checkpoint: seen,
+        });
+    }
     let (link, keyed) = match &key {
         Some(key) => (mac(key, &prev, seq, e), true),
         // A keyed chain is never continued without its key.
@@ -340,7 +377,31 @@ pub(crate) fn append(db: &mut dyn Db, e: &NewAudit) -> Result<AuditEntry, Error>
 /// Keys the chain from now on: unless an entry is keyed already, the unkeyed chain so far is
 /// verified, then the marking entry is appended under the key. Runs in a write, so that
 /// processes starting together mark the chain once.
-pub(crate) fn key_chain(db: &mut dyn Db, at: OffsetDateTime) -> Result<(), Error> {
+pub(crate) fn key_chain(
+    db: &mut dyn Db,
+    checkpoint: Option<Head>,
+    at: OffsetDateTime,
+) -> Result<(), Error> {
+    // The entry the checkpoint names must still be there, as it was: a log cut or rewritten
+    // while the authority was stopped is refused before anything is added to it.
+    if let Some((seq, link)) = checkpoint {
+        match db.row("SELECT hash FROM audit_log WHERE seq = ?1", vals![seq])? {
+            Some(row) if to_hash(seq, &row.blob(0)?)? == link => {}
+            // Rewritten: the first entry that does not verify is the one to name.
+            Some(_) => {
+                let key = db.audit_chain().and_then(AuditChain::key);
+                verify_pages(db, key.as_deref(), None)?;
+                return Err(Error::AuditChainBroken { seq });
+            }
+            None => {
+                let last = db.count("SELECT coalesce(max(seq), 0) FROM audit_log", &[])?;
+                return Err(Error::AuditTruncated {
+                    last,
+                    checkpoint: seq,
+                });
+            }
+        }
+    }
     let keyed = db.count("SELECT count(*) FROM audit_log WHERE keyed = 1", &[])?;
     if keyed > 0 {
         return Ok(());
@@ -555,10 +616,10 @@ pub(crate) type Key = Zeroizing<[u8; 32]>;
 
 /// The key and checkpoint verification uses.
 pub(crate) fn verification(chain: &AuditChain) -> Result<(Option<Key>, Option<Head>), Error> {
-    let checkpoint = match chain.checkpoint_path() {
-        Some(path) => read_checkpoint(&path)?,
-        None => None,
-    };
+    let checkpoint = chain
+        .checkpoint_path()
+        .as_deref()
+        .and_then(read_checkpoint_or_warn);
     Ok((chain.key(), checkpoint))
 }
 

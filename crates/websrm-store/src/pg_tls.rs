@@ -149,7 +149,10 @@ pub fn options(text: &str) -> Result<TlsOptions, Error> {
                 rest.parse().map_err(|e: postgres::Error| Error::Database {
                     message: format!("the PostgreSQL connection string does not parse: {e}"),
                 })?;
-            if config.get_hosts().iter().all(is_local) {
+            // A host named by its address (`hostaddr`) counts too: any one off this machine
+            // asks for verify-full.
+            let addresses_local = config.get_hostaddrs().iter().all(|ip| ip.is_loopback());
+            if config.get_hosts().iter().all(is_local) && addresses_local {
                 SslMode::Disable
             } else {
                 SslMode::VerifyFull
@@ -268,7 +271,12 @@ mod tests {
         ] {
             assert_eq!(options(local).unwrap().mode, SslMode::Disable, "{local}");
         }
-        for remote in ["postgres://u@db.internal/x", "host=10.0.0.5 user=u"] {
+        for remote in [
+            "postgres://u@db.internal/x",
+            "host=10.0.0.5 user=u",
+            "hostaddr=10.0.0.5 user=u",
+            "host=localhost hostaddr=10.0.0.5 user=u",
+        ] {
             assert_eq!(
                 options(remote).unwrap().mode,
                 SslMode::VerifyFull,

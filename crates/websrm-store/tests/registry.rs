@@ -1002,12 +1002,6 @@ fn a_keyed_audit_chain_resists_whoever_holds_the_database_but_not_the_key() {
     );
     drop(plain);
 
-    let keyed = || {
-        let reg = open_registry(&path).unwrap();
-        reg.key_audit_chain(key, Some(checkpoint.clone()), T0)
-            .unwrap();
-        reg
-    };
     let drop_guard = if on_postgres() {
         "DROP TRIGGER IF EXISTS audit_log_no_change ON audit_log;"
     } else {
@@ -1039,10 +1033,17 @@ fn a_keyed_audit_chain_resists_whoever_holds_the_database_but_not_the_key() {
         prev = link;
     }
     raw_sql(&path, &updates).unwrap();
+    // Opened with the key, the registry refuses to go on, naming the first altered entry.
+    let reg = open_registry(&path).unwrap();
     assert_eq!(
-        keyed().verify_audit_chain().unwrap_err(),
+        reg.key_audit_chain(key, Some(checkpoint), T0).unwrap_err(),
         Error::AuditChainBroken { seq: 6 }
     );
+    assert_eq!(
+        reg.verify_audit_chain().unwrap_err(),
+        Error::AuditChainBroken { seq: 6 }
+    );
+    drop(reg);
 
     // On a copy left as it was, the last two entries cut off: the checkpoint names what is
     // missing.
@@ -1064,13 +1065,27 @@ fn a_keyed_audit_chain_resists_whoever_holds_the_database_but_not_the_key() {
     )
     .unwrap();
     let reg = open_registry(&path2).unwrap();
-    reg.key_audit_chain(key, Some(checkpoint2), T0).unwrap();
+    // The registry refuses to go on (a new entry at 5 would hide the cut behind a new
+    // checkpoint), and verification names the cut.
+    let cut = Error::AuditTruncated {
+        last: 4,
+        checkpoint: 6,
+    };
     assert_eq!(
-        reg.verify_audit_chain().unwrap_err(),
-        Error::AuditTruncated {
-            last: 4,
-            checkpoint: 6
-        }
+        reg.key_audit_chain(key, Some(checkpoint2.clone()), T0)
+            .unwrap_err(),
+        cut
+    );
+    assert_eq!(reg.verify_audit_chain().unwrap_err(), cut);
+    assert_eq!(
+        reg.append_audit(NewAudit::new(T0, "t", "lookup", "x", "after the cut"))
+            .unwrap_err(),
+        cut
+    );
+    let named = std::fs::read_to_string(&checkpoint2).unwrap();
+    assert!(
+        named.lines().nth(1).unwrap().starts_with("6 "),
+        "the checkpoint still names the entry that was cut: {named}"
     );
 }
 

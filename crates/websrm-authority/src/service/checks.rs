@@ -235,9 +235,23 @@ impl Authority {
                 number.to_string(),
                 "valid authorization code",
             );
-            self.registry
-                .clear_attempts(operator.id, Credential::AuthorizationCode, Some(audit))
+            // Cleared only if no racing failure locked the operator out meanwhile; then the
+            // right code is refused like any other (a lockout is never undone by a success).
+            let cleared = self
+                .registry
+                .clear_attempts_unless_locked(
+                    operator.id,
+                    Credential::AuthorizationCode,
+                    now,
+                    Some(audit),
+                )
                 .map_err(internal)?;
+            if !cleared {
+                return Err(Refusal::one(
+                    E::AuthorizationCodeNotOperators,
+                    &[number.as_str()],
+                ));
+            }
         }
         if let Subject::Srs(srs) = subject {
             if operator.qst_number.as_ref() != Some(srs.qst_number()) {

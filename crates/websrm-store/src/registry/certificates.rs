@@ -504,8 +504,8 @@ impl Registry {
         checkpoint: Option<std::path::PathBuf>,
         at: OffsetDateTime,
     ) -> Result<(), Error> {
-        self.audit.set_key(key, checkpoint);
-        self.write(move |tx| audit::key_chain(tx, at))
+        let head = self.audit.set_key(key, checkpoint);
+        self.write(move |tx| audit::key_chain(tx, head, at))
     }
 
     /// Verifies the audit log's chain from the first entry, a page at a time: every link (keyed

@@ -54,10 +54,14 @@ impl Database {
     /// dbname=…`), as PostgreSQL; anything else as an SQLite file (with or without `sqlite:` in
     /// front). A connection string is never taken for a file name.
     pub fn parse(text: &str) -> Self {
-        if text.starts_with("postgres://")
-            || text.starts_with("postgresql://")
-            || is_key_value(text)
+        let lower = text.get(..13).unwrap_or(text).to_ascii_lowercase();
+        if let Some(scheme) = ["postgresql://", "postgres://"]
+            .into_iter()
+            .find(|scheme| lower.starts_with(scheme))
         {
+            // The scheme in lower case, as the client reads it.
+            Self::Postgres(format!("{scheme}{}", &text[scheme.len()..]))
+        } else if is_key_value(text) {
             Self::Postgres(text.to_owned())
         } else {
             Self::Sqlite(PathBuf::from(text.strip_prefix("sqlite:").unwrap_or(text)))
@@ -82,9 +86,18 @@ fn is_key_value(text: &str) -> bool {
         "options",
         "target_session_attrs",
     ];
-    text.split_whitespace().any(|word| {
-        word.split_once('=')
-            .is_some_and(|(key, _)| KEYS.contains(&key.trim()))
+    // libpq allows spaces around `=`: `host = db password = x`.
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words.iter().enumerate().any(|(i, word)| {
+        let key = match word.split_once('=') {
+            Some((key, _)) if !key.is_empty() => key,
+            // `key =` or `key = value`: the key is this word, followed by a word starting `=`.
+            _ => match words.get(i + 1) {
+                Some(next) if next.starts_with('=') => word,
+                _ => return false,
+            },
+        };
+        KEYS.contains(&key.to_ascii_lowercase().as_str())
     })
 }
 
@@ -120,7 +133,11 @@ impl fmt::Debug for Database {
 /// `postgresql://USER@HOST:PORT/NAME`, without the password.
 #[cfg(feature = "postgres")]
 fn describe(url: &str) -> String {
-    let Ok(config) = url.parse::<postgres::Config>() else {
+    // TLS words are read by the store (the client knows neither verify-full nor sslrootcert).
+    let parsed = crate::pg_tls::split(url)
+        .ok()
+        .and_then(|(rest, _, _)| rest.parse::<postgres::Config>().ok());
+    let Some(config) = parsed else {
         return "a PostgreSQL connection string that does not parse".into();
     };
     let hosts: Vec<String> = config
@@ -758,4 +775,33 @@ fn sqlite_reader<'p>(
     pool[next]
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod database_tests {
+    use super::*;
+
+    /// Every form of a PostgreSQL connection string is read as one, and named without its
+    /// password, TLS words included.
+    #[test]
+    fn connection_strings_are_postgresql_and_named_without_their_password() {
+        for text in [
+            "postgres://u:s3cret@db.internal:5432/x",
+            "POSTGRESQL://u:s3cret@db.internal:5432/x",
+            "host=db.internal password=s3cret dbname=x user=u",
+            "host = db.internal password = s3cret dbname = x user = u",
+            "postgres://u@db.internal/x?sslmode=verify-full&sslrootcert=/r.pem&password=s3cret",
+        ] {
+            let database = Database::parse(text);
+            assert!(matches!(database, Database::Postgres(_)), "{text}");
+            let shown = format!("{database} {database:?}");
+            assert!(!shown.contains("s3cret"), "{text}: {shown}");
+            #[cfg(feature = "postgres")]
+            assert!(shown.contains("db.internal"), "{text}: {shown}");
+        }
+        assert!(matches!(
+            Database::parse("./authority/authority.db"),
+            Database::Sqlite(_)
+        ));
+    }
 }

@@ -302,6 +302,34 @@ impl Registry {
         self.set_attempt_state(operator, credential, AttemptState::default(), audit)
     }
 
+    /// Clears the failed attempts at `credential` after a success, in one write that first
+    /// checks the lockout: a credential locked meanwhile (by failures racing this success) stays
+    /// locked, and `false` says so.
+    pub fn clear_attempts_unless_locked(
+        &self,
+        operator: OperatorId,
+        credential: Credential,
+        at: OffsetDateTime,
+        audit: Option<NewAudit>,
+    ) -> Result<bool, Error> {
+        let (n, first, until) = credential.columns();
+        self.write(move |tx| {
+            if locked_until(tx, operator, credential, at)?.is_some() {
+                return Ok(false);
+            }
+            tx.execute(
+                &format!(
+                    "UPDATE operators SET {n} = 0, {first} = NULL, {until} = NULL WHERE id = ?1"
+                ),
+                vals![operator.0],
+            )?;
+            if let Some(audit) = audit {
+                audit::append(tx, &audit)?;
+            }
+            Ok(true)
+        })
+    }
+
     /// Stores the operator's failed-attempt state at `credential`, with the audit entry of the
     /// decision.
     pub fn set_attempt_state(
