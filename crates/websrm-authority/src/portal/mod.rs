@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use maud::{DOCTYPE, PreEscaped, Render, display, html as markup};
+use maud::{display, html as markup};
 use time::{Duration, OffsetDateTime};
 use websrm_domain::{
     CertificateState, Health, IdentificationNumber, RevocationChannel, RevocationReason,
@@ -27,6 +27,10 @@ use websrm_store::NewAudit;
 use websrm_store::registry::{Credential, OperatorId, Reservation};
 
 use crate::Authority;
+
+mod pages;
+
+use pages::{Lang, form_expired, html, page, redirect, sign_in_refused, status_text, unavailable};
 
 /// Where the online services live on the enrolment host.
 pub const PREFIX: &str = "/services";
@@ -124,54 +128,6 @@ fn csrf_matches(form: &HashMap<String, String>, expected: &str) -> bool {
         .is_some_and(|csrf| constant_time_eq(csrf.as_bytes(), expected.as_bytes()))
 }
 
-/// The answer to a form whose CSRF token does not match (403).
-fn form_expired(lang: Lang) -> PortalResponse {
-    html(
-        403,
-        page(
-            lang,
-            lang.t("Requête refusée", "Request refused"),
-            markup! {
-                p {
-                    (lang.t(
-                        "Le formulaire a expiré. Recommencez.",
-                        "The form expired. Please try again.",
-                    ))
-                }
-            },
-        ),
-    )
-}
-
-/// The answer to a sign-in that is not verified now: too many (429) or every verification slot
-/// taken (503), with `Retry-After`.
-fn sign_in_refused(lang: Lang, refused: crate::password::Refused) -> PortalResponse {
-    let seconds = refused.retry_after();
-    let (status, fr, en) = match refused {
-        crate::password::Refused::TooMany(_) => (
-            429,
-            format!("Trop de tentatives de connexion. Réessayez dans {seconds} secondes."),
-            format!("Too many sign-in attempts. Try again in {seconds} seconds."),
-        ),
-        crate::password::Refused::Busy(_) => (
-            503,
-            format!("Le service est très sollicité. Réessayez dans {seconds} secondes."),
-            format!("The service is busy. Try again in {seconds} seconds."),
-        ),
-    };
-    let message = if lang == Lang::En { en } else { fr };
-    let mut answer = html(
-        status,
-        page(
-            lang,
-            lang.t("Connexion", "Sign in"),
-            markup! { p role="alert" id="error" { strong { (message) } } },
-        ),
-    );
-    answer.retry_after = Some(seconds);
-    answer
-}
-
 /// A request to the portal, as the HTTP layer extracted it: its query, cookies and form fields,
 /// already decoded (axum's `Query` and `Form`, axum-extra's `CookieJar`).
 #[derive(Debug, Clone, Default)]
@@ -232,88 +188,12 @@ impl PortalResponse {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lang {
-    Fr,
-    En,
-}
-
-impl Lang {
-    fn t(self, fr: &'static str, en: &'static str) -> &'static str {
-        if self == Self::En { en } else { fr }
-    }
-
-    fn code(self) -> &'static str {
-        if self == Self::En { "en" } else { "fr" }
-    }
-}
-
 /// 32 random bytes, URL-safe; `None` when the system's generator fails (the caller then fails
 /// closed: no session, no form, rather than a guessable token).
 fn random_token() -> Option<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).ok()?;
     Some(URL_SAFE_NO_PAD.encode(bytes))
-}
-
-const STYLE: &str = "body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}\
-    table{border-collapse:collapse}th,td{border:1px solid #888;padding:.3rem .6rem;text-align:left}\
-    :focus{outline:3px solid #1a5fb4}";
-
-/// A whole page: the services' header (a link to the certificates, one to the other language),
-/// the title, and `body`.
-fn page(lang: Lang, title: &str, body: impl Render) -> String {
-    let other = if lang == Lang::En { "fr" } else { "en" };
-    markup! {
-        (DOCTYPE)
-        html lang=(lang.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width";
-                title {
-                    (title) " — "
-                    (lang.t("Mon dossier pour les entreprises", "My Account for businesses"))
-                }
-                style { (PreEscaped(STYLE)) }
-            }
-            body {
-                header {
-                    p {
-                        a href={ (PREFIX) "/certificats?lang=" (lang.code()) } {
-                            (lang.t("Mes certificats", "My certificates"))
-                        }
-                        " · "
-                        a href={ "?lang=" (other) } lang=(other) { (lang.t("English", "Français")) }
-                    }
-                }
-                main {
-                    h1 { (title) }
-                    (body)
-                }
-            }
-        }
-    }
-    .into_string()
-}
-
-fn html(status: u16, body: String) -> PortalResponse {
-    PortalResponse {
-        status,
-        location: None,
-        cookies: Vec::new(),
-        body,
-        retry_after: None,
-    }
-}
-
-fn redirect(to: &str) -> PortalResponse {
-    PortalResponse {
-        status: 303,
-        location: Some(to.into()),
-        cookies: Vec::new(),
-        body: String::new(),
-        retry_after: None,
-    }
 }
 
 impl Authority {
@@ -801,42 +681,6 @@ impl Authority {
             }
             Err(_) => html(500, page(lang, lang.t("Erreur", "Error"), "")),
         }
-    }
-}
-
-/// The answer when the portal cannot do what it must safely (random generator, audit log).
-fn unavailable(lang: Lang) -> PortalResponse {
-    html(
-        503,
-        page(
-            lang,
-            lang.t("Service indisponible", "Service unavailable"),
-            markup! {
-                p {
-                    (lang.t(
-                        "Le service est momentanément indisponible. Réessayez plus tard.",
-                        "The service is temporarily unavailable. Please try again later.",
-                    ))
-                }
-            },
-        ),
-    )
-}
-
-fn status_text(lang: Lang, state: CertificateState, health: Health) -> &'static str {
-    match (state, health) {
-        (CertificateState::Revoked { .. }, _) => lang.t("Révoqué", "Revoked"),
-        (CertificateState::Deleted, _) => lang.t("Supprimé", "Deleted"),
-        (CertificateState::Replaced, _) => lang.t("Remplacé", "Replaced"),
-        (_, Health::Expired) => lang.t("Expiré", "Expired"),
-        (_, Health::ExpiringSoon { .. }) => {
-            lang.t("En vigueur, expire bientôt", "In force, expiring soon")
-        }
-        (_, Health::ReplacementRecommended) => lang.t(
-            "En vigueur, remplacement recommandé",
-            "In force, replacement recommended",
-        ),
-        _ => lang.t("En vigueur", "In force"),
     }
 }
 
