@@ -434,3 +434,70 @@ fn the_file_protector_keeps_an_owner_only_key_beside_the_database() {
         Err(Error::KeyProtector { .. })
     ));
 }
+
+/// An answer remembered under a key survives a reopening, keeps its first version, and is
+/// forgotten after its time; a link extended once per key is signed once, and a second call
+/// with the key gets what was remembered, with no second link.
+#[test]
+fn answers_are_remembered_by_key_and_a_keyed_link_is_made_once() {
+    use websrm_store::device::{ChainKey, Extension, RememberedAnswer};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.db");
+    let first = RememberedAnswer::new("POST /v1/enrolments", "d1", 201, "{\"a\":1}", T0);
+    assert!(reopen(&path).remember_answer("k1", &first).unwrap());
+    let other = RememberedAnswer::new("POST /v1/enrolments", "d2", 201, "{\"a\":2}", T0);
+    assert!(
+        !reopen(&path).remember_answer("k1", &other).unwrap(),
+        "the first stays"
+    );
+    assert_eq!(reopen(&path).remembered_answer("k1").unwrap(), Some(first));
+    assert_eq!(reopen(&path).remembered_answer("k2").unwrap(), None);
+    assert_eq!(
+        reopen(&path)
+            .forget_answers_before(T0 + Duration::seconds(1))
+            .unwrap(),
+        1
+    );
+    assert_eq!(reopen(&path).remembered_answer("k1").unwrap(), None);
+
+    let chain = ChainKey::new(
+        websrm_domain::Environment::Dev,
+        device_id("7654-0955-8558"),
+        "0000000000000000".parse().unwrap(),
+        "5678912340TQ0001".parse().unwrap(),
+    );
+    let answer = |link: &websrm_store::device::ChainLink| {
+        RememberedAnswer::new("sign", "d", 200, format!("{}", link.position), T0)
+    };
+    let made = reopen(&path)
+        .extend_chain_once(&chain, "s1", |_| Ok("actu-1".into()), answer)
+        .unwrap();
+    let Extension::Extended(link) = made else {
+        panic!("{made:?}")
+    };
+    assert_eq!((link.position, link.actu.as_str()), (1, "actu-1"));
+    let again = reopen(&path)
+        .extend_chain_once(&chain, "s1", |_| panic!("not signed again"), answer)
+        .unwrap();
+    let Extension::Remembered(remembered) = again else {
+        panic!("{again:?}")
+    };
+    assert_eq!(remembered.body, "1");
+    assert_eq!(
+        reopen(&path).chain_head(&chain).unwrap(),
+        Some(("actu-1".into(), 1))
+    );
+    // A signing that fails leaves neither a link nor an answer.
+    let failed = reopen(&path).extend_chain_once(
+        &chain,
+        "s2",
+        |_| Err(Error::Signing("no key".into())),
+        answer,
+    );
+    assert!(failed.is_err());
+    assert_eq!(reopen(&path).remembered_answer("s2").unwrap(), None);
+    assert_eq!(
+        reopen(&path).chain_head(&chain).unwrap(),
+        Some(("actu-1".into(), 1))
+    );
+}

@@ -9,8 +9,9 @@ use websrm_domain::{
 };
 
 use crate::{
-    BillingGuard, CertificateView, Changes, Config, Confirmation, DeviceIdAnswer, Error,
-    OperatorEnrolment, Origin, RecoveryReport, RevocationCheck, SignedTransaction, TransactionData,
+    BillingGuard, CertificatePem, CertificateView, Changes, Config, Confirmation, DeviceIdAnswer,
+    Error, IdempotencyKey, OperatorEnrolment, Origin, RecoveryReport, RememberedAnswer,
+    RevocationCheck, SignedTransaction, TransactionData,
 };
 
 /// The SRS's certificate side, with blocking calls. Do not use it from inside an async runtime.
@@ -174,6 +175,39 @@ impl Srs {
         data: &TransactionData,
     ) -> Result<SignedTransaction, Error> {
         self.inner.sign_in_chain(origin, operator, data)
+    }
+
+    /// See [`crate::Srs::sign_in_chain_once`].
+    pub fn sign_in_chain_once(
+        &self,
+        key: &IdempotencyKey,
+        origin: &Origin,
+        operator: &IdentificationNumber,
+        data: &TransactionData,
+    ) -> Result<SignedTransaction, Error> {
+        self.inner.sign_in_chain_once(key, origin, operator, data)
+    }
+
+    /// See [`crate::Srs::remembered_answer`].
+    pub fn remembered_answer(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<RememberedAnswer>, Error> {
+        self.inner.remembered_answer(key)
+    }
+
+    /// See [`crate::Srs::remember_answer`].
+    pub fn remember_answer(
+        &self,
+        key: &IdempotencyKey,
+        answer: &RememberedAnswer,
+    ) -> Result<bool, Error> {
+        self.inner.remember_answer(key, answer)
+    }
+
+    /// See [`crate::Srs::certificate_pem`].
+    pub fn certificate_pem(&self, nickname: &Nickname) -> Result<CertificatePem, Error> {
+        self.inner.certificate_pem(nickname)
     }
 
     /// See [`crate::Srs::history`].

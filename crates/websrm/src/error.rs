@@ -58,6 +58,13 @@ pub enum Error {
     /// A value entered is invalid.
     #[error(transparent)]
     Invalid(#[from] ParseError),
+    /// An idempotency key is empty, longer than 255 characters, or not visible ASCII.
+    #[error("an idempotency key is 1 to 255 visible ASCII characters")]
+    InvalidIdempotencyKey,
+    /// The idempotency key was used before for another request: a retry must send the same
+    /// request again, and a new request needs a new key.
+    #[error("the idempotency key {0} was used for another request")]
+    IdempotencyConflict(crate::IdempotencyKey),
     /// The subject's values are inconsistent (e.g. the identification number is not the start of
     /// the QST number).
     #[error("the certificate's details are inconsistent: {0:?}")]

@@ -59,8 +59,9 @@ pub use config::{AuthorityAddress, Config, SystemClock};
 pub use error::Error;
 pub use notices::{BillingGuard, INVALID_CERTIFICATE_MENTIONS, Notice, warning};
 pub use srs::{
-    CertificateView, Changes, Confirmation, DeviceIdAnswer, OperatorEnrolment, Origin,
-    RecoveryReport, RevocationCheck, SERVER_INSTALLATION, SignedTransaction, Srs, TransactionData,
+    ANSWERS_KEPT, CertificatePem, CertificateView, Changes, Confirmation, DeviceIdAnswer,
+    IdempotencyKey, OperatorEnrolment, Origin, RecoveryReport, RememberedAnswer, RevocationCheck,
+    SERVER_INSTALLATION, SignedTransaction, Srs, TransactionData, request_digest,
 };
 pub use websrm_crypto::{Preceding, Signature, TransactionSignatureInput};
 pub use websrm_domain as domain;

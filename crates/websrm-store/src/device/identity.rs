@@ -118,33 +118,9 @@ impl DeviceStore {
         sign: impl FnOnce(Option<&str>) -> Result<String, Error>,
     ) -> Result<ChainLink, Error> {
         let tx = db::write_tx(&mut self.conn)?;
-        let params_key = params![
-            key.environment.as_str(),
-            key.device.to_string(),
-            key.srs_id.to_string(),
-            key.qst.as_str()
-        ];
-        let head: Option<(String, i64)> = optional(tx.query_row_cached(
-            "SELECT last_actu, position FROM chains WHERE environment = ?1 AND device_id = ?2 AND srs_id = ?3 AND qst = ?4",
-            params_key,
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        ))?;
-        let (preced, position) = match head {
-            Some((actu, position)) => (Some(actu), position + 1),
-            None => (None, 1),
-        };
-        let actu = sign(preced.as_deref())?;
-        tx.execute_cached(
-            "INSERT INTO chains (environment, device_id, srs_id, qst, last_actu, position) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-             ON CONFLICT (environment, device_id, srs_id, qst) DO UPDATE SET last_actu = excluded.last_actu, position = excluded.position",
-            params![key.environment.as_str(), key.device.to_string(), key.srs_id.to_string(), key.qst.as_str(), actu, position],
-        )?;
+        let link = extend_in(&tx, key, sign)?;
         tx.commit()?;
-        Ok(ChainLink {
-            preced,
-            actu,
-            position: position.unsigned_abs(),
-        })
+        Ok(link)
     }
 
     /// The last `actu` of a chain and its position, if the chain has begun.
@@ -191,4 +167,37 @@ pub(super) fn set_device_id(
             Ok(true)
         }
     }
+}
+
+/// Adds a link to a chain inside the caller's transaction.
+pub(super) fn extend_in(
+    tx: &Connection,
+    key: &ChainKey,
+    sign: impl FnOnce(Option<&str>) -> Result<String, Error>,
+) -> Result<ChainLink, Error> {
+    let head: Option<(String, i64)> = optional(tx.query_row_cached(
+        "SELECT last_actu, position FROM chains WHERE environment = ?1 AND device_id = ?2 AND srs_id = ?3 AND qst = ?4",
+        params![
+            key.environment.as_str(),
+            key.device.to_string(),
+            key.srs_id.to_string(),
+            key.qst.as_str()
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    ))?;
+    let (preced, position) = match head {
+        Some((actu, position)) => (Some(actu), position + 1),
+        None => (None, 1),
+    };
+    let actu = sign(preced.as_deref())?;
+    tx.execute_cached(
+        "INSERT INTO chains (environment, device_id, srs_id, qst, last_actu, position) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (environment, device_id, srs_id, qst) DO UPDATE SET last_actu = excluded.last_actu, position = excluded.position",
+        params![key.environment.as_str(), key.device.to_string(), key.srs_id.to_string(), key.qst.as_str(), actu, position],
+    )?;
+    Ok(ChainLink {
+        preced,
+        actu,
+        position: position.unsigned_abs(),
+    })
 }

@@ -3,7 +3,8 @@
 //!
 //! `identity.rs`: the device identifier, terminals and signature chains; `requests.rs`: requests
 //! written down before they leave and their outcome; `slots.rs`: the certificate slots;
-//! `history.rs`: the history; `schema.rs`: the migrations.
+//! `history.rs`: the history; `answers.rs`: answers remembered by idempotency key;
+//! `schema.rs`: the migrations.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,12 +19,14 @@ use websrm_domain::{
 use crate::Error;
 use crate::db::{self, Cached, from_unix, optional, parse, to_unix};
 
+mod answers;
 mod history;
 mod identity;
 mod requests;
 mod schema;
 mod slots;
 
+pub use answers::{Extension, RememberedAnswer};
 pub use schema::MIGRATIONS;
 
 use history::history;

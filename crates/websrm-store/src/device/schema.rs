@@ -96,4 +96,17 @@ INSERT INTO slots_v3 SELECT environment, operator, installation, nickname, certi
 DROP TABLE slots;
 ALTER TABLE slots_v3 RENAME TO slots;
 ",
+    // Answers remembered by idempotency key, so that a request retried after a lost answer
+    // (same key, same request) gets the first answer again instead of a second effect.
+    r"
+CREATE TABLE answers (
+    key        TEXT PRIMARY KEY,
+    operation  TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    status     INTEGER NOT NULL,
+    body       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX answers_created_at ON answers (created_at);
+",
 ];

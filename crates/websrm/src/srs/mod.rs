@@ -23,19 +23,23 @@ use websrm_protocol::client::{CertificateClient, ClientError};
 use websrm_protocol::headers::CertificateHeaders;
 use websrm_protocol::wire::{CertificateAnswer, Modification};
 use websrm_store::device::{
-    CertificateMaterial, EndState, PendingKind, PendingRequest, Slot, SlotKey, SlotStatus,
+    CertificateMaterial, EndState, Extension, PendingKind, PendingRequest, Slot, SlotKey,
+    SlotStatus,
 };
 use websrm_store::{DeviceStore, FileKeyProtector, KeyProtector};
 
 use crate::notices::{BillingGuard, INVALID_CERTIFICATE_MENTIONS, Notice, warning};
 use crate::{Config, Error};
 
+mod answers;
 mod lifecycle;
 mod revocation;
 mod signatures;
 mod terminals;
 
-pub use signatures::{Origin, SignedTransaction, TransactionData};
+pub use answers::{ANSWERS_KEPT, IdempotencyKey, request_digest};
+pub use signatures::{CertificatePem, Origin, SignedTransaction, TransactionData};
+pub use websrm_store::device::RememberedAnswer;
 
 /// The answer to "do you already have an identifier for this device?", asked before a first
 /// request when the device has none.

@@ -2,7 +2,30 @@
 
 use super::*;
 
+/// A certificate and the authority's `certifPSI`, as PEM: what a POS needs to show them or to
+/// encrypt a bill's QR code. Never the private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CertificatePem {
+    /// The certificate's nickname.
+    pub nickname: Nickname,
+    /// The certificate (PEM).
+    pub certificate: String,
+    /// The authority's `certifPSI` certificate given with it (PEM).
+    pub certif_psi: String,
+}
+
 impl Srs {
+    /// The certificate named `nickname` and its `certifPSI`, as PEM.
+    pub fn certificate_pem(&self, nickname: &Nickname) -> Result<CertificatePem, Error> {
+        let slot = self.slot_by_nickname(nickname.as_str())?;
+        Ok(CertificatePem {
+            nickname: slot.nickname,
+            certificate: pem::encode("CERTIFICATE", &slot.material.certificate_der),
+            certif_psi: slot.material.certif_psi_pem,
+        })
+    }
+
     /// Every certificate of this device, with its health at `at`.
     pub fn certificates(&self, at: OffsetDateTime) -> Result<Vec<CertificateView>, Error> {
         let slots = self.store().slots()?;
@@ -177,8 +200,42 @@ impl Srs {
         operator: &IdentificationNumber,
         data: &TransactionData,
     ) -> Result<SignedTransaction, Error> {
+        self.sign_link(origin, operator, data, None)
+    }
+
+    /// [`sign_in_chain`](Self::sign_in_chain) once per idempotency key: the first call with
+    /// `key` adds the link and remembers it in the same store transaction; a call with the same
+    /// key and the same values (a retry after a lost answer, even after a crash) returns that
+    /// same link without adding another; the same key with other values is
+    /// [`Error::IdempotencyConflict`]. Keys are remembered for at least
+    /// [`ANSWERS_KEPT`](crate::ANSWERS_KEPT).
+    pub fn sign_in_chain_once(
+        &self,
+        key: &IdempotencyKey,
+        origin: &Origin,
+        operator: &IdentificationNumber,
+        data: &TransactionData,
+    ) -> Result<SignedTransaction, Error> {
+        self.sign_link(origin, operator, data, Some(key))
+    }
+
+    fn sign_link(
+        &self,
+        origin: &Origin,
+        operator: &IdentificationNumber,
+        data: &TransactionData,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<SignedTransaction, Error> {
+        let digest = key.map(|_| signing_digest(origin, operator, data));
+        // A retry is answered before anything else is checked: the certificate may have ended
+        // since, and the link was handed out already.
+        if let (Some(key), Some(digest)) = (key, &digest)
+            && let Some(answer) = self.store().remembered_answer(key.as_str())?
+        {
+            return replayed(key, digest, &answer);
+        }
         let slot = self.usable_slot(operator)?;
-        let key = self.open_key(&slot.sealed_key, &slot.key)?;
+        let key_material = self.open_key(&slot.sealed_key, &slot.key)?;
         let qst = inspect_certificate(&slot.material.certificate_der)?
             .subject
             .and_then(|s| s.qst_number().cloned())
@@ -199,7 +256,7 @@ impl Srs {
             self.config.product.srs_id,
             qst.clone(),
         );
-        let link = self.store().extend_chain(&chain, |preced| {
+        let sign = |preced: Option<&str>| {
             let preced = match preced {
                 None => websrm_crypto::Preceding::First,
                 Some(text) => websrm_crypto::Preceding::Signature(
@@ -219,24 +276,45 @@ impl Srs {
                 mod_trans: &data.mod_trans,
                 preced,
             };
-            let actu = key
+            let actu = key_material
                 .sign(input.to_text().as_bytes())
                 .map_err(|e| websrm_store::Error::Signing(e.to_string()))?;
             #[cfg(feature = "test-util")]
             crate::crash_point("chain-before-commit");
             Ok(actu.to_base64())
-        })?;
-        let preced = match &link.preced {
-            None => websrm_crypto::Preceding::First,
-            Some(text) => websrm_crypto::Preceding::Signature(Signature::from_base64(text)?),
         };
-        Ok(SignedTransaction {
-            device_id,
-            actu: Signature::from_base64(&link.actu)?,
-            preced,
-            thumbprint: slot.material.thumbprint,
-            position: link.position,
-        })
+        let thumbprint = slot.material.thumbprint;
+        let signed = |link: &websrm_store::device::ChainLink| -> Result<SignedTransaction, Error> {
+            let preced = match &link.preced {
+                None => websrm_crypto::Preceding::First,
+                Some(text) => websrm_crypto::Preceding::Signature(Signature::from_base64(text)?),
+            };
+            Ok(SignedTransaction {
+                device_id,
+                actu: Signature::from_base64(&link.actu)?,
+                preced,
+                thumbprint,
+                position: link.position,
+            })
+        };
+        let (Some(key), Some(digest)) = (key, digest) else {
+            let link = self.store().extend_chain(&chain, sign)?;
+            return signed(&link);
+        };
+        let now = self.now();
+        let extension = self
+            .store()
+            .extend_chain_once(&chain, key.as_str(), sign, |link| {
+                let body = signed(link).map(|t| encode_signed(&t)).unwrap_or_default();
+                RememberedAnswer::new(SIGNING, digest.clone(), 200, body, now)
+            })?;
+        #[cfg(feature = "test-util")]
+        crate::crash_point("chain-after-commit");
+        match extension {
+            Extension::Extended(link) => signed(&link),
+            Extension::Remembered(answer) => replayed(key, &digest, &answer),
+            _ => Err(Error::BadAnswer("unknown chain extension".into())),
+        }
     }
 
     /// `SIGNATRANSM` and `EMPRCERTIFTRANSM` for a request initiated by `device` (the host or a
@@ -254,4 +332,80 @@ impl Srs {
             key.sign(signatransm_input(authorization_code, device, actus).as_bytes())?;
         Ok((signature, slot.material.thumbprint))
     }
+}
+
+/// The operation a signature's remembered answer is kept under.
+const SIGNING: &str = "sign_in_chain";
+
+/// What a signature request asks, as a digest: the same key must come with the same request.
+fn signing_digest(
+    origin: &Origin,
+    operator: &IdentificationNumber,
+    data: &TransactionData,
+) -> String {
+    let origin = match origin {
+        Origin::Host => String::new(),
+        Origin::Terminal(label) => format!("terminal:{label}"),
+    };
+    let text = [
+        origin.as_str(),
+        operator.as_str(),
+        &data.no_trans,
+        &data.dat_trans,
+        &data.tps,
+        &data.tvq,
+        &data.apres_tax,
+        data.no_tps.as_str(),
+        &data.mod_impr,
+        &data.mod_trans,
+    ]
+    .join("\u{1f}");
+    websrm_crypto::sha256(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The remembered answer under `key`, if it was for the same request.
+fn replayed(
+    key: &IdempotencyKey,
+    digest: &str,
+    answer: &RememberedAnswer,
+) -> Result<SignedTransaction, Error> {
+    if answer.operation != SIGNING || answer.digest != digest {
+        return Err(Error::IdempotencyConflict(key.clone()));
+    }
+    decode_signed(&answer.body)
+        .ok_or_else(|| Error::BadAnswer(format!("the answer remembered under {key} is unreadable")))
+}
+
+/// A signed transaction as remembered: one value a line.
+fn encode_signed(t: &SignedTransaction) -> String {
+    format!(
+        "{}\n{}\n{}\n{}\n{}",
+        t.device_id,
+        t.actu.to_base64(),
+        t.preced,
+        t.thumbprint,
+        t.position
+    )
+}
+
+fn decode_signed(text: &str) -> Option<SignedTransaction> {
+    let mut lines = text.lines();
+    let device_id = lines.next()?.parse().ok()?;
+    let actu = Signature::from_base64(lines.next()?).ok()?;
+    let preced = match lines.next()? {
+        p if p == Signature::FIRST_PRECED => websrm_crypto::Preceding::First,
+        p => websrm_crypto::Preceding::Signature(Signature::from_base64(p).ok()?),
+    };
+    let thumbprint = lines.next()?.parse().ok()?;
+    let position = lines.next()?.parse().ok()?;
+    Some(SignedTransaction {
+        device_id,
+        actu,
+        preced,
+        thumbprint,
+        position,
+    })
 }
