@@ -264,7 +264,11 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, &path)?;
-        fs::File::open(dir)?.sync_all()
+        // Windows cannot flush a folder (it opens one for reading only, and FlushFileBuffers
+        // needs write access): NTFS journals the new name itself, and SQLite does no more.
+        #[cfg(not(windows))]
+        fs::File::open(dir)?.sync_all()?;
+        Ok(())
     })();
     result.map_err(|e| Error::io("writing", &path, &e))
 }

@@ -9,6 +9,8 @@ mod check;
 mod demo;
 mod essai;
 mod srs;
+#[cfg(windows)]
+mod winservice;
 
 use std::process::ExitCode;
 

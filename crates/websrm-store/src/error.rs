@@ -118,6 +118,19 @@ pub enum Error {
         /// The command that makes it private.
         fix: String,
     },
+    /// A file or folder of a store may be read or written by other accounts of the machine,
+    /// as its Windows access list says.
+    #[error(
+        "{path} may be read or written by {others} (its access list grants them access); run `{fix}`"
+    )]
+    NotPrivateAcl {
+        /// The file or folder.
+        path: String,
+        /// Who else has access, by name and SID.
+        others: String,
+        /// The `icacls` command that makes it private.
+        fix: String,
+    },
     /// A terminal with this label or device identifier is already recorded.
     #[error("a terminal {0} or with the same identifier is already recorded")]
     TerminalExists(String),

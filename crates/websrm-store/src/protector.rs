@@ -1,6 +1,6 @@
 //! Where the key-encryption key of the device store comes from.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -74,6 +74,16 @@ impl FileKeyProtector {
                 });
             }
         }
+        #[cfg(windows)]
+        match websrm_acl::check(&self.path, websrm_acl::Kind::File) {
+            Ok(None) => {}
+            Ok(Some(exposed)) => {
+                return Err(Error::KeyProtector {
+                    reason: exposed.to_string(),
+                });
+            }
+            Err(e) => return Err(self.io("reading the access list of", &e)),
+        }
         let mut bytes = Zeroizing::new(Vec::new());
         file.read_to_end(&mut bytes)
             .map_err(|e| self.io("reading", &e))?;
@@ -100,14 +110,21 @@ impl FileKeyProtector {
         let mut tmp = self.path.as_os_str().to_owned();
         tmp.push(format!(".tmp{}", std::process::id()));
         let tmp = PathBuf::from(tmp);
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp).map_err(|e| self.io("creating", &e))?;
+        #[cfg(not(windows))]
+        let created = {
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            options.open(&tmp)
+        };
+        // Private from its first instant: this account, SYSTEM and Administrators only.
+        #[cfg(windows)]
+        let created = websrm_acl::create_new(&tmp);
+        let mut file = created.map_err(|e| self.io("creating", &e))?;
         let written = file.write_all(key.as_ref()).and_then(|()| file.sync_all());
         drop(file);
         let linked = written.and_then(|()| fs::hard_link(&tmp, &self.path));
@@ -117,6 +134,9 @@ impl FileKeyProtector {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
             Err(e) => return Err(self.io("creating", &e)),
         }
+        // Windows cannot flush a folder (it opens one for reading only, and FlushFileBuffers
+        // needs write access): NTFS journals the new name itself, and SQLite does no more.
+        #[cfg(not(windows))]
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::File::open(dir)
                 .and_then(|d| d.sync_all())
