@@ -71,7 +71,7 @@ def main():
     }
     status, error = agent.call("POST", "/v1/enrolments", request)
     check("the device-identifier question comes first", status == 409 and error["kind"] == "device_id_question", error)
-    request["device_id_answer"] = "request_new"
+    request["device_id_answer"] = {"answer": "request_new"}
     status, enrolled = agent.call("POST", "/v1/enrolments", request)
     check("enrolment", status == 201 and enrolled["certificate"]["health"] == "valid", enrolled)
     device_id = enrolled["device_id"]

@@ -2,9 +2,10 @@
 //!
 //! - `ci`: everything CI checks, in order, stopping at the first failure:
 //!   `fmt --check`, clippy (`-D warnings`), every test, the registry's suite and the integration
-//!   tests again on a throw-away PostgreSQL server (with the two-process test), docs (warnings
-//!   denied), `deps`, the README's vendor snippet against the facade's compiled example, the
-//!   Windows build, `deny`, and a short pass of every fuzz target.
+//!   tests again on a throw-away PostgreSQL server (with the two-process test), the agent's
+//!   generated TypeScript and Python clients (`clients`), docs (warnings denied), `deps`, the
+//!   README's vendor snippet against the facade's compiled example, the Windows build, `deny`,
+//!   and a short pass of every fuzz target.
 //! - `deps`: checks the workspace's dependency arrows against `docs/ARCHITECTURE.md`.
 //! - `fmt`: formats the workspace.
 //! - `bench`: runs the benchmarks and writes their results into `docs/BENCHMARKS.md`.
@@ -13,13 +14,20 @@
 //! - `fuzz [--target NAME] [--secs N]`: runs the fuzz targets of `fuzz/` (cargo-fuzz, libFuzzer,
 //!   on the stable toolchain), each for N seconds (default 20).
 //! - `windows`: clippy for `x86_64-pc-windows-gnu` and `websrm.exe` cross-built with MinGW-w64
-//!   (the target and the linker installed when missing).
+//!   (the target and the linker installed when missing); then, under Wine (Debian's `wine64`,
+//!   installed when missing and installable), the access-list tests, `websrm.exe demo` and the
+//!   agent walkthrough against `websrm.exe` (said so, and skipped, when Wine cannot be had).
+//! - `clients [--no-build]`: lints the agent's OpenAPI document, generates a TypeScript client
+//!   (openapi-typescript, openapi-fetch) and a Python one (openapi-python-client) from it and runs
+//!   the walkthrough of `docs/AGENT.md` with each against a fresh agent and a local authority
+//!   (`--no-build`: with `target/debug/websrm` as it is).
 //! - `test-postgres`: the PostgreSQL pass of `ci` alone (a throw-away server, installed from
 //!   Debian's `postgresql` package when missing).
 
 // xtask talks to the developer on the terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod clients;
 mod deny;
 mod deps;
 mod fuzz;
@@ -47,6 +55,8 @@ fn run(args: &[String]) -> Result<()> {
     let root = workspace_root();
     match args.first().map(String::as_str) {
         Some("ci") => ci(&root),
+        Some("clients") => clients::check(&root, &args[1..])
+            .map(|(passed, failed)| println!("xtask: {passed} passed, {failed} failed")),
         Some("deps") => deps::check_workspace(&root),
         Some("fmt") => cargo(&root, &["fmt", "--all"], &[]),
         Some("bench") => bench(&root),
@@ -55,7 +65,7 @@ fn run(args: &[String]) -> Result<()> {
         Some("test-postgres") => postgres_tests(&root).map(|_| ()),
         Some("windows") => windows::check(&root),
         _ => bail!(
-            "usage: cargo xtask <ci|deps|fmt|bench|deny|fuzz [--target NAME] [--secs N]|test-postgres|windows>"
+            "usage: cargo xtask <ci|clients [--no-build]|deps|fmt|bench|deny|fuzz [--target NAME] [--secs N]|test-postgres|windows>"
         ),
     }
 }
@@ -105,6 +115,10 @@ fn ci(root: &Path) -> Result<()> {
         &[],
     )?;
     let (p, f) = postgres_tests(root)?;
+    passed += p;
+    failed += f;
+    // The agent's API through the clients other languages generate from its document.
+    let (p, f) = clients::check(root, &[])?;
     passed += p;
     failed += f;
     cargo(

@@ -17,6 +17,8 @@
 #![deny(missing_docs)]
 
 mod api;
+mod contract;
+mod idempotency;
 mod serve;
 
 pub use serve::Limits;
@@ -38,11 +40,14 @@ use utoipa::OpenApi;
 use websrm::{Config, Srs};
 
 pub use api::{
-    ApiError, AuthorityErrorBody, BillingGuardBody, CertificateBody, CertificatesBody, Confirm,
-    DeviceIdAnswerBody, DeviceIdBody, EnrolledBody, EnrolmentRequest, HealthBody, NewTerminal,
-    RecoveryBody, ServerEnrolmentRequest, SignRequest, SignedBody, TerminalBody, TransmissionBody,
+    AgentStatus, ApiError, AuthorityErrorBody, BillingGuardBody, CertificateBody,
+    CertificatePemBody, CertificatesBody, Confirm, DeviceIdAnswerBody, DeviceIdBody, EnrolledBody,
+    EnrolmentRequest, ErrorKind, HealthBody, HealthName, HistoryEntryBody, HistoryEventName,
+    Installation, NewTerminal, RecoveryBody, ReplaceRequest, ResetBody, SectorName,
+    ServerEnrolmentRequest, SignRequest, SignedBody, TerminalBody, TestCaseBody, TransmissionBody,
     TransmissionRequest, Warning,
 };
+pub use contract::{PARITY, Parity};
 
 /// What went wrong starting the agent.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +115,10 @@ pub(crate) struct Agent {
     installations: Mutex<HashMap<String, Arc<Srs>>>,
     /// Held while a request goes to the authority: requests never overlap.
     pub(crate) authority: tokio::sync::Mutex<()>,
+    /// Held by a call with an idempotency key, from looking up its answer to remembering it.
+    pub(crate) keyed: tokio::sync::Mutex<()>,
+    /// The `CASESSAI` set through the API, for installations opened later.
+    test_case: Mutex<Option<websrm::domain::TestCase>>,
     /// What the background work found last.
     pub(crate) health: tokio::sync::Mutex<HealthBody>,
     token: String,
@@ -137,8 +146,39 @@ impl Agent {
         let srs = Arc::new(Srs::open(
             self.config.srs.clone().with_installation(installation),
         )?);
+        if let Some(case) = *self
+            .test_case
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            srs.set_test_case(case);
+        }
         map.insert(installation.to_owned(), srs.clone());
         Ok(srs)
+    }
+
+    /// The `CASESSAI` the main installation's next request carries.
+    pub(crate) fn test_case(&self) -> websrm::domain::TestCase {
+        self.main().test_case()
+    }
+
+    /// Sends `case` with the next request of every installation.
+    pub(crate) fn set_test_case(
+        &self,
+        case: websrm::domain::TestCase,
+    ) -> Result<(), websrm::Error> {
+        *self
+            .test_case
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(case);
+        let map = self
+            .installations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for srs in map.values() {
+            srs.set_test_case(case);
+        }
+        Ok(())
     }
 
     /// The facade holding the certificate `nickname` (any installation).
@@ -175,7 +215,7 @@ impl Agent {
     }
 
     /// The daily check: revocations from the CRL, then every certificate's warning.
-    async fn check(&self) {
+    pub(crate) async fn check(&self) {
         let main = self.main();
         let revocation = {
             let _authority = self.authority.lock().await;
@@ -229,20 +269,26 @@ impl Agent {
     ),
     paths(
         api::health,
+        api::check_now,
         api::device_id,
         api::set_device_id,
+        api::history,
         api::certificates,
+        api::certificate_pem,
         api::enrol,
         api::enrol_server,
         api::replace,
         api::delete,
         api::remove,
         api::recover,
+        api::reset_installation,
         api::terminals,
         api::add_terminal,
         api::billing_guard,
         api::sign,
         api::transmission_signature,
+        api::test_case,
+        api::set_test_case,
     ),
     modifiers(&BearerToken),
     tags(
@@ -252,6 +298,7 @@ impl Agent {
         (name = "terminals", description = "Terminals attached to this device"),
         (name = "billing", description = "May this SRS produce a bill now"),
         (name = "signatures", description = "actu in its chain, SIGNATRANSM"),
+        (name = "certification", description = "CASESSAI: Revenu Québec's certification cases, run from the vendor's product"),
     )
 )]
 struct ApiDoc;
@@ -272,9 +319,8 @@ impl utoipa::Modify for BearerToken {
 /// The OpenAPI description, as JSON (what `/v1/openapi.json` serves and `docs/agent-openapi.json`
 /// keeps).
 pub fn openapi() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|_| "{}".to_owned())
+    let document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    serde_json::to_string_pretty(&contract::complete(document)).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// The token file of a store: `<store>.agent-token`.
@@ -285,7 +331,9 @@ pub fn token_path(store: &Path) -> PathBuf {
 }
 
 /// The bearer token: read from its file, or created there on first start (32 random bytes in
-/// hex, owner-only, written under a temporary name and linked into place).
+/// hex, owner-only, written under a temporary name and linked into place). Owner-only is mode
+/// 0600 on Unix, and on Windows a protected access list granting this account, `SYSTEM` and
+/// `Administrators` only; a token others may read is refused either way.
 fn token(store: &Path) -> Result<String, Error> {
     let path = token_path(store);
     let io = |what: String| move |source| Error::Io { what, source };
@@ -305,6 +353,20 @@ fn token(store: &Path) -> Result<String, Error> {
             });
         }
     }
+    // Windows: the same refusal when the token's access list lets others read it.
+    #[cfg(windows)]
+    if path.exists() {
+        match websrm_acl::check(&path, websrm_acl::Kind::File) {
+            Ok(None) => {}
+            Ok(Some(exposed)) => {
+                return Err(Error::Io {
+                    what: exposed.to_string(),
+                    source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+                });
+            }
+            Err(e) => return Err(io(format!("reading the access list of {}", path.display()))(e)),
+        }
+    }
     match std::fs::read_to_string(&path) {
         Ok(text) if text.trim().len() == 64 => return Ok(text.trim().to_owned()),
         Ok(_) => {
@@ -322,16 +384,21 @@ fn token(store: &Path) -> Result<String, Error> {
     let temporary = path.with_extension(format!("agent-token.{}", std::process::id()));
     {
         use std::io::Write;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options
-            .open(&temporary)
-            .map_err(io(format!("creating {}", temporary.display())))?;
+        #[cfg(not(windows))]
+        let created = {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            options.open(&temporary)
+        };
+        // Private from its first instant: this account, SYSTEM and Administrators only.
+        #[cfg(windows)]
+        let created = websrm_acl::create_new(&temporary);
+        let mut file = created.map_err(io(format!("creating {}", temporary.display())))?;
         file.write_all(token.as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(io(format!("writing {}", temporary.display())))?;
@@ -373,6 +440,8 @@ impl Running {
             config,
             installations: Mutex::new(installations),
             authority: tokio::sync::Mutex::new(()),
+            keyed: tokio::sync::Mutex::new(()),
+            test_case: Mutex::new(None),
             health: tokio::sync::Mutex::new(HealthBody::default()),
             token,
         });
@@ -465,12 +534,20 @@ fn router(agent: Arc<Agent>) -> Router {
     let protected = Router::new()
         .route("/v1/device-id", get(api::device_id).put(api::set_device_id))
         .route("/v1/certificates", get(api::certificates))
+        .route("/v1/certificates/{nickname}/pem", get(api::certificate_pem))
+        .route("/v1/history", get(api::history))
+        .route("/v1/checks", post(api::check_now))
+        .route("/v1/test-case", get(api::test_case).put(api::set_test_case))
         .route("/v1/enrolments", post(api::enrol))
         .route("/v1/server-enrolments", post(api::enrol_server))
         .route("/v1/certificates/{nickname}/replace", post(api::replace))
         .route("/v1/certificates/{nickname}/delete", post(api::delete))
         .route("/v1/certificates/{nickname}/remove", post(api::remove))
         .route("/v1/recover", post(api::recover))
+        .route(
+            "/v1/installations/{installation}/reset",
+            post(api::reset_installation),
+        )
         .route("/v1/terminals", get(api::terminals).post(api::add_terminal))
         .route("/v1/billing-guard", get(api::billing_guard))
         .route("/v1/signatures", post(api::sign))
@@ -478,6 +555,10 @@ fn router(agent: Arc<Agent>) -> Router {
             "/v1/transmission-signatures",
             post(api::transmission_signature),
         )
+        .layer(middleware::from_fn_with_state(
+            agent.clone(),
+            idempotency::remember,
+        ))
         .layer(middleware::from_fn_with_state(agent.clone(), authenticate));
     Router::new()
         .route("/v1/health", get(api::health))
@@ -487,7 +568,7 @@ fn router(agent: Arc<Agent>) -> Router {
         .fallback(|| async {
             api::Failure::new(
                 StatusCode::NOT_FOUND,
-                "not_found",
+                ErrorKind::NotFound,
                 "Cette adresse n'existe pas.",
                 "No such route.",
             )
@@ -534,7 +615,7 @@ async fn authenticate(
         );
         return api::Failure::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorKind::Unauthorized,
             "Jeton de l'agent absent ou invalide.",
             "The agent's token is missing or wrong.",
         )

@@ -20,6 +20,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tower::ServiceExt as _;
 
+use crate::api::ErrorKind;
+
 /// What keeps slow or many clients from holding the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -117,7 +119,7 @@ pub(crate) async fn serve(
                         Ok(Err(never)) => match never {},
                         Err(_) => crate::api::Failure::new(
                             StatusCode::SERVICE_UNAVAILABLE,
-                            "timeout",
+                            ErrorKind::Timeout,
                             "La requête a pris trop de temps.",
                             "The request took too long.",
                         )
@@ -201,7 +203,7 @@ pub(crate) async fn check_host(
             tracing::warn!(host, "refused a call under a name that is not the agent's");
             crate::api::Failure::new(
                 StatusCode::FORBIDDEN,
-                "host_not_allowed",
+                ErrorKind::HostNotAllowed,
                 "L'agent ne répond qu'à localhost.",
                 "The agent answers only as localhost.",
             )
@@ -241,32 +243,32 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
         .unwrap_or_default();
     let (kind, fr, en) = match status {
         StatusCode::NOT_FOUND => (
-            "not_found",
+            ErrorKind::NotFound,
             "Cette adresse n'existe pas.".to_owned(),
             "No such route.".to_owned(),
         ),
         StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
+            ErrorKind::MethodNotAllowed,
             "Cette méthode n'est pas permise à cette adresse.".to_owned(),
             "This method is not allowed on this route.".to_owned(),
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "unsupported_media_type",
+            ErrorKind::UnsupportedMediaType,
             "Le corps doit être du JSON (Content-Type: application/json).".to_owned(),
             "The body must be JSON (Content-Type: application/json).".to_owned(),
         ),
         StatusCode::PAYLOAD_TOO_LARGE => (
-            "too_large",
+            ErrorKind::TooLarge,
             "Le corps dépasse 64 Ko.".to_owned(),
             "The body is over 64 KB.".to_owned(),
         ),
         s if s.is_client_error() => (
-            "invalid",
+            ErrorKind::Invalid,
             format!("Requête invalide : {text}"),
             format!("Invalid request: {text}"),
         ),
         _ => (
-            "local",
+            ErrorKind::Local,
             format!("Erreur de l'agent : {text}"),
             format!("Agent error: {text}"),
         ),

@@ -13,11 +13,11 @@ use websrm_tests::websrm_crypto::{Preceding, Signature, TransactionSignatureInpu
 use websrm_tests::{Served, test_product, websrm_agent, websrm_crypto};
 
 /// An agent serving on a loopback port, stopped when dropped.
-struct Agent {
-    url: String,
-    token: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+pub(crate) struct Agent {
+    pub(crate) url: String,
+    pub(crate) token: String,
+    pub(crate) stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub(crate) task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Agent {
@@ -39,7 +39,7 @@ fn srs_config(s: &Served, store: &std::path::Path) -> Config {
     })
 }
 
-async fn start_agent(s: &Served, store: &std::path::Path) -> Agent {
+pub(crate) async fn start_agent(s: &Served, store: &std::path::Path) -> Agent {
     let running = Running::start(AgentConfig::new(srs_config(s, store), store))
         .await
         .unwrap();
@@ -63,7 +63,7 @@ async fn start_agent(s: &Served, store: &std::path::Path) -> Agent {
     }
 }
 
-async fn call(
+pub(crate) async fn call(
     agent: &Agent,
     method: &str,
     path: &str,
@@ -92,7 +92,7 @@ async fn call(
     )
 }
 
-fn enrolment(nickname: &str, answer: Option<&str>) -> Value {
+pub(crate) fn enrolment(nickname: &str, answer: Option<&str>) -> Value {
     let mut body = json!({
         "identification_number": "5678912340",
         "authorization_code": "D8T8-W8W8",
@@ -102,12 +102,12 @@ fn enrolment(nickname: &str, answer: Option<&str>) -> Value {
         "nickname": nickname,
     });
     if let Some(a) = answer {
-        body["device_id_answer"] = json!(a);
+        body["device_id_answer"] = json!({"answer": a});
     }
     body
 }
 
-fn transaction(no: usize) -> Value {
+pub(crate) fn transaction(no: usize) -> Value {
     json!({
         "identification_number": "5678912340",
         "noTrans": format!("{no:010}"),
@@ -123,7 +123,7 @@ fn transaction(no: usize) -> Value {
 
 /// Every link verifies with the certificate's key over its values and the previous link's
 /// `actu`, in order from the first.
-fn verify_chain(links: &mut [Value], certificate_der: &[u8]) {
+pub(crate) fn verify_chain(links: &mut [Value], certificate_der: &[u8]) {
     links.sort_by_key(|l| l["position"].as_u64().unwrap());
     let key = websrm_crypto::inspect_certificate(certificate_der)
         .unwrap()
@@ -395,11 +395,11 @@ fn agent_crash_child() {
     });
 }
 
-fn spawn_child(
+pub(crate) fn spawn_child(
     s: &Served,
     store: &std::path::Path,
     port_file: &std::path::Path,
-    crash: bool,
+    crash: Option<&str>,
 ) -> (Child, String) {
     let _ = std::fs::remove_file(port_file);
     let trust = s.dir.path().join("tls-root.pem");
@@ -423,8 +423,8 @@ fn spawn_child(
         .env(CHILD, spec)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    if crash {
-        command.env("WEBSRM_CRASH_AT", "after-send");
+    if let Some(point) = crash {
+        command.env("WEBSRM_CRASH_AT", point);
     }
     let mut child = command.spawn().unwrap();
     for _ in 0..200 {
@@ -453,7 +453,7 @@ async fn an_agent_killed_mid_enrolment_recovers_on_restart() {
         .unwrap();
 
     // The agent dies (SIGKILL) after the authority answered, before the answer is stored.
-    let (mut child, url) = spawn_child(&s, &store, &port_file, true);
+    let (mut child, url) = spawn_child(&s, &store, &port_file, Some("after-send"));
     let token = std::fs::read_to_string(websrm_agent::token_path(&store)).unwrap();
     let agent = Agent {
         url,
@@ -482,7 +482,7 @@ async fn an_agent_killed_mid_enrolment_recovers_on_restart() {
     );
 
     // Restarted on the same store: recovery at start finishes the enrolment, once.
-    let (mut child, url) = spawn_child(&s, &store, &port_file, false);
+    let (mut child, url) = spawn_child(&s, &store, &port_file, None);
     let agent = Agent {
         url,
         token: token.clone(),

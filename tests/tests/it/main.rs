@@ -1,6 +1,7 @@
 //! Cross-crate integration tests: one binary, one module per area.
 
 mod agent;
+mod agent_contract;
 mod authority_errors;
 mod authority_scenario;
 mod authority_tls;

@@ -3,6 +3,7 @@
 //! nickname, revokes it, and sees the status change; saves a screenshot of the list page in
 //! `target/test-artifacts/`.
 
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -33,10 +34,13 @@ impl Driver {
             .local_addr()
             .unwrap()
             .port();
+        // A process group of its own: the browser it starts is ended with it, even when the
+        // test fails.
         let process = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("chromedriver is installed (Debian packages chromium and chromium-driver; cargo xtask ci installs them)");
         let base = format!("http://127.0.0.1:{port}");
@@ -174,9 +178,28 @@ impl Driver {
 }
 
 impl Drop for Driver {
+    /// Ends the WebDriver session (the browser quits), then the driver's whole process group,
+    /// then any process still naming this test's browser profile: nothing outlives the test,
+    /// passed or failed.
     fn drop(&mut self) {
+        let address = self.base.trim_start_matches("http://").to_owned();
+        if let Ok(mut stream) = std::net::TcpStream::connect(&address) {
+            use std::io::{Read, Write};
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = write!(
+                stream,
+                "DELETE /session/{} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+                self.session
+            );
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+        let group = format!("-{}", self.process.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.process.kill();
         let _ = self.process.wait();
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", &self._profile.path().display().to_string()])
+            .status();
     }
 }
 

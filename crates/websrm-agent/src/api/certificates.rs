@@ -2,6 +2,80 @@
 
 use super::*;
 
+/// A certificate's health.
+///
+/// `valid`; `replacement_recommended` (replace it soon); `expiring_soon` (`days_left` says
+/// when; replace it now); `not_yet_valid`; `expired`; `revoked`; `refused` (the authority no
+/// longer accepts it: revoked, deleted or replaced elsewhere); `deleted`; `replaced`;
+/// `unusable` (another reason it cannot be used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthName {
+    /// In force.
+    Valid,
+    /// In force; replace it soon.
+    ReplacementRecommended,
+    /// In force for `days_left` days: replace it now.
+    ExpiringSoon,
+    /// Not yet in force.
+    NotYetValid,
+    /// Expired.
+    Expired,
+    /// Revoked.
+    Revoked,
+    /// The authority no longer accepts it.
+    Refused,
+    /// Deleted.
+    Deleted,
+    /// Replaced.
+    Replaced,
+    /// Cannot be used for another reason.
+    Unusable,
+}
+
+/// An SRS installation on this device: `main` (the agent's own), `back_office` (a back-office
+/// SRS), `server` (a remote server's administrator), `other` (another one, named in `slot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Installation {
+    /// The agent's own installation.
+    #[default]
+    Main,
+    /// A back-office SRS on the same device.
+    BackOffice,
+    /// A remote server's administrator.
+    Server,
+    /// Another installation.
+    Other,
+}
+
+impl Installation {
+    /// The facade's name of the installation (`other` has none).
+    pub(crate) fn name(self, main: &str) -> Option<&str> {
+        match self {
+            Self::Main => Some(main),
+            Self::BackOffice => Some(BACK_OFFICE),
+            Self::Server => Some(websrm::SERVER_INSTALLATION),
+            Self::Other => None,
+        }
+    }
+
+    pub(crate) fn of(name: &str, main: &str) -> Self {
+        if name == main {
+            Self::Main
+        } else if name == BACK_OFFICE {
+            Self::BackOffice
+        } else if name == websrm::SERVER_INSTALLATION {
+            Self::Server
+        } else {
+            Self::Other
+        }
+    }
+}
+
+/// The installation name of a back-office SRS.
+pub(crate) const BACK_OFFICE: &str = "back-office";
+
 /// A certificate of this device, with its health.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CertificateBody {
@@ -9,17 +83,20 @@ pub struct CertificateBody {
     pub nickname: String,
     /// The slot: environment, operator, installation.
     pub slot: String,
+    /// The installation the certificate belongs to.
+    pub installation: Installation,
     /// The serial number (`noSerie`).
     pub serial: String,
     /// The thumbprint (`EMPRCERTIFTRANSM`, `emprCertifSEV`).
     pub thumbprint: String,
-    /// Valid from (RFC 3339).
+    /// Valid from.
+    #[schema(format = DateTime)]
     pub not_before: String,
-    /// Valid until (RFC 3339).
+    /// Valid until.
+    #[schema(format = DateTime)]
     pub not_after: String,
-    /// `valid`, `replacement_recommended`, `expiring_soon`, `not_yet_valid`, `expired`,
-    /// `revoked`, `refused`.
-    pub health: String,
+    /// Its health.
+    pub health: HealthName,
     /// Days left, when expiring soon.
     pub days_left: Option<i64>,
     /// Whether it may be used to produce bills and transmit now.
@@ -30,17 +107,18 @@ pub struct CertificateBody {
     pub warning_en: Option<String>,
 }
 
-impl From<&CertificateView> for CertificateBody {
-    fn from(v: &CertificateView) -> Self {
+impl CertificateBody {
+    pub(crate) fn of(v: &CertificateView, main: &str) -> Self {
         let (health, days_left) = health_name(v.health);
         Self {
             nickname: v.nickname.to_string(),
             slot: v.slot.to_string(),
+            installation: Installation::of(&v.slot.installation, main),
             serial: v.serial.to_string(),
             thumbprint: v.thumbprint.to_string(),
             not_before: v.validity.not_before().format(&Rfc3339).unwrap_or_default(),
             not_after: v.validity.not_after().format(&Rfc3339).unwrap_or_default(),
-            health: health.to_owned(),
+            health,
             days_left,
             usable: v.health.is_usable(),
             warning_fr: v.warning.as_ref().map(|w| w.french.clone()),
@@ -49,18 +127,18 @@ impl From<&CertificateView> for CertificateBody {
     }
 }
 
-pub(crate) fn health_name(h: Health) -> (&'static str, Option<i64>) {
+pub(crate) fn health_name(h: Health) -> (HealthName, Option<i64>) {
     match h {
-        Health::Valid => ("valid", None),
-        Health::ReplacementRecommended => ("replacement_recommended", None),
-        Health::ExpiringSoon { days_left } => ("expiring_soon", Some(days_left)),
-        Health::NotYetValid => ("not_yet_valid", None),
-        Health::Expired => ("expired", None),
-        Health::Revoked => ("revoked", None),
-        Health::Refused => ("refused", None),
-        Health::Deleted => ("deleted", None),
-        Health::Replaced => ("replaced", None),
-        _ => ("unusable", None),
+        Health::Valid => (HealthName::Valid, None),
+        Health::ReplacementRecommended => (HealthName::ReplacementRecommended, None),
+        Health::ExpiringSoon { days_left } => (HealthName::ExpiringSoon, Some(days_left)),
+        Health::NotYetValid => (HealthName::NotYetValid, None),
+        Health::Expired => (HealthName::Expired, None),
+        Health::Revoked => (HealthName::Revoked, None),
+        Health::Refused => (HealthName::Refused, None),
+        Health::Deleted => (HealthName::Deleted, None),
+        Health::Replaced => (HealthName::Replaced, None),
+        _ => (HealthName::Unusable, None),
     }
 }
 
@@ -74,41 +152,103 @@ pub struct CertificatesBody {
 }
 
 /// Every certificate of the device, with its health and warnings in French and English.
-#[utoipa::path(get, path = "/v1/certificates", tag = "certificates",
+#[utoipa::path(get, path = "/v1/certificates", tag = "certificates", operation_id = "list_certificates",
     security(("bearer" = [])),
-    responses((status = 200, body = CertificatesBody), (status = 401, body = ApiError)))]
+    responses((status = 200, body = CertificatesBody)))]
 pub(crate) async fn certificates(State(agent): State<Arc<Agent>>) -> Reply<CertificatesBody> {
     let main = agent.main();
     let views = main.certificates(agent.now())?;
     Ok(Json(CertificatesBody {
         device_id: main.device_id()?.map(|d| d.to_string()),
-        certificates: views.iter().map(CertificateBody::from).collect(),
+        certificates: views
+            .iter()
+            .map(|v| CertificateBody::of(v, agent.installation()))
+            .collect(),
     }))
+}
+
+/// A certificate and the authority's `certifPSI`, as PEM (never the private key).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CertificatePemBody {
+    /// The certificate's nickname.
+    pub nickname: String,
+    /// The certificate (PEM).
+    pub certificate_pem: String,
+    /// The authority's `certifPSI` certificate given with it (PEM), which encrypts a bill's QR
+    /// code.
+    pub psi_certificate_pem: String,
+}
+
+/// The certificate named `nickname` and the authority's `certifPSI`, as PEM.
+#[utoipa::path(get, path = "/v1/certificates/{nickname}/pem", tag = "certificates", operation_id = "get_certificate_pem",
+    security(("bearer" = [])),
+    params(("nickname" = String, Path, description = "The certificate's nickname")),
+    responses((status = 200, body = CertificatePemBody), (status = 404, body = ApiError)))]
+pub(crate) async fn certificate_pem(
+    State(agent): State<Arc<Agent>>,
+    Path(nickname): Path<String>,
+) -> Reply<CertificatePemBody> {
+    let name = nickname
+        .parse()
+        .map_err(|e| Failure::invalid("nickname", e))?;
+    let pem = agent.srs_of(&nickname)?.certificate_pem(&name)?;
+    Ok(Json(CertificatePemBody {
+        nickname: pem.nickname.to_string(),
+        certificate_pem: pem.certificate,
+        psi_certificate_pem: pem.certif_psi,
+    }))
+}
+
+/// A sector of activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum SectorName {
+    /// Restaurants, bars and cafés.
+    #[serde(rename = "RBC")]
+    Rbc,
+    /// Remunerated passenger transportation.
+    #[serde(rename = "TRP")]
+    Trp,
+}
+
+impl SectorName {
+    fn code(self) -> &'static str {
+        match self {
+            Self::Rbc => "RBC",
+            Self::Trp => "TRP",
+        }
+    }
 }
 
 /// What an operator enters to obtain a certificate for an SRS.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EnrolmentRequest {
     /// The identification number (CN), 10 digits.
+    #[schema(example = "5678912340")]
     pub identification_number: String,
     /// The authorization code, `X9X9-X9X9`.
+    #[schema(example = "D8T8-W8W8")]
     pub authorization_code: String,
-    /// `RBC` or `TRP`.
-    pub sector: String,
+    /// The sector.
+    pub sector: SectorName,
     /// The QST number.
+    #[schema(example = "5678912340TQ0001")]
     pub qst: String,
     /// The mandatory-billing file number.
+    #[schema(example = "ER0001")]
     pub file_number: String,
     /// The certificate's nickname, 8 to 32 characters.
+    #[schema(example = "Caisse du bar")]
     pub nickname: String,
     /// `-05:00`, or `-04:00` in the Îles-de-la-Madeleine.
     #[serde(default = "eastern")]
+    #[schema(default = "-05:00")]
     pub utc_offset: String,
     /// A back-office SRS (its own installation on the device).
     #[serde(default)]
     pub back_office: bool,
     /// The answer to "do you have an identifier for this device?", asked when the device has
-    /// none: `request_new`, or the identifier the user has.
+    /// none.
+    #[serde(default)]
     pub device_id_answer: Option<DeviceIdAnswerBody>,
 }
 
@@ -116,14 +256,18 @@ fn eastern() -> String {
     "-05:00".into()
 }
 
-/// The answer to the device-identifier question.
+/// The answer to the device-identifier question: `{"answer": "request_new"}` (the user has
+/// none: the authority assigns one) or `{"answer": "i_have_one", "device_id": "…"}`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[serde(tag = "answer", rename_all = "snake_case")]
 pub enum DeviceIdAnswerBody {
     /// The user has none: the authority assigns one.
     RequestNew,
     /// The user has this one.
-    IHaveOne(String),
+    IHaveOne {
+        /// The identifier the user has, `9999-9999-9999`.
+        device_id: String,
+    },
 }
 
 /// A certificate obtained.
@@ -137,19 +281,19 @@ pub struct EnrolledBody {
 
 /// Obtains a certificate for an operator's SRS; also after a certificate has ended (expired,
 /// revoked, refused), on the same device identifier.
-#[utoipa::path(post, path = "/v1/enrolments", tag = "certificates",
+#[utoipa::path(post, path = "/v1/enrolments", tag = "certificates", operation_id = "enrol",
     security(("bearer" = [])),
     request_body = EnrolmentRequest,
     responses((status = 201, body = EnrolledBody), (status = 409, description = "the device-identifier question, or a certificate already in force", body = ApiError),
-        (status = 422, body = ApiError), (status = 502, body = ApiError)))]
+        (status = 502, body = ApiError)))]
 pub(crate) async fn enrol(
     State(agent): State<Arc<Agent>>,
-    Json(r): Json<EnrolmentRequest>,
+    Body(r): Body<EnrolmentRequest>,
 ) -> Result<(StatusCode, Json<EnrolledBody>), Failure> {
     let request = OperatorEnrolment::parse(
         &r.identification_number,
         &r.authorization_code,
-        &r.sector,
+        r.sector.code(),
         &r.qst,
         &r.file_number,
         &r.nickname,
@@ -158,12 +302,14 @@ pub(crate) async fn enrol(
     let answer = match r.device_id_answer {
         None => None,
         Some(DeviceIdAnswerBody::RequestNew) => Some(DeviceIdAnswer::RequestNew),
-        Some(DeviceIdAnswerBody::IHaveOne(id)) => Some(DeviceIdAnswer::IHaveOne(
-            id.parse().map_err(Failure::invalid)?,
-        )),
+        Some(DeviceIdAnswerBody::IHaveOne { device_id }) => {
+            Some(DeviceIdAnswer::IHaveOne(device_id.parse().map_err(
+                |e| Failure::invalid("device_id_answer.device_id", e),
+            )?))
+        }
     };
     let installation = if r.back_office {
-        "back-office"
+        BACK_OFFICE
     } else {
         agent.installation()
     };
@@ -174,7 +320,7 @@ pub(crate) async fn enrol(
         StatusCode::CREATED,
         Json(EnrolledBody {
             device_id: srs.device_id()?.map(|d| d.to_string()),
-            certificate: CertificateBody::from(&view),
+            certificate: CertificateBody::of(&view, agent.installation()),
         }),
     ))
 }
@@ -190,39 +336,50 @@ pub struct ServerEnrolmentRequest {
     pub nickname: String,
     /// The UTC offset.
     #[serde(default = "eastern")]
+    #[schema(default = "-05:00")]
     pub utc_offset: String,
 }
 
 /// Obtains a remote server administrator's certificate (sector FOB, no device identifier).
-#[utoipa::path(post, path = "/v1/server-enrolments", tag = "certificates",
+#[utoipa::path(post, path = "/v1/server-enrolments", tag = "certificates", operation_id = "enrol_server",
     security(("bearer" = [])),
     request_body = ServerEnrolmentRequest,
-    responses((status = 201, body = EnrolledBody), (status = 422, body = ApiError), (status = 502, body = ApiError)))]
+    responses((status = 201, body = EnrolledBody), (status = 409, body = ApiError), (status = 502, body = ApiError)))]
 pub(crate) async fn enrol_server(
     State(agent): State<Arc<Agent>>,
-    Json(r): Json<ServerEnrolmentRequest>,
+    Body(r): Body<ServerEnrolmentRequest>,
 ) -> Result<(StatusCode, Json<EnrolledBody>), Failure> {
-    let parse = |e: websrm::domain::ParseError| Failure::from(websrm::Error::Invalid(e));
     let srs = agent.srs(websrm::SERVER_INSTALLATION)?;
+    let identification_number = r
+        .identification_number
+        .parse()
+        .map_err(|e| Failure::invalid("identification_number", e))?;
+    let code = r
+        .authorization_code
+        .parse()
+        .map_err(|e| Failure::invalid("authorization_code", e))?;
+    let nickname = r
+        .nickname
+        .parse()
+        .map_err(|e| Failure::invalid("nickname", e))?;
+    let offset = r
+        .utc_offset
+        .parse()
+        .map_err(|e| Failure::invalid("utc_offset", e))?;
     let _authority = agent.authority.lock().await;
     let view = srs
-        .enrol_server(
-            r.identification_number.parse().map_err(parse)?,
-            r.authorization_code.parse().map_err(parse)?,
-            r.nickname.parse().map_err(parse)?,
-            r.utc_offset.parse().map_err(parse)?,
-        )
+        .enrol_server(identification_number, code, nickname, offset)
         .await?;
     Ok((
         StatusCode::CREATED,
         Json(EnrolledBody {
             device_id: None,
-            certificate: CertificateBody::from(&view),
+            certificate: CertificateBody::of(&view, agent.installation()),
         }),
     ))
 }
 
-/// The user's explicit confirmation, which the protocol requires of a replacement or deletion.
+/// The user's explicit confirmation, which the protocol requires of a deletion or a removal.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct Confirm {
     /// Must be `true`.
@@ -230,73 +387,134 @@ pub struct Confirm {
     pub confirm: bool,
 }
 
-fn confirmation(c: &Confirm) -> Confirmation {
-    if c.confirm {
+fn confirmation(confirm: bool) -> Confirmation {
+    if confirm {
         Confirmation::Confirmed
     } else {
         Confirmation::NotConfirmed
     }
 }
 
-/// Replaces the certificate named `nickname` with a new one for the same details.
-#[utoipa::path(post, path = "/v1/certificates/{nickname}/replace", tag = "certificates",
+/// A replacement: the user's confirmation, and what changes (nothing by default).
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct ReplaceRequest {
+    /// Must be `true`: the protocol requires the user's confirmation.
+    #[serde(default)]
+    pub confirm: bool,
+    /// A new authorization code, when the operator received one that superseded the old
+    /// (after `JW00B999069E`).
+    #[serde(default)]
+    pub authorization_code: Option<String>,
+    /// A new nickname.
+    #[serde(default)]
+    pub nickname: Option<String>,
+}
+
+/// Replaces the certificate named `nickname` with a new one for the same details, or with a new
+/// authorization code or nickname.
+#[utoipa::path(post, path = "/v1/certificates/{nickname}/replace", tag = "certificates", operation_id = "replace_certificate",
     security(("bearer" = [])),
     params(("nickname" = String, Path, description = "The certificate's nickname")),
-    request_body = Confirm,
+    request_body = ReplaceRequest,
     responses((status = 200, body = CertificateBody), (status = 404, body = ApiError), (status = 409, body = ApiError),
-        (status = 422, description = "not confirmed, or refused", body = ApiError)))]
+        (status = 502, body = ApiError)))]
 pub(crate) async fn replace(
     State(agent): State<Arc<Agent>>,
     Path(nickname): Path<String>,
-    Json(c): Json<Confirm>,
+    Body(r): Body<ReplaceRequest>,
 ) -> Reply<CertificateBody> {
+    let mut changes = Changes::none();
+    if let Some(code) = &r.authorization_code {
+        changes = changes.authorization_code(
+            code.parse()
+                .map_err(|e| Failure::invalid("authorization_code", e))?,
+        );
+    }
+    if let Some(name) = &r.nickname {
+        changes = changes.nickname(name.parse().map_err(|e| Failure::invalid("nickname", e))?);
+    }
     let srs = agent.srs_of(&nickname)?;
     let _authority = agent.authority.lock().await;
-    let view = srs.replace(&nickname, confirmation(&c)).await?;
-    Ok(Json(CertificateBody::from(&view)))
+    let view = srs
+        .replace_with(&nickname, &changes, confirmation(r.confirm))
+        .await?;
+    Ok(Json(CertificateBody::of(&view, agent.installation())))
 }
 
 /// Deletes the certificate named `nickname` at the authority and on the device; the device
 /// keeps its identifier.
-#[utoipa::path(post, path = "/v1/certificates/{nickname}/delete", tag = "certificates",
+#[utoipa::path(post, path = "/v1/certificates/{nickname}/delete", tag = "certificates", operation_id = "delete_certificate",
     security(("bearer" = [])),
     params(("nickname" = String, Path, description = "The certificate's nickname")),
     request_body = Confirm,
     responses((status = 200, body = CertificatesBody), (status = 404, body = ApiError), (status = 409, body = ApiError),
-        (status = 422, description = "not confirmed, or refused", body = ApiError)))]
+        (status = 502, body = ApiError)))]
 pub(crate) async fn delete(
     State(agent): State<Arc<Agent>>,
     Path(nickname): Path<String>,
-    Json(c): Json<Confirm>,
+    Body(c): Body<Confirm>,
 ) -> Reply<CertificatesBody> {
     let srs = agent.srs_of(&nickname)?;
     {
         let _authority = agent.authority.lock().await;
-        srs.delete(&nickname, confirmation(&c)).await?;
+        srs.delete(&nickname, confirmation(c.confirm)).await?;
     }
     certificates(State(agent)).await
 }
 
 /// Removes a certificate that has ended (expired, revoked, refused) from the device, without
 /// asking the authority.
-#[utoipa::path(post, path = "/v1/certificates/{nickname}/remove", tag = "certificates",
+#[utoipa::path(post, path = "/v1/certificates/{nickname}/remove", tag = "certificates", operation_id = "remove_certificate",
     security(("bearer" = [])),
     params(("nickname" = String, Path, description = "The certificate's nickname")),
     request_body = Confirm,
-    responses((status = 200, body = CertificatesBody), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = CertificatesBody), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub(crate) async fn remove(
     State(agent): State<Arc<Agent>>,
     Path(nickname): Path<String>,
-    Json(c): Json<Confirm>,
+    Body(c): Body<Confirm>,
 ) -> Reply<CertificatesBody> {
     agent
         .srs_of(&nickname)?
-        .remove_ended(&nickname, confirmation(&c))?;
+        .remove_ended(&nickname, confirmation(c.confirm))?;
     certificates(State(agent)).await
 }
 
+/// What a reset removed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ResetBody {
+    /// How many certificates were removed from the device.
+    pub removed: usize,
+}
+
+/// Resets an installation's data on the device (its certificates and pending requests), after
+/// the SRS was reinstalled, say; the certificates stay in force at the authority until deleted
+/// or revoked, and the device identifier and the terminals stay.
+#[utoipa::path(post, path = "/v1/installations/{installation}/reset", tag = "certificates", operation_id = "reset_installation",
+    security(("bearer" = [])),
+    params(("installation" = Installation, Path, description = "The installation")),
+    request_body = Confirm,
+    responses((status = 200, body = ResetBody)))]
+pub(crate) async fn reset_installation(
+    State(agent): State<Arc<Agent>>,
+    Path(installation): Path<Installation>,
+    Body(c): Body<Confirm>,
+) -> Reply<ResetBody> {
+    let Some(name) = installation.name(agent.installation()) else {
+        return Err(websrm::Error::NotFound("other".into()).into());
+    };
+    if !c.confirm {
+        return Err(websrm::Error::NotConfirmed.into());
+    }
+    let srs = agent.srs(name)?;
+    let _authority = agent.authority.lock().await;
+    Ok(Json(ResetBody {
+        removed: srs.reset_installation()?,
+    }))
+}
+
 /// Finishes requests a crash or a lost answer left pending.
-#[utoipa::path(post, path = "/v1/recover", tag = "certificates",
+#[utoipa::path(post, path = "/v1/recover", tag = "certificates", operation_id = "recover",
     security(("bearer" = [])),
     responses((status = 200, body = RecoveryBody), (status = 502, body = ApiError)))]
 pub(crate) async fn recover(State(agent): State<Arc<Agent>>) -> Reply<RecoveryBody> {

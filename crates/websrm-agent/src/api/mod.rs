@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -19,22 +19,71 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 use websrm::domain::{DeviceId, Health};
 use websrm::{
-    BillingGuard, CertificateView, Confirmation, DeviceIdAnswer, OperatorEnrolment, Origin,
-    TransactionData,
+    BillingGuard, CertificateView, Changes, Confirmation, DeviceIdAnswer, OperatorEnrolment,
+    Origin, TransactionData,
 };
 
 use crate::Agent;
 
+/// What kind of failure an [`ApiError`] reports.
+///
+/// `refused`: the authority refused (its errors are in `errors`); `communication`: the request
+/// may have reached the authority, the agent finishes it at the next recovery; `unreachable`:
+/// nothing was sent; `device_id_question`: ask the user whether the device has an identifier;
+/// `not_confirmed`: the user must confirm; `not_found`: no such certificate, terminal or route;
+/// `already_enrolled`, `in_force`: a certificate is in force (replace or delete it);
+/// `unusable`: the certificate cannot be used now; `invalid`: a value, a body or a header is
+/// invalid (`field` names it); `idempotency_conflict`: the `Idempotency-Key` was used for
+/// another request; `unauthorized`: the token is missing or wrong; `local`: the agent failed;
+/// `method_not_allowed`, `unsupported_media_type`, `too_large`, `timeout`, `host_not_allowed`:
+/// refused by the agent's HTTP layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The authority refused.
+    Refused,
+    /// The request may have reached the authority.
+    Communication,
+    /// The authority could not be reached; nothing was sent.
+    Unreachable,
+    /// The device has no identifier: ask the user.
+    DeviceIdQuestion,
+    /// The user must confirm.
+    NotConfirmed,
+    /// No such certificate, terminal or route.
+    NotFound,
+    /// The slot has a certificate in force.
+    AlreadyEnrolled,
+    /// The certificate is in force.
+    InForce,
+    /// The certificate cannot be used now.
+    Unusable,
+    /// A value, a body or a header is invalid.
+    Invalid,
+    /// The idempotency key was used for another request.
+    IdempotencyConflict,
+    /// The token is missing or wrong.
+    Unauthorized,
+    /// The agent failed.
+    Local,
+    /// The method is not allowed on the route.
+    MethodNotAllowed,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The body is over 64 KB.
+    TooLarge,
+    /// The request took too long.
+    Timeout,
+    /// The `Host` is not one of the agent's names.
+    HostNotAllowed,
+}
+
 /// An error, as every failing call returns it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"kind": "refused", "message_fr": "L'autorité a refusé la demande : JW00B999514E Le code d'autorisation est invalide.", "message_en": "The authority refused the request: JW00B999514E The authorization code is invalid.", "errors": [{"id": "JW00B999514E", "codRetour": "14", "message_fr": "Le code d'autorisation est invalide.", "message_en": "The authorization code is invalid."}], "retryable": false}))]
 pub struct ApiError {
-    /// What kind of failure: `refused` (the authority refused), `communication` (the request
-    /// may have reached the authority; the agent finishes it later), `unreachable`,
-    /// `device_id_question`, `not_confirmed`, `not_found`, `already_enrolled`, `in_force`,
-    /// `unusable`, `invalid`, `unauthorized`, `local`; and from the HTTP layer,
-    /// `method_not_allowed`, `unsupported_media_type`, `too_large`, `timeout`,
-    /// `host_not_allowed`.
-    pub kind: String,
+    /// What kind of failure.
+    pub kind: ErrorKind,
     /// The message in French.
     pub message_fr: String,
     /// The message in English.
@@ -43,6 +92,10 @@ pub struct ApiError {
     pub errors: Vec<AuthorityErrorBody>,
     /// Whether sending the same request again may succeed.
     pub retryable: bool,
+    /// The field, query parameter or header that is invalid (`kind` `invalid`), as a path:
+    /// `nickname`, `device_id_answer.device_id`, `Idempotency-Key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// One error of the authority.
@@ -70,27 +123,139 @@ impl IntoResponse for Failure {
 }
 
 impl Failure {
-    pub(crate) fn new(status: StatusCode, kind: &str, fr: &str, en: &str) -> Self {
+    pub(crate) fn new(status: StatusCode, kind: ErrorKind, fr: &str, en: &str) -> Self {
         Self(
             status,
             ApiError {
-                kind: kind.to_owned(),
+                kind,
                 message_fr: fr.to_owned(),
                 message_en: en.to_owned(),
                 errors: Vec::new(),
                 retryable: false,
+                field: None,
             },
         )
     }
 
-    fn invalid(e: impl std::fmt::Display) -> Self {
-        Self::new(
+    /// `field` is invalid: `e` says why.
+    pub(crate) fn invalid(field: &str, e: impl std::fmt::Display) -> Self {
+        let mut failure = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
-            &format!("Valeur invalide : {e}"),
-            &format!("Invalid value: {e}"),
-        )
+            ErrorKind::Invalid,
+            &format!("Valeur invalide pour {field} : {e}"),
+            &format!("Invalid value for {field}: {e}"),
+        );
+        failure.1.field = Some(field.to_owned());
+        failure
     }
+
+    /// Answers with `status` instead.
+    pub(crate) fn set_status(&mut self, status: StatusCode) {
+        self.0 = status;
+    }
+}
+
+/// A JSON body, read as `T`: a body that is not JSON is `400 invalid`, one that does not fit
+/// `T` (a field missing, of the wrong type, unknown) is `422 invalid` with the field named, a
+/// body without `Content-Type: application/json` is `415`, one over 64 KB is `413`; each an
+/// [`ApiError`].
+#[derive(Debug)]
+pub(crate) struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = Failure;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Failure> {
+        let json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim();
+                v.eq_ignore_ascii_case("application/json")
+                    || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        if !json {
+            return Err(Failure::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorKind::UnsupportedMediaType,
+                "Le corps doit être du JSON (Content-Type: application/json).",
+                "The body must be JSON (Content-Type: application/json).",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|_| too_large())?;
+        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize::<_, T>(deserializer) {
+            Ok(value) => Ok(Self(value)),
+            Err(e) => {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                if inner.is_syntax() || inner.is_eof() {
+                    return Err(Failure::new(
+                        StatusCode::BAD_REQUEST,
+                        ErrorKind::Invalid,
+                        &format!("Le corps n'est pas du JSON : {inner}"),
+                        &format!("The body is not JSON: {inner}"),
+                    ));
+                }
+                let message = inner.to_string();
+                // serde names a missing field in its message, at the path of its parent.
+                let missing = message
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next());
+                let field = match (missing, path.as_str()) {
+                    (Some(name), ".") => name.to_owned(),
+                    (Some(name), parent) => format!("{parent}.{name}"),
+                    (None, p) => p.to_owned(),
+                };
+                let message = message.split(" at line ").next().unwrap_or(&message);
+                Err(Failure::invalid(&field, message))
+            }
+        }
+    }
+}
+
+/// A query string, read as `T`: a parameter missing, unknown or of the wrong value is
+/// `422 invalid` with the parameter named, as a body's field is.
+#[derive(Debug)]
+pub(crate) struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S>
+    for Params<T>
+{
+    type Rejection = Failure;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Failure> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize::<_, T>(deserializer)
+            .map(Self)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().to_string();
+                let field = message
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next())
+                    .map_or(path, str::to_owned);
+                Failure::invalid(&field, message)
+            })
+    }
+}
+
+fn too_large() -> Failure {
+    Failure::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::TooLarge,
+        "Le corps dépasse 64 Ko.",
+        "The body is over 64 KB.",
+    )
 }
 
 impl From<websrm::Error> for Failure {
@@ -121,55 +286,56 @@ impl From<websrm::Error> for Failure {
                 return Self(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     ApiError {
-                        kind: "refused".into(),
+                        kind: ErrorKind::Refused,
                         message_fr: format!("L'autorité a refusé la demande : {fr}"),
                         message_en: format!("The authority refused the request: {en}"),
                         errors: body,
                         retryable: *retransmittable,
+                        field: None,
                     },
                 );
             }
             E::Communication { .. } => (
                 StatusCode::BAD_GATEWAY,
-                "communication",
+                ErrorKind::Communication,
                 "Problème de communication avec l'autorité; la demande sera terminée à la prochaine reprise."
                     .to_owned(),
                 true,
             ),
             E::Unreachable { .. } => (
                 StatusCode::BAD_GATEWAY,
-                "unreachable",
+                ErrorKind::Unreachable,
                 "L'autorité ne peut pas être jointe; rien n'a été envoyé.".to_owned(),
                 true,
             ),
             E::DeviceIdQuestion => (
                 StatusCode::CONFLICT,
-                "device_id_question",
+                ErrorKind::DeviceIdQuestion,
                 "L'appareil n'a pas d'identifiant : demandez à l'utilisateur s'il en a un (IDAPPRL)."
                     .to_owned(),
                 false,
             ),
             E::NotConfirmed => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "not_confirmed",
+                ErrorKind::NotConfirmed,
                 "L'utilisateur doit confirmer le remplacement ou la suppression.".to_owned(),
                 false,
             ),
             E::NotFound(what) => (
                 StatusCode::NOT_FOUND,
-                "not_found",
+                ErrorKind::NotFound,
                 format!("Aucun certificat nommé {what} sur cet appareil."),
                 false,
             ),
             E::AlreadyEnrolled(slot) => (
                 StatusCode::CONFLICT,
-                "already_enrolled",
+                ErrorKind::AlreadyEnrolled,
                 format!("{slot} a déjà un certificat en vigueur; remplacez-le."),
                 false,
             ),
             E::InForce(nickname) => (
                 StatusCode::CONFLICT,
-                "in_force",
+                ErrorKind::InForce,
                 format!("Le certificat {nickname} est encore en vigueur; supprimez-le."),
                 false,
             ),
@@ -177,23 +343,34 @@ impl From<websrm::Error> for Failure {
                 return Self(
                     StatusCode::CONFLICT,
                     ApiError {
-                        kind: "unusable".into(),
+                        kind: ErrorKind::Unusable,
                         message_fr: notice.french.clone(),
                         message_en: notice.english.clone(),
                         errors: Vec::new(),
                         retryable: false,
+                        field: None,
                     },
                 );
             }
-            E::Invalid(_) | E::Subject(_) | E::DeviceIdConflict { .. } => (
+            E::IdempotencyConflict(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
+                ErrorKind::IdempotencyConflict,
+                "Cette clé d'idempotence a déjà servi pour une autre requête; une nouvelle requête demande une nouvelle clé."
+                    .to_owned(),
+                false,
+            ),
+            E::Invalid(_)
+            | E::Subject(_)
+            | E::DeviceIdConflict { .. }
+            | E::InvalidIdempotencyKey => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorKind::Invalid,
                 format!("Valeur invalide : {en}"),
                 false,
             ),
             _ => (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "local",
+                ErrorKind::Local,
                 format!("Erreur locale : {en}"),
                 false,
             ),
@@ -201,11 +378,12 @@ impl From<websrm::Error> for Failure {
         Self(
             status,
             ApiError {
-                kind: kind.to_owned(),
+                kind,
                 message_fr: fr,
                 message_en: en,
                 errors: Vec::new(),
                 retryable,
+                field: None,
             },
         )
     }

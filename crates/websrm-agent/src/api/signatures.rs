@@ -2,11 +2,16 @@
 
 use super::*;
 
-/// Which operator.
+/// Which operator, and which installation of this device.
 #[derive(Debug, Deserialize, IntoParams)]
-pub(crate) struct OperatorQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct GuardQuery {
     /// The operator's identification number.
     pub identification_number: String,
+    /// The installation (`main` by default).
+    #[serde(default)]
+    #[param(inline)]
+    pub installation: Installation,
 }
 
 /// Whether this SRS may produce bills now.
@@ -22,38 +27,45 @@ pub struct BillingGuardBody {
     pub mentions: Vec<String>,
 }
 
-/// May this SRS produce a bill for the operator now; if not, why, and the mandatory mentions.
-#[utoipa::path(get, path = "/v1/billing-guard", tag = "billing",
+/// May this SRS installation produce a bill for the operator now; if not, why, and the
+/// mandatory mentions.
+#[utoipa::path(get, path = "/v1/billing-guard", tag = "billing", operation_id = "check_billing_guard",
     security(("bearer" = [])),
-    params(OperatorQuery),
-    responses((status = 200, body = BillingGuardBody), (status = 422, body = ApiError)))]
+    params(GuardQuery),
+    responses((status = 200, body = BillingGuardBody)))]
 pub(crate) async fn billing_guard(
     State(agent): State<Arc<Agent>>,
-    Query(q): Query<OperatorQuery>,
+    Params(q): Params<GuardQuery>,
 ) -> Reply<BillingGuardBody> {
-    let operator = q.identification_number.parse().map_err(Failure::invalid)?;
-    Ok(Json(
-        match agent.main().billing_guard(&operator, agent.now())? {
-            BillingGuard::Allowed => BillingGuardBody {
-                allowed: true,
-                reason_fr: None,
-                reason_en: None,
-                mentions: Vec::new(),
-            },
-            BillingGuard::Blocked { reason, mentions } => BillingGuardBody {
-                allowed: false,
-                reason_fr: Some(reason.french),
-                reason_en: Some(reason.english),
-                mentions: mentions.iter().map(|m| (*m).to_owned()).collect(),
-            },
-            _ => BillingGuardBody {
-                allowed: false,
-                reason_fr: None,
-                reason_en: None,
-                mentions: Vec::new(),
-            },
+    let operator = q
+        .identification_number
+        .parse()
+        .map_err(|e| Failure::invalid("identification_number", e))?;
+    let installation = q
+        .installation
+        .name(agent.installation())
+        .ok_or_else(|| Failure::invalid("installation", "other names no installation"))?;
+    let srs = agent.srs(installation)?;
+    Ok(Json(match srs.billing_guard(&operator, agent.now())? {
+        BillingGuard::Allowed => BillingGuardBody {
+            allowed: true,
+            reason_fr: None,
+            reason_en: None,
+            mentions: Vec::new(),
         },
-    ))
+        BillingGuard::Blocked { reason, mentions } => BillingGuardBody {
+            allowed: false,
+            reason_fr: Some(reason.french),
+            reason_en: Some(reason.english),
+            mentions: mentions.iter().map(|m| (*m).to_owned()).collect(),
+        },
+        _ => BillingGuardBody {
+            allowed: false,
+            reason_fr: None,
+            reason_en: None,
+            mentions: Vec::new(),
+        },
+    }))
 }
 
 /// A transaction to sign into its chain: the values its `actu` covers.
@@ -106,17 +118,24 @@ pub struct SignedBody {
 }
 
 /// Signs a transaction (`actu`) as the next link of its chain (environment, device, SRS, QST
-/// number). Links are made one at a time: concurrent callers never fork a chain.
-#[utoipa::path(post, path = "/v1/signatures", tag = "signatures",
+/// number). Links are made one at a time: concurrent callers never fork a chain. With an
+/// `Idempotency-Key`, the link and its answer are stored together: a retry with the same key
+/// and body gets the same link, even after a crash, and no second one is made.
+#[utoipa::path(post, path = "/v1/signatures", tag = "signatures", operation_id = "sign_transaction",
     security(("bearer" = [])),
     request_body = SignRequest,
-    responses((status = 200, body = SignedBody), (status = 409, description = "the certificate cannot be used", body = ApiError),
-        (status = 422, body = ApiError)))]
+    responses((status = 200, body = SignedBody), (status = 404, description = "no such terminal", body = ApiError),
+        (status = 409, description = "the certificate cannot be used, or the device has no identifier", body = ApiError)))]
 pub(crate) async fn sign(
     State(agent): State<Arc<Agent>>,
-    Json(r): Json<SignRequest>,
+    headers: axum::http::HeaderMap,
+    Body(r): Body<SignRequest>,
 ) -> Reply<SignedBody> {
-    let operator = r.identification_number.parse().map_err(Failure::invalid)?;
+    let key = crate::idempotency::key(&headers)?;
+    let operator = r
+        .identification_number
+        .parse()
+        .map_err(|e| Failure::invalid("identification_number", e))?;
     let origin = match r.terminal {
         Some(label) => Origin::Terminal(label),
         None => Origin::Host,
@@ -127,11 +146,15 @@ pub(crate) async fn sign(
         r.tps,
         r.tvq,
         r.apres_tax,
-        r.no_tps.parse().map_err(Failure::invalid)?,
+        r.no_tps.parse().map_err(|e| Failure::invalid("noTPS", e))?,
         r.mod_impr,
         r.mod_trans,
     );
-    let signed = agent.main().sign_in_chain(&origin, &operator, &data)?;
+    let main = agent.main();
+    let signed = match &key {
+        Some(key) => main.sign_in_chain_once(key, &origin, &operator, &data)?,
+        None => main.sign_in_chain(&origin, &operator, &data)?,
+    };
     Ok(Json(SignedBody {
         device_id: signed.device_id.to_string(),
         actu: signed.actu.to_base64(),
@@ -166,25 +189,31 @@ pub struct TransmissionBody {
 }
 
 /// The headers `SIGNATRANSM` and `EMPRCERTIFTRANSM` of a transaction request.
-#[utoipa::path(post, path = "/v1/transmission-signatures", tag = "signatures",
+#[utoipa::path(post, path = "/v1/transmission-signatures", tag = "signatures", operation_id = "sign_transmission",
     security(("bearer" = [])),
     request_body = TransmissionRequest,
-    responses((status = 200, body = TransmissionBody), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = TransmissionBody), (status = 409, body = ApiError)))]
 pub(crate) async fn transmission_signature(
     State(agent): State<Arc<Agent>>,
-    Json(r): Json<TransmissionRequest>,
+    Body(r): Body<TransmissionRequest>,
 ) -> Reply<TransmissionBody> {
     let main = agent.main();
-    let operator = r.identification_number.parse().map_err(Failure::invalid)?;
-    let code = r.authorization_code.parse().map_err(Failure::invalid)?;
+    let operator = r
+        .identification_number
+        .parse()
+        .map_err(|e| Failure::invalid("identification_number", e))?;
+    let code = r
+        .authorization_code
+        .parse()
+        .map_err(|e| Failure::invalid("authorization_code", e))?;
     let device = match r.device_id {
-        Some(d) => d.parse().map_err(Failure::invalid)?,
+        Some(d) => d.parse().map_err(|e| Failure::invalid("device_id", e))?,
         None => main.device_id()?.ok_or(websrm::Error::DeviceIdQuestion)?,
     };
     let actus = r
         .actus
         .iter()
-        .map(|a| websrm::Signature::from_base64(a).map_err(Failure::invalid))
+        .map(|a| websrm::Signature::from_base64(a).map_err(|e| Failure::invalid("actus", e)))
         .collect::<Result<Vec<_>, _>>()?;
     let (signature, thumbprint) =
         main.transmission_signature_for(&operator, &code, device, &actus)?;

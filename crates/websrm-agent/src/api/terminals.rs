@@ -26,7 +26,7 @@ pub struct NewTerminal {
 }
 
 /// The terminals of this device.
-#[utoipa::path(get, path = "/v1/terminals", tag = "terminals",
+#[utoipa::path(get, path = "/v1/terminals", tag = "terminals", operation_id = "list_terminals",
     security(("bearer" = [])),
     responses((status = 200, body = [TerminalBody])))]
 pub(crate) async fn terminals(State(agent): State<Arc<Agent>>) -> Reply<Vec<TerminalBody>> {
@@ -45,29 +45,32 @@ pub(crate) async fn terminals(State(agent): State<Arc<Agent>>) -> Reply<Vec<Term
 }
 
 /// Adds a terminal.
-#[utoipa::path(post, path = "/v1/terminals", tag = "terminals",
+#[utoipa::path(post, path = "/v1/terminals", tag = "terminals", operation_id = "add_terminal",
     security(("bearer" = [])),
     request_body = NewTerminal,
-    responses((status = 201, body = TerminalBody), (status = 422, body = ApiError), (status = 502, body = ApiError)))]
+    responses((status = 201, body = TerminalBody), (status = 409, body = ApiError), (status = 502, body = ApiError)))]
 pub(crate) async fn add_terminal(
     State(agent): State<Arc<Agent>>,
-    Json(t): Json<NewTerminal>,
+    Body(t): Body<NewTerminal>,
 ) -> Result<(StatusCode, Json<TerminalBody>), Failure> {
     let main = agent.main();
     let (id, installed) = match (&t.device_id, &t.identification_number) {
         (Some(id), _) => {
-            let id: DeviceId = id.parse().map_err(Failure::invalid)?;
+            let id: DeviceId = id.parse().map_err(|e| Failure::invalid("device_id", e))?;
             main.record_terminal(&t.label, id)?;
             (id, true)
         }
         (None, Some(number)) => {
-            let operator = number.parse().map_err(Failure::invalid)?;
+            let operator = number
+                .parse()
+                .map_err(|e| Failure::invalid("identification_number", e))?;
             let _authority = agent.authority.lock().await;
             (main.add_terminal(&t.label, &operator).await?, false)
         }
         (None, None) => {
             return Err(Failure::invalid(
-                "identification_number (to ask the authority) or device_id (to record)",
+                "identification_number",
+                "give identification_number (to ask the authority) or device_id (to record)",
             ));
         }
     };
