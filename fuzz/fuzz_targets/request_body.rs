@@ -1,9 +1,11 @@
 //! The body of a request to the authority: its structure (one `reqCertif` or `reqTrans`,
-//! duplicates seen), then the transaction request's wire type.
+//! duplicates seen), then the transaction request's wire type, then the typed transactions:
+//! each transaction read is written back and read again as itself.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use websrm_authority::fuzzing::request_fields;
+use websrm_protocol::transaction::{Checks, read_request, read_transaction};
 use websrm_protocol::wire::{CertificateRequestBody, TransactionRequestBody};
 
 fuzz_target!(|data: &[u8]| {
@@ -16,6 +18,14 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(fields) = request_fields(data, "transaction", "reqTrans", &["transActu", "transLot"]) {
         let object = serde_json::Value::Object(fields.into_iter().collect());
         let _ = serde_json::from_value::<websrm_protocol::wire::ReqTrans>(object);
+    }
+    if let Ok(body) = serde_json::from_slice::<serde_json::Value>(data)
+        && let Ok(request) = read_request(&body, Checks::default().with_sums())
+    {
+        for t in request.current.into_iter().chain(request.batch).flatten() {
+            let again = read_transaction(&t.to_json(), "transActu", Checks::default().with_sums());
+            assert_eq!(again.as_ref(), Ok(&t), "a transaction read is not written back as itself");
+        }
     }
     let _ = serde_json::from_slice::<CertificateRequestBody>(data);
     let _ = serde_json::from_slice::<TransactionRequestBody>(data);

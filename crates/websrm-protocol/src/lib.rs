@@ -4,6 +4,8 @@
 //!   and their conversion into domain types ([`wire::CertificateAnswer`], [`wire::AuthorityError`]).
 //! - [`headers`]: the request headers (`ENVIRN`, `CASESSAI`, `APPRLINIT`, `IDAPPRL`, …) as domain
 //!   values, written in the protocol's order and read with every problem reported.
+//! - [`transaction`]: transactions typed in both directions (table 23): the model the POS builds,
+//!   its exact wire form, and the checks WEB-SRM makes, each failure with its error id.
 //! - [`catalogue`]: every certificate error id with its `codRetour`, condition, and French and
 //!   English messages.
 //! - [`client`] (feature `client`, on by default): the HTTP/1.1 client of the enrolment and API
@@ -25,6 +27,7 @@ pub mod catalogue;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod headers;
+pub mod transaction;
 pub mod wire;
 
 /// Entry points for the fuzz targets (`fuzz/`): the parsers of untrusted bytes that are not
