@@ -93,6 +93,7 @@ pub(crate) async fn health(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeviceIdBody {
     /// `9999-9999-9999`, or none yet.
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{4}-[0-9]{4}$", example = "7654-0955-8558")]
     pub device_id: Option<String>,
 }
 

@@ -102,9 +102,12 @@ pub struct ApiError {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuthorityErrorBody {
     /// `JW00B999nnnE`.
+    #[schema(pattern = r"^JW00B999[0-9]{3}E$", example = "JW00B999514E")]
     pub id: String,
-    /// `codRetour`, when the error has one.
+    /// `codRetour`, when the error has one: two digits, the first the cause, the second what
+    /// to do (see docs/PROTOCOL.md).
     #[serde(rename = "codRetour")]
+    #[schema(pattern = r"^[0-9]{2}$", example = "14")]
     pub cod_retour: Option<String>,
     /// The authority's message (French).
     pub message_fr: String,
