@@ -1,14 +1,19 @@
-//! A minimal `/transaction` service: enough to enforce the certificate rules on transmissions
-//! (mutual TLS, `SIGNATRANSM` and `EMPRCERTIFTRANSM`, revoked and expired certificates, `NOTVQ`)
-//! and to answer in the protocol's shape (`retourTransActu`, `retourTransLot`). The content of
-//! transactions is not validated; see `docs/PROTOCOL.md`.
+//! The `/transaction` service: the certificate rules of transmissions (mutual TLS,
+//! `SIGNATRANSM` over the batch oldest first then the current transaction, `EMPRCERTIFTRANSM`,
+//! revoked and expired certificates, `NOTVQ`), each transaction's content read with the checks
+//! of websrm-protocol's typed transactions (structure, each value's form, the coherence rules;
+//! the sums in ESSAI and in DEV with a test case), and the answer in the protocol's shape
+//! (`retourTransActu`, `retourTransLot`). See `docs/PROTOCOL.md`.
 
 use time::OffsetDateTime;
 use websrm_crypto::{CertificateInfo, Signature, inspect_certificate, signatransm_input};
 use websrm_domain::{
-    CertificateState, DeviceId, Health, QstNumber, Subject, Thumbprint, WarningPolicy,
+    CertificateState, DeviceId, Environment, Health, QstNumber, Subject, TestCase, Thumbprint,
+    WarningPolicy,
 };
 use websrm_protocol::catalogue::ErrorCode as E;
+use websrm_protocol::transaction::values::Moment;
+use websrm_protocol::transaction::{Checks, Finding, read_transaction};
 use websrm_protocol::wire::{
     JSON_VERSION, ReqTrans, RetourTrans, RetourTransActu, RetourTransLot, Transaction,
     TransactionResponseBody, WireError,
@@ -30,12 +35,8 @@ impl From<Fault> for Refused {
     }
 }
 
-/// The error of one transaction: with its `noTrans`.
-struct TransactionFault {
-    no_trans: Option<String>,
-    code: E,
-    arg: String,
-}
+/// The errors of one transaction, each with its `noTrans`.
+struct TransactionFault(Vec<WireError>);
 
 impl Authority {
     /// Answers a `/transaction` request: 200 with the authority's numbers, or 400 with the
@@ -88,31 +89,48 @@ impl Authority {
         if fields.is_empty() {
             return Err(Refused((E::TransactionRequestEmpty, Vec::new())));
         }
-        let req: ReqTrans =
-            serde_json::from_value(serde_json::Value::Object(fields.into_iter().collect()))
-                .map_err(|_| Refused((E::NotJson, Vec::new())))?;
+        let object = serde_json::Value::Object(fields.into_iter().collect());
+        let req: ReqTrans = serde_json::from_value(object.clone())
+            .map_err(|_| Refused((E::NotJson, Vec::new())))?;
         let lot = req.trans_lot.clone().unwrap_or_default();
         if req.trans_actu.is_none() && lot.is_empty() {
             return Err(Refused((E::TransactionRequestEmpty, Vec::new())));
         }
+        let lot_values = object["transLot"].as_array().cloned().unwrap_or_default();
 
-        // Each transaction's own signature and signer.
-        let mut actus = Vec::new();
+        // The sums are checked in ESSAI, and in DEV with a test case.
+        let test_case = header(request, "CASESSAI").and_then(|t| t.parse::<TestCase>().ok());
+        let checks = match self.environment() {
+            Environment::Essai => Checks::default().with_sums(),
+            Environment::Dev if test_case.is_some_and(|t| !t.is_production()) => {
+                Checks::default().with_sums()
+            }
+            _ => Checks::default(),
+        };
+        // Each transaction's content, signature and signer. The batch comes newest first.
+        let current = req.trans_actu.as_ref().map(|t| {
+            self.check_transaction(t, &object["transActu"], "transActu", now, checks, None)
+        });
+        let current_date = current.as_ref().and_then(|(_, _, date)| *date);
+        let mut lot_actus = Vec::new();
         let mut lot_errors = Vec::new();
-        for t in &lot {
-            let (actu, checked) = self.check_transaction(t, now);
-            actus.extend(actu);
+        for (i, t) in lot.iter().enumerate() {
+            let value = lot_values.get(i).cloned().unwrap_or_default();
+            let path = format!("transLot[{i}]");
+            let (actu, checked, _) =
+                self.check_transaction(t, &value, &path, now, checks, current_date);
+            lot_actus.extend(actu);
             if let Err(fault) = checked {
                 lot_errors.push(fault);
             }
         }
-        let actu_result = req.trans_actu.as_ref().map(|t| {
-            let (actu, checked) = self.check_transaction(t, now);
+        // SIGNATRANSM: the transmitter's authorization code, the device, the actu values of the
+        // batch from the oldest, then of the current transaction (SW-73.B's worked example).
+        let mut actus: Vec<Signature> = lot_actus.into_iter().rev().collect();
+        let actu_result = current.map(|(actu, checked, _)| {
             actus.extend(actu);
             checked
         });
-        // SIGNATRANSM: the transmitter's authorization code, the device, the actu values of the
-        // batch then of the current transaction.
         let header = |name: &str| header(request, name);
         let signature = header("SIGNATRANSM").unwrap_or_default();
         let signature = Signature::from_base64(&signature)
@@ -147,13 +165,14 @@ impl Authority {
                 list_err: None,
             },
             Err(fault) => RetourTransActu {
-                list_err: Some(with_companion(vec![fault.wire()])),
+                no_trans: req.trans_actu.as_ref().and_then(|t| t.no_trans.clone()),
+                list_err: Some(with_companion(fault.0)),
                 ..RetourTransActu::default()
             },
         });
         // The errors of a batch are returned in the conformity environments only.
         let lot_list = (self.environment().is_conformity() && !lot_errors.is_empty())
-            .then(|| with_companion(lot_errors.iter().map(TransactionFault::wire).collect()));
+            .then(|| with_companion(lot_errors.into_iter().flat_map(|f| f.0).collect()));
         let retour_trans_lot = (!lot.is_empty()).then(|| RetourTransLot {
             no_lot: Some(format!("{:010}", entry.seq % 10_000_000_000)),
             dat_lot: Some(stamp.clone()),
@@ -165,10 +184,11 @@ impl Authority {
             || retour_trans_lot
                 .as_ref()
                 .is_some_and(|r| r.list_err.is_some());
+        // The next step is named only when this one succeeded: a failed step is run again.
         let retour = RetourTrans {
             json_versi: Some(JSON_VERSION.into()),
-            cas_essai: header("CASESSAI")
-                .and_then(|t| t.parse().ok())
+            cas_essai: test_case
+                .filter(|_| !failed)
                 .and_then(crate::service::next_test_case),
             retour_trans_actu,
             retour_trans_lot,
@@ -234,55 +254,87 @@ impl Authority {
         Ok((info, record, subject, device))
     }
 
-    /// One transaction's `actu`, if it is a signature (which `SIGNATRANSM` then covers), and
-    /// whether it was made with a certificate in force now.
+    /// One transaction: its `actu`, if it is a signature (which `SIGNATRANSM` then covers);
+    /// its content read as WEB-SRM reads it, and made with a certificate in force (or replaced
+    /// since, within its validity); and its `datTrans`. A batched transaction must be older
+    /// than the current one (`current`, 527E).
     fn check_transaction(
         &self,
         t: &Transaction,
+        value: &serde_json::Value,
+        path: &str,
         now: OffsetDateTime,
-    ) -> (Option<Signature>, Result<(), TransactionFault>) {
-        let fault = |code: E, arg: &str| TransactionFault {
-            no_trans: t.no_trans.clone(),
-            code,
-            arg: arg.to_owned(),
+        checks: Checks,
+        current: Option<Moment>,
+    ) -> (
+        Option<Signature>,
+        Result<(), TransactionFault>,
+        Option<Moment>,
+    ) {
+        let no_trans = t.no_trans.clone();
+        let from_catalogue = |code: E, arg: &str| WireError {
+            no_trans: no_trans.clone(),
+            ..WireError::from_catalogue(code, &[arg])
         };
-        let no_trans = t.no_trans.clone().unwrap_or_default();
         let actu = t
             .signa
             .as_ref()
             .and_then(|s| s.actu.as_deref())
-            .unwrap_or_default();
-        let Ok(signature) = Signature::from_base64(actu) else {
-            return (None, Err(fault(E::SignatureLength, actu)));
+            .and_then(|a| Signature::from_base64(a).ok());
+        let read = match read_transaction(value, path, checks) {
+            Ok(read) => read,
+            Err(findings) => {
+                let errors = findings
+                    .iter()
+                    .map(|f| finding(f, no_trans.clone()))
+                    .collect();
+                return (actu, Err(TransactionFault(errors)), None);
+            }
         };
-        // The certificate that signed the transaction must be in force when it is received.
-        let signer: Option<Thumbprint> = t.empr_certif_sev.as_deref().and_then(|e| e.parse().ok());
+        let date = read.sale.date;
+        if current.is_some_and(|c| date >= c) {
+            let late = Finding::new(527, format!("{path}/datTrans"), Some(&date.to_string()));
+            return (
+                actu,
+                Err(TransactionFault(vec![finding(&late, no_trans.clone())])),
+                Some(date),
+            );
+        }
+        // The certificate that signed must be in force when the transaction is received, or
+        // have been replaced since (an offline batch signed before a replacement).
+        let signer: Option<Thumbprint> = read.thumbprint.parse().ok();
         let in_force = signer
             .and_then(|s| self.registry().certificate_by_thumbprint(s).ok().flatten())
             .is_some_and(|signer| {
-                Health::classify(
+                let usable = Health::classify(
                     signer.state,
                     &signer.validity,
                     now,
                     WarningPolicy::default(),
                 )
-                .is_usable()
+                .is_usable();
+                usable
+                    || (signer.state == CertificateState::Replaced && signer.validity.contains(now))
             });
         let checked = if in_force {
             Ok(())
         } else {
-            Err(fault(E::SignedWithInvalidCertificate, &no_trans))
+            Err(TransactionFault(vec![from_catalogue(
+                E::SignedWithInvalidCertificate,
+                no_trans.as_deref().unwrap_or_default(),
+            )]))
         };
-        (Some(signature), checked)
+        (actu, checked, Some(date))
     }
 }
 
-impl TransactionFault {
-    fn wire(&self) -> WireError {
-        WireError {
-            no_trans: self.no_trans.clone(),
-            ..WireError::from_catalogue(self.code, &[&self.arg])
-        }
+/// A finding of the typed reader as the wire writes it, with the transaction's `noTrans`.
+fn finding(f: &Finding, no_trans: Option<String>) -> WireError {
+    WireError {
+        no_trans,
+        id: f.id.to_string(),
+        mess: f.message_fr(),
+        cod_retour: Some(format!("{:02}", f.return_code.value())),
     }
 }
 
@@ -297,10 +349,10 @@ fn header(request: &Request, name: &str) -> Option<String> {
 /// The errors, followed by the companion message when one of them calls for it.
 fn with_companion(mut list: Vec<WireError>) -> Vec<WireError> {
     let companion = list.iter().any(|e| {
-        e.id.parse()
-            .ok()
-            .and_then(E::from_id)
-            .is_some_and(|c| c.entry().has_companion())
+        e.id.parse().ok().is_some_and(|id: websrm_domain::ErrorId| {
+            E::from_id(id).is_some_and(|c| c.entry().has_companion())
+                || websrm_protocol::transaction::needs_companion(id)
+        })
     });
     if companion {
         list.push(WireError::from_catalogue(E::ContactRetailer, &[]));

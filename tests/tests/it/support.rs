@@ -6,7 +6,9 @@ use std::sync::Arc;
 use serde_json::Value;
 use websrm_tests::websrm_crypto::rustls::ClientConfig;
 use websrm_tests::websrm_crypto::tls::{self, ClientIdentity};
-use websrm_tests::websrm_crypto::{CertificateInfo, Csr, PrivateKey, inspect_certificate, pem};
+use websrm_tests::websrm_crypto::{
+    CertificateInfo, Csr, PrivateKey, Signature, inspect_certificate, pem,
+};
 use websrm_tests::websrm_domain::{
     DeviceIdState, Environment, InitiatingDevice, Sector, ServerSubject, SrsSubject,
     SrsSubjectFields, Subject, TestCase, UtcOffset,
@@ -190,4 +192,83 @@ pub(crate) fn errors(body: &Value) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A whole restaurant transaction (a closing receipt paid by card) numbered `no`, recorded at
+/// `date` (`AAAAMMJJhhmmss`), signed first in its chain with `held`'s key over the values its
+/// `actu` covers: its JSON and its `actu`.
+pub(crate) fn full_transaction(held: &Held, no: &str, date: &str) -> (Value, Signature) {
+    use websrm_tests::websrm_crypto::{Preceding, TransactionSignatureInput};
+    use websrm_tests::websrm_domain::{GstNumber, QstNumber};
+    use websrm_tests::websrm_protocol::transaction::values::*;
+    use websrm_tests::websrm_protocol::transaction::*;
+    let gst: GstNumber = "567891234RT0001".parse().unwrap();
+    let qst: QstNumber = "5678912340TQ0001".parse().unwrap();
+    let cents = |c| Amount::from_cents(c).unwrap();
+    let sale = Sale::builder(
+        SectorBlock::restaurant(ServiceType::Table, 2),
+        no.parse().unwrap(),
+        "Resto Chez Michel",
+        date.parse().unwrap(),
+        UtcMark::EasternStandard,
+        "ER0001".parse().unwrap(),
+        TaxNumbers {
+            gst: gst.clone(),
+            qst: qst.clone(),
+        },
+        TransactionType::ClosingReceipt,
+    )
+    .item(Item::new(
+        Quantity::ONE,
+        "Poutine",
+        cents(1200),
+        TaxCode::Fp,
+        Activity::Restaurant,
+    ))
+    .amounts(Amounts {
+        before_tax: cents(1200),
+        gst: cents(60),
+        qst: cents(120),
+        after_tax: cents(1380),
+        ..Amounts::default()
+    })
+    .payment(PaymentMode::Credit)
+    .document_address(DocumentAddress {
+        civic_number: "100".into(),
+        postal_code: "H2X1Y4".into(),
+    })
+    .build(Checks::default().with_sums())
+    .expect("a valid sale");
+    let amounts = sale.amounts;
+    let input = TransactionSignatureInput {
+        no_trans: no,
+        dat_trans: date,
+        tps: &amounts.gst.to_string(),
+        tvq: &amounts.qst.to_string(),
+        apres_tax: &amounts.after_tax.to_string(),
+        no_tps: &gst,
+        no_tvq: &qst,
+        mod_impr: sale.print_mode.code(),
+        mod_trans: sale.mode.code(),
+        preced: Preceding::First,
+    };
+    let actu = held.key.sign(input.to_text().as_bytes()).unwrap();
+    let product = test_product();
+    let transaction = sale.signed(
+        Signatures {
+            made_at: date.parse().unwrap(),
+            actu: actu.to_base64().parse().unwrap(),
+            preced: SignatureText::first(),
+        },
+        held.info.thumbprint.to_string(),
+        SoftwareBlock {
+            srs_id: product.srs_id,
+            version_id: product.version_id,
+            certification_code: product.certification_code,
+            partner_id: product.partner_id,
+            version: product.version,
+            parent_version: product.parent_version,
+        },
+    );
+    (transaction.to_json(), actu)
 }

@@ -197,21 +197,7 @@ async fn the_transaction_service_accepts_a_terminal_transaction_signed_by_its_ho
         Some(host_id)
     );
 
-    let gst: GstNumber = "567891234RT0001".parse().unwrap();
-    let qst = "5678912340TQ0001".parse().unwrap();
-    let input = TransactionSignatureInput {
-        no_trans: "0000000001",
-        dat_trans: "20261126150000",
-        tps: "+0000000000.13",
-        tvq: "+0000000000.26",
-        apres_tax: "+0000000002.39",
-        no_tps: &gst,
-        no_tvq: &qst,
-        mod_impr: "FAC",
-        mod_trans: "CMP",
-        preced: Preceding::First,
-    };
-    let actu = host.key.sign(input.to_text().as_bytes()).unwrap();
+    let (transaction, actu) = full_transaction(&host, "0000000001", "20261126150000");
     let signatransm = host
         .key
         .sign(signatransm_input(&"D8T8-W8W8".parse().unwrap(), terminal, &[actu]).as_bytes())
@@ -223,11 +209,7 @@ async fn the_transaction_service_accepts_a_terminal_transaction_signed_by_its_ho
         ("SIGNATRANSM".into(), signatransm.to_base64()),
         ("EMPRCERTIFTRANSM".into(), host.info.thumbprint.to_string()),
     ]);
-    let body = json!({ "reqTrans": { "transActu": {
-        "noTrans": "0000000001", "emprCertifSEV": host.info.thumbprint.to_string(),
-        "signa": { "actu": actu.to_base64(), "preced": Preceding::First.to_string() }
-    }}})
-    .to_string();
+    let body = json!({ "reqTrans": { "transActu": transaction } }).to_string();
     let (status, answer) = post(
         &plain_client(&s, Some(host.identity())),
         &format!("{}/transaction", s.api_base),

@@ -1,39 +1,20 @@
-//! The minimal `/transaction` service: the certificate rules of transmissions.
+//! The `/transaction` service: the certificate rules of transmissions, batches oldest first under
+//! `SIGNATRANSM`, and each transaction's content read as WEB-SRM reads it.
 
 use serde_json::{Value, json};
 use websrm_tests::Served;
 use websrm_tests::websrm::domain::{
     DeviceIdState, Environment, RevocationChannel, RevocationReason,
 };
-use websrm_tests::websrm_crypto::{
-    Preceding, Signature, TransactionSignatureInput, signatransm_input,
-};
+use websrm_tests::websrm_crypto::{Signature, signatransm_input};
 
 use crate::support::*;
 
+/// A whole transaction numbered `no`, recorded `no` minutes after 15:00 on 2026-11-26 (so that
+/// higher numbers are newer).
 fn transaction(held: &Held, no: &str) -> (Value, Signature) {
-    let gst = "567891234RT0001".parse().unwrap();
-    let qst = "5678912340TQ0001".parse().unwrap();
-    let input = TransactionSignatureInput {
-        no_trans: no,
-        dat_trans: "20261126150000",
-        tps: "+0000000000.13",
-        tvq: "+0000000000.26",
-        apres_tax: "+0000000002.39",
-        no_tps: &gst,
-        no_tvq: &qst,
-        mod_impr: "FAC",
-        mod_trans: "CMP",
-        preced: Preceding::First,
-    };
-    let actu = held.key.sign(input.to_text().as_bytes()).unwrap();
-    let body = json!({
-        "noTrans": no, "datTrans": "20261126150000", "TPS": "+0000000000.13", "TVQ": "+0000000000.26",
-        "apresTax": "+0000000002.39", "noTPS": "567891234RT0001", "noTVQ": "5678912340TQ0001",
-        "modImpr": "FAC", "modTrans": "CMP", "emprCertifSEV": held.info.thumbprint.to_string(),
-        "signa": { "actu": actu.to_base64(), "preced": Preceding::First.to_string(), "datActu": "20261126150000" }
-    });
-    (body, actu)
+    let minute: u32 = no.parse::<u32>().unwrap() % 60;
+    full_transaction(held, no, &format!("2026112615{minute:02}00"))
 }
 
 fn headers_for(held: &Held, device: &str, actus: &[Signature]) -> Vec<(String, String)> {
@@ -229,7 +210,8 @@ async fn batches_answer_in_retour_trans_lot_and_the_structure_has_its_own_ids() 
     // A batch alone: retourTransLot, no retourTransActu.
     let (t1, actu1) = transaction(&a, "0000000011");
     let (t2, actu2) = transaction(&a, "0000000012");
-    let body = json!({ "reqTrans": { "transLot": [t1, t2] } }).to_string();
+    // The batch newest first; SIGNATRANSM over it oldest first.
+    let body = json!({ "reqTrans": { "transLot": [t2, t1] } }).to_string();
     let (status, answer) = post(
         &mtls,
         &url,
@@ -308,4 +290,183 @@ async fn batches_answer_in_retour_trans_lot_and_the_structure_has_its_own_ids() 
             assert_eq!(list[0]["mess"], mess);
         }
     }
+}
+
+/// Each single defect in a transaction's content is answered with the id and `codRetour` the
+/// guide gives it, in `retourTransActu.listErr` with the transaction's `noTrans`; a batch of
+/// three older transactions, newest first, with `SIGNATRANSM` over them oldest first then the
+/// current one, is accepted; a batched transaction newer than the current one is 527E.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_content_of_transactions_is_read_as_web_srm_reads_it() {
+    let s = Served::start(Environment::Dev);
+    let c = client(&s, Environment::Dev);
+    let (a, answer) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse du bar"),
+    )
+    .await;
+    let device = answer.device_id.unwrap().to_string();
+    let url = format!("{}/transaction", s.api_base);
+    let mtls = plain_client(&s, Some(a.identity()));
+
+    let (good, actu) = transaction(&a, "0000000030");
+    let cases: &[(&str, &str, Option<Value>, &str, &str)] = &[
+        (
+            "an impossible date",
+            "/datTrans",
+            Some(json!("20260231120000")),
+            "JW00B999408E",
+            "96",
+        ),
+        (
+            "an 11-character noTrans",
+            "/noTrans",
+            Some(json!("00000000031")),
+            "JW00B999406E",
+            "96",
+        ),
+        (
+            "TPS as 0.25",
+            "/mont/TPS",
+            Some(json!("0.25")),
+            "JW00B999411E",
+            "96",
+        ),
+        (
+            "an unknown typTrans",
+            "/typTrans",
+            Some(json!("RRPR")),
+            "JW00B999413E",
+            "96",
+        ),
+        (
+            "an unknown modPai",
+            "/modPai",
+            Some(json!("VIS")),
+            "JW00B999414E",
+            "96",
+        ),
+        (
+            "an unknown modImpr",
+            "/modImpr",
+            Some(json!("PDF")),
+            "JW00B999415E",
+            "96",
+        ),
+        (
+            "an unknown modTrans",
+            "/modTrans",
+            Some(json!("CMP")),
+            "JW00B999416E",
+            "96",
+        ),
+        (
+            "an unknown formImpr",
+            "/formImpr",
+            Some(json!("FAX")),
+            "JW00B999427E",
+            "96",
+        ),
+        (
+            "an unknown field",
+            "/remarque",
+            Some(json!("x")),
+            "JW00B999300E",
+            "95",
+        ),
+        ("mont missing", "/mont", None, "JW00B999305E", "95"),
+        (
+            "emprCertifSEV missing",
+            "/emprCertifSEV",
+            None,
+            "JW00B999422E",
+            "96",
+        ),
+        (
+            "an addition paid by card",
+            "/typTrans",
+            Some(json!("ADDI")),
+            "JW00B999504E",
+            "96",
+        ),
+        (
+            "a self-reference",
+            "/refs",
+            Some(
+                json!([{"noTrans": "0000000030", "datTrans": "20261126153000", "avantTax": "+000000012.00"}]),
+            ),
+            "JW00B999502E",
+            "96",
+        ),
+    ];
+    for (what, pointer, value, id, code) in cases {
+        let mut t = good.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let target = t.pointer_mut(parent).unwrap().as_object_mut().unwrap();
+        match value {
+            Some(v) => target.insert(key.to_owned(), v.clone()),
+            None => target.remove(key),
+        };
+        let body = json!({ "reqTrans": { "transActu": t } }).to_string();
+        let (status, answer) = post(
+            &mtls,
+            &url,
+            &headers_for(&a, &device, std::slice::from_ref(&actu)),
+            &body,
+        )
+        .await;
+        assert_eq!(status, 400, "{what}: {answer}");
+        let actu_answer = &answer["retourTrans"]["retourTransActu"];
+        let list = &actu_answer["listErr"];
+        assert_eq!(
+            (list[0]["id"].as_str(), list[0]["codRetour"].as_str()),
+            (Some(*id), Some(*code)),
+            "{what}: {answer}"
+        );
+        assert!(actu_answer.get("psiNoTrans").is_none(), "{what}: {answer}");
+        if *pointer != "/noTrans" {
+            assert_eq!(list[0]["noTrans"], "0000000030", "{what}: {answer}");
+            assert_eq!(actu_answer["noTrans"], "0000000030", "{what}: {answer}");
+        }
+    }
+
+    // Three older transactions, newest first, then the current one.
+    let (t1, a1) = transaction(&a, "0000000031");
+    let (t2, a2) = transaction(&a, "0000000032");
+    let (t3, a3) = transaction(&a, "0000000033");
+    let (t4, a4) = transaction(&a, "0000000034");
+    let body = json!({ "reqTrans": { "transActu": t4, "transLot": [t3, t2, t1] } }).to_string();
+    let oldest_first = [a1, a2, a3, a4];
+    let (status, answer) = post(&mtls, &url, &headers_for(&a, &device, &oldest_first), &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["retourTrans"]["retourTransActu"]["noTrans"],
+        "0000000034"
+    );
+    // Signed newest first instead, the batch is refused.
+    let [a1, a2, a3, a4] = oldest_first;
+    let newest_first = [a3, a2, a1, a4];
+    let (status, answer) = post(&mtls, &url, &headers_for(&a, &device, &newest_first), &body).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["retourTrans"]["retourTransActu"]["listErr"][0]["id"],
+        "JW00B999451E"
+    );
+    // A batched transaction newer than the current one.
+    let (t5, a5) = transaction(&a, "0000000035");
+    let (t6, a6) = transaction(&a, "0000000031");
+    let body = json!({ "reqTrans": { "transActu": t6, "transLot": [t5] } }).to_string();
+    let (status, answer) = post(&mtls, &url, &headers_for(&a, &device, &[a5, a6]), &body).await;
+    assert_eq!(status, 400, "{answer}");
+    let lot = &answer["retourTrans"]["retourTransLot"]["listErr"];
+    assert_eq!(
+        (lot[0]["id"].as_str(), lot[0]["noTrans"].as_str()),
+        (Some("JW00B999527E"), Some("0000000035")),
+        "{answer}"
+    );
+    assert!(
+        answer["retourTrans"]["retourTransActu"]["psiNoTrans"].is_string(),
+        "the current one is received: {answer}"
+    );
 }

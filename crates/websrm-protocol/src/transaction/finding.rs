@@ -19,7 +19,9 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub(crate) fn new(number: u16, path: impl Into<String>, value: Option<&str>) -> Self {
+    /// The finding `JW00B999{number}E` at `path`, with its `codRetour` and messages from the
+    /// transaction service's table.
+    pub fn new(number: u16, path: impl Into<String>, value: Option<&str>) -> Self {
         let (_, code, _, _) = entry(number);
         Self {
             id: ErrorId::new(number).unwrap_or(ErrorId::CONTACT_RETAILER),
@@ -486,6 +488,19 @@ const ENTRIES: &[(u16, u8, &str, &str)] = &[
         "La description de la taxe supplémentaire est absente ou invalide.",
         "The supplementary tax's description is missing or invalid.",
     ),
+];
+
+/// Whether WEB-SRM follows the error `id` with `JW00B999999E` ("contact your retailer"): those
+/// the guide marks so (SW-73.A, †), which the software, not the user, must correct.
+pub fn needs_companion(id: ErrorId) -> bool {
+    COMPANION.contains(&id.number())
+}
+
+/// The transaction service's errors marked † in SW-73.A.
+const COMPANION: &[u16] = &[
+    38, 40, 51, 52, 53, 55, 56, 58, 62, 64, 66, 300, 305, 306, 308, 314, 315, 317, 405, 406, 408,
+    409, 411, 412, 413, 414, 415, 416, 417, 422, 423, 427, 441, 443, 445, 447, 450, 455, 456, 461,
+    462, 502, 503, 504, 505, 524, 526, 527, 537, 538, 551,
 ];
 
 fn entry(number: u16) -> (u16, u8, &'static str, &'static str) {

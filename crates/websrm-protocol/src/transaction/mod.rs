@@ -18,7 +18,7 @@ pub mod values;
 
 use serde_json::{Map, Value};
 
-pub use finding::Finding;
+pub use finding::{Finding, needs_companion};
 pub use model::*;
 pub use rules::{Checks, TRANSPORT_ITEMS};
 use values::*;

@@ -35,11 +35,11 @@ const TRANSACTION: (&[&str], &[&str]) = (
         "emprCertifSEV",
         "SEV",
     ],
-    // `utc` is mandatory in table 23 though not in 305E's list; `noDossFO`'s absence is 466E.
+    // `utc` is mandatory in table 23 though not in 305E's list; `noDossFO`'s absence is 466E,
+    // `emprCertifSEV`'s 422E.
     &[
         "commerElectr",
         "datTrans",
-        "emprCertifSEV",
         "formImpr",
         "items",
         "modImpr",
@@ -333,6 +333,9 @@ impl Reader {
             }
             None => Vec::new(),
         };
+        if !map.contains_key("emprCertifSEV") {
+            self.find(422, &format!("{path}/emprCertifSEV"), None);
+        }
         let thumbprint = self.shaped(map, "emprCertifSEV", path, 422, |s| {
             s.len() == 40 && s.bytes().all(|b| b.is_ascii_alphanumeric())
         });

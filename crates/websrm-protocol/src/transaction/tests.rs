@@ -244,6 +244,7 @@ fn each_defect_is_found_with_its_id() {
             "transActu/noTax/noTVQ",
         ),
         ("/noDossFO", None, 466, "transActu/noDossFO"),
+        ("/emprCertifSEV", None, 422, "transActu/emprCertifSEV"),
         ("/mont", None, 305, "transActu/mont"),
         ("/mont/apresTax", None, 305, "transActu/mont/apresTax"),
         ("/items", Some(json!([])), 305, "transActu/items"),
