@@ -292,6 +292,21 @@ impl Authority {
             }
         };
         let date = read.sale.date;
+        // A batched transaction cannot be later than the batch's reception (5 minutes of
+        // clocks' difference allowed), its local time read with its `utc`.
+        if path.starts_with("transLot") {
+            let offset = time::UtcOffset::from_whole_seconds(read.sale.utc.offset_minutes() * 60)
+                .unwrap_or(time::UtcOffset::UTC);
+            if date.date_time().assume_offset(offset) > now + time::Duration::minutes(5) {
+                let at = format!("{date}{}", read.sale.utc);
+                let late = Finding::new(526, format!("{path}/datTrans"), Some(&at));
+                return (
+                    actu,
+                    Err(TransactionFault(vec![finding(&late, no_trans.clone())])),
+                    Some(date),
+                );
+            }
+        }
         if current.is_some_and(|c| date >= c) {
             let late = Finding::new(527, format!("{path}/datTrans"), Some(&date.to_string()));
             return (

@@ -469,4 +469,23 @@ async fn the_content_of_transactions_is_read_as_web_srm_reads_it() {
         answer["retourTrans"]["retourTransActu"]["psiNoTrans"].is_string(),
         "the current one is received: {answer}"
     );
+    // A batched transaction later than its reception (beyond 5 minutes): 526E, its time shown
+    // with its utc.
+    let (t7, a7) = full_transaction(&a, "0000000040", "20991231120000");
+    let body = json!({ "reqTrans": { "transLot": [t7] } }).to_string();
+    let (status, answer) = post(&mtls, &url, &headers_for(&a, &device, &[a7]), &body).await;
+    assert_eq!(status, 400, "{answer}");
+    let lot = &answer["retourTrans"]["retourTransLot"]["listErr"];
+    assert_eq!(
+        (lot[0]["id"].as_str(), lot[0]["codRetour"].as_str()),
+        (Some("JW00B999526E"), Some("16")),
+        "{answer}"
+    );
+    assert!(
+        lot[0]["mess"]
+            .as_str()
+            .unwrap()
+            .contains("20991231120000-05:00N"),
+        "{answer}"
+    );
 }
