@@ -62,6 +62,12 @@ pub const PARITY: &[(&str, Parity)] = &[
         ),
     ),
     ("sign_in_chain", Parity::Route("POST /v1/signatures")),
+    (
+        "sign_sale",
+        Parity::NotServed(
+            "a typed transaction is signed by the agent when it transmits it; until then POST /v1/signatures signs the values its actu covers",
+        ),
+    ),
     ("sign_in_chain_once", Parity::Route("POST /v1/signatures")),
     (
         "transmission_signature",

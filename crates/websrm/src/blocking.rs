@@ -177,6 +177,17 @@ impl Srs {
         self.inner.sign_in_chain(origin, operator, data)
     }
 
+    /// See [`crate::Srs::sign_sale`].
+    pub fn sign_sale(
+        &self,
+        origin: &Origin,
+        operator: &IdentificationNumber,
+        sale: crate::transaction::Sale,
+        checks: crate::transaction::Checks,
+    ) -> Result<crate::transaction::Transaction, Error> {
+        self.inner.sign_sale(origin, operator, sale, checks)
+    }
+
     /// See [`crate::Srs::sign_in_chain_once`].
     pub fn sign_in_chain_once(
         &self,

@@ -58,6 +58,9 @@ pub enum Error {
     /// A value entered is invalid.
     #[error(transparent)]
     Invalid(#[from] ParseError),
+    /// A transaction the authority would refuse: what it would answer, with the same ids.
+    #[error("the authority would refuse this transaction: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Transaction(Vec<websrm_protocol::transaction::Finding>),
     /// An idempotency key is empty, longer than 255 characters, or not visible ASCII.
     #[error("an idempotency key is 1 to 255 visible ASCII characters")]
     InvalidIdempotencyKey,

@@ -69,6 +69,7 @@ pub use websrm_domain as domain;
 #[doc(hidden)]
 pub use websrm_crypto as __crypto;
 pub use websrm_protocol::headers::ProductIdentity;
+pub use websrm_protocol::transaction;
 pub use websrm_protocol::wire::AuthorityError;
 pub use websrm_store::device::{EndState, HistoryEntry, HistoryEvent, SlotKey, Terminal};
 pub use websrm_store::{FileKeyProtector, KeyProtector, Zeroizing};

@@ -595,3 +595,148 @@ fn the_blocking_front_for_srss_that_are_not_async() {
     );
     assert_eq!(srs.recover().unwrap(), websrm::RecoveryReport::default());
 }
+
+/// A typed sale signed by the facade: refused before signing when the authority would refuse
+/// it (with the same id), and otherwise the next link of its chain with `signa`,
+/// `emprCertifSEV` and `SEV` filled in, read by the authority's reader as it was written, each
+/// `actu` verifying with the certificate over the sale's values and the previous link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_is_checked_then_signed_into_its_chain() {
+    use websrm_tests::websrm::Origin;
+    use websrm_tests::websrm::transaction::values::*;
+    use websrm_tests::websrm::transaction::*;
+    use websrm_tests::websrm_crypto::Signature;
+    let s = Served::start(Environment::Dev);
+    let dir = tempfile::tempdir().unwrap();
+    let srs = Srs::open(config(&s, &dir.path().join("pos.db"))).unwrap();
+    let view = srs
+        .enrol(&michel("Caisse du bar"), Some(DeviceIdAnswer::RequestNew))
+        .await
+        .unwrap();
+    let operator = "5678912340".parse().unwrap();
+    let cents = |c| Amount::from_cents(c).unwrap();
+    let sale = |no: &str, qst: &str| {
+        Sale::builder(
+            SectorBlock::restaurant(ServiceType::Counter, 1),
+            no.parse().unwrap(),
+            "Resto Chez Michel",
+            "20261203120000".parse().unwrap(),
+            UtcMark::EasternStandard,
+            "ER0001".parse().unwrap(),
+            TaxNumbers {
+                gst: "567891234RT0001".parse().unwrap(),
+                qst: qst.parse().unwrap(),
+            },
+            TransactionType::ClosingReceipt,
+        )
+        .item(Item::new(
+            Quantity::ONE,
+            "Café",
+            cents(200),
+            TaxCode::Fp,
+            Activity::Restaurant,
+        ))
+        .amounts(Amounts {
+            before_tax: cents(200),
+            gst: cents(10),
+            qst: cents(20),
+            after_tax: cents(230),
+            ..Amounts::default()
+        })
+        .payment(PaymentMode::Cash)
+        .document_address(DocumentAddress {
+            civic_number: "100".into(),
+            postal_code: "H2X1Y4".into(),
+        })
+    };
+    let checks = Checks::default().with_sums();
+
+    // What the authority would refuse is not signed: an addition paid in cash (504E), the QST
+    // number of another operator (540E).
+    let addition = sale("0000000001", "5678912340TQ0001")
+        .build(Checks::default())
+        .map(|mut s| {
+            s.kind = TransactionType::Addition;
+            s
+        })
+        .unwrap();
+    let Err(Error::Transaction(found)) = srs.sign_sale(&Origin::Host, &operator, addition, checks)
+    else {
+        panic!("an addition paid in cash is signed")
+    };
+    assert_eq!(found[0].id.to_string(), "JW00B999504E", "{found:?}");
+    let other = sale("0000000001", "1234567890TQ0001")
+        .build(checks)
+        .unwrap();
+    let Err(Error::Transaction(found)) = srs.sign_sale(&Origin::Host, &operator, other, checks)
+    else {
+        panic!("another operator's QST number is signed")
+    };
+    assert_eq!(found[0].id.to_string(), "JW00B999540E", "{found:?}");
+
+    // Two sales, two links.
+    let first = srs
+        .sign_sale(
+            &Origin::Host,
+            &operator,
+            sale("0000000001", "5678912340TQ0001")
+                .build(checks)
+                .unwrap(),
+            checks,
+        )
+        .unwrap();
+    let second = srs
+        .sign_sale(
+            &Origin::Host,
+            &operator,
+            sale("0000000002", "5678912340TQ0001")
+                .build(checks)
+                .unwrap(),
+            checks,
+        )
+        .unwrap();
+    assert_eq!(first.signatures.preced, SignatureText::first());
+    assert_eq!(
+        second.signatures.preced.as_str(),
+        first.signatures.actu.as_str()
+    );
+    assert_eq!(first.thumbprint, view.thumbprint.to_string());
+    assert_eq!(first.software.srs_id, test_product().srs_id);
+    let certificate = srs
+        .certificate_pem(&"Caisse du bar".parse().unwrap())
+        .unwrap();
+    let key = inspect_certificate(&pem::decode("CERTIFICATE", &certificate.certificate).unwrap())
+        .unwrap()
+        .public_key
+        .unwrap();
+    for t in [&first, &second] {
+        assert_eq!(
+            read_transaction(&t.to_json(), "transActu", checks).as_ref(),
+            Ok(t),
+            "the authority reads what the facade wrote"
+        );
+        let preced = if t.signatures.preced == SignatureText::first() {
+            Preceding::First
+        } else {
+            Preceding::Signature(Signature::from_base64(t.signatures.preced.as_str()).unwrap())
+        };
+        let a = t.sale.amounts;
+        let input = TransactionSignatureInput {
+            no_trans: t.sale.number.as_str(),
+            dat_trans: &t.sale.date.to_string(),
+            tps: &a.gst.to_string(),
+            tvq: &a.qst.to_string(),
+            apres_tax: &a.after_tax.to_string(),
+            no_tps: &t.sale.tax_numbers.gst,
+            no_tvq: &t.sale.tax_numbers.qst,
+            mod_impr: t.sale.print_mode.code(),
+            mod_trans: t.sale.mode.code(),
+            preced,
+        };
+        key.verify(
+            input.to_text().as_bytes(),
+            &Signature::from_base64(t.signatures.actu.as_str()).unwrap(),
+        )
+        .unwrap();
+    }
+}

@@ -34,6 +34,7 @@ use crate::{Config, Error};
 mod answers;
 mod lifecycle;
 mod revocation;
+mod sales;
 mod signatures;
 mod terminals;
 

@@ -219,7 +219,7 @@ impl Srs {
         self.sign_link(origin, operator, data, Some(key))
     }
 
-    fn sign_link(
+    pub(super) fn sign_link(
         &self,
         origin: &Origin,
         operator: &IdentificationNumber,
