@@ -65,13 +65,7 @@ pub(crate) async fn remember(
     };
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return Failure::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::TooLarge,
-            "Le corps dépasse 64 Ko.",
-            "The body is over 64 KB.",
-        )
-        .into_response();
+        return crate::api::too_large().into_response();
     };
     let operation = format!("{} {}", parts.method, parts.uri.path());
     let digest = websrm::request_digest(&[operation.as_bytes(), &canonical(&bytes)]);

@@ -204,18 +204,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
                         &format!("The body is not JSON: {inner}"),
                     ));
                 }
-                let message = inner.to_string();
-                // serde names a missing field in its message, at the path of its parent.
-                let missing = message
-                    .strip_prefix("missing field `")
-                    .and_then(|rest| rest.split('`').next());
-                let field = match (missing, path.as_str()) {
-                    (Some(name), ".") => name.to_owned(),
-                    (Some(name), parent) => format!("{parent}.{name}"),
-                    (None, p) => p.to_owned(),
-                };
-                let message = message.split(" at line ").next().unwrap_or(&message);
-                Err(Failure::invalid(&field, message))
+                Err(refused_field(&path, &inner.to_string()))
             }
         }
     }
@@ -242,17 +231,28 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestP
             .map(Self)
             .map_err(|e| {
                 let path = e.path().to_string();
-                let message = e.into_inner().to_string();
-                let field = message
-                    .strip_prefix("missing field `")
-                    .and_then(|rest| rest.split('`').next())
-                    .map_or(path, str::to_owned);
-                Failure::invalid(&field, message)
+                refused_field(&path, &e.into_inner().to_string())
             })
     }
 }
 
-fn too_large() -> Failure {
+/// `422 invalid` for what serde refused at `path`: the field named, a missing one (which serde
+/// names in its message, at the path of its parent) included.
+fn refused_field(path: &str, message: &str) -> Failure {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let field = match (missing, path) {
+        (Some(name), ".") => name.to_owned(),
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, p) => p.to_owned(),
+    };
+    let message = message.split(" at line ").next().unwrap_or(message);
+    Failure::invalid(&field, message)
+}
+
+/// `413 too_large`.
+pub(crate) fn too_large() -> Failure {
     Failure::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::TooLarge,

@@ -347,7 +347,7 @@ fn signing_digest(
         Origin::Host => String::new(),
         Origin::Terminal(label) => format!("terminal:{label}"),
     };
-    let text = [
+    let parts = [
         origin.as_str(),
         operator.as_str(),
         &data.no_trans,
@@ -359,11 +359,8 @@ fn signing_digest(
         &data.mod_impr,
         &data.mod_trans,
     ]
-    .join("\u{1f}");
-    websrm_crypto::sha256(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    .map(str::as_bytes);
+    request_digest(&parts)
 }
 
 /// The remembered answer under `key`, if it was for the same request.
