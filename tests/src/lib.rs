@@ -258,3 +258,84 @@ pub fn fresh_postgres_database(prefix: &str) -> Option<String> {
     .expect("creating the test database");
     Some(format!("{server}/{name}"))
 }
+
+/// A loopback relay to another address that the test can cut, as a network outage would: while
+/// cut, each connection is accepted and closed at once (nothing reaches the other side); a
+/// connection already relayed is not disturbed. It stops when dropped.
+#[derive(Debug)]
+pub struct Relay {
+    /// `https://127.0.0.1:PORT` of the relay.
+    pub base: String,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Relay {
+    /// A relay to `target` (`https://HOST:PORT`), passing everything through.
+    pub fn start(target: &str) -> Self {
+        let target = target
+            .trim_start_matches("https://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let base = format!("https://{}", listener.local_addr().expect("bound"));
+        let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let is_cut = cut.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
+                loop {
+                    let accepted = tokio::select! {
+                        _ = &mut stopped => return,
+                        a = listener.accept() => a,
+                    };
+                    let Ok((mut inbound, _)) = accepted else {
+                        continue;
+                    };
+                    if is_cut.load(std::sync::atomic::Ordering::SeqCst) {
+                        drop(inbound);
+                        continue;
+                    }
+                    let target = target.clone();
+                    tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                }
+            });
+        });
+        Self {
+            base,
+            cut,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// Cuts (`true`) or restores (`false`) the link.
+    pub fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -70,6 +70,24 @@ pub const PARITY: &[(&str, Parity)] = &[
     ),
     ("sign_in_chain_once", Parity::Route("POST /v1/signatures")),
     (
+        "transmit",
+        Parity::NotServed(
+            "transmission is not served by the agent yet: `websrm srs transmit` records and sends a transaction, and POST /v1/signatures with POST /v1/transmission-signatures let a POS send it itself",
+        ),
+    ),
+    (
+        "flush",
+        Parity::NotServed(
+            "transmission is not served by the agent yet: `websrm srs outbox --flush` sends the pending transactions",
+        ),
+    ),
+    (
+        "outbox",
+        Parity::NotServed(
+            "transmission is not served by the agent yet: `websrm srs outbox` shows the pending transactions",
+        ),
+    ),
+    (
         "transmission_signature",
         Parity::Route("POST /v1/transmission-signatures"),
     ),

@@ -9,6 +9,7 @@ mod check;
 mod demo;
 mod essai;
 mod srs;
+mod transmit;
 #[cfg(windows)]
 mod winservice;
 

@@ -141,6 +141,26 @@ enum Command {
     },
     /// Finish requests a crash or a lost answer left pending.
     Recover,
+    /// Record a transaction and send it, with the pending ones. The file holds the transaction
+    /// as the POS builds it, with the wire's field names; websrm checks it as the authority
+    /// would, then fills `signa`, `emprCertifSEV` and `SEV`. Offline, it is kept in the outbox.
+    Transmit {
+        /// The transaction (JSON).
+        #[arg(long)]
+        file: PathBuf,
+        /// The terminal it started on (default: this device).
+        #[arg(long)]
+        terminal: Option<String>,
+    },
+    /// The transactions waiting to be sent, and offline mode.
+    Outbox {
+        /// Send them now.
+        #[arg(long)]
+        flush: bool,
+        /// How many to list.
+        #[arg(long, default_value = "100")]
+        limit: usize,
+    },
     /// Rehearse certification: run the certificate test cases in their required order against
     /// the ESSAI environment (or a local authority started with `--env ESSAI`).
     Essai(crate::essai::Args),
@@ -502,6 +522,12 @@ pub(crate) fn run(args: Args) -> Result<()> {
             }
         }
         Command::Essai(_) => bail!("essai runs on its own stores"),
+        Command::Transmit { file, terminal } => {
+            runtime.block_on(crate::transmit::transmit(&srs, &file, terminal, json))?;
+        }
+        Command::Outbox { flush, limit } => {
+            runtime.block_on(crate::transmit::outbox(&srs, flush, limit, json))?;
+        }
         Command::Recover => {
             let report = runtime.block_on(srs.recover()).map_err(explain)?;
             println!(

@@ -1294,3 +1294,70 @@ fn no_form_of_a_database_connection_string_has_its_password_printed() {
         "no file made of a connection string: {left:?}"
     );
 }
+
+#[test]
+fn transactions_from_the_command_line_online_then_kept_offline_then_flushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let authority = Authority::start(&authority_dir);
+    let pos = pos(&authority, dir.path(), &authority_dir);
+    pos.enrol(&["--new-device-id"]);
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/examples/transactions/restaurant-closing-receipt.json"
+    );
+    let json = |text: &str| -> serde_json::Value { serde_json::from_str(text).unwrap() };
+    let sent = json(&pos.ok(&["--json", "transmit", "--file", example]));
+    assert_eq!(sent["outcome"], "transmitted", "{sent}");
+    assert_eq!(
+        sent["psi_no_trans"].as_str().map(str::len),
+        Some(19),
+        "{sent}"
+    );
+    assert_eq!(sent["mention"], serde_json::Value::Null);
+
+    // The next one, numbered after it, while the authority cannot be reached: kept, exit 0.
+    let mut next = json(&std::fs::read_to_string(example).unwrap());
+    next["noTrans"] = "0000000124".into();
+    next["datTrans"] = "20261203121600".into();
+    let next_file = dir.path().join("next.json");
+    std::fs::write(&next_file, next.to_string()).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let unreachable = format!("https://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut offline = pos.command("DEV", &[]);
+    let args: Vec<String> = offline
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let api_at = args.iter().position(|a| a == "--api").unwrap() + 1;
+    let mut args = args;
+    args[api_at] = unreachable;
+    offline = Command::new(WEBSRM);
+    offline
+        .args(&args)
+        .args(["--json", "transmit", "--file", next_file.to_str().unwrap()]);
+    let out = offline.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let kept = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(kept["outcome"], "offline", "{kept}");
+    assert_eq!(kept["mention"], "PROBLÈME DE COMMUNICATION");
+    let outbox = json(&pos.ok(&["--json", "outbox"]));
+    assert_eq!(outbox["pending"], 1, "{outbox}");
+    assert_eq!(outbox["transactions"][0]["no_trans"], "0000000124");
+    assert!(outbox["offline"]["reason"].is_string(), "{outbox}");
+
+    // The authority is back: the flush delivers it as a batch.
+    let flushed = json(&pos.ok(&["--json", "outbox", "--flush"]));
+    assert_eq!(flushed["flushed"]["sent"], 1, "{flushed}");
+    assert_eq!(flushed["pending"], 0, "{flushed}");
+    assert_eq!(flushed["offline"], serde_json::Value::Null, "{flushed}");
+
+    // A transaction the authority would refuse is refused before anything is signed or sent.
+    let mut bad = next.clone();
+    bad["noTrans"] = "00000001250".into();
+    let bad_file = dir.path().join("bad.json");
+    std::fs::write(&bad_file, bad.to_string()).unwrap();
+    let (success, _, stderr) = pos.run(&["transmit", "--file", bad_file.to_str().unwrap()]);
+    assert!(!success && stderr.contains("JW00B999406E"), "{stderr}");
+}

@@ -1,6 +1,6 @@
-//! The client of the certificate services: `AJO` on the enrolment host with server-authenticated
-//! TLS, `REM` and `SUP` on the API host with mutual TLS, over HTTP/1.1 with upper-case header
-//! names.
+//! The client of WEB-SRM: `AJO` on the enrolment host with server-authenticated TLS, `REM` and
+//! `SUP` on the API host with mutual TLS, and transmissions to `/transaction` with mutual TLS,
+//! over HTTP/1.1 with upper-case header names.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +13,10 @@ use websrm_crypto::rustls::{self, RootCertStore};
 use websrm_crypto::tls::ClientIdentity;
 use websrm_domain::Environment;
 
-use crate::headers::CertificateHeaders;
+use crate::headers::{CertificateHeaders, TransmissionHeaders};
 use crate::wire::{
     AnswerError, AuthorityError, CertificateAnswer, CertificateRequestBody,
-    CertificateResponseBody, Modification,
+    CertificateResponseBody, Modification, RetourTrans, TransactionResponseBody,
 };
 
 /// The two URLs of the certificate services.
@@ -27,6 +27,8 @@ pub struct Endpoints {
     pub enrolment: String,
     /// The certificates URL (`REM`, `SUP`), mutual TLS.
     pub certificates: String,
+    /// The transactions URL, mutual TLS.
+    pub transactions: String,
 }
 
 impl Endpoints {
@@ -38,11 +40,13 @@ impl Endpoints {
                 "https://certificats.cnfr.api.rq-fo.ca/enrolement",
                 "https://cnfr.api.rq-fo.ca/certificats",
             )
+            .with_transactions("https://cnfr.api.rq-fo.ca/transaction")
         } else {
             Self::new(
                 "https://certificats.api.rq-fo.ca/enrolement",
                 "https://api.rq-fo.ca/certificats",
             )
+            .with_transactions("https://api.rq-fo.ca/transaction")
         }
     }
 
@@ -55,12 +59,27 @@ impl Endpoints {
         )
     }
 
-    /// Two full URLs.
+    /// Two full URLs; the transactions URL is beside the certificates URL (its last segment
+    /// `transaction`), as on WEB-SRM's hosts.
     pub fn new(enrolment: impl Into<String>, certificates: impl Into<String>) -> Self {
+        let certificates = certificates.into();
+        let transactions = match certificates.rsplit_once('/') {
+            Some((base, _)) if base.contains("://") && !base.ends_with('/') => {
+                format!("{base}/transaction")
+            }
+            _ => format!("{}/transaction", certificates.trim_end_matches('/')),
+        };
         Self {
             enrolment: enrolment.into(),
-            certificates: certificates.into(),
+            certificates,
+            transactions,
         }
+    }
+
+    /// The same endpoints with another transactions URL.
+    pub fn with_transactions(mut self, url: impl Into<String>) -> Self {
+        self.transactions = url.into();
+        self
     }
 }
 
@@ -190,6 +209,30 @@ impl CertificateClient {
             AnswerError::Refused(errors) => ClientError::Refused(errors),
             AnswerError::Malformed(reason) => ClientError::Communication { reason },
         })
+    }
+
+    /// Sends a `/transaction` request presenting `identity` (the transmitter's certificate):
+    /// `body` is the whole `{"reqTrans": …}` as it goes on the wire. Any answer in the
+    /// protocol's JSON is returned, refusals included (they are in `retourTransActu.listErr`
+    /// and `retourTransLot.listErr`); an answer that is not (a firewall's page, a time-out) is a
+    /// communication error, as SW-73 §3.7.6 says.
+    pub async fn transmit(
+        &self,
+        headers: &TransmissionHeaders,
+        body: &[u8],
+        identity: ClientIdentity<'_>,
+    ) -> Result<RetourTrans, ClientError> {
+        let tls = self.tls_config(Some(identity))?;
+        let mut pairs: Vec<(&str, String)> = vec![("CONTENT-TYPE", "application/json".into())];
+        pairs.extend(headers.to_pairs());
+        let (status, response) = self
+            .request("POST", &self.endpoints.transactions, tls, &pairs, body)
+            .await?;
+        let parsed: TransactionResponseBody =
+            serde_json::from_slice(&response).map_err(|e| ClientError::Communication {
+                reason: format!("HTTP {status}, the answer is not the protocol's JSON: {e}"),
+            })?;
+        Ok(parsed.retour_trans)
     }
 
     /// Fetches `url` (e.g. the authority's CRL) with server-authenticated TLS; returns the body
@@ -464,6 +507,28 @@ mod tests {
     fn target(url: &str) -> (String, u16, String, String) {
         let t = Target::parse(url).unwrap();
         (t.host, t.port, t.path, t.host_header)
+    }
+
+    #[test]
+    fn the_transactions_url_is_beside_the_certificates_url() {
+        use super::Endpoints;
+        use websrm_domain::Environment;
+        assert_eq!(
+            Endpoints::official(Environment::Essai).transactions,
+            "https://cnfr.api.rq-fo.ca/transaction"
+        );
+        assert_eq!(
+            Endpoints::official(Environment::Prod).transactions,
+            "https://api.rq-fo.ca/transaction"
+        );
+        assert_eq!(
+            Endpoints::local("https://127.0.0.1:1", "https://127.0.0.1:2/").transactions,
+            "https://127.0.0.1:2/transaction"
+        );
+        assert_eq!(
+            Endpoints::new("https://a/enrolement", "https://b:8444").transactions,
+            "https://b:8444/transaction"
+        );
     }
 
     #[test]

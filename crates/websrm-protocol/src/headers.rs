@@ -1,9 +1,11 @@
 //! The HTTP headers of a certificate request (`ENVIRN`, `CASESSAI`, `APPRLINIT`, `IDAPPRL`,
-//! `IDSEV`, `IDVERSI`, `CODCERTIF`, `IDPARTN`, `VERSI`, `VERSIPARN`).
+//! `IDSEV`, `IDVERSI`, `CODCERTIF`, `IDPARTN`, `VERSI`, `VERSIPARN`), and of a transmission
+//! (those, `NOTPS`, `NOTVQ`, `SIGNATRANSM`, `EMPRCERTIFTRANSM`).
 
+use websrm_crypto::Signature;
 use websrm_domain::{
-    CertificationCode, DeviceIdState, Environment, InitiatingDevice, PartnerId, SoftwareVersion,
-    SrsId, TestCase, VersionId,
+    CertificationCode, DeviceIdState, Environment, GstNumber, InitiatingDevice, PartnerId,
+    QstNumber, SoftwareVersion, SrsId, TestCase, Thumbprint, VersionId,
 };
 
 /// The header names, upper case as WEB-SRM expects them, in the protocol's order.
@@ -272,6 +274,56 @@ impl CertificateHeaders {
             }),
             _ => Err(problems),
         }
+    }
+}
+
+/// The HTTP headers of a `/transaction` request: those of every request, then the operator's
+/// tax numbers and the transmitter's signature (SW-73 table 21).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransmissionHeaders {
+    /// `ENVIRN` to `VERSIPARN`, `IDAPPRL` being the device that started the transactions.
+    pub common: CertificateHeaders,
+    /// `NOTPS`.
+    pub gst: GstNumber,
+    /// `NOTVQ`.
+    pub qst: QstNumber,
+    /// `SIGNATRANSM`.
+    pub signature: Signature,
+    /// `EMPRCERTIFTRANSM`: the thumbprint of the certificate whose key made `SIGNATRANSM`.
+    pub thumbprint: Thumbprint,
+}
+
+impl TransmissionHeaders {
+    /// The headers of a transmission.
+    pub fn new(
+        common: CertificateHeaders,
+        gst: GstNumber,
+        qst: QstNumber,
+        signature: Signature,
+        thumbprint: Thumbprint,
+    ) -> Self {
+        Self {
+            common,
+            gst,
+            qst,
+            signature,
+            thumbprint,
+        }
+    }
+
+    /// The header name and value pairs, in the protocol's order.
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = self.common.to_pairs();
+        let at = pairs
+            .iter()
+            .position(|(n, _)| *n == "APPRLINIT")
+            .unwrap_or(2);
+        pairs.insert(at, ("NOTVQ", self.qst.to_string()));
+        pairs.insert(at, ("NOTPS", self.gst.to_string()));
+        pairs.push(("SIGNATRANSM", self.signature.to_base64()));
+        pairs.push(("EMPRCERTIFTRANSM", self.thumbprint.to_string()));
+        pairs
     }
 }
 

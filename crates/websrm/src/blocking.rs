@@ -188,6 +188,28 @@ impl Srs {
         self.inner.sign_sale(origin, operator, sale, checks)
     }
 
+    /// See [`crate::Srs::transmit`].
+    pub fn transmit(
+        &self,
+        origin: &Origin,
+        operator: &IdentificationNumber,
+        sale: crate::transaction::Sale,
+        checks: crate::transaction::Checks,
+    ) -> Result<crate::Transmission, Error> {
+        self.runtime
+            .block_on(self.inner.transmit(origin, operator, sale, checks))
+    }
+
+    /// See [`crate::Srs::flush`].
+    pub fn flush(&self) -> Result<crate::Delivery, Error> {
+        self.runtime.block_on(self.inner.flush())
+    }
+
+    /// See [`crate::Srs::outbox`].
+    pub fn outbox(&self, limit: usize) -> Result<crate::Outbox, Error> {
+        self.inner.outbox(limit)
+    }
+
     /// See [`crate::Srs::sign_in_chain_once`].
     pub fn sign_in_chain_once(
         &self,

@@ -59,9 +59,10 @@ pub use config::{AuthorityAddress, Config, SystemClock};
 pub use error::Error;
 pub use notices::{BillingGuard, INVALID_CERTIFICATE_MENTIONS, Notice, warning};
 pub use srs::{
-    ANSWERS_KEPT, CertificatePem, CertificateView, Changes, Confirmation, DeviceIdAnswer,
-    IdempotencyKey, OperatorEnrolment, Origin, RecoveryReport, RememberedAnswer, RevocationCheck,
-    SERVER_INSTALLATION, SignedTransaction, Srs, TransactionData, request_digest,
+    ANSWERS_KEPT, COMMUNICATION_PROBLEM, CertificatePem, CertificateView, Changes, Confirmation,
+    Delivery, DeviceIdAnswer, IdempotencyKey, MAX_REQUEST_BYTES, OperatorEnrolment, Origin, Outbox,
+    Outcome, RecoveryReport, RememberedAnswer, Resend, RevocationCheck, SERVER_INSTALLATION,
+    SignedTransaction, Srs, TransactionData, Transmission, request_digest,
 };
 pub use websrm_crypto::{Preceding, Signature, TransactionSignatureInput};
 pub use websrm_domain as domain;
@@ -71,7 +72,10 @@ pub use websrm_crypto as __crypto;
 pub use websrm_protocol::headers::ProductIdentity;
 pub use websrm_protocol::transaction;
 pub use websrm_protocol::wire::AuthorityError;
-pub use websrm_store::device::{EndState, HistoryEntry, HistoryEvent, SlotKey, Terminal};
+pub use websrm_store::device::{
+    EndState, HistoryEntry, HistoryEvent, Offline, OutboxEntry, OutboxState, Receipt, SlotKey,
+    Terminal,
+};
 pub use websrm_store::{FileKeyProtector, KeyProtector, Zeroizing};
 
 /// Kills the process with SIGKILL at the named point when `WEBSRM_CRASH_AT` names it (as

@@ -20,3 +20,4 @@ mod scale_out;
 mod support;
 mod terminals;
 mod transaction;
+mod transmit;

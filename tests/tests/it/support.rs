@@ -15,6 +15,7 @@ use websrm_tests::websrm_domain::{
 };
 use websrm_tests::websrm_protocol::client::{CertificateClient, Endpoints, Trust};
 use websrm_tests::websrm_protocol::headers::CertificateHeaders;
+use websrm_tests::websrm_protocol::transaction::Sale;
 use websrm_tests::websrm_protocol::wire::{CertificateAnswer, Modification};
 use websrm_tests::{Served, test_product};
 
@@ -194,18 +195,13 @@ pub(crate) fn errors(body: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// A whole restaurant transaction (a closing receipt paid by card) numbered `no`, recorded at
-/// `date` (`AAAAMMJJhhmmss`), signed first in its chain with `held`'s key over the values its
-/// `actu` covers: its JSON and its `actu`.
-pub(crate) fn full_transaction(held: &Held, no: &str, date: &str) -> (Value, Signature) {
-    use websrm_tests::websrm_crypto::{Preceding, TransactionSignatureInput};
-    use websrm_tests::websrm_domain::{GstNumber, QstNumber};
+/// A restaurant sale (a closing receipt for a poutine paid by card) of Michel's, numbered `no`,
+/// recorded at `date` (`AAAAMMJJhhmmss`, Eastern time).
+pub(crate) fn restaurant_sale(no: &str, date: &str) -> Sale {
     use websrm_tests::websrm_protocol::transaction::values::*;
     use websrm_tests::websrm_protocol::transaction::*;
-    let gst: GstNumber = "567891234RT0001".parse().unwrap();
-    let qst: QstNumber = "5678912340TQ0001".parse().unwrap();
     let cents = |c| Amount::from_cents(c).unwrap();
-    let sale = Sale::builder(
+    Sale::builder(
         SectorBlock::restaurant(ServiceType::Table, 2),
         no.parse().unwrap(),
         "Resto Chez Michel",
@@ -213,8 +209,8 @@ pub(crate) fn full_transaction(held: &Held, no: &str, date: &str) -> (Value, Sig
         UtcMark::EasternStandard,
         "ER0001".parse().unwrap(),
         TaxNumbers {
-            gst: gst.clone(),
-            qst: qst.clone(),
+            gst: "567891234RT0001".parse().unwrap(),
+            qst: "5678912340TQ0001".parse().unwrap(),
         },
         TransactionType::ClosingReceipt,
     )
@@ -238,7 +234,20 @@ pub(crate) fn full_transaction(held: &Held, no: &str, date: &str) -> (Value, Sig
         postal_code: "H2X1Y4".into(),
     })
     .build(Checks::default().with_sums())
-    .expect("a valid sale");
+    .expect("a valid sale")
+}
+
+/// A whole restaurant transaction ([`restaurant_sale`]) numbered `no`, recorded at `date`,
+/// signed first in its chain with `held`'s key over the values its `actu` covers: its JSON and
+/// its `actu`.
+pub(crate) fn full_transaction(held: &Held, no: &str, date: &str) -> (Value, Signature) {
+    use websrm_tests::websrm_crypto::{Preceding, TransactionSignatureInput};
+    use websrm_tests::websrm_domain::{GstNumber, QstNumber};
+    use websrm_tests::websrm_protocol::transaction::values::*;
+    use websrm_tests::websrm_protocol::transaction::*;
+    let gst: GstNumber = "567891234RT0001".parse().unwrap();
+    let qst: QstNumber = "5678912340TQ0001".parse().unwrap();
+    let sale = restaurant_sale(no, date);
     let amounts = sale.amounts;
     let input = TransactionSignatureInput {
         no_trans: no,

@@ -496,6 +496,14 @@ pub fn needs_companion(id: ErrorId) -> bool {
     COMPANION.contains(&id.number())
 }
 
+/// The English text of a transaction-service error `id`, if this table knows it.
+pub fn english_message(id: ErrorId) -> Option<&'static str> {
+    ENTRIES
+        .iter()
+        .find(|e| e.0 == id.number())
+        .map(|&(_, _, _, en)| en)
+}
+
 /// The transaction service's errors marked † in SW-73.A.
 const COMPANION: &[u16] = &[
     38, 40, 51, 52, 53, 55, 56, 58, 62, 64, 66, 300, 305, 306, 308, 314, 315, 317, 405, 406, 408,

@@ -18,7 +18,7 @@ pub mod values;
 
 use serde_json::{Map, Value};
 
-pub use finding::{Finding, needs_companion};
+pub use finding::{Finding, english_message, needs_companion};
 pub use model::*;
 pub use rules::{Checks, TRANSPORT_ITEMS};
 use values::*;
@@ -39,6 +39,38 @@ pub fn read_transaction(
         }
         None => Err(reader.findings),
     }
+}
+
+/// Reads a sale as a POS writes it: a transaction with the wire's field names, without the
+/// fields the signer fills (`signa`, `emprCertifSEV`, `SEV`; any sent are ignored), checked as
+/// [`read_transaction`] checks a whole one.
+pub fn read_sale(value: &Value, checks: Checks) -> Result<Sale, Vec<Finding>> {
+    let mut whole = value.clone();
+    if let Some(map) = whole.as_object_mut() {
+        let date = map.get("datTrans").cloned().unwrap_or_default();
+        // Placeholders of the right form, replaced when the sale is signed.
+        map.insert(
+            "signa".into(),
+            serde_json::json!({
+                "datActu": date,
+                "actu": "A".repeat(88),
+                "preced": "=".repeat(88),
+            }),
+        );
+        map.insert("emprCertifSEV".into(), Value::String("0".repeat(40)));
+        map.insert(
+            "SEV".into(),
+            serde_json::json!({
+                "idSEV": "0000000000000000",
+                "idVersi": "0000000000000000",
+                "codCertif": "FOB000000000",
+                "idPartn": "0000000000000000",
+                "versi": "0",
+                "versiParn": "0",
+            }),
+        );
+    }
+    read_transaction(&whole, "transActu", checks).map(|t| t.sale)
 }
 
 /// A `reqTrans` read: the current transaction and the batch, each read or refused.

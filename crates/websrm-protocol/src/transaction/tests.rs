@@ -508,3 +508,21 @@ fn the_full_request_seed_reads_whole() {
     assert_eq!(taxi.sale.mode, TransmissionMode::Training);
     assert_eq!(taxi.sale.amounts.tip, Amount::from_cents(300));
 }
+
+/// A sale as a POS writes it (the example the docs and the CLI use) reads without the fields
+/// the signer fills; a defect gets the id the authority would answer.
+#[test]
+fn a_sale_reads_without_what_the_signer_fills() {
+    let example: Value = serde_json::from_str(include_str!(
+        "../../../../docs/examples/transactions/restaurant-closing-receipt.json"
+    ))
+    .unwrap();
+    assert!(example.get("signa").is_none() && example.get("SEV").is_none());
+    let sale = read_sale(&example, Checks::default().with_sums()).unwrap();
+    assert_eq!(sale.number.as_str(), "0000000123");
+    assert_eq!(sale.references.len(), 1);
+    let mut bad = example.clone();
+    bad["noTrans"] = Value::String("00000001230".into());
+    let found = read_sale(&bad, Checks::default()).unwrap_err();
+    assert_eq!(found[0].id.to_string(), "JW00B999406E", "{found:?}");
+}

@@ -99,6 +99,24 @@ pub(super) fn history(
         HistoryEvent::InstallationReset { serial } => {
             ("installation-reset", *serial, None, None, None, None, None)
         }
+        HistoryEvent::OfflineStarted { reason } => (
+            "offline-started",
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(reason.clone()),
+        ),
+        HistoryEvent::OfflineEnded { since } => (
+            "offline-ended",
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some(to_unix(*since).to_string()),
+        ),
     };
     conn.execute_cached(
         "INSERT INTO history (at, environment, operator, installation, event, serial, other_serial, device_id, error_id, \
@@ -186,6 +204,21 @@ fn history_from_row(r: &Row<'_>) -> Result<HistoryEntry, Error> {
                 .map(|s| parse("history", "serial", &s))
                 .transpose()?,
         },
+        "offline-started" => HistoryEvent::OfflineStarted { reason: text(10)? },
+        "offline-ended" => {
+            let since = text(10)?;
+            HistoryEvent::OfflineEnded {
+                since: from_unix(
+                    "history",
+                    "detail",
+                    since.parse().map_err(|_| Error::Corrupt {
+                        table: "history",
+                        column: "detail",
+                        value: since.clone(),
+                    })?,
+                )?,
+            }
+        }
         _ => {
             return Err(Error::Corrupt {
                 table: "history",

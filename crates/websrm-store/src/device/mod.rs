@@ -3,7 +3,8 @@
 //!
 //! `identity.rs`: the device identifier, terminals and signature chains; `requests.rs`: requests
 //! written down before they leave and their outcome; `slots.rs`: the certificate slots;
-//! `history.rs`: the history; `answers.rs`: answers remembered by idempotency key;
+//! `history.rs`: the history; `answers.rs`: answers remembered by idempotency key; `outbox.rs`:
+//! transactions written before they are sent, what the authority answered, offline mode;
 //! `schema.rs`: the migrations.
 
 use std::fmt;
@@ -22,11 +23,15 @@ use crate::db::{self, Cached, from_unix, optional, parse, to_unix};
 mod answers;
 mod history;
 mod identity;
+mod outbox;
 mod requests;
 mod schema;
 mod slots;
 
 pub use answers::{Extension, RememberedAnswer};
+pub use outbox::{
+    Link, NewTransaction, Offline, OutboxEntry, OutboxState, OutboxSummary, Receipt, Settlement,
+};
 pub use schema::MIGRATIONS;
 
 use history::history;
@@ -279,6 +284,16 @@ pub enum HistoryEvent {
     InstallationReset {
         /// The serial of a removed certificate.
         serial: Option<SerialNumber>,
+    },
+    /// Offline mode started: a transmission got no answer.
+    OfflineStarted {
+        /// The communication failure.
+        reason: String,
+    },
+    /// Offline mode ended: the authority answered again.
+    OfflineEnded {
+        /// When it had started.
+        since: OffsetDateTime,
     },
 }
 

@@ -109,4 +109,36 @@ CREATE TABLE answers (
 );
 CREATE INDEX answers_created_at ON answers (created_at);
 ",
+    // The outbox: each transaction written with its signature link before it is sent, and what
+    // the authority answered; offline mode while it lasts.
+    r"
+CREATE TABLE outbox (
+    id             INTEGER PRIMARY KEY,
+    environment    TEXT NOT NULL,
+    operator       TEXT NOT NULL,
+    installation   TEXT NOT NULL,
+    device_id      TEXT NOT NULL,
+    no_trans       TEXT NOT NULL,
+    gst            TEXT NOT NULL,
+    actu           TEXT NOT NULL,
+    body           TEXT NOT NULL,
+    size           INTEGER NOT NULL,
+    recorded_at    INTEGER NOT NULL,
+    attempts       INTEGER NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'refused')),
+    receipt_number TEXT,
+    receipt_date   TEXT,
+    receipt_batch  INTEGER,
+    errors         TEXT,
+    answered_at    INTEGER,
+    CHECK ((state = 'sent') = (receipt_number IS NOT NULL))
+);
+CREATE INDEX outbox_pending ON outbox (environment, operator, installation, device_id, id)
+    WHERE state = 'pending';
+CREATE TABLE offline (
+    environment TEXT PRIMARY KEY,
+    since       INTEGER NOT NULL,
+    reason      TEXT NOT NULL
+);
+",
 ];

@@ -2,7 +2,8 @@
 //!
 //! `lifecycle.rs`: enrolment, replacement, deletion and recovery; `revocation.rs`: the CRL
 //! check; `signatures.rs`: certificates' health, the billing guard and transaction signatures;
-//! `terminals.rs`: terminals, history and reset.
+//! `terminals.rs`: terminals, history and reset; `sales.rs`: typed sales signed;
+//! `transmit.rs`: the outbox, transmission and offline mode.
 
 use std::sync::Mutex;
 
@@ -37,9 +38,13 @@ mod revocation;
 mod sales;
 mod signatures;
 mod terminals;
+mod transmit;
 
 pub use answers::{ANSWERS_KEPT, IdempotencyKey, request_digest};
 pub use signatures::{CertificatePem, Origin, SignedTransaction, TransactionData};
+pub use transmit::{
+    COMMUNICATION_PROBLEM, Delivery, MAX_REQUEST_BYTES, Outbox, Outcome, Resend, Transmission,
+};
 pub use websrm_store::device::RememberedAnswer;
 
 /// The answer to "do you already have an identifier for this device?", asked before a first
@@ -261,6 +266,9 @@ pub struct Srs {
     issuers: Mutex<std::collections::HashMap<String, Vec<u8>>>,
     /// The `CASESSAI` sent with the next request; the authority's `casEssai` moves it on.
     test_case: Mutex<TestCase>,
+    /// Held while transmitting: one call to `/transaction` at a time, so that no pending
+    /// transaction goes in two requests at once.
+    delivery: tokio::sync::Mutex<()>,
 }
 
 /// How a certificate on the device ended, if it did.
@@ -307,6 +315,7 @@ impl Srs {
             crls: Mutex::default(),
             issuers: Mutex::default(),
             test_case,
+            delivery: tokio::sync::Mutex::new(()),
         })
     }
 

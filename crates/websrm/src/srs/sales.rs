@@ -4,8 +4,11 @@
 use websrm_protocol::transaction::values::{Moment, SignatureText};
 use websrm_protocol::transaction::{Checks, Finding, Sale, Signatures, SoftwareBlock, Transaction};
 
+use websrm_store::device::{NewTransaction, OutboxEntry};
+
+use super::signatures::LinkPlan;
 use super::*;
-use crate::{Origin, TransactionData};
+use crate::{Origin, SignedTransaction, TransactionData};
 
 impl Srs {
     /// Signs `sale`, started on `origin`, with the certificate of `operator` as the next link of
@@ -20,15 +23,60 @@ impl Srs {
         sale: Sale,
         checks: Checks,
     ) -> Result<Transaction, Error> {
+        let (plan, data) = self.prepare_sale(origin, operator, &sale, checks)?;
+        let link = self.store().extend_chain(&plan.chain, plan.signer(&data))?;
+        self.complete_sale(sale, &plan.signed(&link)?)
+    }
+
+    /// [`sign_sale`](Self::sign_sale), and the signed transaction written into the outbox with
+    /// its link, in one store transaction.
+    pub(super) fn record_sale(
+        &self,
+        origin: &Origin,
+        operator: &IdentificationNumber,
+        sale: Sale,
+        checks: Checks,
+    ) -> Result<(Transaction, OutboxEntry), Error> {
+        let (plan, data) = self.prepare_sale(origin, operator, &sale, checks)?;
+        let gst = sale.tax_numbers.gst.to_string();
+        let number = sale.number.to_string();
+        let mut made = None;
+        let (_, entry) = self.store().record_transaction(
+            &plan.chain,
+            &plan.slot.key,
+            self.now(),
+            plan.signer(&data),
+            |link| {
+                let signed = plan.signed(link).and_then(|l| self.complete_sale(sale, &l));
+                let transaction =
+                    signed.map_err(|e| websrm_store::Error::Signing(e.to_string()))?;
+                let body = serde_json::to_string(&transaction.to_json())
+                    .map_err(|e| websrm_store::Error::Signing(e.to_string()))?;
+                made = Some(transaction);
+                Ok(NewTransaction::new(number, gst, body))
+            },
+        )?;
+        #[cfg(feature = "test-util")]
+        crate::crash_point("recorded");
+        let transaction = made.ok_or_else(|| Error::BadAnswer("nothing was recorded".into()))?;
+        Ok((transaction, entry))
+    }
+
+    /// The sale checked, and what its signature covers; 540E for a sale whose QST number is not
+    /// the certificate's.
+    fn prepare_sale(
+        &self,
+        origin: &Origin,
+        operator: &IdentificationNumber,
+        sale: &Sale,
+        checks: Checks,
+    ) -> Result<(LinkPlan, TransactionData), Error> {
         let found = sale.check(checks);
         if !found.is_empty() {
             return Err(Error::Transaction(found));
         }
-        let slot = self.usable_slot(operator)?;
-        let qst = inspect_certificate(&slot.material.certificate_der)?
-            .subject
-            .and_then(|s| s.qst_number().cloned());
-        if qst.as_ref() != Some(&sale.tax_numbers.qst) {
+        let plan = self.plan_link(origin, operator)?;
+        if plan.qst != sale.tax_numbers.qst {
             return Err(Error::Transaction(vec![Finding::new(
                 540,
                 "transActu/noTax/noTVQ",
@@ -46,7 +94,12 @@ impl Srs {
             sale.print_mode.code(),
             sale.mode.code(),
         );
-        let signed = self.sign_link(origin, operator, &data, None)?;
+        Ok((plan, data))
+    }
+
+    /// The sale completed with its link: `signa` (`datActu` now, in the sale's local time),
+    /// `emprCertifSEV` and `SEV`.
+    fn complete_sale(&self, sale: Sale, signed: &SignedTransaction) -> Result<Transaction, Error> {
         let offset = time::UtcOffset::from_whole_seconds(sale.utc.offset_minutes() * 60)
             .unwrap_or(time::UtcOffset::UTC);
         let local = self.now().to_offset(offset);

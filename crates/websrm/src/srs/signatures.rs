@@ -234,69 +234,10 @@ impl Srs {
         {
             return replayed(key, digest, &answer);
         }
-        let slot = self.usable_slot(operator)?;
-        let key_material = self.open_key(&slot.sealed_key, &slot.key)?;
-        let qst = inspect_certificate(&slot.material.certificate_der)?
-            .subject
-            .and_then(|s| s.qst_number().cloned())
-            .ok_or_else(|| Error::BadAnswer("the certificate has no QST number".into()))?;
-        let device_id = match origin {
-            Origin::Host => self.device_id()?.ok_or(Error::DeviceIdQuestion)?,
-            Origin::Terminal(label) => {
-                self.terminals()?
-                    .into_iter()
-                    .find(|t| &t.label == label)
-                    .ok_or_else(|| Error::NotFound(label.clone()))?
-                    .device_id
-            }
-        };
-        let chain = websrm_store::device::ChainKey::new(
-            self.config.environment,
-            device_id,
-            self.config.product.srs_id,
-            qst.clone(),
-        );
-        let sign = |preced: Option<&str>| {
-            let preced = match preced {
-                None => websrm_crypto::Preceding::First,
-                Some(text) => websrm_crypto::Preceding::Signature(
-                    Signature::from_base64(text)
-                        .map_err(|e| websrm_store::Error::Signing(e.to_string()))?,
-                ),
-            };
-            let input = TransactionSignatureInput {
-                no_trans: &data.no_trans,
-                dat_trans: &data.dat_trans,
-                tps: &data.tps,
-                tvq: &data.tvq,
-                apres_tax: &data.apres_tax,
-                no_tps: &data.no_tps,
-                no_tvq: &qst,
-                mod_impr: &data.mod_impr,
-                mod_trans: &data.mod_trans,
-                preced,
-            };
-            let actu = key_material
-                .sign(input.to_text().as_bytes())
-                .map_err(|e| websrm_store::Error::Signing(e.to_string()))?;
-            #[cfg(feature = "test-util")]
-            crate::crash_point("chain-before-commit");
-            Ok(actu.to_base64())
-        };
-        let thumbprint = slot.material.thumbprint;
-        let signed = |link: &websrm_store::device::ChainLink| -> Result<SignedTransaction, Error> {
-            let preced = match &link.preced {
-                None => websrm_crypto::Preceding::First,
-                Some(text) => websrm_crypto::Preceding::Signature(Signature::from_base64(text)?),
-            };
-            Ok(SignedTransaction {
-                device_id,
-                actu: Signature::from_base64(&link.actu)?,
-                preced,
-                thumbprint,
-                position: link.position,
-            })
-        };
+        let plan = self.plan_link(origin, operator)?;
+        let sign = plan.signer(data);
+        let signed = |link: &websrm_store::device::ChainLink| plan.signed(link);
+        let chain = plan.chain.clone();
         let (Some(key), Some(digest)) = (key, digest) else {
             let link = self.store().extend_chain(&chain, sign)?;
             return signed(&link);
@@ -317,6 +258,44 @@ impl Srs {
         }
     }
 
+    /// What signing the next link of a chain needs: the slot in force, its key opened, the QST
+    /// number of its certificate, and the chain of `origin`.
+    pub(super) fn plan_link(
+        &self,
+        origin: &Origin,
+        operator: &IdentificationNumber,
+    ) -> Result<LinkPlan, Error> {
+        let slot = self.usable_slot(operator)?;
+        let key = self.open_key(&slot.sealed_key, &slot.key)?;
+        let qst = inspect_certificate(&slot.material.certificate_der)?
+            .subject
+            .and_then(|s| s.qst_number().cloned())
+            .ok_or_else(|| Error::BadAnswer("the certificate has no QST number".into()))?;
+        let device_id = match origin {
+            Origin::Host => self.device_id()?.ok_or(Error::DeviceIdQuestion)?,
+            Origin::Terminal(label) => {
+                self.terminals()?
+                    .into_iter()
+                    .find(|t| &t.label == label)
+                    .ok_or_else(|| Error::NotFound(label.clone()))?
+                    .device_id
+            }
+        };
+        let chain = websrm_store::device::ChainKey::new(
+            self.config.environment,
+            device_id,
+            self.config.product.srs_id,
+            qst.clone(),
+        );
+        Ok(LinkPlan {
+            slot,
+            key,
+            qst,
+            device_id,
+            chain,
+        })
+    }
+
     /// `SIGNATRANSM` and `EMPRCERTIFTRANSM` for a request initiated by `device` (the host or a
     /// terminal) carrying `actus` (oldest first), made with the certificate of `operator`.
     pub fn transmission_signature_for(
@@ -331,6 +310,75 @@ impl Srs {
         let signature =
             key.sign(signatransm_input(authorization_code, device, actus).as_bytes())?;
         Ok((signature, slot.material.thumbprint))
+    }
+}
+
+/// Everything signing the next link of a chain needs.
+pub(super) struct LinkPlan {
+    /// The slot whose certificate signs.
+    pub(super) slot: Slot,
+    /// Its key, opened.
+    pub(super) key: PrivateKey,
+    /// The QST number of its certificate.
+    pub(super) qst: QstNumber,
+    /// The device the transaction started on.
+    pub(super) device_id: DeviceId,
+    /// The chain.
+    pub(super) chain: websrm_store::device::ChainKey,
+}
+
+impl LinkPlan {
+    /// Signs `data` after the previous `actu` (`None` for the first link).
+    pub(super) fn signer<'a>(
+        &'a self,
+        data: &'a TransactionData,
+    ) -> impl FnOnce(Option<&str>) -> Result<String, websrm_store::Error> + 'a {
+        move |preced: Option<&str>| {
+            let preced = match preced {
+                None => websrm_crypto::Preceding::First,
+                Some(text) => websrm_crypto::Preceding::Signature(
+                    Signature::from_base64(text)
+                        .map_err(|e| websrm_store::Error::Signing(e.to_string()))?,
+                ),
+            };
+            let input = TransactionSignatureInput {
+                no_trans: &data.no_trans,
+                dat_trans: &data.dat_trans,
+                tps: &data.tps,
+                tvq: &data.tvq,
+                apres_tax: &data.apres_tax,
+                no_tps: &data.no_tps,
+                no_tvq: &self.qst,
+                mod_impr: &data.mod_impr,
+                mod_trans: &data.mod_trans,
+                preced,
+            };
+            let actu = self
+                .key
+                .sign(input.to_text().as_bytes())
+                .map_err(|e| websrm_store::Error::Signing(e.to_string()))?;
+            #[cfg(feature = "test-util")]
+            crate::crash_point("chain-before-commit");
+            Ok(actu.to_base64())
+        }
+    }
+
+    /// The link as the facade hands it out.
+    pub(super) fn signed(
+        &self,
+        link: &websrm_store::device::ChainLink,
+    ) -> Result<SignedTransaction, Error> {
+        let preced = match &link.preced {
+            None => websrm_crypto::Preceding::First,
+            Some(text) => websrm_crypto::Preceding::Signature(Signature::from_base64(text)?),
+        };
+        Ok(SignedTransaction {
+            device_id: self.device_id,
+            actu: Signature::from_base64(&link.actu)?,
+            preced,
+            thumbprint: self.slot.material.thumbprint,
+            position: link.position,
+        })
     }
 }
 

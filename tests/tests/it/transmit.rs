@@ -1,0 +1,392 @@
+//! Transmission from the facade to the local authority over real TLS: sales recorded in the
+//! outbox before they leave, offline mode when the link is cut, the batch delivered when it
+//! returns (split at 256 KB), refusals handled by their `codRetour` class, and a crash between
+//! recording and sending.
+
+use time::{Duration, OffsetDateTime, UtcOffset};
+use websrm_tests::websrm::domain::{
+    Environment, IdentificationNumber, RevocationChannel, RevocationReason,
+};
+use websrm_tests::websrm::transaction::{Checks, Sale};
+use websrm_tests::websrm::{
+    AuthorityAddress, COMMUNICATION_PROBLEM, Config, DeviceIdAnswer, HistoryEvent,
+    MAX_REQUEST_BYTES, OperatorEnrolment, Origin, Outcome, Resend, Srs,
+};
+use websrm_tests::websrm_crypto::pem;
+use websrm_tests::{Relay, Served, test_product};
+
+use crate::support::restaurant_sale;
+
+/// An SRS of the test product whose API host is reached through `relay`.
+fn srs_through(s: &Served, relay: &Relay, store: &std::path::Path) -> Srs {
+    let address = AuthorityAddress::Local {
+        enrolment: s.enrolment_base.clone(),
+        api: relay.base.clone(),
+        trust_pem: pem::encode("CERTIFICATE", &s.tls_root),
+    };
+    Srs::open(Config::new(Environment::Dev, test_product(), store).with_authority(address)).unwrap()
+}
+
+fn michel() -> OperatorEnrolment {
+    OperatorEnrolment::parse(
+        "5678912340",
+        "D8T8-W8W8",
+        "RBC",
+        "5678912340TQ0001",
+        "ER0001",
+        "Caisse du bar",
+        "-05:00",
+    )
+    .unwrap()
+}
+
+/// Sale `n` of the day, recorded `n` seconds after `start` (Eastern time), numbered `n`.
+fn sale(start: OffsetDateTime, n: u32) -> Sale {
+    let at =
+        (start + Duration::seconds(n.into())).to_offset(UtcOffset::from_hms(-5, 0, 0).unwrap());
+    let date = format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    );
+    restaurant_sale(&format!("{n:010}"), &date)
+}
+
+fn operator() -> IdentificationNumber {
+    "5678912340".parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sales_go_out_wait_offline_and_leave_in_a_batch_when_the_link_returns() {
+    let s = Served::start(Environment::Dev);
+    let relay = Relay::start(&s.api_base);
+    let dir = tempfile::tempdir().unwrap();
+    let srs = srs_through(&s, &relay, &dir.path().join("pos.db"));
+    srs.enrol(&michel(), Some(DeviceIdAnswer::RequestNew))
+        .await
+        .unwrap();
+    let device = srs.device_id().unwrap().unwrap();
+    // The day starts ten minutes ago, so that every sale is in the authority's past.
+    let start = OffsetDateTime::now_utc() - Duration::minutes(10);
+    let checks = Checks::default().with_sums();
+    let mut signed = Vec::new();
+
+    // Online: each sale is received and gets its psiNoTrans.
+    for n in 1..=3 {
+        let t = srs
+            .transmit(&Origin::Host, &operator(), sale(start, n), checks)
+            .await
+            .unwrap();
+        let Outcome::Transmitted {
+            psi_no_trans,
+            psi_dat_trans,
+        } = &t.outcome
+        else {
+            panic!("sale {n} was not transmitted: {:?}", t.outcome);
+        };
+        assert_eq!(psi_no_trans.len(), 19, "{psi_no_trans}");
+        assert_eq!(psi_dat_trans.len(), 14, "{psi_dat_trans}");
+        assert_eq!(t.outcome.mention(), None);
+        assert_eq!(t.device_id, device);
+        signed.push(t.transaction);
+    }
+    assert_eq!(srs.outbox(10).unwrap().pending, 0);
+
+    // The link is cut: each sale is kept, the bill says so, offline mode starts once.
+    relay.set_cut(true);
+    for n in 4..=8 {
+        let t = srs
+            .transmit(&Origin::Host, &operator(), sale(start, n), checks)
+            .await
+            .unwrap();
+        assert!(
+            matches!(t.outcome, Outcome::Offline { .. }),
+            "sale {n}: {:?}",
+            t.outcome
+        );
+        assert_eq!(t.outcome.mention(), Some(COMMUNICATION_PROBLEM));
+        signed.push(t.transaction);
+    }
+    let outbox = srs.outbox(100).unwrap();
+    assert_eq!(outbox.pending, 5);
+    assert!(outbox.offline.is_some());
+    assert_eq!(
+        outbox
+            .entries
+            .iter()
+            .map(|e| e.no_trans.clone())
+            .collect::<Vec<_>>(),
+        (4..=8).map(|n| format!("{n:010}")).collect::<Vec<_>>()
+    );
+    // Each new sale tried again the ones before it (no probing: only transactions try).
+    assert_eq!(
+        outbox
+            .entries
+            .iter()
+            .map(|e| e.attempts)
+            .collect::<Vec<_>>(),
+        [5, 4, 3, 2, 1]
+    );
+    let started = |srs: &Srs| {
+        srs.history()
+            .unwrap()
+            .iter()
+            .filter(|h| matches!(h.event, HistoryEvent::OfflineStarted { .. }))
+            .count()
+    };
+    assert_eq!(started(&srs), 1, "offline mode is logged when it starts");
+
+    // A flush while still cut changes nothing but the count of attempts.
+    let flushed = srs.flush().await.unwrap();
+    assert!(
+        flushed.offline.is_some() && flushed.sent == 0,
+        "{flushed:?}"
+    );
+    assert_eq!(srs.outbox(1).unwrap().pending, 5);
+
+    // The link returns: the next sale goes with the batch, which the authority takes whole
+    // (SIGNATRANSM over the batch oldest first, then the current sale).
+    relay.set_cut(false);
+    let t = srs
+        .transmit(&Origin::Host, &operator(), sale(start, 9), checks)
+        .await
+        .unwrap();
+    assert!(
+        matches!(t.outcome, Outcome::Transmitted { .. }),
+        "{:?}",
+        t.outcome
+    );
+    assert_eq!((t.batch.sent, t.batch.refused), (5, 0), "{:?}", t.batch);
+    assert_eq!(t.batch.batches.len(), 1);
+    assert_eq!(t.batch.batches[0].0.len(), 10, "noLot: {:?}", t.batch);
+    signed.push(t.transaction);
+    let outbox = srs.outbox(10).unwrap();
+    assert_eq!((outbox.pending, outbox.offline), (0, None));
+    assert!(
+        srs.history()
+            .unwrap()
+            .iter()
+            .any(|h| matches!(h.event, HistoryEvent::OfflineEnded { .. })),
+        "offline mode is logged when it ends"
+    );
+
+    // One unbroken chain: each preced is the actu before it.
+    for pair in signed.windows(2) {
+        assert_eq!(
+            pair[1].signatures.preced.as_str(),
+            pair[0].signatures.actu.as_str()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_256_kb_leaves_in_parts_oldest_first() {
+    let s = Served::start(Environment::Dev);
+    let relay = Relay::start(&s.api_base);
+    let dir = tempfile::tempdir().unwrap();
+    let srs = srs_through(&s, &relay, &dir.path().join("pos.db"));
+    srs.enrol(&michel(), Some(DeviceIdAnswer::RequestNew))
+        .await
+        .unwrap();
+    let start = OffsetDateTime::now_utc() - Duration::minutes(4);
+    relay.set_cut(true);
+    let count = 300;
+    for n in 1..=count {
+        srs.transmit(
+            &Origin::Host,
+            &operator(),
+            sale(start, n),
+            Checks::default(),
+        )
+        .await
+        .unwrap();
+    }
+    let outbox = srs.outbox(usize::MAX).unwrap();
+    let total: usize = outbox.entries.iter().map(|e| e.body.len() + 1).sum();
+    assert!(
+        total > MAX_REQUEST_BYTES,
+        "the batch must not fit in one request: {total} bytes"
+    );
+    relay.set_cut(false);
+    let delivery = srs.flush().await.unwrap();
+    assert_eq!(delivery.sent, count as usize, "{delivery:?}");
+    assert!(delivery.requests >= 2, "{delivery:?}");
+    assert_eq!(delivery.batches.len(), delivery.requests);
+    // Each part has its own noLot, numbered in the order the parts left.
+    let lots: Vec<u64> = delivery
+        .batches
+        .iter()
+        .map(|(no, _)| no.parse().unwrap())
+        .collect();
+    assert!(lots.windows(2).all(|w| w[0] < w[1]), "{lots:?}");
+    assert_eq!(srs.outbox(1).unwrap().pending, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_transaction_is_never_sent_again() {
+    let s = Served::start(Environment::Dev);
+    let relay = Relay::start(&s.api_base);
+    let dir = tempfile::tempdir().unwrap();
+    let srs = srs_through(&s, &relay, &dir.path().join("pos.db"));
+    let view = srs
+        .enrol(&michel(), Some(DeviceIdAnswer::RequestNew))
+        .await
+        .unwrap();
+    let start = OffsetDateTime::now_utc() - Duration::minutes(4);
+    // Revoked at the authority, unknown to the device: 011E, codRetour 12, never resent.
+    s.authority
+        .revoke(
+            view.serial,
+            RevocationReason::KeyCompromise,
+            RevocationChannel::CustomerService,
+            "agent:A1",
+            "",
+        )
+        .unwrap();
+    let t = srs
+        .transmit(
+            &Origin::Host,
+            &operator(),
+            sale(start, 1),
+            Checks::default(),
+        )
+        .await
+        .unwrap();
+    let Outcome::Refused { errors, resend } = &t.outcome else {
+        panic!("{:?}", t.outcome);
+    };
+    assert_eq!(errors[0].id.to_string(), "JW00B999011E");
+    assert_eq!(*resend, Resend::Never);
+    assert_eq!(t.outcome.mention(), None, "it was received, and refused");
+    assert_eq!(
+        srs.outbox(1).unwrap().pending,
+        0,
+        "a refused transaction is not pending"
+    );
+    assert!(
+        srs.history().unwrap().iter().any(|h| matches!(
+            &h.event,
+            HistoryEvent::AuthorityError { error_id, .. } if error_id.to_string() == "JW00B999011E"
+        )),
+        "every error is logged"
+    );
+}
+
+/// The child of [`a_crash_between_recording_and_sending_loses_nothing`]: opens the SRS named by
+/// [`CHILD`] and transmits one sale, with `WEBSRM_CRASH_AT` set by the parent.
+const CHILD: &str = "WEBSRM_TRANSMIT_CHILD";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run as a child process by a_crash_between_recording_and_sending_loses_nothing"]
+async fn transmit_crash_child() {
+    let Ok(spec) = std::env::var(CHILD) else {
+        return;
+    };
+    let [store, enrolment, api, trust, start, n]: [&str; 6] =
+        spec.split('|').collect::<Vec<_>>().try_into().unwrap();
+    let address = AuthorityAddress::Local {
+        enrolment: enrolment.into(),
+        api: api.into(),
+        trust_pem: std::fs::read_to_string(trust).unwrap(),
+    };
+    let srs =
+        Srs::open(Config::new(Environment::Dev, test_product(), store).with_authority(address))
+            .unwrap();
+    let start = OffsetDateTime::from_unix_timestamp(start.parse().unwrap()).unwrap();
+    let _ = srs
+        .transmit(
+            &Origin::Host,
+            &operator(),
+            sale(start, n.parse().unwrap()),
+            Checks::default(),
+        )
+        .await;
+}
+
+/// How many transactions the authority has taken, from its audit log.
+fn received(s: &Served) -> usize {
+    s.authority
+        .registry()
+        .audit_entries(0)
+        .unwrap()
+        .iter()
+        .filter(|e| e.entry.action == "transaction")
+        .map(|e| {
+            e.entry
+                .detail
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_recording_and_sending_loses_nothing() {
+    use std::os::unix::process::ExitStatusExt;
+    let s = Served::start(Environment::Dev);
+    let relay = Relay::start(&s.api_base);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("pos.db");
+    let start = OffsetDateTime::now_utc() - Duration::minutes(4);
+    {
+        let srs = srs_through(&s, &relay, &store);
+        srs.enrol(&michel(), Some(DeviceIdAnswer::RequestNew))
+            .await
+            .unwrap();
+        srs.transmit(
+            &Origin::Host,
+            &operator(),
+            sale(start, 1),
+            Checks::default(),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(received(&s), 1);
+    let trust = s.dir.path().join("tls-root.pem");
+    for (n, point) in [(2, "recorded"), (3, "before-transmit")] {
+        let spec = format!(
+            "{}|{}|{}|{}|{}|{n}",
+            store.display(),
+            s.enrolment_base,
+            relay.base,
+            trust.display(),
+            start.unix_timestamp()
+        );
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "transmit::transmit_crash_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, spec)
+            .env("WEBSRM_CRASH_AT", point)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(status.signal(), Some(9), "killed at {point}");
+    }
+    // Both sales were recorded before the crash and neither reached the authority; the next
+    // flush delivers each exactly once, in one batch.
+    let srs = srs_through(&s, &relay, &store);
+    let outbox = srs.outbox(10).unwrap();
+    assert_eq!(outbox.pending, 2);
+    assert!(outbox.entries.iter().all(|e| e.attempts == 0));
+    assert_eq!(received(&s), 1);
+    let delivery = srs.flush().await.unwrap();
+    assert_eq!((delivery.sent, delivery.requests), (2, 1), "{delivery:?}");
+    assert_eq!(received(&s), 3);
+    assert_eq!(srs.outbox(1).unwrap().pending, 0);
+    // Nothing left to send: a second flush sends nothing.
+    let again = srs.flush().await.unwrap();
+    assert_eq!((again.requests, again.sent), (0, 0));
+    assert_eq!(received(&s), 3);
+}
