@@ -19,7 +19,7 @@ use websrm_protocol::wire::{
     TransactionResponseBody, WireError,
 };
 use websrm_store::NewAudit;
-use websrm_store::registry::CertificateRecord;
+use websrm_store::registry::{CertificateRecord, ReceivedTransaction};
 
 use crate::Authority;
 use crate::service::{Request, Response};
@@ -114,14 +114,17 @@ impl Authority {
         let current_date = current.as_ref().and_then(|(_, _, date)| *date);
         let mut lot_actus = Vec::new();
         let mut lot_errors = Vec::new();
+        let mut accepted = Vec::new();
         for (i, t) in lot.iter().enumerate() {
             let value = lot_values.get(i).cloned().unwrap_or_default();
             let path = format!("transLot[{i}]");
             let (actu, checked, _) =
                 self.check_transaction(t, &value, &path, now, checks, current_date);
             lot_actus.extend(actu);
-            if let Err(fault) = checked {
-                lot_errors.push(fault);
+            match (checked, actu) {
+                (Err(fault), _) => lot_errors.push(fault),
+                (Ok(()), Some(actu)) => accepted.push((t, value, actu, true)),
+                (Ok(()), None) => {}
             }
         }
         // SIGNATRANSM: the transmitter's authorization code, the device, the actu values of the
@@ -129,6 +132,9 @@ impl Authority {
         let mut actus: Vec<Signature> = lot_actus.into_iter().rev().collect();
         let actu_result = current.map(|(actu, checked, _)| {
             actus.extend(actu);
+            if let (Ok(()), Some(actu), Some(t)) = (&checked, actu, req.trans_actu.as_ref()) {
+                accepted.push((t, object["transActu"].clone(), actu, false));
+            }
             checked
         });
         let header = |name: &str| header(request, name);
@@ -142,29 +148,59 @@ impl Authority {
         key.verify(text.as_bytes(), &signature)
             .map_err(|_| Refused((E::TransmissionSignatureInvalid, Vec::new())))?;
 
-        // Recorded before it is answered.
-        let received =
-            lot.len() - lot_errors.len() + usize::from(matches!(actu_result, Some(Ok(()))));
+        // Recorded before it is answered, each transaction once: one sent again (its answer
+        // lost, then resent in a batch) keeps its first record and numbers.
+        let received: Vec<ReceivedTransaction> = accepted
+            .iter()
+            .map(|(t, value, actu, batched)| {
+                ReceivedTransaction::new(
+                    self.environment(),
+                    actu.to_base64(),
+                    t.no_trans.clone().unwrap_or_default(),
+                    value["datTrans"].as_str().unwrap_or_default(),
+                    device,
+                    t.empr_certif_sev
+                        .as_deref()
+                        .and_then(|e| e.parse().ok())
+                        .unwrap_or(record.thumbprint),
+                    *batched,
+                    value.to_string(),
+                )
+            })
+            .collect();
         let audit = NewAudit::new(
             now,
             "api",
             "transaction",
             device.to_string(),
-            format!("{received} transaction(s) from {}", record.serial),
+            format!("{} transaction(s) from {}", received.len(), record.serial),
         );
-        let entry = self.registry().append_audit(audit).map_err(|e| {
-            tracing::error!(error = %e, "could not write the audit log");
-            Refused((E::Unexpected, Vec::new()))
-        })?;
+        let (entry, records) = self
+            .registry()
+            .record_transactions(received, audit)
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not record the transactions");
+                Refused((E::Unexpected, Vec::new()))
+            })?;
+        let current_record = accepted
+            .iter()
+            .zip(&records)
+            .find(|((_, _, _, batched), _)| !batched)
+            .map(|(_, r)| r.clone());
         let stamp = timestamp(now);
-        let retour_trans_actu = actu_result.map(|result| match result {
-            Ok(_) => RetourTransActu {
+        let retour_trans_actu = actu_result.map(|result| match (result, current_record) {
+            (Ok(_), Some(first)) => RetourTransActu {
                 no_trans: req.trans_actu.as_ref().and_then(|t| t.no_trans.clone()),
-                psi_no_trans: Some(psi_number(entry.seq)),
-                psi_dat_trans: Some(stamp.clone()),
+                psi_no_trans: Some(psi_number(first.id)),
+                psi_dat_trans: Some(timestamp(first.received_at)),
                 list_err: None,
             },
-            Err(fault) => RetourTransActu {
+            (Ok(_), None) => RetourTransActu {
+                no_trans: req.trans_actu.as_ref().and_then(|t| t.no_trans.clone()),
+                list_err: Some(vec![WireError::from_catalogue(E::Unexpected, &[])]),
+                ..RetourTransActu::default()
+            },
+            (Err(fault), _) => RetourTransActu {
                 no_trans: req.trans_actu.as_ref().and_then(|t| t.no_trans.clone()),
                 list_err: Some(with_companion(fault.0)),
                 ..RetourTransActu::default()

@@ -1354,7 +1354,7 @@ fn transactions_from_the_command_line_online_then_kept_offline_then_flushed() {
     assert_eq!(flushed["offline"], serde_json::Value::Null, "{flushed}");
 
     // A transaction the authority would refuse is refused before anything is signed or sent.
-    let mut bad = next.clone();
+    let mut bad = next;
     bad["noTrans"] = "00000001250".into();
     let bad_file = dir.path().join("bad.json");
     std::fs::write(&bad_file, bad.to_string()).unwrap();

@@ -98,6 +98,28 @@ async fn transmissions_follow_the_certificate_rules() {
         14
     );
 
+    // The same request again (its answer lost): nothing is recorded twice, and the current
+    // transaction gets its first numbers back.
+    let count = |s: &Served| {
+        s.authority
+            .registry()
+            .transaction_count(Environment::Dev)
+            .unwrap()
+    };
+    assert_eq!(count(&s), 2);
+    let (status, again) = post(&mtls, &url, &good, &body).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        again["retourTrans"]["retourTransActu"]["psiNoTrans"].as_str(),
+        Some(psi),
+        "{again}"
+    );
+    assert_eq!(
+        again["retourTrans"]["retourTransActu"]["psiDatTrans"],
+        answer["retourTrans"]["retourTransActu"]["psiDatTrans"]
+    );
+    assert_eq!(count(&s), 2);
+
     // Errors are where the protocol's sample client reads them: retourTransActu.listErr.
     let first = |body: &Value| {
         assert!(body["retourTrans"].get("listErr").is_none(), "{body}");

@@ -521,7 +521,7 @@ fn a_sale_reads_without_what_the_signer_fills() {
     let sale = read_sale(&example, Checks::default().with_sums()).unwrap();
     assert_eq!(sale.number.as_str(), "0000000123");
     assert_eq!(sale.references.len(), 1);
-    let mut bad = example.clone();
+    let mut bad = example;
     bad["noTrans"] = Value::String("00000001230".into());
     let found = read_sale(&bad, Checks::default()).unwrap_err();
     assert_eq!(found[0].id.to_string(), "JW00B999406E", "{found:?}");

@@ -29,8 +29,10 @@ use crate::writer::Writer;
 mod certificates;
 mod operators;
 mod schema;
+mod transactions;
 
 pub use schema::MIGRATIONS;
+pub use transactions::{ReceivedTransaction, RecordedTransaction};
 
 const KIND: db::Kind = db::Kind {
     name: "websrm authority registry",
