@@ -65,28 +65,14 @@ pub const PARITY: &[(&str, Parity)] = &[
     (
         "sign_sale",
         Parity::NotServed(
-            "a typed transaction is signed by the agent when it transmits it; until then POST /v1/signatures signs the values its actu covers",
+            "a typed transaction is signed by the agent when it transmits it (POST /v1/transactions); POST /v1/signatures signs the values an actu covers for a POS that sends its own",
         ),
     ),
     ("sign_in_chain_once", Parity::Route("POST /v1/signatures")),
-    (
-        "transmit",
-        Parity::NotServed(
-            "transmission is not served by the agent yet: `websrm srs transmit` records and sends a transaction, and POST /v1/signatures with POST /v1/transmission-signatures let a POS send it itself",
-        ),
-    ),
-    (
-        "flush",
-        Parity::NotServed(
-            "transmission is not served by the agent yet: `websrm srs outbox --flush` sends the pending transactions",
-        ),
-    ),
-    (
-        "outbox",
-        Parity::NotServed(
-            "transmission is not served by the agent yet: `websrm srs outbox` shows the pending transactions",
-        ),
-    ),
+    ("transmit", Parity::Route("POST /v1/transactions")),
+    ("transmit_once", Parity::Route("POST /v1/transactions")),
+    ("flush", Parity::Route("POST /v1/outbox/flush")),
+    ("outbox", Parity::Route("GET /v1/outbox")),
     (
         "transmission_signature",
         Parity::Route("POST /v1/transmission-signatures"),
@@ -350,6 +336,14 @@ fn health() -> Value {
     })
 }
 
+/// A restaurant's closing receipt as a POS writes it: docs/examples/transactions.
+fn sale() -> Value {
+    serde_json::from_str(include_str!(
+        "../../../docs/examples/transactions/restaurant-closing-receipt.json"
+    ))
+    .unwrap_or_default()
+}
+
 /// The example request and success answer of each operation.
 fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
     let sign = json!({
@@ -364,7 +358,51 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
         "modTrans": "CMP"
     });
     let certificates = json!({"device_id": "7654-0955-8558", "certificates": [certificate()]});
+    let outbox = json!({
+        "pending": 1,
+        "oldest_age_seconds": 42,
+        "offline": {"since": "2026-12-03T17:00:00Z", "reason": "connection refused"},
+        "transactions": [{
+            "outbox_id": 7, "noTrans": "0000000124", "device_id": "7654-0955-8558",
+            "identification_number": "5678912340", "recorded_at": "2026-12-03T17:00:00Z",
+            "attempts": 1
+        }]
+    });
+    let delivery = json!({
+        "requests": 1, "sent": 1, "refused": 0,
+        "batches": [{"noLot": "0000000012", "datLot": "20261203120200"}],
+        "errors": [], "offline": null
+    });
     match operation {
+        "transmit_transaction" => (
+            Some(json!({
+                "terminal": null,
+                "transaction": sale()
+            })),
+            Some(json!({
+                "outcome": "transmitted",
+                "noTrans": "0000000123",
+                "outbox_id": 8,
+                "device_id": "7654-0955-8558",
+                "psiNoTrans": "0000-0000-0000-0009",
+                "psiDatTrans": "20261203121501",
+                "noLot": null,
+                "mention": null,
+                "reason": null,
+                "errors": [],
+                "resend": null,
+                "batch": delivery,
+                "transaction": sale()
+            })),
+        ),
+        "get_outbox" => (None, Some(outbox)),
+        "flush_outbox" => (
+            None,
+            Some(json!({
+                "pending": 0, "oldest_age_seconds": null, "offline": null, "transactions": [],
+                "flushed": delivery
+            })),
+        ),
         "get_health" | "check_now" => (None, Some(health())),
         "get_device_id" => (None, Some(json!({"device_id": "7654-0955-8558"}))),
         "set_device_id" => (

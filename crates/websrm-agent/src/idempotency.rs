@@ -3,8 +3,9 @@
 //! key with another body is `422 idempotency_conflict`. Answers are kept in the device store
 //! for [`websrm::ANSWERS_KEPT`].
 //!
-//! A signature remembers its answer with its link, in one store transaction (the handler passes
-//! the key to the facade), so that no crash can separate the two. Every other POST is wrapped
+//! A signature remembers its answer with its link, and a transaction with its outbox entry, in
+//! one store transaction (the handler passes the key to the facade), so that no crash can
+//! separate the two. Every other POST is wrapped
 //! here: the answer is remembered after the handler, under one lock, so that a retry arriving
 //! while the first call runs waits for its answer. A call that fails before any effect (a
 //! value refused locally, the authority unreachable) is not remembered: sent again, it is
@@ -49,13 +50,16 @@ pub(crate) fn key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Failure
         .ok_or_else(invalid)
 }
 
-/// Wraps every POST but the signatures' (which keep their key with their link).
+/// Wraps every POST but the signatures' and the transactions' (which keep their key with their
+/// link and their outbox entry).
 pub(crate) async fn remember(
     State(agent): State<Arc<Agent>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() != Method::POST || request.uri().path() == "/v1/signatures" {
+    if request.method() != Method::POST
+        || matches!(request.uri().path(), "/v1/signatures" | "/v1/transactions")
+    {
         return next.run(request).await;
     }
     let key = match key(request.headers()) {

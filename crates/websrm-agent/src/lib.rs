@@ -47,6 +47,10 @@ pub use api::{
     ServerEnrolmentRequest, SignRequest, SignedBody, TerminalBody, TestCaseBody, TransmissionBody,
     TransmissionRequest, Warning,
 };
+pub use api::{
+    BatchBody, DeliveryBody, OfflineBody, OutboxBody, PendingBody, ResendAdvice,
+    TransmissionOutcome, TransmitRequest, TransmittedBody,
+};
 pub use contract::{PARITY, Parity};
 
 /// What went wrong starting the agent.
@@ -121,6 +125,8 @@ pub(crate) struct Agent {
     test_case: Mutex<Option<websrm::domain::TestCase>>,
     /// What the background work found last.
     pub(crate) health: tokio::sync::Mutex<HealthBody>,
+    /// Woken when a transaction was kept offline: the background flush starts.
+    outbox_signal: tokio::sync::Notify,
     token: String,
 }
 
@@ -128,6 +134,41 @@ impl Agent {
     pub(crate) fn main(&self) -> Arc<Srs> {
         self.srs(&self.config.installation)
             .unwrap_or_else(|_| unreachable!("the main installation is opened at start"))
+    }
+
+    /// A transaction was kept offline: the background flush starts if it is not running.
+    pub(crate) fn outbox_waiting(&self) {
+        self.outbox_signal.notify_one();
+    }
+
+    /// Sends what waits in the outbox after a communication failure, in the background: from
+    /// one second after the failure, then twice as long after each failed attempt, up to
+    /// [`FLUSH_CAP`], each wait shortened by up to half at random so that the tills of a
+    /// restaurant do not all call at once. It stops when a flush reaches the authority, and
+    /// starts again at the next transaction kept offline (or at start, if some are pending).
+    async fn flush_in_background(self: Arc<Self>) {
+        let mut wake_now = self.main().outbox(0).is_ok_and(|o| o.pending > 0);
+        loop {
+            if !wake_now {
+                self.outbox_signal.notified().await;
+            }
+            wake_now = false;
+            let mut backoff = FLUSH_FLOOR;
+            loop {
+                tokio::time::sleep(jittered(backoff)).await;
+                match self.main().flush().await {
+                    Ok(delivery) if delivery.offline.is_none() => {
+                        tracing::info!(sent = delivery.sent, "the outbox was sent");
+                        break;
+                    }
+                    Ok(delivery) => {
+                        tracing::info!(reason = ?delivery.offline, "the authority is still unreachable");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "the outbox could not be sent"),
+                }
+                backoff = (backoff * 2).min(FLUSH_CAP);
+            }
+        }
     }
 
     pub(crate) fn installation(&self) -> &str {
@@ -264,7 +305,7 @@ impl Agent {
 #[openapi(
     info(
         title = "websrm agent",
-        description = "The WEB-SRM certificate lifecycle for point-of-sale software in any language: device identifier, enrolment, health and warnings, replacement, deletion, recovery, terminals, billing guard, signatures. Every call but /v1/health needs the bearer token kept in <store>.agent-token.",
+        description = "The WEB-SRM certificate lifecycle for point-of-sale software in any language: device identifier, enrolment, health and warnings, replacement, deletion, recovery, terminals, billing guard, signatures, transactions transmitted and kept offline. Every call but /v1/health needs the bearer token kept in <store>.agent-token.",
         license(name = "MIT OR Apache-2.0")
     ),
     paths(
@@ -289,6 +330,9 @@ impl Agent {
         api::transmission_signature,
         api::test_case,
         api::set_test_case,
+        api::transmit,
+        api::outbox,
+        api::flush,
     ),
     modifiers(&BearerToken),
     tags(
@@ -298,6 +342,7 @@ impl Agent {
         (name = "terminals", description = "Terminals attached to this device"),
         (name = "billing", description = "May this SRS produce a bill now"),
         (name = "signatures", description = "actu in its chain, SIGNATRANSM"),
+        (name = "transactions", description = "Transactions recorded and transmitted, the outbox of those waiting"),
         (name = "certification", description = "CASESSAI: Revenu Québec's certification cases, run from the vendor's product"),
     )
 )]
@@ -443,6 +488,7 @@ impl Running {
             keyed: tokio::sync::Mutex::new(()),
             test_case: Mutex::new(None),
             health: tokio::sync::Mutex::new(HealthBody::default()),
+            outbox_signal: tokio::sync::Notify::new(),
             token,
         });
         // Recovery at start: what a crash left pending is finished (or abandoned) now.
@@ -505,6 +551,7 @@ impl Running {
                 tokio::time::sleep(every).await;
             }
         });
+        let flusher = tokio::spawn(self.agent.clone().flush_in_background());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         #[cfg(unix)]
         let unix_server = unix.map(|u| {
@@ -526,8 +573,25 @@ impl Running {
         }
         stopper.abort();
         checks.abort();
+        flusher.abort();
         Ok(())
     }
+}
+
+/// The first wait of the background flush after a communication failure.
+const FLUSH_FLOOR: Duration = Duration::from_secs(1);
+
+/// The longest wait of the background flush.
+const FLUSH_CAP: Duration = Duration::from_secs(300);
+
+/// `d` shortened by up to half, at random (the clock's nanoseconds are random enough to keep
+/// tills apart).
+fn jittered(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos());
+    let fraction = f64::from(nanos % 1_000) / 2_000.0;
+    d.mul_f64(1.0 - fraction)
 }
 
 fn router(agent: Arc<Agent>) -> Router {
@@ -551,6 +615,9 @@ fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/terminals", get(api::terminals).post(api::add_terminal))
         .route("/v1/billing-guard", get(api::billing_guard))
         .route("/v1/signatures", post(api::sign))
+        .route("/v1/transactions", post(api::transmit))
+        .route("/v1/outbox", get(api::outbox))
+        .route("/v1/outbox/flush", post(api::flush))
         .route(
             "/v1/transmission-signatures",
             post(api::transmission_signature),

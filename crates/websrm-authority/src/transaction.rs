@@ -423,8 +423,10 @@ fn psi_number(seq: i64) -> String {
     )
 }
 
-/// `AAAAMMJJhhmmss`.
+/// `AAAAMMJJhhmmss`, in Québec's time (SW-73 §4.2: `psiDatTrans` and `datLot` are the
+/// moment WEB-SRM processed the request, Québec time).
 fn timestamp(now: OffsetDateTime) -> String {
+    let now = quebec_time(now);
     format!(
         "{:04}{:02}{:02}{:02}{:02}{:02}",
         now.year(),
@@ -436,10 +438,69 @@ fn timestamp(now: OffsetDateTime) -> String {
     )
 }
 
+/// `at` in Eastern time as Québec observes it: UTC−5, and UTC−4 from the second Sunday of March
+/// at 2:00 to the first Sunday of November at 2:00.
+fn quebec_time(at: OffsetDateTime) -> OffsetDateTime {
+    use time::{Month, PrimitiveDateTime, Time, UtcOffset};
+    let sunday = |month: Month, nth: i64| {
+        time::Date::from_calendar_date(at.year(), month, 1).map(|first| {
+            let to_sunday = (7 - i64::from(first.weekday().number_days_from_sunday())) % 7;
+            first + time::Duration::days(to_sunday + 7 * (nth - 1))
+        })
+    };
+    let standard = UtcOffset::from_hms(-5, 0, 0).unwrap_or(UtcOffset::UTC);
+    let daylight = UtcOffset::from_hms(-4, 0, 0).unwrap_or(UtcOffset::UTC);
+    let (Ok(start), Ok(end)) = (sunday(Month::March, 2), sunday(Month::November, 1)) else {
+        return at.to_offset(standard);
+    };
+    let start = PrimitiveDateTime::new(start, Time::from_hms(2, 0, 0).unwrap_or(Time::MIDNIGHT))
+        .assume_offset(standard);
+    let end = PrimitiveDateTime::new(end, Time::from_hms(2, 0, 0).unwrap_or(Time::MIDNIGHT))
+        .assume_offset(daylight);
+    if at >= start && at < end {
+        at.to_offset(daylight)
+    } else {
+        at.to_offset(standard)
+    }
+}
+
 fn answer(status: u16, retour: RetourTrans) -> Response {
     let body = serde_json::to_vec(&TransactionResponseBody {
         retour_trans: retour,
     })
     .unwrap_or_default();
     Response::new(status, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
+
+    use super::timestamp;
+
+    fn utc(y: i32, m: Month, d: u8, h: u8, mi: u8, s: u8) -> OffsetDateTime {
+        PrimitiveDateTime::new(
+            Date::from_calendar_date(y, m, d).unwrap(),
+            Time::from_hms(h, mi, s).unwrap(),
+        )
+        .assume_utc()
+    }
+
+    #[test]
+    fn the_authority_stamps_in_quebec_time() {
+        use Month::*;
+        // Standard time in winter, daylight time in summer, and the changes at 2:00 local.
+        assert_eq!(
+            timestamp(utc(2026, December, 3, 17, 42, 27)),
+            "20261203124227"
+        );
+        assert_eq!(timestamp(utc(2026, July, 1, 12, 0, 0)), "20260701080000");
+        assert_eq!(timestamp(utc(2026, March, 8, 6, 59, 59)), "20260308015959");
+        assert_eq!(timestamp(utc(2026, March, 8, 7, 0, 0)), "20260308030000");
+        assert_eq!(
+            timestamp(utc(2026, November, 1, 5, 59, 59)),
+            "20261101015959"
+        );
+        assert_eq!(timestamp(utc(2026, November, 1, 6, 0, 0)), "20261101010000");
+    }
 }

@@ -14,6 +14,94 @@ use websrm_authority::{Authority, AuthorityFiles, SystemClock, seed, server};
 
 use crate::srs::{health_text, test_product};
 
+/// Sale `n` of the day, `n` minutes after the day's first one (Eastern time), from the example
+/// a POS writes (docs/examples/transactions).
+fn sale(first: OffsetDateTime, n: i64) -> Result<websrm::transaction::Sale> {
+    let mut json: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../docs/examples/transactions/restaurant-closing-receipt.json"
+    ))?;
+    let at = (first + Duration::minutes(n)).to_offset(time::UtcOffset::from_hms(-5, 0, 0)?);
+    json["noTrans"] = format!("{:010}", 1000 + n).into();
+    json["datTrans"] = format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+    .into();
+    websrm::transaction::read_sale(&json, websrm::transaction::Checks::default().with_sums())
+        .map_err(|found| anyhow::anyhow!("the example sale is refused: {found:?}"))
+}
+
+/// Three sales transmitted, two kept while the authority cannot be reached (`cut_off` is the
+/// same SRS seen through a closed port), and the next one taking them along in a batch.
+async fn day_of_business(
+    srs: &Srs,
+    cut_off: &Srs,
+    operator: &websrm::domain::IdentificationNumber,
+) -> Result<()> {
+    use websrm::transaction::Checks;
+    use websrm::{Origin, Outcome};
+    let first = OffsetDateTime::now_utc() - Duration::minutes(10);
+    for n in 1..=3 {
+        let t = srs
+            .transmit(&Origin::Host, operator, sale(first, n)?, Checks::default())
+            .await?;
+        let Outcome::Transmitted {
+            psi_no_trans,
+            psi_dat_trans,
+        } = &t.outcome
+        else {
+            bail!("sale {n} was not transmitted: {:?}", t.outcome);
+        };
+        say(format!(
+            "bill {}: psiNoTrans {psi_no_trans} at {psi_dat_trans}, device {}",
+            t.transaction.sale.number, t.device_id
+        ));
+    }
+    say("the connection drops:");
+    for n in 4..=5 {
+        let t = cut_off
+            .transmit(&Origin::Host, operator, sale(first, n)?, Checks::default())
+            .await?;
+        ensure!(
+            matches!(t.outcome, Outcome::Offline { .. }),
+            "sale {n} kept offline: {:?}",
+            t.outcome
+        );
+        say(format!(
+            "bill {}: « {} », kept in the outbox",
+            t.transaction.sale.number,
+            t.outcome.mention().unwrap_or_default()
+        ));
+    }
+    let outbox = srs.outbox(10)?;
+    ensure!(
+        outbox.pending == 2 && outbox.offline.is_some(),
+        "two pending, offline"
+    );
+    say("the connection is back:");
+    let t = srs
+        .transmit(&Origin::Host, operator, sale(first, 6)?, Checks::default())
+        .await?;
+    ensure!(
+        matches!(t.outcome, Outcome::Transmitted { .. }) && t.batch.sent == 2,
+        "the next sale takes the batch along: {:?} {:?}",
+        t.outcome,
+        t.batch
+    );
+    let (no_lot, _) = t.batch.batches.first().context("a batch number")?;
+    say(format!(
+        "bill {} transmitted with the two pending ones (batch noLot {no_lot}); outbox empty, offline mode logged from start to end",
+        t.transaction.sale.number
+    ));
+    ensure!(srs.outbox(1)?.pending == 0, "nothing pending");
+    Ok(())
+}
+
 fn step(n: u32, text: &str) {
     println!("\n{n}. {text}");
 }
@@ -200,6 +288,34 @@ async fn walk(
 
     step(
         6,
+        "A day of business: each sale is recorded in the outbox, then transmitted with the certificate.",
+    );
+    let unreachable = {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")?;
+        format!("https://{}", closed.local_addr()?)
+    };
+    let AuthorityAddress::Local {
+        enrolment,
+        trust_pem,
+        ..
+    } = address
+    else {
+        bail!("the demo's authority is local");
+    };
+    let cut_off = Srs::open(
+        config
+            .clone()
+            .with_installation("caisse-bar")
+            .with_authority(AuthorityAddress::Local {
+                enrolment,
+                api: unreachable,
+                trust_pem,
+            }),
+    )?;
+    day_of_business(&srs, &cut_off, &michel.identification_number).await?;
+
+    step(
+        7,
         "Status at later dates: the SRS warns before expiry and stops billing after it.",
     );
     let validity = replaced.validity;
@@ -250,7 +366,7 @@ async fn walk(
     }
 
     step(
-        7,
+        8,
         "The restaurant deletes its certificate (SUP), after the user confirms.",
     );
     ensure!(
@@ -292,7 +408,7 @@ async fn walk(
     );
 
     step(
-        8,
+        9,
         "Express Taxe reports a backup of its POS lost: customer service revokes the certificate.",
     );
     let stolen = second_srs

@@ -59,6 +59,11 @@ pub(crate) async fn transmit(
                 body["outcome"] = json!("offline");
                 body["reason"] = json!(reason);
             }
+            Outcome::Batched { no_lot, dat_lot } => {
+                body["outcome"] = json!("batched");
+                body["no_lot"] = json!(no_lot);
+                body["dat_lot"] = json!(dat_lot);
+            }
             Outcome::Refused { errors, resend } => {
                 body["outcome"] = json!("refused");
                 body["errors"] = errors_json(errors);

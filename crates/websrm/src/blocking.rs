@@ -200,6 +200,21 @@ impl Srs {
             .block_on(self.inner.transmit(origin, operator, sale, checks))
     }
 
+    /// See [`crate::Srs::transmit_once`].
+    pub fn transmit_once(
+        &self,
+        key: &IdempotencyKey,
+        origin: &Origin,
+        operator: &IdentificationNumber,
+        sale: crate::transaction::Sale,
+        checks: crate::transaction::Checks,
+    ) -> Result<crate::Transmission, Error> {
+        self.runtime.block_on(
+            self.inner
+                .transmit_once(key, origin, operator, sale, checks),
+        )
+    }
+
     /// See [`crate::Srs::flush`].
     pub fn flush(&self) -> Result<crate::Delivery, Error> {
         self.runtime.block_on(self.inner.flush())

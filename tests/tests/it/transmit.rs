@@ -3,6 +3,7 @@
 //! returns (split at 256 KB), refusals handled by their `codRetour` class, and a crash between
 //! recording and sending.
 
+use serde_json::json;
 use time::{Duration, OffsetDateTime, UtcOffset};
 use websrm_tests::websrm::domain::{
     Environment, IdentificationNumber, RevocationChannel, RevocationReason,
@@ -384,4 +385,146 @@ async fn a_crash_before_or_after_sending_loses_nothing_and_duplicates_nothing() 
     let again = srs.flush().await.unwrap();
     assert_eq!((again.requests, again.sent), (0, 0));
     assert_eq!(received(&s), 4);
+}
+
+/// The example sale of the docs, numbered `n` and recorded `n` seconds after `start`.
+fn example_sale(start: OffsetDateTime, n: u32) -> serde_json::Value {
+    let mut sale: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../docs/examples/transactions/restaurant-closing-receipt.json"
+    ))
+    .unwrap();
+    let at =
+        (start + Duration::seconds(n.into())).to_offset(UtcOffset::from_hms(-5, 0, 0).unwrap());
+    sale["noTrans"] = format!("{:010}", 1000 + n).into();
+    sale["datTrans"] = format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+    .into();
+    sale
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_transmits_once_per_key_keeps_offline_and_flushes_in_the_background() {
+    use crate::agent::{call, enrolment, start_agent_with};
+    let s = Served::start(Environment::Dev);
+    let relay = Relay::start(&s.api_base);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("pos.db");
+    let address = AuthorityAddress::Local {
+        enrolment: s.enrolment_base.clone(),
+        api: relay.base.clone(),
+        trust_pem: pem::encode("CERTIFICATE", &s.tls_root),
+    };
+    let config = Config::new(Environment::Dev, test_product(), &store).with_authority(address);
+    let agent = start_agent_with(config, &store).await;
+    let token = Some(agent.token.as_str());
+    let (status, body) = call(
+        &agent,
+        "POST",
+        "/v1/enrolments",
+        Some(enrolment("Caisse du bar", Some("request_new"))),
+        token,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let start = OffsetDateTime::now_utc() - Duration::minutes(4);
+    let keyed = |key: &'static str, body: serde_json::Value| {
+        let url = format!("{}/v1/transactions", agent.url);
+        let token = agent.token.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+
+    // Transmitted, and a retry with the same key records nothing more.
+    let first = json!({ "transaction": example_sale(start, 1) });
+    let (status, sent) = keyed("sale-1", first.clone()).await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["outcome"], "transmitted", "{sent}");
+    assert_eq!(sent["psiNoTrans"].as_str().map(str::len), Some(19));
+    assert_eq!(
+        sent["transaction"]["signa"]["actu"].as_str().map(str::len),
+        Some(88)
+    );
+    let (status, again) = keyed("sale-1", first).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        (&again["psiNoTrans"], &again["outbox_id"]),
+        (&sent["psiNoTrans"], &sent["outbox_id"])
+    );
+    assert_eq!(received(&s), 1);
+    let (status, conflict) =
+        keyed("sale-1", json!({ "transaction": example_sale(start, 2) })).await;
+    assert_eq!(
+        (status, &conflict["kind"]),
+        (422, &json!("idempotency_conflict")),
+        "{conflict}"
+    );
+
+    // What the authority would refuse is refused here, with its id and the field.
+    let mut bad = example_sale(start, 2);
+    bad["noTrans"] = "00000010020".into();
+    let (status, refused) = call(
+        &agent,
+        "POST",
+        "/v1/transactions",
+        Some(json!({ "transaction": bad })),
+        token,
+    )
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["errors"][0]["id"], "JW00B999406E", "{refused}");
+    assert_eq!(refused["field"], "transActu/noTrans", "{refused}");
+
+    // Offline: kept, with the mention; health and the outbox show it.
+    relay.set_cut(true);
+    let (status, kept) = call(
+        &agent,
+        "POST",
+        "/v1/transactions",
+        Some(json!({ "transaction": example_sale(start, 3) })),
+        token,
+    )
+    .await;
+    assert_eq!(status, 200, "{kept}");
+    assert_eq!(kept["outcome"], "offline", "{kept}");
+    assert_eq!(kept["mention"], "PROBLÈME DE COMMUNICATION");
+    let (_, outbox) = call(&agent, "GET", "/v1/outbox", None, token).await;
+    assert_eq!(outbox["pending"], 1, "{outbox}");
+    assert!(outbox["offline"]["since"].is_string(), "{outbox}");
+    let (_, health) = call(&agent, "GET", "/v1/health", None, token).await;
+    assert_eq!(health["pending_transactions"], 1, "{health}");
+
+    // The link returns: the agent sends it by itself, within its first retries.
+    relay.set_cut(false);
+    let mut pending = 1;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (_, outbox) = call(&agent, "GET", "/v1/outbox", None, token).await;
+        pending = outbox["pending"].as_u64().unwrap();
+        if pending == 0 {
+            assert_eq!(outbox["offline"], serde_json::Value::Null, "{outbox}");
+            break;
+        }
+    }
+    assert_eq!(pending, 0, "the background flush delivered the outbox");
+    assert_eq!(received(&s), 2);
+    let (status, flushed) = call(&agent, "POST", "/v1/outbox/flush", None, token).await;
+    assert_eq!(status, 200, "{flushed}");
+    assert_eq!(flushed["flushed"]["requests"], 0, "{flushed}");
 }

@@ -27,6 +27,12 @@ pub struct HealthBody {
     /// The CRLs consulted by the last check, or why none could be.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation: Option<String>,
+    /// Transactions waiting in the outbox, when some are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_transactions: Option<u64>,
+    /// How long the oldest of them has waited, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_pending_seconds: Option<i64>,
 }
 
 /// The agent's status: `ok` whenever it answers.
@@ -83,6 +89,12 @@ pub(crate) async fn health(
         .ok()
         .flatten()
         .map(|d| d.to_string());
+    if let Ok(outbox) = agent.main().outbox(0)
+        && outbox.pending > 0
+    {
+        body.pending_transactions = Some(outbox.pending);
+        body.oldest_pending_seconds = outbox.oldest_age.map(|a| a.whole_seconds());
+    }
     Json(body)
 }
 

@@ -3,7 +3,8 @@
 //!
 //! This file: errors and their bodies. `health.rs`: the agent's health and the device
 //! identifier; `certificates.rs`: certificates, enrolment, replacement, deletion, recovery;
-//! `terminals.rs`: terminals; `signatures.rs`: the billing guard and signatures.
+//! `terminals.rs`: terminals; `signatures.rs`: the billing guard and signatures;
+//! `transactions.rs`: transactions transmitted, the outbox.
 
 // utoipa's `IntoParams` names the parameters' type with a full path in the code it generates.
 #![allow(unused_qualifications)]
@@ -355,6 +356,34 @@ impl From<websrm::Error> for Failure {
                     },
                 );
             }
+            E::Transaction(found) => {
+                return Self(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ApiError {
+                        kind: ErrorKind::Invalid,
+                        message_fr: format!(
+                            "L'autorité refuserait cette transaction : {}",
+                            found
+                                .iter()
+                                .map(|f| format!("{} {}", f.id, f.message_fr()))
+                                .collect::<Vec<_>>()
+                                .join(" ; ")
+                        ),
+                        message_en: format!("The authority would refuse this transaction: {en}"),
+                        errors: found
+                            .iter()
+                            .map(|f| AuthorityErrorBody {
+                                id: f.id.to_string(),
+                                cod_retour: Some(f.return_code.to_string()),
+                                message_fr: f.message_fr(),
+                                message_en: Some(f.message_en()),
+                            })
+                            .collect(),
+                        retryable: false,
+                        field: found.first().map(|f| f.path.clone()),
+                    },
+                );
+            }
             E::IdempotencyConflict(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorKind::IdempotencyConflict,
@@ -398,8 +427,10 @@ mod certificates;
 mod health;
 mod signatures;
 mod terminals;
+mod transactions;
 
 pub use certificates::*;
 pub use health::*;
 pub use signatures::*;
 pub use terminals::*;
+pub use transactions::*;

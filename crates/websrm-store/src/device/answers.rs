@@ -97,7 +97,7 @@ impl DeviceStore {
     }
 }
 
-fn read(conn: &Connection, key: &str) -> Result<Option<RememberedAnswer>, Error> {
+pub(super) fn read(conn: &Connection, key: &str) -> Result<Option<RememberedAnswer>, Error> {
     let row: Option<(String, String, i64, String, i64)> = optional(conn.query_row_cached(
         "SELECT operation, digest, status, body, created_at FROM answers WHERE key = ?1",
         params![key],
@@ -115,7 +115,11 @@ fn read(conn: &Connection, key: &str) -> Result<Option<RememberedAnswer>, Error>
     .transpose()
 }
 
-fn insert(conn: &Connection, key: &str, answer: &RememberedAnswer) -> Result<bool, Error> {
+pub(super) fn insert(
+    conn: &Connection,
+    key: &str,
+    answer: &RememberedAnswer,
+) -> Result<bool, Error> {
     let n = conn.execute_cached(
         "INSERT INTO answers (key, operation, digest, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
          ON CONFLICT (key) DO NOTHING",

@@ -30,7 +30,8 @@ mod slots;
 
 pub use answers::{Extension, RememberedAnswer};
 pub use outbox::{
-    Link, NewTransaction, Offline, OutboxEntry, OutboxState, OutboxSummary, Receipt, Settlement,
+    Link, NewTransaction, Offline, OutboxEntry, OutboxState, OutboxSummary, Receipt, Recording,
+    Settlement,
 };
 pub use schema::MIGRATIONS;
 

@@ -182,41 +182,34 @@ impl DeviceStore {
         build: impl FnOnce(&ChainLink) -> Result<NewTransaction, Error>,
     ) -> Result<(ChainLink, OutboxEntry), Error> {
         let tx = db::write_tx(&mut self.conn)?;
-        let link = identity::extend_in(&tx, chain, sign)?;
-        let new = build(&link)?;
-        tx.execute_cached(
-            "INSERT INTO outbox (environment, operator, installation, device_id, no_trans, gst, actu, body, size, \
-             recorded_at, attempts, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 'pending')",
-            params![
-                slot.environment.as_str(),
-                slot.operator.as_str(),
-                slot.installation,
-                chain.device.to_string(),
-                new.no_trans,
-                new.gst,
-                link.actu,
-                new.body,
-                i64::try_from(new.body.len()).unwrap_or(i64::MAX),
-                to_unix(at)
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        let entry = OutboxEntry {
-            id,
-            slot: slot.clone(),
-            device: chain.device,
-            no_trans: new.no_trans,
-            gst: new.gst,
-            actu: link.actu.clone(),
-            body: new.body,
-            recorded_at: at,
-            attempts: 0,
-            state: OutboxState::Pending,
-            receipt: None,
-            errors: None,
-        };
+        let recorded = record_in(&tx, chain, slot, at, sign, build)?;
         tx.commit()?;
-        Ok((link, entry))
+        Ok(recorded)
+    }
+
+    /// [`record_transaction`](Self::record_transaction) once per idempotency key: if `key` was
+    /// used before, nothing is signed or written and the remembered answer is returned;
+    /// otherwise the answer `render` makes from the new entry is remembered in the same store
+    /// transaction as the link and the entry.
+    #[allow(clippy::too_many_arguments)] // record_transaction's, and the key's two.
+    pub fn record_transaction_once(
+        &mut self,
+        chain: &ChainKey,
+        slot: &SlotKey,
+        at: OffsetDateTime,
+        key: &str,
+        sign: impl FnOnce(Option<&str>) -> Result<String, Error>,
+        build: impl FnOnce(&ChainLink) -> Result<NewTransaction, Error>,
+        render: impl FnOnce(&OutboxEntry) -> RememberedAnswer,
+    ) -> Result<Recording, Error> {
+        let tx = db::write_tx(&mut self.conn)?;
+        if let Some(answer) = answers::read(&tx, key)? {
+            return Ok(Recording::Remembered(answer));
+        }
+        let (link, entry) = record_in(&tx, chain, slot, at, sign, build)?;
+        answers::insert(&tx, key, &render(&entry))?;
+        tx.commit()?;
+        Ok(Recording::Recorded(link, Box::new(entry)))
     }
 
     /// The transaction `id` of the outbox.
@@ -408,6 +401,59 @@ impl DeviceStore {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// What [`DeviceStore::record_transaction_once`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Recording {
+    /// The transaction was signed and written, and the answer remembered with it.
+    Recorded(ChainLink, Box<OutboxEntry>),
+    /// The key had been used before: this is what was remembered.
+    Remembered(RememberedAnswer),
+}
+
+fn record_in(
+    tx: &Connection,
+    chain: &ChainKey,
+    slot: &SlotKey,
+    at: OffsetDateTime,
+    sign: impl FnOnce(Option<&str>) -> Result<String, Error>,
+    build: impl FnOnce(&ChainLink) -> Result<NewTransaction, Error>,
+) -> Result<(ChainLink, OutboxEntry), Error> {
+    let link = identity::extend_in(tx, chain, sign)?;
+    let new = build(&link)?;
+    tx.execute_cached(
+        "INSERT INTO outbox (environment, operator, installation, device_id, no_trans, gst, actu, body, size, \
+         recorded_at, attempts, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 'pending')",
+        params![
+            slot.environment.as_str(),
+            slot.operator.as_str(),
+            slot.installation,
+            chain.device.to_string(),
+            new.no_trans,
+            new.gst,
+            link.actu,
+            new.body,
+            i64::try_from(new.body.len()).unwrap_or(i64::MAX),
+            to_unix(at)
+        ],
+    )?;
+    let entry = OutboxEntry {
+        id: tx.last_insert_rowid(),
+        slot: slot.clone(),
+        device: chain.device,
+        no_trans: new.no_trans,
+        gst: new.gst,
+        actu: link.actu.clone(),
+        body: new.body,
+        recorded_at: at,
+        attempts: 0,
+        state: OutboxState::Pending,
+        receipt: None,
+        errors: None,
+    };
+    Ok((link, entry))
 }
 
 fn entry_from_row(r: &Row<'_>) -> Result<OutboxEntry, Error> {

@@ -4,11 +4,22 @@
 use websrm_protocol::transaction::values::{Moment, SignatureText};
 use websrm_protocol::transaction::{Checks, Finding, Sale, Signatures, SoftwareBlock, Transaction};
 
-use websrm_store::device::{NewTransaction, OutboxEntry};
+use websrm_store::device::{NewTransaction, OutboxEntry, Recording};
 
 use super::signatures::LinkPlan;
 use super::*;
-use crate::{Origin, SignedTransaction, TransactionData};
+use crate::{IdempotencyKey, Origin, RememberedAnswer, SignedTransaction, TransactionData};
+
+/// The operation a transmission's remembered answer is kept under.
+pub(super) const TRANSMITTING: &str = "transmit";
+
+/// What [`Srs::record_sale`] did.
+pub(super) enum Recorded {
+    /// The sale was signed and written into the outbox.
+    New(Box<(Transaction, OutboxEntry)>),
+    /// The idempotency key was used before: what was remembered (the outbox entry's id).
+    Remembered(RememberedAnswer),
+}
 
 impl Srs {
     /// Signs `sale`, started on `origin`, with the certificate of `operator` as the next link of
@@ -29,37 +40,64 @@ impl Srs {
     }
 
     /// [`sign_sale`](Self::sign_sale), and the signed transaction written into the outbox with
-    /// its link, in one store transaction.
+    /// its link, in one store transaction; with an idempotency key, the answer (the outbox
+    /// entry) is remembered in that same transaction, and a key used before signs nothing.
     pub(super) fn record_sale(
         &self,
         origin: &Origin,
         operator: &IdentificationNumber,
         sale: Sale,
         checks: Checks,
-    ) -> Result<(Transaction, OutboxEntry), Error> {
+        key: Option<(&IdempotencyKey, &str)>,
+    ) -> Result<Recorded, Error> {
         let (plan, data) = self.prepare_sale(origin, operator, &sale, checks)?;
         let gst = sale.tax_numbers.gst.to_string();
         let number = sale.number.to_string();
         let mut made = None;
-        let (_, entry) = self.store().record_transaction(
-            &plan.chain,
-            &plan.slot.key,
-            self.now(),
-            plan.signer(&data),
-            |link| {
-                let signed = plan.signed(link).and_then(|l| self.complete_sale(sale, &l));
-                let transaction =
-                    signed.map_err(|e| websrm_store::Error::Signing(e.to_string()))?;
-                let body = serde_json::to_string(&transaction.to_json())
-                    .map_err(|e| websrm_store::Error::Signing(e.to_string()))?;
-                made = Some(transaction);
-                Ok(NewTransaction::new(number, gst, body))
-            },
-        )?;
+        let build = |link: &websrm_store::device::ChainLink| {
+            let signed = plan.signed(link).and_then(|l| self.complete_sale(sale, &l));
+            let transaction = signed.map_err(|e| websrm_store::Error::Signing(e.to_string()))?;
+            let body = serde_json::to_string(&transaction.to_json())
+                .map_err(|e| websrm_store::Error::Signing(e.to_string()))?;
+            made = Some(transaction);
+            Ok(NewTransaction::new(number, gst, body))
+        };
+        let now = self.now();
+        let entry = match key {
+            None => {
+                self.store()
+                    .record_transaction(
+                        &plan.chain,
+                        &plan.slot.key,
+                        now,
+                        plan.signer(&data),
+                        build,
+                    )?
+                    .1
+            }
+            Some((key, digest)) => {
+                let recording = self.store().record_transaction_once(
+                    &plan.chain,
+                    &plan.slot.key,
+                    now,
+                    key.as_str(),
+                    plan.signer(&data),
+                    build,
+                    |entry| {
+                        RememberedAnswer::new(TRANSMITTING, digest, 200, entry.id.to_string(), now)
+                    },
+                )?;
+                match recording {
+                    Recording::Recorded(_, entry) => *entry,
+                    Recording::Remembered(answer) => return Ok(Recorded::Remembered(answer)),
+                    _ => return Err(Error::BadAnswer("unknown recording".into())),
+                }
+            }
+        };
         #[cfg(feature = "test-util")]
         crate::crash_point("recorded");
         let transaction = made.ok_or_else(|| Error::BadAnswer("nothing was recorded".into()))?;
-        Ok((transaction, entry))
+        Ok(Recorded::New(Box::new((transaction, entry))))
     }
 
     /// The sale checked, and what its signature covers; 540E for a sale whose QST number is not

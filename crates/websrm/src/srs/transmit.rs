@@ -6,12 +6,13 @@
 use time::Duration;
 use websrm_domain::{GstNumber, Origin as ReturnCodeOrigin};
 use websrm_protocol::headers::TransmissionHeaders;
-use websrm_protocol::transaction::{Checks, Sale, Transaction};
+use websrm_protocol::transaction::{Checks, Sale, Transaction, read_transaction};
 use websrm_protocol::wire::{AuthorityError, RetourTrans, WireError};
-use websrm_store::device::{Link, OutboxEntry, Receipt, Settlement};
+use websrm_store::device::{Link, OutboxEntry, OutboxState, Receipt, Settlement};
 
+use super::sales::{Recorded, TRANSMITTING};
 use super::*;
-use crate::Origin;
+use crate::{IdempotencyKey, Origin, request_digest};
 
 /// The largest request body sent: SW-73 §4.2.2 caps a request (current transaction and batch)
 /// at 256 ko; a pending batch that does not fit is split.
@@ -75,6 +76,14 @@ pub enum Outcome {
         /// The communication failure.
         reason: String,
     },
+    /// Received earlier in a batch (a retry of a transaction that had waited offline): its
+    /// bill went out with [`COMMUNICATION_PROBLEM`].
+    Batched {
+        /// `noLot`.
+        no_lot: String,
+        /// `datLot`.
+        dat_lot: String,
+    },
     /// Refused. Show every error (id, message and `codRetour`) and log it.
     Refused {
         /// The errors, in the authority's order.
@@ -87,10 +96,12 @@ pub enum Outcome {
 impl Outcome {
     /// The mention the bill carries where `psiNoTrans` would be: [`COMMUNICATION_PROBLEM`]
     /// while the transaction waits to be received (offline, or an unexpected error that asks
-    /// for it again); none once received, or refused.
+    /// for it again) and once it was received later in a batch; none when received at once,
+    /// or refused.
     pub fn mention(&self) -> Option<&'static str> {
         match self {
             Self::Offline { .. }
+            | Self::Batched { .. }
             | Self::Refused {
                 resend: Resend::Unchanged,
                 ..
@@ -179,26 +190,83 @@ impl Srs {
         sale: Sale,
         checks: Checks,
     ) -> Result<Transmission, Error> {
-        let (transaction, entry) = self.record_sale(origin, operator, sale, checks)?;
+        match self.record_sale(origin, operator, sale, checks, None)? {
+            Recorded::New(made) => {
+                let (transaction, entry) = *made;
+                self.send_recorded(transaction, entry).await
+            }
+            Recorded::Remembered(_) => Err(Error::BadAnswer("nothing was recorded".into())),
+        }
+    }
+
+    /// [`transmit`](Self::transmit) once per idempotency key: the sale, its link and the key
+    /// are written in one store transaction; a retry with the same key and the same sale (after
+    /// a lost answer, even after a crash) records nothing more and answers for that same
+    /// transaction: where it stands, or, still pending, sent again as the current transaction.
+    /// The same key with another sale is [`Error::IdempotencyConflict`].
+    pub async fn transmit_once(
+        &self,
+        key: &IdempotencyKey,
+        origin: &Origin,
+        operator: &IdentificationNumber,
+        sale: Sale,
+        checks: Checks,
+    ) -> Result<Transmission, Error> {
+        let digest = sale_digest(origin, operator, &sale);
+        // A retry is answered before anything else is checked: the certificate may have ended
+        // since, and the transaction was recorded already.
+        let remembered = self.store().remembered_answer(key.as_str())?;
+        let remembered = match remembered {
+            Some(answer) => answer,
+            None => match self.record_sale(origin, operator, sale, checks, Some((key, &digest)))? {
+                Recorded::New(made) => {
+                    let (transaction, entry) = *made;
+                    return self.send_recorded(transaction, entry).await;
+                }
+                Recorded::Remembered(answer) => answer,
+            },
+        };
+        if remembered.operation != TRANSMITTING || remembered.digest != digest {
+            return Err(Error::IdempotencyConflict(key.clone()));
+        }
+        let unreadable =
+            || Error::BadAnswer(format!("the answer remembered under {key} is unreadable"));
+        let id: i64 = remembered.body.parse().map_err(|_| unreadable())?;
+        let entry = self.store().outbox_entry(id)?.ok_or_else(unreadable)?;
+        let body: serde_json::Value =
+            serde_json::from_str(&entry.body).map_err(|_| unreadable())?;
+        let transaction =
+            read_transaction(&body, "transActu", Checks::default()).map_err(|_| unreadable())?;
+        match entry.state {
+            OutboxState::Pending => self.send_recorded(transaction, entry).await,
+            state => Ok(Transmission {
+                transaction,
+                outbox_id: entry.id,
+                device_id: entry.device,
+                outcome: settled_outcome(state, &entry),
+                batch: Delivery::default(),
+            }),
+        }
+    }
+
+    /// Sends a recorded transaction as the current one, with the pending batch.
+    async fn send_recorded(
+        &self,
+        transaction: Transaction,
+        entry: OutboxEntry,
+    ) -> Result<Transmission, Error> {
         let _one_at_a_time = self.delivery.lock().await;
         let outbox_id = entry.id;
         let device_id = entry.device;
-        let (outcome, batch) =
-            self.deliver(operator, device_id, Some(entry))
-                .await
-                .map(|(o, b)| {
-                    (
-                        o.unwrap_or(Outcome::Offline {
-                            reason: String::new(),
-                        }),
-                        b,
-                    )
-                })?;
+        let operator = entry.slot.operator.clone();
+        let (outcome, batch) = self.deliver(&operator, device_id, Some(entry)).await?;
         Ok(Transmission {
             transaction,
             outbox_id,
             device_id,
-            outcome,
+            outcome: outcome.unwrap_or(Outcome::Offline {
+                reason: String::new(),
+            }),
             batch,
         })
     }
@@ -499,4 +567,45 @@ fn read_answer(
         batch,
         request_errors,
     }
+}
+
+/// What a transaction already settled in the outbox came to.
+fn settled_outcome(state: OutboxState, entry: &OutboxEntry) -> Outcome {
+    match (state, &entry.receipt) {
+        (OutboxState::Sent, Some(r)) if !r.batch => Outcome::Transmitted {
+            psi_no_trans: r.number.clone(),
+            psi_dat_trans: r.date.clone(),
+        },
+        (OutboxState::Sent, Some(r)) => Outcome::Batched {
+            no_lot: r.number.clone(),
+            dat_lot: r.date.clone(),
+        },
+        _ => {
+            let wire: Vec<WireError> = entry
+                .errors
+                .as_deref()
+                .and_then(|e| serde_json::from_str(e).ok())
+                .unwrap_or_default();
+            let errors: Vec<AuthorityError> = wire
+                .iter()
+                .filter_map(|w| AuthorityError::try_from(w).ok())
+                .collect();
+            let resend = Resend::of(&errors);
+            Outcome::Refused { errors, resend }
+        }
+    }
+}
+
+/// What a transmission asks, as a digest: the same key must come with the same sale.
+fn sale_digest(origin: &Origin, operator: &IdentificationNumber, sale: &Sale) -> String {
+    let origin = match origin {
+        Origin::Host => String::new(),
+        Origin::Terminal(label) => format!("terminal:{label}"),
+    };
+    let sale = serde_json::Value::Object(sale.to_json()).to_string();
+    request_digest(&[
+        origin.as_bytes(),
+        operator.as_str().as_bytes(),
+        sale.as_bytes(),
+    ])
 }
