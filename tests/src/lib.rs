@@ -339,3 +339,116 @@ impl Drop for Relay {
         }
     }
 }
+
+impl Served {
+    /// An SRS of the test product in DEV talking to this authority, its store at `store`.
+    pub fn srs_config(&self, store: &std::path::Path) -> websrm::Config {
+        self.srs_config_via(&self.api_base, store)
+    }
+
+    /// [`srs_config`](Self::srs_config) with the API host reached at `api` (a [`Relay`]).
+    pub fn srs_config_via(&self, api: &str, store: &std::path::Path) -> websrm::Config {
+        websrm::Config::new(Environment::Dev, test_product(), store).with_authority(
+            websrm::AuthorityAddress::Local {
+                enrolment: self.enrolment_base.clone(),
+                api: api.to_owned(),
+                trust_pem: websrm_crypto::pem::encode("CERTIFICATE", &self.tls_root),
+            },
+        )
+    }
+}
+
+/// What Michel's restaurant enters to obtain a certificate named `nickname`.
+pub fn michel_enrolment(nickname: &str) -> websrm::OperatorEnrolment {
+    websrm::OperatorEnrolment::parse(
+        "5678912340",
+        "D8T8-W8W8",
+        "RBC",
+        "5678912340TQ0001",
+        "ER0001",
+        nickname,
+        "-05:00",
+    )
+    .expect("the published test data")
+}
+
+/// The restaurant's closing receipt of the docs (`docs/examples/transactions`) as a POS writes
+/// it, numbered `n`, recorded `seconds` after `start` (Eastern time).
+pub fn example_sale_json(start: OffsetDateTime, n: u64, seconds: i64) -> serde_json::Value {
+    let mut sale: serde_json::Value = serde_json::from_str(include_str!(
+        "../../docs/examples/transactions/restaurant-closing-receipt.json"
+    ))
+    .expect("the example is JSON");
+    let eastern = time::UtcOffset::from_hms(-5, 0, 0).expect("an offset");
+    let at = (start + time::Duration::seconds(seconds)).to_offset(eastern);
+    let moment = websrm_protocol::transaction::values::Moment::new(time::PrimitiveDateTime::new(
+        at.date(),
+        at.time(),
+    ))
+    .expect("a moment of this century");
+    sale["noTrans"] = format!("{n:010}").into();
+    sale["datTrans"] = moment.to_string().into();
+    sale
+}
+
+/// [`example_sale_json`], read.
+pub fn example_sale(start: OffsetDateTime, n: u64, seconds: i64) -> websrm::transaction::Sale {
+    websrm::transaction::read_sale(
+        &example_sale_json(start, n, seconds),
+        websrm::transaction::Checks::default(),
+    )
+    .expect("the example reads")
+}
+
+/// An agent serving on a loopback port, stopped when dropped.
+#[derive(Debug)]
+pub struct AgentOnLoopback {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Its bearer token.
+    pub token: String,
+    /// Stops it.
+    pub stop: Option<oneshot::Sender<()>>,
+    /// Its task.
+    pub task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl AgentOnLoopback {
+    /// An agent over the SRS `config`, its store at `store`.
+    pub async fn start(config: websrm::Config, store: &std::path::Path) -> Self {
+        let running = websrm_agent::Running::start(websrm_agent::AgentConfig::new(config, store))
+            .await
+            .expect("the agent starts");
+        let token = running.token().to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("bound"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            running
+                .serve(listener, None, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("the agent serves");
+        });
+        Self {
+            url,
+            token,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+}
+
+impl Drop for AgentOnLoopback {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

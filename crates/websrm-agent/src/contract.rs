@@ -74,6 +74,12 @@ pub const PARITY: &[(&str, Parity)] = &[
     ("flush", Parity::Route("POST /v1/outbox/flush")),
     ("outbox", Parity::Route("GET /v1/outbox")),
     (
+        "qr_code_url",
+        Parity::NotServed(
+            "the QR code's URL comes with each transaction's answer (`qr_url` of POST /v1/transactions)",
+        ),
+    ),
+    (
         "transmission_signature",
         Parity::Route("POST /v1/transmission-signatures"),
     ),
@@ -388,6 +394,11 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
                 "psiDatTrans": "20261203121501",
                 "noLot": null,
                 "mention": null,
+                "mentions": [
+                    {"order": 1, "text": "CARTE DE CRÉDIT"},
+                    {"order": 6, "text": "PAIEMENT REÇU"}
+                ],
+                "qr_url": "https://cnfr.qr.mev-web.ca?f=Zm9v%2Bbar%3D%3D",
                 "reason": null,
                 "errors": [],
                 "resend": null,

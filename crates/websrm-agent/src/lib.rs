@@ -48,7 +48,7 @@ pub use api::{
     TransmissionRequest, Warning,
 };
 pub use api::{
-    BatchBody, DeliveryBody, OfflineBody, OutboxBody, PendingBody, ResendAdvice,
+    BatchBody, DeliveryBody, MentionBody, OfflineBody, OutboxBody, PendingBody, ResendAdvice,
     TransmissionOutcome, TransmitRequest, TransmittedBody,
 };
 pub use contract::{PARITY, Parity};

@@ -61,6 +61,19 @@ async fn day_of_business(
             "bill {}: psiNoTrans {psi_no_trans} at {psi_dat_trans}, device {}",
             t.transaction.sale.number, t.device_id
         ));
+        if n == 1 {
+            let mentions: Vec<&str> = t.mentions.iter().map(|m| m.text.as_str()).collect();
+            say(format!("  mentions: {}", mentions.join(" / ")));
+            ensure!(
+                t.qr_url.starts_with("https://cnfr.qr.mev-web.ca?f="),
+                "the QR code's URL"
+            );
+            say(format!(
+                "  QR code: {}… ({} characters, encrypted with certifPSI)",
+                t.qr_url.get(..64).unwrap_or_default(),
+                t.qr_url.len()
+            ));
+        }
     }
     say("the connection drops:");
     for n in 4..=5 {

@@ -44,6 +44,8 @@ pub(crate) async fn transmit(
             "outbox_id": t.outbox_id,
             "device_id": t.device_id.to_string(),
             "mention": t.outcome.mention(),
+            "mentions": t.mentions.iter().map(|m| json!({"order": m.order, "text": m.text})).collect::<Vec<_>>(),
+            "qr_url": t.qr_url,
             "batch": delivery_json(&t.batch),
         });
         match &t.outcome {

@@ -460,6 +460,18 @@ impl PsiKey {
                 reason: e.to_string(),
             })
     }
+
+    /// Decrypts what [`encrypt_for_psi`](crate::encrypt_for_psi) made, block by block
+    /// (test-only, as [`decrypt`](Self::decrypt)).
+    #[cfg(feature = "test-util")]
+    pub fn decrypt_blocks(&self, ciphertext: &[u8]) -> Result<Vec<u8>, Error> {
+        use rsa::traits::PublicKeyParts;
+        let mut plaintext = Vec::new();
+        for block in ciphertext.chunks(self.key.size()) {
+            plaintext.extend(self.decrypt(block)?);
+        }
+        Ok(plaintext)
+    }
 }
 
 impl fmt::Debug for PsiKey {

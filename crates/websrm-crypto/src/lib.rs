@@ -44,6 +44,7 @@ mod error;
 mod inspect;
 mod key;
 pub mod pem;
+mod qr;
 mod signature;
 pub mod tls;
 mod validate;
@@ -58,6 +59,7 @@ pub use inspect::{
     CertificateInfo, CrlInfo, inspect_certificate, thumbprint, verify_crl, verify_issued_by,
 };
 pub use key::{KeyEncryptionKey, PrivateKey, PublicKey, SealedKey};
+pub use qr::encrypt_for_psi;
 pub use signature::{
     Preceding, Signature, TransactionSignatureInput, hmac_sha256, hmac_sha256_verify, sha256,
     signatransm_input,

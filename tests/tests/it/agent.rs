@@ -9,63 +9,13 @@ use serde_json::{Value, json};
 use websrm_tests::websrm::domain::Environment;
 use websrm_tests::websrm::{AuthorityAddress, Config};
 use websrm_tests::websrm_agent::{AgentConfig, Running};
-use websrm_tests::websrm_crypto::{Preceding, Signature, TransactionSignatureInput, pem};
+use websrm_tests::websrm_crypto::{Preceding, Signature, TransactionSignatureInput};
 use websrm_tests::{Served, test_product, websrm_agent, websrm_crypto};
 
-/// An agent serving on a loopback port, stopped when dropped.
-pub(crate) struct Agent {
-    pub(crate) url: String,
-    pub(crate) token: String,
-    pub(crate) stop: Option<tokio::sync::oneshot::Sender<()>>,
-    pub(crate) task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-fn srs_config(s: &Served, store: &std::path::Path) -> Config {
-    Config::new(Environment::Dev, test_product(), store).with_authority(AuthorityAddress::Local {
-        enrolment: s.enrolment_base.clone(),
-        api: s.api_base.clone(),
-        trust_pem: pem::encode("CERTIFICATE", &s.tls_root),
-    })
-}
+pub(crate) use websrm_tests::AgentOnLoopback as Agent;
 
 pub(crate) async fn start_agent(s: &Served, store: &std::path::Path) -> Agent {
-    start_agent_with(srs_config(s, store), store).await
-}
-
-/// An agent over the SRS `config`, serving on a loopback port until dropped.
-pub(crate) async fn start_agent_with(config: Config, store: &std::path::Path) -> Agent {
-    let running = Running::start(AgentConfig::new(config, store))
-        .await
-        .unwrap();
-    let token = running.token().to_owned();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        running
-            .serve(listener, None, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
-    Agent {
-        url,
-        token,
-        stop: Some(stop),
-        task: Some(task),
-    }
+    Agent::start(s.srs_config(store), store).await
 }
 
 pub(crate) async fn call(
@@ -537,7 +487,7 @@ async fn the_agent_gives_nothing_away_without_its_token_or_its_name() {
     let s = Served::start(Environment::Dev);
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("pos.db");
-    let running = Running::start(AgentConfig::new(srs_config(&s, &store), &store))
+    let running = Running::start(AgentConfig::new(s.srs_config(&store), &store))
         .await
         .unwrap();
     let token = running.token().to_owned();
@@ -615,7 +565,7 @@ async fn the_agent_gives_nothing_away_without_its_token_or_its_name() {
     use std::os::unix::fs::PermissionsExt;
     let file = websrm_agent::token_path(&store);
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let error = Running::start(AgentConfig::new(srs_config(&s, &store), &store))
+    let error = Running::start(AgentConfig::new(s.srs_config(&store), &store))
         .await
         .expect_err("a token others may read is refused");
     assert!(

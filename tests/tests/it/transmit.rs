@@ -4,57 +4,58 @@
 //! recording and sending.
 
 use serde_json::json;
-use time::{Duration, OffsetDateTime, UtcOffset};
+use time::{Duration, OffsetDateTime};
 use websrm_tests::websrm::domain::{
     Environment, IdentificationNumber, RevocationChannel, RevocationReason,
 };
-use websrm_tests::websrm::transaction::{Checks, Sale};
+use websrm_tests::websrm::transaction::{Checks, Sale, qr_plaintext};
 use websrm_tests::websrm::{
     AuthorityAddress, COMMUNICATION_PROBLEM, Config, DeviceIdAnswer, HistoryEvent,
     MAX_REQUEST_BYTES, OperatorEnrolment, Origin, Outcome, Resend, Srs,
 };
-use websrm_tests::websrm_crypto::pem;
-use websrm_tests::{Relay, Served, test_product};
+use websrm_tests::{Relay, Served, example_sale_json, michel_enrolment, test_product};
 
-use crate::support::restaurant_sale;
+/// The plaintext of a QR code's percent-encoded ciphertext, decrypted with the authority's
+/// `certifPSI` key.
+fn qr_text(s: &Served, encoded: &str) -> String {
+    use base64::Engine as _;
+    use websrm_tests::websrm_crypto::{KeyEncryptionKey, PsiKey, SealedKey};
+    use websrm_tests::websrm_store::{FileKeyProtector, KeyProtector};
+    let mut bytes = Vec::new();
+    let mut rest = encoded.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(&tail[..2]).unwrap();
+            bytes.push(u8::from_str_radix(hex, 16).unwrap());
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    let ciphertext = base64::engine::general_purpose::STANDARD
+        .decode(bytes)
+        .unwrap();
+    let kek = FileKeyProtector::beside(&s.dir.path().join("authority.db"))
+        .key_encryption_key()
+        .unwrap();
+    let sealed = SealedKey::from_bytes(std::fs::read(s.dir.path().join("psi-key.sealed")).unwrap());
+    let psi = PsiKey::open(&sealed, &KeyEncryptionKey::from_bytes(*kek), "psi").unwrap();
+    String::from_utf8(psi.decrypt_blocks(&ciphertext).unwrap()).unwrap()
+}
 
 /// An SRS of the test product whose API host is reached through `relay`.
 fn srs_through(s: &Served, relay: &Relay, store: &std::path::Path) -> Srs {
-    let address = AuthorityAddress::Local {
-        enrolment: s.enrolment_base.clone(),
-        api: relay.base.clone(),
-        trust_pem: pem::encode("CERTIFICATE", &s.tls_root),
-    };
-    Srs::open(Config::new(Environment::Dev, test_product(), store).with_authority(address)).unwrap()
+    Srs::open(s.srs_config_via(&relay.base, store)).unwrap()
 }
 
 fn michel() -> OperatorEnrolment {
-    OperatorEnrolment::parse(
-        "5678912340",
-        "D8T8-W8W8",
-        "RBC",
-        "5678912340TQ0001",
-        "ER0001",
-        "Caisse du bar",
-        "-05:00",
-    )
-    .unwrap()
+    michel_enrolment("Caisse du bar")
 }
 
 /// Sale `n` of the day, recorded `n` seconds after `start` (Eastern time), numbered `n`.
 fn sale(start: OffsetDateTime, n: u32) -> Sale {
-    let at =
-        (start + Duration::seconds(n.into())).to_offset(UtcOffset::from_hms(-5, 0, 0).unwrap());
-    let date = format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    );
-    restaurant_sale(&format!("{n:010}"), &date)
+    websrm_tests::example_sale(start, n.into(), n.into())
 }
 
 fn operator() -> IdentificationNumber {
@@ -92,6 +93,13 @@ async fn sales_go_out_wait_offline_and_leave_in_a_batch_when_the_link_returns() 
         assert_eq!(psi_no_trans.len(), 19, "{psi_no_trans}");
         assert_eq!(psi_dat_trans.len(), 14, "{psi_dat_trans}");
         assert_eq!(t.outcome.mention(), None);
+        assert_eq!(
+            t.mentions
+                .iter()
+                .map(|m| (m.order, m.text.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "CARTE DE CRÉDIT"), (6, "PAIEMENT REÇU")]
+        );
         assert_eq!(t.device_id, device);
         signed.push(t.transaction);
     }
@@ -110,6 +118,10 @@ async fn sales_go_out_wait_offline_and_leave_in_a_batch_when_the_link_returns() 
             t.outcome
         );
         assert_eq!(t.outcome.mention(), Some(COMMUNICATION_PROBLEM));
+        assert_eq!(
+            t.mentions.last().map(|m| (m.order, m.text.as_str())),
+            Some((10, COMMUNICATION_PROBLEM))
+        );
         signed.push(t.transaction);
     }
     let outbox = srs.outbox(100).unwrap();
@@ -174,6 +186,22 @@ async fn sales_go_out_wait_offline_and_leave_in_a_batch_when_the_link_returns() 
             .any(|h| matches!(h.event, HistoryEvent::OfflineEnded { .. })),
         "offline mode is logged when it ends"
     );
+
+    // The QR code of the last bill: what Revenu Québec's site reads with certifPSI's key is
+    // table 42's thirteen values.
+    let encoded = t
+        .qr_url
+        .strip_prefix("https://cnfr.qr.mev-web.ca?f=")
+        .expect("the DEV base");
+    assert!(
+        encoded
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'%'),
+        "{encoded}"
+    );
+    let text = qr_text(&s, encoded);
+    assert_eq!(text, qr_plaintext(signed.last().unwrap()));
+    assert_eq!(text.len(), 329);
 
     // One unbroken chain: each preced is the actu before it.
     for pair in signed.windows(2) {
@@ -387,42 +415,19 @@ async fn a_crash_before_or_after_sending_loses_nothing_and_duplicates_nothing() 
     assert_eq!(received(&s), 4);
 }
 
-/// The example sale of the docs, numbered `n` and recorded `n` seconds after `start`.
-fn example_sale(start: OffsetDateTime, n: u32) -> serde_json::Value {
-    let mut sale: serde_json::Value = serde_json::from_str(include_str!(
-        "../../../docs/examples/transactions/restaurant-closing-receipt.json"
-    ))
-    .unwrap();
-    let at =
-        (start + Duration::seconds(n.into())).to_offset(UtcOffset::from_hms(-5, 0, 0).unwrap());
-    sale["noTrans"] = format!("{:010}", 1000 + n).into();
-    sale["datTrans"] = format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
-    .into();
-    sale
+/// The example sale of the docs, numbered `1000 + n` and recorded `n` seconds after `start`.
+fn agent_sale(start: OffsetDateTime, n: u32) -> serde_json::Value {
+    example_sale_json(start, 1000 + u64::from(n), n.into())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_transmits_once_per_key_keeps_offline_and_flushes_in_the_background() {
-    use crate::agent::{call, enrolment, start_agent_with};
+    use crate::agent::{Agent, call, enrolment};
     let s = Served::start(Environment::Dev);
     let relay = Relay::start(&s.api_base);
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("pos.db");
-    let address = AuthorityAddress::Local {
-        enrolment: s.enrolment_base.clone(),
-        api: relay.base.clone(),
-        trust_pem: pem::encode("CERTIFICATE", &s.tls_root),
-    };
-    let config = Config::new(Environment::Dev, test_product(), &store).with_authority(address);
-    let agent = start_agent_with(config, &store).await;
+    let agent = Agent::start(s.srs_config_via(&relay.base, &store), &store).await;
     let token = Some(agent.token.as_str());
     let (status, body) = call(
         &agent,
@@ -452,7 +457,7 @@ async fn the_agent_transmits_once_per_key_keeps_offline_and_flushes_in_the_backg
     };
 
     // Transmitted, and a retry with the same key records nothing more.
-    let first = json!({ "transaction": example_sale(start, 1) });
+    let first = json!({ "transaction": agent_sale(start, 1) });
     let (status, sent) = keyed("sale-1", first.clone()).await;
     assert_eq!(status, 200, "{sent}");
     assert_eq!(sent["outcome"], "transmitted", "{sent}");
@@ -461,6 +466,10 @@ async fn the_agent_transmits_once_per_key_keeps_offline_and_flushes_in_the_backg
         sent["transaction"]["signa"]["actu"].as_str().map(str::len),
         Some(88)
     );
+    let qr = sent["qr_url"].as_str().unwrap();
+    let encoded = qr.strip_prefix("https://cnfr.qr.mev-web.ca?f=").unwrap();
+    assert_eq!(qr_text(&s, encoded).len(), 329);
+    assert_eq!(sent["mentions"][0]["text"], "CARTE DE CRÉDIT", "{sent}");
     let (status, again) = keyed("sale-1", first).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(
@@ -468,8 +477,7 @@ async fn the_agent_transmits_once_per_key_keeps_offline_and_flushes_in_the_backg
         (&sent["psiNoTrans"], &sent["outbox_id"])
     );
     assert_eq!(received(&s), 1);
-    let (status, conflict) =
-        keyed("sale-1", json!({ "transaction": example_sale(start, 2) })).await;
+    let (status, conflict) = keyed("sale-1", json!({ "transaction": agent_sale(start, 2) })).await;
     assert_eq!(
         (status, &conflict["kind"]),
         (422, &json!("idempotency_conflict")),
@@ -477,7 +485,7 @@ async fn the_agent_transmits_once_per_key_keeps_offline_and_flushes_in_the_backg
     );
 
     // What the authority would refuse is refused here, with its id and the field.
-    let mut bad = example_sale(start, 2);
+    let mut bad = agent_sale(start, 2);
     bad["noTrans"] = "00000010020".into();
     let (status, refused) = call(
         &agent,
@@ -497,7 +505,7 @@ async fn the_agent_transmits_once_per_key_keeps_offline_and_flushes_in_the_backg
         &agent,
         "POST",
         "/v1/transactions",
-        Some(json!({ "transaction": example_sale(start, 3) })),
+        Some(json!({ "transaction": agent_sale(start, 3) })),
         token,
     )
     .await;

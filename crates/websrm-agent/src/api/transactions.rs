@@ -97,6 +97,12 @@ pub struct TransmittedBody {
     pub no_lot: Option<String>,
     /// The mention the bill bears where `psiNoTrans` would be (`PROBLÈME DE COMMUNICATION`).
     pub mention: Option<String>,
+    /// Every mention the bill bears, in SW-73 table 43's order (the place in its sequence,
+    /// `FACTURE RÉVISÉE` and the like, is the POS's to add).
+    pub mentions: Vec<MentionBody>,
+    /// The URL the bill's QR code encodes (and an electronic bill's "Consulter la transaction
+    /// en ligne" link).
+    pub qr_url: String,
     /// Why it is kept, when offline.
     pub reason: Option<String>,
     /// The authority's errors, when refused.
@@ -108,6 +114,15 @@ pub struct TransmittedBody {
     /// The transaction as signed and recorded (the wire's JSON).
     #[schema(value_type = Object)]
     pub transaction: serde_json::Value,
+}
+
+/// A mention of the bill.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MentionBody {
+    /// Table 43's order: 1 and 2 above the first row of `=`, the others between the rows.
+    pub order: u8,
+    /// The exact text.
+    pub text: String,
 }
 
 /// A transaction waiting to be sent.
@@ -318,6 +333,15 @@ fn transmission_body(t: Transmission) -> TransmittedBody {
         psi_dat_trans: None,
         no_lot: None,
         mention: t.outcome.mention().map(str::to_owned),
+        mentions: t
+            .mentions
+            .iter()
+            .map(|m| MentionBody {
+                order: m.order,
+                text: m.text.clone(),
+            })
+            .collect(),
+        qr_url: t.qr_url.clone(),
         reason: None,
         errors: Vec::new(),
         resend: None,

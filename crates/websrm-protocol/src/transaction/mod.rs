@@ -11,7 +11,9 @@
 //!   coherence rules decidable from the request alone (5xxE).
 
 mod finding;
+mod mentions;
 mod model;
+mod qr;
 mod read;
 mod rules;
 pub mod values;
@@ -19,7 +21,9 @@ pub mod values;
 use serde_json::{Map, Value};
 
 pub use finding::{Finding, english_message, needs_companion};
+pub use mentions::{BillContext, Mention, mentions, payment_label};
 pub use model::*;
+pub use qr::{QR_PLAINTEXT_LEN, qr_plaintext, qr_url};
 pub use rules::{Checks, TRANSPORT_ITEMS};
 use values::*;
 

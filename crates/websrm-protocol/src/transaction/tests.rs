@@ -526,3 +526,131 @@ fn a_sale_reads_without_what_the_signer_fills() {
     let found = read_sale(&bad, Checks::default()).unwrap_err();
     assert_eq!(found[0].id.to_string(), "JW00B999406E", "{found:?}");
 }
+
+/// The QR code's plaintext has table 42's thirteen fields at their lengths (329 characters),
+/// and its URL is percent-encoded on the environment's base.
+#[test]
+fn the_qr_code_holds_the_thirteen_fields_at_their_lengths() {
+    let body: Value = serde_json::from_str(include_str!(
+        "../../../../fuzz/seeds/request_body/transaction-restaurant.json"
+    ))
+    .unwrap();
+    let read = read_request(&body, Checks::default()).unwrap();
+    let t = read.current.unwrap().unwrap();
+    let text = qr_plaintext(&t);
+    assert_eq!(text.len(), QR_PLAINTEXT_LEN);
+    assert!(text.starts_with(&t.thumbprint));
+    assert_eq!(&text[40..54], t.sale.date.to_string());
+    assert_eq!(&text[54..67], t.sale.amounts.gst.to_string());
+    assert_eq!(
+        &text[93..106],
+        t.sale.amounts.after_tax.to_string(),
+        "mtdu absent: apresTax again"
+    );
+    assert_eq!(&text[137..140], t.sale.print_mode.code());
+    assert_eq!(&text[143..231], t.signatures.actu.as_str());
+    assert_eq!(&text[319..], format!("{:=>10}", t.sale.number.as_str()));
+    assert_eq!(
+        qr_url(websrm_domain::Environment::Dev, "ab+/c=="),
+        "https://cnfr.qr.mev-web.ca?f=ab%2B%2Fc%3D%3D"
+    );
+    assert_eq!(
+        qr_url(websrm_domain::Environment::Prod, "x"),
+        "https://qr.mev-web.ca?f=x"
+    );
+}
+
+/// Table 43's mentions, in order, for a closing receipt and its variations.
+#[test]
+fn a_bill_bears_table_43s_mentions_in_order() {
+    let body: Value = serde_json::from_str(include_str!(
+        "../../../../fuzz/seeds/request_body/transaction-restaurant.json"
+    ))
+    .unwrap();
+    let sale = read_request(&body, Checks::default())
+        .unwrap()
+        .current
+        .unwrap()
+        .unwrap()
+        .sale;
+    let texts = |sale: &Sale, context: &BillContext| -> Vec<(u8, String)> {
+        mentions(sale, context)
+            .into_iter()
+            .map(|m| (m.order, m.text))
+            .collect()
+    };
+    let plain = BillContext::default();
+    assert_eq!(
+        texts(&sale, &plain),
+        [
+            (1, "CARTE DE CRÉDIT".to_owned()),
+            (6, "PAIEMENT REÇU".to_owned())
+        ]
+    );
+    let mut duplicate = sale.clone();
+    duplicate.print_mode = PrintMode::Duplicate;
+    duplicate.mode = TransmissionMode::Training;
+    let offline = BillContext {
+        communication_problem: true,
+        ..plain
+    };
+    assert_eq!(
+        texts(&duplicate, &offline),
+        [
+            (1, "CARTE DE CRÉDIT".to_owned()),
+            (3, "*** DOCUMENT DE FORMATION ***".to_owned()),
+            (4, "*** COPIE DU COMMERÇANT ***".to_owned()),
+            (5, "NE PAS REMETTRE AU CLIENT".to_owned()),
+            (6, "PAIEMENT REÇU".to_owned()),
+            (10, "PROBLÈME DE COMMUNICATION".to_owned()),
+        ]
+    );
+    let mut revised = sale.clone();
+    revised.kind = TransactionType::Addition;
+    revised.payment = PaymentMode::Sob;
+    let third = BillContext {
+        earlier_in_sequence: Some(2),
+        ..plain
+    };
+    assert_eq!(
+        texts(&revised, &third),
+        [
+            (6, "FACTURE RÉVISÉE".to_owned()),
+            (7, "Remplace 2 factures".to_owned())
+        ]
+    );
+    let mut credit = sale;
+    credit.amounts.after_tax = Amount::from_cents(-1380).unwrap();
+    assert!(texts(&credit, &plain).contains(&(6, "NOTE DE CRÉDIT".to_owned())));
+}
+
+/// Every example of the docs (one per document type, both sectors) reads as a POS writes it,
+/// sums included, and bears the mentions its type calls for.
+#[test]
+fn every_example_transaction_reads_whole() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/transactions");
+    let mut read = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let value: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let sale = read_sale(&value, Checks::default().with_sums())
+            .unwrap_or_else(|found| panic!("{}: {found:?}", path.display()));
+        let texts: Vec<String> = mentions(&sale, &BillContext::default())
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let expected: &[&str] = match name.as_str() {
+            "restaurant-addition.json" => &[],
+            "restaurant-closing-receipt.json" => &["CARTE DE CRÉDIT", "PAIEMENT REÇU"],
+            "restaurant-credit-note.json" => &["CARTE DE CRÉDIT", "NOTE DE CRÉDIT"],
+            "restaurant-reproduction.json" => &["CARTE DE CRÉDIT", "REPRODUCTION", "PAIEMENT REÇU"],
+            "transport-closing-receipt.json" => &["CARTE DE DÉBIT", "PAIEMENT REÇU"],
+            other => panic!("{other}: an example without expected mentions"),
+        };
+        assert_eq!(texts, expected, "{name}");
+        read += 1;
+    }
+    assert_eq!(read, 5);
+}

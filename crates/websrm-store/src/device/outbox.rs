@@ -340,11 +340,32 @@ impl DeviceStore {
         at: OffsetDateTime,
     ) -> Result<(), Error> {
         let tx = db::write_tx(&mut self.conn)?;
+        // The transactions kept pending (a whole batch, when the authority cannot be reached)
+        // are counted in one statement: a long outbox costs one index walk, not one per row.
+        let kept: Vec<i64> = outcomes
+            .iter()
+            .filter(|(_, s)| matches!(s, Settlement::Kept))
+            .map(|(id, _)| *id)
+            .collect();
+        if !kept.is_empty() {
+            let ids = format!(
+                "[{}]",
+                kept.iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            tx.execute_cached(
+                "UPDATE outbox SET attempts = attempts + 1 WHERE state = 'pending' \
+                 AND id IN (SELECT value FROM json_each(?1))",
+                params![ids],
+            )?;
+        }
         for (id, settlement) in outcomes {
             let (state, receipt, errors) = match settlement {
                 Settlement::Sent(r) => (OutboxState::Sent, Some(r), None),
                 Settlement::Refused { errors } => (OutboxState::Refused, None, Some(errors)),
-                Settlement::Kept => (OutboxState::Pending, None, None),
+                Settlement::Kept => continue,
             };
             // Only a pending transaction changes: a receipt is never overwritten.
             tx.execute_cached(

@@ -6,7 +6,10 @@
 use time::Duration;
 use websrm_domain::{GstNumber, Origin as ReturnCodeOrigin};
 use websrm_protocol::headers::TransmissionHeaders;
-use websrm_protocol::transaction::{Checks, Sale, Transaction, read_transaction};
+use websrm_protocol::transaction::{
+    BillContext, Checks, Mention, Sale, Transaction, mentions, qr_plaintext, qr_url,
+    read_transaction,
+};
 use websrm_protocol::wire::{AuthorityError, RetourTrans, WireError};
 use websrm_store::device::{Link, OutboxEntry, OutboxState, Receipt, Settlement};
 
@@ -125,6 +128,12 @@ pub struct Transmission {
     pub outcome: Outcome,
     /// What happened to the pending transactions that went with it.
     pub batch: Delivery,
+    /// The URL the bill's QR code encodes (table 42's values encrypted with `certifPSI`).
+    pub qr_url: String,
+    /// The mentions the bill bears, in table 43's order, as far as the transaction and its
+    /// outcome decide them (the place in its sequence is the POS's to add: see
+    /// [`transaction::mentions`](crate::transaction::mentions)).
+    pub mentions: Vec<Mention>,
 }
 
 /// What one or more requests did with the outbox's pending transactions.
@@ -239,13 +248,18 @@ impl Srs {
             read_transaction(&body, "transActu", Checks::default()).map_err(|_| unreadable())?;
         match entry.state {
             OutboxState::Pending => self.send_recorded(transaction, entry).await,
-            state => Ok(Transmission {
-                transaction,
-                outbox_id: entry.id,
-                device_id: entry.device,
-                outcome: settled_outcome(state, &entry),
-                batch: Delivery::default(),
-            }),
+            state => {
+                let outcome = settled_outcome(state, &entry);
+                Ok(Transmission {
+                    qr_url: self.qr_code_url(&transaction)?,
+                    mentions: bill_mentions(&transaction, &outcome),
+                    transaction,
+                    outbox_id: entry.id,
+                    device_id: entry.device,
+                    outcome,
+                    batch: Delivery::default(),
+                })
+            }
         }
     }
 
@@ -260,13 +274,16 @@ impl Srs {
         let device_id = entry.device;
         let operator = entry.slot.operator.clone();
         let (outcome, batch) = self.deliver(&operator, device_id, Some(entry)).await?;
+        let outcome = outcome.unwrap_or(Outcome::Offline {
+            reason: String::new(),
+        });
         Ok(Transmission {
+            qr_url: self.qr_code_url(&transaction)?,
+            mentions: bill_mentions(&transaction, &outcome),
             transaction,
             outbox_id,
             device_id,
-            outcome: outcome.unwrap_or(Outcome::Offline {
-                reason: String::new(),
-            }),
+            outcome,
             batch,
         })
     }
@@ -290,6 +307,26 @@ impl Srs {
             }
         }
         Ok(total)
+    }
+
+    /// The URL of `transaction`'s QR code: table 42's thirteen values encrypted with the
+    /// `certifPSI` given with the certificate that signed it (RSA PKCS#1 v1.5, in blocks when
+    /// they do not fit one), Base64, percent-encoded on the environment's base. A duplicate or a
+    /// reproduction, being a new transaction, has its own.
+    pub fn qr_code_url(&self, transaction: &Transaction) -> Result<String, Error> {
+        let slot = self
+            .store()
+            .slots()?
+            .into_iter()
+            .find(|s| s.material.thumbprint.to_string() == transaction.thumbprint)
+            .ok_or_else(|| {
+                Error::NotFound(format!("the certificate {}", transaction.thumbprint))
+            })?;
+        let ciphertext = websrm_crypto::encrypt_for_psi(
+            &slot.material.certif_psi_pem,
+            qr_plaintext(transaction).as_bytes(),
+        )?;
+        Ok(qr_url(self.config.environment, &ciphertext))
     }
 
     /// The outbox: how many transactions are pending, the oldest one's age, offline mode, and
@@ -567,6 +604,21 @@ fn read_answer(
         batch,
         request_errors,
     }
+}
+
+/// Table 43's mentions for `transaction` after `outcome`: the communication problem while it
+/// waits, the invalid certificate when the authority refused the certificate (`x2`).
+fn bill_mentions(transaction: &Transaction, outcome: &Outcome) -> Vec<Mention> {
+    let invalid_certificate = matches!(outcome, Outcome::Refused { errors, .. }
+        if errors.iter().any(|e| e.return_code.is_some_and(|c| c.origin() == ReturnCodeOrigin::InvalidCertificate)));
+    mentions(
+        &transaction.sale,
+        &BillContext {
+            earlier_in_sequence: None,
+            invalid_certificate,
+            communication_problem: outcome.mention().is_some(),
+        },
+    )
 }
 
 /// What a transaction already settled in the outbox came to.
