@@ -31,7 +31,7 @@ pub enum AuthorityAddress {
         enrolment: String,
         /// `https://HOST:PORT` of the API host.
         api: String,
-        /// The TLS root to trust, PEM.
+        /// The TLS roots to trust, PEM (one or more certificates).
         trust_pem: String,
     },
 }
@@ -49,6 +49,7 @@ pub struct Config {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) test_case: TestCase,
     pub(crate) crl: Option<(String, String)>,
+    pub(crate) timeout: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for Config {
@@ -81,7 +82,16 @@ impl Config {
             clock: Arc::new(SystemClock),
             test_case: TestCase::PRODUCTION,
             crl: None,
+            timeout: None,
         }
+    }
+
+    /// Waits this long for the authority's answer before taking its absence as a communication
+    /// failure (a transaction then goes offline). Never under the protocol's minimum: 10 s in
+    /// DEV and ESSAI, 5 s in production; 10 s by default.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Checks revocations against the CRL at `url`, verified with the authority's CA
@@ -142,8 +152,14 @@ impl Config {
                 api,
                 trust_pem,
             } => {
-                let der = websrm_crypto::pem::decode("CERTIFICATE", trust_pem)?;
-                (Endpoints::local(enrolment, api), Trust::Anchors(vec![der]))
+                // Every certificate of the PEM is a root trusted (one per host, if they differ).
+                let roots = match websrm_crypto::pem::decode_all("CERTIFICATE", trust_pem)? {
+                    none if none.is_empty() => {
+                        vec![websrm_crypto::pem::decode("CERTIFICATE", trust_pem)?]
+                    }
+                    roots => roots,
+                };
+                (Endpoints::local(enrolment, api), Trust::Anchors(roots))
             }
         })
     }

@@ -58,6 +58,8 @@ mod srs;
 pub use config::{AuthorityAddress, Config, SystemClock};
 pub use error::Error;
 pub use notices::{BillingGuard, INVALID_CERTIFICATE_MENTIONS, Notice, warning};
+#[cfg(feature = "qr-image")]
+pub use srs::qr_svg;
 pub use srs::{
     ANSWERS_KEPT, COMMUNICATION_PROBLEM, CertificatePem, CertificateView, Changes, Confirmation,
     Delivery, DeviceIdAnswer, IdempotencyKey, MAX_REQUEST_BYTES, OperatorEnrolment, Origin, Outbox,

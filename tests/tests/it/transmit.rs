@@ -13,6 +13,7 @@ use websrm_tests::websrm::{
     AuthorityAddress, COMMUNICATION_PROBLEM, Config, DeviceIdAnswer, HistoryEvent,
     MAX_REQUEST_BYTES, OperatorEnrolment, Origin, Outcome, Resend, Srs,
 };
+use websrm_tests::websrm_crypto::pem;
 use websrm_tests::{Relay, Served, example_sale_json, michel_enrolment, test_product};
 
 /// The plaintext of a QR code's percent-encoded ciphertext, decrypted with the authority's
@@ -42,6 +43,45 @@ fn qr_text(s: &Served, encoded: &str) -> String {
     let sealed = SealedKey::from_bytes(std::fs::read(s.dir.path().join("psi-key.sealed")).unwrap());
     let psi = PsiKey::open(&sealed, &KeyEncryptionKey::from_bytes(*kek), "psi").unwrap();
     String::from_utf8(psi.decrypt_blocks(&ciphertext).unwrap()).unwrap()
+}
+
+/// The text of a QR code drawn in SVG by websrm (a white rectangle and one path of dark
+/// squares `M{x} {y}h{w}v{h}H{x}V{y}`), rasterised and read by rqrr.
+fn decode_qr_svg(svg: &str) -> String {
+    let number = |name: &str| -> usize {
+        let at = svg.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        svg[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    let (width, height) = (number("width"), number("height"));
+    let mut dark = vec![false; width * height];
+    let path = svg
+        .split(" d=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    for square in path.split('M').filter(|p| !p.is_empty()) {
+        let values: Vec<usize> = square
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|v| !v.is_empty())
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let [left, top, w, h, ..] = values[..] else {
+            panic!("{square}")
+        };
+        for y in top..top + h {
+            for x in left..left + w {
+                dark[y * width + x] = true;
+            }
+        }
+    }
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+        if dark[y * width + x] { 0 } else { 255 }
+    });
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the image");
+    grids[0].decode().unwrap().1
 }
 
 /// An SRS of the test product whose API host is reached through `relay`.
@@ -176,6 +216,9 @@ async fn sales_go_out_wait_offline_and_leave_in_a_batch_when_the_link_returns() 
     assert_eq!((t.batch.sent, t.batch.refused), (5, 0), "{:?}", t.batch);
     assert_eq!(t.batch.batches.len(), 1);
     assert_eq!(t.batch.batches[0].0.len(), 10, "noLot: {:?}", t.batch);
+    // The bill's QR code as an image: read back by a decoder of its own, it is the URL.
+    let svg = t.qr_svg().unwrap();
+    assert_eq!(decode_qr_svg(&svg), t.qr_url);
     signed.push(t.transaction);
     let outbox = srs.outbox(10).unwrap();
     assert_eq!((outbox.pending, outbox.offline), (0, None));
@@ -535,4 +578,367 @@ async fn the_agent_transmits_once_per_key_keeps_offline_and_flushes_in_the_backg
     let (status, flushed) = call(&agent, "POST", "/v1/outbox/flush", None, token).await;
     assert_eq!(status, 200, "{flushed}");
     assert_eq!(flushed["flushed"]["requests"], 0, "{flushed}");
+}
+
+/// An API host that answers what the test scripts: TLS on loopback under its own root, each
+/// request answered with the next scripted status and body, each request's body kept.
+struct ScriptedApi {
+    base: String,
+    root_pem: String,
+    answers: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(u16, String)>>>,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ScriptedApi {
+    async fn start() -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use websrm_tests::websrm_crypto::tls::{ClientAuth, LocalTlsIdentity, server_config};
+        let identity =
+            LocalTlsIdentity::generate(&["127.0.0.1".to_owned()], OffsetDateTime::now_utc(), 1)
+                .unwrap();
+        let config =
+            server_config(identity.chain.clone(), &identity.key, ClientAuth::None).unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("https://{}", listener.local_addr().unwrap());
+        let answers = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::<(
+            u16,
+            String,
+        )>::new()));
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (to_answer, to_keep) = (answers.clone(), bodies.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 65536];
+                let (head_end, length) = loop {
+                    let n = tls.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break (request.len(), 0);
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        break (end + 4, length);
+                    }
+                };
+                while request.len() < head_end + length {
+                    let n = tls.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let body = request.get(head_end..).unwrap_or_default();
+                to_keep
+                    .lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(body).unwrap_or_default());
+                let (status, answer) = to_answer
+                    .lock()
+                    .unwrap()
+                    .pop_front()
+                    .unwrap_or_else(|| (500, "no answer scripted".to_owned()));
+                let response = format!(
+                    "HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                let _ = tls.write_all(response.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            }
+        });
+        Self {
+            base,
+            root_pem: pem::encode("CERTIFICATE", &identity.root_der),
+            answers,
+            bodies,
+            task,
+        }
+    }
+
+    fn answer(&self, status: u16, body: serde_json::Value) {
+        self.answers
+            .lock()
+            .unwrap()
+            .push_back((status, body.to_string()));
+    }
+
+    fn answer_text(&self, status: u16, body: &str) {
+        self.answers
+            .lock()
+            .unwrap()
+            .push_back((status, body.to_owned()));
+    }
+
+    fn last_body(&self) -> serde_json::Value {
+        self.bodies
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for ScriptedApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One error of a `listErr`.
+fn listed(no_trans: &str, id: &str, code: &str) -> serde_json::Value {
+    json!({ "noTrans": no_trans, "id": id, "mess": "Erreur.", "codRetour": code })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_return_code_class_decides_what_becomes_of_the_transaction() {
+    let s = Served::start(Environment::Dev);
+    let api = ScriptedApi::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Certificates come from the authority; transmissions go to the scripted API host, trusted
+    // beside the authority's root.
+    let trust = format!(
+        "{}{}",
+        pem::encode("CERTIFICATE", &s.tls_root),
+        api.root_pem
+    );
+    let config = Config::new(Environment::Dev, test_product(), dir.path().join("pos.db"))
+        .with_authority(AuthorityAddress::Local {
+            enrolment: s.enrolment_base.clone(),
+            api: api.base.clone(),
+            trust_pem: trust,
+        });
+    let srs = Srs::open(config).unwrap();
+    srs.enrol(&michel(), Some(DeviceIdAnswer::RequestNew))
+        .await
+        .unwrap();
+    let start = OffsetDateTime::now_utc() - Duration::minutes(4);
+    let michel_no = operator();
+    let send = |n: u32| srs.transmit(&Origin::Host, &michel_no, sale(start, n), Checks::default());
+    let pending = |srs: &Srs| -> Vec<String> {
+        srs.outbox(10)
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| e.no_trans)
+            .collect()
+    };
+
+    // x0, an unexpected error: the transaction stays, unchanged, and the bill says so.
+    api.answer(
+        400,
+        json!({"retourTrans": {"jsonVersi": "01.00", "retourTransActu": {
+            "noTrans": "0000000001", "listErr": [listed("0000000001", "JW00B999001E", "00")]}}}),
+    );
+    let t = send(1).await.unwrap();
+    assert!(
+        matches!(
+            t.outcome,
+            Outcome::Refused {
+                resend: Resend::Unchanged,
+                ..
+            }
+        ),
+        "{:?}",
+        t.outcome
+    );
+    assert_eq!(t.outcome.mention(), Some(COMMUNICATION_PROBLEM));
+    assert_eq!(pending(&srs), ["0000000001"]);
+
+    // x5, a field missing: not received, and not sendable as it is: record it anew. The
+    // pending one went along, newest first after the current one, and stays.
+    api.answer(
+        400,
+        json!({"retourTrans": {"jsonVersi": "01.00", "retourTransActu": {
+            "noTrans": "0000000002", "listErr": [listed("0000000002", "JW00B999305E", "95")]}}}),
+    );
+    let t = send(2).await.unwrap();
+    assert!(
+        matches!(
+            t.outcome,
+            Outcome::Refused {
+                resend: Resend::AsNewTransaction,
+                ..
+            }
+        ),
+        "{:?}",
+        t.outcome
+    );
+    let body = api.last_body();
+    assert_eq!(body["reqTrans"]["transActu"]["noTrans"], "0000000002");
+    assert_eq!(body["reqTrans"]["transLot"][0]["noTrans"], "0000000001");
+    assert_eq!(pending(&srs), ["0000000001"]);
+
+    // x6 for the batched one while the current one is received: the current one has its
+    // numbers, the batched one is refused for good.
+    api.answer(
+        200,
+        json!({"retourTrans": {"jsonVersi": "01.00",
+            "retourTransActu": {"noTrans": "0000000003", "psiNoTrans": "0000-0000-0000-00A3", "psiDatTrans": "20261203120000"},
+            "retourTransLot": {"noLot": "0000000042", "datLot": "20261203120000",
+                "listErr": [listed("0000000001", "JW00B999523E", "96")]}}}),
+    );
+    let t = send(3).await.unwrap();
+    assert_eq!(
+        t.outcome,
+        Outcome::Transmitted {
+            psi_no_trans: "0000-0000-0000-00A3".into(),
+            psi_dat_trans: "20261203120000".into()
+        }
+    );
+    assert_eq!((t.batch.sent, t.batch.refused), (0, 1), "{:?}", t.batch);
+    assert!(pending(&srs).is_empty());
+
+    // A firewall's page instead of the protocol's JSON: a communication failure.
+    api.answer_text(502, "<html><body>Bad Gateway</body></html>");
+    let t = send(4).await.unwrap();
+    assert!(
+        matches!(t.outcome, Outcome::Offline { .. }),
+        "{:?}",
+        t.outcome
+    );
+    assert_eq!(pending(&srs), ["0000000004"]);
+
+    // x4 for the current one (a header): refused for good; the batch, not received (no
+    // noLot), stays.
+    api.answer(
+        400,
+        json!({"retourTrans": {"jsonVersi": "01.00", "retourTransActu": {
+            "noTrans": "0000000005", "listErr": [listed("0000000005", "JW00B999509E", "94")]}}}),
+    );
+    let t = send(5).await.unwrap();
+    assert!(
+        matches!(
+            t.outcome,
+            Outcome::Refused {
+                resend: Resend::Never,
+                ..
+            }
+        ),
+        "{:?}",
+        t.outcome
+    );
+    assert_eq!(pending(&srs), ["0000000004"]);
+
+    // Received with its batch: nothing left.
+    api.answer(
+        200,
+        json!({"retourTrans": {"jsonVersi": "01.00",
+            "retourTransActu": {"noTrans": "0000000006", "psiNoTrans": "0000-0000-0000-00A6", "psiDatTrans": "20261203120100"},
+            "retourTransLot": {"noLot": "0000000043", "datLot": "20261203120100"}}}),
+    );
+    let t = send(6).await.unwrap();
+    assert!(
+        matches!(t.outcome, Outcome::Transmitted { .. }),
+        "{:?}",
+        t.outcome
+    );
+    assert_eq!(t.batch.sent, 1);
+    assert!(pending(&srs).is_empty());
+    assert_eq!(srs.outbox(1).unwrap().offline, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_of_restaurant_business_is_transmitted_with_its_mentions() {
+    use websrm_tests::websrm::transaction::read_sale;
+    let s = Served::start(Environment::Dev);
+    let dir = tempfile::tempdir().unwrap();
+    let srs = Srs::open(s.srs_config(&dir.path().join("pos.db"))).unwrap();
+    srs.enrol(&michel(), Some(DeviceIdAnswer::RequestNew))
+        .await
+        .unwrap();
+    let start = OffsetDateTime::now_utc() - Duration::minutes(10);
+    let examples = [
+        include_str!("../../../docs/examples/transactions/restaurant-addition.json"),
+        include_str!("../../../docs/examples/transactions/restaurant-closing-receipt.json"),
+        include_str!("../../../docs/examples/transactions/restaurant-reproduction.json"),
+        include_str!("../../../docs/examples/transactions/restaurant-credit-note.json"),
+    ];
+    let mut day: Vec<(serde_json::Value, &[&str])> = vec![
+        (serde_json::from_str(examples[0]).unwrap(), &[]),
+        (
+            serde_json::from_str(examples[1]).unwrap(),
+            &["CARTE DE CRÉDIT", "PAIEMENT REÇU"],
+        ),
+        (
+            serde_json::from_str(examples[2]).unwrap(),
+            &["CARTE DE CRÉDIT", "REPRODUCTION", "PAIEMENT REÇU"],
+        ),
+        (
+            serde_json::from_str(examples[3]).unwrap(),
+            &["CARTE DE CRÉDIT", "NOTE DE CRÉDIT"],
+        ),
+    ];
+    // A training receipt, and an entry abandoned before payment.
+    let mut training: serde_json::Value = serde_json::from_str(examples[1]).unwrap();
+    training["modTrans"] = "FOR".into();
+    day.push((
+        training,
+        &[
+            "CARTE DE CRÉDIT",
+            "*** DOCUMENT DE FORMATION ***",
+            "NE PAS REMETTRE AU CLIENT",
+            "PAIEMENT REÇU",
+        ],
+    ));
+    let mut abandoned: serde_json::Value = serde_json::from_str(examples[0]).unwrap();
+    abandoned["modImpr"] = "ANN".into();
+    abandoned["formImpr"] = "NON".into();
+    day.push((
+        abandoned,
+        &[
+            "*** COPIE DU COMMERÇANT ***",
+            "NE PAS REMETTRE AU CLIENT",
+            "TRANSACTION ABANDONNÉE",
+        ],
+    ));
+    let mut previous: Option<(String, String)> = None;
+    for (i, (mut json, expected)) in day.into_iter().enumerate() {
+        let n = u64::try_from(i).unwrap() + 1;
+        let timed = example_sale_json(start, 5000 + n, i64::try_from(n * 60).unwrap());
+        json["noTrans"] = timed["noTrans"].clone();
+        json["datTrans"] = timed["datTrans"].clone();
+        // Each document refers to the one before it, as a sequence does.
+        if let (Some(refs), Some((no, date))) = (json.get_mut("refs"), &previous) {
+            refs[0]["noTrans"] = no.clone().into();
+            refs[0]["datTrans"] = date.clone().into();
+        }
+        previous = Some((
+            json["noTrans"].as_str().unwrap().to_owned(),
+            json["datTrans"].as_str().unwrap().to_owned(),
+        ));
+        let sale = read_sale(&json, Checks::default().with_sums())
+            .unwrap_or_else(|found| panic!("document {n}: {found:?}"));
+        let kind = format!("{} {}", sale.kind.code(), sale.print_mode.code());
+        let t = srs
+            .transmit(
+                &Origin::Host,
+                &operator(),
+                sale,
+                Checks::default().with_sums(),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(t.outcome, Outcome::Transmitted { .. }),
+            "{kind}: {:?}",
+            t.outcome
+        );
+        let texts: Vec<&str> = t.mentions.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, expected, "{kind}");
+    }
+    assert_eq!(received(&s), 6);
 }

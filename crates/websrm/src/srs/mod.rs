@@ -42,6 +42,8 @@ mod transmit;
 
 pub use answers::{ANSWERS_KEPT, IdempotencyKey, request_digest};
 pub use signatures::{CertificatePem, Origin, SignedTransaction, TransactionData};
+#[cfg(feature = "qr-image")]
+pub use transmit::qr_svg;
 pub use transmit::{
     COMMUNICATION_PROBLEM, Delivery, MAX_REQUEST_BYTES, Outbox, Outcome, Resend, Transmission,
 };
@@ -305,7 +307,10 @@ impl Srs {
         };
         let kek = KeyEncryptionKey::from_bytes(*protector.key_encryption_key()?);
         let (endpoints, trust) = config.endpoints_and_trust()?;
-        let client = CertificateClient::new(endpoints, trust, config.environment);
+        let mut client = CertificateClient::new(endpoints, trust, config.environment);
+        if let Some(timeout) = config.timeout {
+            client = client.with_timeout(timeout);
+        }
         let test_case = Mutex::new(config.test_case);
         Ok(Self {
             config,

@@ -136,6 +136,26 @@ pub struct Transmission {
     pub mentions: Vec<Mention>,
 }
 
+#[cfg(feature = "qr-image")]
+impl Transmission {
+    /// The bill's QR code as an SVG image (error correction L, as Revenu Québec's samples;
+    /// print it at least 4 × 4 cm).
+    pub fn qr_svg(&self) -> Result<String, Error> {
+        qr_svg(&self.qr_url)
+    }
+}
+
+/// `url` as a QR code in SVG (error correction L).
+#[cfg(feature = "qr-image")]
+pub fn qr_svg(url: &str) -> Result<String, Error> {
+    let code = qrcode::QrCode::with_error_correction_level(url, qrcode::EcLevel::L)
+        .map_err(|e| Error::BadAnswer(format!("the QR code cannot hold the URL: {e}")))?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(400, 400)
+        .build())
+}
+
 /// What one or more requests did with the outbox's pending transactions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -660,4 +680,37 @@ fn sale_digest(origin: &Origin, operator: &IdentificationNumber, sale: &Sale) ->
         operator.as_str().as_bytes(),
         sale.as_bytes(),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AuthorityError, Resend, WireError};
+
+    fn coded(code: Option<u8>) -> AuthorityError {
+        AuthorityError::try_from(&WireError {
+            no_trans: None,
+            id: "JW00B999001E".into(),
+            mess: String::new(),
+            cod_retour: code.map(|c| format!("{c:02}")),
+        })
+        .unwrap()
+    }
+
+    /// SW-73 table 6: `x0` again unchanged; `x1`, `x5` as a new transaction; `x2`, `x3`,
+    /// `x4`, `x6` never; the strictest error decides; the companion (no code) does not.
+    #[test]
+    fn each_return_code_class_has_its_resend() {
+        let of =
+            |codes: &[Option<u8>]| Resend::of(&codes.iter().map(|c| coded(*c)).collect::<Vec<_>>());
+        assert_eq!(of(&[Some(0)]), Resend::Unchanged);
+        assert_eq!(of(&[None]), Resend::Unchanged);
+        for code in [11, 91, 15, 95] {
+            assert_eq!(of(&[Some(code), None]), Resend::AsNewTransaction, "{code}");
+        }
+        for code in [12, 92, 13, 93, 14, 94, 16, 96] {
+            assert_eq!(of(&[Some(code)]), Resend::Never, "{code}");
+            assert_eq!(of(&[Some(95), Some(code)]), Resend::Never, "{code}");
+        }
+        assert_eq!(of(&[Some(0), Some(95)]), Resend::AsNewTransaction);
+    }
 }
