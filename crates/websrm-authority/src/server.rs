@@ -348,7 +348,24 @@ async fn require_length(request: axum::extract::Request, next: Next) -> Response
     }
 }
 
-/// A route of the protocol: `POST` only, its length declared, answered by [`answer`].
+/// The protocol requires `CONTENT-TYPE: application/json` on every request (SW-73 §4.3); any
+/// other media type (parameters such as `charset` aside) is refused with 415, before the body is
+/// read. The guides give no error id for it: like 411, it is an HTTP answer.
+async fn require_json(request: axum::extract::Request, next: Next) -> Response {
+    let json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if json {
+        next.run(request).await
+    } else {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE.into_response()
+    }
+}
+
+/// A route of the protocol: `POST` only, its length declared, JSON, answered by [`answer`].
 fn protocol(endpoint: Endpoint) -> MethodRouter<Arc<Authority>> {
     post(
         move |State(authority): State<Arc<Authority>>,
@@ -356,6 +373,7 @@ fn protocol(endpoint: Endpoint) -> MethodRouter<Arc<Authority>> {
               headers: HeaderMap,
               body: Bytes| answer(authority, endpoint, certificate, headers, body),
     )
+    .route_layer(from_fn(require_json))
     .route_layer(from_fn(require_length))
 }
 

@@ -225,9 +225,9 @@ catalogue! {
         "L'environnement {0} ne correspond pas au service de production.",
         "The environment {0} does not match the production service.";
     VersionNotCertified = 41, Some(94),
-        "the SRS version is not certified",
-        "La version {0} du SEV n'est pas certifiée.",
-        "Version {0} of the SRS is not certified.";
+        "IDVERSI all zeros, and no version of the SRS was ever certified",
+        "Aucune version du SEV {0} n'est certifiée.",
+        "No version of SRS {0} is certified.";
     VersionHeadersMismatch = 42, Some(94),
         "IDPARTN, IDSEV, IDVERSI, CODCERTIF, VERSI and VERSIPARN do not designate one SRS version",
         "Les en-têtes de version ({0}) ne désignent pas une même version de SEV.",
@@ -476,6 +476,46 @@ catalogue! {
         "a server's request does not name a certified SRS version",
         "Les en-têtes de version ne désignent pas une version certifiée du SEV.",
         "The version headers do not designate a certified version of the SRS.";
+    QstHeaderUnknown = 7, Some(14),
+        "NOTVQ missing or not the QST number of a known operator",
+        "Le numéro de dossier ou de TVQ est invalide ou inconnu (NOTVQ={0}).",
+        "The file number or QST number is invalid or unknown (NOTVQ={0}).";
+    GstHeaderUnknown = 8, Some(14),
+        "NOTPS missing or not the GST number of a known operator",
+        "Le numéro de dossier ou de TPS est invalide ou inconnu (NOTPS={0}).",
+        "The file number or GST number is invalid or unknown (NOTPS={0}).";
+    TaxHeadersOfTwoOperators = 34, Some(14),
+        "NOTPS and NOTVQ belong to different operators",
+        "Les numéros de TPS et de TVQ appartiennent à des mandataires différents.",
+        "The GST and QST numbers belong to different operators.";
+    VersionMustBeCertified = 60, Some(94),
+        "in PROD, IDVERSI is neither zeros nor a certified version",
+        "Cette version du SEV doit être certifiée (IDVERSI={0}).",
+        "This version of the SRS must be certified (IDVERSI={0}).";
+    TestCaseInvalid = 425, Some(94),
+        "CASESSAI missing or not 999.999",
+        "Le cas d'essai {0} (CASESSAI) est absent ou invalide.",
+        "The test case {0} (CASESSAI) is missing or invalid.";
+    VersionHeaderInvalid = 440, Some(94),
+        "VERSI missing, longer than 20 characters, or not letters, digits and dots",
+        "La version {0} (VERSI) est absente ou invalide.",
+        "The version {0} (VERSI) is missing or invalid.";
+    VersionHeaderUnknown = 442, Some(94),
+        "VERSI is no version of the SRS",
+        "La version {0} (VERSI) n'est pas reconnue.",
+        "Version {0} (VERSI) is not recognized.";
+    ParentVersionHeaderInvalid = 444, Some(94),
+        "VERSIPARN missing, longer than 20 characters, or not letters, digits and dots",
+        "La version parente {0} (VERSIPARN) est absente ou invalide.",
+        "The parent version {0} (VERSIPARN) is missing or invalid.";
+    InitiatingDeviceInvalid = 460, Some(94),
+        "APPRLINIT missing or not SEV/SRV (SEV only on a transaction)",
+        "Le type d'appareil {0} (APPRLINIT) est absent ou invalide.",
+        "The device type {0} (APPRLINIT) is missing or invalid.";
+    QstNotTransactions = 536, Some(14),
+        "NOTVQ is not transActu's noTax.noTVQ",
+        "Le numéro de TVQ de l'en-tête ({0}) ne correspond pas à celui de la transaction.",
+        "The QST number of the header ({0}) does not match the transaction's.";
     ContactRetailer = 999, None,
         "companion message after errors the user cannot fix alone",
         "Veuillez communiquer avec votre détaillant.",

@@ -141,140 +141,190 @@ impl CertificateHeaders {
         pairs
     }
 
-    /// Reads the headers from name/value pairs (names compared without regard to case), reporting
-    /// every missing, repeated or invalid one.
+    /// Reads the headers from name/value pairs (names compared without regard to case, values
+    /// taken as sent: the protocol forbids leading and trailing spaces), reporting every
+    /// missing, repeated or invalid one.
     pub fn from_pairs<'a>(
         pairs: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
     ) -> Result<Self, Vec<HeaderProblem>> {
-        let mut problems = Vec::new();
-        for name in NAMES.iter().chain(NOT_APPLICABLE.iter()) {
-            let count = pairs
-                .clone()
-                .into_iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .count();
-            if count > 1 {
-                problems.push(HeaderProblem {
-                    header: name,
-                    kind: HeaderProblemKind::Repeated,
-                });
-            } else if count == 1 && NOT_APPLICABLE.contains(name) {
-                problems.push(HeaderProblem {
-                    header: name,
-                    kind: HeaderProblemKind::NotApplicable,
-                });
-            }
-        }
-        let get = |name: &'static str| -> Option<&'a str> {
-            let mut found = pairs
-                .clone()
-                .into_iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name));
-            match (found.next(), found.next()) {
-                (Some((_, v)), None) => Some(v.trim()),
-                _ => None,
-            }
-        };
-        let field = |name: &'static str, problems: &mut Vec<HeaderProblem>| -> Option<&'a str> {
-            let value = get(name);
-            let repeated = problems.iter().any(|p| p.header == name);
-            if value.is_none() && !repeated {
-                problems.push(HeaderProblem {
-                    header: name,
-                    kind: HeaderProblemKind::Missing,
-                });
-            }
-            value
-        };
-        fn parsed<T: std::str::FromStr>(
-            name: &'static str,
-            value: Option<&str>,
-            problems: &mut Vec<HeaderProblem>,
-        ) -> Option<T> {
-            let value = value?;
-            match value.parse() {
-                Ok(v) => Some(v),
-                Err(_) => {
-                    problems.push(HeaderProblem {
-                        header: name,
-                        kind: HeaderProblemKind::Invalid(value.to_owned()),
-                    });
-                    None
-                }
-            }
-        }
-        let environment = field("ENVIRN", &mut problems);
-        let environment = parsed::<Environment>("ENVIRN", environment, &mut problems);
-        let test_case = field("CASESSAI", &mut problems);
-        let test_case = parsed::<TestCase>("CASESSAI", test_case, &mut problems);
-        let initiating = field("APPRLINIT", &mut problems);
-        let initiating = parsed::<InitiatingDevice>("APPRLINIT", initiating, &mut problems);
-        // IDAPPRL is optional here: whether it must be present depends on APPRLINIT.
-        let device_text = get("IDAPPRL");
-        let device = parsed::<DeviceIdState>("IDAPPRL", device_text, &mut problems);
-        if initiating == Some(InitiatingDevice::Srs)
-            && device_text.is_none()
-            && !problems.iter().any(|p| p.header == "IDAPPRL")
-        {
-            problems.push(HeaderProblem {
-                header: "IDAPPRL",
-                kind: HeaderProblemKind::Missing,
-            });
-        }
-        if initiating == Some(InitiatingDevice::Server) && device_text.is_some() {
-            problems.push(HeaderProblem {
-                header: "IDAPPRL",
-                kind: HeaderProblemKind::Forbidden,
-            });
-        }
-        let srs_id = field("IDSEV", &mut problems);
-        let srs_id = parsed::<SrsId>("IDSEV", srs_id, &mut problems);
-        let version_id = field("IDVERSI", &mut problems);
-        let version_id = parsed::<VersionId>("IDVERSI", version_id, &mut problems);
-        let code = field("CODCERTIF", &mut problems);
-        let code = parsed::<CertificationCode>("CODCERTIF", code, &mut problems);
-        let partner_id = field("IDPARTN", &mut problems);
-        let partner_id = parsed::<PartnerId>("IDPARTN", partner_id, &mut problems);
-        let version = field("VERSI", &mut problems);
-        let version = parsed::<SoftwareVersion>("VERSI", version, &mut problems);
-        let parent = field("VERSIPARN", &mut problems);
-        let parent = parsed::<SoftwareVersion>("VERSIPARN", parent, &mut problems);
-        match (
-            environment,
-            test_case,
-            initiating,
-            srs_id,
-            version_id,
-            code,
-            partner_id,
-            version,
-            parent,
-        ) {
-            (
-                Some(environment),
-                Some(test_case),
-                Some(initiating),
-                Some(srs_id),
-                Some(version_id),
-                Some(certification_code),
-                Some(partner_id),
-                Some(version),
-                Some(parent_version),
-            ) if problems.is_empty() => Ok(Self {
-                environment,
-                test_case,
-                initiating,
-                device,
-                srs_id,
-                version_id,
-                certification_code,
-                partner_id,
-                version,
-                parent_version,
-            }),
-            _ => Err(problems),
+        let mut problems = repeated(pairs.clone(), &[]);
+        let headers = read_common(pairs, false, &mut problems);
+        match headers {
+            Some(h) if problems.is_empty() => Ok(h),
+            _ => Err(sorted(problems)),
         }
     }
+}
+
+/// The one value of `name`, if it is sent exactly once.
+fn single<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>, name: &str) -> Option<&'a str> {
+    let mut found = pairs
+        .into_iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name));
+    match (found.next(), found.next()) {
+        (Some((_, v)), None) => Some(v),
+        _ => None,
+    }
+}
+
+/// Headers sent more than once, and headers of another version of the protocol.
+fn repeated<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    extra: &[&'static str],
+) -> Vec<HeaderProblem> {
+    let mut problems = Vec::new();
+    for name in NAMES.iter().chain(extra).chain(NOT_APPLICABLE.iter()) {
+        let count = pairs
+            .clone()
+            .into_iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count();
+        if count > 1 {
+            problems.push(HeaderProblem {
+                header: name,
+                kind: HeaderProblemKind::Repeated,
+            });
+        } else if count == 1 && NOT_APPLICABLE.contains(name) {
+            problems.push(HeaderProblem {
+                header: name,
+                kind: HeaderProblemKind::NotApplicable,
+            });
+        }
+    }
+    problems
+}
+
+/// The value of a required header, or a problem (missing, unless already found repeated).
+fn required<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    name: &'static str,
+    problems: &mut Vec<HeaderProblem>,
+) -> Option<&'a str> {
+    let value = single(pairs, name);
+    let repeated = problems.iter().any(|p| p.header == name);
+    if value.is_none() && !repeated {
+        problems.push(HeaderProblem {
+            header: name,
+            kind: HeaderProblemKind::Missing,
+        });
+    }
+    value
+}
+
+/// `value` parsed, or a problem.
+fn parsed<T: std::str::FromStr>(
+    name: &'static str,
+    value: Option<&str>,
+    problems: &mut Vec<HeaderProblem>,
+) -> Option<T> {
+    let value = value?;
+    match value.parse() {
+        Ok(v) => Some(v),
+        Err(_) => {
+            problems.push(HeaderProblem {
+                header: name,
+                kind: HeaderProblemKind::Invalid(value.to_owned()),
+            });
+            None
+        }
+    }
+}
+
+/// The problems in the order of the protocol's table of headers (SW-73 table 21), repeated
+/// and obsolete headers first.
+fn sorted(mut problems: Vec<HeaderProblem>) -> Vec<HeaderProblem> {
+    problems.sort_by_key(|p| {
+        let first = matches!(
+            p.kind,
+            HeaderProblemKind::Repeated | HeaderProblemKind::NotApplicable
+        );
+        let at = TRANSMISSION_ORDER
+            .iter()
+            .position(|n| *n == p.header)
+            .unwrap_or(TRANSMISSION_ORDER.len());
+        (!first, at)
+    });
+    problems
+}
+
+/// Every header of a transmission, in the protocol's order (SW-73 table 21).
+pub const TRANSMISSION_ORDER: [&str; 14] = [
+    "ENVIRN",
+    "CASESSAI",
+    "NOTPS",
+    "NOTVQ",
+    "APPRLINIT",
+    "IDAPPRL",
+    "IDSEV",
+    "IDVERSI",
+    "CODCERTIF",
+    "IDPARTN",
+    "VERSI",
+    "VERSIPARN",
+    "SIGNATRANSM",
+    "EMPRCERTIFTRANSM",
+];
+
+/// The headers every request carries. A transmission (`transmission`) is always initiated by
+/// an SRS (`APPRLINIT` `SEV`, SW-73 table 21) and always names its device.
+fn read_common<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    transmission: bool,
+    problems: &mut Vec<HeaderProblem>,
+) -> Option<CertificateHeaders> {
+    let environment = required(pairs.clone(), "ENVIRN", problems);
+    let environment = parsed::<Environment>("ENVIRN", environment, problems);
+    let test_case = required(pairs.clone(), "CASESSAI", problems);
+    let test_case = parsed::<TestCase>("CASESSAI", test_case, problems);
+    let initiating_text = required(pairs.clone(), "APPRLINIT", problems);
+    let mut initiating = parsed::<InitiatingDevice>("APPRLINIT", initiating_text, problems);
+    if transmission && initiating == Some(InitiatingDevice::Server) {
+        problems.push(HeaderProblem {
+            header: "APPRLINIT",
+            kind: HeaderProblemKind::Invalid(initiating_text.unwrap_or_default().to_owned()),
+        });
+        initiating = None;
+    }
+    // IDAPPRL: whether it must be present depends on APPRLINIT.
+    let device_text = single(pairs.clone(), "IDAPPRL");
+    let device = parsed::<DeviceIdState>("IDAPPRL", device_text, problems);
+    let device_required = transmission || initiating == Some(InitiatingDevice::Srs);
+    if device_required && device_text.is_none() && !problems.iter().any(|p| p.header == "IDAPPRL") {
+        problems.push(HeaderProblem {
+            header: "IDAPPRL",
+            kind: HeaderProblemKind::Missing,
+        });
+    }
+    if initiating == Some(InitiatingDevice::Server) && device_text.is_some() {
+        problems.push(HeaderProblem {
+            header: "IDAPPRL",
+            kind: HeaderProblemKind::Forbidden,
+        });
+    }
+    let srs_id = required(pairs.clone(), "IDSEV", problems);
+    let srs_id = parsed::<SrsId>("IDSEV", srs_id, problems);
+    let version_id = required(pairs.clone(), "IDVERSI", problems);
+    let version_id = parsed::<VersionId>("IDVERSI", version_id, problems);
+    let code = required(pairs.clone(), "CODCERTIF", problems);
+    let code = parsed::<CertificationCode>("CODCERTIF", code, problems);
+    let partner_id = required(pairs.clone(), "IDPARTN", problems);
+    let partner_id = parsed::<PartnerId>("IDPARTN", partner_id, problems);
+    let version = required(pairs.clone(), "VERSI", problems);
+    let version = parsed::<SoftwareVersion>("VERSI", version, problems);
+    let parent = required(pairs, "VERSIPARN", problems);
+    let parent = parsed::<SoftwareVersion>("VERSIPARN", parent, problems);
+    Some(CertificateHeaders {
+        environment: environment?,
+        test_case: test_case?,
+        initiating: initiating?,
+        device,
+        srs_id: srs_id?,
+        version_id: version_id?,
+        certification_code: code?,
+        partner_id: partner_id?,
+        version: version?,
+        parent_version: parent?,
+    })
 }
 
 /// The HTTP headers of a `/transaction` request: those of every request, then the operator's
@@ -309,6 +359,47 @@ impl TransmissionHeaders {
             qst,
             signature,
             thumbprint,
+        }
+    }
+
+    /// Reads the headers of a transmission, reporting every missing, repeated or invalid one
+    /// in the protocol's order. `APPRLINIT` must be `SEV` and `IDAPPRL` present.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    ) -> Result<Self, Vec<HeaderProblem>> {
+        const OWN: [&str; 4] = ["NOTPS", "NOTVQ", "SIGNATRANSM", "EMPRCERTIFTRANSM"];
+        let mut problems = repeated(pairs.clone(), &OWN);
+        let common = read_common(pairs.clone(), true, &mut problems);
+        let gst = required(pairs.clone(), "NOTPS", &mut problems);
+        let gst = parsed::<GstNumber>("NOTPS", gst, &mut problems);
+        let qst = required(pairs.clone(), "NOTVQ", &mut problems);
+        let qst = parsed::<QstNumber>("NOTVQ", qst, &mut problems);
+        let signature = required(pairs.clone(), "SIGNATRANSM", &mut problems);
+        let signature = signature.and_then(|s| match Signature::from_base64(s) {
+            Ok(sig) if s.len() == 88 => Some(sig),
+            _ => {
+                problems.push(HeaderProblem {
+                    header: "SIGNATRANSM",
+                    kind: HeaderProblemKind::Invalid(s.to_owned()),
+                });
+                None
+            }
+        });
+        let thumbprint = required(pairs, "EMPRCERTIFTRANSM", &mut problems);
+        let thumbprint = parsed::<Thumbprint>("EMPRCERTIFTRANSM", thumbprint, &mut problems);
+        match (common, gst, qst, signature, thumbprint) {
+            (Some(common), Some(gst), Some(qst), Some(signature), Some(thumbprint))
+                if problems.is_empty() =>
+            {
+                Ok(Self {
+                    common,
+                    gst,
+                    qst,
+                    signature,
+                    thumbprint,
+                })
+            }
+            _ => Err(sorted(problems)),
         }
     }
 

@@ -304,7 +304,7 @@ async fn every_error_of_the_conformity_service() {
             "APPRLINIT invalid",
             with_header(zeros(), "APPRLINIT", Some("POS")),
             ajo(&good),
-            "JW00B999328E",
+            "JW00B999460E",
             "94",
         ),
         case(
@@ -325,7 +325,7 @@ async fn every_error_of_the_conformity_service() {
             "CASESSAI malformed",
             with_header(zeros(), "CASESSAI", Some("1.1")),
             ajo(&good),
-            "JW00B999013E",
+            "JW00B999425E",
             "94",
         ),
         case(
@@ -339,7 +339,7 @@ async fn every_error_of_the_conformity_service() {
             "IDAPPRL malformed",
             with_header(zeros(), "IDAPPRL", Some("12")),
             ajo(&good),
-            "JW00B999401E",
+            "JW00B999047E",
             "94",
         ),
         case(
@@ -399,10 +399,31 @@ async fn every_error_of_the_conformity_service() {
             "94",
         ),
         case(
-            "VERSI of another version",
-            with_header(zeros(), "VERSI", Some("9.9")),
+            "VERSI malformed",
+            with_header(zeros(), "VERSI", Some("1.0.0 beta")),
+            ajo(&good),
+            "JW00B999440E",
+            "94",
+        ),
+        case(
+            "VERSIPARN missing",
+            with_header(zeros(), "VERSIPARN", None),
+            ajo(&good),
+            "JW00B999444E",
+            "94",
+        ),
+        case(
+            "VERSIPARN of another version",
+            with_header(zeros(), "VERSIPARN", Some("0.9")),
             ajo(&good),
             "JW00B999042E",
+            "94",
+        ),
+        case(
+            "VERSI no version has",
+            with_header(zeros(), "VERSI", Some("9.9")),
+            ajo(&good),
+            "JW00B999442E",
             "94",
         ),
         case(
@@ -815,7 +836,7 @@ async fn the_errors_of_production() {
                     Some("1.0.0"),
                 ),
                 ajo(&good),
-                "JW00B999041E",
+                "JW00B999060E",
                 "94",
             ),
             case(
@@ -840,7 +861,8 @@ async fn http_level_refusals() {
     assert_eq!(
         raw_exchange(
             &s,
-            "POST /enrolement HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n{"
+            "POST /enrolement HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: 300000\r\n\r\n{"
         )
         .await,
         413
@@ -858,6 +880,40 @@ async fn http_level_refusals() {
     );
     let response = c.get(&url).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 405);
+    // CONTENT-TYPE must be application/json (charset aside), on every service: 415 otherwise,
+    // before the body is read.
+    for base in [
+        format!("{}/enrolement", s.enrolment_base),
+        format!("{}/certificats", s.api_base),
+        format!("{}/transaction", s.api_base),
+    ] {
+        for content_type in [None, Some("text/plain"), Some("application/jsonx")] {
+            let mut request = c.post(&base).body("{}");
+            if let Some(t) = content_type {
+                request = request.header("Content-Type", t);
+            }
+            let status = request.send().await.map(|r| r.status().as_u16());
+            // The API host asks for a client certificate; without one, rustls may end the
+            // handshake before any answer: only an answer is checked.
+            if let Ok(status) = status {
+                assert_eq!(status, 415, "{base} with {content_type:?}");
+            } else {
+                assert!(!base.starts_with(&s.enrolment_base), "{base}: {status:?}");
+            }
+        }
+    }
+    let response = c
+        .post(&url)
+        .header("Content-Type", "Application/JSON; charset=utf-8")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        400,
+        "the media type's case and charset aside"
+    );
     let response = c
         .post(format!("{}/autre", s.enrolment_base))
         .body("{}")

@@ -156,8 +156,18 @@ async fn transmissions_follow_the_certificate_rules() {
             "94",
         ),
         (
-            "NOTVQ of another operator",
+            "NOTVQ and NOTPS of two operators",
             replace(good.clone(), "NOTVQ", Some("1234567890TQ0001")),
+            "JW00B999034E",
+            "14",
+        ),
+        (
+            "NOTVQ and NOTPS of another operator than the certificate's",
+            replace(
+                replace(good.clone(), "NOTVQ", Some("1234567890TQ0001")),
+                "NOTPS",
+                Some("123456789RT0001"),
+            ),
             "JW00B999522E",
             "14",
         ),
@@ -253,8 +263,9 @@ async fn batches_answer_in_retour_trans_lot_and_the_structure_has_its_own_ids() 
         Some(10)
     );
 
-    // A batch transaction signed with no certificate on record: its error, with its noTrans,
-    // in retourTransLot.listErr (the conformity environments say it; production does not).
+    // A batch transaction signed with no certificate on record, so not one of the operator's
+    // (540E): its error, with its noTrans, in retourTransLot.listErr (the conformity
+    // environments say it; production does not).
     let (mut t3, actu3) = transaction(&a, "0000000013");
     t3["emprCertifSEV"] = json!("0123456789ABCDEF0123456789ABCDEF01234567");
     let (t4, actu4) = transaction(&a, "0000000014");
@@ -274,7 +285,7 @@ async fn batches_answer_in_retour_trans_lot_and_the_structure_has_its_own_ids() 
     );
     let lot_errors = &answer["retourTrans"]["retourTransLot"]["listErr"];
     assert_eq!(lot_errors[0]["noTrans"], "0000000013", "{answer}");
-    assert_eq!(lot_errors[0]["id"], "JW00B999469E", "{answer}");
+    assert_eq!(lot_errors[0]["id"], "JW00B999540E", "{answer}");
     assert_eq!(lot_errors[0]["codRetour"], "16", "{answer}");
 
     // The structure: reqTrans empty (317E), missing (315E), another field (314E), an unknown
@@ -510,4 +521,382 @@ async fn the_content_of_transactions_is_read_as_web_srm_reads_it() {
             .contains("20991231120000-05:00N"),
         "{answer}"
     );
+}
+
+/// Every header of SW-73 table 21, one defect at a time, from a plain HTTP client: each gets
+/// the id and `codRetour` the guide gives it, in `retourTransActu.listErr` with the current
+/// transaction's `noTrans`, and nothing is recorded. Then the transaction's own numbers
+/// against the registry: its tax numbers (070E, 071E, 043E), the software that produced it
+/// (SEV: 064E, 051E, 052E, 524E, 055E, 058E, 038E), its signer's operator (540E) and file
+/// (556E), and the header's QST number against it (536E).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_context_defect_of_a_transmission_has_its_id() {
+    let s = Served::start(Environment::Dev);
+    let c = client(&s, Environment::Dev);
+    let (a, answer) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse du bar"),
+    )
+    .await;
+    let device = answer.device_id.unwrap().to_string();
+    let url = format!("{}/transaction", s.api_base);
+    let mtls = plain_client(&s, Some(a.identity()));
+    let (t, actu) = transaction(&a, "0000000050");
+    let body = json!({ "reqTrans": { "transActu": t } }).to_string();
+    let good = headers_for(&a, &device, std::slice::from_ref(&actu));
+    let with = |name: &str, value: Option<&str>| replace(good.clone(), name, value);
+    let twice = |name: &str| {
+        let mut h = good.clone();
+        let value = h.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        h.push((name.to_owned(), value));
+        h
+    };
+    type Case<'a> = (&'a str, Vec<(String, String)>, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "ENVIRN of production",
+            with("ENVIRN", Some("PROD")),
+            "012E",
+            "94",
+        ),
+        ("ENVIRN missing", with("ENVIRN", None), "012E", "94"),
+        ("ENVIRN sent twice", twice("ENVIRN"), "313E", "94"),
+        ("NOTVQ sent twice", twice("NOTVQ"), "313E", "94"),
+        ("SIGNATRANSM sent twice", twice("SIGNATRANSM"), "313E", "94"),
+        (
+            "a header of another version",
+            {
+                let mut h = good.clone();
+                h.push(("SIGNASERVR".into(), "x".into()));
+                h
+            },
+            "328E",
+            "94",
+        ),
+        (
+            "CASESSAI malformed",
+            with("CASESSAI", Some("3.1")),
+            "425E",
+            "94",
+        ),
+        ("CASESSAI missing", with("CASESSAI", None), "425E", "94"),
+        (
+            "CASESSAI of the certificate cases",
+            with("CASESSAI", Some("001.004")),
+            "015E",
+            "94",
+        ),
+        (
+            "CASESSAI of the user cases",
+            with("CASESSAI", Some("002.001")),
+            "015E",
+            "94",
+        ),
+        ("NOTPS missing", with("NOTPS", None), "008E", "14"),
+        (
+            "NOTPS of no operator",
+            with("NOTPS", Some("999999999RT9999")),
+            "008E",
+            "14",
+        ),
+        (
+            "NOTVQ malformed",
+            with("NOTVQ", Some("5678912340")),
+            "007E",
+            "14",
+        ),
+        (
+            "NOTVQ of no operator",
+            with("NOTVQ", Some("9999999999TQ9999")),
+            "007E",
+            "14",
+        ),
+        (
+            "APPRLINIT SRV on a transaction",
+            with("APPRLINIT", Some("SRV")),
+            "460E",
+            "94",
+        ),
+        ("APPRLINIT missing", with("APPRLINIT", None), "460E", "94"),
+        ("IDAPPRL missing", with("IDAPPRL", None), "401E", "94"),
+        (
+            "IDAPPRL zeros outside the enrolment",
+            with("IDAPPRL", Some("0000-0000-0000")),
+            "047E",
+            "94",
+        ),
+        (
+            "IDAPPRL never issued",
+            with("IDAPPRL", Some("1111-2222-3333")),
+            "047E",
+            "94",
+        ),
+        ("IDSEV missing", with("IDSEV", None), "001E", "94"),
+        (
+            "IDSEV unknown",
+            with("IDSEV", Some("00000000000000FF")),
+            "001E",
+            "94",
+        ),
+        (
+            "IDVERSI malformed",
+            with("IDVERSI", Some("xyz")),
+            "329E",
+            "94",
+        ),
+        (
+            "IDVERSI of no version",
+            with("IDVERSI", Some("00000000000000FF")),
+            "002E",
+            "94",
+        ),
+        (
+            "CODCERTIF not valid in DEV",
+            with("CODCERTIF", Some("ABC123456789")),
+            "025E",
+            "94",
+        ),
+        (
+            "IDVERSI zeros with a certification code",
+            with("IDVERSI", Some("0000000000000000")),
+            "518E",
+            "94",
+        ),
+        (
+            "IDPARTN unknown",
+            with("IDPARTN", Some("00000000000000FF")),
+            "003E",
+            "94",
+        ),
+        (
+            "VERSI malformed",
+            with("VERSI", Some("1.0.0-rc")),
+            "440E",
+            "94",
+        ),
+        (
+            "VERSI of no version",
+            with("VERSI", Some("9.9")),
+            "442E",
+            "94",
+        ),
+        ("VERSIPARN missing", with("VERSIPARN", None), "444E", "94"),
+        (
+            "VERSIPARN not the version's",
+            with("VERSIPARN", Some("0.9")),
+            "042E",
+            "94",
+        ),
+        (
+            "SIGNATRANSM missing",
+            with("SIGNATRANSM", None),
+            "508E",
+            "94",
+        ),
+        (
+            "SIGNATRANSM not Base64",
+            with("SIGNATRANSM", Some(&"*".repeat(88))),
+            "451E",
+            "94",
+        ),
+        (
+            "EMPRCERTIFTRANSM of 41 characters",
+            with("EMPRCERTIFTRANSM", Some(&"A".repeat(41))),
+            "452E",
+            "94",
+        ),
+    ];
+    let before = s
+        .authority
+        .registry()
+        .transaction_count(Environment::Dev)
+        .unwrap();
+    for (what, h, id, code) in &cases {
+        let (status, answer) = post(&mtls, &url, h, &body).await;
+        assert_eq!(status, 400, "{what}: {answer}");
+        let actu_answer = &answer["retourTrans"]["retourTransActu"];
+        let first = &actu_answer["listErr"][0];
+        assert_eq!(
+            (first["id"].as_str(), first["codRetour"].as_str()),
+            (Some(format!("JW00B999{id}").as_str()), Some(*code)),
+            "{what}: {answer}"
+        );
+        assert_eq!(actu_answer["noTrans"], "0000000050", "{what}: {answer}");
+        assert_eq!(first["noTrans"], "0000000050", "{what}: {answer}");
+        assert!(answer["retourTrans"].get("casEssai").is_none(), "{answer}");
+    }
+    assert_eq!(
+        s.authority
+            .registry()
+            .transaction_count(Environment::Dev)
+            .unwrap(),
+        before,
+        "nothing refused is recorded"
+    );
+    // Several defects at once: all of them, in the table's order.
+    let mut h = with("ENVIRN", Some("PROD"));
+    h = replace(h, "VERSI", Some("1 0"));
+    h = replace(h, "NOTPS", None);
+    let (_, answer) = post(&mtls, &url, &h, &body).await;
+    let ids: Vec<&str> = answer["retourTrans"]["retourTransActu"]["listErr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "JW00B999012E",
+            "JW00B999008E",
+            "JW00B999440E",
+            "JW00B999999E"
+        ],
+        "{answer}"
+    );
+    // A header value with a space around it is not trimmed (the HTTP layer drops the spaces
+    // around a field value, RFC 9110 §5.5; inside, one is kept and refused).
+    let (_, answer) = post(&mtls, &url, &with("VERSI", Some("1.0 .0")), &body).await;
+    assert_eq!(
+        answer["retourTrans"]["retourTransActu"]["listErr"][0]["id"],
+        "JW00B999440E"
+    );
+
+    // The transaction's numbers against the registry, one defect at a time.
+    let (e, _) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &express_taxe("Caisse express"),
+    )
+    .await;
+    let content: Vec<(&str, &str, Value, &str, &str)> = vec![
+        (
+            "noTVQ of no operator",
+            "/noTax/noTVQ",
+            json!("9999999999TQ9999"),
+            "070E",
+            "16",
+        ),
+        (
+            "noTPS of no operator",
+            "/noTax/noTPS",
+            json!("999999999RT9999"),
+            "071E",
+            "16",
+        ),
+        (
+            "noTPS of another operator",
+            "/noTax/noTPS",
+            json!("123456789RT0001"),
+            "043E",
+            "16",
+        ),
+        (
+            "noTax of another operator than the signer",
+            "/noTax",
+            json!({"noTPS": "123456789RT0001", "noTVQ": "1234567890TQ0001"}),
+            "540E",
+            "16",
+        ),
+        (
+            "emprCertifSEV of no certificate",
+            "/emprCertifSEV",
+            json!("0123456789ABCDEF0123456789ABCDEF01234567"),
+            "540E",
+            "16",
+        ),
+        (
+            "noDossFO not the certificate's",
+            "/noDossFO",
+            json!("ER0002"),
+            "556E",
+            "16",
+        ),
+        (
+            "idPartn unknown",
+            "/SEV/idPartn",
+            json!("00000000000000FF"),
+            "064E",
+            "96",
+        ),
+        (
+            "idSEV unknown",
+            "/SEV/idSEV",
+            json!("00000000000000FF"),
+            "051E",
+            "96",
+        ),
+        (
+            "idVersi of no version",
+            "/SEV/idVersi",
+            json!("00000000000000FF"),
+            "052E",
+            "96",
+        ),
+        (
+            "idVersi zeros with a certification code",
+            "/SEV/idVersi",
+            json!("0000000000000000"),
+            "524E",
+            "96",
+        ),
+        (
+            "codCertif not valid in DEV",
+            "/SEV/codCertif",
+            json!("ABC201999999"),
+            "055E",
+            "96",
+        ),
+        (
+            "versi of no version",
+            "/SEV/versi",
+            json!("9.9"),
+            "058E",
+            "96",
+        ),
+        (
+            "versiParn not the version's",
+            "/SEV/versiParn",
+            json!("0.9"),
+            "038E",
+            "96",
+        ),
+    ];
+    for (what, pointer, value, id, code) in content {
+        let mut t = t.clone();
+        *t.pointer_mut(pointer).unwrap() = value;
+        let body = json!({ "reqTrans": { "transActu": t } }).to_string();
+        let (status, answer) = post(&mtls, &url, &good, &body).await;
+        assert_eq!(status, 400, "{what}: {answer}");
+        let first = &answer["retourTrans"]["retourTransActu"]["listErr"][0];
+        assert_eq!(
+            (first["id"].as_str(), first["codRetour"].as_str()),
+            (Some(format!("JW00B999{id}").as_str()), Some(code)),
+            "{what}: {answer}"
+        );
+        assert_eq!(first["noTrans"], "0000000050", "{what}: {answer}");
+    }
+    // A transaction of Express Taxe's SRS sent with Michel Untel's headers: 536E.
+    let mut other = t.clone();
+    other["noTax"] = json!({"noTPS": "123456789RT0001", "noTVQ": "1234567890TQ0001"});
+    other["emprCertifSEV"] = json!(e.info.thumbprint.to_string());
+    let body = json!({ "reqTrans": { "transActu": other } }).to_string();
+    let (status, answer) = post(&mtls, &url, &good, &body).await;
+    assert_eq!(status, 400, "{answer}");
+    let first = &answer["retourTrans"]["retourTransActu"]["listErr"][0];
+    assert_eq!(
+        (first["id"].as_str(), first["codRetour"].as_str()),
+        (Some("JW00B999536E"), Some("14")),
+        "{answer}"
+    );
+    // And the good request is taken.
+    let (status, answer) = post(
+        &mtls,
+        &url,
+        &good,
+        &json!({ "reqTrans": { "transActu": t } }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
 }

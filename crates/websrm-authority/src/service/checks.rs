@@ -1,6 +1,76 @@
 //! The checks of a request: headers, product, subject and authorization code, lockout.
 
+use websrm_protocol::headers::HeaderProblem;
+
 use super::*;
+use crate::structure::Fault;
+
+/// The services of the protocol, each at its URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Service {
+    /// `/enrolement` and `/certificats`.
+    Certificates,
+    /// `/utilisateur`.
+    Users,
+    /// `/transaction`.
+    Transactions,
+    /// `/document`.
+    Documents,
+}
+
+impl Service {
+    /// The service a test case belongs to (SW-77 §2.2: the certificate cases 001, 500 and
+    /// 501; the user cases 002, 502 and 570; the document cases 1xx and 6xx; the transaction
+    /// cases the others).
+    pub(crate) fn of_test_case(tc: TestCase) -> Self {
+        match tc.case() {
+            1 | 500 | 501 => Self::Certificates,
+            2 | 502 | 570 => Self::Users,
+            100..=199 | 600..=699 => Self::Documents,
+            _ => Self::Transactions,
+        }
+    }
+}
+
+/// The error of a defective header (SW-73 table 21, SW-73.A), with the values of its message.
+pub(crate) fn header_fault(p: &HeaderProblem, environment: Environment) -> Fault {
+    let conformity = environment.is_conformity();
+    let value = match &p.kind {
+        HeaderProblemKind::Invalid(v) => v.clone(),
+        _ => String::new(),
+    };
+    let missing = value.is_empty();
+    let code = match (&p.kind, p.header) {
+        (HeaderProblemKind::Repeated, _) => E::HeaderRepeated,
+        (HeaderProblemKind::NotApplicable, _) => E::HeaderNotApplicable,
+        (HeaderProblemKind::Forbidden, _) => E::DeviceIdForbiddenForServer,
+        (_, "ENVIRN") if conformity => E::EnvironmentNotConformity,
+        (_, "ENVIRN") => E::EnvironmentNotProduction,
+        (_, "CASESSAI") => E::TestCaseInvalid,
+        (_, "APPRLINIT") => E::InitiatingDeviceInvalid,
+        (_, "IDAPPRL") if missing => E::DeviceIdMissing,
+        (_, "IDAPPRL") => E::DeviceIdUnknown,
+        (_, "IDSEV") => E::SrsIdUnknown,
+        (_, "IDVERSI") => E::VersionIdInvalid,
+        (_, "CODCERTIF") if conformity => E::CertificationCodeConformity,
+        (_, "CODCERTIF") => E::CertificationCodeProd,
+        (_, "IDPARTN") => E::PartnerIdUnknown,
+        (_, "VERSI") => E::VersionHeaderInvalid,
+        (_, "VERSIPARN") => E::ParentVersionHeaderInvalid,
+        (_, "NOTPS") => E::GstHeaderUnknown,
+        (_, "NOTVQ") => E::QstHeaderUnknown,
+        (_, "SIGNATRANSM") if missing => E::TransmissionSignatureMissing,
+        (_, "SIGNATRANSM") => E::TransmissionSignatureInvalid,
+        (_, "EMPRCERTIFTRANSM") if missing => E::TransmissionSignatureMissing,
+        (_, "EMPRCERTIFTRANSM") => E::TransmissionThumbprintLength,
+        _ => E::VersionHeadersMismatch,
+    };
+    let arg = match p.kind {
+        HeaderProblemKind::Repeated | HeaderProblemKind::NotApplicable => p.header.to_owned(),
+        _ => value,
+    };
+    (code, vec![arg, environment.to_string()])
+}
 
 impl Authority {
     pub(super) fn check_headers(&self, request: &Request) -> Result<CertificateHeaders, Refusal> {
@@ -9,76 +79,17 @@ impl Authority {
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        let conformity = self.environment.is_conformity();
-        let headers =
-            CertificateHeaders::from_pairs(pairs.iter().copied()).map_err(|problems| {
-                Refusal(
-                    problems
-                        .iter()
-                        .map(|p| {
-                            let value = match &p.kind {
-                                HeaderProblemKind::Invalid(v) => v.clone(),
-                                _ => "(absent)".to_owned(),
-                            };
-                            let code = match (&p.kind, p.header) {
-                                (HeaderProblemKind::Repeated, _) => E::HeaderRepeated,
-                                (HeaderProblemKind::NotApplicable, _) => E::HeaderNotApplicable,
-                                (HeaderProblemKind::Forbidden, _) => E::DeviceIdForbiddenForServer,
-                                (_, "ENVIRN") if conformity => E::EnvironmentNotConformity,
-                                (_, "ENVIRN") => E::EnvironmentNotProduction,
-                                (_, "CASESSAI") => E::TestCaseUnknown,
-                                (_, "APPRLINIT") => E::HeaderNotApplicable,
-                                (_, "IDAPPRL") => E::DeviceIdMissing,
-                                (_, "IDSEV") => E::SrsIdUnknown,
-                                (_, "IDVERSI") => E::VersionIdInvalid,
-                                (_, "CODCERTIF") if conformity => E::CertificationCodeConformity,
-                                (_, "CODCERTIF") => E::CertificationCodeProd,
-                                (_, "IDPARTN") => E::PartnerIdUnknown,
-                                _ => E::VersionHeadersMismatch,
-                            };
-                            let arg = if matches!(
-                                p.kind,
-                                HeaderProblemKind::Repeated | HeaderProblemKind::NotApplicable
-                            ) || p.header == "APPRLINIT"
-                            {
-                                p.header.to_owned()
-                            } else {
-                                value
-                            };
-                            (code, vec![arg, self.environment.to_string()])
-                        })
-                        .collect(),
-                )
-            })?;
-        // The environment must be this service's: DEV or ESSAI on the conformity service, PROD on
-        // the production service.
-        if headers.environment.is_conformity() != conformity {
-            let code = if conformity {
-                E::EnvironmentNotConformity
-            } else {
-                E::EnvironmentNotProduction
-            };
-            return Err(Refusal::one(code, &[headers.environment.as_str()]));
-        }
-        let tc = headers.test_case;
-        match headers.environment {
-            Environment::Prod if !tc.is_production() => {
-                return Err(Refusal::one(E::TestCaseInProduction, &[]));
-            }
-            Environment::Essai if tc.is_production() => {
-                return Err(Refusal::one(E::TestCaseProductionInEssai, &[]));
-            }
-            _ => {}
-        }
-        // The certificate test cases of the published scenario: 001 and 501 (SRS), 500 (server).
-        if !tc.is_production() && ![1, 500, 501].contains(&tc.case()) {
-            return Err(Refusal::one(
-                E::TestCaseWrongRequestType,
-                &[&tc.to_string()],
-            ));
-        }
+        let headers = CertificateHeaders::from_pairs(pairs.iter().copied())
+            .map_err(|problems| Refusal(self.header_faults(&pairs, &problems)))?;
+        self.check_context(
+            headers.environment,
+            headers.test_case,
+            Service::Certificates,
+        )
+        .map_err(|f| Refusal(vec![f]))?;
         // In ESSAI the steps of a case come in order: after step n, step n + 1 (a case may always
         // start again at step 1).
+        let tc = headers.test_case;
         if headers.environment == Environment::Essai && tc.step() != 1 {
             let expected = self
                 .issuance
@@ -92,7 +103,76 @@ impl Authority {
         Ok(headers)
     }
 
-    pub(super) fn check_product(&self, h: &CertificateHeaders) -> Result<(), Refusal> {
+    /// The errors of defective headers, in the table's order, with an `ENVIRN` of the other
+    /// service's among them (012E/037E), though it is well formed.
+    pub(crate) fn header_faults(
+        &self,
+        pairs: &[(&str, &str)],
+        problems: &[HeaderProblem],
+    ) -> Vec<Fault> {
+        let mut faults: Vec<Fault> = problems
+            .iter()
+            .map(|p| header_fault(p, self.environment))
+            .collect();
+        let sent = pairs
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("ENVIRN"))
+            .map(|(_, v)| v.parse::<Environment>());
+        if let [Ok(environment)] = sent.collect::<Vec<_>>().as_slice()
+            && environment.is_conformity() != self.environment.is_conformity()
+        {
+            let code = if self.environment.is_conformity() {
+                E::EnvironmentNotConformity
+            } else {
+                E::EnvironmentNotProduction
+            };
+            let at = problems
+                .iter()
+                .take_while(|p| {
+                    matches!(
+                        p.kind,
+                        HeaderProblemKind::Repeated | HeaderProblemKind::NotApplicable
+                    )
+                })
+                .count();
+            faults.insert(at, (code, vec![environment.to_string()]));
+        }
+        faults
+    }
+
+    /// `ENVIRN` against this service (DEV or ESSAI on the conformity service, PROD on the
+    /// production service), and `CASESSAI` against the environment and the URL's service.
+    pub(crate) fn check_context(
+        &self,
+        environment: Environment,
+        tc: TestCase,
+        service: Service,
+    ) -> Result<(), Fault> {
+        let conformity = self.environment.is_conformity();
+        if environment.is_conformity() != conformity {
+            let code = if conformity {
+                E::EnvironmentNotConformity
+            } else {
+                E::EnvironmentNotProduction
+            };
+            return Err((code, vec![environment.to_string()]));
+        }
+        match environment {
+            Environment::Prod if !tc.is_production() => {
+                return Err((E::TestCaseInProduction, Vec::new()));
+            }
+            Environment::Essai if tc.is_production() => {
+                return Err((E::TestCaseProductionInEssai, Vec::new()));
+            }
+            _ => {}
+        }
+        if !tc.is_production() && Service::of_test_case(tc) != service {
+            return Err((E::TestCaseWrongRequestType, vec![tc.to_string()]));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_product(&self, h: &CertificateHeaders) -> Result<(), Refusal> {
         let code = &h.certification_code;
         let sector_prefix = matches!(code.prefix(), "RBC" | "TRP" | "FOB");
         if h.version_id.is_unregistered() {
@@ -105,7 +185,19 @@ impl Authority {
             if !(sector_prefix && code.is_uncertified()) {
                 return Err(Refusal::one(E::UnregisteredVersionCode, &[]));
             }
-            return self.check_product_ids(h);
+            self.check_product_ids(h)?;
+            // An unregistered version follows a certified one (041E otherwise).
+            let versions = self
+                .registry
+                .products_of(h.environment, h.partner_id, h.srs_id)
+                .map_err(internal)?;
+            if !versions.iter().any(|p| p.certified) {
+                return Err(Refusal::one(
+                    E::VersionNotCertified,
+                    &[&h.srs_id.to_string()],
+                ));
+            }
+            return Ok(());
         }
         let product = self
             .registry
@@ -113,6 +205,13 @@ impl Authority {
             .map_err(internal)?;
         let Some(product) = product else {
             self.check_product_ids(h)?;
+            // In production, a version neither all zeros nor known must be certified first.
+            if h.environment == Environment::Prod {
+                return Err(Refusal::one(
+                    E::VersionMustBeCertified,
+                    &[&h.version_id.to_string()],
+                ));
+            }
             return Err(Refusal::one(E::VersionUnknown, &[]));
         };
         let code_ok = match h.environment {
@@ -143,6 +242,17 @@ impl Authority {
             && h.environment.is_conformity()
             && h.version.as_str() == "0"
             && h.parent_version.as_str() == "0";
+        if !first_certification && h.version != product.version {
+            // A version string no version of this SRS has is not recognized (442E); one of
+            // another version does not designate this one (042E).
+            let versions = self
+                .registry
+                .products_of(h.environment, h.partner_id, h.srs_id)
+                .map_err(internal)?;
+            if !versions.iter().any(|p| p.version == h.version) {
+                return Err(Refusal::one(E::VersionHeaderUnknown, &[h.version.as_str()]));
+            }
+        }
         if !first_certification
             && (h.version != product.version || h.parent_version != product.parent_version)
         {
@@ -155,7 +265,10 @@ impl Authority {
             ));
         }
         if h.environment == Environment::Prod && !product.certified {
-            return Err(Refusal::one(E::VersionNotCertified, &[h.version.as_str()]));
+            return Err(Refusal::one(
+                E::VersionMustBeCertified,
+                &[&h.version_id.to_string()],
+            ));
         }
         // A remote server presents the last certified version of its SRS.
         if h.initiating == InitiatingDevice::Server && !product.certified && !first_certification {

@@ -31,6 +31,7 @@ mod process;
 
 pub(crate) use answers::next_test_case;
 use answers::{internal, refusal_response, subject_hint};
+pub(crate) use checks::Service;
 
 /// The system clock.
 #[derive(Debug, Clone, Copy, Default)]
@@ -126,7 +127,7 @@ pub struct Response {
 }
 
 /// A refusal: the catalogue's errors and their arguments.
-struct Refusal(Vec<(E, Vec<String>)>);
+pub(crate) struct Refusal(pub(crate) Vec<(E, Vec<String>)>);
 
 impl Refusal {
     fn one(code: E, args: &[&str]) -> Self {

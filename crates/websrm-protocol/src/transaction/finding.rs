@@ -67,10 +67,82 @@ const fn unreachable_code() -> ReturnCode {
 /// The errors of the transaction service: number, `codRetour`, French, English (SW-73.A).
 const ENTRIES: &[(u16, u8, &str, &str)] = &[
     (
+        38,
+        96,
+        "Les valeurs idPartn, idSEV, idVersi, codCertif et versi ne désignent pas une même version du SEV.",
+        "idPartn, idSEV, idVersi, codCertif and versi do not designate one SRS version.",
+    ),
+    (
+        40,
+        96,
+        "Aucune version du SEV (idSEV) n'est certifiée.",
+        "No version of the SRS (idSEV) is certified.",
+    ),
+    (
         43,
         16,
         "Les numéros de TPS et de TVQ appartiennent à des mandataires différents.",
         "The GST and QST numbers belong to different operators.",
+    ),
+    (
+        51,
+        96,
+        "L'identifiant du SEV (idSEV) est invalide.",
+        "The SRS identifier (idSEV) is invalid.",
+    ),
+    (
+        52,
+        96,
+        "L'identifiant de la version (idVersi) est invalide.",
+        "The version identifier (idVersi) is invalid.",
+    ),
+    (
+        53,
+        96,
+        "L'identifiant du partenaire (idPartn) est invalide.",
+        "The partner identifier (idPartn) is invalid.",
+    ),
+    (
+        54,
+        96,
+        "Une version non enregistrée (idVersi formé de zéros) est refusée dans l'environnement ESSAI.",
+        "An unregistered version (all-zero idVersi) is refused in ESSAI.",
+    ),
+    (
+        55,
+        96,
+        "Le code de certification (codCertif) est invalide pour DEV ou ESSAI.",
+        "The certification code (codCertif) is invalid in DEV or ESSAI.",
+    ),
+    (
+        56,
+        96,
+        "Le code de certification (codCertif) est invalide pour la production.",
+        "The certification code (codCertif) is invalid in production.",
+    ),
+    (
+        58,
+        96,
+        "La version (versi) n'est pas reconnue.",
+        "The version (versi) is not recognized.",
+    ),
+    (
+        62,
+        96,
+        "Cette version du SEV doit être certifiée (idVersi).",
+        "This version of the SRS must be certified (idVersi).",
+    ),
+    (
+        64,
+        96,
+        "Le développeur n'est pas inscrit; DEV et ESSAI sont refusés (idPartn).",
+        "The developer is not registered; DEV and ESSAI are refused (idPartn).",
+    ),
+    (
+        66,
+        96,
+        "Une version en attente de certification est refusée dans l'environnement ESSAI (idVersi).",
+        "A version awaiting certification is refused in ESSAI (idVersi).",
     ),
     (
         70,
@@ -138,8 +210,6 @@ const ENTRIES: &[(u16, u8, &str, &str)] = &[
         "Le numéro de transaction est invalide.",
         "The transaction number is invalid.",
     ),
-    (407, 16, "Le nom est invalide.", "The name is invalid."),
-    (408, 96, "La date est invalide.", "The date is invalid."),
     (
         409,
         96,
@@ -369,6 +439,12 @@ const ENTRIES: &[(u16, u8, &str, &str)] = &[
         "avantTax + TPS + TVQ does not give apresTax.",
     ),
     (
+        524,
+        96,
+        "Le codCertif d'une version non enregistrée doit être FOB000000000 ou le secteur suivi de neuf zéros.",
+        "The certification code (codCertif) of an unregistered version must be FOB000000000 or the sector and nine zeros.",
+    ),
+    (
         526,
         16,
         "Une transaction du lot est postérieure à l'envoi du lot.",
@@ -421,6 +497,12 @@ const ENTRIES: &[(u16, u8, &str, &str)] = &[
         96,
         "mtdu ou ajus est absent.",
         "mtdu or ajus is missing.",
+    ),
+    (
+        540,
+        16,
+        "L'empreinte du certificat (emprCertifSEV) et le numéro de TVQ appartiennent à des mandataires différents.",
+        "The certificate thumbprint (emprCertifSEV) and the QST number belong to different operators.",
     ),
     (
         541,
@@ -487,6 +569,12 @@ const ENTRIES: &[(u16, u8, &str, &str)] = &[
         16,
         "La description de la taxe supplémentaire est absente ou invalide.",
         "The supplementary tax's description is missing or invalid.",
+    ),
+    (
+        556,
+        16,
+        "Le numéro de dossier (noDossFO) ne correspond pas à celui du certificat.",
+        "The file number (noDossFO) does not match the certificate's.",
     ),
 ];
 

@@ -77,6 +77,32 @@ impl Registry {
         })
     }
 
+    /// The operators whose QST number is `qst`, and whose GST number is `gst` (at most one
+    /// of each, since each number is one operator's): what the authority needs to tell an
+    /// unknown tax number from numbers of two operators.
+    pub fn operators_by_tax_numbers(
+        &self,
+        qst: &QstNumber,
+        gst: &GstNumber,
+    ) -> Result<(Option<Operator>, Option<Operator>), Error> {
+        let (qst, gst) = (qst.as_str().to_owned(), gst.as_str().to_owned());
+        self.read(move |db| {
+            let mut by = |column: &str, value: &str| -> Result<Option<Operator>, Error> {
+                let id = db
+                    .row(
+                        &format!(
+                            "SELECT id FROM operators WHERE {column} = ?1 ORDER BY id LIMIT 1"
+                        ),
+                        vals![value],
+                    )?
+                    .map(|r| r.int(0))
+                    .transpose()?;
+                id.map(|id| operator_row(db, OperatorId(id))).transpose()
+            };
+            Ok((by("qst_number", &qst)?, by("gst_number", &gst)?))
+        })
+    }
+
     /// The operator with this row id.
     pub fn operator(&self, id: OperatorId) -> Result<Operator, Error> {
         self.read(move |db| operator_row(db, id))

@@ -1,0 +1,662 @@
+//! The `/transaction` service, in the protocol's order: the certificate of the handshake
+//! (011E); the context, every header of SW-73 table 21 with its id (`context.rs`); the body's
+//! structure; each transaction's content read with the checks of websrm-protocol's typed
+//! transactions (structure, each value's form, the coherence rules; the sums in ESSAI and in DEV
+//! with a test case) and against the registry (the signer's certificate, its operator and file
+//! number); `SIGNATRANSM` over the batch oldest first then the current transaction; and the
+//! answer in the protocol's shape (`retourTransActu`, `retourTransLot`). See `docs/PROTOCOL.md`.
+
+mod context;
+
+use std::collections::HashMap;
+
+use time::OffsetDateTime;
+use websrm_crypto::{Signature, inspect_certificate, signatransm_input};
+use websrm_domain::{CertificateState, Environment, Subject, Thumbprint};
+use websrm_protocol::catalogue::ErrorCode as E;
+use websrm_protocol::transaction::values::Moment;
+use websrm_protocol::transaction::{Checks, Finding, Sale, SoftwareBlock, read_transaction};
+use websrm_protocol::wire::{
+    JSON_VERSION, ReqTrans, RetourTrans, RetourTransActu, RetourTransLot, Transaction,
+    TransactionResponseBody, WireError,
+};
+use websrm_store::NewAudit;
+use websrm_store::registry::{CertificateRecord, ReceivedTransaction};
+
+use crate::Authority;
+use crate::service::{Request, Response};
+use crate::structure::{Fault, request_fields};
+
+/// A refusal of a whole request: its errors go in `retourTransActu.listErr`, where the
+/// protocol's own sample client reads a transaction answer's errors.
+struct Refused(Vec<Fault>);
+
+impl From<Fault> for Refused {
+    fn from(f: Fault) -> Self {
+        Self(vec![f])
+    }
+}
+
+/// The errors of one transaction, each with its `noTrans`.
+struct TransactionFault(Vec<WireError>);
+
+/// What the signer's certificate says, read once per request for each thumbprint.
+#[derive(Clone)]
+struct Signer {
+    record: CertificateRecord,
+    subject: Option<Subject>,
+}
+
+impl Authority {
+    /// Answers a `/transaction` request: 200 with the authority's numbers, or 400 with the
+    /// errors; every answer is in the audit log first.
+    pub fn handle_transaction(&self, request: &Request) -> Response {
+        let now = self.now();
+        match self.transmission(request, now) {
+            Ok(answer) => answer,
+            Err(Refused(faults)) => {
+                let first = faults.first().map_or(E::Unexpected, |(code, _)| *code);
+                let audit = NewAudit::new(
+                    now,
+                    "api",
+                    "refuse-transaction",
+                    "-",
+                    format!("{:03}", first.number()),
+                )
+                .with_error(first.id());
+                let faults = match self.registry().append_audit(audit) {
+                    Ok(_) => faults,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not write the audit log");
+                        vec![(E::Unexpected, Vec::new())]
+                    }
+                };
+                // The current transaction's number, whenever the body can be read that far.
+                let no_trans = understood_no_trans(&request.body);
+                let list = faults
+                    .iter()
+                    .map(|(code, args)| {
+                        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                        WireError {
+                            no_trans: no_trans.clone(),
+                            ..WireError::from_catalogue(*code, &args)
+                        }
+                    })
+                    .collect();
+                let retour = RetourTrans {
+                    json_versi: Some(JSON_VERSION.into()),
+                    retour_trans_actu: Some(RetourTransActu {
+                        no_trans,
+                        list_err: Some(with_companion(list)),
+                        ..RetourTransActu::default()
+                    }),
+                    ..RetourTrans::default()
+                };
+                answer(400, retour)
+            }
+        }
+    }
+
+    fn transmission(&self, request: &Request, now: OffsetDateTime) -> Result<Response, Refused> {
+        // The context: the certificate of the handshake, then the headers.
+        let (info, record) = self.check_presented(request)?;
+        let headers = self.check_transmission_headers(request, &info, &record)?;
+        let device = context::device_of(&headers)?;
+        let subject = info
+            .subject
+            .clone()
+            .ok_or_else(|| Refused::from(revoked(&record)))?;
+
+        // The body's structure: one reqTrans holding transActu and/or transLot.
+        let fields = request_fields(
+            &request.body,
+            "transaction",
+            "reqTrans",
+            &["transActu", "transLot"],
+        )?;
+        if fields.is_empty() {
+            return Err(Refused::from((E::TransactionRequestEmpty, Vec::new())));
+        }
+        let object = serde_json::Value::Object(fields.into_iter().collect());
+        let req: ReqTrans = serde_json::from_value(object.clone())
+            .map_err(|_| Refused::from((E::NotJson, Vec::new())))?;
+        let lot = req.trans_lot.clone().unwrap_or_default();
+        if req.trans_actu.is_none() && lot.is_empty() {
+            return Err(Refused::from((E::TransactionRequestEmpty, Vec::new())));
+        }
+        let lot_values = object["transLot"].as_array().cloned().unwrap_or_default();
+
+        // The sums are checked in ESSAI, and in DEV with a test case.
+        let test_case = headers.common.test_case;
+        let checks = match headers.common.environment {
+            Environment::Essai => Checks::default().with_sums(),
+            Environment::Dev if !test_case.is_production() => Checks::default().with_sums(),
+            _ => Checks::default(),
+        };
+        let mut examiner = Examiner {
+            authority: self,
+            environment: headers.common.environment,
+            now,
+            checks,
+            signers: HashMap::new(),
+            known: HashMap::new(),
+        };
+        // Each transaction's content, signature and signer. The batch comes newest first.
+        let current = req.trans_actu.as_ref().map(|t| {
+            let (actu, mut checked, date) =
+                examiner.transaction(t, &object["transActu"], "transActu", None);
+            // The header's QST number is the current transaction's (536E).
+            let sent = object["transActu"]["noTax"]["noTVQ"].as_str();
+            if checked.is_ok() && sent.is_some_and(|q| q != headers.qst.as_str()) {
+                checked = Err(TransactionFault(vec![WireError {
+                    no_trans: t.no_trans.clone(),
+                    ..WireError::from_catalogue(E::QstNotTransactions, &[headers.qst.as_str()])
+                }]));
+            }
+            (actu, checked, date)
+        });
+        let current_date = current.as_ref().and_then(|(_, _, date)| *date);
+        let mut lot_actus = Vec::new();
+        let mut lot_errors = Vec::new();
+        let mut accepted = Vec::new();
+        for (i, t) in lot.iter().enumerate() {
+            let value = lot_values.get(i).cloned().unwrap_or_default();
+            let path = format!("transLot[{i}]");
+            let (actu, checked, _) = examiner.transaction(t, &value, &path, current_date);
+            lot_actus.extend(actu);
+            match (checked, actu) {
+                (Err(fault), _) => lot_errors.push(fault),
+                (Ok(()), Some(actu)) => accepted.push((t, value, actu, true)),
+                (Ok(()), None) => {}
+            }
+        }
+        // SIGNATRANSM: the transmitter's authorization code, the device, the actu values of the
+        // batch from the oldest, then of the current transaction (SW-73.B's worked example).
+        let mut actus: Vec<Signature> = lot_actus.into_iter().rev().collect();
+        let actu_result = current.map(|(actu, checked, _)| {
+            actus.extend(actu);
+            if let (Ok(()), Some(actu), Some(t)) = (&checked, actu, req.trans_actu.as_ref()) {
+                accepted.push((t, object["transActu"].clone(), actu, false));
+            }
+            checked
+        });
+        let text = signatransm_input(subject.authorization_code(), device, &actus);
+        let key = info
+            .public_key
+            .ok_or_else(|| Refused::from((E::TransmissionSignatureInvalid, Vec::new())))?;
+        key.verify(text.as_bytes(), &headers.signature)
+            .map_err(|_| Refused::from((E::TransmissionSignatureInvalid, Vec::new())))?;
+
+        // Recorded before it is answered, each transaction once: one sent again (its answer
+        // lost, then resent in a batch) keeps its first record and numbers.
+        let received: Vec<ReceivedTransaction> = accepted
+            .iter()
+            .map(|(t, value, actu, batched)| {
+                ReceivedTransaction::new(
+                    self.environment(),
+                    actu.to_base64(),
+                    t.no_trans.clone().unwrap_or_default(),
+                    value["datTrans"].as_str().unwrap_or_default(),
+                    device,
+                    t.empr_certif_sev
+                        .as_deref()
+                        .and_then(|e| e.parse().ok())
+                        .unwrap_or(record.thumbprint),
+                    *batched,
+                    value.to_string(),
+                )
+            })
+            .collect();
+        let audit = NewAudit::new(
+            now,
+            "api",
+            "transaction",
+            device.to_string(),
+            format!("{} transaction(s) from {}", received.len(), record.serial),
+        );
+        let (entry, records) = self
+            .registry()
+            .record_transactions(received, audit)
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not record the transactions");
+                Refused::from((E::Unexpected, Vec::new()))
+            })?;
+        let current_record = accepted
+            .iter()
+            .zip(&records)
+            .find(|((_, _, _, batched), _)| !batched)
+            .map(|(_, r)| r.clone());
+        let stamp = timestamp(now);
+        let retour_trans_actu = actu_result.map(|result| match (result, current_record) {
+            (Ok(_), Some(first)) => RetourTransActu {
+                no_trans: req.trans_actu.as_ref().and_then(|t| t.no_trans.clone()),
+                psi_no_trans: Some(psi_number(first.id)),
+                psi_dat_trans: Some(timestamp(first.received_at)),
+                list_err: None,
+            },
+            (Ok(_), None) => RetourTransActu {
+                no_trans: req.trans_actu.as_ref().and_then(|t| t.no_trans.clone()),
+                list_err: Some(vec![WireError::from_catalogue(E::Unexpected, &[])]),
+                ..RetourTransActu::default()
+            },
+            (Err(fault), _) => RetourTransActu {
+                no_trans: req.trans_actu.as_ref().and_then(|t| t.no_trans.clone()),
+                list_err: Some(with_companion(fault.0)),
+                ..RetourTransActu::default()
+            },
+        });
+        // The errors of a batch are returned in the conformity environments only.
+        let lot_list = (self.environment().is_conformity() && !lot_errors.is_empty())
+            .then(|| with_companion(lot_errors.into_iter().flat_map(|f| f.0).collect()));
+        let retour_trans_lot = (!lot.is_empty()).then(|| RetourTransLot {
+            no_lot: Some(format!("{:010}", entry.seq % 10_000_000_000)),
+            dat_lot: Some(stamp.clone()),
+            list_err: lot_list,
+        });
+        let failed = retour_trans_actu
+            .as_ref()
+            .is_some_and(|r| r.list_err.is_some())
+            || retour_trans_lot
+                .as_ref()
+                .is_some_and(|r| r.list_err.is_some());
+        // The next step is named only when this one succeeded: a failed step is run again.
+        let retour = RetourTrans {
+            json_versi: Some(JSON_VERSION.into()),
+            cas_essai: Some(test_case)
+                .filter(|_| !failed)
+                .and_then(crate::service::next_test_case),
+            retour_trans_actu,
+            retour_trans_lot,
+        };
+        Ok(answer(if failed { 400 } else { 200 }, retour))
+    }
+}
+
+/// The certificate of the handshake no longer authenticates (011E).
+fn revoked(record: &CertificateRecord) -> Fault {
+    (E::CertificateRevoked, vec![record.serial.to_string()])
+}
+
+/// The `noTrans` of `transActu`, if the body is JSON that far.
+fn understood_no_trans(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value
+        .pointer("/reqTrans/transActu/noTrans")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Examines the transactions of one request, reading each signer's certificate once.
+struct Examiner<'a> {
+    authority: &'a Authority,
+    environment: Environment,
+    now: OffsetDateTime,
+    checks: Checks,
+    signers: HashMap<String, Option<Signer>>,
+    /// What the registry answered about tax numbers and software blocks already seen.
+    known: HashMap<String, Option<u16>>,
+}
+
+impl Examiner<'_> {
+    /// The operator's tax numbers in the transaction (`noTax`): each known (070E, 071E), and
+    /// both the same operator's (043E). The number of the error, if any.
+    fn tax_numbers(&mut self, sale: &Sale) -> Result<Option<u16>, websrm_store::Error> {
+        let numbers = &sale.tax_numbers;
+        let key = format!("tax {} {}", numbers.qst, numbers.gst);
+        if let Some(known) = self.known.get(&key) {
+            return Ok(*known);
+        }
+        let (by_qst, by_gst) = self
+            .authority
+            .registry()
+            .operators_by_tax_numbers(&numbers.qst, &numbers.gst)?;
+        let error = match (by_qst, by_gst) {
+            (None, _) => Some(70),
+            (_, None) => Some(71),
+            (Some(q), Some(g)) if q.id != g.id => Some(43),
+            _ => None,
+        };
+        self.known.insert(key, error);
+        Ok(error)
+    }
+
+    /// The software that produced the transaction (`SEV`), which may be an earlier version than
+    /// the one transmitting: a registered version of a known product (053E/064E, 051E, 052E,
+    /// 058E, 038E), an unregistered one only after a certified one and with an uncertified code
+    /// (054E in ESSAI, 524E, 040E), a certification code valid in the environment (055E, 056E),
+    /// and in production a certified version (062E). The number of the error, if any.
+    fn software(&mut self, sev: &SoftwareBlock) -> Result<Option<u16>, websrm_store::Error> {
+        let key = format!(
+            "sev {} {} {} {} {} {}",
+            sev.partner_id,
+            sev.srs_id,
+            sev.version_id,
+            sev.certification_code,
+            sev.version,
+            sev.parent_version
+        );
+        if let Some(known) = self.known.get(&key) {
+            return Ok(*known);
+        }
+        let error = self.software_error(sev)?;
+        self.known.insert(key, error);
+        Ok(error)
+    }
+
+    fn software_error(&self, sev: &SoftwareBlock) -> Result<Option<u16>, websrm_store::Error> {
+        let registry = self.authority.registry();
+        let environment = self.environment;
+        let production = environment == Environment::Prod;
+        if !registry.partner_known(environment, sev.partner_id)? {
+            return Ok(Some(if production { 53 } else { 64 }));
+        }
+        let versions = registry.products_of(environment, sev.partner_id, sev.srs_id)?;
+        if versions.is_empty() {
+            return Ok(Some(51));
+        }
+        let code = &sev.certification_code;
+        let sector_prefix = matches!(code.prefix(), "RBC" | "TRP" | "FOB");
+        if sev.version_id.is_unregistered() {
+            if environment == Environment::Essai {
+                return Ok(Some(54));
+            }
+            if !(sector_prefix && code.is_uncertified()) {
+                return Ok(Some(524));
+            }
+            if !versions.iter().any(|p| p.certified) {
+                return Ok(Some(40));
+            }
+            return Ok(None);
+        }
+        let Some(product) = versions.iter().find(|p| p.version_id == sev.version_id) else {
+            return Ok(Some(if production { 62 } else { 52 }));
+        };
+        let code_ok = match environment {
+            Environment::Dev => {
+                *code == product.certification_code
+                    || (sector_prefix && (code.is_test_code() || code.is_uncertified()))
+            }
+            Environment::Essai => {
+                *code == product.certification_code || (sector_prefix && code.is_test_code())
+            }
+            _ => *code == product.certification_code,
+        };
+        if !code_ok {
+            return Ok(Some(if production { 56 } else { 55 }));
+        }
+        if sev.version != product.version {
+            let known = versions.iter().any(|p| p.version == sev.version);
+            return Ok(Some(if known { 38 } else { 58 }));
+        }
+        if sev.parent_version != product.parent_version {
+            return Ok(Some(38));
+        }
+        if production && !product.certified {
+            return Ok(Some(62));
+        }
+        Ok(None)
+    }
+
+    fn signer(&mut self, thumbprint: &str) -> Result<Option<Signer>, websrm_store::Error> {
+        if let Some(known) = self.signers.get(thumbprint) {
+            return Ok(known.clone());
+        }
+        let found = match thumbprint.parse::<Thumbprint>() {
+            Ok(t) => self
+                .authority
+                .registry()
+                .certificate_by_thumbprint(t)?
+                .map(|record| Signer {
+                    subject: inspect_certificate(&record.der)
+                        .ok()
+                        .and_then(|i| i.subject),
+                    record,
+                }),
+            Err(_) => None,
+        };
+        self.signers.insert(thumbprint.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    /// One transaction: its `actu`, if it is a signature (which `SIGNATRANSM` then covers);
+    /// its content read as WEB-SRM reads it; its signer's certificate, the operator's and
+    /// usable when it signed; and its `datTrans`. A batched transaction must be older than the
+    /// current one (`current`, 527E) and not later than its reception (526E).
+    fn transaction(
+        &mut self,
+        t: &Transaction,
+        value: &serde_json::Value,
+        path: &str,
+        current: Option<Moment>,
+    ) -> (
+        Option<Signature>,
+        Result<(), TransactionFault>,
+        Option<Moment>,
+    ) {
+        let no_trans = t.no_trans.clone();
+        let refuse = |f: Finding| Err(TransactionFault(vec![finding(&f, no_trans.clone())]));
+        let actu = t
+            .signa
+            .as_ref()
+            .and_then(|s| s.actu.as_deref())
+            .and_then(|a| Signature::from_base64(a).ok());
+        let read = match read_transaction(value, path, self.checks) {
+            Ok(read) => read,
+            Err(findings) => {
+                let errors = findings
+                    .iter()
+                    .map(|f| finding(f, no_trans.clone()))
+                    .collect();
+                return (actu, Err(TransactionFault(errors)), None);
+            }
+        };
+        let date = read.sale.date;
+        let offset = time::UtcOffset::from_whole_seconds(read.sale.utc.offset_minutes() * 60)
+            .unwrap_or(time::UtcOffset::UTC);
+        // A batched transaction cannot be later than the batch's reception (5 minutes of
+        // clocks' difference allowed), its local time read with its `utc`.
+        if path.starts_with("transLot")
+            && date.date_time().assume_offset(offset) > self.now + time::Duration::minutes(5)
+        {
+            let at = format!("{date}{}", read.sale.utc);
+            let late = Finding::new(526, format!("{path}/datTrans"), Some(&at));
+            return (actu, refuse(late), Some(date));
+        }
+        if current.is_some_and(|c| date >= c) {
+            let late = Finding::new(527, format!("{path}/datTrans"), Some(&date.to_string()));
+            return (actu, refuse(late), Some(date));
+        }
+        // Against the registry: the tax numbers, the software, and the certificate that signed:
+        // on record; for an SRS's certificate, the operator's of noTVQ (540E) and of noDossFO's
+        // file (556E).
+        let known = self.tax_numbers(&read.sale).and_then(|tax| {
+            Ok(tax
+                .map(|n| (n, "noTax"))
+                .or(self.software(&read.software)?.map(|n| (n, "SEV"))))
+        });
+        let signer = known.and_then(|known| Ok((known, self.signer(&read.thumbprint)?)));
+        let signer = match signer {
+            Ok((Some((number, field)), _)) => {
+                let wrong = Finding::new(number, format!("{path}/{field}"), None);
+                return (actu, refuse(wrong), Some(date));
+            }
+            Ok((None, signer)) => signer,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the signer's certificate");
+                let unexpected = WireError {
+                    no_trans: no_trans.clone(),
+                    ..WireError::from_catalogue(E::Unexpected, &[])
+                };
+                return (actu, Err(TransactionFault(vec![unexpected])), Some(date));
+            }
+        };
+        let path_of = |field: &str| format!("{path}/{field}");
+        let Some(signer) = signer else {
+            let unknown = Finding::new(540, path_of("emprCertifSEV"), Some(&read.thumbprint));
+            return (actu, refuse(unknown), Some(date));
+        };
+        if let Some(Subject::Srs(srs)) = &signer.subject {
+            if srs.qst_number() != &read.sale.tax_numbers.qst {
+                let other = Finding::new(
+                    540,
+                    path_of("noTax/noTVQ"),
+                    Some(read.sale.tax_numbers.qst.as_str()),
+                );
+                return (actu, refuse(other), Some(date));
+            }
+            if srs.file_number() != &read.sale.file_number {
+                let other = Finding::new(
+                    556,
+                    path_of("noDossFO"),
+                    Some(read.sale.file_number.as_str()),
+                );
+                return (actu, refuse(other), Some(date));
+            }
+        }
+        // Made with a certificate in force when it signed: not revoked, not expired, and, for
+        // one replaced or deleted since, before it ended (an offline batch signed just before a
+        // replacement is the SRS's own, and accepted). A device's clock behind the
+        // certificate's start is not an expired certificate.
+        let signed_at = read
+            .signatures
+            .made_at
+            .date_time()
+            .assume_offset(offset)
+            .to_offset(time::UtcOffset::UTC);
+        let record = &signer.record;
+        let in_force = match record.state {
+            CertificateState::Revoked { .. } => false,
+            CertificateState::Active => true,
+            _ => record.ended_at.is_none_or(|ended| signed_at <= ended),
+        } && signed_at <= record.validity.not_after();
+        if !in_force {
+            let invalid = WireError {
+                no_trans: no_trans.clone(),
+                ..WireError::from_catalogue(
+                    E::SignedWithInvalidCertificate,
+                    &[no_trans.as_deref().unwrap_or_default()],
+                )
+            };
+            return (actu, Err(TransactionFault(vec![invalid])), Some(date));
+        }
+        (actu, Ok(()), Some(date))
+    }
+}
+
+/// A finding of the typed reader as the wire writes it, with the transaction's `noTrans`.
+fn finding(f: &Finding, no_trans: Option<String>) -> WireError {
+    WireError {
+        no_trans,
+        id: f.id.to_string(),
+        mess: f.message_fr(),
+        cod_retour: Some(format!("{:02}", f.return_code.value())),
+    }
+}
+
+/// The errors, followed by the companion message when one of them calls for it.
+fn with_companion(mut list: Vec<WireError>) -> Vec<WireError> {
+    let companion = list.iter().any(|e| {
+        e.id.parse().ok().is_some_and(|id: websrm_domain::ErrorId| {
+            E::from_id(id).is_some_and(|c| c.entry().has_companion())
+                || websrm_protocol::transaction::needs_companion(id)
+        })
+    });
+    if companion {
+        list.push(WireError::from_catalogue(E::ContactRetailer, &[]));
+    }
+    list
+}
+
+/// The authority's number of a transaction, `XXXX-XXXX-XXXX-XXXX` (hexadecimal).
+fn psi_number(seq: i64) -> String {
+    let hex = format!("{:016X}", seq.unsigned_abs());
+    format!(
+        "{}-{}-{}-{}",
+        &hex[..4],
+        &hex[4..8],
+        &hex[8..12],
+        &hex[12..]
+    )
+}
+
+/// `AAAAMMJJhhmmss`, in Québec's time (SW-73 §4.2: `psiDatTrans` and `datLot` are the
+/// moment WEB-SRM processed the request, Québec time).
+fn timestamp(now: OffsetDateTime) -> String {
+    let now = quebec_time(now);
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+/// `at` in Eastern time as Québec observes it: UTC−5, and UTC−4 from the second Sunday of March
+/// at 2:00 to the first Sunday of November at 2:00.
+fn quebec_time(at: OffsetDateTime) -> OffsetDateTime {
+    use time::{Month, PrimitiveDateTime, Time, UtcOffset};
+    let sunday = |month: Month, nth: i64| {
+        time::Date::from_calendar_date(at.year(), month, 1).map(|first| {
+            let to_sunday = (7 - i64::from(first.weekday().number_days_from_sunday())) % 7;
+            first + time::Duration::days(to_sunday + 7 * (nth - 1))
+        })
+    };
+    let standard = UtcOffset::from_hms(-5, 0, 0).unwrap_or(UtcOffset::UTC);
+    let daylight = UtcOffset::from_hms(-4, 0, 0).unwrap_or(UtcOffset::UTC);
+    let (Ok(start), Ok(end)) = (sunday(Month::March, 2), sunday(Month::November, 1)) else {
+        return at.to_offset(standard);
+    };
+    let start = PrimitiveDateTime::new(start, Time::from_hms(2, 0, 0).unwrap_or(Time::MIDNIGHT))
+        .assume_offset(standard);
+    let end = PrimitiveDateTime::new(end, Time::from_hms(2, 0, 0).unwrap_or(Time::MIDNIGHT))
+        .assume_offset(daylight);
+    if at >= start && at < end {
+        at.to_offset(daylight)
+    } else {
+        at.to_offset(standard)
+    }
+}
+
+fn answer(status: u16, retour: RetourTrans) -> Response {
+    let body = serde_json::to_vec(&TransactionResponseBody {
+        retour_trans: retour,
+    })
+    .unwrap_or_default();
+    Response::new(status, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
+
+    use super::timestamp;
+
+    fn utc(y: i32, m: Month, d: u8, h: u8, mi: u8, s: u8) -> OffsetDateTime {
+        PrimitiveDateTime::new(
+            Date::from_calendar_date(y, m, d).unwrap(),
+            Time::from_hms(h, mi, s).unwrap(),
+        )
+        .assume_utc()
+    }
+
+    #[test]
+    fn the_authority_stamps_in_quebec_time() {
+        use Month::*;
+        // Standard time in winter, daylight time in summer, and the changes at 2:00 local.
+        assert_eq!(
+            timestamp(utc(2026, December, 3, 17, 42, 27)),
+            "20261203124227"
+        );
+        assert_eq!(timestamp(utc(2026, July, 1, 12, 0, 0)), "20260701080000");
+        assert_eq!(timestamp(utc(2026, March, 8, 6, 59, 59)), "20260308015959");
+        assert_eq!(timestamp(utc(2026, March, 8, 7, 0, 0)), "20260308030000");
+        assert_eq!(
+            timestamp(utc(2026, November, 1, 5, 59, 59)),
+            "20261101015959"
+        );
+        assert_eq!(timestamp(utc(2026, November, 1, 6, 0, 0)), "20261101010000");
+    }
+}
