@@ -1,11 +1,14 @@
-//! The body of a request to the authority: its structure (one `reqCertif` or `reqTrans`,
-//! duplicates seen), then the transaction request's wire type, then the typed transactions:
-//! each transaction read is written back and read again as itself.
+//! The body of a request to the authority: its structure (one `reqCertif`, `reqTrans`,
+//! `reqUtil` or `reqDoc`, duplicates seen), then the transaction request's wire type, then the
+//! typed transactions, user requests and documents: each one read is written back and read
+//! again as itself.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use websrm_authority::fuzzing::request_fields;
 use websrm_protocol::transaction::{Checks, read_request, read_transaction};
+use websrm_protocol::document::DocumentRequest;
+use websrm_protocol::user::UserRequest;
 use websrm_protocol::wire::{CertificateRequestBody, TransactionRequestBody};
 
 fuzz_target!(|data: &[u8]| {
@@ -26,6 +29,20 @@ fuzz_target!(|data: &[u8]| {
             let again = read_transaction(&t.to_json(), "transActu", Checks::default().with_sums());
             assert_eq!(again.as_ref(), Ok(&t), "a transaction read is not written back as itself");
         }
+    }
+    if let Ok(fields) = request_fields(data, "utilisateur", "reqUtil", &["modif", "nomUtil", "noTax"])
+        && let Ok(user) = UserRequest::read(&fields.into_iter().collect())
+    {
+        let again = user.to_body();
+        let again = UserRequest::read(again["reqUtil"].as_object().expect("an object"));
+        assert_eq!(again.as_ref(), Ok(&user), "a user request read is not written back as itself");
+    }
+    if let Ok(fields) = request_fields(data, "document", "reqDoc", &["typDoc", "doc"])
+        && let Ok(document) = DocumentRequest::read(&fields.into_iter().collect())
+    {
+        let again = document.to_body();
+        let again = DocumentRequest::read(again["reqDoc"].as_object().expect("an object"));
+        assert_eq!(again.as_ref(), Ok(&document), "a document read is not written back as itself");
     }
     let _ = serde_json::from_slice::<CertificateRequestBody>(data);
     let _ = serde_json::from_slice::<TransactionRequestBody>(data);

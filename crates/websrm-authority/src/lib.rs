@@ -11,7 +11,9 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod context;
 mod deadline;
+mod document;
 mod error;
 mod files;
 pub mod password;
@@ -23,6 +25,7 @@ pub mod server;
 mod service;
 mod structure;
 mod transaction;
+mod user;
 
 /// Entry points for the fuzz targets (`fuzz/`): the parsers of untrusted bytes that are not
 /// public otherwise. Not part of the API.

@@ -1,6 +1,6 @@
 //! The two HTTPS listeners: the enrolment host (server-authenticated TLS, `/enrolement`, the
 //! online services, the CRL and the CA) and the API host (mutual TLS with a certificate of this
-//! authority's CA, `/certificats`, `/transaction`).
+//! authority's CA, `/certificats`, `/transaction`, `/utilisateur`, `/document`).
 //!
 //! The accept loop is rustls's own, so that the client certificate of the handshake reaches the
 //! handlers (as a request extension); each connection is served by hyper with a header-read
@@ -225,6 +225,8 @@ fn api_host(authority: Arc<Authority>) -> Router {
     Router::new()
         .route("/certificats", protocol(Endpoint::Certificates))
         .route("/transaction", protocol(Endpoint::Transaction))
+        .route("/utilisateur", protocol(Endpoint::User))
+        .route("/document", protocol(Endpoint::Document))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TraceLayer::new_for_http())
         .with_state(authority)

@@ -369,11 +369,11 @@ impl TransmissionHeaders {
     ) -> Result<Self, Vec<HeaderProblem>> {
         const OWN: [&str; 4] = ["NOTPS", "NOTVQ", "SIGNATRANSM", "EMPRCERTIFTRANSM"];
         let mut problems = repeated(pairs.clone(), &OWN);
-        let common = read_common(pairs.clone(), true, &mut problems);
-        let gst = required(pairs.clone(), "NOTPS", &mut problems);
-        let gst = parsed::<GstNumber>("NOTPS", gst, &mut problems);
-        let qst = required(pairs.clone(), "NOTVQ", &mut problems);
-        let qst = parsed::<QstNumber>("NOTVQ", qst, &mut problems);
+        let document = read_document(pairs.clone(), &mut problems);
+        let (common, gst, qst) = match document {
+            Some(d) => (Some(d.common), Some(d.gst), Some(d.qst)),
+            None => (None, None, None),
+        };
         let signature = required(pairs.clone(), "SIGNATRANSM", &mut problems);
         let signature = signature.and_then(|s| match Signature::from_base64(s) {
             Ok(sig) if s.len() == 88 => Some(sig),
@@ -416,6 +416,68 @@ impl TransmissionHeaders {
         pairs.push(("EMPRCERTIFTRANSM", self.thumbprint.to_string()));
         pairs
     }
+}
+
+/// The HTTP headers of a `/document` request: those of a transmission but the signature, which
+/// the document carries itself (SW-73 table 26).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DocumentHeaders {
+    /// `ENVIRN` to `VERSIPARN`, `IDAPPRL` being the device that produced the document.
+    pub common: CertificateHeaders,
+    /// `NOTPS`.
+    pub gst: GstNumber,
+    /// `NOTVQ`.
+    pub qst: QstNumber,
+}
+
+impl DocumentHeaders {
+    /// The headers of a document request.
+    pub fn new(common: CertificateHeaders, gst: GstNumber, qst: QstNumber) -> Self {
+        Self { common, gst, qst }
+    }
+
+    /// The header name and value pairs, in the protocol's order.
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = self.common.to_pairs();
+        let at = pairs
+            .iter()
+            .position(|(n, _)| *n == "APPRLINIT")
+            .unwrap_or(2);
+        pairs.insert(at, ("NOTVQ", self.qst.to_string()));
+        pairs.insert(at, ("NOTPS", self.gst.to_string()));
+        pairs
+    }
+
+    /// Reads the headers of a document request, reporting every missing, repeated or invalid
+    /// one in the protocol's order. `APPRLINIT` must be `SEV` and `IDAPPRL` present.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    ) -> Result<Self, Vec<HeaderProblem>> {
+        let mut problems = repeated(pairs.clone(), &["NOTPS", "NOTVQ"]);
+        match read_document(pairs, &mut problems) {
+            Some(h) if problems.is_empty() => Ok(h),
+            _ => Err(sorted(problems)),
+        }
+    }
+}
+
+/// The headers of an SRS's request that names its operator: the common ones, `NOTPS` and
+/// `NOTVQ`.
+fn read_document<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+    problems: &mut Vec<HeaderProblem>,
+) -> Option<DocumentHeaders> {
+    let common = read_common(pairs.clone(), true, problems);
+    let gst = required(pairs.clone(), "NOTPS", problems);
+    let gst = parsed::<GstNumber>("NOTPS", gst, problems);
+    let qst = required(pairs, "NOTVQ", problems);
+    let qst = parsed::<QstNumber>("NOTVQ", qst, problems);
+    Some(DocumentHeaders {
+        common: common?,
+        gst: gst?,
+        qst: qst?,
+    })
 }
 
 /// A defect of the headers.

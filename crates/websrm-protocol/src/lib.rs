@@ -6,6 +6,9 @@
 //!   values, written in the protocol's order and read with every problem reported.
 //! - [`transaction`]: transactions typed in both directions (table 23): the model the POS builds,
 //!   its exact wire form, and the checks WEB-SRM makes, each failure with its error id.
+//! - [`user`] and [`document`]: the `utilisateur` and `document` services, typed in both
+//!   directions (`reqUtil`/`retourUtil`, `reqDoc`/`retourDoc`, the user report and the habitual
+//!   third-party declaration with their signed parameters).
 //! - [`catalogue`]: every certificate error id with its `codRetour`, condition, and French and
 //!   English messages.
 //! - [`client`] (feature `client`, on by default): the HTTP/1.1 client of the enrolment and API
@@ -26,8 +29,10 @@
 pub mod catalogue;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod document;
 pub mod headers;
 pub mod transaction;
+pub mod user;
 pub mod wire;
 
 /// Entry points for the fuzz targets (`fuzz/`): the parsers of untrusted bytes that are not

@@ -1175,3 +1175,65 @@ fn authorization_codes_are_kept_as_keyed_digests() {
         None
     );
 }
+
+/// User accounts are added, kept once, removed and added again; documents are recorded once by
+/// their signature, the same number coming back for the same document; both survive reopening.
+#[test]
+fn user_accounts_and_documents_are_recorded_once() {
+    use websrm_store::registry::{ReceivedDocument, UserChange};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let reg = open_registry(&path).unwrap();
+    let op = reg.add_operator(&michel(), T0, audit("op")).unwrap();
+    let device = reg
+        .allocate_device_id(Some(op), None, T0, audit("device"))
+        .unwrap();
+    let change = |name: &str, add| UserChange::new(Environment::Dev, op, device, name, add);
+    assert!(
+        reg.record_user_change(change("Michel Untel", true), audit("u"))
+            .unwrap()
+    );
+    assert!(
+        !reg.record_user_change(change("Michel Untel", true), audit("u"))
+            .unwrap()
+    );
+    assert!(
+        reg.record_user_change(change("John Smith", true), audit("u"))
+            .unwrap()
+    );
+    assert!(
+        reg.record_user_change(change("Michel Untel", false), audit("u"))
+            .unwrap()
+    );
+    assert!(
+        !reg.record_user_change(change("Michel Untel", false), audit("u"))
+            .unwrap()
+    );
+    assert_eq!(
+        reg.users_of(Environment::Dev, op, device).unwrap(),
+        ["John Smith"]
+    );
+    assert!(
+        reg.record_user_change(change("Michel Untel", true), audit("u"))
+            .unwrap()
+    );
+    assert!(
+        reg.users_of(Environment::Essai, op, device)
+            .unwrap()
+            .is_empty()
+    );
+
+    let doc = |si: &str| ReceivedDocument::new(Environment::Dev, "RUT", si, device, op, "RT=…");
+    let (_, first) = reg.record_document(doc("A"), audit("d")).unwrap();
+    let (_, second) = reg.record_document(doc("B"), audit("d")).unwrap();
+    let (_, again) = reg.record_document(doc("A"), audit("d")).unwrap();
+    assert!(first.new && second.new && !again.new);
+    assert_eq!(again.id, first.id);
+    assert_ne!(second.id, first.id);
+    let reg = open_registry(&path).unwrap();
+    assert_eq!(reg.document_count(Environment::Dev).unwrap(), 2);
+    assert_eq!(
+        reg.users_of(Environment::Dev, op, device).unwrap(),
+        ["John Smith", "Michel Untel"]
+    );
+}

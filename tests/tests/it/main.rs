@@ -17,6 +17,7 @@ mod postgres_tls;
 mod profile;
 mod revocation;
 mod scale_out;
+mod services;
 mod support;
 mod terminals;
 mod transaction;

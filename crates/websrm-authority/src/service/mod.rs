@@ -76,6 +76,10 @@ pub enum Endpoint {
     Certificates,
     /// `/transaction`, on the API host.
     Transaction,
+    /// `/utilisateur`, on the API host.
+    User,
+    /// `/document`, on the API host.
+    Document,
 }
 
 /// A certificate request as the HTTP layer received it.
@@ -288,6 +292,8 @@ impl Authority {
             Endpoint::Enrolment => "enrolment",
             Endpoint::Certificates => "api",
             Endpoint::Transaction => return self.handle_transaction(request),
+            Endpoint::User => return self.handle_user(request),
+            Endpoint::Document => return self.handle_document(request),
         };
         match self.process(request, now, actor) {
             Ok(response) => response,

@@ -30,7 +30,7 @@ impl Authority {
                     return Err(Refusal::one(E::CsrMissingOnEnrolment, &[]));
                 }
             }
-            Endpoint::Certificates | Endpoint::Transaction => {
+            _ => {
                 if modif != "REM" && modif != "SUP" {
                     return Err(Refusal::one(E::ModifNotReplaceOrDelete, &[modif_as_sent]));
                 }

@@ -6,8 +6,6 @@
 //! number); `SIGNATRANSM` over the batch oldest first then the current transaction; and the
 //! answer in the protocol's shape (`retourTransActu`, `retourTransLot`). See `docs/PROTOCOL.md`.
 
-mod context;
-
 use std::collections::HashMap;
 
 use time::OffsetDateTime;
@@ -24,18 +22,9 @@ use websrm_store::NewAudit;
 use websrm_store::registry::{CertificateRecord, ReceivedTransaction};
 
 use crate::Authority;
+use crate::context::{self, Refused, finding, revoked, with_companion};
 use crate::service::{Request, Response};
-use crate::structure::{Fault, request_fields};
-
-/// A refusal of a whole request: its errors go in `retourTransActu.listErr`, where the
-/// protocol's own sample client reads a transaction answer's errors.
-struct Refused(Vec<Fault>);
-
-impl From<Fault> for Refused {
-    fn from(f: Fault) -> Self {
-        Self(vec![f])
-    }
-}
+use crate::structure::request_fields;
 
 /// The errors of one transaction, each with its `noTrans`.
 struct TransactionFault(Vec<WireError>);
@@ -270,11 +259,6 @@ impl Authority {
         };
         Ok(answer(if failed { 400 } else { 200 }, retour))
     }
-}
-
-/// The certificate of the handshake no longer authenticates (011E).
-fn revoked(record: &CertificateRecord) -> Fault {
-    (E::CertificateRevoked, vec![record.serial.to_string()])
 }
 
 /// The `noTrans` of `transActu`, if the body is JSON that far.
@@ -541,30 +525,6 @@ impl Examiner<'_> {
         }
         (actu, Ok(()), Some(date))
     }
-}
-
-/// A finding of the typed reader as the wire writes it, with the transaction's `noTrans`.
-fn finding(f: &Finding, no_trans: Option<String>) -> WireError {
-    WireError {
-        no_trans,
-        id: f.id.to_string(),
-        mess: f.message_fr(),
-        cod_retour: Some(format!("{:02}", f.return_code.value())),
-    }
-}
-
-/// The errors, followed by the companion message when one of them calls for it.
-fn with_companion(mut list: Vec<WireError>) -> Vec<WireError> {
-    let companion = list.iter().any(|e| {
-        e.id.parse().ok().is_some_and(|id: websrm_domain::ErrorId| {
-            E::from_id(id).is_some_and(|c| c.entry().has_companion())
-                || websrm_protocol::transaction::needs_companion(id)
-        })
-    });
-    if companion {
-        list.push(WireError::from_catalogue(E::ContactRetailer, &[]));
-    }
-    list
 }
 
 /// The authority's number of a transaction, `XXXX-XXXX-XXXX-XXXX` (hexadecimal).

@@ -163,6 +163,12 @@ const ENTRIES: &[(u16, u8, &str, &str)] = &[
         "Unknown field, or a field in the wrong place.",
     ),
     (
+        304,
+        95,
+        "Un champ sous-jacent obligatoire est absent.",
+        "A required field is missing.",
+    ),
+    (
         305,
         95,
         "Un champ obligatoire est absent.",
@@ -199,6 +205,18 @@ const ENTRIES: &[(u16, u8, &str, &str)] = &[
         "reqTrans must contain transActu or transLot.",
     ),
     (
+        318,
+        95,
+        "Le nom de l'utilisateur (nomUtil) est obligatoire pour AJO et SUP.",
+        "The user name (nomUtil) is required for AJO and SUP.",
+    ),
+    (
+        319,
+        95,
+        "Le nom de l'utilisateur (nomUtil) doit être absent pour VAL.",
+        "The user name (nomUtil) must be absent for VAL.",
+    ),
+    (
         405,
         96,
         "Le secteur d'activité est invalide.",
@@ -210,6 +228,8 @@ const ENTRIES: &[(u16, u8, &str, &str)] = &[
         "Le numéro de transaction est invalide.",
         "The transaction number is invalid.",
     ),
+    (407, 16, "Le nom est invalide.", "The name is invalid."),
+    (408, 96, "La date est invalide.", "The date is invalid."),
     (
         409,
         96,
@@ -283,6 +303,12 @@ const ENTRIES: &[(u16, u8, &str, &str)] = &[
         "The print format is invalid.",
     ),
     (
+        434,
+        96,
+        "La valeur de modif est invalide.",
+        "The value of modif is invalid.",
+    ),
+    (
         441,
         96,
         "La version du SEV est invalide.",
@@ -323,6 +349,12 @@ const ENTRIES: &[(u16, u8, &str, &str)] = &[
         96,
         "Le montant de versement est invalide.",
         "The instalment amount is invalid.",
+    ),
+    (
+        453,
+        96,
+        "Le type de document (typDoc) est invalide.",
+        "The document type (typDoc) is invalid.",
     ),
     (
         454,
@@ -469,6 +501,12 @@ const ENTRIES: &[(u16, u8, &str, &str)] = &[
         "The user's name is required.",
     ),
     (
+        530,
+        16,
+        "Un SEV ne peut pas faire cette requête.",
+        "An SRS cannot make this request.",
+    ),
+    (
         532,
         16,
         "versActu, versAnt et sold doivent être tous présents.",
@@ -594,9 +632,9 @@ pub fn english_message(id: ErrorId) -> Option<&'static str> {
 
 /// The transaction service's errors marked † in SW-73.A.
 const COMPANION: &[u16] = &[
-    38, 40, 51, 52, 53, 55, 56, 58, 62, 64, 66, 300, 305, 306, 308, 314, 315, 317, 405, 406, 408,
-    409, 411, 412, 413, 414, 415, 416, 417, 422, 423, 427, 441, 443, 445, 447, 450, 455, 456, 461,
-    462, 502, 503, 504, 505, 524, 526, 527, 537, 538, 551,
+    38, 40, 51, 52, 53, 55, 56, 58, 62, 64, 66, 300, 304, 305, 306, 308, 314, 315, 317, 318, 319,
+    405, 406, 408, 409, 411, 412, 413, 414, 415, 416, 417, 422, 423, 427, 434, 441, 443, 445, 447,
+    450, 453, 455, 456, 461, 462, 502, 503, 504, 505, 524, 526, 527, 537, 538, 551,
 ];
 
 fn entry(number: u16) -> (u16, u8, &'static str, &'static str) {

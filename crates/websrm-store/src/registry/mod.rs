@@ -29,9 +29,11 @@ use crate::writer::Writer;
 mod certificates;
 mod operators;
 mod schema;
+mod services;
 mod transactions;
 
 pub use schema::MIGRATIONS;
+pub use services::{ReceivedDocument, RecordedDocument, UserChange};
 pub use transactions::{ReceivedTransaction, RecordedTransaction};
 
 const KIND: db::Kind = db::Kind {

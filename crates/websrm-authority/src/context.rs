@@ -1,0 +1,189 @@
+//! The context of a request on the API host (`/transaction`, `/utilisateur`, `/document`),
+//! checked before its body (SW-73.A's 90xx ids and the headers of SW-73 tables 17, 21 and 26,
+//! in the tables' order): the certificate of the handshake, each header's form and repetition,
+//! `ENVIRN` against the service, `CASESSAI`, the operator's tax numbers, the device, the product,
+//! and the certificate `EMPRCERTIFTRANSM` names; and the refusals of these services as the wire
+//! writes them.
+
+use websrm_crypto::{CertificateInfo, inspect_certificate};
+use websrm_domain::{CertificateState, DeviceId, DeviceIdState, GstNumber, QstNumber, Subject};
+use websrm_protocol::catalogue::ErrorCode as E;
+use websrm_protocol::headers::{CertificateHeaders, TransmissionHeaders};
+use websrm_protocol::transaction::Finding;
+use websrm_protocol::wire::WireError;
+use websrm_store::registry::CertificateRecord;
+
+use crate::Authority;
+use crate::service::{Request, Service};
+use crate::structure::Fault;
+
+/// A refusal of a whole request, its errors from the catalogue.
+pub(crate) struct Refused(pub(crate) Vec<Fault>);
+
+impl From<Fault> for Refused {
+    fn from(f: Fault) -> Self {
+        Self(vec![f])
+    }
+}
+
+/// The certificate of the handshake no longer authenticates (011E).
+pub(crate) fn revoked(record: &CertificateRecord) -> Fault {
+    (E::CertificateRevoked, vec![record.serial.to_string()])
+}
+
+/// A finding of the typed readers as the wire writes it, with the transaction's `noTrans`.
+pub(crate) fn finding(f: &Finding, no_trans: Option<String>) -> WireError {
+    WireError {
+        no_trans,
+        id: f.id.to_string(),
+        mess: f.message_fr(),
+        cod_retour: Some(format!("{:02}", f.return_code.value())),
+    }
+}
+
+/// The errors, followed by the companion message when one of them calls for it.
+pub(crate) fn with_companion(mut list: Vec<WireError>) -> Vec<WireError> {
+    let companion = list.iter().any(|e| {
+        e.id.parse().ok().is_some_and(|id: websrm_domain::ErrorId| {
+            E::from_id(id).is_some_and(|c| c.entry().has_companion())
+                || websrm_protocol::transaction::needs_companion(id)
+        })
+    });
+    if companion {
+        list.push(WireError::from_catalogue(E::ContactRetailer, &[]));
+    }
+    list
+}
+
+fn internal(e: websrm_store::Error) -> Refused {
+    tracing::error!(error = %e, "unexpected error");
+    Refused::from((E::Unexpected, Vec::new()))
+}
+
+/// The device that initiated the transactions (`IDAPPRL`), checked known by
+/// [`Authority::check_transmission_headers`].
+pub(crate) fn device_of(headers: &TransmissionHeaders) -> Result<DeviceId, Refused> {
+    match headers.common.device {
+        Some(DeviceIdState::Assigned(id)) => Ok(id),
+        _ => Err(Refused::from((
+            E::DeviceIdUnknown,
+            vec!["0000-0000-0000".to_owned()],
+        ))),
+    }
+}
+
+impl Authority {
+    /// The operator's tax numbers in the headers: each known (008E, 007E), both the same
+    /// operator's (034E), and for an SRS's certificate, the QST number it was issued for (522E).
+    pub(crate) fn check_operator(
+        &self,
+        gst: &GstNumber,
+        qst: &QstNumber,
+        info: &CertificateInfo,
+    ) -> Result<(), Refused> {
+        let (by_qst, by_gst) = self
+            .registry()
+            .operators_by_tax_numbers(qst, gst)
+            .map_err(internal)?;
+        let mut faults = Vec::new();
+        if by_gst.is_none() {
+            faults.push((E::GstHeaderUnknown, vec![gst.to_string()]));
+        }
+        if by_qst.is_none() {
+            faults.push((E::QstHeaderUnknown, vec![qst.to_string()]));
+        }
+        if let (Some(q), Some(g)) = (&by_qst, &by_gst)
+            && q.id != g.id
+        {
+            faults.push((E::TaxHeadersOfTwoOperators, Vec::new()));
+        }
+        if !faults.is_empty() {
+            return Err(Refused(faults));
+        }
+        if let Some(Subject::Srs(srs)) = &info.subject
+            && srs.qst_number() != qst
+        {
+            return Err(Refused::from((E::QstNumberMismatch, vec![qst.to_string()])));
+        }
+        Ok(())
+    }
+
+    /// The device of an SRS's request: issued by this authority, never `0000-0000-0000` outside
+    /// the enrolment (047E). A server's request has none.
+    pub(crate) fn check_device(&self, h: &CertificateHeaders) -> Result<(), Refused> {
+        match h.device {
+            None => Ok(()),
+            Some(DeviceIdState::Unassigned) => Err(Refused::from((
+                E::DeviceIdUnknown,
+                vec!["0000-0000-0000".to_owned()],
+            ))),
+            Some(DeviceIdState::Assigned(device)) => {
+                if self.registry().device(device).map_err(internal)?.is_none() {
+                    return Err(Refused::from((
+                        E::DeviceIdUnknown,
+                        vec![device.to_string()],
+                    )));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The certificate of the mutual-TLS handshake: on record and in force (011E otherwise, as
+    /// for any certificate that no longer authenticates).
+    pub(crate) fn check_presented(
+        &self,
+        request: &Request,
+    ) -> Result<(CertificateInfo, CertificateRecord), Refused> {
+        let unknown = || Refused::from((E::CertificateRevoked, vec!["-".to_owned()]));
+        let presented = request.client_certificate.as_deref().ok_or_else(unknown)?;
+        let info = inspect_certificate(presented).map_err(|_| unknown())?;
+        let record = self
+            .registry()
+            .certificate_by_thumbprint(info.thumbprint)
+            .map_err(internal)?
+            .ok_or_else(|| Refused::from((E::CertificateRevoked, vec![info.serial.to_string()])))?;
+        if record.state != CertificateState::Active {
+            return Err(Refused::from(revoked(&record)));
+        }
+        Ok((info, record))
+    }
+
+    /// The headers, in the order of SW-73 table 21: every defect of form or repetition at once
+    /// (313E, 328E, 012E/037E, 425E, 008E, 007E, 460E, 401E/047E, 001E, 329E, 025E/000E, 003E,
+    /// 440E, 444E, 508E, 451E, 452E); then `ENVIRN` against the service (012E/037E) and
+    /// `CASESSAI` (509E, 510E, 015E); the tax numbers (007E, 008E, 034E, and 522E for an SRS's
+    /// certificate); the device (047E); the product (003E, 001E, 002E, 000E/025E, 041E, 042E,
+    /// 048E, 060E, 442E, 518E); and `EMPRCERTIFTRANSM`, the handshake's certificate (050E).
+    pub(crate) fn check_transmission_headers(
+        &self,
+        request: &Request,
+        info: &CertificateInfo,
+        record: &CertificateRecord,
+    ) -> Result<TransmissionHeaders, Refused> {
+        let pairs: Vec<(&str, &str)> = request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let h = TransmissionHeaders::from_pairs(pairs.iter().copied())
+            .map_err(|problems| Refused(self.header_faults(&pairs, &problems)))?;
+        self.check_context(
+            h.common.environment,
+            h.common.test_case,
+            Service::Transactions,
+        )?;
+
+        self.check_operator(&h.gst, &h.qst, info)?;
+        self.check_device(&h.common)?;
+        self.check_product(&h.common).map_err(|r| Refused(r.0))?;
+
+        if h.thumbprint != info.thumbprint || h.thumbprint != record.thumbprint {
+            return Err(Refused::from((
+                E::ThumbprintMismatch,
+                vec![h.thumbprint.to_string()],
+            )));
+        }
+        Ok(h)
+    }
+}

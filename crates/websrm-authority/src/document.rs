@@ -1,0 +1,209 @@
+//! The `/document` service (SW-73 §4.3.4): an SRS sends its user report (`RUT`) each time one
+//! is produced, or a habitual third-party declaration (`HAB`). In the protocol's order: the
+//! certificate of the handshake (011E); the headers of table 26 (a transmission's, without
+//! `SIGNATRANSM`: the document carries its own signature); the body's structure and the `doc`
+//! string's parameters (`DocumentRequest::read`); the report's tax numbers against the headers
+//! (043E); the certificate `EM` names, the operator's (540E) and in force (469E), whose key must
+//! have made `SI` (417E); then the document is recorded, once by its signature, and numbered.
+
+use time::OffsetDateTime;
+use websrm_crypto::{CertificateInfo, inspect_certificate};
+use websrm_domain::{CertificateState, DeviceIdState, Subject};
+use websrm_protocol::catalogue::ErrorCode as E;
+use websrm_protocol::document::{DocumentRequest, DocumentResponseBody, DocumentType, RetourDoc};
+use websrm_protocol::headers::DocumentHeaders;
+use websrm_protocol::transaction::Finding;
+use websrm_protocol::wire::{JSON_VERSION, WireError};
+use websrm_store::NewAudit;
+use websrm_store::registry::ReceivedDocument;
+
+use crate::Authority;
+use crate::context::{Refused, finding, with_companion};
+use crate::service::{Request, Response, Service};
+use crate::structure::request_fields;
+
+/// Why a document is refused: errors of the catalogue, or findings of the typed reader.
+enum Refusal {
+    Faults(Refused),
+    Findings(Vec<Finding>),
+}
+
+impl From<Refused> for Refusal {
+    fn from(r: Refused) -> Self {
+        Self::Faults(r)
+    }
+}
+
+impl Authority {
+    /// Answers a `/document` request: 200 with the document's number (`noDoc`), or 400 with
+    /// the errors; every answer is in the audit log first.
+    pub fn handle_document(&self, request: &Request) -> Response {
+        let now = self.now();
+        match self.document_request(request, now) {
+            Ok(answer) => answer,
+            Err(refusal) => {
+                let list: Vec<WireError> = match &refusal {
+                    Refusal::Faults(Refused(faults)) => faults
+                        .iter()
+                        .map(|(code, args)| {
+                            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                            WireError::from_catalogue(*code, &args)
+                        })
+                        .collect(),
+                    Refusal::Findings(findings) => {
+                        findings.iter().map(|f| finding(f, None)).collect()
+                    }
+                };
+                let first = list.first().map_or("-", |e| e.id.as_str()).to_owned();
+                let mut audit = NewAudit::new(now, "api", "refuse-document", "-", first.clone());
+                if let Ok(id) = first.parse() {
+                    audit = audit.with_error(id);
+                }
+                let list = match self.registry().append_audit(audit) {
+                    Ok(_) => list,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not write the audit log");
+                        vec![WireError::from_catalogue(E::Unexpected, &[])]
+                    }
+                };
+                answer(
+                    400,
+                    RetourDoc {
+                        json_versi: Some(JSON_VERSION.into()),
+                        list_err: Some(with_companion(list)),
+                        ..RetourDoc::default()
+                    },
+                )
+            }
+        }
+    }
+
+    fn document_request(
+        &self,
+        request: &Request,
+        now: OffsetDateTime,
+    ) -> Result<Response, Refusal> {
+        let (info, record) = self.check_presented(request)?;
+        let headers = self.check_document_headers(request, &info)?;
+        let fields = request_fields(&request.body, "document", "reqDoc", &["typDoc", "doc"])
+            .map_err(Refused::from)?;
+        let document =
+            DocumentRequest::read(&fields.into_iter().collect()).map_err(Refusal::Findings)?;
+        let refuse = |number: u16, parameter: &str, value: Option<&str>| {
+            Refusal::Findings(vec![Finding::new(
+                number,
+                format!("reqDoc/doc/{parameter}"),
+                value,
+            )])
+        };
+        // The report is the operator's: its tax numbers are the headers'.
+        if document.kind == DocumentType::UserReport {
+            let (rt, tq) = (
+                document.get("RT").unwrap_or_default(),
+                document.get("TQ").unwrap_or_default(),
+            );
+            if rt != headers.gst.as_str() || tq != headers.qst.as_str() {
+                return Err(refuse(43, "TQ", Some(tq)));
+            }
+        }
+        // The certificate that signed: the operator's, in force, its key the signature's.
+        let em = document.get("EM").unwrap_or_default();
+        let signer = document
+            .thumbprint()
+            .map(|t| self.registry().certificate_by_thumbprint(t))
+            .transpose()
+            .map_err(|e| {
+                tracing::error!(error = %e, "unexpected error");
+                Refused::from((E::Unexpected, Vec::new()))
+            })?
+            .flatten();
+        let Some(signer) = signer else {
+            return Err(refuse(540, "EM", Some(em)));
+        };
+        let signer_info = inspect_certificate(&signer.der).ok();
+        let operators = match signer_info.as_ref().and_then(|i| i.subject.as_ref()) {
+            Some(Subject::Srs(srs)) => srs.qst_number() == &headers.qst,
+            _ => signer.operator == record.operator,
+        };
+        if !operators {
+            return Err(refuse(540, "EM", Some(em)));
+        }
+        let in_force = !matches!(signer.state, CertificateState::Revoked { .. })
+            && now <= signer.validity.not_after();
+        if !in_force {
+            return Err(Refusal::Faults(Refused::from((
+                E::SignedWithInvalidCertificate,
+                vec![em.to_owned()],
+            ))));
+        }
+        let verified = match (document.signature(), signer_info.and_then(|i| i.public_key)) {
+            (Some(signature), Some(key)) => key
+                .verify(document.signature_input().as_bytes(), &signature)
+                .is_ok(),
+            _ => false,
+        };
+        if !verified {
+            return Err(refuse(417, "SI", document.get("SI")));
+        }
+
+        let Some(DeviceIdState::Assigned(device)) = headers.common.device else {
+            return Err(Refused::from((E::DeviceIdUnknown, Vec::new())).into());
+        };
+        let audit = NewAudit::new(
+            now,
+            "api",
+            "document",
+            device.to_string(),
+            document.kind.code(),
+        );
+        let received = ReceivedDocument::new(
+            headers.common.environment,
+            document.kind.code(),
+            document.get("SI").unwrap_or_default(),
+            device,
+            record.operator,
+            document.doc(),
+        );
+        let (_, recorded) = self
+            .registry()
+            .record_document(received, audit)
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not record the document");
+                Refused::from((E::Unexpected, Vec::new()))
+            })?;
+        Ok(answer(
+            200,
+            RetourDoc {
+                json_versi: Some(JSON_VERSION.into()),
+                cas_essai: crate::service::next_test_case(headers.common.test_case),
+                no_doc: Some(format!("{:010}", recorded.id % 10_000_000_000)),
+                list_err: None,
+            },
+        ))
+    }
+
+    /// The headers of table 26, checked as a transmission's are.
+    fn check_document_headers(
+        &self,
+        request: &Request,
+        info: &CertificateInfo,
+    ) -> Result<DocumentHeaders, Refused> {
+        let pairs: Vec<(&str, &str)> = request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let h = DocumentHeaders::from_pairs(pairs.iter().copied())
+            .map_err(|problems| Refused(self.header_faults(&pairs, &problems)))?;
+        self.check_context(h.common.environment, h.common.test_case, Service::Documents)?;
+        self.check_operator(&h.gst, &h.qst, info)?;
+        self.check_device(&h.common)?;
+        self.check_product(&h.common).map_err(|r| Refused(r.0))?;
+        Ok(h)
+    }
+}
+
+fn answer(status: u16, retour: RetourDoc) -> Response {
+    let body = serde_json::to_vec(&DocumentResponseBody { retour_doc: retour }).unwrap_or_default();
+    Response::new(status, body)
+}
