@@ -3,7 +3,8 @@
 //! in-process ceiling measured in the same run (CSR validation and issuance on every core, no
 //! I/O, no HTTP); then a registry already holding many certificates against a fresh one, in
 //! alternate rounds; then replacements and deletions, which present a client certificate and so
-//! open a connection each. The authority runs in a process of its own (this binary, in child
+//! open a connection each; then transactions, one per request and in batches of 100, each
+//! checked as WEB-SRM checks it and recorded. The authority runs in a process of its own (this binary, in child
 //! mode), so that its peak memory is its own.
 //!
 //! Run with `cargo xtask bench`, which writes the table into `docs/BENCHMARKS.md`.
@@ -11,6 +12,8 @@
 //! same enrolments again with the registry on PostgreSQL, with one and with two authority
 //! processes sharing it.
 //! `WEBSRM_BENCH_FILL` sets the size of the filled registry (default 1,000,000);
+//! `WEBSRM_BENCH_ONLY=transactions` measures transactions end to end (one per request, then in
+//! batches of 100) and stops;
 //! `WEBSRM_BENCH_ONLY=flood` measures enrolments during a flood of sign-ins and stops,
 //! `WEBSRM_BENCH_ONLY=service` measures the service alone and stops, `WEBSRM_BENCH_ONLY=e2e` the
 //! enrolments end to end and stops (for a profiler).
@@ -452,6 +455,100 @@ async fn on_held(served: &Served, held: Vec<(PrivateKey, Vec<u8>, String)>, repl
     load(tasks, started).await
 }
 
+/// Signed transactions, sent over `held`'s keep-alive mutual-TLS connections (a certificate and
+/// a device each), `per_request` in each request: one current transaction (`transActu`) when 1,
+/// otherwise a batch (`transLot`, newest first, `SIGNATRANSM` over it oldest first). Every
+/// transaction and signature is made before the timed part. Each connection sends
+/// `requests_each` requests or stops after `MEASURE`; the load, and the transactions accepted
+/// per second.
+async fn transmissions(
+    served: &Served,
+    held: Vec<(PrivateKey, Vec<u8>, String)>,
+    per_request: usize,
+    requests_each: usize,
+) -> (Load, f64) {
+    let url = format!("{}/transaction", served.api);
+    let start = OffsetDateTime::now_utc() - time::Duration::days(1);
+    let code: websrm_domain::AuthorizationCode = "D8T8-W8W8".parse().unwrap();
+    let mut next = 0u64;
+    let mut work = Vec::new();
+    for (key, der, device) in held {
+        let thumbprint = websrm_crypto::inspect_certificate(&der).unwrap().thumbprint;
+        let mut requests = Vec::with_capacity(requests_each);
+        for _ in 0..requests_each {
+            let mut made = Vec::with_capacity(per_request);
+            for _ in 0..per_request {
+                next += 1;
+                let sale = websrm_tests::example_sale(start, next, next as i64);
+                made.push(websrm_tests::signed_transaction(&key, thumbprint, sale));
+            }
+            let actus: Vec<websrm_crypto::Signature> = made.iter().map(|(_, a)| *a).collect();
+            let signature = key
+                .sign(
+                    websrm_crypto::signatransm_input(&code, device.parse().unwrap(), &actus)
+                        .as_bytes(),
+                )
+                .unwrap();
+            let body = if per_request == 1 {
+                json!({ "reqTrans": { "transActu": made[0].0 } })
+            } else {
+                let lot: Vec<Value> = made.into_iter().rev().map(|(t, _)| t).collect();
+                json!({ "reqTrans": { "transLot": lot } })
+            };
+            requests.push((serde_json::to_vec(&body).unwrap(), signature.to_base64()));
+        }
+        work.push((key, der, device, thumbprint, requests));
+    }
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for (key, der, device, thumbprint, requests) in work {
+        let root = served.root.clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let identity = ClientIdentity {
+                chain: vec![der],
+                key: &key,
+            };
+            let config =
+                websrm_crypto::tls::client_config(std::slice::from_ref(&root), Some(identity))
+                    .unwrap();
+            let client = reqwest::Client::builder()
+                .use_preconfigured_tls(Arc::unwrap_or_clone(config))
+                .http1_only()
+                .build()
+                .unwrap();
+            let mut latencies = Vec::new();
+            for (body, signature) in requests {
+                if started.elapsed() > MEASURE {
+                    break;
+                }
+                let mut request = client
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .body(body);
+                for (name, value) in headers(&device) {
+                    request = request.header(name, value);
+                }
+                request = request
+                    .header("NOTPS", "567891234RT0001")
+                    .header("NOTVQ", "5678912340TQ0001")
+                    .header("SIGNATRANSM", signature)
+                    .header("EMPRCERTIFTRANSM", thumbprint.to_string());
+                let begun = Instant::now();
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap();
+                assert_eq!(status, 200, "{text}");
+                latencies.push(begun.elapsed());
+            }
+            latencies
+        }));
+    }
+    let load = load(tasks, started).await;
+    let transactions = load.rate * per_request as f64;
+    (load, transactions)
+}
+
 /// Validation and issuance on every core, no I/O, no HTTP.
 fn ceiling(csrs: &[(PrivateKey, String)]) -> f64 {
     let ca = Arc::new(
@@ -695,6 +792,19 @@ fn main() {
         eprintln!("end to end: {:.0} enrolments/s", empty.rate);
         return;
     }
+    if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("transactions") {
+        let dir = tempfile::tempdir().unwrap();
+        let served = Served::start(dir.path());
+        let held = runtime.block_on(enrolled(&served, CONNECTIONS));
+        let (one, one_rate) = runtime.block_on(transmissions(&served, held, 1, 1000));
+        let held = runtime.block_on(enrolled(&served, CONNECTIONS));
+        let (lot, lot_rate) = runtime.block_on(transmissions(&served, held, 100, 12));
+        eprintln!(
+            "transactions: one per request {one_rate:.0}/s p50 {:.1} ms; batches of 100 {lot_rate:.0}/s p50 {:.1} ms",
+            one.p50_ms, lot.p50_ms
+        );
+        return;
+    }
     if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("flood") {
         let dir = tempfile::tempdir().unwrap();
         let served = Served::start(dir.path());
@@ -737,6 +847,10 @@ fn main() {
     let rem = runtime.block_on(on_held(&served, held, true));
     let held = runtime.block_on(enrolled(&served, 1500));
     let sup = runtime.block_on(on_held(&served, held, false));
+    let held = runtime.block_on(enrolled(&served, CONNECTIONS));
+    let (one_by_one, one_rate) = runtime.block_on(transmissions(&served, held, 1, 1000));
+    let held = runtime.block_on(enrolled(&served, CONNECTIONS));
+    let (batches, batch_rate) = runtime.block_on(transmissions(&served, held, 100, 12));
     let (_, peak_empty) = served.memory();
     drop(served);
 
@@ -815,6 +929,19 @@ fn main() {
     );
     rem.row("replacements (REM, mutual TLS, a connection each): per s");
     sup.row("deletions (SUP, mutual TLS, a connection each): per s");
+    println!(
+        "| transactions end to end, one current transaction per request, {CONNECTIONS} mutual-TLS keep-alive connections (a device each), every one checked and recorded: transactions/s, p50 / p99 (ms) | {one_rate:.0}, {:.1} / {:.1} | | |",
+        one_by_one.p50_ms, one_by_one.p99_ms
+    );
+    println!(
+        "| the same in batches of 100 (`transLot`): transactions/s, p50 / p99 per request (ms) | {batch_rate:.0}, {:.1} / {:.1} | | |",
+        batches.p50_ms, batches.p99_ms
+    );
+    println!(
+        "| transactions one per request / enrolments; in batches of 100 / one per request | {:.2}; {:.2} | | |",
+        one_rate / empty.rate,
+        batch_rate / one_rate.max(1.0)
+    );
     println!(
         "| authority resident memory (MiB): at start, after {:.0}k enrolments, peak | {:.0}, {:.0}, {:.0} | flat | {} |",
         empty.rate * MEASURE.as_secs_f64() / 1000.0,

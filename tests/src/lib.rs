@@ -452,3 +452,50 @@ impl Drop for AgentOnLoopback {
         }
     }
 }
+
+/// `sale` signed with `key` as the first of its chain (`preced` 88 `=`), made at its
+/// `datTrans` by the certificate `thumbprint`, with the test product's software block: its
+/// JSON and its `actu`.
+pub fn signed_transaction(
+    key: &websrm_crypto::PrivateKey,
+    thumbprint: websrm_domain::Thumbprint,
+    sale: websrm_protocol::transaction::Sale,
+) -> (serde_json::Value, websrm_crypto::Signature) {
+    use websrm_crypto::{Preceding, TransactionSignatureInput};
+    use websrm_protocol::transaction::values::SignatureText;
+    use websrm_protocol::transaction::{Signatures, SoftwareBlock};
+    let amounts = sale.amounts;
+    let (number, date) = (sale.number.as_str().to_owned(), sale.date.to_string());
+    let input = TransactionSignatureInput {
+        no_trans: &number,
+        dat_trans: &date,
+        tps: &amounts.gst.to_string(),
+        tvq: &amounts.qst.to_string(),
+        apres_tax: &amounts.after_tax.to_string(),
+        no_tps: &sale.tax_numbers.gst,
+        no_tvq: &sale.tax_numbers.qst,
+        mod_impr: sale.print_mode.code(),
+        mod_trans: sale.mode.code(),
+        preced: Preceding::First,
+    };
+    let actu = key.sign(input.to_text().as_bytes()).expect("a signature");
+    let product = test_product();
+    let made_at = sale.date;
+    let transaction = sale.signed(
+        Signatures {
+            made_at,
+            actu: actu.to_base64().parse().expect("88 characters"),
+            preced: SignatureText::first(),
+        },
+        thumbprint.to_string(),
+        SoftwareBlock {
+            srs_id: product.srs_id,
+            version_id: product.version_id,
+            certification_code: product.certification_code,
+            partner_id: product.partner_id,
+            version: product.version,
+            parent_version: product.parent_version,
+        },
+    );
+    (transaction.to_json(), actu)
+}

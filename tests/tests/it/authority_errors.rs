@@ -626,6 +626,46 @@ async fn every_error_of_the_conformity_service() {
     )
     .await;
 
+    // An unregistered version (IDVERSI zeros) of an SRS none of whose versions is certified
+    // (041E).
+    let never_certified = Product::new(
+        Environment::Dev,
+        p.partner_id,
+        "0000000000000005".parse().unwrap(),
+        "0000000000000006".parse().unwrap(),
+        p.certification_code.clone(),
+        "0.9".parse().unwrap(),
+        "0".parse().unwrap(),
+        false,
+    );
+    s.authority
+        .registry()
+        .add_product(
+            &never_certified,
+            NewAudit::new(now, "test", "product", "x", ""),
+        )
+        .unwrap();
+    run(
+        &s,
+        &api_client,
+        vec![case(
+            "an unregistered version of an SRS never certified",
+            with_header(
+                with_header(
+                    with_header(zeros(), "IDSEV", Some("0000000000000005")),
+                    "IDVERSI",
+                    Some("0000000000000000"),
+                ),
+                "CODCERTIF",
+                Some("FOB000000000"),
+            ),
+            ajo(&good),
+            "JW00B999041E",
+            "94",
+        )],
+    )
+    .await;
+
     // A superseded code (069E), after the operator received a new one.
     let registry = s.authority.registry();
     let op = registry

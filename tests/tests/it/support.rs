@@ -241,43 +241,5 @@ pub(crate) fn restaurant_sale(no: &str, date: &str) -> Sale {
 /// signed first in its chain with `held`'s key over the values its `actu` covers: its JSON and
 /// its `actu`.
 pub(crate) fn full_transaction(held: &Held, no: &str, date: &str) -> (Value, Signature) {
-    use websrm_tests::websrm_crypto::{Preceding, TransactionSignatureInput};
-    use websrm_tests::websrm_domain::{GstNumber, QstNumber};
-    use websrm_tests::websrm_protocol::transaction::values::*;
-    use websrm_tests::websrm_protocol::transaction::*;
-    let gst: GstNumber = "567891234RT0001".parse().unwrap();
-    let qst: QstNumber = "5678912340TQ0001".parse().unwrap();
-    let sale = restaurant_sale(no, date);
-    let amounts = sale.amounts;
-    let input = TransactionSignatureInput {
-        no_trans: no,
-        dat_trans: date,
-        tps: &amounts.gst.to_string(),
-        tvq: &amounts.qst.to_string(),
-        apres_tax: &amounts.after_tax.to_string(),
-        no_tps: &gst,
-        no_tvq: &qst,
-        mod_impr: sale.print_mode.code(),
-        mod_trans: sale.mode.code(),
-        preced: Preceding::First,
-    };
-    let actu = held.key.sign(input.to_text().as_bytes()).unwrap();
-    let product = test_product();
-    let transaction = sale.signed(
-        Signatures {
-            made_at: date.parse().unwrap(),
-            actu: actu.to_base64().parse().unwrap(),
-            preced: SignatureText::first(),
-        },
-        held.info.thumbprint.to_string(),
-        SoftwareBlock {
-            srs_id: product.srs_id,
-            version_id: product.version_id,
-            certification_code: product.certification_code,
-            partner_id: product.partner_id,
-            version: product.version,
-            parent_version: product.parent_version,
-        },
-    );
-    (transaction.to_json(), actu)
+    websrm_tests::signed_transaction(&held.key, held.info.thumbprint, restaurant_sale(no, date))
 }

@@ -118,6 +118,11 @@ async fn transmissions_follow_the_certificate_rules() {
         again["retourTrans"]["retourTransActu"]["psiDatTrans"],
         answer["retourTrans"]["retourTransActu"]["psiDatTrans"]
     );
+    // The batch too: the same noLot and datLot.
+    assert_eq!(
+        again["retourTrans"]["retourTransLot"], answer["retourTrans"]["retourTransLot"],
+        "{again}"
+    );
     assert_eq!(count(&s), 2);
 
     // Errors are where the protocol's sample client reads them: retourTransActu.listErr.
@@ -899,4 +904,93 @@ async fn every_context_defect_of_a_transmission_has_its_id() {
     )
     .await;
     assert_eq!(status, 200, "{answer}");
+}
+
+/// Transactions signed offline with a certificate that was replaced before they could be sent
+/// are the SRS's own: the batch is accepted under the new certificate. One signed with the old
+/// key after the replacement is 469E.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_signed_before_a_replacement_is_accepted_after_it() {
+    use websrm_tests::websrm_crypto::{Csr, PrivateKey};
+    use websrm_tests::websrm_protocol::wire::Modification;
+    let s = Served::start(Environment::Dev);
+    let c = client(&s, Environment::Dev);
+    let (old, answer) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse du bar"),
+    )
+    .await;
+    let device_id = answer.device_id.unwrap();
+    let device = device_id.to_string();
+    // Two sales recorded offline, signed with the certificate in force.
+    let (t1, a1) = transaction(&old, "0000000061");
+    let (t2, a2) = transaction(&old, "0000000062");
+    // Then the certificate is replaced.
+    let key = PrivateKey::generate().unwrap();
+    let csr = Csr::build(&michel("Caisse du bar"), &key)
+        .unwrap()
+        .to_wire();
+    let replaced = c
+        .send(
+            &headers(Environment::Dev, Some(DeviceIdState::Assigned(device_id))),
+            &Modification::Replace {
+                csr,
+                serial: old.info.serial,
+            },
+            Some(old.identity()),
+        )
+        .await
+        .expect("the replacement succeeds");
+    let new = held(key, &replaced);
+    let url = format!("{}/transaction", s.api_base);
+    let mtls = plain_client(&s, Some(new.identity()));
+    // The batch, and a current transaction of the new certificate.
+    let (t3, a3) = transaction(&new, "0000000063");
+    let body = json!({ "reqTrans": { "transActu": t3, "transLot": [t2, t1] } }).to_string();
+    let (status, answer) = post(
+        &mtls,
+        &url,
+        &headers_for(&new, &device, &[a1, a2, a3]),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["retourTrans"]["retourTransLot"]
+            .get("listErr")
+            .is_none()
+    );
+
+    // Signed with the old key after the replacement (tomorrow): 469E.
+    let tomorrow = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    let date = format!(
+        "{:04}{:02}{:02}120000",
+        tomorrow.year(),
+        u8::from(tomorrow.month()),
+        tomorrow.day()
+    );
+    let (late, actu) = full_transaction(&old, "0000000064", &date);
+    let body = json!({ "reqTrans": { "transActu": late } }).to_string();
+    let (status, answer) = post(&mtls, &url, &headers_for(&new, &device, &[actu]), &body).await;
+    assert_eq!(status, 400, "{answer}");
+    let first = &answer["retourTrans"]["retourTransActu"]["listErr"][0];
+    assert_eq!(
+        (first["id"].as_str(), first["codRetour"].as_str()),
+        (Some("JW00B999469E"), Some("16")),
+        "{answer}"
+    );
+    // The old certificate itself no longer authenticates.
+    let (status, answer) = post(
+        &plain_client(&s, Some(old.identity())),
+        &url,
+        &headers_for(&old, &device, &[]),
+        &json!({ "reqTrans": { "transLot": [] } }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["retourTrans"]["retourTransActu"]["listErr"][0]["id"],
+        "JW00B999011E"
+    );
 }

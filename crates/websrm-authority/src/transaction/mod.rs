@@ -215,7 +215,25 @@ impl Authority {
             .zip(&records)
             .find(|((_, _, _, batched), _)| !batched)
             .map(|(_, r)| r.clone());
-        let stamp = timestamp(now);
+        // A batch whose every transaction came before, together, is that batch sent again (its
+        // answer lost): it gets its first numbers back.
+        let batched: Vec<_> = accepted
+            .iter()
+            .zip(&records)
+            .filter(|((_, _, _, batched), _)| *batched)
+            .map(|(_, r)| r)
+            .collect();
+        let (lot_seq, lot_at) = match batched.as_slice() {
+            [first, rest @ ..]
+                if !first.new
+                    && rest
+                        .iter()
+                        .all(|r| !r.new && r.audit_seq == first.audit_seq) =>
+            {
+                (first.audit_seq, first.received_at)
+            }
+            _ => (entry.seq, now),
+        };
         let retour_trans_actu = actu_result.map(|result| match (result, current_record) {
             (Ok(_), Some(first)) => RetourTransActu {
                 no_trans: req.trans_actu.as_ref().and_then(|t| t.no_trans.clone()),
@@ -238,8 +256,8 @@ impl Authority {
         let lot_list = (self.environment().is_conformity() && !lot_errors.is_empty())
             .then(|| with_companion(lot_errors.into_iter().flat_map(|f| f.0).collect()));
         let retour_trans_lot = (!lot.is_empty()).then(|| RetourTransLot {
-            no_lot: Some(format!("{:010}", entry.seq % 10_000_000_000)),
-            dat_lot: Some(stamp.clone()),
+            no_lot: Some(format!("{:010}", lot_seq % 10_000_000_000)),
+            dat_lot: Some(timestamp(lot_at)),
             list_err: lot_list,
         });
         let failed = retour_trans_actu
