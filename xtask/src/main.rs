@@ -201,7 +201,10 @@ fn bench(root: &Path, only: Option<&str>) -> Result<()> {
              6 s; next to the in-process ceiling (validate and issue on every core, no I/O, no HTTP). \
              Then a registry holding 1,000,000 certificates and a fresh one, served side by side and \
              sent enrolments in alternate rounds of 3 s (the disk is as noisy as the cores), then REM \
-             and SUP, which present a client certificate and so open a TLS connection each; the authority's resident memory \
+             and SUP, which present a client certificate and so open a TLS connection each, and \
+             transactions over 16 mutual-TLS connections (a certificate and a device each), signed \
+             before the timed part, every one checked as WEB-SRM checks it and recorded: one current \
+             transaction per request, then batches of 100; the authority's resident memory \
              from /proc. Last, the same enrolments with the registry on PostgreSQL (a throw-away \
              server on the same machine, `fsync` on), with one authority process and with two \
              processes sharing the database, the connections spread over both.",

@@ -20,7 +20,7 @@ use websrm_store::registry::ReceivedDocument;
 use crate::Authority;
 use crate::context::{Refused, finding, with_companion};
 use crate::service::{Request, Response, Service};
-use crate::structure::request_fields;
+use crate::structure::{repeated_field, request_fields};
 
 /// Why a document is refused: errors of the catalogue, or findings of the typed reader.
 enum Refusal {
@@ -87,6 +87,9 @@ impl Authority {
         let headers = self.check_document_headers(request, &info)?;
         let fields = request_fields(&request.body, "document", "reqDoc", &["typDoc", "doc"])
             .map_err(Refused::from)?;
+        if let Some((parent, field)) = repeated_field(&request.body) {
+            return Err(Refused::from((E::ChildFieldRepeated, vec![parent, field])).into());
+        }
         let document =
             DocumentRequest::read(&fields.into_iter().collect()).map_err(Refusal::Findings)?;
         let refuse = |number: u16, parameter: &str, value: Option<&str>| {

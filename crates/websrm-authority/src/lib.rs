@@ -1,10 +1,12 @@
-//! A WEB-SRM-compatible certificate authority: it validates certificate requests as Revenu
-//! Québec's service does (same error ids, same `codRetour`), issues, replaces and deletes
-//! certificates, keeps its registry in SQLite, and serves the enrolment and API hosts over TLS.
-//! Vendors run it locally to test against; it is also a complete reference authority.
+//! A WEB-SRM-compatible authority: it validates certificate requests as Revenu Québec's service
+//! does (same error ids, same `codRetour`), issues, replaces and deletes certificates; examines
+//! transactions, user accounts and documents as WEB-SRM does and records them; keeps its
+//! registry in SQLite or PostgreSQL, and serves the enrolment and API hosts over TLS. Vendors run
+//! it locally to test against; it is also a complete reference authority.
 //!
 //! - [`AuthorityFiles`]: the authority's folder (registry, sealed keys, certificates).
-//! - [`Authority`]: answers certificate requests ([`Authority::handle`]), synchronously.
+//! - [`Authority`]: answers every service's requests ([`Authority::handle`]: `/enrolement`,
+//!   `/certificats`, `/transaction`, `/utilisateur`, `/document`), synchronously.
 //! - [`server`]: the two HTTPS listeners.
 //! - [`seed`]: the DEV test data of the protocol's published test cases.
 #![forbid(unsafe_code)]

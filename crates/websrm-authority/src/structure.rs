@@ -1,10 +1,13 @@
 //! The structure of a request body, checked as WEB-SRM checks it before its content: JSON
 //! (200E), one top-level field and only the service's (314E another field, 315E none, 316E
-//! repeated), and inside it only the fields it may hold (300E), each once (306E). Duplicated
-//! keys are seen, which a map-based parser would silently merge.
+//! repeated), and inside it only the fields it may hold (300E), each once (306E), and no field
+//! repeated at any depth (306E). Duplicated keys are seen, which a map-based parser would
+//! silently merge.
+
+use std::cell::RefCell;
 
 use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use websrm_protocol::catalogue::ErrorCode as E;
@@ -45,6 +48,99 @@ pub(crate) fn request_fields(
         }
     }
     Ok(fields.0)
+}
+
+/// The first field repeated inside any object of `bytes`, at any depth, as its parent's path
+/// and its name (`reqTrans/transActu/mont`, `TPS`): a map-based parser would keep one of the
+/// two silently, and WEB-SRM refuses it (306E). `None` when there is none, or when `bytes` is
+/// not JSON (which the structure check reports).
+pub(crate) fn repeated_field(bytes: &[u8]) -> Option<(String, String)> {
+    let found = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    Seek {
+        path: String::new(),
+        found: &found,
+    }
+    .deserialize(&mut de)
+    .ok()?;
+    found.into_inner()
+}
+
+/// Walks a JSON value, noting the first repeated field.
+struct Seek<'f> {
+    path: String,
+    found: &'f RefCell<Option<(String, String)>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Seek<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seek<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut keys: Vec<String> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if keys.contains(&key) && self.found.borrow().is_none() {
+                *self.found.borrow_mut() = Some((self.path.clone(), key.clone()));
+            }
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}/{key}", self.path)
+            };
+            map.next_value_seed(Seek {
+                path,
+                found: self.found,
+            })?;
+            keys.push(key);
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(Seek {
+                path: self.path.clone(),
+                found: self.found,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
 }
 
 /// A JSON object read as its entries in order, keeping duplicates.

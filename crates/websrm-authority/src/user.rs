@@ -21,7 +21,7 @@ use websrm_store::registry::{CertificateRecord, UserChange};
 use crate::Authority;
 use crate::context::{Refused, finding, with_companion};
 use crate::service::{Request, Response, Service};
-use crate::structure::request_fields;
+use crate::structure::{repeated_field, request_fields};
 
 /// Why a user request is refused: errors of the catalogue, or findings of the typed reader.
 enum Refusal {
@@ -89,6 +89,9 @@ impl Authority {
             &["modif", "nomUtil", "noTax"],
         )
         .map_err(Refused::from)?;
+        if let Some((parent, field)) = repeated_field(&request.body) {
+            return Err(Refused::from((E::ChildFieldRepeated, vec![parent, field])).into());
+        }
         let req = UserRequest::read(&fields.into_iter().collect()).map_err(Refusal::Findings)?;
         let server = headers.initiating == InitiatingDevice::Server;
         let srs_certificate = matches!(info.subject, Some(Subject::Srs(_)));

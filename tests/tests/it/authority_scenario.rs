@@ -426,7 +426,7 @@ async fn both_server_codes_and_a_first_certification_with_version_zero() {
         .send(&h, &Modification::Add { csr }, None)
         .await
         .unwrap_err();
-    assert!(format!("{e}").contains("JW00B999042E"), "{e}");
+    assert!(format!("{e}").contains("JW00B999442E"), "{e}");
 }
 
 /// The administration API: a new operator and its code, which becomes active only after the

@@ -107,7 +107,10 @@ async fn clients_enrol_while_the_authority_is_killed_and_nothing_is_lost() {
                         .timeout(Duration::from_secs(5))
                         .build()
                         .unwrap();
-                    let mut request = client.post(&url).body(body.clone());
+                    let mut request = client
+                        .post(&url)
+                        .header("Content-Type", "application/json")
+                        .body(body.clone());
                     for (name, value) in header_pairs("0000-0000-0000") {
                         request = request.header(name, value);
                     }

@@ -163,6 +163,13 @@ async fn user_accounts_are_declared_removed_and_validated() {
             "95",
         ),
         (
+            "a tax number sent twice",
+            h.clone(),
+            good.replacen("\"noTPS\"", "\"noTPS\":\"567891234RT0001\",\"noTPS\"", 1),
+            "306E",
+            "95",
+        ),
+        (
             "a field of another service",
             h.clone(),
             json!({"reqTrans": {}}).to_string(),

@@ -22,7 +22,7 @@ fn headers_for(held: &Held, device: &str, actus: &[Signature]) -> Vec<(String, S
         .key
         .sign(
             signatransm_input(
-                &"D8T8-W8W8".parse().unwrap(),
+                held.info.subject.as_ref().unwrap().authorization_code(),
                 device.parse().unwrap(),
                 actus,
             )
@@ -895,6 +895,18 @@ async fn every_context_defect_of_a_transmission_has_its_id() {
         (Some("JW00B999536E"), Some("14")),
         "{answer}"
     );
+    // Every service of the API host requires CONTENT-TYPE application/json (415).
+    for path in ["transaction", "utilisateur", "document", "certificats"] {
+        let mut request = mtls
+            .post(format!("{}/{path}", s.api_base))
+            .header("Content-Type", "text/plain")
+            .body(json!({ "reqTrans": { "transActu": t } }).to_string());
+        for (name, value) in &good {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let status = request.send().await.unwrap().status().as_u16();
+        assert_eq!(status, 415, "/{path}");
+    }
     // And the good request is taken.
     let (status, answer) = post(
         &mtls,
@@ -992,5 +1004,605 @@ async fn a_batch_signed_before_a_replacement_is_accepted_after_it() {
     assert_eq!(
         answer["retourTrans"]["retourTransActu"]["listErr"][0]["id"],
         "JW00B999011E"
+    );
+}
+
+/// One defect of a transaction: what it is, the changes to a valid one (a JSON pointer and the
+/// value to put there, or `None` to remove the field), the `CASESSAI` to send (the sums are
+/// checked with a test case), and the id and `codRetour` expected.
+type Defect<'a> = (
+    &'a str,
+    Vec<(&'a str, Option<Value>)>,
+    &'a str,
+    &'a str,
+    &'a str,
+);
+
+/// Every id of SW-73.A's transaction ranges that the content of one transaction can produce, from
+/// a plain HTTP client, each with the `codRetour` the guide gives it: the first error of the
+/// answer, with the transaction's `noTrans`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_content_id_of_a_transaction_from_a_plain_client() {
+    let s = Served::start(Environment::Dev);
+    let c = client(&s, Environment::Dev);
+    let (a, answer) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse du bar"),
+    )
+    .await;
+    let device = answer.device_id.unwrap().to_string();
+    let url = format!("{}/transaction", s.api_base);
+    let mtls = plain_client(&s, Some(a.identity()));
+    let (good, actu) = transaction(&a, "0000000070");
+    let h = headers_for(&a, &device, std::slice::from_ref(&actu));
+    let reference =
+        json!({"noTrans": "0000000069", "datTrans": "20261126150900", "avantTax": "+000000012.00"});
+    let transport = |descr: &str| -> Vec<(&'static str, Option<Value>)> {
+        vec![
+            ("/sectActi", Some(json!({"abrvt": "TRP"}))),
+            ("/nomUtil", Some(json!("Michel Untel"))),
+            (
+                "/items",
+                Some(
+                    json!([{"qte": "+00001.00", "descr": descr, "prix": "+000000012.00", "tax": "FP", "acti": "TRP"}]),
+                ),
+            ),
+        ]
+    };
+    let address = |field: &str, value: &str| {
+        let mut adr = json!({"typAdr": "EXP", "noCiviq": "100", "rue": "Rue Principale", "vil": "Montréal", "cp": "H2X1Y4"});
+        adr[field] = json!(value);
+        Some(json!({"noTvqClint": "1234567890TQ0001", "adr": [adr]}))
+    };
+    let item = |descr: &str, prix: &str, tax: &str, acti: &str| json!({"qte": "+00001.00", "descr": descr, "prix": prix, "tax": tax, "acti": acti});
+    let poutine = item("Poutine", "+000000012.00", "FP", "RES");
+    let zero = "+000000000.00";
+    let defects: Vec<Defect<'_>> = vec![
+        (
+            "an unknown sector",
+            vec![("/sectActi/abrvt", Some(json!("XYZ")))],
+            "000.000",
+            "405E",
+            "96",
+        ),
+        (
+            "an empty business name",
+            vec![("/nomMandt", Some(json!("")))],
+            "000.000",
+            "407E",
+            "16",
+        ),
+        (
+            "a quantity of another form",
+            vec![("/items/0/qte", Some(json!("1")))],
+            "000.000",
+            "409E",
+            "96",
+        ),
+        (
+            "a one-letter description",
+            vec![("/items/0/descr", Some(json!("P")))],
+            "000.000",
+            "410E",
+            "16",
+        ),
+        (
+            "an unknown tax",
+            vec![("/items/0/tax", Some(json!("GST")))],
+            "000.000",
+            "412E",
+            "96",
+        ),
+        (
+            "a short preced",
+            vec![("/signa/preced", Some(json!("court")))],
+            "000.000",
+            "417E",
+            "96",
+        ),
+        (
+            "a utc of another zone",
+            vec![("/utc", Some(json!("-06:00N")))],
+            "000.000",
+            "423E",
+            "96",
+        ),
+        (
+            "a versi with a dash",
+            vec![("/SEV/versi", Some(json!("1.0.0-rc")))],
+            "000.000",
+            "441E",
+            "96",
+        ),
+        (
+            "an empty versiParn",
+            vec![("/SEV/versiParn", Some(json!("")))],
+            "000.000",
+            "443E",
+            "96",
+        ),
+        (
+            "a transport item out of the list",
+            transport("Poutine"),
+            "000.000",
+            "445E",
+            "96",
+        ),
+        (
+            "an unknown commerElectr",
+            vec![("/commerElectr", Some(json!("X")))],
+            "000.000",
+            "447E",
+            "96",
+        ),
+        (
+            "a postal code of another form",
+            vec![("/docAdr/docCp", Some(json!("123456")))],
+            "000.000",
+            "448E",
+            "16",
+        ),
+        (
+            "a civic number of 17 characters",
+            vec![("/docAdr/docNoCiviq", Some(json!("1".repeat(17))))],
+            "000.000",
+            "449E",
+            "16",
+        ),
+        (
+            "an instalment of another form",
+            vec![
+                ("/mont/versActu", Some(json!("5"))),
+                ("/mont/versAnt", Some(json!(zero))),
+                ("/mont/sold", Some(json!("+000000008.80"))),
+            ],
+            "000.000",
+            "450E",
+            "96",
+        ),
+        (
+            "a transport activity in a restaurant",
+            vec![("/items/0/acti", Some(json!("TRP")))],
+            "000.000",
+            "454E",
+            "96",
+        ),
+        (
+            "an unknown service type",
+            vec![("/sectActi/typServ", Some(json!("XXX")))],
+            "000.000",
+            "455E",
+            "96",
+        ),
+        (
+            "a table number of one character",
+            vec![("/sectActi/noTabl", Some(json!("1")))],
+            "000.000",
+            "456E",
+            "96",
+        ),
+        (
+            "no customers",
+            vec![("/sectActi/nbClint", Some(json!("000")))],
+            "000.000",
+            "458E",
+            "96",
+        ),
+        (
+            "an unknown relation",
+            vec![("/relaCommer", Some(json!("B2X")))],
+            "000.000",
+            "461E",
+            "96",
+        ),
+        (
+            "an unknown address type",
+            vec![("/clint", address("typAdr", "XXX"))],
+            "000.000",
+            "462E",
+            "96",
+        ),
+        (
+            "a customer QST number of another form",
+            vec![("/clint", Some(json!({"noTvqClint": "123"})))],
+            "000.000",
+            "463E",
+            "16",
+        ),
+        (
+            "a phone number of 3 digits",
+            vec![("/clint", Some(json!({"tel1": "123"})))],
+            "000.000",
+            "464E",
+            "16",
+        ),
+        (
+            "an e-mail without @",
+            vec![("/clint", Some(json!({"courl": "michel.exemple.com"})))],
+            "000.000",
+            "465E",
+            "16",
+        ),
+        (
+            "no file number",
+            vec![("/noDossFO", None)],
+            "000.000",
+            "466E",
+            "16",
+        ),
+        (
+            "a one-letter street",
+            vec![("/clint", address("rue", "R"))],
+            "000.000",
+            "467E",
+            "16",
+        ),
+        (
+            "a name ending with a space",
+            vec![("/nomMandt", Some(json!("Resto ")))],
+            "000.000",
+            "468E",
+            "16",
+        ),
+        (
+            "an address postal code of 4 digits",
+            vec![("/clint", address("cp", "1234"))],
+            "000.000",
+            "471E",
+            "16",
+        ),
+        (
+            "two identical references",
+            vec![("/refs", Some(json!([reference, reference])))],
+            "000.000",
+            "503E",
+            "96",
+        ),
+        (
+            "a closing receipt without payment",
+            vec![("/modPai", Some(json!("SOB")))],
+            "000.000",
+            "505E",
+            "96",
+        ),
+        (
+            "Autre without a precision",
+            transport("Autre"),
+            "000.000",
+            "507E",
+            "16",
+        ),
+        (
+            "a total that is not the sum",
+            vec![("/mont/apresTax", Some(json!("+000000013.81")))],
+            "003.001",
+            "523E",
+            "96",
+        ),
+        (
+            "left without paying, paid by card",
+            vec![
+                ("/modImpr", Some(json!("PSP"))),
+                ("/formImpr", Some(json!("NON"))),
+            ],
+            "000.000",
+            "528E",
+            "96",
+        ),
+        (
+            "a tip without a user",
+            vec![("/mont/pourb", Some(json!("+000000002.00")))],
+            "000.000",
+            "529E",
+            "16",
+        ),
+        (
+            "one instalment field alone",
+            vec![("/mont/versActu", Some(json!("+000000013.80")))],
+            "000.000",
+            "532E",
+            "16",
+        ),
+        (
+            "an earlier instalment without a reference",
+            vec![
+                ("/mont/versActu", Some(json!("+000000006.80"))),
+                ("/mont/versAnt", Some(json!("+000000007.00"))),
+                ("/mont/sold", Some(json!(zero))),
+            ],
+            "000.000",
+            "534E",
+            "96",
+        ),
+        (
+            "instalments that do not add up",
+            vec![
+                ("/mont/versActu", Some(json!("+000000006.80"))),
+                ("/mont/versAnt", Some(json!(zero))),
+                ("/mont/sold", Some(json!("+000000001.00"))),
+            ],
+            "003.001",
+            "535E",
+            "96",
+        ),
+        (
+            "a restaurant sale without its service type",
+            vec![("/sectActi/typServ", None)],
+            "000.000",
+            "537E",
+            "96",
+        ),
+        (
+            "an adjustment without the amount due",
+            vec![("/mont/ajus", Some(json!("-000000000.01")))],
+            "000.000",
+            "538E",
+            "96",
+        ),
+        (
+            "a priced precision without a quantity",
+            vec![(
+                "/items/0/preci",
+                Some(
+                    json!([{"descr": "Extra fromage", "prix": "+000000001.00", "tax": "FP", "acti": "RES"}]),
+                ),
+            )],
+            "000.000",
+            "541E",
+            "16",
+        ),
+        (
+            "a priced precision without a tax",
+            vec![(
+                "/items/0/preci",
+                Some(
+                    json!([{"descr": "Extra fromage", "qte": "+00001.00", "prix": "+000000001.00", "acti": "RES"}]),
+                ),
+            )],
+            "000.000",
+            "542E",
+            "16",
+        ),
+        (
+            "a service charge taxed F",
+            vec![(
+                "/items",
+                Some(json!([
+                    poutine,
+                    item("Frais de service", "+000000001.00", "F", "RES")
+                ])),
+            )],
+            "000.000",
+            "543E",
+            "96",
+        ),
+        (
+            "a habitual third party without its customer block",
+            vec![("/items/0/acti", Some(json!("HAB")))],
+            "000.000",
+            "545E",
+            "16",
+        ),
+        (
+            "nothing due, paid by card",
+            vec![
+                ("/mont/ajus", Some(json!("-000000013.80"))),
+                ("/mont/mtdu", Some(json!(zero))),
+            ],
+            "000.000",
+            "546E",
+            "16",
+        ),
+        (
+            "an amount due that is not the sum",
+            vec![
+                ("/mont/ajus", Some(json!("-000000000.01"))),
+                ("/mont/mtdu", Some(json!("+000000013.00"))),
+            ],
+            "003.001",
+            "547E",
+            "96",
+        ),
+        (
+            "cash on an online sale",
+            vec![
+                ("/commerElectr", Some(json!("O"))),
+                ("/modPai", Some(json!("ARG"))),
+            ],
+            "000.000",
+            "548E",
+            "16",
+        ),
+        (
+            "a cancelled addition with an adjustment",
+            vec![
+                ("/items", Some(json!([item("Poutine", zero, "SOB", "SOB")]))),
+                (
+                    "/mont",
+                    Some(
+                        json!({"avantTax": zero, "TPS": zero, "TVQ": zero, "apresTax": zero, "ajus": zero, "mtdu": zero}),
+                    ),
+                ),
+                ("/modPai", Some(json!("AUC"))),
+                ("/refs", Some(json!([reference]))),
+            ],
+            "000.000",
+            "549E",
+            "96",
+        ),
+        (
+            "a priced item of no activity",
+            vec![("/items/0/acti", Some(json!("SOB")))],
+            "000.000",
+            "550E",
+            "16",
+        ),
+        (
+            "a cancellation without its reason",
+            vec![(
+                "/items",
+                Some(json!([
+                    poutine,
+                    item("Annulation", "-000000012.00", "FP", "RES")
+                ])),
+            )],
+            "000.000",
+            "551E",
+            "16",
+        ),
+        (
+            "a supplementary tax without its item",
+            vec![("/items/0/tax", Some(json!("FPS")))],
+            "000.000",
+            "554E",
+            "16",
+        ),
+        (
+            "a leaf given children",
+            vec![("/noTrans", Some(json!({"a": "1"})))],
+            "000.000",
+            "308E",
+            "95",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (what, changes, test_case, id, code) in &defects {
+        let mut t = good.clone();
+        for (pointer, value) in changes {
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            let target = t.pointer_mut(parent).unwrap();
+            match (target, value) {
+                (Value::Object(map), Some(v)) => {
+                    map.insert(key.to_owned(), v.clone());
+                }
+                (Value::Object(map), None) => {
+                    map.remove(key);
+                }
+                (Value::Array(list), Some(v)) => list[key.parse::<usize>().unwrap()] = v.clone(),
+                (other, _) => panic!("{what}: {pointer} in {other}"),
+            }
+        }
+        let body = json!({ "reqTrans": { "transActu": t } }).to_string();
+        let headers = replace(h.clone(), "CASESSAI", Some(test_case));
+        let (status, answer) = post(&mtls, &url, &headers, &body).await;
+        let first = &answer["retourTrans"]["retourTransActu"]["listErr"][0];
+        let got = (
+            first["id"].as_str().unwrap_or_default().to_owned(),
+            first["codRetour"].as_str().unwrap_or_default().to_owned(),
+        );
+        if status != 400 || got != (format!("JW00B999{id}"), (*code).to_owned()) {
+            wrong.push(format!(
+                "{what}: expected {id} [{code}], got {status} {answer}"
+            ));
+        } else if *id != "308E" {
+            assert_eq!(first["noTrans"], "0000000070", "{what}: {answer}");
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // A body that is not JSON: 200E, codRetour 91 (resend as a new transaction).
+    let (status, answer) = post(&mtls, &url, &h, "{\"reqTrans\": ").await;
+    assert_eq!(status, 400);
+    let first = &answer["retourTrans"]["retourTransActu"]["listErr"][0];
+    assert_eq!(
+        (first["id"].as_str(), first["codRetour"].as_str()),
+        (Some("JW00B999200E"), Some("91"))
+    );
+    // A field repeated inside the transaction (a map-based parser would keep one): 306E.
+    let body = json!({ "reqTrans": { "transActu": good } })
+        .to_string()
+        .replacen("\"mont\":{", "\"mont\":{\"TPS\":\"+000000000.01\",", 1);
+    let (status, answer) = post(&mtls, &url, &h, &body).await;
+    assert_eq!(status, 400, "{body}");
+    let first = &answer["retourTrans"]["retourTransActu"]["listErr"][0];
+    assert_eq!(
+        (first["id"].as_str(), first["codRetour"].as_str()),
+        (Some("JW00B999306E"), Some("95")),
+        "{answer}"
+    );
+    assert!(
+        first["mess"]
+            .as_str()
+            .unwrap()
+            .contains("transActu/mont/TPS"),
+        "{answer}"
+    );
+}
+
+/// Each example document of docs/examples/transactions (an addition, a closing receipt, a
+/// reproduction and a credit note in a restaurant; a closing receipt in transportation), signed
+/// by a certificate of its sector's file, is accepted and recorded; the examples are what a POS
+/// writes, so these are the documents a vendor starts from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_example_document_is_accepted() {
+    use websrm_tests::websrm_domain::{Sector, SrsSubject, SrsSubjectFields, Subject, UtcOffset};
+    use websrm_tests::websrm_protocol::transaction::{Checks, read_sale};
+    let s = Served::start(Environment::Dev);
+    let c = client(&s, Environment::Dev);
+    let (restaurant, answer) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse du bar"),
+    )
+    .await;
+    let device_id = answer.device_id.unwrap();
+    let taxi = Subject::Srs(
+        SrsSubject::new(SrsSubjectFields {
+            identification_number: "5678912340".parse().unwrap(),
+            sector: Sector::Transport,
+            authorization_code: "58T8-W8W8".parse().unwrap(),
+            nickname: "Taxi Michel".parse().unwrap(),
+            qst_number: "5678912340TQ0001".parse().unwrap(),
+            file_number: "TR0001".parse().unwrap(),
+            utc_offset: UtcOffset::EASTERN,
+        })
+        .unwrap(),
+    );
+    let (transport, _) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Assigned(device_id))),
+        &taxi,
+    )
+    .await;
+    let device = device_id.to_string();
+    let url = format!("{}/transaction", s.api_base);
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/examples/transactions");
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 5, "{names:?}");
+    for path in names {
+        let example: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let sale = read_sale(&example, Checks::default().with_sums()).unwrap();
+        let held = if example["sectActi"]["abrvt"] == "TRP" {
+            &transport
+        } else {
+            &restaurant
+        };
+        let (t, actu) = websrm_tests::signed_transaction(&held.key, held.info.thumbprint, sale);
+        let body = json!({ "reqTrans": { "transActu": t } }).to_string();
+        // With a test case, so that the sums are checked too.
+        let h = replace(
+            headers_for(held, &device, &[actu]),
+            "CASESSAI",
+            Some("003.001"),
+        );
+        let mtls = plain_client(&s, Some(held.identity()));
+        let (status, answer) = post(&mtls, &url, &h, &body).await;
+        assert_eq!(status, 200, "{}: {answer}", path.display());
+        assert!(
+            answer["retourTrans"]["retourTransActu"]["psiNoTrans"].is_string(),
+            "{answer}"
+        );
+    }
+    assert_eq!(
+        s.authority
+            .registry()
+            .transaction_count(Environment::Dev)
+            .unwrap(),
+        5
     );
 }

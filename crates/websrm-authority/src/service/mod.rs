@@ -284,7 +284,8 @@ impl Authority {
         self.issuance.ca.certificate_der()
     }
 
-    /// Answers a certificate request. Every decision, issuance or refusal, is in the audit log
+    /// Answers a request to any of the services (each endpoint its own). Every decision, issuance
+    /// or refusal, is in the audit log
     /// before the answer is returned.
     pub fn handle(&self, request: &Request) -> Response {
         let now = self.clock.now();

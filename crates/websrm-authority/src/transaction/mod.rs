@@ -24,7 +24,7 @@ use websrm_store::registry::{CertificateRecord, ReceivedTransaction};
 use crate::Authority;
 use crate::context::{self, Refused, finding, revoked, with_companion};
 use crate::service::{Request, Response};
-use crate::structure::request_fields;
+use crate::structure::{repeated_field, request_fields};
 
 /// The errors of one transaction, each with its `noTrans`.
 struct TransactionFault(Vec<WireError>);
@@ -106,14 +106,39 @@ impl Authority {
         if fields.is_empty() {
             return Err(Refused::from((E::TransactionRequestEmpty, Vec::new())));
         }
+        if let Some((parent, field)) = repeated_field(&request.body) {
+            return Err(Refused::from((E::ChildFieldRepeated, vec![parent, field])));
+        }
         let object = serde_json::Value::Object(fields.into_iter().collect());
-        let req: ReqTrans = serde_json::from_value(object.clone())
-            .map_err(|_| Refused::from((E::NotJson, Vec::new())))?;
+        // `transActu` an object, `transLot` an array of objects; each transaction's fields as far
+        // as the certificate rules read them (`noTrans`, `emprCertifSEV`, `signa`) when they are
+        // text: the typed reader reports every other defect with its own id.
+        let not_json = || Refused::from((E::NotJson, Vec::new()));
+        let current_value = match object.get("transActu") {
+            None => None,
+            Some(v @ serde_json::Value::Object(_)) => Some(v.clone()),
+            Some(_) => return Err(not_json()),
+        };
+        let lot_values = match object.get("transLot") {
+            None => Vec::new(),
+            Some(serde_json::Value::Array(list))
+                if list.iter().all(serde_json::Value::is_object) =>
+            {
+                list.clone()
+            }
+            Some(_) => return Err(not_json()),
+        };
+        let wire = |v: &serde_json::Value| {
+            serde_json::from_value::<Transaction>(v.clone()).unwrap_or_default()
+        };
+        let req = ReqTrans {
+            trans_actu: current_value.as_ref().map(wire),
+            trans_lot: Some(lot_values.iter().map(wire).collect()),
+        };
         let lot = req.trans_lot.clone().unwrap_or_default();
         if req.trans_actu.is_none() && lot.is_empty() {
             return Err(Refused::from((E::TransactionRequestEmpty, Vec::new())));
         }
-        let lot_values = object["transLot"].as_array().cloned().unwrap_or_default();
 
         // The sums are checked in ESSAI, and in DEV with a test case.
         let test_case = headers.common.test_case;
@@ -435,12 +460,17 @@ impl Examiner<'_> {
         Result<(), TransactionFault>,
         Option<Moment>,
     ) {
-        let no_trans = t.no_trans.clone();
+        // Read from the JSON itself, so that a defect elsewhere in the transaction (which the
+        // wire type would not parse) leaves them known.
+        let no_trans = value
+            .get("noTrans")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| t.no_trans.clone());
         let refuse = |f: Finding| Err(TransactionFault(vec![finding(&f, no_trans.clone())]));
-        let actu = t
-            .signa
-            .as_ref()
-            .and_then(|s| s.actu.as_deref())
+        let actu = value
+            .pointer("/signa/actu")
+            .and_then(serde_json::Value::as_str)
             .and_then(|a| Signature::from_base64(a).ok());
         let read = match read_transaction(value, path, self.checks) {
             Ok(read) => read,
