@@ -11,7 +11,7 @@ use websrm_protocol::catalogue::ErrorCode as E;
 use websrm_protocol::headers::{CertificateHeaders, TransmissionHeaders};
 use websrm_protocol::transaction::Finding;
 use websrm_protocol::wire::WireError;
-use websrm_store::registry::CertificateRecord;
+use websrm_store::registry::{CertificateRecord, Operator};
 
 use crate::Authority;
 use crate::service::{Request, Service};
@@ -72,7 +72,29 @@ pub(crate) fn device_of(headers: &TransmissionHeaders) -> Result<DeviceId, Refus
     }
 }
 
+/// The GST number of an operator not registered for the GST (SW-73 annexe B, "Numéros de
+/// taxes").
+const NO_GST: &str = "000000000RT0000";
+
 impl Authority {
+    /// The operators a pair of tax numbers names: the QST number's, and the GST number's. For
+    /// `000000000RT0000`, an operator not registered for the GST, the QST number's operator
+    /// when it has no GST number: no operator is on record under that number.
+    pub(crate) fn tax_operators(
+        &self,
+        qst: &QstNumber,
+        gst: &GstNumber,
+    ) -> Result<(Option<Operator>, Option<Operator>), websrm_store::Error> {
+        let (by_qst, by_gst) = self.registry().operators_by_tax_numbers(qst, gst)?;
+        if gst.as_str() == NO_GST {
+            let unregistered = by_qst
+                .clone()
+                .filter(|o| o.gst_number.is_none() || o.gst_number.as_ref() == Some(gst));
+            return Ok((by_qst, unregistered));
+        }
+        Ok((by_qst, by_gst))
+    }
+
     /// The operator's tax numbers in the headers: each known (008E, 007E), both the same
     /// operator's (034E), and for an SRS's certificate, the QST number it was issued for (522E).
     pub(crate) fn check_operator(
@@ -81,10 +103,7 @@ impl Authority {
         qst: &QstNumber,
         info: &CertificateInfo,
     ) -> Result<(), Refused> {
-        let (by_qst, by_gst) = self
-            .registry()
-            .operators_by_tax_numbers(qst, gst)
-            .map_err(internal)?;
+        let (by_qst, by_gst) = self.tax_operators(qst, gst).map_err(internal)?;
         let mut faults = Vec::new();
         if by_gst.is_none() {
             faults.push((E::GstHeaderUnknown, vec![gst.to_string()]));

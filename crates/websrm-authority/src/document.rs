@@ -8,11 +8,12 @@
 
 use time::OffsetDateTime;
 use websrm_crypto::{CertificateInfo, inspect_certificate};
-use websrm_domain::{CertificateState, DeviceIdState, Subject};
+use websrm_domain::{CertificateState, DeviceIdState, GstNumber, QstNumber, Subject};
 use websrm_protocol::catalogue::ErrorCode as E;
 use websrm_protocol::document::{DocumentRequest, DocumentResponseBody, DocumentType, RetourDoc};
 use websrm_protocol::headers::DocumentHeaders;
 use websrm_protocol::transaction::Finding;
+use websrm_protocol::transaction::values::Moment;
 use websrm_protocol::wire::{JSON_VERSION, WireError};
 use websrm_store::NewAudit;
 use websrm_store::registry::ReceivedDocument;
@@ -99,13 +100,16 @@ impl Authority {
                 value,
             )])
         };
-        // The report is the operator's: its tax numbers are the headers'.
+        // The report is the operator's: its tax numbers are the headers' (compared as numbers,
+        // values being read without regard to case).
         if document.kind == DocumentType::UserReport {
             let (rt, tq) = (
                 document.get("RT").unwrap_or_default(),
                 document.get("TQ").unwrap_or_default(),
             );
-            if rt != headers.gst.as_str() || tq != headers.qst.as_str() {
+            let same = rt.parse::<GstNumber>().ok() == Some(headers.gst.clone())
+                && tq.parse::<QstNumber>().ok() == Some(headers.qst.clone());
+            if !same {
                 return Err(refuse(43, "TQ", Some(tq)));
             }
         }
@@ -131,13 +135,28 @@ impl Authority {
         if !operators {
             return Err(refuse(540, "EM", Some(em)));
         }
-        let in_force = !matches!(signer.state, CertificateState::Revoked { .. })
-            && now <= signer.validity.not_after();
+        // In force when it signed, as for transactions: not revoked, not expired, and for a
+        // certificate replaced or deleted since, a report produced (`DR`, Eastern time) before
+        // it ended; a declaration carries no moment, so it must be signed by one in force.
+        let produced = document
+            .get("DR")
+            .filter(|_| document.kind == DocumentType::UserReport)
+            .and_then(|dr| dr.parse::<Moment>().ok())
+            .map(|m| {
+                m.date_time().assume_offset(
+                    time::UtcOffset::from_hms(-5, 0, 0).unwrap_or(time::UtcOffset::UTC),
+                )
+            });
+        let in_force = match signer.state {
+            CertificateState::Active => true,
+            CertificateState::Revoked { .. } => false,
+            _ => match (produced, signer.ended_at) {
+                (Some(at), Some(ended)) => at <= ended,
+                _ => false,
+            },
+        } && now <= signer.validity.not_after();
         if !in_force {
-            return Err(Refusal::Faults(Refused::from((
-                E::SignedWithInvalidCertificate,
-                vec![em.to_owned()],
-            ))));
+            return Err(refuse(469, "EM", Some(em)));
         }
         let verified = match (document.signature(), signer_info.and_then(|i| i.public_key)) {
             (Some(signature), Some(key)) => key

@@ -5,6 +5,7 @@
 //! silently merge.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -88,7 +89,7 @@ impl<'de> Visitor<'de> for Seek<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut keys: Vec<String> = Vec::new();
+        let mut keys: HashSet<String> = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if keys.contains(&key) && self.found.borrow().is_none() {
                 *self.found.borrow_mut() = Some((self.path.clone(), key.clone()));
@@ -102,7 +103,7 @@ impl<'de> Visitor<'de> for Seek<'_> {
                 path,
                 found: self.found,
             })?;
-            keys.push(key);
+            keys.insert(key);
         }
         Ok(())
     }

@@ -193,8 +193,7 @@ impl Authority {
     ) -> Result<TaxNumbersValidity, Refusal> {
         let numbers = &req.tax_numbers;
         let (by_qst, by_gst) = self
-            .registry()
-            .operators_by_tax_numbers(&numbers.qst, &numbers.gst)
+            .tax_operators(&numbers.qst, &numbers.gst)
             .map_err(|e| {
                 tracing::error!(error = %e, "unexpected error");
                 Refused::from((E::Unexpected, Vec::new()))

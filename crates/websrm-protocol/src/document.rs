@@ -290,7 +290,11 @@ fn value_error(kind: DocumentType, name: &str, value: &str) -> Option<u16> {
             "DF" => value.is_empty() || value.parse::<Moment>().is_ok(),
             "DC" | "DR" => value.parse::<Moment>().is_ok(),
             "AN" => digits(value, 4, 4) && value >= "2019",
-            "SN" | "SV" => digits(value, 1, 10) && value.parse::<u32>().is_ok(),
+            // `[+]` UInt32 (SW-73 table 28).
+            "SN" | "SV" => {
+                let n = value.strip_prefix('+').unwrap_or(value);
+                digits(n, 1, 10) && n.parse::<u32>().is_ok()
+            }
             "SS" | "SF" | "SP" | "ST" | "SA" | "SD" => value.parse::<Amount>().is_ok(),
             "TS" => matches!(value, "A" | "E"),
             "SR" => !value.is_empty() && text(value, 14),

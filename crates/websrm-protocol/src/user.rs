@@ -209,8 +209,8 @@ impl UserRequest {
                 });
                 gst.zip(qst).map(|(gst, qst)| TaxNumbers { gst, qst })
             }
-            Some(_) => {
-                find(308, "reqUtil/noTax", None);
+            Some(other) => {
+                find(300, "reqUtil/noTax", Some(&other.to_string()));
                 None
             }
         };

@@ -7,7 +7,9 @@ use websrm_tests::Served;
 use websrm_tests::websrm::domain::{
     DeviceIdState, Environment, RevocationChannel, RevocationReason,
 };
+use websrm_tests::websrm_crypto::{Csr, PrivateKey};
 use websrm_tests::websrm_protocol::document::{DocumentRequest, DocumentType};
+use websrm_tests::websrm_protocol::wire::Modification;
 
 use crate::support::*;
 
@@ -563,6 +565,53 @@ async fn documents_are_verified_numbered_and_recorded_once() {
         .unwrap();
     let body = report(&b, &device, "20261203160000").to_body().to_string();
     let (status, answer) = post(&mtls, &url, &h, &body).await;
+    assert_eq!(
+        (status, first(&answer, "retourDoc")),
+        (400, ("JW00B999469E".to_owned(), "16".to_owned())),
+        "{answer}"
+    );
+
+    // A report produced just before its certificate was replaced is accepted after; one
+    // produced with the old key after the replacement is 469E.
+    let local = |minutes: i64| {
+        use websrm_tests::websrm_domain::Clock;
+        let at = (s.clock.now() + time::Duration::minutes(minutes))
+            .to_offset(time::UtcOffset::from_hms(-5, 0, 0).unwrap());
+        format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        )
+    };
+    let before = report(&a, &device, &local(-1)).to_body().to_string();
+    let after = report(&a, &device, &local(2)).to_body().to_string();
+    let key = PrivateKey::generate().unwrap();
+    let csr = Csr::build(&michel("Caisse du bar"), &key)
+        .unwrap()
+        .to_wire();
+    let replaced = c
+        .send(
+            &headers(
+                Environment::Dev,
+                Some(DeviceIdState::Assigned(device.parse().unwrap())),
+            ),
+            &Modification::Replace {
+                csr,
+                serial: a.info.serial,
+            },
+            Some(a.identity()),
+        )
+        .await
+        .unwrap();
+    let new = held(key, &replaced);
+    let mtls = plain_client(&s, Some(new.identity()));
+    let (status, answer) = post(&mtls, &url, &h, &before).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = post(&mtls, &url, &h, &after).await;
     assert_eq!(
         (status, first(&answer, "retourDoc")),
         (400, ("JW00B999469E".to_owned(), "16".to_owned())),

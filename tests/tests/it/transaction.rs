@@ -107,6 +107,11 @@ async fn transmissions_follow_the_certificate_rules() {
             .unwrap()
     };
     assert_eq!(count(&s), 2);
+    // A minute later, so that a second record would get other times.
+    {
+        use websrm_tests::websrm_domain::Clock;
+        s.clock.set(s.clock.now() + time::Duration::minutes(1));
+    }
     let (status, again) = post(&mtls, &url, &good, &body).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(
@@ -935,9 +940,26 @@ async fn a_batch_signed_before_a_replacement_is_accepted_after_it() {
     .await;
     let device_id = answer.device_id.unwrap();
     let device = device_id.to_string();
-    // Two sales recorded offline, signed with the certificate in force.
-    let (t1, a1) = transaction(&old, "0000000061");
-    let (t2, a2) = transaction(&old, "0000000062");
+    // Eastern standard time, as the example sales' `utc` says, `minutes` from the authority's
+    // clock.
+    let local = |minutes: i64| {
+        use websrm_tests::websrm_domain::Clock;
+        let at = (s.clock.now() + time::Duration::minutes(minutes))
+            .to_offset(time::UtcOffset::from_hms(-5, 0, 0).unwrap());
+        format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        )
+    };
+    // Two sales recorded offline just before the replacement, signed with the certificate in
+    // force then.
+    let (t1, a1) = full_transaction(&old, "0000000061", &local(-2));
+    let (t2, a2) = full_transaction(&old, "0000000062", &local(-1));
     // Then the certificate is replaced.
     let key = PrivateKey::generate().unwrap();
     let csr = Csr::build(&michel("Caisse du bar"), &key)
@@ -958,7 +980,7 @@ async fn a_batch_signed_before_a_replacement_is_accepted_after_it() {
     let url = format!("{}/transaction", s.api_base);
     let mtls = plain_client(&s, Some(new.identity()));
     // The batch, and a current transaction of the new certificate.
-    let (t3, a3) = transaction(&new, "0000000063");
+    let (t3, a3) = full_transaction(&new, "0000000063", &local(0));
     let body = json!({ "reqTrans": { "transActu": t3, "transLot": [t2, t1] } }).to_string();
     let (status, answer) = post(
         &mtls,
@@ -974,15 +996,8 @@ async fn a_batch_signed_before_a_replacement_is_accepted_after_it() {
             .is_none()
     );
 
-    // Signed with the old key after the replacement (tomorrow): 469E.
-    let tomorrow = time::OffsetDateTime::now_utc() + time::Duration::days(1);
-    let date = format!(
-        "{:04}{:02}{:02}120000",
-        tomorrow.year(),
-        u8::from(tomorrow.month()),
-        tomorrow.day()
-    );
-    let (late, actu) = full_transaction(&old, "0000000064", &date);
+    // Signed with the old key two minutes after the replacement: 469E.
+    let (late, actu) = full_transaction(&old, "0000000064", &local(2));
     let body = json!({ "reqTrans": { "transActu": late } }).to_string();
     let (status, answer) = post(&mtls, &url, &headers_for(&new, &device, &[actu]), &body).await;
     assert_eq!(status, 400, "{answer}");
@@ -1604,5 +1619,238 @@ async fn every_example_document_is_accepted() {
             .transaction_count(Environment::Dev)
             .unwrap(),
         5
+    );
+}
+
+/// What depends on the environment: in production, a version must be certified (060E in the
+/// headers, 062E in SEV), the codes and partners are production's (056E, 053E), no test case
+/// (509E), and a batch's errors are not returned; in ESSAI, a test case is required (510E), an
+/// unregistered version is refused (048E, 054E), and a batch's errors are returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_and_essai_have_their_own_rules() {
+    for environment in [Environment::Prod, Environment::Essai] {
+        let s = Served::start(environment);
+        let c = client(&s, environment);
+        let (a, answer) = enrol(
+            &c,
+            &headers(environment, Some(DeviceIdState::Unassigned)),
+            &michel("Caisse du bar"),
+        )
+        .await;
+        let device = answer.device_id.unwrap().to_string();
+        let url = format!("{}/transaction", s.api_base);
+        let mtls = plain_client(&s, Some(a.identity()));
+        let (good, actu) = transaction(&a, "0000000080");
+        let mut h = replace(
+            headers_for(&a, &device, std::slice::from_ref(&actu)),
+            "ENVIRN",
+            Some(environment.as_str()),
+        );
+        if environment == Environment::Essai {
+            h = replace(h, "CASESSAI", Some("003.001"));
+        }
+        let body_of = |t: &Value| json!({ "reqTrans": { "transActu": t } }).to_string();
+        let with_sev = |field: &str, value: &str| {
+            let mut t = good.clone();
+            t["SEV"][field] = json!(value);
+            if field == "idVersi" && value == "0000000000000000" {
+                t["SEV"]["codCertif"] = json!("FOB000000000");
+            }
+            body_of(&t)
+        };
+        let zeros = replace(
+            replace(h.clone(), "IDVERSI", Some("0000000000000000")),
+            "CODCERTIF",
+            Some("FOB000000000"),
+        );
+        type Case<'a> = (&'a str, Vec<(String, String)>, String, &'a str, &'a str);
+        let cases: Vec<Case<'_>> = if environment == Environment::Prod {
+            vec![
+                (
+                    "a version not registered",
+                    replace(h.clone(), "IDVERSI", Some("00000000000000FF")),
+                    body_of(&good),
+                    "060E",
+                    "94",
+                ),
+                (
+                    "a test case",
+                    replace(h.clone(), "CASESSAI", Some("003.001")),
+                    body_of(&good),
+                    "509E",
+                    "94",
+                ),
+                (
+                    "SEV of a version not registered",
+                    h.clone(),
+                    with_sev("idVersi", "00000000000000FF"),
+                    "062E",
+                    "96",
+                ),
+                (
+                    "SEV with a test code",
+                    h.clone(),
+                    with_sev("codCertif", "RBC201999999"),
+                    "056E",
+                    "96",
+                ),
+                (
+                    "SEV of an unknown partner",
+                    h.clone(),
+                    with_sev("idPartn", "00000000000000FF"),
+                    "053E",
+                    "96",
+                ),
+            ]
+        } else {
+            vec![
+                (
+                    "no test case",
+                    replace(h.clone(), "CASESSAI", Some("000.000")),
+                    body_of(&good),
+                    "510E",
+                    "94",
+                ),
+                (
+                    "an unregistered version",
+                    zeros,
+                    body_of(&good),
+                    "048E",
+                    "94",
+                ),
+                (
+                    "SEV of an unregistered version",
+                    h.clone(),
+                    with_sev("idVersi", "0000000000000000"),
+                    "054E",
+                    "96",
+                ),
+            ]
+        };
+        for (what, h, body, id, code) in cases {
+            let (status, answer) = post(&mtls, &url, &h, &body).await;
+            assert_eq!(status, 400, "{environment} {what}: {answer}");
+            let first = &answer["retourTrans"]["retourTransActu"]["listErr"][0];
+            assert_eq!(
+                (first["id"].as_str(), first["codRetour"].as_str()),
+                (Some(format!("JW00B999{id}").as_str()), Some(code)),
+                "{environment} {what}: {answer}"
+            );
+        }
+        // A batch with a defective transaction and a good current one: the batch is received;
+        // its error is returned in ESSAI only.
+        let (mut bad, bad_actu) = transaction(&a, "0000000079");
+        bad["typTrans"] = json!("RRPR");
+        let body = json!({ "reqTrans": { "transActu": good, "transLot": [bad] } }).to_string();
+        let both = replace(
+            headers_for(&a, &device, &[bad_actu, actu]),
+            "ENVIRN",
+            Some(environment.as_str()),
+        );
+        let both = if environment == Environment::Essai {
+            replace(both, "CASESSAI", Some("003.001"))
+        } else {
+            both
+        };
+        let (status, answer) = post(&mtls, &url, &both, &body).await;
+        let lot = &answer["retourTrans"]["retourTransLot"];
+        assert!(lot["noLot"].is_string(), "{environment}: {answer}");
+        assert!(
+            answer["retourTrans"]["retourTransActu"]["psiNoTrans"].is_string(),
+            "{environment}: {answer}"
+        );
+        if environment == Environment::Prod {
+            assert_eq!(status, 200, "{answer}");
+            assert!(lot.get("listErr").is_none(), "{answer}");
+        } else {
+            assert_eq!(status, 400, "{answer}");
+            assert_eq!(lot["listErr"][0]["id"], "JW00B999413E", "{answer}");
+            assert_eq!(lot["listErr"][0]["noTrans"], "0000000079", "{answer}");
+        }
+    }
+}
+
+/// An operator not registered for the GST sends `000000000RT0000` (SW-73 annexe B): its
+/// transactions and its users are accepted with it; an operator with a GST number is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_without_gst_sends_the_zero_gst_number() {
+    use websrm_tests::websrm_authority::OperatorRegistration;
+    use websrm_tests::websrm_domain::Sector;
+    let s = Served::start(Environment::Dev);
+    let mut operator =
+        OperatorRegistration::new("3333333333".parse().unwrap(), "Casse-croûte sans TPS");
+    operator.qst_number = Some("3333333333TQ0001".parse().unwrap());
+    operator.file_numbers = vec![("ER0002".parse().unwrap(), Sector::Restaurant)];
+    let issued = s
+        .authority
+        .register_operator(operator, Sector::Restaurant, "test")
+        .unwrap();
+    let c = client(&s, Environment::Dev);
+    let subject = srs(
+        "3333333333",
+        issued.code.expose(),
+        "3333333333TQ0001",
+        "ER0002",
+        "Caisse du comptoir",
+    );
+    let (a, answer) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &subject,
+    )
+    .await;
+    let device = answer.device_id.unwrap().to_string();
+    let mtls = plain_client(&s, Some(a.identity()));
+    let (mut t, actu) = transaction(&a, "0000000090");
+    t["noTax"] = json!({"noTPS": "000000000RT0000", "noTVQ": "3333333333TQ0001"});
+    t["noDossFO"] = json!("ER0002");
+    let h = replace(
+        replace(
+            headers_for(&a, &device, &[actu]),
+            "NOTPS",
+            Some("000000000RT0000"),
+        ),
+        "NOTVQ",
+        Some("3333333333TQ0001"),
+    );
+    let url = format!("{}/transaction", s.api_base);
+    let body = json!({ "reqTrans": { "transActu": t } }).to_string();
+    let (status, answer) = post(&mtls, &url, &h, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    // Its user accounts too.
+    let user = json!({"reqUtil": {"modif": "AJO", "nomUtil": "Léa Comptoir", "noTax": {"noTPS": "000000000RT0000", "noTVQ": "3333333333TQ0001"}}});
+    let (status, answer) = post(
+        &mtls,
+        &format!("{}/utilisateur", s.api_base),
+        &header_pairs(&device),
+        &user.to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["retourUtil"]["noTax"],
+        json!({"noTPS": "VAL", "noTVQ": "VAL"})
+    );
+
+    // An operator registered for the GST cannot use the zero number.
+    let (m, answer) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse du bar"),
+    )
+    .await;
+    let device = answer.device_id.unwrap().to_string();
+    let (t, actu) = transaction(&m, "0000000091");
+    let h = replace(
+        headers_for(&m, &device, &[actu]),
+        "NOTPS",
+        Some("000000000RT0000"),
+    );
+    let body = json!({ "reqTrans": { "transActu": t } }).to_string();
+    let (status, answer) = post(&plain_client(&s, Some(m.identity())), &url, &h, &body).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["retourTrans"]["retourTransActu"]["listErr"][0]["id"], "JW00B999008E",
+        "{answer}"
     );
 }

@@ -9,10 +9,9 @@
 use std::collections::HashMap;
 
 use time::OffsetDateTime;
-use websrm_crypto::{Signature, inspect_certificate, signatransm_input};
-use websrm_domain::{CertificateState, Environment, Subject, Thumbprint};
+use websrm_crypto::{inspect_certificate, signatransm_input};
+use websrm_domain::{CertificateState, Environment, QstNumber, Subject, Thumbprint};
 use websrm_protocol::catalogue::ErrorCode as E;
-use websrm_protocol::transaction::values::Moment;
 use websrm_protocol::transaction::{Checks, Finding, Sale, SoftwareBlock, read_transaction};
 use websrm_protocol::wire::{
     JSON_VERSION, ReqTrans, RetourTrans, RetourTransActu, RetourTransLot, Transaction,
@@ -109,33 +108,34 @@ impl Authority {
         if let Some((parent, field)) = repeated_field(&request.body) {
             return Err(Refused::from((E::ChildFieldRepeated, vec![parent, field])));
         }
-        let object = serde_json::Value::Object(fields.into_iter().collect());
-        // `transActu` an object, `transLot` an array of objects; each transaction's fields as far
-        // as the certificate rules read them (`noTrans`, `emprCertifSEV`, `signa`) when they are
-        // text: the typed reader reports every other defect with its own id.
+        // `transActu` an object, `transLot` an array of objects, taken out of the body once (a
+        // batch of a few hundred kilobytes is not copied); each transaction's fields as far as the
+        // certificate rules read them (`noTrans`, `emprCertifSEV`, `signa`) when they are text:
+        // the typed reader reports every other defect with its own id.
+        let mut fields: serde_json::Map<String, serde_json::Value> = fields.into_iter().collect();
         let not_json = || Refused::from((E::NotJson, Vec::new()));
-        let current_value = match object.get("transActu") {
+        let current_value = match fields.remove("transActu") {
             None => None,
-            Some(v @ serde_json::Value::Object(_)) => Some(v.clone()),
+            Some(v @ serde_json::Value::Object(_)) => Some(v),
             Some(_) => return Err(not_json()),
         };
-        let lot_values = match object.get("transLot") {
+        let lot_values = match fields.remove("transLot") {
             None => Vec::new(),
             Some(serde_json::Value::Array(list))
                 if list.iter().all(serde_json::Value::is_object) =>
             {
-                list.clone()
+                list
             }
             Some(_) => return Err(not_json()),
         };
         let wire = |v: &serde_json::Value| {
-            serde_json::from_value::<Transaction>(v.clone()).unwrap_or_default()
+            <Transaction as serde::Deserialize>::deserialize(v).unwrap_or_default()
         };
         let req = ReqTrans {
             trans_actu: current_value.as_ref().map(wire),
             trans_lot: Some(lot_values.iter().map(wire).collect()),
         };
-        let lot = req.trans_lot.clone().unwrap_or_default();
+        let lot = req.trans_lot.as_deref().unwrap_or_default();
         if req.trans_actu.is_none() && lot.is_empty() {
             return Err(Refused::from((E::TransactionRequestEmpty, Vec::new())));
         }
@@ -156,12 +156,17 @@ impl Authority {
             known: HashMap::new(),
         };
         // Each transaction's content, signature and signer. The batch comes newest first.
+        let empty = serde_json::Value::Null;
+        let current_json = current_value.as_ref().unwrap_or(&empty);
         let current = req.trans_actu.as_ref().map(|t| {
             let (actu, mut checked, date) =
-                examiner.transaction(t, &object["transActu"], "transActu", None);
-            // The header's QST number is the current transaction's (536E).
-            let sent = object["transActu"]["noTax"]["noTVQ"].as_str();
-            if checked.is_ok() && sent.is_some_and(|q| q != headers.qst.as_str()) {
+                examiner.transaction(t, current_json, "transActu", None);
+            // The header's QST number is the current transaction's (536E), compared as numbers
+            // (values are read without regard to case).
+            let sent = current_json["noTax"]["noTVQ"]
+                .as_str()
+                .and_then(|q| q.parse::<QstNumber>().ok());
+            if checked.is_ok() && sent.is_some_and(|q| q != headers.qst) {
                 checked = Err(TransactionFault(vec![WireError {
                     no_trans: t.no_trans.clone(),
                     ..WireError::from_catalogue(E::QstNotTransactions, &[headers.qst.as_str()])
@@ -173,28 +178,30 @@ impl Authority {
         let mut lot_actus = Vec::new();
         let mut lot_errors = Vec::new();
         let mut accepted = Vec::new();
-        for (i, t) in lot.iter().enumerate() {
-            let value = lot_values.get(i).cloned().unwrap_or_default();
+        for (i, (t, value)) in lot.iter().zip(&lot_values).enumerate() {
             let path = format!("transLot[{i}]");
-            let (actu, checked, _) = examiner.transaction(t, &value, &path, current_date);
-            lot_actus.extend(actu);
-            match (checked, actu) {
+            let (actu, checked, _) = examiner.transaction(t, value, &path, current_date);
+            match (checked, &actu) {
                 (Err(fault), _) => lot_errors.push(fault),
-                (Ok(()), Some(actu)) => accepted.push((t, value, actu, true)),
+                (Ok(()), Some(actu)) => accepted.push((t, value, actu.clone(), true)),
                 (Ok(()), None) => {}
             }
+            lot_actus.extend(actu);
         }
         // SIGNATRANSM: the transmitter's authorization code, the device, the actu values of the
         // batch from the oldest, then of the current transaction (SW-73.B's worked example).
-        let mut actus: Vec<Signature> = lot_actus.into_iter().rev().collect();
+        let mut actus: Vec<String> = lot_actus.into_iter().rev().collect();
         let actu_result = current.map(|(actu, checked, _)| {
-            actus.extend(actu);
-            if let (Ok(()), Some(actu), Some(t)) = (&checked, actu, req.trans_actu.as_ref()) {
-                accepted.push((t, object["transActu"].clone(), actu, false));
+            if let (Ok(()), Some(actu), Some(t)) = (&checked, &actu, req.trans_actu.as_ref()) {
+                accepted.push((t, current_json, actu.clone(), false));
             }
+            actus.extend(actu);
             checked
         });
-        let text = signatransm_input(subject.authorization_code(), device, &actus);
+        let mut text = signatransm_input(subject.authorization_code(), device, &[]);
+        for actu in &actus {
+            text.push_str(actu);
+        }
         let key = info
             .public_key
             .ok_or_else(|| Refused::from((E::TransmissionSignatureInvalid, Vec::new())))?;
@@ -207,8 +214,8 @@ impl Authority {
             .iter()
             .map(|(t, value, actu, batched)| {
                 ReceivedTransaction::new(
-                    self.environment(),
-                    actu.to_base64(),
+                    headers.common.environment,
+                    actu.clone(),
                     t.no_trans.clone().unwrap_or_default(),
                     value["datTrans"].as_str().unwrap_or_default(),
                     device,
@@ -259,26 +266,27 @@ impl Authority {
             }
             _ => (entry.seq, now),
         };
+        let current_no_trans = current_json["noTrans"].as_str().map(str::to_owned);
         let retour_trans_actu = actu_result.map(|result| match (result, current_record) {
             (Ok(_), Some(first)) => RetourTransActu {
-                no_trans: req.trans_actu.as_ref().and_then(|t| t.no_trans.clone()),
+                no_trans: current_no_trans.clone(),
                 psi_no_trans: Some(psi_number(first.id)),
                 psi_dat_trans: Some(timestamp(first.received_at)),
                 list_err: None,
             },
             (Ok(_), None) => RetourTransActu {
-                no_trans: req.trans_actu.as_ref().and_then(|t| t.no_trans.clone()),
+                no_trans: current_no_trans.clone(),
                 list_err: Some(vec![WireError::from_catalogue(E::Unexpected, &[])]),
                 ..RetourTransActu::default()
             },
             (Err(fault), _) => RetourTransActu {
-                no_trans: req.trans_actu.as_ref().and_then(|t| t.no_trans.clone()),
+                no_trans: current_no_trans.clone(),
                 list_err: Some(with_companion(fault.0)),
                 ..RetourTransActu::default()
             },
         });
         // The errors of a batch are returned in the conformity environments only.
-        let lot_list = (self.environment().is_conformity() && !lot_errors.is_empty())
+        let lot_list = (headers.common.environment.is_conformity() && !lot_errors.is_empty())
             .then(|| with_companion(lot_errors.into_iter().flat_map(|f| f.0).collect()));
         let retour_trans_lot = (!lot.is_empty()).then(|| RetourTransLot {
             no_lot: Some(format!("{:010}", lot_seq % 10_000_000_000)),
@@ -333,10 +341,7 @@ impl Examiner<'_> {
         if let Some(known) = self.known.get(&key) {
             return Ok(*known);
         }
-        let (by_qst, by_gst) = self
-            .authority
-            .registry()
-            .operators_by_tax_numbers(&numbers.qst, &numbers.gst)?;
+        let (by_qst, by_gst) = self.authority.tax_operators(&numbers.qst, &numbers.gst)?;
         let error = match (by_qst, by_gst) {
             (None, _) => Some(70),
             (_, None) => Some(71),
@@ -454,11 +459,11 @@ impl Examiner<'_> {
         t: &Transaction,
         value: &serde_json::Value,
         path: &str,
-        current: Option<Moment>,
+        current: Option<OffsetDateTime>,
     ) -> (
-        Option<Signature>,
+        Option<String>,
         Result<(), TransactionFault>,
-        Option<Moment>,
+        Option<OffsetDateTime>,
     ) {
         // Read from the JSON itself, so that a defect elsewhere in the transaction (which the
         // wire type would not parse) leaves them known.
@@ -468,10 +473,12 @@ impl Examiner<'_> {
             .map(str::to_owned)
             .or_else(|| t.no_trans.clone());
         let refuse = |f: Finding| Err(TransactionFault(vec![finding(&f, no_trans.clone())]));
+        // `actu` as sent: SIGNATRANSM covers the text, even one that is not a signature (which
+        // is this transaction's error, 417E, not the request's).
         let actu = value
             .pointer("/signa/actu")
             .and_then(serde_json::Value::as_str)
-            .and_then(|a| Signature::from_base64(a).ok());
+            .map(str::to_owned);
         let read = match read_transaction(value, path, self.checks) {
             Ok(read) => read,
             Err(findings) => {
@@ -485,18 +492,19 @@ impl Examiner<'_> {
         let date = read.sale.date;
         let offset = time::UtcOffset::from_whole_seconds(read.sale.utc.offset_minutes() * 60)
             .unwrap_or(time::UtcOffset::UTC);
+        let at = date.date_time().assume_offset(offset);
         // A batched transaction cannot be later than the batch's reception (5 minutes of
         // clocks' difference allowed), its local time read with its `utc`.
-        if path.starts_with("transLot")
-            && date.date_time().assume_offset(offset) > self.now + time::Duration::minutes(5)
-        {
-            let at = format!("{date}{}", read.sale.utc);
-            let late = Finding::new(526, format!("{path}/datTrans"), Some(&at));
-            return (actu, refuse(late), Some(date));
+        if path.starts_with("transLot") && at > self.now + time::Duration::minutes(5) {
+            let shown = format!("{date}{}", read.sale.utc);
+            let late = Finding::new(526, format!("{path}/datTrans"), Some(&shown));
+            return (actu, refuse(late), Some(at));
         }
-        if current.is_some_and(|c| date >= c) {
+        // Older than the current transaction, both read in UTC with their `utc` (a batch may
+        // span the change from daylight to standard time).
+        if current.is_some_and(|c| at >= c) {
             let late = Finding::new(527, format!("{path}/datTrans"), Some(&date.to_string()));
-            return (actu, refuse(late), Some(date));
+            return (actu, refuse(late), Some(at));
         }
         // Against the registry: the tax numbers, the software, and the certificate that signed:
         // on record; for an SRS's certificate, the operator's of noTVQ (540E) and of noDossFO's
@@ -510,7 +518,7 @@ impl Examiner<'_> {
         let signer = match signer {
             Ok((Some((number, field)), _)) => {
                 let wrong = Finding::new(number, format!("{path}/{field}"), None);
-                return (actu, refuse(wrong), Some(date));
+                return (actu, refuse(wrong), Some(at));
             }
             Ok((None, signer)) => signer,
             Err(e) => {
@@ -519,13 +527,13 @@ impl Examiner<'_> {
                     no_trans: no_trans.clone(),
                     ..WireError::from_catalogue(E::Unexpected, &[])
                 };
-                return (actu, Err(TransactionFault(vec![unexpected])), Some(date));
+                return (actu, Err(TransactionFault(vec![unexpected])), Some(at));
             }
         };
         let path_of = |field: &str| format!("{path}/{field}");
         let Some(signer) = signer else {
             let unknown = Finding::new(540, path_of("emprCertifSEV"), Some(&read.thumbprint));
-            return (actu, refuse(unknown), Some(date));
+            return (actu, refuse(unknown), Some(at));
         };
         if let Some(Subject::Srs(srs)) = &signer.subject {
             if srs.qst_number() != &read.sale.tax_numbers.qst {
@@ -534,7 +542,7 @@ impl Examiner<'_> {
                     path_of("noTax/noTVQ"),
                     Some(read.sale.tax_numbers.qst.as_str()),
                 );
-                return (actu, refuse(other), Some(date));
+                return (actu, refuse(other), Some(at));
             }
             if srs.file_number() != &read.sale.file_number {
                 let other = Finding::new(
@@ -542,7 +550,7 @@ impl Examiner<'_> {
                     path_of("noDossFO"),
                     Some(read.sale.file_number.as_str()),
                 );
-                return (actu, refuse(other), Some(date));
+                return (actu, refuse(other), Some(at));
             }
         }
         // Made with a certificate in force when it signed: not revoked, not expired, and, for
@@ -569,9 +577,9 @@ impl Examiner<'_> {
                     &[no_trans.as_deref().unwrap_or_default()],
                 )
             };
-            return (actu, Err(TransactionFault(vec![invalid])), Some(date));
+            return (actu, Err(TransactionFault(vec![invalid])), Some(at));
         }
-        (actu, Ok(()), Some(date))
+        (actu, Ok(()), Some(at))
     }
 }
 

@@ -429,6 +429,12 @@ const ENTRIES: &[(u16, u8, &str, &str)] = &[
         "The value starts or ends with a space.",
     ),
     (
+        469,
+        16,
+        "Le document est signé avec un certificat révoqué, expiré ou qui n'était plus en vigueur.",
+        "The document is signed with a certificate revoked, expired or no longer in force.",
+    ),
+    (
         471,
         16,
         "Le code postal est invalide.",
