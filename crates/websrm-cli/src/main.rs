@@ -8,6 +8,7 @@ mod authority;
 mod check;
 mod demo;
 mod essai;
+mod explain;
 mod srs;
 mod transmit;
 #[cfg(windows)]
@@ -38,6 +39,8 @@ enum Command {
     Demo,
     /// Check a WEB-SRM value and print it in canonical form.
     Check(check::Args),
+    /// Explain a WEB-SRM error id: its messages, who can fix it, what to do next.
+    Explain(explain::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Agent(args) => agent::run(args),
         Command::Demo => demo::run(),
         Command::Check(args) => check::run(&args),
+        Command::Explain(args) => explain::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1361,3 +1361,35 @@ fn transactions_from_the_command_line_online_then_kept_offline_then_flushed() {
     let (success, _, stderr) = pos.run(&["transmit", "--file", bad_file.to_str().unwrap()]);
     assert!(!success && stderr.contains("JW00B999406E"), "{stderr}");
 }
+
+/// `websrm explain` reads an id in any of its forms and says who can fix it and whether to send
+/// again; an unknown id is an error; `--all --markdown` is docs/ERRORS.md exactly (regenerate
+/// it with `websrm explain --all --markdown > docs/ERRORS.md`).
+#[test]
+fn explain_says_what_an_error_means_and_errors_md_is_current() {
+    for id in ["JW00B999514E", "514E", "514"] {
+        let text = ok(&["explain", id]);
+        assert!(text.starts_with("JW00B999514E  codRetour 14"), "{text}");
+        assert!(text.contains("who can fix it: the user"), "{text}");
+        assert!(text.contains("send again: no"), "{text}");
+    }
+    let text = ok(&["explain", "305"]);
+    assert!(text.contains("send again: yes"), "{text}");
+    assert!(text.contains("followed by JW00B999999E"), "{text}");
+    let out = run(&["explain", "123"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not an error websrm knows"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!run(&["explain", "abc"]).status.success());
+    let generated = ok(&["explain", "--all", "--markdown"]);
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ERRORS.md"))
+            .expect("docs/ERRORS.md");
+    assert!(
+        generated == committed,
+        "docs/ERRORS.md is stale: run `websrm explain --all --markdown > docs/ERRORS.md`"
+    );
+}

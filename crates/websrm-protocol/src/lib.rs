@@ -9,6 +9,7 @@
 //! - [`user`] and [`document`]: the `utilisateur` and `document` services, typed in both
 //!   directions (`reqUtil`/`retourUtil`, `reqDoc`/`retourDoc`, the user report and the habitual
 //!   third-party declaration with their signed parameters).
+//! - [`explain`]: every error id websrm knows, with who can fix it and what to do next.
 //! - [`catalogue`]: every certificate error id with its `codRetour`, condition, and French and
 //!   English messages.
 //! - [`client`] (feature `client`, on by default): the HTTP/1.1 client of the enrolment and API
@@ -30,6 +31,7 @@ pub mod catalogue;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod document;
+pub mod explain;
 pub mod headers;
 pub mod transaction;
 pub mod user;

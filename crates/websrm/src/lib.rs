@@ -71,6 +71,8 @@ pub use websrm_domain as domain;
 
 #[doc(hidden)]
 pub use websrm_crypto as __crypto;
+/// Every WEB-SRM error id explained: messages, `codRetour`, who can fix it, what to do next.
+pub use websrm_protocol::explain;
 pub use websrm_protocol::headers::ProductIdentity;
 pub use websrm_protocol::transaction;
 pub use websrm_protocol::wire::AuthorityError;

@@ -636,6 +636,12 @@ pub fn english_message(id: ErrorId) -> Option<&'static str> {
         .map(|&(_, _, _, en)| en)
 }
 
+/// Every error of the transaction, user and document services this table knows: number,
+/// `codRetour`, French, English.
+pub fn service_errors() -> impl Iterator<Item = (u16, u8, &'static str, &'static str)> {
+    ENTRIES.iter().copied()
+}
+
 /// The transaction service's errors marked † in SW-73.A.
 const COMPANION: &[u16] = &[
     38, 40, 51, 52, 53, 55, 56, 58, 62, 64, 66, 300, 304, 305, 306, 308, 314, 315, 317, 318, 319,

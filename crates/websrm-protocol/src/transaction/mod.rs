@@ -20,7 +20,7 @@ pub mod values;
 
 use serde_json::{Map, Value};
 
-pub use finding::{Finding, english_message, needs_companion};
+pub use finding::{Finding, english_message, needs_companion, service_errors};
 pub use mentions::{BillContext, Mention, mentions, payment_label};
 pub use model::*;
 pub use qr::{QR_PLAINTEXT_LEN, qr_plaintext, qr_url};
