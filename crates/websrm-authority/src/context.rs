@@ -26,6 +26,55 @@ impl From<Fault> for Refused {
     }
 }
 
+/// Why a request to `/utilisateur` or `/document` is refused: errors of the catalogue, or
+/// findings of the typed reader.
+pub(crate) enum ServiceRefusal {
+    Faults(Refused),
+    Findings(Vec<Finding>),
+}
+
+impl From<Refused> for ServiceRefusal {
+    fn from(r: Refused) -> Self {
+        Self::Faults(r)
+    }
+}
+
+impl Authority {
+    /// The errors of `refusal` as the wire writes them, after its audit entry (`action`) is
+    /// written; an unexpected error alone when the audit log cannot be written.
+    pub(crate) fn refusal_errors(
+        &self,
+        refusal: &ServiceRefusal,
+        action: &str,
+        now: time::OffsetDateTime,
+    ) -> Vec<WireError> {
+        let list: Vec<WireError> = match refusal {
+            ServiceRefusal::Faults(Refused(faults)) => faults
+                .iter()
+                .map(|(code, args)| {
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    WireError::from_catalogue(*code, &args)
+                })
+                .collect(),
+            ServiceRefusal::Findings(findings) => {
+                findings.iter().map(|f| finding(f, None)).collect()
+            }
+        };
+        let first = list.first().map_or("-", |e| e.id.as_str()).to_owned();
+        let mut audit = websrm_store::NewAudit::new(now, "api", action, "-", first.clone());
+        if let Ok(id) = first.parse() {
+            audit = audit.with_error(id);
+        }
+        match self.registry().append_audit(audit) {
+            Ok(_) => with_companion(list),
+            Err(e) => {
+                tracing::error!(error = %e, "could not write the audit log");
+                vec![WireError::from_catalogue(E::Unexpected, &[])]
+            }
+        }
+    }
+}
+
 /// The certificate of the handshake no longer authenticates (011E).
 pub(crate) fn revoked(record: &CertificateRecord) -> Fault {
     (E::CertificateRevoked, vec![record.serial.to_string()])

@@ -14,26 +14,14 @@ use websrm_protocol::document::{DocumentRequest, DocumentResponseBody, DocumentT
 use websrm_protocol::headers::DocumentHeaders;
 use websrm_protocol::transaction::Finding;
 use websrm_protocol::transaction::values::Moment;
-use websrm_protocol::wire::{JSON_VERSION, WireError};
+use websrm_protocol::wire::JSON_VERSION;
 use websrm_store::NewAudit;
 use websrm_store::registry::ReceivedDocument;
 
 use crate::Authority;
-use crate::context::{Refused, finding, with_companion};
+use crate::context::{Refused, ServiceRefusal};
 use crate::service::{Request, Response, Service};
 use crate::structure::{repeated_field, request_fields};
-
-/// Why a document is refused: errors of the catalogue, or findings of the typed reader.
-enum Refusal {
-    Faults(Refused),
-    Findings(Vec<Finding>),
-}
-
-impl From<Refused> for Refusal {
-    fn from(r: Refused) -> Self {
-        Self::Faults(r)
-    }
-}
 
 impl Authority {
     /// Answers a `/document` request: 200 with the document's number (`noDoc`), or 400 with
@@ -43,35 +31,12 @@ impl Authority {
         match self.document_request(request, now) {
             Ok(answer) => answer,
             Err(refusal) => {
-                let list: Vec<WireError> = match &refusal {
-                    Refusal::Faults(Refused(faults)) => faults
-                        .iter()
-                        .map(|(code, args)| {
-                            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                            WireError::from_catalogue(*code, &args)
-                        })
-                        .collect(),
-                    Refusal::Findings(findings) => {
-                        findings.iter().map(|f| finding(f, None)).collect()
-                    }
-                };
-                let first = list.first().map_or("-", |e| e.id.as_str()).to_owned();
-                let mut audit = NewAudit::new(now, "api", "refuse-document", "-", first.clone());
-                if let Ok(id) = first.parse() {
-                    audit = audit.with_error(id);
-                }
-                let list = match self.registry().append_audit(audit) {
-                    Ok(_) => list,
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not write the audit log");
-                        vec![WireError::from_catalogue(E::Unexpected, &[])]
-                    }
-                };
+                let list = self.refusal_errors(&refusal, "refuse-document", now);
                 answer(
                     400,
                     RetourDoc {
                         json_versi: Some(JSON_VERSION.into()),
-                        list_err: Some(with_companion(list)),
+                        list_err: Some(list),
                         ..RetourDoc::default()
                     },
                 )
@@ -83,7 +48,7 @@ impl Authority {
         &self,
         request: &Request,
         now: OffsetDateTime,
-    ) -> Result<Response, Refusal> {
+    ) -> Result<Response, ServiceRefusal> {
         let (info, record) = self.check_presented(request)?;
         let headers = self.check_document_headers(request, &info)?;
         let fields = request_fields(&request.body, "document", "reqDoc", &["typDoc", "doc"])
@@ -91,10 +56,10 @@ impl Authority {
         if let Some((parent, field)) = repeated_field(&request.body) {
             return Err(Refused::from((E::ChildFieldRepeated, vec![parent, field])).into());
         }
-        let document =
-            DocumentRequest::read(&fields.into_iter().collect()).map_err(Refusal::Findings)?;
+        let document = DocumentRequest::read(&fields.into_iter().collect())
+            .map_err(ServiceRefusal::Findings)?;
         let refuse = |number: u16, parameter: &str, value: Option<&str>| {
-            Refusal::Findings(vec![Finding::new(
+            ServiceRefusal::Findings(vec![Finding::new(
                 number,
                 format!("reqDoc/doc/{parameter}"),
                 value,

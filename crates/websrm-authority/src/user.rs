@@ -14,26 +14,14 @@ use websrm_protocol::transaction::Finding;
 use websrm_protocol::user::{
     RetourUtil, TaxNumbersValidity, UserModification, UserRequest, UserResponseBody,
 };
-use websrm_protocol::wire::{JSON_VERSION, WireError};
+use websrm_protocol::wire::JSON_VERSION;
 use websrm_store::NewAudit;
 use websrm_store::registry::{CertificateRecord, UserChange};
 
 use crate::Authority;
-use crate::context::{Refused, finding, with_companion};
+use crate::context::{Refused, ServiceRefusal};
 use crate::service::{Request, Response, Service};
 use crate::structure::{repeated_field, request_fields};
-
-/// Why a user request is refused: errors of the catalogue, or findings of the typed reader.
-enum Refusal {
-    Faults(Refused),
-    Findings(Vec<Finding>),
-}
-
-impl From<Refused> for Refusal {
-    fn from(r: Refused) -> Self {
-        Self::Faults(r)
-    }
-}
 
 impl Authority {
     /// Answers a `/utilisateur` request: 200 with `VAL` or `INV` for each tax number, or 400
@@ -43,35 +31,12 @@ impl Authority {
         match self.user_request(request, now) {
             Ok(answer) => answer,
             Err(refusal) => {
-                let list: Vec<WireError> = match &refusal {
-                    Refusal::Faults(Refused(faults)) => faults
-                        .iter()
-                        .map(|(code, args)| {
-                            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                            WireError::from_catalogue(*code, &args)
-                        })
-                        .collect(),
-                    Refusal::Findings(findings) => {
-                        findings.iter().map(|f| finding(f, None)).collect()
-                    }
-                };
-                let first = list.first().map_or("-", |e| e.id.as_str()).to_owned();
-                let mut audit = NewAudit::new(now, "api", "refuse-user", "-", first.clone());
-                if let Ok(id) = first.parse() {
-                    audit = audit.with_error(id);
-                }
-                let list = match self.registry().append_audit(audit) {
-                    Ok(_) => list,
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not write the audit log");
-                        vec![WireError::from_catalogue(E::Unexpected, &[])]
-                    }
-                };
+                let list = self.refusal_errors(&refusal, "refuse-user", now);
                 answer(
                     400,
                     RetourUtil {
                         json_versi: Some(JSON_VERSION.into()),
-                        list_err: Some(with_companion(list)),
+                        list_err: Some(list),
                         ..RetourUtil::default()
                     },
                 )
@@ -79,7 +44,11 @@ impl Authority {
         }
     }
 
-    fn user_request(&self, request: &Request, now: OffsetDateTime) -> Result<Response, Refusal> {
+    fn user_request(
+        &self,
+        request: &Request,
+        now: OffsetDateTime,
+    ) -> Result<Response, ServiceRefusal> {
         let (info, record) = self.check_presented(request)?;
         let headers = self.check_user_headers(request)?;
         let fields = request_fields(
@@ -92,20 +61,21 @@ impl Authority {
         if let Some((parent, field)) = repeated_field(&request.body) {
             return Err(Refused::from((E::ChildFieldRepeated, vec![parent, field])).into());
         }
-        let req = UserRequest::read(&fields.into_iter().collect()).map_err(Refusal::Findings)?;
+        let req =
+            UserRequest::read(&fields.into_iter().collect()).map_err(ServiceRefusal::Findings)?;
         let server = headers.initiating == InitiatingDevice::Server;
         let srs_certificate = matches!(info.subject, Some(Subject::Srs(_)));
         // A server validates (VAL); an SRS adds and removes its users (AJO, SUP).
         match req.modification {
             UserModification::Validate if srs_certificate || !server => {
-                return Err(Refusal::Findings(vec![Finding::new(
+                return Err(ServiceRefusal::Findings(vec![Finding::new(
                     530,
                     "reqUtil/modif",
                     Some("VAL"),
                 )]));
             }
             UserModification::Add | UserModification::Delete if server => {
-                return Err(Refusal::Findings(vec![Finding::new(
+                return Err(ServiceRefusal::Findings(vec![Finding::new(
                     434,
                     "reqUtil/modif",
                     Some(req.modification.code()),
@@ -190,7 +160,7 @@ impl Authority {
         req: &UserRequest,
         info: &CertificateInfo,
         record: &CertificateRecord,
-    ) -> Result<TaxNumbersValidity, Refusal> {
+    ) -> Result<TaxNumbersValidity, ServiceRefusal> {
         let numbers = &req.tax_numbers;
         let (by_qst, by_gst) = self
             .tax_operators(&numbers.qst, &numbers.gst)
@@ -201,7 +171,7 @@ impl Authority {
         if let (Some(q), Some(g)) = (&by_qst, &by_gst)
             && q.id != g.id
         {
-            return Err(Refusal::Findings(vec![Finding::new(
+            return Err(ServiceRefusal::Findings(vec![Finding::new(
                 43,
                 "reqUtil/noTax",
                 None,

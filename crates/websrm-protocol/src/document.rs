@@ -15,6 +15,7 @@ use websrm_crypto::Signature;
 use websrm_domain::{DeviceId, GstNumber, QstNumber, SoftwareVersion, SrsId, Thumbprint};
 
 use crate::transaction::Finding;
+use crate::transaction::read::canadian_postal_code;
 use crate::transaction::values::{Amount, Moment, TextRule, TransactionNumber, padded};
 use crate::wire::WireError;
 
@@ -342,19 +343,6 @@ fn value_error(kind: DocumentType, name: &str, value: &str) -> Option<u16> {
         (_, "TE") => 464,
         _ => 300,
     })
-}
-
-/// `A9A9A9`.
-fn canadian_postal_code(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 6
-        && b.iter().enumerate().all(|(i, c)| {
-            if i % 2 == 0 {
-                c.is_ascii_alphabetic()
-            } else {
-                c.is_ascii_digit()
-            }
-        })
 }
 
 /// The body of a document answer: `{"retourDoc": {...}}`.

@@ -14,7 +14,7 @@ mod finding;
 mod mentions;
 mod model;
 mod qr;
-mod read;
+pub(crate) mod read;
 mod rules;
 pub mod values;
 

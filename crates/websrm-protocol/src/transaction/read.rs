@@ -535,7 +535,7 @@ impl Reader {
 }
 
 /// `A9A9A9`.
-fn canadian_postal_code(s: &str) -> bool {
+pub(crate) fn canadian_postal_code(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 6
         && b.iter().enumerate().all(|(i, c)| {
