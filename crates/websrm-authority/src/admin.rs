@@ -3,9 +3,11 @@
 //! registry.
 
 use time::{Duration, OffsetDateTime};
-use websrm_domain::SerialNumber;
-use websrm_domain::{AuthorizationCode, IdentificationNumber, Sector};
-use websrm_store::registry::{CertificateRecord, Operator, OperatorId};
+use websrm_domain::{
+    AuthorizationCode, CertificationCode, Environment, IdentificationNumber, PartnerId,
+    ProductMode, Sector, SerialNumber, SoftwareVersion, SrsId, VersionId, VersionState,
+};
+use websrm_store::registry::{CertificateRecord, Operator, OperatorId, Partner, Product};
 use websrm_store::{AuditEntry, NewAudit};
 
 use crate::password::{generate_password, hash_password};
@@ -27,7 +29,206 @@ pub struct IssuedCode {
     pub active_from: OffsetDateTime,
 }
 
+/// A version of an SRS product to register, as the authority's developer records give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProductRegistration {
+    /// `IDPARTN`.
+    pub partner_id: PartnerId,
+    /// `IDSEV`.
+    pub srs_id: SrsId,
+    /// `IDVERSI`; a new random one when `None`, as the authority generates it.
+    pub version_id: Option<VersionId>,
+    /// `CODCERTIF`.
+    pub certification_code: CertificationCode,
+    /// `VERSI`.
+    pub version: SoftwareVersion,
+    /// `VERSIPARN`.
+    pub parent_version: SoftwareVersion,
+    /// Its state.
+    pub state: VersionState,
+    /// The modes the product runs in.
+    pub mode: ProductMode,
+    /// The sectors it serves.
+    pub sectors: Vec<Sector>,
+}
+
+impl ProductRegistration {
+    /// A version registered (not yet certified), for both modes and both SRS sectors, with a
+    /// generated `IDVERSI`.
+    pub fn new(
+        partner_id: PartnerId,
+        srs_id: SrsId,
+        certification_code: CertificationCode,
+        version: SoftwareVersion,
+        parent_version: SoftwareVersion,
+    ) -> Self {
+        Self {
+            partner_id,
+            srs_id,
+            version_id: None,
+            certification_code,
+            version,
+            parent_version,
+            state: VersionState::Registered,
+            mode: ProductMode::Both,
+            sectors: vec![Sector::Restaurant, Sector::Transport],
+        }
+    }
+}
+
 impl Authority {
+    /// The environments whose products this authority keeps: DEV and ESSAI on the conformity
+    /// service, PROD on the production service.
+    pub fn product_environments(&self) -> &'static [Environment] {
+        if self.environment().is_conformity() {
+            &[Environment::Dev, Environment::Essai]
+        } else {
+            &[Environment::Prod]
+        }
+    }
+
+    /// Registers a version of an SRS product for each of [`Authority::product_environments`],
+    /// all or none; the versions registered.
+    pub fn register_product(
+        &self,
+        registration: ProductRegistration,
+        actor: &str,
+    ) -> Result<Vec<Product>, Error> {
+        if registration.sectors.is_empty() || registration.sectors.contains(&Sector::Server) {
+            return Err(Error::Invalid(
+                "a product serves one or more SRS sectors: RBC, TRP".to_owned(),
+            ));
+        }
+        let version_id = match registration.version_id {
+            Some(id) if id.is_unregistered() => {
+                return Err(Error::Invalid(
+                    "IDVERSI 0000000000000000 is what an SRS sends for a version not registered; \
+                     a registered version has its own"
+                        .to_owned(),
+                ));
+            }
+            Some(id) => id,
+            None => self.new_version_id()?,
+        };
+        let products: Vec<Product> = self
+            .product_environments()
+            .iter()
+            .map(|&environment| {
+                Product::new(
+                    environment,
+                    registration.partner_id,
+                    registration.srs_id,
+                    version_id,
+                    registration.certification_code.clone(),
+                    registration.version.clone(),
+                    registration.parent_version.clone(),
+                    registration.state,
+                )
+                .with_mode(registration.mode)
+                .with_sectors(registration.sectors.iter().copied())
+            })
+            .collect();
+        let audit = NewAudit::new(
+            self.now(),
+            actor,
+            "add-product",
+            format!(
+                "{}/{}/{version_id}",
+                registration.partner_id, registration.srs_id
+            ),
+            format!(
+                "VERSI {} VERSIPARN {} CODCERTIF {} {} {}",
+                registration.version,
+                registration.parent_version,
+                registration.certification_code,
+                registration.state,
+                registration.mode
+            ),
+        );
+        self.registry().add_products(&products, audit)?;
+        Ok(products)
+    }
+
+    /// Moves a product version to `state` (in every environment it is registered for).
+    pub fn set_version_state(
+        &self,
+        partner_id: PartnerId,
+        srs_id: SrsId,
+        version_id: VersionId,
+        state: VersionState,
+        actor: &str,
+    ) -> Result<(), Error> {
+        let audit = NewAudit::new(
+            self.now(),
+            actor,
+            "set-version-state",
+            format!("{partner_id}/{srs_id}/{version_id}"),
+            state.as_str(),
+        );
+        self.registry()
+            .set_version_state(partner_id, srs_id, version_id, state, audit)?;
+        Ok(())
+    }
+
+    /// Names a developer and registers it for DEV and ESSAI, or not (063E, 064E).
+    pub fn set_partner(
+        &self,
+        partner_id: PartnerId,
+        name: &str,
+        registered: bool,
+        actor: &str,
+    ) -> Result<(), Error> {
+        let mut partner = self.registry().partner(partner_id)?.ok_or_else(|| {
+            Error::NotFound(format!("no product of partner {partner_id} is registered"))
+        })?;
+        if !name.is_empty() {
+            name.clone_into(&mut partner.name);
+        }
+        partner.registered = registered;
+        let audit = NewAudit::new(
+            self.now(),
+            actor,
+            "set-partner",
+            partner_id.to_string(),
+            if registered {
+                "registered"
+            } else {
+                "unregistered"
+            },
+        );
+        self.registry().set_partner(&partner, audit)?;
+        Ok(())
+    }
+
+    /// Every product version, by partner, SRS, version and environment.
+    pub fn products(&self) -> Result<Vec<Product>, Error> {
+        Ok(self.registry().products()?)
+    }
+
+    /// Every developer.
+    pub fn partners(&self) -> Result<Vec<Partner>, Error> {
+        Ok(self.registry().partners()?)
+    }
+
+    /// A random `IDVERSI` no version has.
+    fn new_version_id(&self) -> Result<VersionId, Error> {
+        let taken: std::collections::HashSet<VersionId> =
+            self.products()?.into_iter().map(|p| p.version_id).collect();
+        loop {
+            let mut random = [0u8; 8];
+            getrandom::fill(&mut random)
+                .map_err(|e| Error::Invalid(format!("the random generator failed: {e}")))?;
+            let text: String = random.iter().map(|b| format!("{b:02X}")).collect();
+            let id: VersionId = text
+                .parse()
+                .map_err(|e| Error::Invalid(format!("generated IDVERSI {text}: {e}")))?;
+            if !id.is_unregistered() && !taken.contains(&id) {
+                return Ok(id);
+            }
+        }
+    }
+
     /// How long after issuance an authorization code becomes active: none in DEV and ESSAI
     /// unless set with [`Authority::with_code_activation_delay`]; Revenu Québec allows up to 90
     /// minutes.

@@ -21,6 +21,7 @@ mod files;
 pub mod password;
 mod pg_tls;
 pub mod portal;
+mod product;
 pub mod revocation;
 pub mod seed;
 pub mod server;
@@ -60,12 +61,14 @@ pub mod fuzzing {
     }
 }
 
-pub use admin::{IssuedCode, OperatorRegistration};
+pub use admin::{IssuedCode, OperatorRegistration, ProductRegistration};
 pub use error::Error;
 /// The registry's records, as the authority's administration returns them.
 pub mod records {
     pub use websrm_store::AuditEntry;
-    pub use websrm_store::registry::{CertificateRecord, DeviceRecord, Operator, OperatorId};
+    pub use websrm_store::registry::{
+        CertificateRecord, DeviceRecord, Operator, OperatorId, Partner, Product,
+    };
 }
 pub use files::{AuthorityFiles, names};
 pub use service::{Authority, Endpoint, LockoutPolicy, Request, Response, SystemClock};

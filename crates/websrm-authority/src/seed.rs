@@ -3,7 +3,7 @@
 //! Every value is listed in `docs/AUTHORITY.md`.
 
 use time::OffsetDateTime;
-use websrm_domain::{Environment, Sector};
+use websrm_domain::{Environment, Sector, VersionState};
 use websrm_store::NewAudit;
 use websrm_store::registry::{NewOperator, Product};
 
@@ -126,12 +126,7 @@ pub fn seed_test_data(authority: &Authority, now: OffsetDateTime) -> Result<(), 
             }
         }
     }
-    let environments: &[Environment] = if authority.environment().is_conformity() {
-        &[Environment::Dev, Environment::Essai]
-    } else {
-        &[Environment::Prod]
-    };
-    for &environment in environments {
+    for &environment in authority.product_environments() {
         let [partner, srs, version_id, code, version, parent] = PRODUCT;
         let (partner, srs, version_id) = (parse(partner)?, parse(srs)?, parse(version_id)?);
         if registry
@@ -146,7 +141,13 @@ pub fn seed_test_data(authority: &Authority, now: OffsetDateTime) -> Result<(), 
                 parse(code)?,
                 parse(version)?,
                 parse(parent)?,
-                true,
+                // Ready for an ESSAI run in the conformity environments (ESSAI is closed to a
+                // certified version, 072E); usable by operators in production.
+                if environment == Environment::Prod {
+                    VersionState::Certified
+                } else {
+                    VersionState::Registered
+                },
             );
             registry.add_product(
                 &product,

@@ -65,6 +65,10 @@ enum Command {
     /// Register operators and issue their authorization codes.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// The SRS products: register a version, list, show, change a version's state or a
+    /// developer's registration.
+    #[command(subcommand)]
+    Product(crate::product::ProductCommand),
     /// The customer-service console (the agent's password is read from WEBSRM_AGENT_PASSWORD).
     Agent(AgentArgs),
     /// The audit log: verify its hash chain, or export it.
@@ -253,6 +257,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
             Ok(())
         }
         Command::Agent(agent) => run_agent(&authority, agent),
+        Command::Product(command) => crate::product::run(&authority, command),
         Command::Audit(AuditCommand::Verify) => {
             let entries = authority
                 .verify_audit()

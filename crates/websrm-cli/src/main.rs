@@ -9,6 +9,7 @@ mod check;
 mod demo;
 mod essai;
 mod explain;
+mod product;
 mod srs;
 mod transmit;
 #[cfg(windows)]
@@ -63,7 +64,51 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(&error))
         }
     }
 }
+
+/// The exit status of a failed command, so that a script can tell what to do next (README,
+/// "Exit status"): 3 the authority refused (or would refuse) the request, 4 it could not be
+/// reached or did not answer usably (send again later), 5 the certificate cannot be used
+/// (expired, revoked, refused: billing is blocked until a new one is obtained), 1 anything
+/// else. Usage errors are clap's 2.
+fn exit_code(error: &anyhow::Error) -> u8 {
+    error
+        .chain()
+        .find_map(|cause| {
+            cause
+                .downcast_ref::<Worded>()
+                .map(|w| w.status)
+                .or_else(|| cause.downcast_ref::<websrm::Error>().map(status_of))
+        })
+        .unwrap_or(1)
+}
+
+/// The exit status [`exit_code`] gives a facade error.
+pub(crate) fn status_of(error: &websrm::Error) -> u8 {
+    match error {
+        websrm::Error::Refused { .. } | websrm::Error::Transaction(_) => 3,
+        websrm::Error::Communication { .. }
+        | websrm::Error::Unreachable { .. }
+        | websrm::Error::BadAnswer(_) => 4,
+        websrm::Error::Unusable { .. } => 5,
+        _ => 1,
+    }
+}
+
+/// A facade error worded for the user (both languages), keeping its exit status.
+#[derive(Debug)]
+pub(crate) struct Worded {
+    pub(crate) message: String,
+    pub(crate) status: u8,
+}
+
+impl std::fmt::Display for Worded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Worded {}

@@ -554,8 +554,10 @@ fn secret(value: String) -> Result<String> {
 
 /// An error with the authority's messages in French and English.
 pub(crate) fn explain(e: websrm::Error) -> anyhow::Error {
+    let status = crate::status_of(&e);
+    let worded = |message: String| anyhow::Error::new(crate::Worded { message, status });
     if let websrm::Error::Unusable { notice, .. } = &e {
-        return anyhow::anyhow!("{}\n{}", notice.french, notice.english);
+        return worded(format!("{}\n{}", notice.french, notice.english));
     }
     if let websrm::Error::Refused { errors, .. } = &e {
         let lines: Vec<String> = errors
@@ -573,10 +575,10 @@ pub(crate) fn explain(e: websrm::Error) -> anyhow::Error {
                 )
             })
             .collect();
-        return anyhow::anyhow!(
+        return worded(format!(
             "the authority refused the request:\n  {}",
             lines.join("\n  ")
-        );
+        ));
     }
     anyhow::anyhow!(e)
 }

@@ -192,6 +192,11 @@ fn an_srs_driven_from_the_command_line_against_a_served_authority() {
         err.contains("JW00B999514E (codRetour 14)") && err.contains("does not belong"),
         "{err}"
     );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a refusal has its own exit status"
+    );
 
     let status = call(&["status", "--at", "2030-01-01T00:00:00Z", "--json"]);
     let json: serde_json::Value = serde_json::from_str(&status).unwrap();
@@ -499,6 +504,11 @@ impl Pos<'_> {
         command
     }
 
+    /// The exit status of the command.
+    fn code(&self, extra: &[&str]) -> Option<i32> {
+        self.command("DEV", extra).output().unwrap().status.code()
+    }
+
     fn run(&self, extra: &[&str]) -> (bool, String, String) {
         let out = self.command("DEV", extra).output().unwrap();
         (
@@ -667,6 +677,18 @@ fn expired_then_a_new_certificate_from_the_command_line() {
         "--yes",
     ]);
     assert!(!success && stderr.contains("expired on"), "{stderr}");
+    assert_eq!(
+        pos.code(&[
+            "--now",
+            &later,
+            "delete",
+            "--nickname",
+            "Caisse du bar",
+            "--yes"
+        ]),
+        Some(5),
+        "an unusable certificate has its own exit status"
+    );
     pos.enrol(&["--now", &later]);
     assert_ne!(pos.serial(), first);
     assert_eq!(pos.device_id(), device);
@@ -1392,4 +1414,244 @@ fn explain_says_what_an_error_means_and_errors_md_is_current() {
         generated == committed,
         "docs/ERRORS.md is stale: run `websrm explain --all --markdown > docs/ERRORS.md`"
     );
+}
+
+/// A vendor's own product, registered from the command line while the authority serves: an
+/// SRS with its identity enrols, the version's state and its developer's registration change
+/// what the authority answers (002E withdrawn, 063E developer not registered), and the lists
+/// say where each version stands.
+#[test]
+fn a_vendors_own_product_registered_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let authority = Authority::start(&authority_dir);
+    let adir = authority_dir.to_str().unwrap();
+    let admin = |extra: &[&str]| {
+        let mut args = vec!["authority", "--dir", adir, "product"];
+        args.extend_from_slice(extra);
+        args.iter()
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<String>>()
+    };
+    let admin_ok = |extra: &[&str]| {
+        let args = admin(extra);
+        ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let text = admin_ok(&[
+        "add",
+        "--partner",
+        "00000000000000AB",
+        "--srs",
+        "00000000000000CD",
+        "--code",
+        "FOB201999999",
+        "--version",
+        "3.1",
+        "--parent",
+        "3.0",
+        "--mode",
+        "srs",
+        "--sector",
+        "RBC",
+        "--json",
+    ]);
+    let added: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let version_id = added[0]["version_id"].as_str().unwrap().to_owned();
+    assert_eq!(version_id.len(), 16, "an IDVERSI is generated: {added}");
+    assert_eq!(added[0]["state"], "registered");
+    assert_eq!(
+        added[0]["environments"],
+        serde_json::json!(["DEV", "ESSAI"])
+    );
+    assert_eq!(added[0]["sectors"], serde_json::json!(["RBC"]));
+    // The same version again is refused, and nothing is added.
+    let again = admin(&[
+        "add",
+        "--partner",
+        "00000000000000AB",
+        "--srs",
+        "00000000000000CD",
+        "--version-id",
+        &version_id,
+        "--code",
+        "FOB201999999",
+        "--version",
+        "3.1",
+    ]);
+    let out = run(&again.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("already registered"),
+        "{out:?}"
+    );
+    let list: serde_json::Value = serde_json::from_str(&admin_ok(&["list", "--json"])).unwrap();
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        2,
+        "the test product and ours: {list}"
+    );
+
+    let product = dir.path().join("product.txt");
+    std::fs::write(
+        &product,
+        format!("00000000000000AB\n00000000000000CD\n{version_id}\nFOB201999999\n3.1\n3.0\n"),
+    )
+    .unwrap();
+    let trust = authority_dir.join("tls-root.pem");
+    let enrol = |installation: &str, nickname: &str| {
+        let store = dir.path().join(format!("{installation}.db"));
+        let args = [
+            "srs",
+            "--store",
+            store.to_str().unwrap(),
+            "--authority",
+            &authority.enrolment,
+            "--api",
+            &authority.api,
+            "--trust",
+            trust.to_str().unwrap(),
+            "--product",
+            product.to_str().unwrap(),
+            "enrol",
+            "--identification-number",
+            "5678912340",
+            "--authorization-code",
+            "D8T8-W8W8",
+            "--qst",
+            "5678912340TQ0001",
+            "--file-number",
+            "ER0001",
+            "--nickname",
+            nickname,
+            "--new-device-id",
+        ];
+        run(&args)
+    };
+    let out = enrol("first", "Caisse 1");
+    assert!(out.status.success(), "{out:?}");
+
+    admin_ok(&[
+        "partner",
+        "--partner",
+        "00000000000000AB",
+        "--name",
+        "Caisses AB",
+        "--registered",
+        "no",
+    ]);
+    let shown = admin_ok(&[
+        "show",
+        "--partner",
+        "00000000000000AB",
+        "--srs",
+        "00000000000000CD",
+    ]);
+    assert!(
+        shown.contains("Caisses AB") && shown.contains("not registered"),
+        "{shown}"
+    );
+    let out = enrol("second", "Caisse 2");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("JW00B999063E"),
+        "{out:?}"
+    );
+    admin_ok(&[
+        "partner",
+        "--partner",
+        "00000000000000AB",
+        "--registered",
+        "yes",
+    ]);
+    assert!(
+        admin_ok(&[
+            "set-state",
+            "--partner",
+            "00000000000000AB",
+            "--srs",
+            "00000000000000CD",
+            "--version-id",
+            &version_id,
+            "withdrawn",
+        ])
+        .contains("withdrawn")
+    );
+    let out = enrol("third", "Caisse 3");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("JW00B999002E"),
+        "{out:?}"
+    );
+    // A version nobody registered, or a state that does not exist: a clear refusal.
+    let out = run(&admin(&[
+        "set-state",
+        "--partner",
+        "00000000000000AB",
+        "--srs",
+        "00000000000000CD",
+        "--version-id",
+        "00000000000000EE",
+        "certified",
+    ])
+    .iter()
+    .map(String::as_str)
+    .collect::<Vec<_>>());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no version 00000000000000EE"),
+        "{out:?}"
+    );
+    let out = run(&admin(&[
+        "set-state",
+        "--partner",
+        "00000000000000AB",
+        "--srs",
+        "00000000000000CD",
+        "--version-id",
+        &version_id,
+        "approved",
+    ])
+    .iter()
+    .map(String::as_str)
+    .collect::<Vec<_>>());
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("awaiting-certification"),
+        "{out:?}"
+    );
+}
+
+/// A script tells a usage error (2) from an authority that cannot be reached (4), the other
+/// statuses being checked where they arise (3 refused, 5 unusable).
+#[test]
+fn exit_statuses_tell_usage_from_communication() {
+    assert_eq!(run(&["srs", "--no-such-flag"]).status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let authority = Authority::start(&authority_dir);
+    let (enrolment, api) = (authority.enrolment.clone(), authority.api.clone());
+    drop(authority);
+    let store = dir.path().join("pos.db");
+    let trust = authority_dir.join("tls-root.pem");
+    let out = run(&[
+        "srs",
+        "--store",
+        store.to_str().unwrap(),
+        "--authority",
+        &enrolment,
+        "--api",
+        &api,
+        "--trust",
+        trust.to_str().unwrap(),
+        "enrol",
+        "--identification-number",
+        "5678912340",
+        "--authorization-code",
+        "D8T8-W8W8",
+        "--qst",
+        "5678912340TQ0001",
+        "--file-number",
+        "ER0001",
+        "--nickname",
+        "Caisse du bar",
+        "--new-device-id",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
 }

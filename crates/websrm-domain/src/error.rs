@@ -54,6 +54,10 @@ pub enum Kind {
     RevocationChannel,
     /// The organisation attribute (O) of a certificate subject.
     Organization,
+    /// [`crate::VersionState`].
+    VersionState,
+    /// [`crate::ProductMode`].
+    ProductMode,
 }
 
 impl fmt::Display for Kind {
@@ -83,6 +87,8 @@ impl fmt::Display for Kind {
             Self::RevocationReason => "revocation reason",
             Self::RevocationChannel => "revocation channel",
             Self::Organization => "organisation (O)",
+            Self::VersionState => "version state",
+            Self::ProductMode => "product mode",
         })
     }
 }

@@ -34,6 +34,7 @@ mod error;
 mod ids;
 mod lifecycle;
 mod operator;
+mod product;
 mod shape;
 mod subject;
 
@@ -51,6 +52,7 @@ pub use lifecycle::{
 pub use operator::{
     AuthorizationCode, FileNumber, GstNumber, IdentificationNumber, QstNumber, Sector,
 };
+pub use product::{ProductMode, VersionState};
 pub use shape::is_websrm_text_char;
 pub use subject::{
     Attribute, COUNTRY_CA, Organization, RawSubject, STATE_QC, ServerSubject, SrsSubject,

@@ -492,6 +492,18 @@ catalogue! {
         "in PROD, IDVERSI is neither zeros nor a certified version",
         "Cette version du SEV doit être certifiée (IDVERSI={0}).",
         "This version of the SRS must be certified (IDVERSI={0}).";
+    PartnerNotRegistered = 63, Some(94),
+        "IDPARTN is a developer not registered for DEV and ESSAI",
+        "Le partenaire {0} (IDPARTN) n'est pas inscrit : les environnements DEV et ESSAI lui sont refusés.",
+        "Partner {0} (IDPARTN) is not registered: the DEV and ESSAI environments are refused.";
+    VersionAwaitingCertification = 65, Some(94),
+        "IDVERSI is a version awaiting certification, which ESSAI refuses",
+        "La version {0} (IDVERSI) est en attente de certification : l'environnement ESSAI lui est refusé.",
+        "Version {0} (IDVERSI) is awaiting certification: the ESSAI environment is refused.";
+    TestCaseCertifiedVersion = 72, Some(94),
+        "the version is certified: ESSAI is closed to it, and DEV takes it only with CASESSAI 000.000",
+        "Le cas d'essai {0} (CASESSAI) est invalide : la version {1} est certifiée.",
+        "The test case {0} (CASESSAI) is invalid: version {1} is certified.";
     TestCaseInvalid = 425, Some(94),
         "CASESSAI missing or not 999.999",
         "Le cas d'essai {0} (CASESSAI) est absent ou invalide.",

@@ -1,6 +1,8 @@
 //! The store crate's error.
 
-use websrm_domain::{DeviceId, IdentificationNumber, Nickname, SerialNumber};
+use websrm_domain::{
+    DeviceId, IdentificationNumber, Nickname, PartnerId, SerialNumber, SrsId, VersionId,
+};
 
 /// What went wrong in a store.
 ///
@@ -152,6 +154,19 @@ pub enum Error {
     /// This product version is already registered.
     #[error("this SRS product version is already registered for the environment")]
     ProductExists,
+    /// No product version has these identifiers.
+    #[error("no version {version_id} of SRS {srs_id} of partner {partner_id} is registered")]
+    ProductNotFound {
+        /// `IDPARTN`.
+        partner_id: PartnerId,
+        /// `IDSEV`.
+        srs_id: SrsId,
+        /// `IDVERSI`.
+        version_id: VersionId,
+    },
+    /// No partner has this identifier.
+    #[error("no partner {0} is registered")]
+    PartnerNotFound(PartnerId),
     /// No certificate has this serial number.
     #[error("no certificate with serial number {0}")]
     CertificateNotFound(SerialNumber),

@@ -244,3 +244,44 @@ fn rows_written_by_an_earlier_version_survive_the_migration() {
     );
     assert!(store.terminals().unwrap().is_empty());
 }
+
+/// Version 11 gives each product version a state from its old `certified` flag, and registers
+/// every partner a product named.
+#[test]
+fn products_keep_their_certification_as_a_state() {
+    use websrm_domain::{Environment, ProductMode, VersionState};
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference.db");
+    Registry::open(&reference).unwrap();
+    let app = application_id(&reference);
+    let path = dir.path().join("v10.db");
+    file_at_version(&path, registry::MIGRATIONS, app, 10);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO products VALUES ('DEV', '0000000000000001', '0000000000000002', '0000000000000003', 'FOB201999999', '1.0.0', '0', 1);
+             INSERT INTO products VALUES ('DEV', '0000000000000001', '0000000000000002', '0000000000000004', 'FOB201999999', '1.1.0', '1.0.0', 0);",
+        )
+        .unwrap();
+    let reg = Registry::open(&path).unwrap();
+    let versions = reg
+        .products_of(
+            Environment::Dev,
+            "0000000000000001".parse().unwrap(),
+            "0000000000000002".parse().unwrap(),
+        )
+        .unwrap();
+    let states: Vec<VersionState> = versions.iter().map(|p| p.state).collect();
+    assert_eq!(states, [VersionState::Certified, VersionState::Registered]);
+    assert!(
+        versions
+            .iter()
+            .all(|p| p.mode == ProductMode::Both && p.sectors.len() == 2)
+    );
+    let partner = reg
+        .partner("0000000000000001".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(partner.registered);
+    reg.integrity_check().unwrap();
+}

@@ -7,7 +7,7 @@ use time::Duration;
 use websrm_crypto::{CertificateAuthority, Csr, PrivateKey, validate_csr};
 use websrm_domain::{
     AuthorizationCode, CertificateState, DeviceId, Environment, Nickname, RevocationChannel,
-    RevocationReason, Sector, SerialNumber, Thumbprint, Validity,
+    RevocationReason, Sector, SerialNumber, Thumbprint, Validity, VersionState,
 };
 use websrm_store::registry::{
     AttemptState, Credential, NewCertificate, NewOperator, OperatorId, Product, Reservation,
@@ -162,7 +162,7 @@ fn products_are_per_environment() {
         "FOB201999999".parse().unwrap(),
         "1.0.0".parse().unwrap(),
         "0".parse().unwrap(),
-        true,
+        VersionState::Certified,
     );
     reg.add_product(&product, audit("product")).unwrap();
     assert!(matches!(
@@ -192,6 +192,87 @@ fn products_are_per_environment() {
         reg.products_of(Environment::Dev, product.partner_id, product.srs_id)
             .unwrap(),
         [product]
+    );
+}
+
+/// A version's state moves in every environment at once; registering versions is all or
+/// nothing; a developer is registered with its first product and can be withdrawn.
+#[test]
+fn product_states_and_partners() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = open_registry(&dir.path().join("a.db")).unwrap();
+    let version = |environment, id: &str| {
+        Product::new(
+            environment,
+            "0000000000000001".parse().unwrap(),
+            "0000000000000002".parse().unwrap(),
+            id.parse().unwrap(),
+            "FOB201999999".parse().unwrap(),
+            "1.0.0".parse().unwrap(),
+            "0".parse().unwrap(),
+            VersionState::Registered,
+        )
+    };
+    reg.add_products(
+        &[
+            version(Environment::Dev, "0000000000000003"),
+            version(Environment::Essai, "0000000000000003"),
+        ],
+        audit("product"),
+    )
+    .unwrap();
+    // One already registered: neither is added.
+    assert!(matches!(
+        reg.add_products(
+            &[
+                version(Environment::Dev, "0000000000000004"),
+                version(Environment::Essai, "0000000000000003"),
+            ],
+            audit("product"),
+        ),
+        Err(Error::ProductExists)
+    ));
+    assert_eq!(reg.products().unwrap().len(), 2);
+    let p = version(Environment::Dev, "0000000000000003");
+    assert_eq!(
+        reg.set_version_state(
+            p.partner_id,
+            p.srs_id,
+            p.version_id,
+            VersionState::AwaitingCertification,
+            audit("state")
+        )
+        .unwrap(),
+        2
+    );
+    assert!(
+        reg.products()
+            .unwrap()
+            .iter()
+            .all(|v| v.state == VersionState::AwaitingCertification)
+    );
+    assert!(matches!(
+        reg.set_version_state(
+            p.partner_id,
+            p.srs_id,
+            "00000000000000FF".parse().unwrap(),
+            VersionState::Certified,
+            audit("state")
+        ),
+        Err(Error::ProductNotFound { .. })
+    ));
+    let mut partner = reg
+        .partner(p.partner_id)
+        .unwrap()
+        .expect("registered with its product");
+    assert!(partner.registered && partner.name.is_empty());
+    partner.registered = false;
+    partner.name = "Caisses inc.".to_owned();
+    reg.set_partner(&partner, audit("partner")).unwrap();
+    assert_eq!(reg.partners().unwrap(), [partner]);
+    assert_eq!(
+        reg.partner("00000000000000FF".parse().unwrap()).unwrap(),
+        None
     );
 }
 

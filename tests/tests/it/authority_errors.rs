@@ -5,7 +5,7 @@ use rcgen::{CertificateParams, CustomExtension, DistinguishedName, DnType, KeyPa
 use serde_json::json;
 use time::OffsetDateTime;
 use websrm_tests::websrm_crypto::{Csr, PrivateKey};
-use websrm_tests::websrm_domain::{DeviceIdState, Environment, Sector, Subject};
+use websrm_tests::websrm_domain::{DeviceIdState, Environment, Sector, Subject, VersionState};
 use websrm_tests::websrm_store::NewAudit;
 use websrm_tests::websrm_store::registry::Product;
 use websrm_tests::{Served, test_product, websrm_crypto};
@@ -580,52 +580,7 @@ async fn every_error_of_the_conformity_service() {
     ];
     run(&s, &api_client, std::mem::take(&mut cases)).await;
 
-    // A remote server must present a certified version of its SRS (520E).
     let p = test_product();
-    let uncertified = Product::new(
-        Environment::Dev,
-        p.partner_id,
-        p.srs_id,
-        "0000000000000004".parse().unwrap(),
-        p.certification_code.clone(),
-        "1.1.0".parse().unwrap(),
-        "1.0.0".parse().unwrap(),
-        false,
-    );
-    s.authority
-        .registry()
-        .add_product(&uncertified, NewAudit::new(now, "test", "product", "x", ""))
-        .unwrap();
-    let server = with_header(
-        with_header(
-            with_header(
-                with_header(
-                    with_header(zeros(), "IDAPPRL", None),
-                    "APPRLINIT",
-                    Some("SRV"),
-                ),
-                "IDVERSI",
-                Some("0000000000000004"),
-            ),
-            "VERSI",
-            Some("1.1.0"),
-        ),
-        "VERSIPARN",
-        Some("1.0.0"),
-    );
-    run(
-        &s,
-        &api_client,
-        vec![case(
-            "server with an uncertified version",
-            server,
-            ajo(&csr_for(&server_admin())),
-            "JW00B999520E",
-            "94",
-        )],
-    )
-    .await;
-
     // An unregistered version (IDVERSI zeros) of an SRS none of whose versions is certified
     // (041E).
     let never_certified = Product::new(
@@ -636,7 +591,7 @@ async fn every_error_of_the_conformity_service() {
         p.certification_code.clone(),
         "0.9".parse().unwrap(),
         "0".parse().unwrap(),
-        false,
+        VersionState::Registered,
     );
     s.authority
         .registry()
@@ -832,7 +787,7 @@ async fn the_errors_of_production() {
         p.certification_code.clone(),
         "1.1.0".parse().unwrap(),
         "1.0.0".parse().unwrap(),
-        false,
+        VersionState::Registered,
     );
     s.authority
         .registry()
@@ -877,6 +832,29 @@ async fn the_errors_of_production() {
                 ),
                 ajo(&good),
                 "JW00B999060E",
+                "94",
+            ),
+            case(
+                "a remote server with an uncertified version",
+                with_header(
+                    with_header(
+                        with_header(
+                            with_header(
+                                with_header(prod(), "IDAPPRL", None),
+                                "APPRLINIT",
+                                Some("SRV"),
+                            ),
+                            "IDVERSI",
+                            Some("0000000000000004"),
+                        ),
+                        "VERSI",
+                        Some("1.1.0"),
+                    ),
+                    "VERSIPARN",
+                    Some("1.0.0"),
+                ),
+                ajo(&csr_for(&server_admin())),
+                "JW00B999520E",
                 "94",
             ),
             case(
@@ -1043,4 +1021,202 @@ async fn values_in_any_case_and_structure_messages_with_their_values() {
         ),
         "field names are exact"
     );
+}
+
+/// Each state of a product version and of its developer, through the certificate service: in
+/// DEV, a certified version takes only `CASESSAI` `000.000` (072E), a version awaiting
+/// certification is served, a withdrawn one designates nothing (002E), and an unregistered
+/// developer is refused (063E); in ESSAI, a version awaiting certification (065E) and a
+/// certified one (072E) are refused. Products are registered as an administrator does, through
+/// the authority's own calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_state_of_a_product_has_its_id() {
+    use websrm_tests::websrm_authority::ProductRegistration;
+    let s = Served::start(Environment::Dev);
+    let p = test_product();
+    let register = |partner: &str, srs: &str, version_id: &str, version: &str, state| {
+        let mut r = ProductRegistration::new(
+            partner.parse().unwrap(),
+            srs.parse().unwrap(),
+            p.certification_code.clone(),
+            version.parse().unwrap(),
+            "1.0.0".parse().unwrap(),
+        );
+        r.version_id = Some(version_id.parse().unwrap());
+        r.state = state;
+        let added = s.authority.register_product(r, "test").unwrap();
+        assert_eq!(added.len(), 2, "registered for DEV and ESSAI");
+    };
+    let srs = p.srs_id.to_string();
+    let partner = p.partner_id.to_string();
+    register(
+        &partner,
+        &srs,
+        "0000000000000011",
+        "1.1.0",
+        VersionState::Certified,
+    );
+    register(
+        &partner,
+        &srs,
+        "0000000000000012",
+        "1.2.0",
+        VersionState::AwaitingCertification,
+    );
+    register(
+        &partner,
+        &srs,
+        "0000000000000013",
+        "1.3.0",
+        VersionState::Withdrawn,
+    );
+    register(
+        "00000000000000AB",
+        "00000000000000CD",
+        "0000000000000014",
+        "2.0",
+        VersionState::Registered,
+    );
+    s.authority
+        .set_partner(
+            "00000000000000AB".parse().unwrap(),
+            "Caisses AB",
+            false,
+            "test",
+        )
+        .unwrap();
+    let version = |h: Vec<(String, String)>, id: &str, versi: &str| {
+        with_header(
+            with_header(with_header(h, "IDVERSI", Some(id)), "VERSI", Some(versi)),
+            "VERSIPARN",
+            Some("1.0.0"),
+        )
+    };
+    let dev = |id: &str, versi: &str| version(header_pairs("0000-0000-0000"), id, versi);
+    let essai = |id: &str, versi: &str| {
+        with_header(
+            with_header(dev(id, versi), "ENVIRN", Some("ESSAI")),
+            "CASESSAI",
+            Some("001.001"),
+        )
+    };
+    let good = csr_for(&michel("Certificat A"));
+    let unused = plain_client(&s, None);
+    run(
+        &s,
+        &unused,
+        vec![
+            case(
+                "DEV, a certified version with a test case",
+                with_header(
+                    dev("0000000000000011", "1.1.0"),
+                    "CASESSAI",
+                    Some("001.001"),
+                ),
+                ajo(&good),
+                "JW00B999072E",
+                "94",
+            ),
+            case(
+                "DEV, a withdrawn version",
+                dev("0000000000000013", "1.3.0"),
+                ajo(&good),
+                "JW00B999002E",
+                "94",
+            ),
+            case(
+                "DEV, a developer not registered",
+                with_header(
+                    dev("0000000000000014", "2.0"),
+                    "IDSEV",
+                    Some("00000000000000CD"),
+                )
+                .into_iter()
+                .map(|(n, v)| {
+                    if n == "IDPARTN" {
+                        (n, "00000000000000AB".to_owned())
+                    } else {
+                        (n, v)
+                    }
+                })
+                .collect(),
+                ajo(&good),
+                "JW00B999063E",
+                "94",
+            ),
+            case(
+                "ESSAI, a version awaiting certification",
+                essai("0000000000000012", "1.2.0"),
+                ajo(&good),
+                "JW00B999065E",
+                "94",
+            ),
+            case(
+                "ESSAI, a certified version",
+                essai("0000000000000011", "1.1.0"),
+                ajo(&good),
+                "JW00B999072E",
+                "94",
+            ),
+        ],
+    )
+    .await;
+    // What DEV serves: a certified version without a test case, a version awaiting
+    // certification with one.
+    let anonymous = plain_client(&s, None);
+    let url = format!("{}/enrolement", s.enrolment_base);
+    for (what, headers, nickname) in [
+        (
+            "certified, 000.000",
+            dev("0000000000000011", "1.1.0"),
+            "Caisse un",
+        ),
+        (
+            "awaiting certification, a test case",
+            with_header(
+                dev("0000000000000012", "1.2.0"),
+                "CASESSAI",
+                Some("001.001"),
+            ),
+            "Caisse deux",
+        ),
+    ] {
+        let (status, body) = post(
+            &anonymous,
+            &url,
+            &headers,
+            &ajo(&csr_for(&michel(nickname))),
+        )
+        .await;
+        assert_eq!(status, 201, "{what}: {body}");
+    }
+    // Once certified, the version that was awaiting certification is closed to ESSAI (072E).
+    s.authority
+        .set_version_state(
+            p.partner_id,
+            p.srs_id,
+            "0000000000000012".parse().unwrap(),
+            VersionState::Certified,
+            "test",
+        )
+        .unwrap();
+    run(
+        &s,
+        &unused,
+        vec![case(
+            "ESSAI, the version now certified",
+            essai("0000000000000012", "1.2.0"),
+            ajo(&good),
+            "JW00B999072E",
+            "94",
+        )],
+    )
+    .await;
+    let audit = s.authority.audit_since(None).unwrap();
+    for action in ["add-product", "set-partner", "set-version-state"] {
+        assert!(
+            audit.iter().any(|e| e.entry.action == action),
+            "{action} is in the audit log"
+        );
+    }
 }

@@ -2,11 +2,11 @@
 //! `SIGNATRANSM`, and each transaction's content read as WEB-SRM reads it.
 
 use serde_json::{Value, json};
-use websrm_tests::Served;
 use websrm_tests::websrm::domain::{
-    DeviceIdState, Environment, RevocationChannel, RevocationReason,
+    DeviceIdState, Environment, RevocationChannel, RevocationReason, VersionState,
 };
 use websrm_tests::websrm_crypto::{Signature, signatransm_input};
+use websrm_tests::{Served, test_product};
 
 use crate::support::*;
 
@@ -537,7 +537,7 @@ async fn the_content_of_transactions_is_read_as_web_srm_reads_it() {
 /// the id and `codRetour` the guide gives it, in `retourTransActu.listErr` with the current
 /// transaction's `noTrans`, and nothing is recorded. Then the transaction's own numbers
 /// against the registry: its tax numbers (070E, 071E, 043E), the software that produced it
-/// (SEV: 064E, 051E, 052E, 524E, 055E, 058E, 038E), its signer's operator (540E) and file
+/// (SEV: 053E, 051E, 052E, 524E, 055E, 058E, 038E), its signer's operator (540E) and file
 /// (556E), and the header's QST number against it (536E).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_context_defect_of_a_transmission_has_its_id() {
@@ -827,7 +827,7 @@ async fn every_context_defect_of_a_transmission_has_its_id() {
             "idPartn unknown",
             "/SEV/idPartn",
             json!("00000000000000FF"),
-            "064E",
+            "053E",
             "96",
         ),
         (
@@ -1625,7 +1625,8 @@ async fn every_example_document_is_accepted() {
 /// What depends on the environment: in production, a version must be certified (060E in the
 /// headers, 062E in SEV), the codes and partners are production's (056E, 053E), no test case
 /// (509E), and a batch's errors are not returned; in ESSAI, a test case is required (510E), an
-/// unregistered version is refused (048E, 054E), and a batch's errors are returned.
+/// unregistered version is refused (048E, 054E), so are a version awaiting certification (066E)
+/// and a developer not registered (064E), and a batch's errors are returned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_and_essai_have_their_own_rules() {
     for environment in [Environment::Prod, Environment::Essai] {
@@ -1663,6 +1664,49 @@ async fn production_and_essai_have_their_own_rules() {
             "CODCERTIF",
             Some("FOB000000000"),
         );
+        // A version awaiting certification, and a developer not registered for DEV and ESSAI.
+        if environment == Environment::Essai {
+            use websrm_tests::websrm_authority::ProductRegistration;
+            let p = test_product();
+            for (partner, srs, id, versi, state) in [
+                (
+                    p.partner_id,
+                    p.srs_id,
+                    "0000000000000012",
+                    "1.2.0",
+                    VersionState::AwaitingCertification,
+                ),
+                (
+                    "00000000000000AB".parse().unwrap(),
+                    "00000000000000CD".parse().unwrap(),
+                    "0000000000000014",
+                    "2.0",
+                    VersionState::Registered,
+                ),
+            ] {
+                let mut r = ProductRegistration::new(
+                    partner,
+                    srs,
+                    p.certification_code.clone(),
+                    versi.parse().unwrap(),
+                    "1.0.0".parse().unwrap(),
+                );
+                r.version_id = Some(id.parse().unwrap());
+                r.state = state;
+                s.authority.register_product(r, "test").unwrap();
+            }
+            s.authority
+                .set_partner("00000000000000AB".parse().unwrap(), "", false, "test")
+                .unwrap();
+        }
+        let with_software = |fields: &[(&str, &str)]| {
+            let mut t = good.clone();
+            for (field, value) in fields {
+                t["SEV"][*field] = json!(value);
+            }
+            t["SEV"]["versiParn"] = json!("1.0.0");
+            body_of(&t)
+        };
         type Case<'a> = (&'a str, Vec<(String, String)>, String, &'a str, &'a str);
         let cases: Vec<Case<'_>> = if environment == Environment::Prod {
             vec![
@@ -1723,6 +1767,25 @@ async fn production_and_essai_have_their_own_rules() {
                     h.clone(),
                     with_sev("idVersi", "0000000000000000"),
                     "054E",
+                    "96",
+                ),
+                (
+                    "SEV of a version awaiting certification",
+                    h.clone(),
+                    with_software(&[("idVersi", "0000000000000012"), ("versi", "1.2.0")]),
+                    "066E",
+                    "96",
+                ),
+                (
+                    "SEV of a developer not registered",
+                    h.clone(),
+                    with_software(&[
+                        ("idPartn", "00000000000000AB"),
+                        ("idSEV", "00000000000000CD"),
+                        ("idVersi", "0000000000000014"),
+                        ("versi", "2.0"),
+                    ]),
+                    "064E",
                     "96",
                 ),
             ]

@@ -172,132 +172,76 @@ impl Authority {
         Ok(())
     }
 
+    /// The product the headers name (see `product::examine`), then what only headers say: a
+    /// remote server names a registered version (520E for zeros), in production a certified
+    /// one (520E), and a certified version takes no test case (072E: ESSAI is closed to it,
+    /// and DEV wants `000.000`).
     pub(crate) fn check_product(&self, h: &CertificateHeaders) -> Result<(), Refusal> {
-        let code = &h.certification_code;
-        let sector_prefix = matches!(code.prefix(), "RBC" | "TRP" | "FOB");
-        if h.version_id.is_unregistered() {
-            if h.initiating == InitiatingDevice::Server {
-                return Err(Refusal::one(E::ServerVersionNotCertified, &[]));
-            }
-            if h.environment == Environment::Essai {
-                return Err(Refusal::one(E::VersionIdZeroInEssai, &[]));
-            }
-            if !(sector_prefix && code.is_uncertified()) {
-                return Err(Refusal::one(E::UnregisteredVersionCode, &[]));
-            }
-            self.check_product_ids(h)?;
-            // An unregistered version follows a certified one (041E otherwise).
-            let versions = self
-                .registry
-                .products_of(h.environment, h.partner_id, h.srs_id)
-                .map_err(internal)?;
-            if !versions.iter().any(|p| p.certified) {
-                return Err(Refusal::one(
-                    E::VersionNotCertified,
-                    &[&h.srs_id.to_string()],
-                ));
-            }
-            return Ok(());
-        }
-        let product = self
-            .registry
-            .find_product(h.environment, h.partner_id, h.srs_id, h.version_id)
-            .map_err(internal)?;
-        let Some(product) = product else {
-            self.check_product_ids(h)?;
-            // In production, a version neither all zeros nor known must be certified first.
-            if h.environment == Environment::Prod {
-                return Err(Refusal::one(
-                    E::VersionMustBeCertified,
-                    &[&h.version_id.to_string()],
-                ));
-            }
-            return Err(Refusal::one(E::VersionUnknown, &[]));
-        };
-        let code_ok = match h.environment {
-            Environment::Dev => {
-                *code == product.certification_code
-                    || (sector_prefix && (code.is_test_code() || code.is_uncertified()))
-            }
-            Environment::Essai => {
-                *code == product.certification_code || (sector_prefix && code.is_test_code())
-            }
-            _ => *code == product.certification_code,
-        };
-        if !code_ok {
-            let refusal = if h.environment == Environment::Prod {
-                E::CertificationCodeProd
-            } else {
-                E::CertificationCodeConformity
-            };
-            return Err(Refusal::one(
-                refusal,
-                &[code.as_str(), h.environment.as_str()],
-            ));
+        use crate::product::{self, Fault as F, Found};
+        let server = h.initiating == InitiatingDevice::Server;
+        if server && h.version_id.is_unregistered() {
+            return Err(Refusal::one(E::ServerVersionNotCertified, &[]));
         }
         // A remote server names the last certified version of its SRS, and `0` before its
         // first certification (the reference's VERSI and VERSIPARN); in the conformity
         // environments, where that certification happens, `0`/`0` is accepted.
-        let first_certification = h.initiating == InitiatingDevice::Server
+        let first_certification = server
             && h.environment.is_conformity()
             && h.version.as_str() == "0"
             && h.parent_version.as_str() == "0";
-        if !first_certification && h.version != product.version {
-            // A version string no version of this SRS has is not recognized (442E); one of
-            // another version does not designate this one (042E).
-            let versions = self
-                .registry
-                .products_of(h.environment, h.partner_id, h.srs_id)
-                .map_err(internal)?;
-            if !versions.iter().any(|p| p.version == h.version) {
-                return Err(Refusal::one(E::VersionHeaderUnknown, &[h.version.as_str()]));
+        let found = product::examine(&self.registry, h.environment, h.into(), first_certification)
+            .map_err(internal)?;
+        let (code, args): (E, Vec<String>) = match found {
+            Ok(Found::Unregistered) => return Ok(()),
+            Ok(Found::Version(p)) => {
+                if p.is_certified()
+                    && (h.environment == Environment::Essai
+                        || (h.environment == Environment::Dev && !h.test_case.is_production()))
+                {
+                    (
+                        E::TestCaseCertifiedVersion,
+                        vec![h.test_case.to_string(), h.version_id.to_string()],
+                    )
+                } else {
+                    return Ok(());
+                }
             }
-        }
-        if !first_certification
-            && (h.version != product.version || h.parent_version != product.parent_version)
-        {
-            return Err(Refusal::one(
-                E::VersionHeadersMismatch,
-                &[&format!(
-                    "VERSI {}, VERSIPARN {}",
-                    h.version, h.parent_version
-                )],
-            ));
-        }
-        if h.environment == Environment::Prod && !product.certified {
-            return Err(Refusal::one(
-                E::VersionMustBeCertified,
-                &[&h.version_id.to_string()],
-            ));
-        }
-        // A remote server presents the last certified version of its SRS.
-        if h.initiating == InitiatingDevice::Server && !product.certified && !first_certification {
-            return Err(Refusal::one(E::ServerVersionNotCertified, &[]));
-        }
-        Ok(())
-    }
-
-    /// An unknown partner gets 003E, an unknown SRS of a known partner 001E.
-    pub(super) fn check_product_ids(&self, h: &CertificateHeaders) -> Result<(), Refusal> {
-        if !self
-            .registry
-            .partner_known(h.environment, h.partner_id)
-            .map_err(internal)?
-        {
-            return Err(Refusal::one(
-                E::PartnerIdUnknown,
-                &[&h.partner_id.to_string()],
-            ));
-        }
-        if self
-            .registry
-            .products_of(h.environment, h.partner_id, h.srs_id)
-            .map_err(internal)?
-            .is_empty()
-        {
-            return Err(Refusal::one(E::SrsIdUnknown, &[&h.srs_id.to_string()]));
-        }
-        Ok(())
+            Err(fault) => match fault {
+                F::PartnerUnknown => (E::PartnerIdUnknown, vec![h.partner_id.to_string()]),
+                F::PartnerNotRegistered => {
+                    (E::PartnerNotRegistered, vec![h.partner_id.to_string()])
+                }
+                F::SrsUnknown => (E::SrsIdUnknown, vec![h.srs_id.to_string()]),
+                F::ZeroVersionInEssai => (E::VersionIdZeroInEssai, Vec::new()),
+                F::ZeroVersionCode => (E::UnregisteredVersionCode, Vec::new()),
+                F::NoCertifiedVersion => (E::VersionNotCertified, vec![h.srs_id.to_string()]),
+                F::VersionUnknown => (E::VersionUnknown, Vec::new()),
+                // A remote server in production names a certified version of its SRS.
+                F::MustBeCertified if server => (E::ServerVersionNotCertified, Vec::new()),
+                F::MustBeCertified => (E::VersionMustBeCertified, vec![h.version_id.to_string()]),
+                F::CodeInvalid => (
+                    if h.environment == Environment::Prod {
+                        E::CertificationCodeProd
+                    } else {
+                        E::CertificationCodeConformity
+                    },
+                    vec![h.certification_code.to_string(), h.environment.to_string()],
+                ),
+                F::VersionStringUnknown => (E::VersionHeaderUnknown, vec![h.version.to_string()]),
+                F::VersionsMismatch => (
+                    E::VersionHeadersMismatch,
+                    vec![format!(
+                        "VERSI {}, VERSIPARN {}",
+                        h.version, h.parent_version
+                    )],
+                ),
+                F::AwaitingCertification => (
+                    E::VersionAwaitingCertification,
+                    vec![h.version_id.to_string()],
+                ),
+            },
+        };
+        Err(Refusal(vec![(code, args)]))
     }
 
     /// The subject against the registry: the CN is known and not locked out, the authorization

@@ -376,57 +376,15 @@ impl Examiner<'_> {
     }
 
     fn software_error(&self, sev: &SoftwareBlock) -> Result<Option<u16>, websrm_store::Error> {
-        let registry = self.authority.registry();
-        let environment = self.environment;
-        let production = environment == Environment::Prod;
-        if !registry.partner_known(environment, sev.partner_id)? {
-            return Ok(Some(if production { 53 } else { 64 }));
-        }
-        let versions = registry.products_of(environment, sev.partner_id, sev.srs_id)?;
-        if versions.is_empty() {
-            return Ok(Some(51));
-        }
-        let code = &sev.certification_code;
-        let sector_prefix = matches!(code.prefix(), "RBC" | "TRP" | "FOB");
-        if sev.version_id.is_unregistered() {
-            if environment == Environment::Essai {
-                return Ok(Some(54));
-            }
-            if !(sector_prefix && code.is_uncertified()) {
-                return Ok(Some(524));
-            }
-            if !versions.iter().any(|p| p.certified) {
-                return Ok(Some(40));
-            }
-            return Ok(None);
-        }
-        let Some(product) = versions.iter().find(|p| p.version_id == sev.version_id) else {
-            return Ok(Some(if production { 62 } else { 52 }));
-        };
-        let code_ok = match environment {
-            Environment::Dev => {
-                *code == product.certification_code
-                    || (sector_prefix && (code.is_test_code() || code.is_uncertified()))
-            }
-            Environment::Essai => {
-                *code == product.certification_code || (sector_prefix && code.is_test_code())
-            }
-            _ => *code == product.certification_code,
-        };
-        if !code_ok {
-            return Ok(Some(if production { 56 } else { 55 }));
-        }
-        if sev.version != product.version {
-            let known = versions.iter().any(|p| p.version == sev.version);
-            return Ok(Some(if known { 38 } else { 58 }));
-        }
-        if sev.parent_version != product.parent_version {
-            return Ok(Some(38));
-        }
-        if production && !product.certified {
-            return Ok(Some(62));
-        }
-        Ok(None)
+        let found = crate::product::examine(
+            self.authority.registry(),
+            self.environment,
+            sev.into(),
+            false,
+        )?;
+        Ok(found
+            .err()
+            .map(|fault| fault.software_block_error(self.environment)))
     }
 
     fn signer(&mut self, thumbprint: &str) -> Result<Option<Signer>, websrm_store::Error> {

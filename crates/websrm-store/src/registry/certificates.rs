@@ -1,116 +1,21 @@
-//! SRS products, device identifiers, certificates with every transition, and the audit log.
+//! Device identifiers, certificates with every transition, and the audit log.
 
 use time::OffsetDateTime;
 use websrm_domain::{
-    CertificateState, DeviceId, Environment, Nickname, PartnerId, RevocationChannel,
-    RevocationReason, SerialNumber, SrsId, Thumbprint, Validity, VersionId,
+    CertificateState, DeviceId, Environment, Nickname, RevocationChannel, RevocationReason,
+    SerialNumber, Thumbprint, Validity,
 };
 
 use super::{
     CertificateEvent, CertificateRecord, Credential, DeviceRecord, NewCertificate, OperatorId,
-    Product, Registry,
+    Registry,
 };
 use crate::Error;
 use crate::audit::{self, AuditEntry, NewAudit};
 use crate::db::{from_unix, parse, to_unix};
 use crate::sql::{Db, Row, vals};
 
-const PRODUCT_SELECT: &str = "SELECT environment, partner_id, srs_id, version_id, certification_code, version, \
-    parent_version, certified FROM products";
-
 impl Registry {
-    // ----- products ----------------------------------------------------------------------------
-
-    /// Registers an SRS product version for an environment.
-    pub fn add_product(&self, product: &Product, audit: NewAudit) -> Result<(), Error> {
-        let product = product.to_owned();
-        self.write(move |tx| {
-            let inserted = tx.execute(
-                "INSERT INTO products (environment, partner_id, srs_id, version_id, certification_code, version, \
-                 parent_version, certified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
-                vals![
-                    product.environment.as_str(),
-                    product.partner_id.to_string(),
-                    product.srs_id.to_string(),
-                    product.version_id.to_string(),
-                    product.certification_code.as_str(),
-                    product.version.as_str(),
-                    product.parent_version.as_str(),
-                    product.certified
-                ],
-            )?;
-            if inserted == 0 {
-                return Err(Error::ProductExists);
-            }
-            audit::append(tx, &audit)?;
-            Ok(())
-        })
-    }
-
-    /// The product version designated by these identifiers in the environment.
-    pub fn find_product(
-        &self,
-        environment: Environment,
-        partner_id: PartnerId,
-        srs_id: SrsId,
-        version_id: VersionId,
-    ) -> Result<Option<Product>, Error> {
-        self.read(move |db| {
-            db.row(
-                &format!(
-                    "{PRODUCT_SELECT} WHERE environment = ?1 AND partner_id = ?2 AND srs_id = ?3 AND version_id = ?4"
-                ),
-                vals![
-                    environment.as_str(),
-                    partner_id.to_string(),
-                    srs_id.to_string(),
-                    version_id.to_string()
-                ],
-            )?
-            .map(|r| product_from_row(&r))
-            .transpose()
-        })
-    }
-
-    /// Whether any product of this partner is registered in the environment.
-    pub fn partner_known(
-        &self,
-        environment: Environment,
-        partner_id: PartnerId,
-    ) -> Result<bool, Error> {
-        self.read(move |db| {
-            let n = db.count(
-                "SELECT count(*) FROM products WHERE environment = ?1 AND partner_id = ?2",
-                vals![environment.as_str(), partner_id.to_string()],
-            )?;
-            Ok(n > 0)
-        })
-    }
-
-    /// Every version of products with this partner and SRS id in the environment.
-    pub fn products_of(
-        &self,
-        environment: Environment,
-        partner_id: PartnerId,
-        srs_id: SrsId,
-    ) -> Result<Vec<Product>, Error> {
-        self.read(move |db| {
-            db.query(
-                &format!(
-                    "{PRODUCT_SELECT} WHERE environment = ?1 AND partner_id = ?2 AND srs_id = ?3 ORDER BY version_id"
-                ),
-                vals![
-                    environment.as_str(),
-                    partner_id.to_string(),
-                    srs_id.to_string()
-                ],
-            )?
-            .iter()
-            .map(product_from_row)
-            .collect()
-        })
-    }
-
     // ----- devices -----------------------------------------------------------------------------
 
     /// Issues a new device identifier: random, never zero, never issued before.
@@ -532,20 +437,6 @@ impl Registry {
 
 fn key_hex(key_id: &[u8]) -> String {
     key_id.iter().map(|b| format!("{b:02X}")).collect()
-}
-
-fn product_from_row(r: &Row) -> Result<Product, Error> {
-    const T: &str = "products";
-    Ok(Product {
-        environment: parse(T, "environment", &r.text(0)?)?,
-        partner_id: parse(T, "partner_id", &r.text(1)?)?,
-        srs_id: parse(T, "srs_id", &r.text(2)?)?,
-        version_id: parse(T, "version_id", &r.text(3)?)?,
-        certification_code: parse(T, "certification_code", &r.text(4)?)?,
-        version: parse(T, "version", &r.text(5)?)?,
-        parent_version: parse(T, "parent_version", &r.text(6)?)?,
-        certified: r.int(7)? != 0,
-    })
 }
 
 fn device_from_row(r: &Row) -> Result<DeviceRecord, Error> {

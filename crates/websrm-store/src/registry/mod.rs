@@ -15,8 +15,8 @@ use rusqlite::Connection;
 use time::OffsetDateTime;
 use websrm_domain::{
     CertificateState, CertificationCode, DeviceId, Environment, FileNumber, GstNumber,
-    IdentificationNumber, Nickname, PartnerId, QstNumber, Sector, SerialNumber, SoftwareVersion,
-    SrsId, Thumbprint, Validity, VersionId,
+    IdentificationNumber, Nickname, PartnerId, ProductMode, QstNumber, Sector, SerialNumber,
+    SoftwareVersion, SrsId, Thumbprint, Validity, VersionId, VersionState,
 };
 
 use crate::Error;
@@ -28,6 +28,7 @@ use crate::writer::Writer;
 
 mod certificates;
 mod operators;
+mod products;
 mod schema;
 mod services;
 mod transactions;
@@ -329,12 +330,17 @@ pub struct Product {
     pub version: SoftwareVersion,
     /// `VERSIPARN`.
     pub parent_version: SoftwareVersion,
-    /// Whether this version is certified.
-    pub certified: bool,
+    /// Where this version stands (registered, awaiting certification, certified, withdrawn).
+    pub state: VersionState,
+    /// The modes the product is registered with.
+    pub mode: ProductMode,
+    /// The sectors it serves (`RBC`, `TRP`), in order, without repeats.
+    pub sectors: Vec<Sector>,
 }
 
 impl Product {
-    /// A product version.
+    /// A product version, registered for both modes and every SRS sector until
+    /// [`Product::with_mode`] and [`Product::with_sectors`] say otherwise.
     #[allow(clippy::too_many_arguments)] // The protocol's product identity has this many parts.
     pub fn new(
         environment: Environment,
@@ -344,7 +350,7 @@ impl Product {
         certification_code: CertificationCode,
         version: SoftwareVersion,
         parent_version: SoftwareVersion,
-        certified: bool,
+        state: VersionState,
     ) -> Self {
         Self {
             environment,
@@ -354,9 +360,47 @@ impl Product {
             certification_code,
             version,
             parent_version,
-            certified,
+            state,
+            mode: ProductMode::Both,
+            sectors: vec![Sector::Restaurant, Sector::Transport],
         }
     }
+
+    /// The same version with these modes.
+    #[must_use]
+    pub fn with_mode(mut self, mode: ProductMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The same version serving these sectors (sorted, repeats dropped).
+    #[must_use]
+    pub fn with_sectors(mut self, sectors: impl IntoIterator<Item = Sector>) -> Self {
+        let mut sectors: Vec<Sector> = sectors.into_iter().collect();
+        sectors.sort_unstable();
+        sectors.dedup();
+        self.sectors = sectors;
+        self
+    }
+
+    /// Whether operators may use this version in production.
+    pub fn is_certified(&self) -> bool {
+        self.state.is_certified()
+    }
+}
+
+/// A developer (partner) whose products the authority registers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Partner {
+    /// `IDPARTN`.
+    pub partner_id: PartnerId,
+    /// The developer's name, as given when registering it (may be empty).
+    pub name: String,
+    /// Whether the developer is registered for the conformity environments: DEV and ESSAI refuse
+    /// an unregistered developer's requests (063E, 064E); production still serves its certified
+    /// versions.
+    pub registered: bool,
 }
 
 /// A device identifier the authority issued.

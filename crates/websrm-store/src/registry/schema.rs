@@ -189,6 +189,21 @@ CREATE TABLE documents (
     UNIQUE (environment, signature)
 );
 ",
+    // Products: each version in a state rather than certified or not, the modes and sectors it
+    // is registered with, and the developers (partners) with their registration.
+    r"
+ALTER TABLE products ADD COLUMN state TEXT NOT NULL DEFAULT 'registered';
+UPDATE products SET state = 'certified' WHERE certified <> 0;
+ALTER TABLE products DROP COLUMN certified;
+ALTER TABLE products ADD COLUMN mode TEXT NOT NULL DEFAULT 'both';
+ALTER TABLE products ADD COLUMN sectors TEXT NOT NULL DEFAULT 'RBC,TRP';
+CREATE TABLE partners (
+    partner_id TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    registered INTEGER NOT NULL
+);
+INSERT INTO partners (partner_id, name, registered) SELECT DISTINCT partner_id, '', 1 FROM products;
+",
 ];
 
 /// The same schema for PostgreSQL: `BIGINT` for SQLite's integers (times are Unix seconds),
@@ -381,5 +396,18 @@ CREATE TABLE documents (
     audit_seq   BIGINT NOT NULL,
     UNIQUE (environment, signature)
 );
+",
+    r"
+ALTER TABLE products ADD COLUMN state TEXT NOT NULL DEFAULT 'registered';
+UPDATE products SET state = 'certified' WHERE certified <> 0;
+ALTER TABLE products DROP COLUMN certified;
+ALTER TABLE products ADD COLUMN mode TEXT NOT NULL DEFAULT 'both';
+ALTER TABLE products ADD COLUMN sectors TEXT NOT NULL DEFAULT 'RBC,TRP';
+CREATE TABLE partners (
+    partner_id TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    registered BIGINT NOT NULL
+);
+INSERT INTO partners (partner_id, name, registered) SELECT DISTINCT partner_id, '', 1 FROM products;
 ",
 ];
