@@ -61,6 +61,8 @@ pub struct Served {
     pub clock: Arc<TestClock>,
     /// The folder.
     pub dir: tempfile::TempDir,
+    /// The registry's database when it is not in the folder (PostgreSQL).
+    pub database: Option<websrm_store::Database>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -89,16 +91,42 @@ impl Served {
         // other engine.
         let database =
             fresh_postgres_database("websrm_served").map(websrm_store::Database::Postgres);
+        Self::serve(dir, database.as_ref(), environment, now, limits, true)
+    }
+
+    /// Serves the authority folder `dir` as it is (a restored one, say), with its registry in
+    /// the folder and without adding test data.
+    pub fn open(dir: tempfile::TempDir, environment: Environment) -> Self {
+        Self::serve(
+            dir,
+            None,
+            environment,
+            OffsetDateTime::now_utc(),
+            server::Limits::default(),
+            false,
+        )
+    }
+
+    fn serve(
+        dir: tempfile::TempDir,
+        database: Option<&websrm_store::Database>,
+        environment: Environment,
+        now: OffsetDateTime,
+        limits: server::Limits,
+        seed: bool,
+    ) -> Self {
         let files = AuthorityFiles::open_or_create_with(
             dir.path(),
-            database.as_ref(),
+            database,
             environment,
             OffsetDateTime::now_utc(),
         )
         .expect("the authority starts");
         let clock = Arc::new(TestClock::new(now));
         let (authority, tls) = Authority::new(files, environment, clock.clone());
-        seed::seed_test_data(&authority, now).expect("the test data is registered");
+        if seed {
+            seed::seed_test_data(&authority, now).expect("the test data is registered");
+        }
         let authority = Arc::new(authority);
         let bind = || {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
@@ -148,6 +176,7 @@ impl Served {
             authority,
             clock,
             dir,
+            database: database.cloned(),
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -233,6 +262,10 @@ pub fn run_authority_process(
 /// The environment variable naming the PostgreSQL server of the tests and benchmarks
 /// (`postgres://user@host:port`, without a database); `cargo xtask ci` starts one and sets it.
 pub const POSTGRES_ENV: &str = "WEBSRM_TEST_POSTGRES";
+
+/// The environment variable naming the folder of that server's programs (`pg_dump`,
+/// `pg_restore`); `cargo xtask ci` sets it with [`POSTGRES_ENV`].
+pub const POSTGRES_BIN_ENV: &str = "WEBSRM_TEST_POSTGRES_BIN";
 
 /// A new, empty database on the test PostgreSQL server, by URL; `None` when no server is named.
 /// Callable from async code.

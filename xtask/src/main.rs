@@ -142,9 +142,11 @@ fn ci(root: &Path) -> Result<()> {
 fn postgres_tests(root: &Path) -> Result<(u64, u64)> {
     let server = postgres::Server::start()?;
     let tls_root = server.tls_root.display().to_string();
+    let bin = server.bin.display().to_string();
     let env = [
         (postgres::ENV, server.url.as_str()),
         (postgres::TLS_ROOT_ENV, tls_root.as_str()),
+        (postgres::BIN_ENV, bin.as_str()),
     ];
     let (mut passed, mut failed) = (0, 0);
     for args in [

@@ -15,9 +15,14 @@ pub(crate) const ENV: &str = "WEBSRM_TEST_POSTGRES";
 /// over TLS.
 pub(crate) const TLS_ROOT_ENV: &str = "WEBSRM_TEST_POSTGRES_TLS_ROOT";
 
+/// The variable that names the folder of the server's programs (`pg_dump`, `pg_restore`), for
+/// the test of a registry's backup on PostgreSQL.
+pub(crate) const BIN_ENV: &str = "WEBSRM_TEST_POSTGRES_BIN";
+
 /// A running server; stopped, and its folder removed, on drop.
 pub(crate) struct Server {
-    bin: PathBuf,
+    /// The folder of the server's programs.
+    pub(crate) bin: PathBuf,
     dir: PathBuf,
     user: Option<&'static str>,
     /// `postgres://websrm@127.0.0.1:PORT`, without a database.

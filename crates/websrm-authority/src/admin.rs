@@ -7,7 +7,9 @@ use websrm_domain::{
     AuthorizationCode, CertificationCode, Environment, IdentificationNumber, PartnerId,
     ProductMode, Sector, SerialNumber, SoftwareVersion, SrsId, VersionId, VersionState,
 };
-use websrm_store::registry::{CertificateRecord, Operator, OperatorId, Partner, Product};
+use websrm_store::registry::{
+    AuthorizationCodeRecord, CertificateRecord, Operator, OperatorId, Partner, Product,
+};
 use websrm_store::{AuditEntry, NewAudit};
 
 use crate::password::{generate_password, hash_password};
@@ -27,6 +29,62 @@ pub struct IssuedCode {
     pub sector: Sector,
     /// When the authority starts accepting it.
     pub active_from: OffsetDateTime,
+}
+
+/// Which certificates a listing takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CertificateFilter {
+    /// Only those in this state.
+    pub state: Option<StateFilter>,
+    /// Only those in force that expire within this time from now.
+    pub expiring_within: Option<Duration>,
+}
+
+impl CertificateFilter {
+    /// Certificates in `state` (any when `None`), expiring within `expiring_within` (any when
+    /// `None`).
+    pub fn new(state: Option<StateFilter>, expiring_within: Option<Duration>) -> Self {
+        Self {
+            state,
+            expiring_within,
+        }
+    }
+}
+
+/// A certificate's state as a listing filters on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StateFilter {
+    /// In force and not expired.
+    Active,
+    /// Past its validity without having been ended.
+    Expired,
+    /// Replaced by another.
+    Replaced,
+    /// Deleted by its SRS.
+    Deleted,
+    /// Revoked.
+    Revoked,
+}
+
+impl std::str::FromStr for StateFilter {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Ok(match s {
+            "active" => Self::Active,
+            "expired" => Self::Expired,
+            "replaced" => Self::Replaced,
+            "deleted" => Self::Deleted,
+            "revoked" => Self::Revoked,
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "{s} is not a state: active, expired, replaced, deleted or revoked"
+                )));
+            }
+        })
+    }
 }
 
 /// A version of an SRS product to register, as the authority's developer records give it.
@@ -356,6 +414,95 @@ impl Authority {
         match walked {
             Err(websrm_store::Error::Database { message }) if message == STOPPED => Ok(()),
             other => Ok(other?),
+        }
+    }
+
+    /// The operator with this identification number, with its certificates, devices and
+    /// authorization codes (their sectors and dates, never the codes): what an administrator
+    /// looks at. Not audited, unlike an agent's look-up: the administrator holds the registry.
+    pub fn operator_details(
+        &self,
+        number: &IdentificationNumber,
+    ) -> Result<
+        (
+            crate::revocation::OperatorFile,
+            Vec<AuthorizationCodeRecord>,
+        ),
+        Error,
+    > {
+        let operator = self.operator_by_number(number)?;
+        let codes = self.registry().authorization_codes_of(operator.id)?;
+        Ok((self.operator_file(operator)?, codes))
+    }
+
+    /// Disables the operator (`true`) or enables it again: a disabled operator's authorization
+    /// codes are refused (514E, as any code not its own) and it cannot sign in to the online
+    /// services; its certificates stay as they are (revoke them to end them). Whether that
+    /// changed anything.
+    pub fn set_operator_disabled(
+        &self,
+        number: &IdentificationNumber,
+        disabled: bool,
+        reason: &str,
+        actor: &str,
+    ) -> Result<bool, Error> {
+        let operator = self.operator_by_number(number)?;
+        let now = self.now();
+        let audit = NewAudit::new(
+            now,
+            actor,
+            if disabled {
+                "disable-operator"
+            } else {
+                "enable-operator"
+            },
+            number.as_str(),
+            reason,
+        );
+        Ok(self
+            .registry()
+            .set_operator_disabled(operator.id, disabled.then_some(now), audit)?)
+    }
+
+    /// Calls `f` on each certificate matching `filter`, by expiry (soonest first), a page at a
+    /// time: any number of certificates in bounded memory. `f` may stop the walk.
+    pub fn each_certificate(
+        &self,
+        filter: &CertificateFilter,
+        mut f: impl FnMut(&CertificateRecord) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), Error> {
+        const PAGE: u32 = 500;
+        let now = self.now();
+        // "active" and "expired" are both `active` in the registry, on either side of now.
+        let (status, mut from, mut until) = match filter.state {
+            None => (None, None, None),
+            Some(StateFilter::Active) => (Some("active"), Some(now), None),
+            Some(StateFilter::Expired) => (Some("active"), None, Some(now)),
+            Some(StateFilter::Replaced) => (Some("replaced"), None, None),
+            Some(StateFilter::Deleted) => (Some("deleted"), None, None),
+            Some(StateFilter::Revoked) => (Some("revoked"), None, None),
+        };
+        if let Some(within) = filter.expiring_within {
+            from = Some(from.map_or(now, |f| f.max(now)));
+            let end = now + within;
+            until = Some(until.map_or(end, |u| u.min(end)));
+        }
+        let mut after = None;
+        loop {
+            let page = self
+                .registry()
+                .certificates_by_expiry(status, from, until, after, PAGE)?;
+            for c in &page {
+                if f(c).is_break() {
+                    return Ok(());
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE as usize => {
+                    after = Some((last.validity.not_after(), last.serial));
+                }
+                _ => return Ok(()),
+            }
         }
     }
 

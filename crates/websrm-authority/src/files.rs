@@ -53,6 +53,9 @@ pub mod names {
     pub const TLS_SERVER: &str = "tls-server.pem";
     /// The TLS server key, sealed.
     pub const TLS_KEY: &str = "tls-server-key.sealed";
+    /// The TLS root's key, sealed: what renews the server certificate (folders made before it
+    /// was kept get a new root at their first renewal).
+    pub const TLS_ROOT_KEY: &str = "tls-root-key.sealed";
     /// The audit log's last entry this process committed: its position and keyed link.
     pub const AUDIT_CHECKPOINT: &str = "audit.checkpoint";
 }
@@ -208,24 +211,7 @@ impl AuthorityFiles {
                 key,
             }
         } else {
-            let names_ = [
-                "localhost".to_owned(),
-                "127.0.0.1".to_owned(),
-                "::1".to_owned(),
-            ];
-            let tls = LocalTlsIdentity::generate(&names_, now, 825)?;
-            write(
-                dir,
-                names::TLS_ROOT,
-                pem::encode("CERTIFICATE", &tls.root_der).as_bytes(),
-            )?;
-            write(dir, names::TLS_KEY, tls.key.seal(&kek, "tls")?.as_bytes())?;
-            write(
-                dir,
-                names::TLS_SERVER,
-                pem::encode("CERTIFICATE", &tls.chain[0]).as_bytes(),
-            )?;
-            tls
+            new_tls(dir, &kek, &[], now)?
         };
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -236,6 +222,138 @@ impl AuthorityFiles {
             portal_key,
         })
     }
+}
+
+/// The names every generated TLS certificate covers.
+const LOCAL_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+/// How long a generated TLS root lasts, and a server certificate it issues.
+const TLS_ROOT_DAYS: i64 = 3650;
+const TLS_SERVER_DAYS: i64 = 397;
+/// A generated server certificate is renewed when it has less than this left.
+const TLS_RENEW_BEFORE_DAYS: i64 = 30;
+
+/// A generated TLS certificate renewed by [`renew_tls`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RenewedTls {
+    /// The new identity.
+    pub identity: LocalTlsIdentity,
+    /// Whether the root is new too (the folder had no root key, or none at all): clients must
+    /// then trust the new `tls-root.pem`.
+    pub new_root: bool,
+}
+
+/// Makes sure the folder's generated TLS certificate covers `names` (besides `localhost`,
+/// `127.0.0.1` and `::1`), matches its key and is valid for more than 30 days, issuing a new
+/// one from the folder's TLS root when it is not (a new root if the folder has no root key);
+/// the new identity, or `None` when the current one is good.
+pub fn renew_tls(
+    dir: &Path,
+    names: &[String],
+    now: OffsetDateTime,
+) -> Result<Option<RenewedTls>, Error> {
+    let kek_bytes = FileKeyProtector::beside(&dir.join(names::REGISTRY)).key_encryption_key()?;
+    let kek = KeyEncryptionKey::from_bytes(*kek_bytes);
+    let wanted = tls_names(names);
+    let current = (|| -> Result<LocalTlsIdentity, Error> {
+        Ok(LocalTlsIdentity {
+            root_der: pem::decode("CERTIFICATE", &read(dir, names::TLS_ROOT)?)?,
+            chain: vec![pem::decode("CERTIFICATE", &read(dir, names::TLS_SERVER)?)?],
+            key: PrivateKey::open(
+                &SealedKey::from_bytes(read_bytes(dir, names::TLS_KEY)?),
+                &kek,
+                "tls",
+            )?,
+        })
+    })();
+    if let Ok(current) = &current {
+        // A key and certificate that do not belong together (a renewal cut between its two
+        // files) are renewed too.
+        let whole =
+            websrm_crypto::tls::ServerIdentity::new(current.chain.clone(), &current.key).is_ok();
+        if whole && current.covers(&wanted, now + time::Duration::days(TLS_RENEW_BEFORE_DAYS))? {
+            return Ok(None);
+        }
+    }
+    let root = match (&current, dir.join(names::TLS_ROOT_KEY).exists()) {
+        (Ok(current), true) => Some((
+            current.root_der.clone(),
+            PrivateKey::open(
+                &SealedKey::from_bytes(read_bytes(dir, names::TLS_ROOT_KEY)?),
+                &kek,
+                "tls root",
+            )?,
+        )),
+        _ => None,
+    };
+    let Some((root_der, root_key)) = root else {
+        return Ok(Some(RenewedTls {
+            identity: new_tls(dir, &kek, names, now)?,
+            new_root: true,
+        }));
+    };
+    let identity = LocalTlsIdentity::issue(&root_der, &root_key, &wanted, now, TLS_SERVER_DAYS)?;
+    // The key first: a renewal cut after it leaves a pair that does not match, which the next
+    // call renews again.
+    write(
+        dir,
+        names::TLS_KEY,
+        identity.key.seal(&kek, "tls")?.as_bytes(),
+    )?;
+    write(
+        dir,
+        names::TLS_SERVER,
+        pem::encode("CERTIFICATE", &identity.chain[0]).as_bytes(),
+    )?;
+    Ok(Some(RenewedTls {
+        identity,
+        new_root: false,
+    }))
+}
+
+fn tls_names(extra: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = LOCAL_NAMES.iter().map(|n| (*n).to_owned()).collect();
+    for name in extra {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            names.push(name.clone());
+        }
+    }
+    names
+}
+
+/// A new TLS root (its key kept sealed) and a server certificate for the local names and
+/// `extra`, written to the folder.
+fn new_tls(
+    dir: &Path,
+    kek: &KeyEncryptionKey,
+    extra: &[String],
+    now: OffsetDateTime,
+) -> Result<LocalTlsIdentity, Error> {
+    let (root_der, root_key) = LocalTlsIdentity::new_root(now, TLS_ROOT_DAYS)?;
+    let tls = LocalTlsIdentity::issue(
+        &root_der,
+        &root_key,
+        &tls_names(extra),
+        now,
+        TLS_SERVER_DAYS,
+    )?;
+    write(
+        dir,
+        names::TLS_ROOT_KEY,
+        root_key.seal(kek, "tls root")?.as_bytes(),
+    )?;
+    write(
+        dir,
+        names::TLS_ROOT,
+        pem::encode("CERTIFICATE", &tls.root_der).as_bytes(),
+    )?;
+    write(dir, names::TLS_KEY, tls.key.seal(kek, "tls")?.as_bytes())?;
+    write(
+        dir,
+        names::TLS_SERVER,
+        pem::encode("CERTIFICATE", &tls.chain[0]).as_bytes(),
+    )?;
+    Ok(tls)
 }
 
 fn read(dir: &Path, name: &str) -> Result<String, Error> {
@@ -249,7 +367,7 @@ fn read_bytes(dir: &Path, name: &str) -> Result<Vec<u8>, Error> {
 }
 
 /// Writes a file whole or not at all: under a temporary name, synced, then renamed.
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
     let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
     let result = (|| {
@@ -297,6 +415,72 @@ mod tests {
                 pem::decode("CERTIFICATE", &read(dir.path(), names::TLS_ROOT).unwrap()).unwrap();
             assert_eq!(root, reopened.tls.root_der, "kept {kept:03b}");
         }
+    }
+
+    /// The generated TLS certificate is renewed by the folder's root for a new public name, and
+    /// again when it has less than 30 days left; a folder without the root's key gets a new root;
+    /// a key and certificate that do not belong together (a renewal cut between its files) are
+    /// renewed rather than served.
+    #[test]
+    fn the_tls_certificate_is_renewed_for_new_names_and_before_it_expires() {
+        let now = OffsetDateTime::now_utc();
+        let dir = tempfile::tempdir().unwrap();
+        let root = AuthorityFiles::open_or_create(dir.path(), Environment::Dev, now)
+            .unwrap()
+            .tls
+            .root_der;
+        let names = ["ca.example".to_owned(), "192.0.2.7".to_owned()];
+        assert!(
+            renew_tls(dir.path(), &[], now).unwrap().is_none(),
+            "current"
+        );
+        let renewed = renew_tls(dir.path(), &names, now).unwrap().unwrap();
+        assert!(!renewed.new_root);
+        assert_eq!(renewed.identity.root_der, root, "issued by the same root");
+        assert!(renewed.identity.covers(&names, now).unwrap());
+        assert!(
+            renew_tls(dir.path(), &names, now).unwrap().is_none(),
+            "kept"
+        );
+        let reopened = AuthorityFiles::open_or_create(dir.path(), Environment::Dev, now).unwrap();
+        assert!(
+            reopened.tls.covers(&names, now).unwrap(),
+            "written to the folder"
+        );
+        drop(reopened);
+
+        let late = now + time::Duration::days(TLS_SERVER_DAYS - 10);
+        let renewed = renew_tls(dir.path(), &names, late).unwrap().unwrap();
+        assert!(!renewed.new_root);
+        assert!(
+            renewed
+                .identity
+                .covers(&names, late + time::Duration::days(300))
+                .unwrap()
+        );
+
+        // A key written without its certificate.
+        let kek = KeyEncryptionKey::from_bytes(
+            *FileKeyProtector::beside(&dir.path().join(names::REGISTRY))
+                .key_encryption_key()
+                .unwrap(),
+        );
+        let stray = PrivateKey::generate().unwrap();
+        write(
+            dir.path(),
+            names::TLS_KEY,
+            stray.seal(&kek, "tls").unwrap().as_bytes(),
+        )
+        .unwrap();
+        assert!(renew_tls(dir.path(), &names, now).unwrap().is_some());
+
+        fs::remove_file(dir.path().join(names::TLS_ROOT_KEY)).unwrap();
+        let renewed = renew_tls(dir.path(), &["other.example".to_owned()], now)
+            .unwrap()
+            .unwrap();
+        assert!(renewed.new_root);
+        assert_ne!(renewed.identity.root_der, root);
+        assert!(dir.path().join(names::TLS_ROOT_KEY).exists());
     }
 
     /// The folder and every file in it are its owner's only.

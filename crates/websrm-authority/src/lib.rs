@@ -13,10 +13,12 @@
 #![warn(missing_docs)]
 
 mod admin;
+pub mod backup;
 mod context;
 mod deadline;
 mod document;
 mod error;
+pub mod faults;
 mod files;
 pub mod password;
 mod pg_tls;
@@ -61,16 +63,21 @@ pub mod fuzzing {
     }
 }
 
-pub use admin::{IssuedCode, OperatorRegistration, ProductRegistration};
+pub use admin::{
+    CertificateFilter, IssuedCode, OperatorRegistration, ProductRegistration, StateFilter,
+};
 pub use error::Error;
 /// The registry's records, as the authority's administration returns them.
 pub mod records {
     pub use websrm_store::AuditEntry;
     pub use websrm_store::registry::{
-        CertificateRecord, DeviceRecord, Operator, OperatorId, Partner, Product,
+        AuthorizationCodeRecord, CertificateRecord, DeviceRecord, Operator, OperatorId, Partner,
+        Product,
     };
 }
-pub use files::{AuthorityFiles, names};
-pub use service::{Authority, Endpoint, LockoutPolicy, Request, Response, SystemClock};
+pub use files::{AuthorityFiles, RenewedTls, names, renew_tls};
+pub use service::{
+    Authority, Endpoint, LockoutPolicy, OffsetClock, Request, Response, SystemClock,
+};
 /// Where the registry lives: an SQLite file or a PostgreSQL database.
 pub use websrm_store::Database;

@@ -251,6 +251,14 @@ impl Authority {
             number.as_str(),
             format!("QST {qst}, file {file}"),
         ))?;
+        self.operator_file(operator)
+    }
+
+    /// The operator's file: its certificates, newest first, and its devices.
+    pub(crate) fn operator_file(
+        &self,
+        operator: websrm_store::registry::Operator,
+    ) -> Result<OperatorFile, Error> {
         let certificates = self.registry().certificates_of_operator(operator.id)?;
         let mut devices: Vec<websrm_domain::DeviceId> =
             certificates.iter().filter_map(|c| c.device).collect();

@@ -35,7 +35,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use websrm_crypto::PrivateKey;
-use websrm_crypto::tls::{ClientAuth, server_config};
+use websrm_crypto::tls::{ClientAuth, server_config_with};
+pub use websrm_crypto::tls::{LocalTlsIdentity, ServerIdentity};
 
 use crate::Error;
 use crate::service::{Authority, Endpoint, Request};
@@ -139,6 +140,20 @@ pub async fn serve_with(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
+    let identity = Arc::new(ServerIdentity::new(chain, key)?);
+    serve_with_identity(authority, enrolment, api, identity, limits, shutdown).await
+}
+
+/// [`serve_with`] presenting `identity`'s certificate on both hosts, which the caller may
+/// replace while they serve (a renewed certificate, the operator's own reloaded).
+pub async fn serve_with_identity(
+    authority: Arc<Authority>,
+    enrolment: TcpListener,
+    api: TcpListener,
+    identity: Arc<ServerIdentity>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
     // Certificates name where the CRL and the CA are published: on the enrolment host, at the
     // address it listens on, unless the caller published them elsewhere (a public name).
     if !authority.is_published() {
@@ -152,26 +167,26 @@ pub async fn serve_with(
     // The enrolment host asks for no certificate but verifies one if presented: a host device
     // requesting its terminal's identifier presents its own, so that the authority records whose
     // terminal it is.
-    let enrol_tls = server_config(
-        chain.clone(),
-        key,
+    let enrol_tls = server_config_with(
+        identity.clone(),
         ClientAuth::Optional(vec![authority.ca_certificate_der().to_vec()]),
     )?;
-    let api_tls = server_config(
-        chain,
-        key,
+    let api_tls = server_config_with(
+        identity,
         ClientAuth::Required(vec![authority.ca_certificate_der().to_vec()]),
     )?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let a = tokio::spawn(accept_loop(
         enrolment_host(authority.clone()),
+        authority.clone(),
         enrolment,
         enrol_tls,
         limits,
         stop_rx.clone(),
     ));
     let b = tokio::spawn(accept_loop(
-        api_host(authority),
+        api_host(authority.clone()),
+        authority,
         api,
         api_tls,
         limits,
@@ -234,6 +249,7 @@ fn api_host(authority: Arc<Authority>) -> Router {
 
 async fn accept_loop(
     router: Router,
+    authority: Arc<Authority>,
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     limits: Limits,
@@ -270,10 +286,17 @@ async fn accept_loop(
                         continue;
                     }
                 };
+                if authority.faults().draw_refusal() {
+                    // A fault on purpose: the connection closed at once, before TLS.
+                    drop(tcp);
+                    record_fault(&authority, "refuse", "-").await;
+                    continue;
+                }
                 // Answers are small and written at once: no waiting for more to send (Nagle
                 // and delayed acknowledgements cost 40 ms a request on a fresh connection).
                 let _ = tcp.set_nodelay(true);
                 let (router, tls, mut stop) = (router.clone(), tls.clone(), stop.clone());
+                let authority = authority.clone();
                 let handshakes = handshakes.clone();
                 connections.spawn(async move {
                     let _slot = slot;
@@ -305,15 +328,29 @@ async fn accept_loop(
                     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                         req.extensions_mut().insert(client_certificate.clone());
                         req.extensions_mut().insert(Peer(peer.ip()));
-                        let answer = router.clone().oneshot(req);
+                        let fault = (req.method() == hyper::Method::POST
+                            && PROTOCOL_PATHS.contains(&req.uri().path()))
+                        .then(|| authority.faults().draw())
+                        .flatten();
+                        let path = req.uri().path().to_owned();
+                        let authority = authority.clone();
+                        let answer = fault
+                            .is_none_or(crate::faults::Fault::processes)
+                            .then(|| router.clone().oneshot(req));
                         async move {
-                            Ok::<_, std::convert::Infallible>(
-                                match tokio::time::timeout(limits.request, answer).await {
+                            let response = match answer {
+                                Some(answer) => match tokio::time::timeout(limits.request, answer).await {
                                     Ok(Ok(response)) => response,
                                     Ok(Err(never)) => match never {},
                                     Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
                                 },
-                            )
+                                None => StatusCode::OK.into_response(),
+                            };
+                            let Some(fault) = fault else {
+                                return Ok(response);
+                            };
+                            record_fault(&authority, fault.name(), &path).await;
+                            faulty(fault, response).await
                         }
                     });
                     let connection = http1::Builder::new()
@@ -338,6 +375,60 @@ async fn accept_loop(
         }
     }
     while connections.join_next().await.is_some() {}
+}
+
+/// The paths whose requests faults strike.
+const PROTOCOL_PATHS: [&str; 5] = [
+    "/enrolement",
+    "/certificats",
+    "/transaction",
+    "/utilisateur",
+    "/document",
+];
+
+/// What a fault makes of the answer: lost (the connection closed: hyper drops a connection whose
+/// service fails, writing nothing), late, or a firewall's page instead.
+async fn faulty(
+    fault: crate::faults::Fault,
+    response: Response,
+) -> Result<Response, std::io::Error> {
+    use crate::faults::Fault;
+    const PAGE: &str = "<html><head><title>Request Rejected</title></head><body>The requested URL was rejected.</body></html>";
+    match fault {
+        Fault::LostAnswer => Err(std::io::Error::other("fault on purpose: lost-answer")),
+        Fault::LateAnswer(by) => {
+            tokio::time::sleep(by).await;
+            Ok(response)
+        }
+        Fault::ServerError => Ok((
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/html")],
+            PAGE,
+        )
+            .into_response()),
+        Fault::NotJson => {
+            Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/html")], PAGE).into_response())
+        }
+    }
+}
+
+/// A fault on purpose, in the audit log (and in the process's log when the audit log cannot
+/// take it: a fault never stops the service).
+async fn record_fault(authority: &Arc<Authority>, name: &'static str, path: &str) {
+    let authority = authority.clone();
+    let path = path.to_owned();
+    let written = tokio::task::spawn_blocking(move || {
+        let now = authority.now();
+        authority
+            .registry()
+            .append_audit(websrm_store::NewAudit::new(
+                now, "faults", "fault", name, path,
+            ))
+    })
+    .await;
+    if !matches!(written, Ok(Ok(_))) {
+        tracing::warn!(fault = name, "a fault on purpose could not be audited");
+    }
 }
 
 /// WEB-SRM requires `Content-Length`: a request without one (a chunked body, which could grow

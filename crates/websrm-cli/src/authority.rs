@@ -32,6 +32,10 @@ pub(crate) struct Args {
     /// Minutes before a new authorization code is accepted (Revenu Québec: up to 90).
     #[arg(long, global = true, default_value_t = 0)]
     code_activation_minutes: i64,
+    /// Move the authority's clock: `+1800d`, `-12h` (d, h, m, s). For testing how SRSs meet
+    /// expiry and replacement without waiting.
+    #[arg(long, global = true, allow_hyphen_values = true)]
+    clock_offset: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -61,6 +65,27 @@ enum Command {
         /// Register the published DEV test data and the test product (see docs/AUTHORITY.md).
         #[arg(long)]
         seed_test_data: bool,
+        /// The enrolment host's public address, `https://HOST[:PORT]`: what certificates name
+        /// for the CRL and the CA, and a name the TLS certificate covers. Required when
+        /// listening on a wildcard address (0.0.0.0, ::).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// The API host's public address, `https://HOST[:PORT]`: a name the TLS certificate
+        /// covers.
+        #[arg(long)]
+        public_api_url: Option<String>,
+        /// The operator's own TLS certificate chain (PEM, leaf first) for both hosts, instead
+        /// of the generated one; read again on SIGHUP.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// Its key (PEM: PKCS#8, SEC1 or PKCS#1).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Faults on purpose, each a probability:
+        /// `lost-answer=0.05,late-answer=0.02:12s,server-error=0.02,not-json=0.01,refuse=0.01`
+        /// (docs/AUTHORITY.md, "Testing your SRS against a failing WEB-SRM").
+        #[arg(long)]
+        faults: Option<websrm_authority::faults::Faults>,
     },
     /// Register operators and issue their authorization codes.
     #[command(subcommand)]
@@ -69,11 +94,34 @@ enum Command {
     /// developer's registration.
     #[command(subcommand)]
     Product(crate::product::ProductCommand),
+    /// The certificates issued: list them by expiry, or count them by state and expiry.
+    #[command(subcommand)]
+    Certificate(crate::reads::CertificateCommand),
     /// The customer-service console (the agent's password is read from WEBSRM_AGENT_PASSWORD).
     Agent(AgentArgs),
     /// The audit log: verify its hash chain, or export it.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Write a backup (one tar file), consistent while the authority serves: the registry,
+    /// and if asked the folder's sealed keys and certificates and the key that opens them.
+    Backup {
+        /// The new file.
+        #[arg(long)]
+        to: PathBuf,
+        /// Also the folder's keys (sealed) and certificates.
+        #[arg(long)]
+        with_folder: bool,
+        /// Also the key-encryption key, which opens the sealed keys: whoever holds such a
+        /// backup holds the authority.
+        #[arg(long, requires = "with_folder")]
+        with_key: bool,
+    },
+    /// Restore a backup into --dir, a new or empty folder, and check it.
+    Restore {
+        /// The backup.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -164,6 +212,38 @@ enum OperatorCommand {
         #[arg(long)]
         identification_number: String,
     },
+    /// List the operators.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an operator: its numbers, authorization codes (sectors and dates), devices and
+    /// certificates.
+    Show {
+        /// The identification number.
+        #[arg(long)]
+        identification_number: IdentificationNumber,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an operator: its authorization codes are refused (514E) and it cannot sign in
+    /// to the online services; its certificates stay as they are (revoke them to end them).
+    Disable {
+        /// The identification number.
+        #[arg(long)]
+        identification_number: IdentificationNumber,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Enable a disabled operator again.
+    Enable {
+        /// The identification number.
+        #[arg(long)]
+        identification_number: IdentificationNumber,
+    },
     /// Issue a new authorization code; it supersedes the previous one.
     NewCode {
         /// The identification number.
@@ -181,6 +261,10 @@ pub(crate) fn run(args: Args) -> Result<()> {
         .dir
         .clone()
         .context("--dir DIR is required: the authority's folder")?;
+    // A restore writes the folder before anything opens it (opening would create a new CA).
+    if let Command::Restore { from } = &args.command {
+        return restore(from, &dir);
+    }
     let files = AuthorityFiles::open_or_create_with(&dir, args.database.as_ref(), args.env, now)
         .with_context(|| match &args.database {
             Some(database) => {
@@ -188,7 +272,11 @@ pub(crate) fn run(args: Args) -> Result<()> {
             }
             None => "opening the authority's folder".to_owned(),
         })?;
-    let (authority, tls) = Authority::new(files, args.env, Arc::new(SystemClock));
+    let clock: Arc<dyn websrm::domain::Clock> = match &args.clock_offset {
+        Some(offset) => Arc::new(websrm_authority::OffsetClock::parse(offset)?),
+        None => Arc::new(SystemClock),
+    };
+    let (authority, tls) = Authority::new(files, args.env, clock);
     let authority = authority.with_code_activation_delay(time::Duration::minutes(
         args.code_activation_minutes.clamp(0, 90),
     ));
@@ -197,10 +285,39 @@ pub(crate) fn run(args: Args) -> Result<()> {
             listen,
             api_listen,
             seed_test_data,
+            public_url,
+            public_api_url,
+            tls_cert,
+            tls_key,
+            faults,
         } => {
+            let public = public_url.as_deref().map(public_base).transpose()?;
+            let public_api = public_api_url.as_deref().map(public_base).transpose()?;
+            if public.is_none() && listen.ip().is_unspecified() {
+                anyhow::bail!(
+                    "listening on {listen} needs --public-url https://HOST[:PORT]: certificates would otherwise name https://{listen}/crl, which no SRS can reach"
+                );
+            }
             if seed_test_data {
                 seed::seed_test_data(&authority, now).context("registering the test data")?;
             }
+            if let Some((base, _)) = &public {
+                authority.publish_under(base);
+            }
+            if let Some(faults) = faults.filter(|f| !f.is_none()) {
+                println!("injecting faults on purpose: {faults}");
+                authority.set_faults(faults);
+            }
+            if let Some(offset) = &args.clock_offset {
+                println!("the authority's clock is moved by {offset}");
+            }
+            let own = tls_cert.zip(tls_key);
+            let public_names: Vec<String> = public
+                .iter()
+                .chain(public_api.iter())
+                .map(|(_, host)| host.clone())
+                .collect();
+            let identity = Arc::new(tls_identity(&dir, own.as_ref(), &public_names, tls)?);
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async move {
                 // The handlers are in place before the addresses are printed: whoever reads them
@@ -214,16 +331,30 @@ pub(crate) fn run(args: Args) -> Result<()> {
                     .with_context(|| format!("binding {api_listen}"))?;
                 println!("listening on https://{}", enrolment.local_addr()?);
                 println!("api listening on https://{}", api.local_addr()?);
-                println!(
-                    "clients trust {}",
-                    dir.join(websrm_authority::names::TLS_ROOT).display()
-                );
-                server::serve(
+                if own.is_some() {
+                    println!("presenting the TLS certificate given (read again on SIGHUP)");
+                } else {
+                    println!(
+                        "clients trust {}",
+                        dir.join(websrm_authority::names::TLS_ROOT).display()
+                    );
+                }
+                if let Some((base, _)) = &public {
+                    println!("certificates name {base}{}", server::CRL_PATH);
+                }
+                #[cfg(unix)]
+                tokio::spawn(keep_tls_current(
+                    identity.clone(),
+                    dir.clone(),
+                    own.clone(),
+                    public_names,
+                ));
+                server::serve_with_identity(
                     Arc::new(authority),
                     enrolment,
                     api,
-                    tls.chain.clone(),
-                    &tls.key,
+                    identity,
+                    server::Limits::default(),
                     shutdown,
                 )
                 .await?;
@@ -258,6 +389,72 @@ pub(crate) fn run(args: Args) -> Result<()> {
         }
         Command::Agent(agent) => run_agent(&authority, agent),
         Command::Product(command) => crate::product::run(&authority, command),
+        Command::Certificate(command) => crate::reads::certificates(&authority, command),
+        Command::Operator(OperatorCommand::List { json }) => {
+            crate::reads::list_operators(&authority, json)
+        }
+        Command::Operator(OperatorCommand::Show {
+            identification_number,
+            json,
+        }) => crate::reads::show_operator(&authority, &identification_number, json),
+        Command::Operator(OperatorCommand::Disable {
+            identification_number,
+            reason,
+        }) => {
+            let changed =
+                authority.set_operator_disabled(&identification_number, true, &reason, "cli")?;
+            println!(
+                "operator {identification_number} {}",
+                if changed {
+                    "disabled: its authorization codes and online-services password no longer work"
+                } else {
+                    "was already disabled"
+                }
+            );
+            Ok(())
+        }
+        Command::Operator(OperatorCommand::Enable {
+            identification_number,
+        }) => {
+            let changed =
+                authority.set_operator_disabled(&identification_number, false, "", "cli")?;
+            println!(
+                "operator {identification_number} {}",
+                if changed {
+                    "enabled"
+                } else {
+                    "was not disabled"
+                }
+            );
+            Ok(())
+        }
+        Command::Backup {
+            to,
+            with_folder,
+            with_key,
+        } => {
+            if args.database.is_some() {
+                anyhow::bail!(
+                    "a registry on PostgreSQL is backed up with pg_dump (docs/AUTHORITY.md, \"Backup and restore\"); \
+                     back up the folder's files with it"
+                );
+            }
+            let manifest = authority
+                .backup(
+                    &dir,
+                    &to,
+                    websrm_authority::backup::BackupContents::new(with_folder, with_key),
+                )
+                .context("writing the backup")?;
+            println!(
+                "backup written to {}: {} ({} audit entries)",
+                to.display(),
+                manifest.files.join(", "),
+                manifest.audit_entries
+            );
+            Ok(())
+        }
+        Command::Restore { .. } => unreachable!("restored before the folder is opened"),
         Command::Audit(AuditCommand::Verify) => {
             let entries = authority
                 .verify_audit()
@@ -330,6 +527,136 @@ pub(crate) fn run(args: Args) -> Result<()> {
                 activation(&authority, &issued)
             );
             Ok(())
+        }
+    }
+}
+
+/// `https://HOST[:PORT]` checked, without a trailing slash, and its host (a name the TLS
+/// certificate must cover).
+fn public_base(url: &str) -> Result<(String, String)> {
+    let rest = url
+        .strip_prefix("https://")
+        .with_context(|| format!("{url}: a public URL is https://HOST[:PORT]"))?
+        .trim_end_matches('/');
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        anyhow::bail!("{url}: a public URL is https://HOST[:PORT], without a path");
+    }
+    let host = if let Some(v6) = rest.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default().to_owned()
+    } else {
+        let (host, port) = rest.split_once(':').unwrap_or((rest, "443"));
+        port.parse::<u16>()
+            .with_context(|| format!("{url}: the port is not a number"))?;
+        host.to_owned()
+    };
+    if host.is_empty() || host == "0.0.0.0" || host == "::" {
+        anyhow::bail!("{url}: a public URL names a host clients can reach");
+    }
+    Ok((format!("https://{rest}"), host.to_ascii_lowercase()))
+}
+
+/// The certificate both hosts present: the operator's own, or the generated one, renewed first
+/// if it does not cover the public names or expires within 30 days.
+fn tls_identity(
+    dir: &std::path::Path,
+    own: Option<&(PathBuf, PathBuf)>,
+    public_names: &[String],
+    generated: server::LocalTlsIdentity,
+) -> Result<server::ServerIdentity> {
+    if let Some((cert, key)) = own {
+        return own_identity(cert, key);
+    }
+    let current = match websrm_authority::renew_tls(dir, public_names, OffsetDateTime::now_utc())
+        .context("renewing the TLS certificate")?
+    {
+        Some(renewed) => {
+            announce(&renewed, dir);
+            renewed.identity
+        }
+        None => generated,
+    };
+    Ok(server::ServerIdentity::new(current.chain, &current.key)?)
+}
+
+fn own_identity(cert: &std::path::Path, key: &std::path::Path) -> Result<server::ServerIdentity> {
+    let chain = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+    let key_pem = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+    server::ServerIdentity::from_pem(&chain, &key_pem).with_context(|| {
+        format!(
+            "the TLS certificate {} and key {}",
+            cert.display(),
+            key.display()
+        )
+    })
+}
+
+fn announce(renewed: &websrm_authority::RenewedTls, dir: &std::path::Path) {
+    if renewed.new_root {
+        println!(
+            "a new TLS root was made: clients must trust {}",
+            dir.join(websrm_authority::names::TLS_ROOT).display()
+        );
+    } else {
+        println!("the TLS certificate was renewed");
+    }
+}
+
+/// Keeps the presented certificate current: on SIGHUP, the operator's own is read again (or the
+/// generated one renewed if needed), and twice a day the generated one is renewed before it
+/// expires.
+#[cfg(unix)]
+async fn keep_tls_current(
+    identity: Arc<server::ServerIdentity>,
+    dir: PathBuf,
+    own: Option<(PathBuf, PathBuf)>,
+    public_names: Vec<String>,
+) {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        eprintln!("SIGHUP cannot be handled: the TLS certificate is read at start only");
+        return;
+    };
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(12 * 3600));
+    every.tick().await;
+    loop {
+        let asked = tokio::select! {
+            _ = hangup.recv() => true,
+            _ = every.tick() => false,
+        };
+        let (dir, own, names) = (dir.clone(), own.clone(), public_names.clone());
+        let reloaded =
+            tokio::task::spawn_blocking(move || -> Result<Option<server::ServerIdentity>> {
+                if let Some((cert, key)) = &own {
+                    return own_identity(cert, key).map(Some);
+                }
+                match websrm_authority::renew_tls(&dir, &names, OffsetDateTime::now_utc())? {
+                    Some(renewed) => {
+                        announce(&renewed, &dir);
+                        Ok(Some(server::ServerIdentity::new(
+                            renewed.identity.chain,
+                            &renewed.identity.key,
+                        )?))
+                    }
+                    None => Ok(None),
+                }
+            })
+            .await;
+        match reloaded {
+            Ok(Ok(Some(new))) => {
+                identity.replace(new);
+                println!(
+                    "TLS certificate {}",
+                    if asked { "reloaded" } else { "renewed" }
+                );
+            }
+            Ok(Ok(None)) => {
+                if asked {
+                    println!("TLS certificate current");
+                }
+            }
+            // The certificate presented stays: a bad file never stops the service.
+            Ok(Err(e)) => eprintln!("error: the TLS certificate was not replaced: {e:#}"),
+            Err(e) => eprintln!("error: the TLS certificate was not replaced: {e}"),
         }
     }
 }
@@ -470,4 +797,42 @@ fn print_certificate(c: &websrm_authority::records::CertificateRecord) {
         c.validity.not_after().date(),
         c.state
     );
+}
+
+/// Restores a backup into `dir`, then, when the backup held the whole folder, opens it and
+/// verifies the audit log as `audit verify` does.
+fn restore(from: &std::path::Path, dir: &std::path::Path) -> Result<()> {
+    let restored = websrm_authority::backup::restore(from, dir)
+        .with_context(|| format!("restoring {}", from.display()))?;
+    let m = &restored.manifest;
+    println!(
+        "restored into {}: {} (written {} by websrm {}, {} audit entries)",
+        dir.display(),
+        m.files.join(", "),
+        m.created_at,
+        m.websrm,
+        m.audit_entries
+    );
+    if !restored.missing.is_empty() {
+        println!(
+            "before serving, copy into {} from the original folder (or where the key is kept): {}",
+            dir.display(),
+            restored.missing.join(", ")
+        );
+        return Ok(());
+    }
+    let environment = if m.family == "production" {
+        Environment::Prod
+    } else {
+        Environment::Dev
+    };
+    let files =
+        AuthorityFiles::open_or_create_with(dir, None, environment, OffsetDateTime::now_utc())
+            .context("opening the restored folder")?;
+    let (authority, _) = Authority::new(files, environment, Arc::new(SystemClock));
+    let entries = authority
+        .verify_audit()
+        .context("the restored audit log does not verify")?;
+    println!("audit log verified: {entries} entries, the hash chain is whole");
+    Ok(())
 }

@@ -10,6 +10,7 @@ mod demo;
 mod essai;
 mod explain;
 mod product;
+mod reads;
 mod srs;
 mod transmit;
 #[cfg(windows)]

@@ -54,6 +54,11 @@ impl Authority {
     }
 
     fn start_in(dir: &std::path::Path, env: &str) -> Self {
+        Self::start_with(dir, env, &[])
+    }
+
+    /// With more arguments for `serve`.
+    fn start_with(dir: &std::path::Path, env: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(WEBSRM)
             .args([
                 "authority",
@@ -64,12 +69,16 @@ impl Authority {
                 env,
                 "--seed-test-data",
             ])
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let enrolment = lines.next().unwrap().unwrap();
-        let api = lines.next().unwrap().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .map_while(Result::ok)
+            .skip_while(|l| !l.starts_with("listening on "));
+        let enrolment = lines.next().unwrap();
+        let api = lines.next().unwrap();
         let enrolment = enrolment
             .strip_prefix("listening on ")
             .expect("the enrolment line")
@@ -1654,4 +1663,266 @@ fn exit_statuses_tell_usage_from_communication() {
         "--new-device-id",
     ]);
     assert_eq!(out.status.code(), Some(4), "{out:?}");
+}
+
+/// What an administrator reads and does from the command line: certificates by expiry and
+/// state, the report, an operator's file; a disabled operator's code is refused (514E, exit 3)
+/// until it is enabled again.
+#[test]
+fn operators_and_certificates_read_and_an_operator_disabled_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let authority = Authority::start(&authority_dir);
+    let d = authority_dir.to_str().unwrap();
+    let pos = pos(&authority, dir.path(), &authority_dir);
+    pos.enrol(&["--new-device-id"]);
+    let serial = pos.serial();
+    let admin = |extra: &[&str]| {
+        let mut args = vec!["authority", "--dir", d];
+        args.extend_from_slice(extra);
+        ok(&args)
+    };
+    let lines = admin(&["certificate", "list", "--json"]);
+    let listed: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listed.len(), 1, "{lines}");
+    assert_eq!(listed[0]["serial"], serial.as_str());
+    assert_eq!(listed[0]["state"], "active");
+    assert_eq!(listed[0]["operator"], "5678912340");
+    assert!(admin(&["certificate", "list", "--state", "revoked"]).is_empty());
+    assert!(admin(&["certificate", "list", "--expiring-within", "30"]).is_empty());
+    assert!(admin(&["certificate", "list", "--expiring-within", "2000"]).contains(&serial));
+    let report: serde_json::Value =
+        serde_json::from_str(&admin(&["certificate", "report", "--json"])).unwrap();
+    assert_eq!(report["by_state"]["active"], 1, "{report}");
+    assert_eq!(report["active_expiring_within_days"]["365"], 0, "{report}");
+    // The authority's clock moved past the five years: the certificate is expired.
+    let later: serde_json::Value = serde_json::from_str(&admin(&[
+        "--clock-offset",
+        "+1830d",
+        "certificate",
+        "report",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(later["by_state"]["expired"], 1, "{later}");
+    let out = run(&["authority", "--dir", d, "serve", "--faults", "lost=0.5"]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("is not a fault"),
+        "{out:?}"
+    );
+
+    let file: serde_json::Value = serde_json::from_str(&admin(&[
+        "operator",
+        "show",
+        "--identification-number",
+        "5678912340",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(file["certificates"][0]["serial"], serial.as_str(), "{file}");
+    assert_eq!(file["devices"][0], pos.device_id().as_str(), "{file}");
+    assert!(
+        file["authorization_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["sector"] == "RBC")
+    );
+    assert!(admin(&["operator", "list"]).contains("Michel Untel enr."));
+
+    admin(&[
+        "operator",
+        "disable",
+        "--identification-number",
+        "5678912340",
+        "--reason",
+        "business closed",
+    ]);
+    assert!(admin(&["operator", "list"]).contains("disabled"));
+    let other = Pos {
+        authority: &authority,
+        store: dir.path().join("other.db"),
+        trust: authority_dir.join("tls-root.pem"),
+    };
+    let (success, _, stderr) = other.run(&[
+        "enrol",
+        "--identification-number",
+        "5678912340",
+        "--authorization-code",
+        "D8T8-W8W8",
+        "--qst",
+        "5678912340TQ0001",
+        "--file-number",
+        "ER0001",
+        "--nickname",
+        "Autre caisse",
+        "--new-device-id",
+    ]);
+    assert!(!success && stderr.contains("JW00B999514E"), "{stderr}");
+    admin(&[
+        "operator",
+        "enable",
+        "--identification-number",
+        "5678912340",
+    ]);
+    other.enrol(&["--new-device-id"]);
+    let audit = admin(&["audit", "export"]);
+    assert!(
+        audit.contains("disable-operator") && audit.contains("business closed"),
+        "{audit}"
+    );
+}
+
+/// The certificate an authority's TLS presents to `name` (SNI) at `base` (`https://IP:PORT`),
+/// as OpenSSL reads it: its subject and subjectAltName.
+#[cfg(unix)]
+fn presented(base: &str, name: &str) -> String {
+    let address = base.trim_start_matches("https://");
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-connect", address, "-servername", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl runs");
+    drop(client.stdin.take());
+    let pem = client.wait_with_output().unwrap().stdout;
+    let mut x509 = Command::new("openssl")
+        .args(["x509", "-noout", "-subject", "-ext", "subjectAltName"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    x509.stdin.take().unwrap().write_all(&pem).unwrap();
+    String::from_utf8_lossy(&x509.wait_with_output().unwrap().stdout).into_owned()
+}
+
+/// An authority under a public name: a wildcard listener without one is refused; with one,
+/// certificates name its CRL (an SRS's status fetches it from there) and the TLS certificate
+/// covers its names. The operator's own certificate is presented instead, read again on
+/// SIGHUP, and a bad file then leaves the one presented in place.
+#[cfg(unix)]
+#[test]
+fn a_public_name_and_the_operators_own_tls_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "authority",
+        "--dir",
+        dir.path().join("wild").to_str().unwrap(),
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+    ]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--public-url"),
+        "{out:?}"
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let authority_dir = dir.path().join("authority");
+    let listen = format!("127.0.0.1:{port}");
+    let public = format!("https://localhost:{port}");
+    let authority = Authority::start_with(
+        &authority_dir,
+        "DEV",
+        &[
+            "--listen",
+            &listen,
+            "--public-url",
+            &public,
+            "--public-api-url",
+            "https://api.websrm.test",
+        ],
+    );
+    let san = presented(&authority.enrolment, "api.websrm.test");
+    assert!(
+        san.contains("DNS:api.websrm.test") && san.contains("DNS:localhost"),
+        "{san}"
+    );
+    let pos = pos(&authority, dir.path(), &authority_dir);
+    pos.enrol(&["--new-device-id"]);
+    let status: serde_json::Value = serde_json::from_str(&pos.ok(&["status", "--json"])).unwrap();
+    assert_eq!(
+        status["revocation_check"]["consulted"],
+        serde_json::json!([format!("{public}/crl")]),
+        "the CRL is fetched where the certificate names it, the public name: {status}"
+    );
+    drop(authority);
+
+    let own = dir.path().join("own");
+    std::fs::create_dir(&own).unwrap();
+    let (cert, key) = (own.join("cert.pem"), own.join("key.pem"));
+    let make = |cn: &str| {
+        let status = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                key.to_str().unwrap(),
+                "-out",
+                cert.to_str().unwrap(),
+                "-subj",
+                &format!("/CN={cn}"),
+                "-days",
+                "2",
+                "-addext",
+                "subjectAltName=DNS:localhost",
+            ])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    make("own-1");
+    let served = Authority::start_with(
+        &dir.path().join("second"),
+        "DEV",
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(presented(&served.enrolment, "localhost").contains("CN = own-1"));
+    assert!(presented(&served.api, "localhost").contains("CN = own-1"));
+    let hangup = || {
+        let status = Command::new("kill")
+            .args(["-HUP", &served.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let eventually = |cn: &str| {
+        for _ in 0..100 {
+            if presented(&served.enrolment, "localhost").contains(&format!("CN = {cn}")) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        false
+    };
+    make("own-2");
+    hangup();
+    assert!(eventually("own-2"), "reloaded on SIGHUP");
+    std::fs::write(&cert, "not a certificate").unwrap();
+    hangup();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        presented(&served.enrolment, "localhost").contains("CN = own-2"),
+        "a bad file leaves the certificate presented in place"
+    );
 }

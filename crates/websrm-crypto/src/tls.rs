@@ -154,6 +154,238 @@ pub fn server_config(
     key: &PrivateKey,
     client_auth: ClientAuth,
 ) -> Result<Arc<ServerConfig>, Error> {
+    server_config_with(Arc::new(ServerIdentity::new(chain_der, key)?), client_auth)
+}
+
+/// A TLS server identity for a local authority: a root to give clients as trust anchor and a
+/// server certificate it issued for the given host names and IP addresses.
+///
+/// The real WEB-SRM presents a certificate from a public CA; a local authority cannot, so its
+/// clients trust this root instead.
+#[derive(Debug)]
+pub struct LocalTlsIdentity {
+    /// The root certificate (DER): the clients' trust anchor.
+    pub root_der: Vec<u8>,
+    /// The server's certificate chain (DER), leaf first.
+    pub chain: Vec<Vec<u8>>,
+    /// The server certificate's key.
+    pub key: PrivateKey,
+}
+
+impl LocalTlsIdentity {
+    /// A new root and a server certificate for `names` (e.g. `localhost`, `127.0.0.1`), valid
+    /// from `now` for `days`; the root's key is not kept.
+    pub fn generate(names: &[String], now: OffsetDateTime, days: i64) -> Result<Self, Error> {
+        let (root_der, root_key) = Self::new_root(now, days)?;
+        Self::issue(&root_der, &root_key, names, now, days)
+    }
+
+    /// A new root, valid from `now` for `days`, and its key: what [`LocalTlsIdentity::issue`]
+    /// issues server certificates with, now and when they need renewing.
+    pub fn new_root(now: OffsetDateTime, days: i64) -> Result<(Vec<u8>, PrivateKey), Error> {
+        let root_key = PrivateKey::generate()?;
+        let mut root = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, "websrm local TLS root");
+        root.distinguished_name = dn;
+        root.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        root.not_before = now;
+        root.not_after = now + Duration::days(days);
+        root.serial_number = Some(rcgen::SerialNumber::from_slice(
+            crate::random_serial()?.as_bytes(),
+        ));
+        let root_der = root
+            .self_signed(&root_key)
+            .map_err(Error::certificate)?
+            .der()
+            .to_vec();
+        Ok((root_der, root_key))
+    }
+
+    /// A server certificate for `names` (host names or IP addresses), with a new key, issued by
+    /// the root `root_der` with `root_key`, valid from `now` for `days` (never past the root).
+    pub fn issue(
+        root_der: &[u8],
+        root_key: &PrivateKey,
+        names: &[String],
+        now: OffsetDateTime,
+        days: i64,
+    ) -> Result<Self, Error> {
+        let root_cert = CertificateDer::from(root_der.to_vec());
+        let issuer = Issuer::from_ca_cert_der(&root_cert, root_key).map_err(Error::certificate)?;
+        let root_end = crate::inspect::inspect_certificate(root_der)?
+            .validity
+            .not_after();
+        let key = PrivateKey::generate()?;
+        let mut leaf = CertificateParams::new(names.to_vec()).map_err(Error::certificate)?;
+        let mut dn = DistinguishedName::new();
+        dn.push(
+            DnType::CommonName,
+            names
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "localhost".to_owned()),
+        );
+        leaf.distinguished_name = dn;
+        leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        leaf.use_authority_key_identifier_extension = true;
+        leaf.not_before = now;
+        leaf.not_after = (now + Duration::days(days)).min(root_end);
+        leaf.serial_number = Some(rcgen::SerialNumber::from_slice(
+            crate::random_serial()?.as_bytes(),
+        ));
+        let leaf_der = leaf
+            .signed_by(&key, &issuer)
+            .map_err(Error::certificate)?
+            .der()
+            .to_vec();
+        Ok(Self {
+            root_der: root_der.to_vec(),
+            chain: vec![leaf_der],
+            key,
+        })
+    }
+
+    /// Whether the server certificate names every one of `names` (DNS names, or IP addresses
+    /// written as such) and is still valid at `until`.
+    pub fn covers(&self, names: &[String], until: OffsetDateTime) -> Result<bool, Error> {
+        let Some(leaf) = self.chain.first() else {
+            return Ok(false);
+        };
+        let (dns, ips) = subject_alt_names(leaf)?;
+        let valid = crate::inspect::inspect_certificate(leaf)?
+            .validity
+            .not_after()
+            > until;
+        Ok(valid
+            && names
+                .iter()
+                .all(|name| match name.parse::<std::net::IpAddr>() {
+                    Ok(ip) => ips.contains(&ip),
+                    Err(_) => dns.iter().any(|d| d.eq_ignore_ascii_case(name)),
+                }))
+    }
+}
+
+/// The DNS names and IP addresses a certificate's subjectAltName lists.
+fn subject_alt_names(der: &[u8]) -> Result<(Vec<String>, Vec<std::net::IpAddr>), Error> {
+    use x509_parser::extensions::{GeneralName, ParsedExtension};
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der).map_err(Error::parse)?;
+    let (mut dns, mut ips) = (Vec::new(), Vec::new());
+    for ext in cert.extensions() {
+        if let ParsedExtension::SubjectAlternativeName(san) = ext.parsed_extension() {
+            for name in &san.general_names {
+                match name {
+                    GeneralName::DNSName(d) => dns.push((*d).to_owned()),
+                    GeneralName::IPAddress(bytes) => match bytes.len() {
+                        4 => ips.push(std::net::IpAddr::from(
+                            <[u8; 4]>::try_from(*bytes).unwrap_or_default(),
+                        )),
+                        16 => ips.push(std::net::IpAddr::from(
+                            <[u8; 16]>::try_from(*bytes).unwrap_or_default(),
+                        )),
+                        _ => {}
+                    },
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok((dns, ips))
+}
+
+/// The certificate a TLS server presents, replaceable while it serves: connections opened after
+/// [`ServerIdentity::replace`] get the new one (a renewed certificate, the operator's own
+/// reloaded), those already open keep theirs.
+#[derive(Debug)]
+pub struct ServerIdentity {
+    current: std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>,
+}
+
+impl ServerIdentity {
+    /// The chain `chain_der` (leaf first) and its key.
+    pub fn new(chain_der: Vec<Vec<u8>>, key: &PrivateKey) -> Result<Self, Error> {
+        Self::from_parts(chain(chain_der), key_der(key))
+    }
+
+    /// A chain and a key in PEM (the operator's own certificate): certificates in order, leaf
+    /// first; the key PKCS#8, SEC1 or PKCS#1, of any type rustls signs with.
+    pub fn from_pem(chain_pem: &[u8], key_pem: &[u8]) -> Result<Self, Error> {
+        use rustls::pki_types::pem::PemObject;
+        let chain = CertificateDer::pem_slice_iter(chain_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::tls(format!("the certificate file: {e}")))?;
+        if chain.is_empty() {
+            return Err(Error::tls("the certificate file holds no certificate"));
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| Error::tls(format!("the key file: {e}")))?;
+        Self::from_parts(chain, key)
+    }
+
+    fn from_parts(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Self, Error> {
+        let signing = provider()
+            .key_provider
+            .load_private_key(key)
+            .map_err(Error::tls)?;
+        let certified = rustls::sign::CertifiedKey::new(chain, signing);
+        certified
+            .keys_match()
+            .map_err(|e| Error::tls(format!("the key is not the certificate's: {e}")))?;
+        Ok(Self {
+            current: std::sync::RwLock::new(Arc::new(certified)),
+        })
+    }
+
+    /// Presents `other`'s certificate from now on.
+    pub fn replace(&self, other: Self) {
+        let new = other
+            .current
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = new;
+    }
+
+    /// The certificate presented now (DER).
+    pub fn leaf_der(&self) -> Vec<u8> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .cert
+            .first()
+            .map(|c| c.to_vec())
+            .unwrap_or_default()
+    }
+}
+
+impl rustls::server::ResolvesServerCert for ServerIdentity {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        )
+    }
+}
+
+/// [`server_config`] presenting `identity`'s certificate, whatever it is at each handshake.
+pub fn server_config_with(
+    identity: Arc<ServerIdentity>,
+    client_auth: ClientAuth,
+) -> Result<Arc<ServerConfig>, Error> {
     let builder = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
         .map_err(Error::tls)?;
@@ -174,80 +406,7 @@ pub fn server_config(
                 .map_err(Error::tls)?,
         ),
     };
-    let config = builder
-        .with_single_cert(chain(chain_der), key_der(key))
-        .map_err(Error::tls)?;
-    Ok(Arc::new(config))
-}
-
-/// A TLS server identity for a local authority: a root to give clients as trust anchor and a
-/// server certificate it issued for the given host names and IP addresses.
-///
-/// The real WEB-SRM presents a certificate from a public CA; a local authority cannot, so its
-/// clients trust this root instead.
-#[derive(Debug)]
-pub struct LocalTlsIdentity {
-    /// The root certificate (DER): the clients' trust anchor.
-    pub root_der: Vec<u8>,
-    /// The server's certificate chain (DER), leaf first.
-    pub chain: Vec<Vec<u8>>,
-    /// The server certificate's key.
-    pub key: PrivateKey,
-}
-
-impl LocalTlsIdentity {
-    /// A new root and a server certificate for `names` (e.g. `localhost`, `127.0.0.1`), valid
-    /// from `now` for `days`.
-    pub fn generate(names: &[String], now: OffsetDateTime, days: i64) -> Result<Self, Error> {
-        let root_key = PrivateKey::generate()?;
-        let mut root = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, "websrm local TLS root");
-        root.distinguished_name = dn;
-        root.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        root.not_before = now;
-        root.not_after = now + Duration::days(days);
-        root.serial_number = Some(rcgen::SerialNumber::from_slice(
-            crate::random_serial()?.as_bytes(),
-        ));
-        let root_der = root
-            .self_signed(&root_key)
-            .map_err(Error::certificate)?
-            .der()
-            .to_vec();
-        let issuer = Issuer::new(root, root_key);
-
-        let key = PrivateKey::generate()?;
-        let mut leaf = CertificateParams::new(names.to_vec()).map_err(Error::certificate)?;
-        let mut dn = DistinguishedName::new();
-        dn.push(
-            DnType::CommonName,
-            names
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "localhost".to_owned()),
-        );
-        leaf.distinguished_name = dn;
-        leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        leaf.use_authority_key_identifier_extension = true;
-        leaf.not_before = now;
-        leaf.not_after = now + Duration::days(days);
-        leaf.serial_number = Some(rcgen::SerialNumber::from_slice(
-            crate::random_serial()?.as_bytes(),
-        ));
-        let leaf_der = leaf
-            .signed_by(&key, &issuer)
-            .map_err(Error::certificate)?
-            .der()
-            .to_vec();
-        Ok(Self {
-            root_der,
-            chain: vec![leaf_der],
-            key,
-        })
-    }
+    Ok(Arc::new(builder.with_cert_resolver(identity)))
 }
 
 fn roots(anchors: &[Vec<u8>]) -> Result<RootCertStore, Error> {

@@ -164,6 +164,12 @@ pub enum Error {
         /// `IDVERSI`.
         version_id: VersionId,
     },
+    /// This works on an SQLite registry only.
+    #[error("{action} works on an SQLite registry only")]
+    NotSqlite {
+        /// What was asked.
+        action: &'static str,
+    },
     /// No partner has this identifier.
     #[error("no partner {0} is registered")]
     PartnerNotFound(PartnerId),

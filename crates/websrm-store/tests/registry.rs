@@ -276,6 +276,77 @@ fn product_states_and_partners() {
     );
 }
 
+/// Certificates listed by expiry a page at a time, those expiring together in serial order, with
+/// their state and an expiry window; an operator disabled and enabled again.
+#[test]
+fn certificates_by_expiry_and_disabled_operators() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = open_registry(&dir.path().join("a.db")).unwrap();
+    let ca = ca();
+    let op = reg.add_operator(&michel(), T0, audit("op")).unwrap();
+    let mut serials = Vec::new();
+    for i in 0..5 {
+        let c = new_cert(&ca, Environment::Dev, op, None, &format!("Caisse {i}"));
+        reg.record_issued(&c, false, T0, audit("issue")).unwrap();
+        serials.push(c.serial);
+    }
+    reg.record_deletion(serials[2], T0, "srs", audit("delete"))
+        .unwrap();
+    serials.sort_by_key(ToString::to_string);
+    // Pages of two, all with the same expiry: the serial breaks the tie, nothing twice.
+    let mut walked = Vec::new();
+    let mut after = None;
+    loop {
+        let page = reg
+            .certificates_by_expiry(None, None, None, after, 2)
+            .unwrap();
+        walked.extend(page.iter().map(|c| c.serial));
+        match page.last() {
+            Some(last) if page.len() == 2 => after = Some((last.validity.not_after(), last.serial)),
+            _ => break,
+        }
+    }
+    assert_eq!(walked, serials);
+    let deleted = reg
+        .certificates_by_expiry(Some("deleted"), None, None, None, 10)
+        .unwrap();
+    assert_eq!(deleted.len(), 1);
+    let not_after = deleted[0].validity.not_after();
+    assert_eq!(
+        reg.certificates_by_expiry(Some("active"), None, Some(not_after), None, 10)
+            .unwrap()
+            .len(),
+        0,
+        "none expires before"
+    );
+    assert_eq!(
+        reg.certificates_by_expiry(Some("active"), Some(not_after), None, None, 10)
+            .unwrap()
+            .len(),
+        4
+    );
+
+    assert_eq!(reg.operator(op).unwrap().disabled_at, None);
+    assert!(
+        reg.set_operator_disabled(op, Some(T0), audit("disable"))
+            .unwrap()
+    );
+    assert!(
+        !reg.set_operator_disabled(op, Some(T0), audit("disable"))
+            .unwrap()
+    );
+    assert_eq!(reg.operator(op).unwrap().disabled_at, Some(T0));
+    assert!(
+        reg.set_operator_disabled(op, None, audit("enable"))
+            .unwrap()
+    );
+    assert_eq!(reg.operator(op).unwrap().disabled_at, None);
+    assert!(matches!(
+        reg.set_operator_disabled(OperatorId(999), None, audit("enable")),
+        Err(Error::OperatorNotFound(999))
+    ));
+}
+
 #[test]
 fn device_ids_are_unique_and_remembered() {
     let dir = tempfile::tempdir().unwrap();

@@ -401,6 +401,36 @@ async fn repeated_wrong_passwords_lock_the_sign_in() {
     assert_eq!(status, 403);
 }
 
+/// A disabled operator cannot sign in, with the right password, and is told no more than an
+/// unknown number would be; enabled again, it signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_operator_cannot_sign_in() {
+    let s = Served::start(Environment::Dev);
+    set_password(&s, "5678912340", "michel-secret-1");
+    let number = "5678912340".parse().unwrap();
+    assert!(
+        s.authority
+            .set_operator_disabled(&number, true, "closed", "test")
+            .unwrap()
+    );
+    let mut michel = Session::new(&s);
+    let (status, page, _) = sign_in(&mut michel, "5678912340", "michel-secret-1").await;
+    assert_eq!(status, 401);
+    assert!(
+        page.contains("Numéro d'identification ou mot de passe incorrect."),
+        "{page}"
+    );
+    s.authority
+        .set_operator_disabled(&number, false, "", "test")
+        .unwrap();
+    assert_eq!(
+        sign_in(&mut michel, "5678912340", "michel-secret-1")
+            .await
+            .0,
+        303
+    );
+}
+
 /// One lockout policy for the online services and enrolment, counted in the registry: five
 /// failures within 15 minutes lock; five spread over more than 15 minutes do not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

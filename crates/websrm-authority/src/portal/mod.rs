@@ -347,11 +347,13 @@ impl Authority {
             "Numéro d'identification ou mot de passe incorrect.",
             "Wrong identification number or password.",
         );
+        // A disabled operator is refused as an unknown one, after the same verification.
         let operator = number.and_then(|n| {
             self.registry()
                 .operator_by_identification(&n)
                 .ok()
                 .flatten()
+                .filter(|op| op.disabled_at.is_none())
         });
         // The attempt is reserved (checked against the lockout and counted, in one write of
         // the registry) before the password is verified, and given back if it is right: however

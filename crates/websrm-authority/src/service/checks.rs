@@ -257,6 +257,13 @@ impl Authority {
             .operator_by_identification(number)
             .map_err(internal)?
             .ok_or_else(|| Refusal::one(E::IdentificationNumberUnknown, &[number.as_str()]))?;
+        // A disabled operator's codes no longer belong to it.
+        if operator.disabled_at.is_some() {
+            return Err(Refusal::one(
+                E::AuthorizationCodeNotOperators,
+                &[number.as_str()],
+            ));
+        }
         let state = self
             .registry
             .attempt_state(operator.id, Credential::AuthorizationCode)

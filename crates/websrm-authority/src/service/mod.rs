@@ -43,6 +43,32 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system clock moved by a fixed offset: an authority that lives in the future (or the
+/// past), to test how SRSs meet expiry without waiting five years.
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock(pub Duration);
+
+impl OffsetClock {
+    /// `+30d`, `-12h`, `1800d` (days, hours, minutes, seconds: `d`, `h`, `m`, `s`).
+    pub fn parse(text: &str) -> Result<Self, crate::Error> {
+        let (sign, rest) = match text.strip_prefix('-') {
+            Some(rest) => (-1, rest),
+            None => (1, text.strip_prefix('+').unwrap_or(text)),
+        };
+        let offset = crate::faults::parse_duration(rest)
+            .map_err(|why| crate::Error::Invalid(format!("--clock-offset {text}: {why}")))?;
+        let offset = Duration::try_from(offset)
+            .map_err(|_| crate::Error::Invalid(format!("--clock-offset {text}: too far")))?;
+        Ok(Self(offset * sign))
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + self.0
+    }
+}
+
 /// How failed authorization codes lock an identification number out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -152,6 +178,8 @@ pub struct Authority {
     publisher: crate::revocation::CrlPublisher,
     portal: crate::portal::Portal,
     sign_in: crate::password::SignInGate,
+    /// The faults the server injects on purpose (none unless asked).
+    faults: std::sync::RwLock<crate::faults::Faults>,
 }
 
 /// Issuance: the CA, the `certifPSI` returned with every certificate, and ESSAI's progress.
@@ -194,6 +222,7 @@ impl Authority {
             publisher: crate::revocation::CrlPublisher::default(),
             portal: crate::portal::Portal::new(*files.portal_key),
             sign_in: crate::password::SignInGate::new(crate::password::SignInLimits::default()),
+            faults: std::sync::RwLock::new(crate::faults::Faults::none()),
         };
         (authority, files.tls)
     }
@@ -215,6 +244,23 @@ impl Authority {
     pub fn with_sign_in_limits(mut self, limits: crate::password::SignInLimits) -> Self {
         self.sign_in = crate::password::SignInGate::new(limits);
         self
+    }
+
+    /// Injects `faults` into the protocol requests from now on (see [`crate::faults`]);
+    /// [`Faults::none`](crate::faults::Faults::none) stops them.
+    pub fn set_faults(&self, faults: crate::faults::Faults) {
+        *self
+            .faults
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = faults;
+    }
+
+    /// The faults injected now.
+    pub fn faults(&self) -> crate::faults::Faults {
+        *self
+            .faults
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The most password verifications that ran at once so far.

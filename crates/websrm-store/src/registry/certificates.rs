@@ -262,6 +262,43 @@ impl Registry {
         })
     }
 
+    /// A page of certificates by expiry (`not_after`, then serial), at most `limit`, after the
+    /// certificate `after` (its `not_after` and serial) when given: those with `status`
+    /// (`active`, `replaced`, `deleted`, `revoked`) if given, and expiring in `[from, until)`.
+    pub fn certificates_by_expiry(
+        &self,
+        status: Option<&'static str>,
+        from: Option<OffsetDateTime>,
+        until: Option<OffsetDateTime>,
+        after: Option<(OffsetDateTime, SerialNumber)>,
+        limit: u32,
+    ) -> Result<Vec<CertificateRecord>, Error> {
+        self.read(move |db| {
+            let mut clause = String::from("1 = 1");
+            let mut params: Vec<crate::sql::Value> = Vec::new();
+            let mut bind = |clause: &mut String, sql: &str, value: crate::sql::Value| {
+                params.push(value);
+                clause.push_str(&sql.replace('?', &format!("?{}", params.len())));
+            };
+            if let Some(status) = status {
+                bind(&mut clause, " AND status = ?", status.into());
+            }
+            if let Some(from) = from {
+                bind(&mut clause, " AND not_after >= ?", to_unix(from).into());
+            }
+            if let Some(until) = until {
+                bind(&mut clause, " AND not_after < ?", to_unix(until).into());
+            }
+            if let Some((at, serial)) = after {
+                bind(&mut clause, " AND (not_after > ?", to_unix(at).into());
+                bind(&mut clause, " OR (not_after = ?", to_unix(at).into());
+                bind(&mut clause, " AND serial > ?))", serial.to_string().into());
+            }
+            clause.push_str(&format!(" ORDER BY not_after, serial LIMIT {limit}"));
+            certificates_where(db, &clause, &params)
+        })
+    }
+
     /// The operator's certificate in force for the public key `key_id` (hex SHA-1), if any: what
     /// a retransmitted request for the same key must get again.
     pub fn active_certificate_for_key(

@@ -234,6 +234,9 @@ pub struct Operator {
     pub file_numbers: Vec<(FileNumber, Sector)>,
     /// When registered.
     pub created_at: OffsetDateTime,
+    /// When the authority disabled it: its authorization codes and its password for the
+    /// online services no longer work (its certificates are not revoked by that).
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 /// An authorization code on record.
@@ -726,6 +729,85 @@ impl Registry {
         match &self.database {
             Database::Sqlite(path) => Some(path),
             Database::Postgres(_) => None,
+        }
+    }
+
+    /// Copies the registry, as it is at one instant, into a new SQLite file `dest` (which must
+    /// not exist), with SQLite's online backup API: a consistent snapshot while other processes
+    /// go on writing, checked with `PRAGMA integrity_check`; the number of audit entries it
+    /// holds. A PostgreSQL registry is backed up with `pg_dump` instead
+    /// ([`Error::NotSqlite`]).
+    pub fn snapshot_to(&self, dest: &Path) -> Result<u64, Error> {
+        let Database::Sqlite(source) = &self.database else {
+            return Err(Error::NotSqlite {
+                action: "a snapshot (use pg_dump for PostgreSQL)",
+            });
+        };
+        if dest.exists() {
+            return Err(Error::Io {
+                action: "creating",
+                path: dest.display().to_string(),
+                message: "it already exists".to_owned(),
+            });
+        }
+        crate::private::sqlite_file(dest)?;
+        let copy = || -> Result<u64, rusqlite::Error> {
+            let from = Connection::open_with_flags(
+                source,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            from.busy_timeout(std::time::Duration::from_secs(30))?;
+            let mut to = Connection::open(dest)?;
+            {
+                // Every page in one step: one read transaction, so one instant of the registry
+                // however busy its writers are (smaller steps restart whenever one commits).
+                let backup = rusqlite::backup::Backup::new(&from, &mut to)?;
+                loop {
+                    match backup.step(-1)? {
+                        rusqlite::backup::StepResult::Done => break,
+                        rusqlite::backup::StepResult::More
+                        | rusqlite::backup::StepResult::Busy
+                        | rusqlite::backup::StepResult::Locked => {
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                        }
+                        _ => std::thread::sleep(std::time::Duration::from_millis(20)),
+                    }
+                }
+            }
+            let check: String = to.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            if check != "ok" {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+                    Some(check),
+                ));
+            }
+            // A standalone file: no WAL beside it.
+            to.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
+            to.query_row("SELECT count(*) FROM audit_log", [], |r| r.get::<_, i64>(0))
+                .map(|n| u64::try_from(n).unwrap_or_default())
+        };
+        match copy() {
+            Ok(entries) => {
+                std::fs::File::open(dest)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Error::Io {
+                        action: "flushing",
+                        path: dest.display().to_string(),
+                        message: e.to_string(),
+                    })?;
+                Ok(entries)
+            }
+            Err(e) => {
+                for suffix in ["", "-wal", "-shm", "-journal"] {
+                    let mut name = dest.as_os_str().to_owned();
+                    name.push(suffix);
+                    let _ = std::fs::remove_file(PathBuf::from(name));
+                }
+                Err(Error::Database {
+                    message: format!("snapshot of the registry: {e}"),
+                })
+            }
         }
     }
 

@@ -121,6 +121,51 @@ impl Registry {
         })
     }
 
+    /// Disables the operator at `at` (`Some`) or enables it again (`None`); whether that
+    /// changed anything.
+    pub fn set_operator_disabled(
+        &self,
+        operator: OperatorId,
+        at: Option<OffsetDateTime>,
+        audit: NewAudit,
+    ) -> Result<bool, Error> {
+        self.write(move |tx| {
+            let changed = match at {
+                Some(at) => tx.execute(
+                    "UPDATE operators SET disabled_at = ?1 WHERE id = ?2 AND disabled_at IS NULL",
+                    vals![to_unix(at), operator.0],
+                )?,
+                None => tx.execute(
+                    "UPDATE operators SET disabled_at = NULL WHERE id = ?1 AND disabled_at IS NOT NULL",
+                    vals![operator.0],
+                )?,
+            };
+            if changed == 0 {
+                // Unknown, or already so.
+                operator_row(tx, operator)?;
+                return Ok(false);
+            }
+            audit::append(tx, &audit)?;
+            Ok(true)
+        })
+    }
+
+    /// The operator's authorization codes, newest first.
+    pub fn authorization_codes_of(
+        &self,
+        operator: OperatorId,
+    ) -> Result<Vec<AuthorizationCodeRecord>, Error> {
+        self.read(move |db| {
+            db.query(
+                &format!("{CODE_SELECT} WHERE operator_id = ?1 ORDER BY created_at DESC, id DESC"),
+                vals![operator.0],
+            )?
+            .iter()
+            .map(code_from_row)
+            .collect()
+        })
+    }
+
     /// Records a new authorization code for the operator; it supersedes the operator's previous
     /// codes for the same sector.
     pub fn add_authorization_code(
@@ -211,12 +256,9 @@ impl Registry {
     ) -> Result<Option<AuthorizationCodeRecord>, Error> {
         let code = self.code_digest(code);
         self.read(move |db| {
-            db.row(
-                "SELECT operator_id, sector, activated_at, superseded_at FROM authorization_codes WHERE code = ?1",
-                vals![&code],
-            )?
-            .map(|r| code_from_row(&r))
-            .transpose()
+            db.row(&format!("{CODE_SELECT} WHERE code = ?1"), vals![&code])?
+                .map(|r| code_from_row(&r))
+                .transpose()
         })
     }
 
@@ -635,7 +677,7 @@ impl Registry {
 pub(super) fn operator_row(db: &mut dyn Db, id: OperatorId) -> Result<Operator, Error> {
     let row = db
         .row(
-            "SELECT identification_number, legal_name, qst_number, gst_number, created_at FROM operators WHERE id = ?1",
+            "SELECT identification_number, legal_name, qst_number, gst_number, created_at, disabled_at FROM operators WHERE id = ?1",
             vals![id.0],
         )?
         .ok_or(Error::OperatorNotFound(id.0))?;
@@ -666,8 +708,15 @@ pub(super) fn operator_row(db: &mut dyn Db, id: OperatorId) -> Result<Operator, 
             .transpose()?,
         file_numbers: files,
         created_at: from_unix("operators", "created_at", row.int(4)?)?,
+        disabled_at: row
+            .opt_int(5)?
+            .map(|t| from_unix("operators", "disabled_at", t))
+            .transpose()?,
     })
 }
+
+const CODE_SELECT: &str =
+    "SELECT operator_id, sector, activated_at, superseded_at FROM authorization_codes";
 
 fn code_from_row(r: &Row) -> Result<AuthorizationCodeRecord, Error> {
     Ok(AuthorizationCodeRecord {

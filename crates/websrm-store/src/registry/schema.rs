@@ -204,6 +204,11 @@ CREATE TABLE partners (
 );
 INSERT INTO partners (partner_id, name, registered) SELECT DISTINCT partner_id, '', 1 FROM products;
 ",
+    // Operators disabled by the authority, and certificates listed by expiry.
+    r"
+ALTER TABLE operators ADD COLUMN disabled_at INTEGER;
+CREATE INDEX certificates_not_after ON certificates(not_after, serial);
+",
 ];
 
 /// The same schema for PostgreSQL: `BIGINT` for SQLite's integers (times are Unix seconds),
@@ -409,5 +414,9 @@ CREATE TABLE partners (
     registered BIGINT NOT NULL
 );
 INSERT INTO partners (partner_id, name, registered) SELECT DISTINCT partner_id, '', 1 FROM products;
+",
+    r"
+ALTER TABLE operators ADD COLUMN disabled_at BIGINT;
+CREATE INDEX certificates_not_after ON certificates(not_after, serial);
 ",
 ];

@@ -1,0 +1,303 @@
+//! Backing up an authority while it serves, and restoring it into a new folder.
+//!
+//! A backup is one tar file: `manifest.json`, the registry as it was at one instant
+//! (`authority.db`, taken with SQLite's online backup API), and, when asked, the folder's keys
+//! and certificates (sealed as they are in the folder) and the key-encryption key that opens
+//! them. Without the key the sealed files are useless to whoever finds the backup; with it,
+//! the backup is the authority, and must be kept as such.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::files::{names, write};
+use crate::{Authority, Error};
+
+/// The folder's files a backup may hold besides the registry (the audit checkpoint is not one of
+/// them: a restored registry is anchored anew at its first write).
+pub const FOLDER_FILES: [&str; 7] = [
+    names::CA,
+    names::CA_KEY,
+    names::PSI,
+    names::PSI_KEY,
+    names::TLS_ROOT,
+    names::TLS_SERVER,
+    names::TLS_KEY,
+];
+
+/// A folder file taken when there (a folder made before the TLS root's key was kept has none).
+pub const OPTIONAL_FOLDER_FILE: &str = names::TLS_ROOT_KEY;
+
+/// The key-encryption key's file, beside the registry.
+pub const KEY_FILE: &str = "authority.db.kek";
+
+const MANIFEST: &str = "manifest.json";
+
+/// What a backup holds besides the registry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackupContents {
+    /// The folder's keys (sealed) and certificates.
+    pub folder: bool,
+    /// The key-encryption key, which opens the sealed keys and keys the audit chain.
+    pub key_encryption_key: bool,
+}
+
+impl BackupContents {
+    /// The registry, with the folder's files if `folder`, and the key if `key_encryption_key`.
+    pub fn new(folder: bool, key_encryption_key: bool) -> Self {
+        Self {
+            folder,
+            key_encryption_key,
+        }
+    }
+}
+
+/// What a backup says of itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Manifest {
+    /// The websrm version that wrote it.
+    pub websrm: String,
+    /// When (RFC 3339).
+    pub created_at: String,
+    /// `conformity` (DEV and ESSAI) or `production`.
+    pub family: String,
+    /// The registry's schema version.
+    pub schema_version: u32,
+    /// The audit entries in the registry's snapshot.
+    pub audit_entries: u64,
+    /// The files, in the archive's order.
+    pub files: Vec<String>,
+}
+
+/// A restored folder: what it holds, and what its owner must still put in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Restored {
+    /// The backup's manifest.
+    pub manifest: Manifest,
+    /// The folder's files (and the key) the backup did not hold: to copy from the original
+    /// folder, or from where the key is kept, before the authority can start.
+    pub missing: Vec<&'static str>,
+}
+
+impl Authority {
+    /// Writes a backup of this authority to the new file `to`, consistent while it serves; the
+    /// folder's files are read from `folder`. Written beside `to` and renamed into place, so
+    /// that `to` is whole or absent.
+    pub fn backup(
+        &self,
+        folder: &Path,
+        to: &Path,
+        contents: BackupContents,
+    ) -> Result<Manifest, Error> {
+        if to.exists() {
+            return Err(Error::Invalid(format!(
+                "{} already exists: a backup never overwrites a file",
+                to.display()
+            )));
+        }
+        let parent = to
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."));
+        let name = to
+            .file_name()
+            .ok_or_else(|| Error::Invalid(format!("{} names no file", to.display())))?
+            .to_string_lossy()
+            .into_owned();
+        let staging = parent.join(format!(".{name}.partial"));
+        // A staging folder left by a backup that crashed is ours to remove.
+        let _ = fs::remove_dir_all(&staging);
+        websrm_store::private_dir(&staging)?;
+        let result = self
+            .backup_in(folder, &staging, contents)
+            .and_then(|manifest| {
+                let archive = staging.join("archive.tar");
+                fs::rename(&archive, to).map_err(|e| Error::io("renaming into", to, &e))?;
+                #[cfg(not(windows))]
+                fs::File::open(parent)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| Error::io("flushing", parent, &e))?;
+                Ok(manifest)
+            });
+        let _ = fs::remove_dir_all(&staging);
+        result
+    }
+
+    fn backup_in(
+        &self,
+        folder: &Path,
+        staging: &Path,
+        contents: BackupContents,
+    ) -> Result<Manifest, Error> {
+        let snapshot = staging.join(names::REGISTRY);
+        let audit_entries = self.registry().snapshot_to(&snapshot)?;
+        let mut files: Vec<(String, PathBuf)> = vec![(names::REGISTRY.to_owned(), snapshot)];
+        if contents.folder {
+            for name in FOLDER_FILES {
+                files.push((name.to_owned(), folder.join(name)));
+            }
+            if folder.join(OPTIONAL_FOLDER_FILE).exists() {
+                files.push((
+                    OPTIONAL_FOLDER_FILE.to_owned(),
+                    folder.join(OPTIONAL_FOLDER_FILE),
+                ));
+            }
+        }
+        if contents.key_encryption_key {
+            files.push((KEY_FILE.to_owned(), folder.join(KEY_FILE)));
+        }
+        let manifest = Manifest {
+            websrm: env!("CARGO_PKG_VERSION").to_owned(),
+            created_at: self
+                .now()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            family: family(self.environment().is_conformity()).to_owned(),
+            schema_version: self.registry().schema_version()?,
+            audit_entries,
+            files: files.iter().map(|(n, _)| n.clone()).collect(),
+        };
+        let archive = staging.join("archive.tar");
+        let file = private_file(&archive)?;
+        let mut tar = tar::Builder::new(file);
+        let json = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Error::Invalid(format!("the manifest: {e}")))?;
+        append(&mut tar, MANIFEST, &json, &archive)?;
+        for (name, path) in &files {
+            let bytes = fs::read(path).map_err(|e| Error::io("reading", path, &e))?;
+            append(&mut tar, name, &bytes, &archive)?;
+        }
+        let file = tar
+            .into_inner()
+            .map_err(|e| Error::io("writing", &archive, &e))?;
+        file.sync_all()
+            .map_err(|e| Error::io("flushing", &archive, &e))?;
+        Ok(manifest)
+    }
+}
+
+/// Restores the backup `from` into `into`, a folder that does not exist yet or is empty. Only
+/// the names a backup holds are taken, each written whole (a file renamed into place); the
+/// registry is checked before anything is written.
+pub fn restore(from: &Path, into: &Path) -> Result<Restored, Error> {
+    if into.exists() {
+        let empty = fs::read_dir(into)
+            .map_err(|e| Error::io("reading", into, &e))?
+            .next()
+            .is_none();
+        if !empty {
+            return Err(Error::Invalid(format!(
+                "{} is not empty: restore into a new folder",
+                into.display()
+            )));
+        }
+    }
+    let file = fs::File::open(from).map_err(|e| Error::io("opening", from, &e))?;
+    let mut archive = tar::Archive::new(file);
+    let mut manifest: Option<Manifest> = None;
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    let allowed = |name: &str| {
+        name == MANIFEST
+            || name == names::REGISTRY
+            || name == KEY_FILE
+            || name == OPTIONAL_FOLDER_FILE
+            || FOLDER_FILES.contains(&name)
+    };
+    for entry in archive
+        .entries()
+        .map_err(|e| Error::io("reading", from, &e))?
+    {
+        let mut entry = entry.map_err(|e| Error::io("reading", from, &e))?;
+        let name = entry
+            .path()
+            .map_err(|e| Error::io("reading", from, &e))?
+            .to_string_lossy()
+            .into_owned();
+        if !allowed(&name) || entries.iter().any(|(n, _)| *n == name) {
+            return Err(Error::Invalid(format!(
+                "{} is not a websrm backup: it holds {name}",
+                from.display()
+            )));
+        }
+        let mut bytes = Vec::new();
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("reading", from, &e))?;
+        if name == MANIFEST {
+            manifest =
+                Some(serde_json::from_slice(&bytes).map_err(|e| {
+                    Error::Invalid(format!("{}: its manifest: {e}", from.display()))
+                })?);
+        } else {
+            entries.push((name, bytes));
+        }
+    }
+    let manifest = manifest.ok_or_else(|| {
+        Error::Invalid(format!(
+            "{} is not a websrm backup: no manifest",
+            from.display()
+        ))
+    })?;
+    if !entries.iter().any(|(n, _)| n == names::REGISTRY) {
+        return Err(Error::Invalid(format!(
+            "{} is not a websrm backup: no registry",
+            from.display()
+        )));
+    }
+    websrm_store::private_dir(into)?;
+    for (name, bytes) in &entries {
+        write(into, name, bytes)?;
+    }
+    let missing = FOLDER_FILES
+        .into_iter()
+        .chain([KEY_FILE])
+        .filter(|name| !entries.iter().any(|(n, _)| n == name))
+        .collect();
+    Ok(Restored { manifest, missing })
+}
+
+fn family(conformity: bool) -> &'static str {
+    if conformity {
+        "conformity"
+    } else {
+        "production"
+    }
+}
+
+fn append(
+    tar: &mut tar::Builder<fs::File>,
+    name: &str,
+    bytes: &[u8],
+    archive: &Path,
+) -> Result<(), Error> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(bytes.len() as u64);
+    header.set_mode(0o600);
+    header.set_mtime(u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or_default());
+    header.set_cksum();
+    tar.append_data(&mut header, name, bytes)
+        .map_err(|e| Error::io("writing", archive, &e))
+}
+
+/// A new file readable by its owner only (inside a private folder, which gives it its access
+/// list on Windows).
+fn private_file(path: &Path) -> Result<fs::File, Error> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| Error::io("creating", path, &e))?;
+    file.flush().map_err(|e| Error::io("writing", path, &e))?;
+    Ok(file)
+}
