@@ -97,14 +97,15 @@ fn headers(device: &str) -> Vec<(&'static str, String)> {
 /// The authority process: serves `dir` (with the registry in `database` when not empty) on
 /// two loopback ports it writes to `dir/PORTS`.
 fn child(spec: &str) {
-    let [dir, database, ports] = spec.split('|').collect::<Vec<_>>()[..] else {
+    let [dir, database, ports, metrics] = spec.split('|').collect::<Vec<_>>()[..] else {
         panic!("bad spec")
     };
-    websrm_tests::run_authority_process(
+    websrm_tests::run_authority_process_with(
         Path::new(dir),
         (!database.is_empty()).then_some(database),
         "127.0.0.1:0",
         "127.0.0.1:0",
+        metrics != "off",
         |e, a| {
             std::fs::write(Path::new(dir).join(ports), format!("{e} {a}")).unwrap();
         },
@@ -126,11 +127,21 @@ impl Served {
     /// An authority process on `dir`, with its registry in `database` if given; `ports` names
     /// the file where it writes its ports (one per process sharing a folder).
     fn start_on(dir: &Path, database: Option<&str>, ports: &str) -> Self {
+        Self::start_with(dir, database, ports, true)
+    }
+
+    /// [`Served::start_on`], counting requests in its metrics or not.
+    fn start_with(dir: &Path, database: Option<&str>, ports: &str, metrics: bool) -> Self {
         let _ = std::fs::remove_file(dir.join(ports));
         let mut child = Command::new(std::env::current_exe().unwrap())
             .env(
                 CHILD,
-                format!("{}|{}|{ports}", dir.display(), database.unwrap_or_default()),
+                format!(
+                    "{}|{}|{ports}|{}",
+                    dir.display(),
+                    database.unwrap_or_default(),
+                    if metrics { "on" } else { "off" }
+                ),
             )
             .stdout(Stdio::null())
             .spawn()
@@ -688,6 +699,32 @@ fn filled_against_fresh(runtime: &tokio::runtime::Runtime, dir: &Path, per_round
     }
 }
 
+/// Two fresh authorities, one counting requests in its metrics and one not, sent enrolments in
+/// alternate rounds: the median of the rounds' ratios, with / without.
+fn metrics_cost(runtime: &tokio::runtime::Runtime, per_round: usize) -> (f64, f64, f64) {
+    let (dir_on, dir_off) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let on = Served::start_with(dir_on.path(), None, "ports", true);
+    let off = Served::start_with(dir_off.path(), None, "ports", false);
+    let rounds: Vec<(f64, f64)> = (0..ROUNDS)
+        .map(|_| {
+            let (a, b) = (csrs(per_round), csrs(per_round));
+            let without = runtime.block_on(enrolments_across(&[&off], a, ROUND)).rate;
+            let with = runtime.block_on(enrolments_across(&[&on], b, ROUND)).rate;
+            (with, without)
+        })
+        .collect();
+    let median = |f: &dyn Fn(&(f64, f64)) -> f64| {
+        let mut v: Vec<f64> = rounds.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (
+        median(&|(w, _)| *w),
+        median(&|(_, o)| *o),
+        median(&|(w, o)| w / o),
+    )
+}
+
 /// The registry on PostgreSQL, when the run names a server: one process, then two sharing the
 /// database (and a folder).
 fn on_postgres(runtime: &tokio::runtime::Runtime, per_run: usize) -> Option<(Load, Load)> {
@@ -823,6 +860,11 @@ fn main() {
         );
         return;
     }
+    if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("metrics") {
+        let (with, without, ratio) = metrics_cost(&runtime, per_run / 2);
+        eprintln!("metrics counted {with:.0}/s, not counted {without:.0}/s, ratio {ratio:.3}");
+        return;
+    }
     if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("filled") {
         // The filled registry against a fresh one, alone.
         let dir = tempfile::tempdir().unwrap();
@@ -873,6 +915,7 @@ fn main() {
     } = filled_against_fresh(&runtime, dir.path(), per_run / 2);
 
     let postgres = on_postgres(&runtime, per_run);
+    let (metrics_on, metrics_off, metrics_ratio) = metrics_cost(&runtime, per_run / 2);
 
     let ratio = empty.rate / ceiling_rate;
     let met = |ok: bool| if ok { "yes" } else { "**no**" };
@@ -956,6 +999,14 @@ fn main() {
         peak_filled as f64 / 1024.0
     );
     println!("| filled to {fill_to} in {fill_secs} s | | | |");
+    println!(
+        "| end to end with request metrics counted / not counted, fresh registries in alternate rounds ({ROUNDS} of {} s, medians): enrolments/s | {metrics_on:.0} / {metrics_off:.0} | | |",
+        ROUND.as_secs()
+    );
+    println!(
+        "| metrics' cost: with / without, median of the rounds' ratios | {metrics_ratio:.3} | ≥ 0.95 | {} |",
+        met(metrics_ratio >= 0.95)
+    );
     match postgres {
         Some((single, double)) => {
             single.row("end to end on PostgreSQL, one authority process: enrolments/s");

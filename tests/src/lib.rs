@@ -220,6 +220,18 @@ pub fn run_authority_process(
     api: &str,
     ready: impl FnOnce(std::net::SocketAddr, std::net::SocketAddr),
 ) {
+    run_authority_process_with(dir, database, enrolment, api, true, ready);
+}
+
+/// [`run_authority_process`], counting requests in its metrics or not (`metrics`).
+pub fn run_authority_process_with(
+    dir: &std::path::Path,
+    database: Option<&str>,
+    enrolment: &str,
+    api: &str,
+    metrics: bool,
+    ready: impl FnOnce(std::net::SocketAddr, std::net::SocketAddr),
+) {
     let now = OffsetDateTime::now_utc();
     let database = database.map(websrm_store::Database::parse);
     let files = AuthorityFiles::open_or_create_with(dir, database.as_ref(), Environment::Dev, now)
@@ -229,6 +241,11 @@ pub fn run_authority_process(
         Environment::Dev,
         Arc::new(websrm_authority::SystemClock),
     );
+    let authority = if metrics {
+        authority
+    } else {
+        authority.without_request_metrics()
+    };
     if authority.operators().expect("registry").is_empty() {
         seed::seed_test_data(&authority, now).expect("seed");
     }

@@ -20,6 +20,7 @@ mod document;
 mod error;
 pub mod faults;
 mod files;
+mod metrics;
 pub mod password;
 mod pg_tls;
 pub mod portal;

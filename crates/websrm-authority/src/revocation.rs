@@ -60,6 +60,15 @@ impl CrlPublisher {
             .map(|(_, _, der)| der.clone())
     }
 
+    /// When the CRL last generated was made, if any.
+    pub(crate) fn last_made(&self) -> Option<OffsetDateTime> {
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(|(_, next_update, _)| *next_update - CRL_VALIDITY)
+    }
+
     /// A new CRL of `ca` numbered `number`, listing `revoked` at `now`, kept for [`cached`].
     ///
     /// [`cached`]: Self::cached

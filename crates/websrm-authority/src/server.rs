@@ -322,6 +322,8 @@ async fn accept_loop(
                         }
                         Ok(None) | Err(_) => return,
                     };
+                    authority.metrics().connection(true);
+                    let _open = OpenConnection(authority.clone());
                     let client_certificate = ClientCertificate(
                         stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec()),
                     );
@@ -377,6 +379,80 @@ async fn accept_loop(
     while connections.join_next().await.is_some() {}
 }
 
+/// Serves the admin endpoints over plain HTTP on `listener` (loopback, for the machine's own
+/// monitoring) until `shutdown` completes: `/healthz` (the process answers), `/readyz` (the
+/// registry takes a write and the CA signs a fresh CRL: 200, or 503 with what failed) and
+/// `/metrics` (Prometheus).
+pub async fn serve_admin(
+    authority: Arc<Authority>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(|State(authority): State<Arc<Authority>>| async move {
+                let Ok(checks) = tokio::task::spawn_blocking(move || authority.readiness()).await
+                else {
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                };
+                let ready = checks.iter().all(|(_, r)| r.is_ok());
+                let body = serde_json::json!({
+                    "ready": ready,
+                    "checks": checks
+                        .iter()
+                        .map(|(name, r)| serde_json::json!({
+                            "check": name,
+                            "ok": r.is_ok(),
+                            "error": r.as_ref().err(),
+                        }))
+                        .collect::<Vec<_>>(),
+                });
+                let status = if ready {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                (status, axum::Json(body)).into_response()
+            }),
+        )
+        .route(
+            "/metrics",
+            get(|State(authority): State<Arc<Authority>>| async move {
+                match tokio::task::spawn_blocking(move || authority.render_metrics()).await {
+                    Ok(text) => (
+                        [(
+                            header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        text,
+                    )
+                        .into_response(),
+                    Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                }
+            }),
+        )
+        .with_state(authority);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Error::Io {
+            action: "serving",
+            path: "the admin listener".into(),
+            message: e.to_string(),
+        })
+}
+
+/// An open connection, counted in the metrics until it ends.
+struct OpenConnection(Arc<Authority>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.metrics().connection(false);
+    }
+}
+
 /// The paths whose requests faults strike.
 const PROTOCOL_PATHS: [&str; 5] = [
     "/enrolement",
@@ -415,6 +491,7 @@ async fn faulty(
 /// A fault on purpose, in the audit log (and in the process's log when the audit log cannot
 /// take it: a fault never stops the service).
 async fn record_fault(authority: &Arc<Authority>, name: &'static str, path: &str) {
+    authority.metrics().fault(name);
     let authority = authority.clone();
     let path = path.to_owned();
     let written = tokio::task::spawn_blocking(move || {
@@ -489,9 +566,21 @@ async fn answer(
         })
         .collect();
     let request = Request::new(endpoint, headers, body.to_vec(), certificate.0);
-    let Ok(response) = tokio::task::spawn_blocking(move || authority.handle(&request)).await else {
+    let started = std::time::Instant::now();
+    let Ok((authority, response)) = tokio::task::spawn_blocking(move || {
+        let response = authority.handle(&request);
+        (authority, response)
+    })
+    .await
+    else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
+    authority.metrics().request(
+        endpoint.path(),
+        response.status,
+        &response.body,
+        started.elapsed().as_secs_f64(),
+    );
     (
         StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         [(header::CONTENT_TYPE, "application/json")],

@@ -62,6 +62,10 @@ enum Command {
         /// The API listener (mutual TLS); port 0 picks a free port.
         #[arg(long, default_value = "127.0.0.1:0")]
         api_listen: SocketAddr,
+        /// The admin listener (plain HTTP, for this machine's monitoring): `/healthz`,
+        /// `/readyz`, `/metrics` (Prometheus).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        admin_listen: SocketAddr,
         /// Register the published DEV test data and the test product (see docs/AUTHORITY.md).
         #[arg(long)]
         seed_test_data: bool,
@@ -284,6 +288,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
         Command::Serve {
             listen,
             api_listen,
+            admin_listen,
             seed_test_data,
             public_url,
             public_api_url,
@@ -329,8 +334,12 @@ pub(crate) fn run(args: Args) -> Result<()> {
                 let api = tokio::net::TcpListener::bind(api_listen)
                     .await
                     .with_context(|| format!("binding {api_listen}"))?;
+                let admin = tokio::net::TcpListener::bind(admin_listen)
+                    .await
+                    .with_context(|| format!("binding {admin_listen}"))?;
                 println!("listening on https://{}", enrolment.local_addr()?);
                 println!("api listening on https://{}", api.local_addr()?);
+                println!("admin listening on http://{}", admin.local_addr()?);
                 if own.is_some() {
                     println!("presenting the TLS certificate given (read again on SIGHUP)");
                 } else {
@@ -349,8 +358,13 @@ pub(crate) fn run(args: Args) -> Result<()> {
                     own.clone(),
                     public_names,
                 ));
+                let authority = Arc::new(authority);
+                let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+                let admin = tokio::spawn(server::serve_admin(authority.clone(), admin, async {
+                    let _ = admin_stopped.await;
+                }));
                 server::serve_with_identity(
-                    Arc::new(authority),
+                    authority,
                     enrolment,
                     api,
                     identity,
@@ -358,6 +372,8 @@ pub(crate) fn run(args: Args) -> Result<()> {
                     shutdown,
                 )
                 .await?;
+                let _ = stop_admin.send(());
+                let _ = admin.await;
                 println!("stopped");
                 Ok(())
             })

@@ -24,6 +24,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "websrm", version, about)]
 struct Cli {
+    /// How the diagnostic log (standard error) is written: `text`, or `json` (one object a
+    /// line, for a log collector). Its level is `RUST_LOG` (`warn` by default).
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,13 +50,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let log = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        log.json().init();
+    } else {
+        log.init();
+    }
     let result = match cli.command {
         Command::Authority(args) => authority::run(args),
         Command::Srs(args) => srs::run(args),

@@ -249,6 +249,13 @@ fn the_authority_stops_cleanly_on_sigterm() {
             .unwrap()
             .starts_with("api listening on https://127.0.0.1:")
     );
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .unwrap()
+            .starts_with("admin listening on http://127.0.0.1:")
+    );
     let _ = lines.next();
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -1924,5 +1931,53 @@ fn a_public_name_and_the_operators_own_tls_certificate() {
     assert!(
         presented(&served.enrolment, "localhost").contains("CN = own-2"),
         "a bad file leaves the certificate presented in place"
+    );
+}
+
+/// `--log-format json`: the diagnostic log is one JSON object a line (here a TLS handshake
+/// refused, at `RUST_LOG=info`), for a log collector.
+#[test]
+fn the_log_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(WEBSRM)
+        .args([
+            "--log-format",
+            "json",
+            "authority",
+            "--dir",
+            dir.path().join("a").to_str().unwrap(),
+            "serve",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let address = first
+        .strip_prefix("listening on https://")
+        .unwrap()
+        .to_owned();
+    {
+        use std::io::Write;
+        let mut tcp = std::net::TcpStream::connect(&address).unwrap();
+        tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut tcp, &mut sink);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let logged: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        logged
+            .iter()
+            .any(|l| l["level"] == "INFO" && l["fields"]["message"] == "TLS handshake refused"),
+        "{stderr}"
     );
 }

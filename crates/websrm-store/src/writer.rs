@@ -27,6 +27,17 @@ type Finish = Box<dyn FnOnce(Result<(), Error>) + Send>;
 pub(crate) struct Writer {
     queue: Option<SyncSender<Job>>,
     thread: Option<JoinHandle<()>>,
+    stats: std::sync::Arc<Stats>,
+}
+
+/// What the writer has done, counted as it goes (read for monitoring).
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub(crate) batches: std::sync::atomic::AtomicU64,
+    pub(crate) writes: std::sync::atomic::AtomicU64,
+    pub(crate) failed_batches: std::sync::atomic::AtomicU64,
+    /// From the transaction's start to its commit, summed.
+    pub(crate) busy_nanos: std::sync::atomic::AtomicU64,
 }
 
 impl Writer {
@@ -49,12 +60,14 @@ impl Writer {
     ) -> Result<Self, Error> {
         let (queue, jobs) = sync_channel::<Job>(4 * MAX_BATCH);
         let (opened, open) = std::sync::mpsc::channel::<Result<(), Error>>();
+        let stats = std::sync::Arc::new(Stats::default());
+        let counted = stats.clone();
         let thread = std::thread::Builder::new()
             .name("websrm-registry-writer".into())
             .spawn(move || match connect() {
                 Ok(mut conn) => {
                     let _ = opened.send(Ok(()));
-                    run(&mut conn, jobs, &after_commit);
+                    run(&mut conn, jobs, &after_commit, &counted);
                 }
                 Err(e) => {
                     let _ = opened.send(Err(e));
@@ -69,7 +82,13 @@ impl Writer {
         Ok(Self {
             queue: Some(queue),
             thread: Some(thread),
+            stats,
         })
+    }
+
+    /// What the writer has done so far.
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// Runs `f` on the write connection, in the next batch, and returns its result once the
@@ -148,7 +167,8 @@ fn in_savepoint<T>(
     }
 }
 
-fn run(conn: &mut dyn Db, jobs: Receiver<Job>, after_commit: &dyn Fn(bool)) {
+fn run(conn: &mut dyn Db, jobs: Receiver<Job>, after_commit: &dyn Fn(bool), stats: &Stats) {
+    use std::sync::atomic::Ordering::Relaxed;
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -157,10 +177,14 @@ fn run(conn: &mut dyn Db, jobs: Receiver<Job>, after_commit: &dyn Fn(bool)) {
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
+        stats.batches.fetch_add(1, Relaxed);
+        stats.writes.fetch_add(batch.len() as u64, Relaxed);
         let mut poisoned = false;
         if let Err(e) = conn.begin_write() {
             // The transaction may have begun before the failure (a lock not granted).
             let _ = conn.batch("ROLLBACK");
+            stats.failed_batches.fetch_add(1, Relaxed);
             after_commit(false);
             for job in batch {
                 job(None, &mut poisoned)(Err(e.clone()));
@@ -187,6 +211,13 @@ fn run(conn: &mut dyn Db, jobs: Receiver<Job>, after_commit: &dyn Fn(bool)) {
         if committed.is_err() && !poisoned {
             let _ = conn.batch("ROLLBACK");
         }
+        if committed.is_err() {
+            stats.failed_batches.fetch_add(1, Relaxed);
+        }
+        stats.busy_nanos.fetch_add(
+            u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
         after_commit(committed.is_ok());
         for finish in finishes {
             finish(committed.clone());

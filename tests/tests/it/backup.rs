@@ -173,6 +173,11 @@ async fn a_registry_on_postgresql_is_backed_up_with_pg_dump() {
     .unwrap();
 
     let folder = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(folder.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
     for name in backup::FOLDER_FILES.into_iter().chain([backup::KEY_FILE]) {
         std::fs::copy(s.dir.path().join(name), folder.path().join(name)).unwrap();
         #[cfg(unix)]

@@ -12,6 +12,7 @@ mod facade;
 mod faults;
 mod layering;
 mod memory;
+mod metrics;
 mod new_certificate;
 mod portal;
 mod portal_browser;

@@ -375,6 +375,7 @@ impl Authority {
             );
             match reserved {
                 Ok(Reservation::Locked(until)) => {
+                    self.metrics().sign_in("locked");
                     let minutes = ((until - now).whole_seconds() + 59) / 60;
                     let message = match lang {
                         Lang::Fr => format!("Trop d'essais. Réessayez dans {minutes} minutes."),
@@ -406,6 +407,7 @@ impl Authority {
         let verified = operator.filter(|_| matches);
         let Some(operator) = verified else {
             // Refusals are audited; if the audit log cannot be written, the portal stops.
+            self.metrics().sign_in("refused");
             let audit = NewAudit::new(now, "online-services", "sign-in-refused", "-", "");
             if self.registry().append_audit(audit).is_err() {
                 return unavailable(lang);
@@ -427,6 +429,7 @@ impl Authority {
         let (Some(token), Some(csrf)) = (random_token(), random_token()) else {
             return unavailable(lang);
         };
+        self.metrics().sign_in("accepted");
         // Audited before the session exists: no audit, no session.
         if self
             .registry()

@@ -108,6 +108,19 @@ pub enum Endpoint {
     Document,
 }
 
+impl Endpoint {
+    /// Its path, without the slash (the service's name in the metrics).
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Enrolment => "enrolement",
+            Self::Certificates => "certificats",
+            Self::Transaction => "transaction",
+            Self::User => "utilisateur",
+            Self::Document => "document",
+        }
+    }
+}
+
 /// A certificate request as the HTTP layer received it.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -180,6 +193,7 @@ pub struct Authority {
     sign_in: crate::password::SignInGate,
     /// The faults the server injects on purpose (none unless asked).
     faults: std::sync::RwLock<crate::faults::Faults>,
+    metrics: crate::metrics::Metrics,
 }
 
 /// Issuance: the CA, the `certifPSI` returned with every certificate, and ESSAI's progress.
@@ -223,6 +237,7 @@ impl Authority {
             portal: crate::portal::Portal::new(*files.portal_key),
             sign_in: crate::password::SignInGate::new(crate::password::SignInLimits::default()),
             faults: std::sync::RwLock::new(crate::faults::Faults::none()),
+            metrics: crate::metrics::Metrics::new(),
         };
         (authority, files.tls)
     }
@@ -244,6 +259,49 @@ impl Authority {
     pub fn with_sign_in_limits(mut self, limits: crate::password::SignInLimits) -> Self {
         self.sign_in = crate::password::SignInGate::new(limits);
         self
+    }
+
+    /// The same authority counting no requests (its metrics read only what is read at scrape
+    /// time): to measure what counting costs.
+    #[must_use]
+    pub fn without_request_metrics(mut self) -> Self {
+        self.metrics = crate::metrics::Metrics::disabled();
+        self
+    }
+
+    pub(crate) fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
+    /// The metrics in the Prometheus text format (what `/metrics` on the admin listener serves),
+    /// reading the registry's size, certificates by state and writer, and the CRL's age, now.
+    pub fn render_metrics(&self) -> String {
+        let now = self.now();
+        let certificates = self.registry.certificate_counts(now).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "certificates not counted for the metrics");
+            Vec::new()
+        });
+        let crl_age_seconds = self
+            .publisher
+            .last_made()
+            .map_or(0.0, |made| (now - made).as_seconds_f64().max(0.0));
+        self.metrics.render(crate::metrics::Scrape {
+            registry_bytes: self.registry.size_bytes(),
+            crl_age_seconds,
+            certificates,
+            writer: self.registry.writer_stats(),
+        })
+    }
+
+    /// Whether the authority can serve: the registry takes a write, and the CA signs a CRL valid
+    /// for more than an hour. Each check with what it found.
+    pub fn readiness(&self) -> Vec<(&'static str, Result<(), String>)> {
+        let registry = self.registry.check_writable().map_err(|e| e.to_string());
+        let crl = self.crl().map(|_| ()).map_err(|e| e.to_string());
+        vec![
+            ("registry writable", registry),
+            ("CA signs a fresh CRL", crl),
+        ]
     }
 
     /// Injects `faults` into the protocol requests from now on (see [`crate::faults`]);

@@ -315,6 +315,20 @@ impl AttemptState {
     }
 }
 
+/// What the registry's writer has done (see [`Registry::writer_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriterStats {
+    /// Batches (transactions) run.
+    pub batches: u64,
+    /// Writes they held: `writes / batches` is the mean batch size.
+    pub writes: u64,
+    /// Batches that did not commit.
+    pub failed_batches: u64,
+    /// Time from each batch's start to its commit, summed.
+    pub busy: std::time::Duration,
+}
+
 /// A version of an SRS product, registered for an environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -730,6 +744,57 @@ impl Registry {
             Database::Sqlite(path) => Some(path),
             Database::Postgres(_) => None,
         }
+    }
+
+    /// Runs an empty write transaction through the writer: whether the registry takes writes
+    /// now (its write lock granted, its commit done).
+    pub fn check_writable(&self) -> Result<(), Error> {
+        self.write(|tx| {
+            tx.count("SELECT 1", &[])?;
+            Ok(())
+        })
+    }
+
+    /// What the registry's writer has done since it opened: batches committed (or not), writes,
+    /// and the time spent from each batch's start to its commit.
+    pub fn writer_stats(&self) -> WriterStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = self.writer.stats();
+        WriterStats {
+            batches: s.batches.load(Relaxed),
+            writes: s.writes.load(Relaxed),
+            failed_batches: s.failed_batches.load(Relaxed),
+            busy: std::time::Duration::from_nanos(s.busy_nanos.load(Relaxed)),
+        }
+    }
+
+    /// The size of the registry's files (SQLite: the database and its write-ahead log), or
+    /// `None` on PostgreSQL.
+    pub fn size_bytes(&self) -> Option<u64> {
+        let Database::Sqlite(path) = &self.database else {
+            return None;
+        };
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        Some(size(path) + size(Path::new(&wal)))
+    }
+
+    /// How many certificates are in each stored status (`active`, `replaced`, `deleted`,
+    /// `revoked`), and how many active ones are past `now`.
+    pub fn certificate_counts(&self, now: OffsetDateTime) -> Result<Vec<(String, u64)>, Error> {
+        let at = db::to_unix(now);
+        self.read(move |db| {
+            let mut counts = Vec::new();
+            for row in db.query(
+                "SELECT CASE WHEN status = 'active' AND not_after < ?1 THEN 'expired' ELSE status END, count(*) \
+                 FROM certificates GROUP BY 1 ORDER BY 1",
+                crate::sql::vals![at],
+            )? {
+                counts.push((row.text(0)?, u64::try_from(row.int(1)?).unwrap_or_default()));
+            }
+            Ok(counts)
+        })
     }
 
     /// Copies the registry, as it is at one instant, into a new SQLite file `dest` (which must
