@@ -484,7 +484,9 @@ impl Authority {
         };
         if let Some(within) = filter.expiring_within {
             from = Some(from.map_or(now, |f| f.max(now)));
-            let end = now + within;
+            let end = now
+                .checked_add(within)
+                .unwrap_or(now + Duration::days(36_525));
             until = Some(until.map_or(end, |u| u.min(end)));
         }
         let mut after = None;

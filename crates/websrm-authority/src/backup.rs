@@ -110,15 +110,19 @@ impl Authority {
             .ok_or_else(|| Error::Invalid(format!("{} names no file", to.display())))?
             .to_string_lossy()
             .into_owned();
-        let staging = parent.join(format!(".{name}.partial"));
-        // A staging folder left by a backup that crashed is ours to remove.
-        let _ = fs::remove_dir_all(&staging);
+        // A staging folder of this backup's own (two backups to one file do not share one).
+        let staging = parent.join(format!(
+            ".{name}.{}.{}.partial",
+            std::process::id(),
+            nonce()
+        ));
         websrm_store::private_dir(&staging)?;
         let result = self
             .backup_in(folder, &staging, contents)
             .and_then(|manifest| {
                 let archive = staging.join("archive.tar");
-                fs::rename(&archive, to).map_err(|e| Error::io("renaming into", to, &e))?;
+                // A link, not a rename: it fails if `to` appeared meanwhile, never replacing it.
+                fs::hard_link(&archive, to).map_err(|e| Error::io("writing", to, &e))?;
                 #[cfg(not(windows))]
                 fs::File::open(parent)
                     .and_then(|d| d.sync_all())
@@ -183,8 +187,9 @@ impl Authority {
 }
 
 /// Restores the backup `from` into `into`, a folder that does not exist yet or is empty. Only
-/// the names a backup holds are taken, each written whole (a file renamed into place); the
-/// registry is checked before anything is written.
+/// the names a backup holds are taken, as plain files; the registry is checked (a websrm
+/// registry, whole, of a schema this websrm knows, the one the manifest names) before anything
+/// is written, and each file is written whole. A restore that fails leaves `into` empty.
 pub fn restore(from: &Path, into: &Path) -> Result<Restored, Error> {
     if into.exists() {
         let empty = fs::read_dir(into)
@@ -198,6 +203,8 @@ pub fn restore(from: &Path, into: &Path) -> Result<Restored, Error> {
             )));
         }
     }
+    let not_backup =
+        |why: String| Error::Invalid(format!("{} is not a websrm backup: {why}", from.display()));
     let file = fs::File::open(from).map_err(|e| Error::io("opening", from, &e))?;
     let mut archive = tar::Archive::new(file);
     let mut manifest: Option<Manifest> = None;
@@ -220,39 +227,38 @@ pub fn restore(from: &Path, into: &Path) -> Result<Restored, Error> {
             .to_string_lossy()
             .into_owned();
         if !allowed(&name) || entries.iter().any(|(n, _)| *n == name) {
-            return Err(Error::Invalid(format!(
-                "{} is not a websrm backup: it holds {name}",
-                from.display()
-            )));
+            return Err(not_backup(format!("it holds {name}")));
+        }
+        if !entry.header().entry_type().is_file() {
+            return Err(not_backup(format!("{name} is not a plain file")));
         }
         let mut bytes = Vec::new();
         entry
             .read_to_end(&mut bytes)
             .map_err(|e| Error::io("reading", from, &e))?;
         if name == MANIFEST {
-            manifest =
-                Some(serde_json::from_slice(&bytes).map_err(|e| {
-                    Error::Invalid(format!("{}: its manifest: {e}", from.display()))
-                })?);
+            manifest = Some(
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| not_backup(format!("its manifest: {e}")))?,
+            );
         } else {
             entries.push((name, bytes));
         }
     }
-    let manifest = manifest.ok_or_else(|| {
-        Error::Invalid(format!(
-            "{} is not a websrm backup: no manifest",
-            from.display()
-        ))
-    })?;
-    if !entries.iter().any(|(n, _)| n == names::REGISTRY) {
-        return Err(Error::Invalid(format!(
-            "{} is not a websrm backup: no registry",
-            from.display()
-        )));
-    }
+    let manifest = manifest.ok_or_else(|| not_backup("no manifest".into()))?;
+    let Some((_, registry)) = entries.iter().find(|(n, _)| n == names::REGISTRY) else {
+        return Err(not_backup("no registry".into()));
+    };
+    check_registry(from, into, registry, manifest.schema_version)?;
     websrm_store::private_dir(into)?;
-    for (name, bytes) in &entries {
-        write(into, name, bytes)?;
+    let written = entries
+        .iter()
+        .try_for_each(|(name, bytes)| write(into, name, bytes));
+    if let Err(e) = written {
+        for (name, _) in &entries {
+            let _ = fs::remove_file(into.join(name));
+        }
+        return Err(e);
     }
     let missing = FOLDER_FILES
         .into_iter()
@@ -260,6 +266,41 @@ pub fn restore(from: &Path, into: &Path) -> Result<Restored, Error> {
         .filter(|name| !entries.iter().any(|(n, _)| n == name))
         .collect();
     Ok(Restored { manifest, missing })
+}
+
+/// The registry of a backup checked in a private folder of its own beside `into`, then removed.
+fn check_registry(from: &Path, into: &Path, registry: &[u8], expected: u32) -> Result<(), Error> {
+    let parent = into
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let check = parent.join(format!(
+        ".websrm-restore.{}.{}",
+        std::process::id(),
+        nonce()
+    ));
+    websrm_store::private_dir(&check)?;
+    let result = write(&check, names::REGISTRY, registry).and_then(|()| {
+        let version = websrm_store::Registry::check_file(&check.join(names::REGISTRY))
+            .map_err(|e| Error::Invalid(format!("{}: its registry: {e}", from.display())))?;
+        if version == expected {
+            Ok(())
+        } else {
+            Err(Error::Invalid(format!(
+                "{}: its registry is schema version {version}, its manifest says {expected}",
+                from.display()
+            )))
+        }
+    });
+    let _ = fs::remove_dir_all(&check);
+    result
+}
+
+/// A random number for a temporary name.
+fn nonce() -> u64 {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    u64::from_le_bytes(bytes)
 }
 
 fn family(conformity: bool) -> &'static str {

@@ -167,10 +167,10 @@ impl fmt::Display for Faults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "lost-answer={},late-answer={}:{}s,server-error={},not-json={},refuse={}",
+            "lost-answer={},late-answer={}:{}ms,server-error={},not-json={},refuse={}",
             self.lost_answer,
             self.late_answer,
-            self.late_by.as_secs_f64(),
+            self.late_by.as_millis(),
             self.server_error,
             self.not_json,
             self.refuse
@@ -212,6 +212,8 @@ mod tests {
         assert_eq!((f.late_answer, f.late_by), (0.02, Duration::from_secs(12)));
         assert_eq!((f.server_error, f.not_json, f.refuse), (0.02, 0.01, 0.01));
         assert_eq!(f.to_string().parse::<Faults>().unwrap(), f);
+        let short: Faults = "late-answer=0.5:250ms".parse().unwrap();
+        assert_eq!(short.to_string().parse::<Faults>().unwrap(), short);
         assert!("".parse::<Faults>().unwrap().is_none());
         for bad in [
             "lost-answer",

@@ -255,8 +255,13 @@ pub fn renew_tls(
     let kek_bytes = FileKeyProtector::beside(&dir.join(names::REGISTRY)).key_encryption_key()?;
     let kek = KeyEncryptionKey::from_bytes(*kek_bytes);
     let wanted = tls_names(names);
-    let current = (|| -> Result<LocalTlsIdentity, Error> {
-        Ok(LocalTlsIdentity {
+    // An identity whose files are all there is read, and any failure to read it is reported
+    // (a new root would make every client trust again); one with a file missing is made anew.
+    let whole = [names::TLS_ROOT, names::TLS_SERVER, names::TLS_KEY]
+        .iter()
+        .all(|n| dir.join(n).exists());
+    let current = if whole {
+        Some(LocalTlsIdentity {
             root_der: pem::decode("CERTIFICATE", &read(dir, names::TLS_ROOT)?)?,
             chain: vec![pem::decode("CERTIFICATE", &read(dir, names::TLS_SERVER)?)?],
             key: PrivateKey::open(
@@ -265,27 +270,39 @@ pub fn renew_tls(
                 "tls",
             )?,
         })
-    })();
-    if let Ok(current) = &current {
+    } else {
+        None
+    };
+    let renew_by = now + time::Duration::days(TLS_RENEW_BEFORE_DAYS);
+    if let Some(current) = &current {
         // A key and certificate that do not belong together (a renewal cut between its two
-        // files) are renewed too.
-        let whole =
-            websrm_crypto::tls::ServerIdentity::new(current.chain.clone(), &current.key).is_ok();
-        if whole && current.covers(&wanted, now + time::Duration::days(TLS_RENEW_BEFORE_DAYS))? {
+        // files), or a certificate its root did not sign, are renewed too.
+        let whole = websrm_crypto::tls::ServerIdentity::new(current.chain.clone(), &current.key)
+            .is_ok()
+            && websrm_crypto::verify_issued_by(&current.chain[0], &current.root_der).is_ok();
+        if whole && current.covers(&wanted, renew_by)? {
             return Ok(None);
         }
     }
-    let root = match (&current, dir.join(names::TLS_ROOT_KEY).exists()) {
-        (Ok(current), true) => Some((
-            current.root_der.clone(),
-            PrivateKey::open(
-                &SealedKey::from_bytes(read_bytes(dir, names::TLS_ROOT_KEY)?),
-                &kek,
-                "tls root",
-            )?,
-        )),
-        _ => None,
-    };
+    // The root issues the new certificate if its key is there and is the root's own, and the
+    // root outlives a whole certificate; otherwise a new root.
+    let mut root = None;
+    if let Some(current) = &current
+        && dir.join(names::TLS_ROOT_KEY).exists()
+    {
+        let key = PrivateKey::open(
+            &SealedKey::from_bytes(read_bytes(dir, names::TLS_ROOT_KEY)?),
+            &kek,
+            "tls root",
+        )?;
+        let info = websrm_crypto::inspect_certificate(&current.root_der)?;
+        let own = info.public_key.as_ref() == Some(&key.public_key());
+        let lasting = info.validity.not_after()
+            > now + time::Duration::days(TLS_SERVER_DAYS + TLS_RENEW_BEFORE_DAYS);
+        if own && lasting {
+            root = Some((current.root_der.clone(), key));
+        }
+    }
     let Some((root_der, root_key)) = root else {
         return Ok(Some(RenewedTls {
             identity: new_tls(dir, &kek, names, now)?,
@@ -474,12 +491,36 @@ mod tests {
         .unwrap();
         assert!(renew_tls(dir.path(), &names, now).unwrap().is_some());
 
+        // A root key that is not the root's (a new root cut between its key and certificate).
+        write(
+            dir.path(),
+            names::TLS_ROOT_KEY,
+            stray.seal(&kek, "tls root").unwrap().as_bytes(),
+        )
+        .unwrap();
+        let renewed = renew_tls(dir.path(), &["stray.example".to_owned()], now)
+            .unwrap()
+            .unwrap();
+        assert!(
+            renewed.new_root,
+            "never a certificate its root does not verify"
+        );
+        let second = renewed.identity.root_der;
+        assert_ne!(second, root);
+
+        // A root that would not outlive a new certificate is replaced.
+        let near_end = now + time::Duration::days(TLS_ROOT_DAYS - 100);
+        let renewed = renew_tls(dir.path(), &["stray.example".to_owned()], near_end)
+            .unwrap()
+            .unwrap();
+        assert!(renewed.new_root);
+        assert_ne!(renewed.identity.root_der, second);
+
         fs::remove_file(dir.path().join(names::TLS_ROOT_KEY)).unwrap();
         let renewed = renew_tls(dir.path(), &["other.example".to_owned()], now)
             .unwrap()
             .unwrap();
         assert!(renewed.new_root);
-        assert_ne!(renewed.identity.root_der, root);
         assert!(dir.path().join(names::TLS_ROOT_KEY).exists());
     }
 

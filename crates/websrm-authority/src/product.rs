@@ -164,7 +164,10 @@ pub(crate) fn examine(
             // A version string no version of this SRS has is not recognized; one of another
             // version does not designate this one.
             return Ok(Err(
-                if versions.iter().any(|p| p.version == *software.version) {
+                if versions
+                    .iter()
+                    .any(|p| p.version == *software.version && p.state != VersionState::Withdrawn)
+                {
                     Fault::VersionsMismatch
                 } else {
                     Fault::VersionStringUnknown

@@ -287,9 +287,11 @@ async fn accept_loop(
                     }
                 };
                 if authority.faults().draw_refusal() {
-                    // A fault on purpose: the connection closed at once, before TLS.
+                    // A fault on purpose: the connection closed at once, before TLS (audited
+                    // aside: the accepts do not wait for the registry).
                     drop(tcp);
-                    record_fault(&authority, "refuse", "-").await;
+                    let authority = authority.clone();
+                    tokio::spawn(async move { record_fault(&authority, "refuse", "-").await });
                     continue;
                 }
                 // Answers are small and written at once: no waiting for more to send (Nagle

@@ -303,8 +303,16 @@ pub(crate) fn run(args: Args) -> Result<()> {
                     "listening on {listen} needs --public-url https://HOST[:PORT]: certificates would otherwise name https://{listen}/crl, which no SRS can reach"
                 );
             }
+            if args.env == Environment::Prod
+                && (faults.as_ref().is_some_and(|f| !f.is_none()) || args.clock_offset.is_some())
+            {
+                anyhow::bail!(
+                    "--faults and --clock-offset are for testing: a production authority refuses them"
+                );
+            }
             if seed_test_data {
-                seed::seed_test_data(&authority, now).context("registering the test data")?;
+                seed::seed_test_data(&authority, authority.now())
+                    .context("registering the test data")?;
             }
             if let Some((base, _)) = &public {
                 authority.publish_under(base);
@@ -328,6 +336,10 @@ pub(crate) fn run(args: Args) -> Result<()> {
                 // The handlers are in place before the addresses are printed: whoever reads them
                 // may stop the authority at once.
                 let shutdown = shutdown_signal()?;
+                // SIGHUP's handler too: its default action would end the authority.
+                #[cfg(unix)]
+                let hangup =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
                 let enrolment = tokio::net::TcpListener::bind(listen)
                     .await
                     .with_context(|| format!("binding {listen}"))?;
@@ -340,6 +352,11 @@ pub(crate) fn run(args: Args) -> Result<()> {
                 println!("listening on https://{}", enrolment.local_addr()?);
                 println!("api listening on https://{}", api.local_addr()?);
                 println!("admin listening on http://{}", admin.local_addr()?);
+                if !admin_listen.ip().is_loopback() {
+                    eprintln!(
+                        "warning: the admin listener ({admin_listen}) answers whoever reaches it, without authentication: keep it behind a firewall"
+                    );
+                }
                 if own.is_some() {
                     println!("presenting the TLS certificate given (read again on SIGHUP)");
                 } else {
@@ -353,6 +370,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
                 }
                 #[cfg(unix)]
                 tokio::spawn(keep_tls_current(
+                    hangup,
                     identity.clone(),
                     dir.clone(),
                     own.clone(),
@@ -558,7 +576,16 @@ fn public_base(url: &str) -> Result<(String, String)> {
         anyhow::bail!("{url}: a public URL is https://HOST[:PORT], without a path");
     }
     let host = if let Some(v6) = rest.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default().to_owned()
+        let (host, after) = v6
+            .split_once(']')
+            .with_context(|| format!("{url}: an IPv6 address ends with ]"))?;
+        if let Some(port) = after.strip_prefix(':') {
+            port.parse::<u16>()
+                .with_context(|| format!("{url}: the port is not a number"))?;
+        } else if !after.is_empty() {
+            anyhow::bail!("{url}: a public URL is https://HOST[:PORT]");
+        }
+        host.to_owned()
     } else {
         let (host, port) = rest.split_once(':').unwrap_or((rest, "443"));
         port.parse::<u16>()
@@ -622,16 +649,12 @@ fn announce(renewed: &websrm_authority::RenewedTls, dir: &std::path::Path) {
 /// expires.
 #[cfg(unix)]
 async fn keep_tls_current(
+    mut hangup: tokio::signal::unix::Signal,
     identity: Arc<server::ServerIdentity>,
     dir: PathBuf,
     own: Option<(PathBuf, PathBuf)>,
     public_names: Vec<String>,
 ) {
-    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-    else {
-        eprintln!("SIGHUP cannot be handled: the TLS certificate is read at start only");
-        return;
-    };
     let mut every = tokio::time::interval(std::time::Duration::from_secs(12 * 3600));
     every.tick().await;
     loop {

@@ -79,6 +79,32 @@ async fn a_backup_under_load_restores_into_a_folder_that_serves() {
     let refused = backup::restore(&full, partial.path()).unwrap_err();
     assert!(refused.to_string().contains("not empty"), "{refused}");
 
+    // An archive whose registry is not one: refused before anything is written.
+    #[cfg(unix)]
+    {
+        let forged = tempfile::tempdir().unwrap();
+        let manifest = serde_json::to_vec(&manifests.1).unwrap();
+        std::fs::write(forged.path().join("manifest.json"), manifest).unwrap();
+        std::fs::write(forged.path().join("authority.db"), b"not a database").unwrap();
+        let archive = out.path().join("forged.tar");
+        let tarred = std::process::Command::new("tar")
+            .arg("cf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(forged.path())
+            .args(["manifest.json", "authority.db"])
+            .status()
+            .unwrap();
+        assert!(tarred.success());
+        let into = tempfile::tempdir().unwrap();
+        let refused = backup::restore(&archive, into.path()).unwrap_err();
+        assert!(refused.to_string().contains("its registry"), "{refused}");
+        assert!(
+            std::fs::read_dir(into.path()).unwrap().next().is_none(),
+            "nothing written"
+        );
+    }
+
     // The whole folder: restored and served.
     let new = tempfile::tempdir().unwrap();
     let restored = backup::restore(&full, new.path()).unwrap();

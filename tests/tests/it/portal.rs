@@ -408,10 +408,18 @@ async fn a_disabled_operator_cannot_sign_in() {
     let s = Served::start(Environment::Dev);
     set_password(&s, "5678912340", "michel-secret-1");
     let number = "5678912340".parse().unwrap();
+    // A session opened before: it ends when the operator is disabled.
+    let mut before = signed_in(&s, "5678912340", "michel-secret-1").await;
+    assert_eq!(before.get("/services/certificats").await.0, 200);
     assert!(
         s.authority
             .set_operator_disabled(&number, true, "closed", "test")
             .unwrap()
+    );
+    assert_eq!(
+        before.get("/services/certificats").await.0,
+        303,
+        "sent back to the sign-in"
     );
     let mut michel = Session::new(&s);
     let (status, page, _) = sign_in(&mut michel, "5678912340", "michel-secret-1").await;

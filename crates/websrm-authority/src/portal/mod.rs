@@ -268,10 +268,12 @@ impl Authority {
             .portal_session(&token_hash(token), now)
             .ok()
             .flatten()?;
+        // A session of an operator disabled since it opened ends with it.
         let number = self
             .registry()
             .operator(operator)
-            .ok()?
+            .ok()
+            .filter(|op| op.disabled_at.is_none())?
             .identification_number;
         Some((
             token.to_owned(),

@@ -57,8 +57,11 @@ impl OffsetClock {
         };
         let offset = crate::faults::parse_duration(rest)
             .map_err(|why| crate::Error::Invalid(format!("--clock-offset {text}: {why}")))?;
+        // A century each way at most: every later date computation stays in range.
         let offset = Duration::try_from(offset)
-            .map_err(|_| crate::Error::Invalid(format!("--clock-offset {text}: too far")))?;
+            .ok()
+            .filter(|o| *o <= Duration::days(36_525))
+            .ok_or_else(|| crate::Error::Invalid(format!("--clock-offset {text}: too far")))?;
         Ok(Self(offset * sign))
     }
 }

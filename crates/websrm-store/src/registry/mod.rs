@@ -755,6 +755,41 @@ impl Registry {
         })
     }
 
+    /// Checks a registry file without opening it for use (nothing is written): it is a
+    /// registry (its `application_id`), whole (`PRAGMA integrity_check`), and of a schema this
+    /// websrm knows; its schema version.
+    pub fn check_file(path: &Path) -> Result<u32, Error> {
+        let check = || -> Result<Result<u32, String>, rusqlite::Error> {
+            let conn =
+                Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            let app: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+            if app != KIND.application_id {
+                return Ok(Err("it is not a websrm registry".to_owned()));
+            }
+            let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            if integrity != "ok" {
+                return Ok(Err(format!("it is damaged: {integrity}")));
+            }
+            let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if version as usize > MIGRATIONS.len() {
+                return Ok(Err(format!(
+                    "its schema is version {version}; this version of websrm knows up to {}",
+                    MIGRATIONS.len()
+                )));
+            }
+            Ok(Ok(version))
+        };
+        match check() {
+            Ok(Ok(version)) => Ok(version),
+            Ok(Err(why)) => Err(Error::Database {
+                message: format!("{}: {why}", path.display()),
+            }),
+            Err(e) => Err(Error::Database {
+                message: format!("{}: {e}", path.display()),
+            }),
+        }
+    }
+
     /// What the registry's writer has done since it opened: batches committed (or not), writes,
     /// and the time spent from each batch's start to its commit.
     pub fn writer_stats(&self) -> WriterStats {
@@ -828,7 +863,14 @@ impl Registry {
                 // Every page in one step: one read transaction, so one instant of the registry
                 // however busy its writers are (smaller steps restart whenever one commits).
                 let backup = rusqlite::backup::Backup::new(&from, &mut to)?;
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
                 loop {
+                    if std::time::Instant::now() > deadline {
+                        return Err(rusqlite::Error::SqliteFailure(
+                            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                            Some("the registry stayed busy for 60 s".to_owned()),
+                        ));
+                    }
                     match backup.step(-1)? {
                         rusqlite::backup::StepResult::Done => break,
                         rusqlite::backup::StepResult::More
