@@ -207,7 +207,8 @@ fn bench(root: &Path, only: Option<&str>) -> Result<()> {
              transactions over 16 mutual-TLS connections (a certificate and a device each), signed \
              before the timed part, every one checked as WEB-SRM checks it and recorded: one current \
              transaction per request, then batches of 100; the authority's resident memory \
-             from /proc. Last, the same enrolments with the registry on PostgreSQL (a throw-away \
+             from /proc; two fresh authorities, one counting requests in its metrics and one not, \
+             sent enrolments in alternate rounds (what the metrics cost). Last, the same enrolments with the registry on PostgreSQL (a throw-away \
              server on the same machine, `fsync` on), with one authority process and with two \
              processes sharing the database, the connections spread over both.",
         ),

@@ -755,15 +755,7 @@ fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
                 "identity verified: {} ({})",
                 file.operator.legal_name, file.operator.identification_number
             );
-            let devices: Vec<String> = file.devices.iter().map(ToString::to_string).collect();
-            println!(
-                "devices: {}",
-                if devices.is_empty() {
-                    "none".to_owned()
-                } else {
-                    devices.join(", ")
-                }
-            );
+            println!("devices: {}", crate::reads::devices_line(&file.devices));
             for c in &file.certificates {
                 print_certificate(c);
             }

@@ -220,20 +220,24 @@ pub(crate) fn show_operator(
                 .unwrap_or_default()
         );
     }
-    let devices: Vec<String> = file.devices.iter().map(ToString::to_string).collect();
-    println!(
-        "devices: {}",
-        if devices.is_empty() {
-            "none".to_owned()
-        } else {
-            devices.join(", ")
-        }
-    );
+    println!("devices: {}", devices_line(&file.devices));
     println!("certificates:");
     for c in &file.certificates {
         println!("  {}", certificate_line(c, now, &numbers));
     }
     Ok(())
+}
+
+/// Device identifiers as a line: `none`, or separated by commas.
+pub(crate) fn devices_line(devices: &[websrm::domain::DeviceId]) -> String {
+    if devices.is_empty() {
+        return "none".to_owned();
+    }
+    devices
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn files(o: &Operator) -> String {

@@ -1578,18 +1578,25 @@ fn a_vendors_own_product_registered_from_the_command_line() {
         "--registered",
         "yes",
     ]);
-    assert!(
-        admin_ok(&[
+    let set_state = |id: &str, state: &str| {
+        run(&admin(&[
             "set-state",
             "--partner",
             "00000000000000AB",
             "--srs",
             "00000000000000CD",
             "--version-id",
-            &version_id,
-            "withdrawn",
+            id,
+            state,
         ])
-        .contains("withdrawn")
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>())
+    };
+    let out = set_state(&version_id, "withdrawn");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("withdrawn"),
+        "{out:?}"
     );
     let out = enrol("third", "Caisse 3");
     assert!(
@@ -1597,36 +1604,12 @@ fn a_vendors_own_product_registered_from_the_command_line() {
         "{out:?}"
     );
     // A version nobody registered, or a state that does not exist: a clear refusal.
-    let out = run(&admin(&[
-        "set-state",
-        "--partner",
-        "00000000000000AB",
-        "--srs",
-        "00000000000000CD",
-        "--version-id",
-        "00000000000000EE",
-        "certified",
-    ])
-    .iter()
-    .map(String::as_str)
-    .collect::<Vec<_>>());
+    let out = set_state("00000000000000EE", "certified");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no version 00000000000000EE"),
         "{out:?}"
     );
-    let out = run(&admin(&[
-        "set-state",
-        "--partner",
-        "00000000000000AB",
-        "--srs",
-        "00000000000000CD",
-        "--version-id",
-        &version_id,
-        "approved",
-    ])
-    .iter()
-    .map(String::as_str)
-    .collect::<Vec<_>>());
+    let out = set_state(&version_id, "approved");
     assert!(
         !out.status.success()
             && String::from_utf8_lossy(&out.stderr).contains("awaiting-certification"),
