@@ -13,7 +13,7 @@ use websrm_store::registry::{
 use websrm_store::{AuditEntry, NewAudit};
 
 use crate::password::{generate_password, hash_password};
-use crate::{Authority, Error};
+use crate::{Authority, Error, LockoutPolicy};
 
 /// An operator to register: the registry's own record of a new operator, so that the two
 /// cannot drift.
@@ -30,6 +30,10 @@ pub struct IssuedCode {
     /// When the authority starts accepting it.
     pub active_from: OffsetDateTime,
 }
+
+/// The registry's settings.
+const CODE_ACTIVATION: &str = "code activation minutes";
+const LOCKOUT: &str = "lockout (failures/window minutes/lockout minutes)";
 
 /// Which certificates a listing takes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -291,7 +295,69 @@ impl Authority {
     /// unless set with [`Authority::with_code_activation_delay`]; Revenu Québec allows up to 90
     /// minutes.
     pub fn code_activation_delay(&self) -> Duration {
-        self.code_activation_delay
+        self.code_activation_delay.unwrap_or_else(|| {
+            Duration::minutes(i64::from(self.setting_number(CODE_ACTIVATION).unwrap_or(0)))
+        })
+    }
+
+    /// Sets how many minutes after issuance a new authorization code becomes active (at most
+    /// 90, as Revenu Québec allows), in the registry: every command and process of the
+    /// authority honours it. Whether it changed.
+    pub fn set_code_activation_minutes(&self, minutes: u32, actor: &str) -> Result<bool, Error> {
+        if minutes > 90 {
+            return Err(Error::Invalid(format!(
+                "a code becomes active within 90 minutes at most, not {minutes}"
+            )));
+        }
+        self.set_setting(CODE_ACTIVATION, &minutes.to_string(), actor)
+    }
+
+    /// Sets the lockout policy (failures within a window lock out for a time), in the registry:
+    /// enrolment and the online services of every process honour it. Whether it changed.
+    pub fn set_lockout_policy(&self, policy: LockoutPolicy, actor: &str) -> Result<bool, Error> {
+        if policy.max_failures == 0
+            || policy.window <= Duration::ZERO
+            || policy.lockout <= Duration::ZERO
+        {
+            return Err(Error::Invalid(
+                "a lockout needs at least one failure, a window and a duration".into(),
+            ));
+        }
+        let value = format!(
+            "{}/{}/{}",
+            policy.max_failures,
+            policy.window.whole_minutes(),
+            policy.lockout.whole_minutes()
+        );
+        self.set_setting(LOCKOUT, &value, actor)
+    }
+
+    /// The registry's lockout policy, or the default.
+    pub(crate) fn lockout_setting(&self) -> LockoutPolicy {
+        let recorded = self.registry().setting(LOCKOUT).ok().flatten();
+        let parsed = recorded.as_deref().and_then(|v| {
+            let mut parts = v.split('/').map(|p| p.parse::<u32>().ok());
+            let (Some(Some(n)), Some(Some(window)), Some(Some(lockout))) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return None;
+            };
+            Some(LockoutPolicy {
+                max_failures: n,
+                window: Duration::minutes(i64::from(window)),
+                lockout: Duration::minutes(i64::from(lockout)),
+            })
+        });
+        parsed.unwrap_or_default()
+    }
+
+    fn setting_number(&self, name: &str) -> Option<u32> {
+        self.registry().setting(name).ok().flatten()?.parse().ok()
+    }
+
+    fn set_setting(&self, name: &str, value: &str, actor: &str) -> Result<bool, Error> {
+        let audit = NewAudit::new(self.now(), actor, "set-setting", name, value);
+        Ok(self.registry().set_setting(name, value, audit)?)
     }
 
     /// Registers an operator and issues its first authorization code for `sector`.
@@ -541,7 +607,7 @@ impl Authority {
         let code: AuthorizationCode = text
             .parse()
             .map_err(|e| Error::Invalid(format!("a generated code: {e}")))?;
-        let active_from = now + self.code_activation_delay;
+        let active_from = now + self.code_activation_delay();
         let audit = NewAudit::new(
             now,
             actor,

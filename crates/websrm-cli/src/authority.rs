@@ -29,9 +29,11 @@ pub(crate) struct Args {
     /// `authority.db` in the folder. Its schema is created or migrated on start.
     #[arg(long, global = true, env = "WEBSRM_DATABASE", hide_env_values = true)]
     database: Option<websrm_authority::Database>,
-    /// Minutes before a new authorization code is accepted (Revenu Québec: up to 90).
-    #[arg(long, global = true, default_value_t = 0)]
-    code_activation_minutes: i64,
+    /// Minutes before a new authorization code is accepted (Revenu Québec: up to 90). Kept in
+    /// the registry: every later command and every process of the authority honours it (see
+    /// `settings`); at once until set.
+    #[arg(long, global = true)]
+    code_activation_minutes: Option<u32>,
     /// Move the authority's clock: `+1800d`, `-12h` (d, h, m, s). For testing how SRSs meet
     /// expiry and replacement without waiting.
     #[arg(long, global = true, allow_hyphen_values = true)]
@@ -101,6 +103,9 @@ enum Command {
     /// The certificates issued: list them by expiry, or count them by state and expiry.
     #[command(subcommand)]
     Certificate(crate::reads::CertificateCommand),
+    /// The settings every command and process of the authority honours, kept in its registry.
+    #[command(subcommand)]
+    Settings(SettingsCommand),
     /// The customer-service console (the agent's password is read from WEBSRM_AGENT_PASSWORD).
     Agent(AgentArgs),
     /// The audit log: verify its hash chain, or export it.
@@ -125,6 +130,26 @@ enum Command {
         /// The backup.
         #[arg(long)]
         from: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SettingsCommand {
+    /// Print them.
+    Show,
+    /// Change the lockout policy (failures within a window lock the identification number out,
+    /// for enrolment and the online services alike). The code activation delay is set with the
+    /// global `--code-activation-minutes`.
+    Set {
+        /// Failures that lock out.
+        #[arg(long)]
+        lockout_failures: u32,
+        /// The window they are counted in, in minutes.
+        #[arg(long)]
+        lockout_window_minutes: u32,
+        /// How long the lockout lasts, in minutes.
+        #[arg(long)]
+        lockout_minutes: u32,
     },
 }
 
@@ -281,9 +306,11 @@ pub(crate) fn run(args: Args) -> Result<()> {
         None => Arc::new(SystemClock),
     };
     let (authority, tls) = Authority::new(files, args.env, clock);
-    let authority = authority.with_code_activation_delay(time::Duration::minutes(
-        args.code_activation_minutes.clamp(0, 90),
-    ));
+    if let Some(minutes) = args.code_activation_minutes
+        && authority.set_code_activation_minutes(minutes, "cli")?
+    {
+        println!("new authorization codes are active {minutes} minutes after they are issued");
+    }
     match args.command {
         Command::Serve {
             listen,
@@ -424,6 +451,34 @@ pub(crate) fn run(args: Args) -> Result<()> {
         Command::Agent(agent) => run_agent(&authority, agent),
         Command::Product(command) => crate::product::run(&authority, command),
         Command::Certificate(command) => crate::reads::certificates(&authority, command),
+        Command::Settings(SettingsCommand::Show) => {
+            let policy = authority.lockout();
+            println!(
+                "code activation: {} minutes after issuance",
+                authority.code_activation_delay().whole_minutes()
+            );
+            println!(
+                "lockout: {} failures within {} minutes lock out for {} minutes",
+                policy.max_failures,
+                policy.window.whole_minutes(),
+                policy.lockout.whole_minutes()
+            );
+            Ok(())
+        }
+        Command::Settings(SettingsCommand::Set {
+            lockout_failures,
+            lockout_window_minutes,
+            lockout_minutes,
+        }) => {
+            let policy = websrm_authority::LockoutPolicy::new(
+                lockout_failures,
+                time::Duration::minutes(i64::from(lockout_window_minutes)),
+                time::Duration::minutes(i64::from(lockout_minutes)),
+            );
+            let changed = authority.set_lockout_policy(policy, "cli")?;
+            println!("lockout {}", if changed { "set" } else { "unchanged" });
+            Ok(())
+        }
         Command::Operator(OperatorCommand::List { json }) => {
             crate::reads::list_operators(&authority, json)
         }

@@ -1113,6 +1113,36 @@ fn an_operator_registered_from_the_command_line_is_audited_and_registered_once()
         ahead > time::Duration::minutes(85) && ahead <= time::Duration::minutes(90),
         "{delayed}"
     );
+    // The delay is the registry's: a later command without the flag honours it.
+    let later = ok(&[
+        "authority",
+        "--dir",
+        d,
+        "operator",
+        "new-code",
+        "--identification-number",
+        "2222222226",
+    ]);
+    assert!(later.contains("active from"), "{later}");
+    ok(&[
+        "authority",
+        "--dir",
+        d,
+        "settings",
+        "set",
+        "--lockout-failures",
+        "3",
+        "--lockout-window-minutes",
+        "10",
+        "--lockout-minutes",
+        "30",
+    ]);
+    let settings = ok(&["authority", "--dir", d, "settings", "show"]);
+    assert!(
+        settings.contains("code activation: 90 minutes")
+            && settings.contains("3 failures within 10 minutes lock out for 30 minutes"),
+        "{settings}"
+    );
 
     // The same number again is refused, and nothing is written.
     let again = run(&add);

@@ -826,3 +826,48 @@ async fn a_password_reset_and_a_sign_out_end_the_session_on_the_server() {
     michel.cookies.insert("websrm_session".into(), session);
     assert_eq!(michel.get("/services/certificats").await.0, 303);
 }
+
+/// The lockout policy is the registry's setting: set by an administrator, enrolment honours it
+/// (two failures lock out here, where the default takes five).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lockout_policy_set_in_the_registry_is_honoured() {
+    use websrm_tests::websrm_authority::LockoutPolicy;
+    let s = Served::start(Environment::Dev);
+    assert!(
+        s.authority
+            .set_lockout_policy(
+                LockoutPolicy::new(2, time::Duration::minutes(15), time::Duration::minutes(15)),
+                "test"
+            )
+            .unwrap()
+    );
+    assert_eq!(s.authority.lockout().max_failures, 2);
+    let anonymous = plain_client(&s, None);
+    let url = format!("{}/enrolement", s.enrolment_base);
+    let attempt = |code: &'static str| {
+        let (anonymous, url) = (anonymous.clone(), url.clone());
+        async move {
+            let subject = srs(
+                "5678912340",
+                code,
+                "5678912340TQ0001",
+                "ER0001",
+                "Caisse du bar",
+            );
+            let key = websrm_crypto::PrivateKey::generate().unwrap();
+            let csr = websrm_crypto::Csr::build(&subject, &key).unwrap().to_wire();
+            let body =
+                serde_json::json!({ "reqCertif": { "modif": "AJO", "csr": csr } }).to_string();
+            post(&anonymous, &url, &header_pairs("0000-0000-0000"), &body)
+                .await
+                .0
+        }
+    };
+    assert_eq!(attempt("A1A1-A1A1").await, 400);
+    assert_eq!(attempt("A1A1-A1A1").await, 400);
+    assert_eq!(
+        attempt("D8T8-W8W8").await,
+        400,
+        "locked out after two failures"
+    );
+}

@@ -362,11 +362,10 @@ impl Authority {
                 operator.id,
                 Credential::AuthorizationCode,
                 now,
-                (
-                    self.lockout.max_failures,
-                    self.lockout.window,
-                    self.lockout.lockout,
-                ),
+                {
+                    let policy = self.lockout();
+                    (policy.max_failures, policy.window, policy.lockout)
+                },
                 audit,
             )
             .map(drop)

@@ -84,6 +84,17 @@ pub struct LockoutPolicy {
     pub lockout: Duration,
 }
 
+impl LockoutPolicy {
+    /// `max_failures` within `window` lock out for `lockout`.
+    pub fn new(max_failures: u32, window: Duration, lockout: Duration) -> Self {
+        Self {
+            max_failures,
+            window,
+            lockout,
+        }
+    }
+}
+
 impl Default for LockoutPolicy {
     /// Five failures within 15 minutes lock the identification number out for 15 minutes.
     fn default() -> Self {
@@ -187,9 +198,11 @@ pub struct Authority {
     environment: Environment,
     registry: Registry,
     clock: Arc<dyn Clock>,
-    lockout: LockoutPolicy,
-    /// How long after issuance a new authorization code becomes active.
-    pub(crate) code_activation_delay: Duration,
+    /// The lockout policy given in code (tests), over the registry's setting.
+    lockout: Option<LockoutPolicy>,
+    /// How long after issuance a new authorization code becomes active, given in code (tests),
+    /// over the registry's setting.
+    pub(crate) code_activation_delay: Option<Duration>,
     issuance: Issuance,
     publisher: crate::revocation::CrlPublisher,
     portal: crate::portal::Portal,
@@ -229,8 +242,8 @@ impl Authority {
             environment,
             registry: files.registry,
             clock,
-            lockout: LockoutPolicy::default(),
-            code_activation_delay: Duration::ZERO,
+            lockout: None,
+            code_activation_delay: None,
             issuance: Issuance {
                 ca: files.ca,
                 certif_psi_pem: files.certif_psi_pem,
@@ -248,13 +261,13 @@ impl Authority {
     /// The same authority with new authorization codes active only `delay` after they are
     /// issued (Revenu Québec allows up to 90 minutes; immediate by default).
     pub fn with_code_activation_delay(mut self, delay: Duration) -> Self {
-        self.code_activation_delay = delay;
+        self.code_activation_delay = Some(delay);
         self
     }
 
     /// The same authority with another lockout policy.
     pub fn with_lockout(mut self, policy: LockoutPolicy) -> Self {
-        self.lockout = policy;
+        self.lockout = Some(policy);
         self
     }
 
@@ -345,9 +358,10 @@ impl Authority {
         self.publisher.links().crl_url.is_some()
     }
 
-    /// The lockout policy, the same for enrolment and the online services.
-    pub(crate) fn lockout(&self) -> LockoutPolicy {
-        self.lockout
+    /// The lockout policy, the same for enrolment and the online services: the one given in
+    /// code, else the registry's (`authority settings`), else the default.
+    pub fn lockout(&self) -> LockoutPolicy {
+        self.lockout.unwrap_or_else(|| self.lockout_setting())
     }
 
     /// The registry, for tests that check what the authority recorded (feature `test-util`).

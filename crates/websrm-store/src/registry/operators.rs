@@ -603,6 +603,33 @@ impl Registry {
         })
     }
 
+    /// The authority's setting `name`, if set (every process and command of the authority reads
+    /// the same).
+    pub fn setting(&self, name: &str) -> Result<Option<String>, Error> {
+        self.binding(&format!("setting: {name}"))
+    }
+
+    /// Sets the authority's setting `name` to `value`, audited; whether it changed.
+    pub fn set_setting(&self, name: &str, value: &str, audit: NewAudit) -> Result<bool, Error> {
+        let (name, value) = (format!("setting: {name}"), value.to_owned());
+        self.write(move |tx| {
+            let recorded = tx
+                .row("SELECT value FROM authority WHERE name = ?1", vals![&name])?
+                .map(|r| r.text(0))
+                .transpose()?;
+            if recorded.as_deref() == Some(value.as_str()) {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO authority (name, value) VALUES (?1, ?2) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                vals![&name, &value],
+            )?;
+            audit::append(tx, &audit)?;
+            Ok(true)
+        })
+    }
+
     /// The next value of the counter `name`, in one write: one more than the last value it
     /// gave, and at least `floor`. Every process sharing the registry gets a value no other got.
     pub fn next_counter(&self, name: &str, floor: u64) -> Result<u64, Error> {
