@@ -18,12 +18,17 @@ use websrm_authority::{Authority, AuthorityFiles, SystemClock, seed, server};
 /// Arguments of `websrm authority`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
+    /// A config file (TOML, docs/AUTHORITY.md): settings that flags and `WEBSRM_*` variables
+    /// override.
+    #[arg(long, global = true, env = "WEBSRM_CONFIG")]
+    config: Option<PathBuf>,
     /// The authority's folder (registry, keys, certificates); created on first start.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "WEBSRM_DIR")]
     dir: Option<PathBuf>,
-    /// The environment: DEV or ESSAI (the conformity service, which accepts both), or PROD.
-    #[arg(long, global = true, default_value = "DEV")]
-    env: Environment,
+    /// The environment: DEV or ESSAI (the conformity service, which accepts both), or PROD;
+    /// DEV when neither given nor in the config file.
+    #[arg(long, global = true, env = "WEBSRM_ENV")]
+    env: Option<Environment>,
     /// The registry's database: `postgres://USER:PASSWORD@HOST:PORT/NAME` for a PostgreSQL
     /// database that several authority processes share, or an SQLite file. By default,
     /// `authority.db` in the folder. Its schema is created or migrated on start.
@@ -36,7 +41,12 @@ pub(crate) struct Args {
     code_activation_minutes: Option<u32>,
     /// Move the authority's clock: `+1800d`, `-12h` (d, h, m, s). For testing how SRSs meet
     /// expiry and replacement without waiting.
-    #[arg(long, global = true, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        global = true,
+        allow_hyphen_values = true,
+        env = "WEBSRM_CLOCK_OFFSET"
+    )]
     clock_offset: Option<String>,
     #[command(subcommand)]
     command: Command,
@@ -58,39 +68,40 @@ enum AuditCommand {
 enum Command {
     /// Serve the enrolment and API hosts until SIGTERM or Ctrl-C.
     Serve {
-        /// The enrolment listener (server-authenticated TLS); port 0 picks a free port.
-        #[arg(long, default_value = "127.0.0.1:0")]
-        listen: SocketAddr,
-        /// The API listener (mutual TLS); port 0 picks a free port.
-        #[arg(long, default_value = "127.0.0.1:0")]
-        api_listen: SocketAddr,
+        /// The enrolment listener (server-authenticated TLS); port 0 picks a free port
+        /// (`127.0.0.1:0` by default).
+        #[arg(long, env = "WEBSRM_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// The API listener (mutual TLS); port 0 picks a free port (`127.0.0.1:0` by default).
+        #[arg(long, env = "WEBSRM_API_LISTEN")]
+        api_listen: Option<SocketAddr>,
         /// The admin listener (plain HTTP, for this machine's monitoring): `/healthz`,
-        /// `/readyz`, `/metrics` (Prometheus).
-        #[arg(long, default_value = "127.0.0.1:0")]
-        admin_listen: SocketAddr,
+        /// `/readyz`, `/metrics` (Prometheus); `127.0.0.1:0` by default.
+        #[arg(long, env = "WEBSRM_ADMIN_LISTEN")]
+        admin_listen: Option<SocketAddr>,
         /// Register the published DEV test data and the test product (see docs/AUTHORITY.md).
         #[arg(long)]
         seed_test_data: bool,
         /// The enrolment host's public address, `https://HOST[:PORT]`: what certificates name
         /// for the CRL and the CA, and a name the TLS certificate covers. Required when
         /// listening on a wildcard address (0.0.0.0, ::).
-        #[arg(long)]
+        #[arg(long, env = "WEBSRM_PUBLIC_URL")]
         public_url: Option<String>,
         /// The API host's public address, `https://HOST[:PORT]`: a name the TLS certificate
         /// covers.
-        #[arg(long)]
+        #[arg(long, env = "WEBSRM_PUBLIC_API_URL")]
         public_api_url: Option<String>,
         /// The operator's own TLS certificate chain (PEM, leaf first) for both hosts, instead
         /// of the generated one; read again on SIGHUP.
-        #[arg(long, requires = "tls_key")]
+        #[arg(long, requires = "tls_key", env = "WEBSRM_TLS_CERT")]
         tls_cert: Option<PathBuf>,
         /// Its key (PEM: PKCS#8, SEC1 or PKCS#1).
-        #[arg(long, requires = "tls_cert")]
+        #[arg(long, requires = "tls_cert", env = "WEBSRM_TLS_KEY")]
         tls_key: Option<PathBuf>,
         /// Faults on purpose, each a probability:
         /// `lost-answer=0.05,late-answer=0.02:12s,server-error=0.02,not-json=0.01,refuse=0.01`
         /// (docs/AUTHORITY.md, "Testing your SRS against a failing WEB-SRM").
-        #[arg(long)]
+        #[arg(long, env = "WEBSRM_FAULTS")]
         faults: Option<websrm_authority::faults::Faults>,
     },
     /// Register operators and issue their authorization codes.
@@ -106,6 +117,10 @@ enum Command {
     /// The settings every command and process of the authority honours, kept in its registry.
     #[command(subcommand)]
     Settings(SettingsCommand),
+    /// The configuration in effect (config file, `WEBSRM_*` variables, flags), as TOML, the
+    /// database's password left out.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// The customer-service console (the agent's password is read from WEBSRM_AGENT_PASSWORD).
     Agent(AgentArgs),
     /// The audit log: verify its hash chain, or export it.
@@ -131,6 +146,12 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print it.
+    Show,
 }
 
 #[derive(Debug, Subcommand)]
@@ -284,17 +305,70 @@ enum OperatorCommand {
     },
 }
 
-pub(crate) fn run(args: Args) -> Result<()> {
+pub(crate) fn run(mut args: Args) -> Result<()> {
     let now = OffsetDateTime::now_utc();
+    // The config file gives what neither a flag nor a `WEBSRM_*` variable gave.
+    let file = match &args.config {
+        Some(path) => crate::config::FileConfig::read(path)?,
+        None => crate::config::FileConfig::default(),
+    };
+    args.dir = args.dir.take().or_else(|| file.dir.clone());
+    if args.env.is_none() {
+        args.env = file
+            .env
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .context("the config file's env")?;
+    }
+    if args.database.is_none() {
+        args.database = file.database.as_deref().map(|d| match d.parse() {
+            Ok(database) => database,
+            Err(never) => match never {},
+        });
+    }
+    args.code_activation_minutes = args
+        .code_activation_minutes
+        .or(file.code_activation_minutes);
+    args.clock_offset = args
+        .clock_offset
+        .take()
+        .or_else(|| file.clock_offset.clone());
+    if let Command::Config(ConfigCommand::Show) = &args.command {
+        let effective = crate::config::FileConfig {
+            dir: args.dir.clone(),
+            env: Some(args.env.unwrap_or(Environment::Dev).to_string()),
+            database: args.database.as_ref().map(|d| match d {
+                websrm_authority::Database::Postgres(url) => url.clone(),
+                other => other.to_string(),
+            }),
+            code_activation_minutes: args.code_activation_minutes,
+            clock_offset: args.clock_offset.clone(),
+            serve: crate::config::ServeConfig {
+                listen: env_or("WEBSRM_LISTEN", file.serve.listen)?,
+                api_listen: env_or("WEBSRM_API_LISTEN", file.serve.api_listen)?,
+                admin_listen: env_or("WEBSRM_ADMIN_LISTEN", file.serve.admin_listen)?,
+                public_url: env_or("WEBSRM_PUBLIC_URL", file.serve.public_url.clone())?,
+                public_api_url: env_or("WEBSRM_PUBLIC_API_URL", file.serve.public_api_url.clone())?,
+                tls_cert: env_or("WEBSRM_TLS_CERT", file.serve.tls_cert.clone())?,
+                tls_key: env_or("WEBSRM_TLS_KEY", file.serve.tls_key.clone())?,
+                faults: env_or("WEBSRM_FAULTS", file.serve.faults.clone())?,
+                seed_test_data: file.serve.seed_test_data,
+            },
+        };
+        print!("{}", effective.show()?);
+        return Ok(());
+    }
+    let env = args.env.unwrap_or(Environment::Dev);
     let dir = args
         .dir
         .clone()
-        .context("--dir DIR is required: the authority's folder")?;
+        .context("--dir DIR is required (or `dir` in the config file): the authority's folder")?;
     // A restore writes the folder before anything opens it (opening would create a new CA).
     if let Command::Restore { from } = &args.command {
         return restore(from, &dir);
     }
-    let files = AuthorityFiles::open_or_create_with(&dir, args.database.as_ref(), args.env, now)
+    let files = AuthorityFiles::open_or_create_with(&dir, args.database.as_ref(), env, now)
         .with_context(|| match &args.database {
             Some(database) => {
                 format!("opening the authority's folder and the registry at {database}")
@@ -305,7 +379,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
         Some(offset) => Arc::new(websrm_authority::OffsetClock::parse(offset)?),
         None => Arc::new(SystemClock),
     };
-    let (authority, tls) = Authority::new(files, args.env, clock);
+    let (authority, tls) = Authority::new(files, env, clock);
     if let Some(minutes) = args.code_activation_minutes
         && authority.set_code_activation_minutes(minutes, "cli")?
     {
@@ -323,6 +397,25 @@ pub(crate) fn run(args: Args) -> Result<()> {
             tls_key,
             faults,
         } => {
+            let serve = &file.serve;
+            let any = || -> SocketAddr { SocketAddr::from(([127, 0, 0, 1], 0)) };
+            let listen = listen.or(serve.listen).unwrap_or_else(any);
+            let api_listen = api_listen.or(serve.api_listen).unwrap_or_else(any);
+            let admin_listen = admin_listen.or(serve.admin_listen).unwrap_or_else(any);
+            let public_url = public_url.or_else(|| serve.public_url.clone());
+            let public_api_url = public_api_url.or_else(|| serve.public_api_url.clone());
+            let (tls_cert, tls_key) = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => (Some(cert), Some(key)),
+                _ => (serve.tls_cert.clone(), serve.tls_key.clone()),
+            };
+            if tls_cert.is_some() != tls_key.is_some() {
+                anyhow::bail!("the config file names tls_cert and tls_key together, or neither");
+            }
+            let faults = match faults {
+                Some(faults) => Some(faults),
+                None => serve.faults.as_deref().map(str::parse).transpose()?,
+            };
+            let seed_test_data = seed_test_data || serve.seed_test_data.unwrap_or(false);
             let public = public_url.as_deref().map(public_base).transpose()?;
             let public_api = public_api_url.as_deref().map(public_base).transpose()?;
             if public.is_none() && listen.ip().is_unspecified() {
@@ -330,7 +423,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
                     "listening on {listen} needs --public-url https://HOST[:PORT]: certificates would otherwise name https://{listen}/crl, which no SRS can reach"
                 );
             }
-            if args.env == Environment::Prod
+            if env == Environment::Prod
                 && (faults.as_ref().is_some_and(|f| !f.is_none()) || args.clock_offset.is_some())
             {
                 anyhow::bail!(
@@ -544,6 +637,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
             Ok(())
         }
         Command::Restore { .. } => unreachable!("restored before the folder is opened"),
+        Command::Config(_) => unreachable!("shown before the folder is opened"),
         Command::Audit(AuditCommand::Verify) => {
             let entries = authority
                 .verify_audit()
@@ -617,6 +711,20 @@ pub(crate) fn run(args: Args) -> Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+/// The variable `name` if set (parsed), else `fallback`.
+fn env_or<T: std::str::FromStr>(name: &str, fallback: Option<T>) -> Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("{name}={value}: {e}")),
+        Err(_) => Ok(fallback),
     }
 }
 

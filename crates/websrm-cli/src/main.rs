@@ -6,6 +6,7 @@
 mod agent;
 mod authority;
 mod check;
+mod config;
 mod demo;
 mod essai;
 mod explain;

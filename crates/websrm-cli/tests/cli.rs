@@ -1994,3 +1994,89 @@ fn the_log_as_json_lines() {
         "{stderr}"
     );
 }
+
+/// A config file: its settings apply (folder, public name, faults off, the code activation
+/// delay kept in the registry), a flag overrides its value, a `WEBSRM_*` variable too,
+/// `config show` leaves the database's password out, and an unknown key is refused.
+#[test]
+fn a_config_file_with_flags_and_variables_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let file = dir.path().join("authority.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "dir = {:?}\ncode_activation_minutes = 30\n\n[serve]\nlisten = \"{}\"\npublic_url = \"https://ca.example.org:8443\"\nseed_test_data = true\n",
+            dir.path().join("authority").to_str().unwrap(),
+            taken.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    // The config's listen address is taken: the flag's is used instead.
+    let mut child = Command::new(WEBSRM)
+        .args([
+            "authority",
+            "--config",
+            config,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
+    let mut seen: Vec<String> = Vec::new();
+    for line in lines.by_ref() {
+        let last = line.starts_with("certificates name");
+        seen.push(line);
+        if last {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.iter()
+            .any(|l| l == "certificates name https://ca.example.org:8443/crl"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.starts_with("listening on ")
+            && !l.ends_with(&taken.local_addr().unwrap().to_string())),
+        "{seen:?}"
+    );
+    drop(taken);
+    let settings = ok(&["authority", "--config", config, "settings", "show"]);
+    assert!(
+        settings.contains("code activation: 30 minutes"),
+        "{settings}"
+    );
+    let shown = Command::new(WEBSRM)
+        .args(["authority", "--config", config, "config", "show"])
+        .env(
+            "WEBSRM_DATABASE",
+            "postgres://websrm:s3cret@db.example:5432/websrm",
+        )
+        .env("WEBSRM_PUBLIC_URL", "https://other.example.org")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("websrm@db.example:5432/websrm") && !shown.contains("s3cret"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("public_url = \"https://other.example.org\""),
+        "{shown}"
+    );
+    std::fs::write(&file, "dri = \"typo\"\n").unwrap();
+    let out = run(&["authority", "--config", config, "config", "show"]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("unknown field"),
+        "{out:?}"
+    );
+}
