@@ -107,6 +107,34 @@ impl Served {
         )
     }
 
+    /// Stops this authority and serves its folder (and its database, when it has one) again
+    /// in a new one on the same addresses, as a restart does, without adding test data.
+    pub fn restart(mut self) -> Self {
+        let dir = std::mem::replace(
+            &mut self.dir,
+            tempfile::tempdir().expect("a temporary folder"),
+        );
+        let database = self.database.take();
+        let environment = self.authority.environment();
+        let now = self.clock.now();
+        let address = |base: &str| -> std::net::SocketAddr {
+            base.trim_start_matches("https://")
+                .parse()
+                .expect("a loopback address")
+        };
+        let addresses = (address(&self.enrolment_base), address(&self.api_base));
+        drop(self);
+        Self::serve_on(
+            dir,
+            database.as_ref(),
+            environment,
+            now,
+            server::Limits::default(),
+            false,
+            Some(addresses),
+        )
+    }
+
     fn serve(
         dir: tempfile::TempDir,
         database: Option<&websrm_store::Database>,
@@ -114,6 +142,19 @@ impl Served {
         now: OffsetDateTime,
         limits: server::Limits,
         seed: bool,
+    ) -> Self {
+        Self::serve_on(dir, database, environment, now, limits, seed, None)
+    }
+
+    /// [`serve`](Self::serve) on `addresses` (enrolment, API), or on new loopback ports.
+    fn serve_on(
+        dir: tempfile::TempDir,
+        database: Option<&websrm_store::Database>,
+        environment: Environment,
+        now: OffsetDateTime,
+        limits: server::Limits,
+        seed: bool,
+        addresses: Option<(std::net::SocketAddr, std::net::SocketAddr)>,
     ) -> Self {
         let files = AuthorityFiles::open_or_create_with(
             dir.path(),
@@ -128,14 +169,19 @@ impl Served {
             seed::seed_test_data(&authority, now).expect("the test data is registered");
         }
         let authority = Arc::new(authority);
-        let bind = || {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let bind = |address: Option<std::net::SocketAddr>| {
+            let address =
+                address.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+            let listener = std::net::TcpListener::bind(address).expect("a loopback port");
             listener
                 .set_nonblocking(true)
                 .expect("a non-blocking listener");
             listener
         };
-        let (enrolment, api) = (bind(), bind());
+        let (enrolment, api) = (
+            bind(addresses.map(|(e, _)| e)),
+            bind(addresses.map(|(_, a)| a)),
+        );
         let enrolment_base = format!("https://{}", enrolment.local_addr().expect("bound"));
         let api_base = format!("https://{}", api.local_addr().expect("bound"));
         let (stop, stopped) = oneshot::channel::<()>();

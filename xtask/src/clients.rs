@@ -73,8 +73,8 @@ pub(crate) fn check(root: &Path, args: &[String]) -> Result<(u64, u64)> {
     check_document(&websrm, &document, &scratch.0)?;
 
     let typescript = root.join("clients").join("typescript");
-    ensure_node()?;
-    npm_ci(&typescript)?;
+    ensure_node("the TypeScript client")?;
+    npm_ci(&typescript, "the TypeScript client")?;
     lint(&typescript, &document)?;
     generate_typescript(&typescript, &document)?;
 
@@ -175,9 +175,9 @@ fn check_document(websrm: &Path, document: &Path, scratch: &Path) -> Result<()> 
 }
 
 /// Node.js and npm: Debian's when missing (CI runs as root on Debian).
-fn ensure_node() -> Result<()> {
+pub(crate) fn ensure_node(purpose: &str) -> Result<()> {
     if !(crate::present("node") && crate::present("npm")) {
-        crate::apt_install(&["nodejs", "npm"], "the TypeScript client")?;
+        crate::apt_install(&["nodejs", "npm"], purpose)?;
     }
     println!(
         "xtask: node {}, npm {}",
@@ -187,8 +187,8 @@ fn ensure_node() -> Result<()> {
     Ok(())
 }
 
-/// Installs the TypeScript tools at the exact versions of `package-lock.json`.
-fn npm_ci(dir: &Path) -> Result<()> {
+/// Installs the packages of `dir` at the exact versions of its `package-lock.json`.
+pub(crate) fn npm_ci(dir: &Path, purpose: &str) -> Result<()> {
     let manifest: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("package.json")).context("reading package.json")?,
     )
@@ -200,7 +200,7 @@ fn npm_ci(dir: &Path) -> Result<()> {
         .map(|(name, version)| format!("{name}@{}", version.as_str().unwrap_or("?")))
         .collect();
     println!(
-        "xtask: installing {} (npm) in {} for the TypeScript client",
+        "xtask: installing {} (npm) in {} for {purpose}",
         tools.join(", "),
         dir.join("node_modules").display()
     );

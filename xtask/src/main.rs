@@ -83,7 +83,7 @@ fn ci(root: &Path) -> Result<()> {
             "the tests need the OpenSSL command line (`openssl`); install it, e.g. `apt-get install openssl`"
         );
     }
-    ensure_browser()?;
+    ensure_browser(root)?;
     ensure_pkilint(root)?;
     cargo(root, &["fmt", "--all", "--check"], &[])?;
     cargo(
@@ -396,14 +396,20 @@ pub(crate) fn present(cmd: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// The online-services test drives headless Chromium over WebDriver: install Debian's
-/// `chromium` and `chromium-driver` when they are missing and this is a Debian machine run as
-/// root (as CI is); otherwise say what to install.
-fn ensure_browser() -> Result<()> {
-    if present("chromium") && present("chromedriver") {
-        return Ok(());
+/// The online-services test drives headless Chromium over WebDriver and checks every page with
+/// axe-core: install Debian's `chromium` and `chromium-driver` when they are missing and this is
+/// a Debian machine run as root (as CI is), otherwise say what to install; then axe-core at the
+/// version `tests/browser/package-lock.json` pins.
+fn ensure_browser(root: &Path) -> Result<()> {
+    if !(present("chromium") && present("chromedriver")) {
+        apt_install(&["chromium", "chromium-driver"], "the browser test")?;
     }
-    apt_install(&["chromium", "chromium-driver"], "the browser test")
+    let browser = root.join("tests/browser");
+    if !browser.join("node_modules/axe-core/axe.min.js").exists() {
+        clients::ensure_node("the browser test's axe-core")?;
+        clients::npm_ci(&browser, "the browser test")?;
+    }
+    Ok(())
 }
 
 /// Whether xtask runs as root (as CI does).

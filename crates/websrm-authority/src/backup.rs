@@ -152,6 +152,18 @@ impl Authority {
                     folder.join(OPTIONAL_FOLDER_FILE),
                 ));
             }
+            // The roots and certifPSIs rotations added, with the pointers to the current ones.
+            let listing = fs::read_dir(folder).map_err(|e| Error::io("reading", folder, &e))?;
+            let mut rotated: Vec<String> = listing
+                .filter_map(Result::ok)
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .filter(|name| names::is_rotated(name))
+                .collect();
+            rotated.sort();
+            for name in rotated {
+                let path = folder.join(&name);
+                files.push((name, path));
+            }
         }
         if contents.key_encryption_key {
             files.push((KEY_FILE.to_owned(), folder.join(KEY_FILE)));
@@ -215,6 +227,7 @@ pub fn restore(from: &Path, into: &Path) -> Result<Restored, Error> {
             || name == KEY_FILE
             || name == OPTIONAL_FOLDER_FILE
             || FOLDER_FILES.contains(&name)
+            || names::is_rotated(name)
     };
     for entry in archive
         .entries()

@@ -21,8 +21,12 @@ pub struct AuthorityFiles {
     pub dir: PathBuf,
     /// The registry: `authority.db` in the folder, or the database given at opening.
     pub registry: Registry,
-    /// The CA of the environment's family.
+    /// The CA of the environment's family that issues: its newest root.
     pub ca: CertificateAuthority,
+    /// The roots it replaced (`rotate ca`), oldest first: the first is generation 1. Their
+    /// certificates stay trusted until they expire or are revoked, and each still signs the
+    /// CRL of the certificates it issued.
+    pub earlier_cas: Vec<CertificateAuthority>,
     /// The `certifPSI` certificate (PEM) returned with every issued certificate.
     pub certif_psi_pem: String,
     /// The TLS identity of both listeners; its root is written to `tls-root.pem` for clients.
@@ -58,6 +62,44 @@ pub mod names {
     pub const TLS_ROOT_KEY: &str = "tls-root-key.sealed";
     /// The audit log's last entry this process committed: its position and keyed link.
     pub const AUDIT_CHECKPOINT: &str = "audit.checkpoint";
+    /// The generation of the CA that issues (absent: 1, the root in [`CA`]); each later root
+    /// is in `ca-N.pem` and `ca-N-key.sealed`.
+    pub const CA_GENERATION: &str = "ca.generation";
+    /// The generation of the `certifPSI` returned (absent: 1, in [`PSI`]); each later one is in
+    /// `psi-N.pem` and `psi-N-key.sealed`.
+    pub const PSI_GENERATION: &str = "psi.generation";
+
+    /// The certificate and sealed key files of the CA's `generation`.
+    pub fn ca(generation: u32) -> (String, String) {
+        match generation {
+            0 | 1 => (CA.to_owned(), CA_KEY.to_owned()),
+            n => (format!("ca-{n}.pem"), format!("ca-{n}-key.sealed")),
+        }
+    }
+
+    /// The certificate and sealed key files of the `certifPSI`'s `generation`.
+    pub fn psi(generation: u32) -> (String, String) {
+        match generation {
+            0 | 1 => (PSI.to_owned(), PSI_KEY.to_owned()),
+            n => (format!("psi-{n}.pem"), format!("psi-{n}-key.sealed")),
+        }
+    }
+
+    /// Whether `name` is one of the files rotations add (a later root or `certifPSI`, or the
+    /// pointer to the current one).
+    pub fn is_rotated(name: &str) -> bool {
+        if name == CA_GENERATION || name == PSI_GENERATION {
+            return true;
+        }
+        ["ca-", "psi-"].iter().any(|prefix| {
+            name.strip_prefix(prefix).is_some_and(|rest| {
+                let n = rest
+                    .strip_suffix(".pem")
+                    .or_else(|| rest.strip_suffix("-key.sealed"));
+                n.is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n >= 2))
+            })
+        })
+    }
 }
 
 impl AuthorityFiles {
@@ -71,6 +113,24 @@ impl AuthorityFiles {
         now: OffsetDateTime,
     ) -> Result<Self, Error> {
         Self::open_or_create_with(dir, None, environment, now)
+    }
+
+    /// Opens the folder `dir` of an authority that has started before: one without its CA is
+    /// refused rather than made.
+    pub fn open_existing(
+        dir: &Path,
+        database: Option<&Database>,
+        environment: Environment,
+        now: OffsetDateTime,
+    ) -> Result<Self, Error> {
+        if !dir.join(names::CA).exists() {
+            return Err(Error::Invalid(format!(
+                "{} holds no authority (no {}): start it once first",
+                dir.display(),
+                names::CA
+            )));
+        }
+        Self::open_or_create_with(dir, database, environment, now)
     }
 
     /// Like [`open_or_create`](Self::open_or_create), with the registry in `database` (a
@@ -117,18 +177,30 @@ impl AuthorityFiles {
             }
             .into());
         }
-        let ca = if dir.join(names::CA).exists() {
-            let der = pem::decode("CERTIFICATE", &read(dir, names::CA)?)?;
-            let key = PrivateKey::open(
-                &SealedKey::from_bytes(read_bytes(dir, names::CA_KEY)?),
-                &kek,
-                &format!("ca {family}"),
-            )
-            .map_err(|_| Error::WrongFamily {
-                dir: dir.display().to_string(),
-                environment,
-            })?;
-            CertificateAuthority::from_parts(environment, der, key)?
+        let ca_generation = generation(dir, names::CA_GENERATION)?;
+        let mut cas = Vec::new();
+        if dir.join(names::CA).exists() {
+            for g in 1..=ca_generation {
+                let (cert, key) = names::ca(g);
+                let der = pem::decode("CERTIFICATE", &read(dir, &cert)?)?;
+                let key = PrivateKey::open(
+                    &SealedKey::from_bytes(read_bytes(dir, &key)?),
+                    &kek,
+                    &format!("ca {family}"),
+                )
+                .map_err(|_| Error::WrongFamily {
+                    dir: dir.display().to_string(),
+                    environment,
+                })?;
+                cas.push(CertificateAuthority::from_parts(environment, der, key)?);
+            }
+        } else if ca_generation > 1 {
+            return Err(Error::Invalid(format!(
+                "{} names CA generation {ca_generation}, but {} has no first CA ({})",
+                names::CA_GENERATION,
+                dir.display(),
+                names::CA
+            )));
         } else {
             let ca = CertificateAuthority::generate(environment, now)?;
             write(
@@ -141,15 +213,24 @@ impl AuthorityFiles {
                 names::CA,
                 pem::encode("CERTIFICATE", ca.certificate_der()).as_bytes(),
             )?;
-            ca
+            cas.push(ca);
+        }
+        let Some(ca) = cas.pop() else {
+            unreachable!("at least the first CA")
         };
+        let earlier_cas = cas;
 
-        let fingerprint: String = websrm_crypto::sha256(ca.certificate_der())
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect();
+        let fingerprint = fingerprint_of(&ca);
+        // A registry bound to one of the roots this folder's newest replaced is this authority's:
+        // a rotation cut before it bound the registry is finished here.
+        let rotated = bound.as_ref().is_some_and(|recorded| {
+            earlier_cas
+                .iter()
+                .any(|earlier| fingerprint_of(earlier) == *recorded)
+        });
         if let Some(recorded) = &bound
             && *recorded != fingerprint
+            && !rotated
         {
             return Err(websrm_store::Error::BoundElsewhere {
                 name: CA_BINDING.into(),
@@ -172,7 +253,21 @@ impl AuthorityFiles {
             websrm_crypto::hmac_sha256(kek_bytes.as_slice(), b"websrm authorization codes v1"),
             now,
         )?;
-        if bound.as_deref() != Some(fingerprint.as_str()) {
+        if rotated {
+            let earlier: Vec<String> = earlier_cas.iter().map(fingerprint_of).collect();
+            registry.rebind(
+                CA_BINDING,
+                &earlier,
+                &fingerprint,
+                websrm_store::NewAudit::new(
+                    now,
+                    "authority",
+                    "bind-ca",
+                    &fingerprint,
+                    format!("the rotation to generation {ca_generation} finished at start"),
+                ),
+            )?;
+        } else if bound.as_deref() != Some(fingerprint.as_str()) {
             registry.bind(
                 CA_BINDING,
                 &fingerprint,
@@ -181,13 +276,14 @@ impl AuthorityFiles {
                     "authority",
                     "bind-ca",
                     &fingerprint,
-                    "the registry belongs to this CA",
+                    format!("the registry belongs to this CA (generation {ca_generation})"),
                 ),
             )?;
         }
 
+        let psi_generation = generation(dir, names::PSI_GENERATION)?;
         let certif_psi_pem = if dir.join(names::PSI).exists() {
-            read(dir, names::PSI)?
+            read(dir, &names::psi(psi_generation).0)?
         } else {
             let psi = PsiKey::generate()?;
             let cert: IssuedCertificate = ca.issue_psi(&psi, now)?;
@@ -217,11 +313,204 @@ impl AuthorityFiles {
             dir: dir.to_path_buf(),
             registry,
             ca,
+            earlier_cas,
             certif_psi_pem,
             tls,
             portal_key,
         })
     }
+}
+
+/// The SHA-256 of a root, in capital hex: what the registry records of the CA it belongs to.
+fn fingerprint_of(ca: &CertificateAuthority) -> String {
+    websrm_crypto::sha256(ca.certificate_der())
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
+}
+
+/// The generation a pointer file names (absent: 1).
+fn generation(dir: &Path, pointer: &str) -> Result<u32, Error> {
+    if !dir.join(pointer).exists() {
+        return Ok(1);
+    }
+    let text = read(dir, pointer)?;
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|g| *g >= 1)
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{} in {} holds {text:?}, not a generation number",
+                pointer,
+                dir.display()
+            ))
+        })
+}
+
+/// What a rotation made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rotated {
+    /// The generation now current.
+    pub generation: u32,
+    /// Its certificate (PEM).
+    pub certificate_pem: String,
+}
+
+/// Rotates the CA of the folder `dir` (whose registry is in `database`, or in the folder): a
+/// new root issues every certificate from now on, while the roots it replaces stay trusted and
+/// keep signing the CRLs of the certificates they issued, until these expire or are revoked.
+/// The new root is written whole before the folder points to it, and the registry is bound to
+/// it (audited) last; a rotation cut anywhere leaves a folder that opens, on the old root or
+/// the new. Processes serving the folder take the new root when they start again.
+pub fn rotate_ca(
+    dir: &Path,
+    database: Option<&Database>,
+    environment: Environment,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<Rotated, Error> {
+    let files = AuthorityFiles::open_existing(dir, database, environment, now)?;
+    let next = u32::try_from(files.earlier_cas.len() + 2).unwrap_or(u32::MAX);
+    let kek = KeyEncryptionKey::from_bytes(
+        *FileKeyProtector::beside(&dir.join(names::REGISTRY)).key_encryption_key()?,
+    );
+    let family = if environment.is_conformity() {
+        "conformity"
+    } else {
+        "production"
+    };
+    let ca = CertificateAuthority::generate_generation(environment, now, next)?;
+    let (cert, key) = names::ca(next);
+    let certificate_pem = pem::encode("CERTIFICATE", ca.certificate_der());
+    write(
+        dir,
+        &key,
+        ca.seal_key(&kek, &format!("ca {family}"))?.as_bytes(),
+    )?;
+    write(dir, &cert, certificate_pem.as_bytes())?;
+    write(dir, names::CA_GENERATION, format!("{next}\n").as_bytes())?;
+    let fingerprint = fingerprint_of(&ca);
+    files.registry.rebind(
+        CA_BINDING,
+        &[fingerprint_of(&files.ca)],
+        &fingerprint,
+        websrm_store::NewAudit::new(
+            now,
+            actor,
+            "rotate-ca",
+            &fingerprint,
+            format!(
+                "generation {next} issues from now on; generation {} and earlier stay trusted",
+                next - 1
+            ),
+        ),
+    )?;
+    Ok(Rotated {
+        generation: next,
+        certificate_pem,
+    })
+}
+
+/// Rotates the `certifPSI` of the folder `dir`: a new RSA key and certificate from the current
+/// CA, returned with every certificate issued from now on (by processes started after it). The
+/// new pair is written whole before the folder points to it; the rotation is audited.
+pub fn rotate_psi(
+    dir: &Path,
+    database: Option<&Database>,
+    environment: Environment,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<Rotated, Error> {
+    let files = AuthorityFiles::open_existing(dir, database, environment, now)?;
+    let next = generation(dir, names::PSI_GENERATION)?.saturating_add(1);
+    let kek = KeyEncryptionKey::from_bytes(
+        *FileKeyProtector::beside(&dir.join(names::REGISTRY)).key_encryption_key()?,
+    );
+    let psi = PsiKey::generate()?;
+    let issued = files.ca.issue_psi(&psi, now)?;
+    let (cert, key) = names::psi(next);
+    let certificate_pem = issued.to_pem();
+    write(dir, &key, psi.seal(&kek, "psi")?.as_bytes())?;
+    write(dir, &cert, certificate_pem.as_bytes())?;
+    write(dir, names::PSI_GENERATION, format!("{next}\n").as_bytes())?;
+    files.registry.append_audit(websrm_store::NewAudit::new(
+        now,
+        actor,
+        "rotate-psi",
+        issued.serial.to_string(),
+        format!("certifPSI generation {next}"),
+    ))?;
+    Ok(Rotated {
+        generation: next,
+        certificate_pem,
+    })
+}
+
+/// Replaces the folder's generated TLS certificate now, with a new key, from its TLS root (a
+/// new root too if `new_root`, or if the folder cannot issue from its own): what `serve` then
+/// presents after SIGHUP or a restart. Audited.
+pub fn rotate_tls(
+    dir: &Path,
+    database: Option<&Database>,
+    environment: Environment,
+    public_names: &[String],
+    new_root: bool,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<RenewedTls, Error> {
+    let files = AuthorityFiles::open_existing(dir, database, environment, now)?;
+    let renewed = renew(
+        dir,
+        public_names,
+        now,
+        if new_root {
+            Force::Root
+        } else {
+            Force::Certificate
+        },
+    )?
+    .unwrap_or_else(|| unreachable!("a forced renewal always renews"));
+    files.registry.append_audit(websrm_store::NewAudit::new(
+        now,
+        actor,
+        "rotate-tls",
+        "-",
+        if renewed.new_root {
+            "a new TLS root and server certificate"
+        } else {
+            "a new TLS server certificate and key"
+        },
+    ))?;
+    Ok(renewed)
+}
+
+/// The folder's generated TLS identity as it is now (what `rotate tls` or a renewal wrote).
+pub fn read_tls(dir: &Path) -> Result<LocalTlsIdentity, Error> {
+    let kek = KeyEncryptionKey::from_bytes(
+        *FileKeyProtector::beside(&dir.join(names::REGISTRY)).key_encryption_key()?,
+    );
+    Ok(LocalTlsIdentity {
+        root_der: pem::decode("CERTIFICATE", &read(dir, names::TLS_ROOT)?)?,
+        chain: vec![pem::decode("CERTIFICATE", &read(dir, names::TLS_SERVER)?)?],
+        key: PrivateKey::open(
+            &SealedKey::from_bytes(read_bytes(dir, names::TLS_KEY)?),
+            &kek,
+            "tls",
+        )?,
+    })
+}
+
+/// What a renewal must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Force {
+    /// Renew only what needs it.
+    IfNeeded,
+    /// A new server certificate and key, from the root when it can.
+    Certificate,
+    /// A new root too.
+    Root,
 }
 
 /// The names every generated TLS certificate covers.
@@ -252,6 +541,15 @@ pub fn renew_tls(
     names: &[String],
     now: OffsetDateTime,
 ) -> Result<Option<RenewedTls>, Error> {
+    renew(dir, names, now, Force::IfNeeded)
+}
+
+fn renew(
+    dir: &Path,
+    names: &[String],
+    now: OffsetDateTime,
+    force: Force,
+) -> Result<Option<RenewedTls>, Error> {
     let kek_bytes = FileKeyProtector::beside(&dir.join(names::REGISTRY)).key_encryption_key()?;
     let kek = KeyEncryptionKey::from_bytes(*kek_bytes);
     let wanted = tls_names(names);
@@ -280,7 +578,7 @@ pub fn renew_tls(
         let whole = websrm_crypto::tls::ServerIdentity::new(current.chain.clone(), &current.key)
             .is_ok()
             && websrm_crypto::verify_issued_by(&current.chain[0], &current.root_der).is_ok();
-        if whole && current.covers(&wanted, renew_by)? {
+        if force == Force::IfNeeded && whole && current.covers(&wanted, renew_by)? {
             return Ok(None);
         }
     }
@@ -288,6 +586,7 @@ pub fn renew_tls(
     // root outlives a whole certificate; otherwise a new root.
     let mut root = None;
     if let Some(current) = &current
+        && force != Force::Root
         && dir.join(names::TLS_ROOT_KEY).exists()
     {
         let key = PrivateKey::open(

@@ -76,7 +76,10 @@ pub mod records {
         Product,
     };
 }
-pub use files::{AuthorityFiles, RenewedTls, names, renew_tls};
+pub use files::{
+    AuthorityFiles, RenewedTls, Rotated, names, read_tls, renew_tls, rotate_ca, rotate_psi,
+    rotate_tls,
+};
 pub use service::{
     Authority, Endpoint, LockoutPolicy, OffsetClock, Request, Response, SystemClock,
 };

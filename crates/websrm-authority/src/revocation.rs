@@ -1,6 +1,7 @@
 //! Revocation outside the SRS (customer service by phone, online services), the CRL, and the
 //! credentials of agents and operators.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 
 use time::{Duration, OffsetDateTime};
@@ -14,73 +15,89 @@ use crate::{Authority, Error};
 /// How long a CRL is valid (its next update).
 pub const CRL_VALIDITY: Duration = Duration::hours(24);
 
-/// The CRL publisher: where the CRL and the CA certificate are published (written into every
-/// certificate issued), and the CRL last generated, kept until the registry's revocations
-/// change (made by this process or another) or its next update nears.
+/// The CRL publisher: where the CRLs and the CA certificates are published (written into every
+/// certificate issued), and each root's CRL last generated, kept until the registry's
+/// revocations change (made by this process or another) or its next update nears.
 #[derive(Debug, Default)]
 pub(crate) struct CrlPublisher {
-    links: RwLock<PublicationLinks>,
-    last: Mutex<Option<(u64, OffsetDateTime, Vec<u8>)>>,
+    base: RwLock<Option<String>>,
+    /// By CA generation, the CRL last made.
+    last: Mutex<HashMap<u32, MadeCrl>>,
 }
+
+/// A CRL made: the count of revoked certificates it was made for, its next update, and the CRL.
+type MadeCrl = (u64, OffsetDateTime, Vec<u8>);
 
 impl CrlPublisher {
     /// Publishes under `base` from now on.
     pub(crate) fn publish_under(&self, base: &str) {
         *self
-            .links
+            .base
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = PublicationLinks::under(base);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(base.to_owned());
     }
 
-    /// Where the CRL and the CA are published, for a certificate about to be issued.
-    pub(crate) fn links(&self) -> PublicationLinks {
-        self.links
+    /// Where the CRL and the CA of the root `generation` are published, for a certificate it is
+    /// about to issue.
+    pub(crate) fn links(&self, generation: u32) -> PublicationLinks {
+        self.base
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .as_deref()
+            .map(|base| PublicationLinks::of_generation(base, generation))
+            .unwrap_or_default()
     }
 
-    /// Forgets the CRL last generated (after a revocation).
+    /// Forgets the CRLs last generated (after a revocation).
     pub(crate) fn invalidate(&self) {
         self.last
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
+            .clear();
     }
 
-    /// The CRL last generated, while the count of revoked certificates is still `count` and
-    /// its next update is more than an hour after `now`.
-    pub(crate) fn cached(&self, count: u64, now: OffsetDateTime) -> Option<Vec<u8>> {
+    /// The CRL of the root `generation` last generated, while the count of revoked
+    /// certificates is still `count` and its next update is more than an hour after `now`.
+    pub(crate) fn cached(
+        &self,
+        generation: u32,
+        count: u64,
+        now: OffsetDateTime,
+    ) -> Option<Vec<u8>> {
         let last = self
             .last
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        last.as_ref()
+        last.get(&generation)
             .filter(|(n, next_update, _)| *n == count && now + Duration::hours(1) < *next_update)
             .map(|(_, _, der)| der.clone())
     }
 
-    /// When the CRL last generated was made, if any.
+    /// When the oldest of the CRLs last generated was made, if any.
     pub(crate) fn last_made(&self) -> Option<OffsetDateTime> {
         self.last
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
+            .values()
             .map(|(_, next_update, _)| *next_update - CRL_VALIDITY)
+            .min()
     }
 
-    /// A new CRL of `ca` numbered `number`, listing `revoked` at `now`, kept for [`cached`].
+    /// A new CRL of `ca` (the root `generation`) numbered `number`, listing those of `revoked`
+    /// it issued, at `now`, made while `count` certificates were revoked; kept for [`cached`].
     ///
     /// [`cached`]: Self::cached
     pub(crate) fn issue(
         &self,
-        ca: &CertificateAuthority,
+        (generation, ca): (u32, &CertificateAuthority),
         revoked: &[CertificateRecord],
+        count: u64,
         number: u64,
         now: OffsetDateTime,
     ) -> Result<Vec<u8>, Error> {
         let entries: Vec<RevokedEntry> = revoked
             .iter()
+            .filter(|r| ca.is_issuer_of(&r.der))
             .filter_map(|r| match r.state {
                 CertificateState::Revoked { reason, .. } => Some(RevokedEntry::new(
                     r.serial,
@@ -92,11 +109,10 @@ impl CrlPublisher {
             .collect();
         let next_update = now + CRL_VALIDITY;
         let der = ca.issue_crl(&entries, number, now, next_update)?;
-        *self
-            .last
+        self.last
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some((revoked.len() as u64, next_update, der.clone()));
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(generation, (count, next_update, der.clone()));
         Ok(der)
     }
 }
@@ -150,16 +166,27 @@ impl Authority {
     /// number, a counter that only grows, shared by every process of the authority (it starts
     /// from the Unix time of the first CRL, the numbers earlier versions used).
     pub fn crl(&self) -> Result<Vec<u8>, Error> {
+        self.crl_of(1)
+    }
+
+    /// The CRL of the CA's root `generation` (1 the first, served at `/crl`; each later one at
+    /// `/crl/N`): the revoked certificates that root issued. Numbered from the one counter all
+    /// roots share, so that every CRL's number is greater than any made before it.
+    pub fn crl_of(&self, generation: u32) -> Result<Vec<u8>, Error> {
+        let ca = self
+            .ca_of(generation)
+            .ok_or_else(|| Error::NotFound(format!("no CA of generation {generation}")))?;
         let now = self.now();
         let count = self.registry().revoked_count(self.environment())?;
-        if let Some(der) = self.publisher().cached(count, now) {
+        if let Some(der) = self.publisher().cached(generation, count, now) {
             return Ok(der);
         }
         let revoked = self.registry().revoked(self.environment())?;
         let number = self
             .registry()
             .next_counter(CRL_NUMBER, u64::try_from(now.unix_timestamp()).unwrap_or(0))?;
-        self.publisher().issue(self.ca(), &revoked, number, now)
+        self.publisher()
+            .issue((generation, ca), &revoked, count, number, now)
     }
 
     /// Checks an agent's credentials; every attempt goes to the audit log.

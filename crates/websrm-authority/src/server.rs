@@ -16,7 +16,7 @@ use axum::body::Bytes;
 use std::collections::HashMap;
 
 use axum::Form;
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
@@ -169,11 +169,11 @@ pub async fn serve_with_identity(
     // terminal it is.
     let enrol_tls = server_config_with(
         identity.clone(),
-        ClientAuth::Optional(vec![authority.ca_certificate_der().to_vec()]),
+        ClientAuth::Optional(authority.trusted_ca_certificates()),
     )?;
     let api_tls = server_config_with(
         identity,
-        ClientAuth::Required(vec![authority.ca_certificate_der().to_vec()]),
+        ClientAuth::Required(authority.trusted_ca_certificates()),
     )?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let a = tokio::spawn(accept_loop(
@@ -210,7 +210,7 @@ fn enrolment_host(authority: Arc<Authority>) -> Router {
         (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     ];
     let pages = || get(portal_get).post(portal_post);
@@ -228,11 +228,26 @@ fn enrolment_host(authority: Arc<Authority>) -> Router {
     Router::new()
         .route("/enrolement", protocol(Endpoint::Enrolment))
         .route(CA_PATH, get(ca))
+        .route(&format!("{CA_PATH}/{{generation}}"), get(ca_generation))
+        .route(&format!("{CRL_PATH}/{{generation}}"), get(crl_generation))
+        .route(crate::portal::STYLE_PATH, get(stylesheet))
         .route(CRL_PATH, get(crl))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .merge(services)
         .layer(TraceLayer::new_for_http())
         .with_state(authority)
+}
+
+/// The online services' style sheet: the same for every page, cached a day.
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        crate::portal::STYLESHEET,
+    )
 }
 
 /// The API host: `REM` and `SUP`, and transmissions.
@@ -591,18 +606,49 @@ async fn answer(
         .into_response()
 }
 
-/// The CA's certificate (DER).
+/// The certificate (DER) of the CA's first root: what certificates it issued name (caIssuers).
 async fn ca(State(authority): State<Arc<Authority>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/pkix-cert")],
-        authority.ca_certificate_der().to_vec(),
-    )
-        .into_response()
+    ca_of(&authority, 1)
 }
 
-/// The CRL (DER), regenerated after a revocation and before its next update.
+/// The certificate (DER) of a later root (`/ca/N`).
+async fn ca_generation(
+    State(authority): State<Arc<Authority>>,
+    Path(generation): Path<u32>,
+) -> Response {
+    ca_of(&authority, generation)
+}
+
+fn ca_of(authority: &Authority, generation: u32) -> Response {
+    match authority.ca_certificate_der_of(generation) {
+        Some(der) => (
+            [(header::CONTENT_TYPE, "application/pkix-cert")],
+            der.to_vec(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The CRL (DER) of the CA's first root, regenerated after a revocation and before its next
+/// update.
 async fn crl(State(authority): State<Arc<Authority>>) -> Response {
-    match tokio::task::spawn_blocking(move || authority.crl()).await {
+    crl_of(authority, 1).await
+}
+
+/// The CRL (DER) of a later root (`/crl/N`).
+async fn crl_generation(
+    State(authority): State<Arc<Authority>>,
+    Path(generation): Path<u32>,
+) -> Response {
+    crl_of(authority, generation).await
+}
+
+async fn crl_of(authority: Arc<Authority>, generation: u32) -> Response {
+    if authority.ca_certificate_der_of(generation).is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match tokio::task::spawn_blocking(move || authority.crl_of(generation)).await {
         Ok(Ok(der)) => ([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response(),
         _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }

@@ -146,6 +146,34 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Rotate a key: the CA's root, the certifPSI, or the TLS certificate (docs/AUTHORITY.md,
+    /// "Rotation").
+    #[command(subcommand)]
+    Rotate(RotateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum RotateCommand {
+    /// A new CA root issues every certificate from now on; the roots it replaces stay trusted,
+    /// each with its CRL, until their certificates expire or are revoked. Processes serving
+    /// the folder take it when they start again.
+    Ca,
+    /// A new certifPSI (RSA key and certificate from the current root), returned with every
+    /// certificate issued from now on by processes started after it.
+    Psi,
+    /// A new TLS server key and certificate from the folder's TLS root (or a new root with
+    /// --new-root), presented by `serve` after SIGHUP or a restart.
+    Tls {
+        /// A new TLS root too: clients must then trust the new tls-root.pem.
+        #[arg(long)]
+        new_root: bool,
+        /// The public URL the certificate must cover, as `serve --public-url`.
+        #[arg(long, env = "WEBSRM_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// The API host's public URL, as `serve --public-api-url`.
+        #[arg(long, env = "WEBSRM_PUBLIC_API_URL")]
+        public_api_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -367,6 +395,10 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
     // A restore writes the folder before anything opens it (opening would create a new CA).
     if let Command::Restore { from } = &args.command {
         return restore(from, &dir);
+    }
+    // A rotation writes the folder's new key before anything serves from it.
+    if let Command::Rotate(what) = &args.command {
+        return rotate(what, &dir, args.database.as_ref(), env, &file.serve, now);
     }
     let files = AuthorityFiles::open_or_create_with(&dir, args.database.as_ref(), env, now)
         .with_context(|| match &args.database {
@@ -637,6 +669,7 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
             Ok(())
         }
         Command::Restore { .. } => unreachable!("restored before the folder is opened"),
+        Command::Rotate(_) => unreachable!("rotated before the folder is opened"),
         Command::Config(_) => unreachable!("shown before the folder is opened"),
         Command::Audit(AuditCommand::Verify) => {
             let entries = authority
@@ -761,6 +794,63 @@ fn public_base(url: &str) -> Result<(String, String)> {
     Ok((format!("https://{rest}"), host.to_ascii_lowercase()))
 }
 
+/// Rotates what `what` names in the folder `dir`, and says what to do next.
+fn rotate(
+    what: &RotateCommand,
+    dir: &std::path::Path,
+    database: Option<&websrm_authority::Database>,
+    env: Environment,
+    serve: &crate::config::ServeConfig,
+    now: OffsetDateTime,
+) -> Result<()> {
+    match what {
+        RotateCommand::Ca => {
+            let rotated = websrm_authority::rotate_ca(dir, database, env, "cli", now)
+                .context("rotating the CA")?;
+            println!(
+                "CA generation {} issues from now on ({}); the earlier roots stay trusted, each with its CRL",
+                rotated.generation,
+                dir.join(websrm_authority::names::ca(rotated.generation).0)
+                    .display()
+            );
+            println!(
+                "start every process serving this folder again (with a copy of it, for processes on other machines)"
+            );
+        }
+        RotateCommand::Psi => {
+            let rotated = websrm_authority::rotate_psi(dir, database, env, "cli", now)
+                .context("rotating the certifPSI")?;
+            println!(
+                "certifPSI generation {} ({}) is returned from now on by processes started after this",
+                rotated.generation,
+                dir.join(websrm_authority::names::psi(rotated.generation).0)
+                    .display()
+            );
+        }
+        RotateCommand::Tls {
+            new_root,
+            public_url,
+            public_api_url,
+        } => {
+            let public_url = public_url.clone().or_else(|| serve.public_url.clone());
+            let public_api_url = public_api_url
+                .clone()
+                .or_else(|| serve.public_api_url.clone());
+            let names = public_url
+                .iter()
+                .chain(public_api_url.iter())
+                .map(|url| public_base(url).map(|(_, host)| host))
+                .collect::<Result<Vec<_>>>()?;
+            let renewed =
+                websrm_authority::rotate_tls(dir, database, env, &names, *new_root, "cli", now)
+                    .context("rotating the TLS certificate")?;
+            announce(&renewed, dir);
+            println!("send SIGHUP to `serve` (or start it again) to present it");
+        }
+    }
+    Ok(())
+}
+
 /// The certificate both hosts present: the operator's own, or the generated one, renewed first
 /// if it does not cover the public names or expires within 30 days.
 fn tls_identity(
@@ -837,6 +927,14 @@ async fn keep_tls_current(
                         Ok(Some(server::ServerIdentity::new(
                             renewed.identity.chain,
                             &renewed.identity.key,
+                        )?))
+                    }
+                    // Asked: what the folder holds now (`rotate tls` may have replaced it).
+                    None if asked => {
+                        let current = websrm_authority::read_tls(&dir)?;
+                        Ok(Some(server::ServerIdentity::new(
+                            current.chain,
+                            &current.key,
                         )?))
                     }
                     None => Ok(None),

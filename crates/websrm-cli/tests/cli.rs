@@ -1811,7 +1811,14 @@ fn presented(base: &str, name: &str) -> String {
     drop(client.stdin.take());
     let pem = client.wait_with_output().unwrap().stdout;
     let mut x509 = Command::new("openssl")
-        .args(["x509", "-noout", "-subject", "-ext", "subjectAltName"])
+        .args([
+            "x509",
+            "-noout",
+            "-serial",
+            "-subject",
+            "-ext",
+            "subjectAltName",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -1945,6 +1952,81 @@ fn a_public_name_and_the_operators_own_tls_certificate() {
         presented(&served.enrolment, "localhost").contains("CN = own-2"),
         "a bad file leaves the certificate presented in place"
     );
+}
+
+/// `authority rotate tls|ca|psi` beside a serving authority: the new TLS certificate is
+/// presented after SIGHUP, from the same root; the CA and certifPSI rotations say their
+/// generation, are audited, and an empty folder is refused rather than made an authority.
+#[cfg(unix)]
+#[test]
+fn rotations_beside_a_serving_authority() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let folder = authority_dir.to_str().unwrap();
+    let served = Authority::start_with(&authority_dir, "DEV", &[]);
+    let serial = |base: &str| {
+        presented(base, "localhost")
+            .lines()
+            .find_map(|l| l.strip_prefix("serial="))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let before = serial(&served.enrolment);
+    assert!(!before.is_empty());
+    let root = std::fs::read(authority_dir.join("tls-root.pem")).unwrap();
+
+    let out = ok(&["authority", "--dir", folder, "rotate", "tls"]);
+    assert!(out.contains("the TLS certificate was renewed"), "{out}");
+    assert_eq!(
+        std::fs::read(authority_dir.join("tls-root.pem")).unwrap(),
+        root,
+        "the same root"
+    );
+    let status = Command::new("kill")
+        .args(["-HUP", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut after = before.clone();
+    for _ in 0..100 {
+        after = serial(&served.enrolment);
+        if after != before {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_ne!(
+        after, before,
+        "the new certificate is presented after SIGHUP"
+    );
+    assert_eq!(serial(&served.api), after);
+
+    let out = ok(&["authority", "--dir", folder, "rotate", "ca"]);
+    assert!(out.contains("CA generation 2 issues from now on"), "{out}");
+    assert!(authority_dir.join("ca-2.pem").exists());
+    let out = ok(&["authority", "--dir", folder, "rotate", "psi"]);
+    assert!(out.contains("certifPSI generation 2"), "{out}");
+    drop(served);
+    let audit = ok(&["authority", "--dir", folder, "audit", "export"]);
+    for action in ["rotate-tls", "rotate-ca", "rotate-psi"] {
+        assert!(audit.contains(action), "{action} audited");
+    }
+    ok(&["authority", "--dir", folder, "audit", "verify"]);
+
+    let empty = dir.path().join("empty");
+    let out = run(&[
+        "authority",
+        "--dir",
+        empty.to_str().unwrap(),
+        "rotate",
+        "ca",
+    ]);
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("holds no authority"),
+        "{out:?}"
+    );
+    assert!(!empty.join("ca.pem").exists());
 }
 
 /// `--log-format json`: the diagnostic log is one JSON object a line (here a TLS handshake

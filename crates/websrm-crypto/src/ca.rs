@@ -35,10 +35,25 @@ impl CertificateAuthority {
     /// A new root for `environment`, valid from `now` for 25 years. The caller persists
     /// [`certificate_der`](Self::certificate_der) and the sealed key ([`seal_key`](Self::seal_key)).
     pub fn generate(environment: Environment, now: OffsetDateTime) -> Result<Self, Error> {
+        Self::generate_generation(environment, now, 1)
+    }
+
+    /// A new root like [`generate`](Self::generate), the authority's `generation`th: from the
+    /// second on, its name says which (`… G2`), so that certificates, CRLs and trust stores
+    /// tell the roots of one authority apart by name as well as by key.
+    pub fn generate_generation(
+        environment: Environment,
+        now: OffsetDateTime,
+        generation: u32,
+    ) -> Result<Self, Error> {
         let key = PrivateKey::generate()?;
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, Self::common_name(environment));
+        let name = match generation {
+            0 | 1 => Self::common_name(environment),
+            n => format!("{} G{n}", Self::common_name(environment)),
+        };
+        dn.push(DnType::CommonName, name);
         dn.push(DnType::OrganizationName, "websrm");
         dn.push(DnType::CountryName, country_ca());
         params.distinguished_name = dn;
@@ -84,6 +99,20 @@ impl CertificateAuthority {
             "PROD"
         };
         format!("websrm authority {scope}")
+    }
+
+    /// Whether the certificate `der` names this authority as its issuer (its issuer is this
+    /// root's subject, byte for byte). Not a signature check: for sorting certificates the
+    /// authority recorded itself, by the root that issued them.
+    pub fn is_issuer_of(&self, der: &[u8]) -> bool {
+        use x509_parser::prelude::FromDer as _;
+        let Ok((_, root)) =
+            x509_parser::certificate::X509Certificate::from_der(&self.certificate_der)
+        else {
+            return false;
+        };
+        x509_parser::certificate::X509Certificate::from_der(der)
+            .is_ok_and(|(_, c)| c.issuer().as_raw() == root.subject().as_raw())
     }
 
     /// The environment this authority serves.
@@ -228,10 +257,21 @@ pub struct PublicationLinks {
 impl PublicationLinks {
     /// Links under `base` (`https://HOST:PORT`): the CRL at `base/crl`, the CA at `base/ca`.
     pub fn under(base: &str) -> Self {
+        Self::of_generation(base, 1)
+    }
+
+    /// Links under `base` for the authority's `generation`th root: the first at `base/crl` and
+    /// `base/ca`, each later one at `base/crl/N` and `base/ca/N`, so that the addresses written
+    /// into a certificate stay those of the root that issued it after the authority rotates.
+    pub fn of_generation(base: &str, generation: u32) -> Self {
         let base = base.trim_end_matches('/');
+        let suffix = match generation {
+            0 | 1 => String::new(),
+            n => format!("/{n}"),
+        };
         Self {
-            crl_url: Some(format!("{base}/crl")),
-            ca_issuers_url: Some(format!("{base}/ca")),
+            crl_url: Some(format!("{base}/crl{suffix}")),
+            ca_issuers_url: Some(format!("{base}/ca{suffix}")),
         }
     }
 }

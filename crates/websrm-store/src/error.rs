@@ -145,6 +145,9 @@ pub enum Error {
     /// No operator has this id.
     #[error("no operator with id {0}")]
     OperatorNotFound(i64),
+    /// No customer-service agent has this id.
+    #[error("no agent {0}")]
+    AgentNotFound(String),
     /// A customer-service agent with this id is already registered.
     #[error("agent {0} is already registered")]
     AgentExists(String),

@@ -1,6 +1,9 @@
 //! The online services in a real browser: headless Chromium driven over WebDriver (the W3C
-//! protocol, spoken directly with an HTTP client). Signs in, finds the certificate by its
-//! nickname, revokes it, and sees the status change; saves a screenshot of the list page in
+//! protocol, spoken directly with an HTTP client). An operator signs in, finds the certificate
+//! by its nickname, revokes it, and sees the status change; an agent does the same through the
+//! customer-service console. Every page is checked with axe-core (no serious or critical
+//! violation; axe-core is installed by `cargo xtask ci` in `tests/browser/`), its style sheet is
+//! seen applied under the pages' CSP, and a screenshot of it in French and in English is kept in
 //! `target/test-artifacts/`.
 
 use std::os::unix::process::CommandExt as _;
@@ -163,6 +166,79 @@ impl Driver {
             .to_owned()
     }
 
+    async fn execute(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
+    /// Checks the page shown: axe-core finds no serious or critical violation of WCAG 2.1 A/AA
+    /// or its best practices, and the services' style sheet is applied (the banner in its
+    /// blue); then keeps its screenshot as `portal-{name}.png`.
+    async fn check_page(&self, name: &str) {
+        let axe = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("browser/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&axe).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; `cargo xtask ci` installs axe-core (or run `npm ci` in tests/browser)",
+                axe.display()
+            )
+        });
+        self.execute(&source).await;
+        let violations = self
+            .call(
+                reqwest::Method::POST,
+                "/execute/async",
+                Some(json!({ "args": [], "script": r"
+                    const done = arguments[arguments.length - 1];
+                    axe.run(document, {
+                        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+                    }).then(r => done({
+                        passed: r.passes.length,
+                        violations: r.violations
+                            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                            .map(v => ({ id: v.id, impact: v.impact, help: v.help,
+                                         nodes: v.nodes.map(n => n.target.join(' ')) })),
+                    })).catch(e => done({ passed: 0, violations: [String(e)] }));
+                " })),
+            )
+            .await;
+        assert_eq!(violations["violations"], json!([]), "axe-core on {name}");
+        // The rules that apply to a page like these (lang, title, labels, contrast, landmarks...)
+        // were run and passed: axe did look at it.
+        assert!(
+            violations["passed"].as_u64().unwrap() >= 15,
+            "axe-core on {name}: {violations}"
+        );
+        let banner = self
+            .execute(
+                "return getComputedStyle(document.querySelector('header.banner')).backgroundColor;",
+            )
+            .await;
+        assert_eq!(
+            banner,
+            json!("rgb(9, 87, 151)"),
+            "the style sheet on {name}"
+        );
+        let shot = self.screenshot(&format!("portal-{name}.png")).await;
+        assert!(
+            std::fs::metadata(&shot).unwrap().len() > 1000,
+            "a real screenshot"
+        );
+    }
+
+    /// Checks the page at `path` (under the enrolment host `base`) in French, then in English.
+    async fn check_both(&self, base: &str, path: &str, name: &str) {
+        let join = if path.contains('?') { '&' } else { '?' };
+        for lang in ["fr", "en"] {
+            self.goto(&format!("{base}{path}{join}lang={lang}")).await;
+            self.check_page(&format!("{name}-{lang}")).await;
+        }
+    }
+
     async fn screenshot(&self, name: &str) -> std::path::PathBuf {
         use base64::Engine as _;
         let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
@@ -222,9 +298,27 @@ async fn an_operator_revokes_a_certificate_in_a_real_browser() {
     .await;
 
     let browser = Driver::start().await;
+    let base = &s.enrolment_base;
     browser
-        .goto(&format!("{}/services/connexion", s.enrolment_base))
+        .check_both(base, "/services/connexion", "sign-in")
         .await;
+    browser
+        .check_both(base, "/services/introuvable", "not-found")
+        .await;
+    // A wrong password, in each language.
+    for lang in ["en", "fr"] {
+        browser
+            .goto(&format!("{base}/services/connexion?lang={lang}"))
+            .await;
+        browser
+            .type_into("#identification_number", "5678912340")
+            .await;
+        browser.type_into("#password", "not-the-password").await;
+        browser.click("#sign-in").await;
+        browser.find("#error").await;
+        browser.check_page(&format!("sign-in-refused-{lang}")).await;
+    }
+    browser.goto(&format!("{base}/services/connexion")).await;
     assert!(
         browser
             .source()
@@ -241,12 +335,14 @@ async fn an_operator_revokes_a_certificate_in_a_real_browser() {
     let row = format!("tr[data-serial=\"{}\"]", held.info.serial);
     assert_eq!(browser.text(&format!("{row} th")).await, "Caisse du bar");
     assert_eq!(browser.text(&format!("{row} .status")).await, "En vigueur");
-    let shot = browser.screenshot("portal-list.png").await;
-    assert!(
-        std::fs::metadata(&shot).unwrap().len() > 1000,
-        "a real screenshot"
-    );
+    assert_eq!(browser.text("#signed-in").await, "Exploitant 5678912340");
+    browser
+        .check_both(base, "/services/certificats", "list")
+        .await;
+    let confirm = format!("/services/revoquer?serie={}", held.info.serial);
+    browser.check_both(base, &confirm, "revoke").await;
 
+    browser.goto(&format!("{base}/services/certificats")).await;
     browser.click(&format!("{row} a")).await;
     assert_eq!(browser.text("#nickname").await, "Caisse du bar");
     browser
@@ -257,7 +353,7 @@ async fn an_operator_revokes_a_certificate_in_a_real_browser() {
 
     assert!(browser.text("#message").await.contains("a été révoqué"));
     assert_eq!(browser.text(&format!("{row} .status")).await, "Révoqué");
-    browser.screenshot("portal-revoked.png").await;
+    browser.check_page("revoked-fr").await;
     let record = s
         .authority
         .registry()
@@ -291,4 +387,96 @@ async fn an_operator_revokes_a_certificate_in_a_real_browser() {
         info.revoked,
         [(held.info.serial, RevocationReason::KeyCompromise)]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_revokes_through_the_console_in_a_real_browser() {
+    let s = Served::start(Environment::Dev);
+    let password = s.authority.register_agent("A42", "test").unwrap();
+    let c = client(&s, Environment::Dev);
+    let (held, _) = enrol(
+        &c,
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel("Caisse du bar"),
+    )
+    .await;
+
+    let browser = Driver::start().await;
+    let base = &s.enrolment_base;
+    browser
+        .check_both(base, "/services/agent/connexion", "console-sign-in")
+        .await;
+    browser
+        .goto(&format!("{base}/services/agent/connexion"))
+        .await;
+    browser.type_into("#agent_id", "A42").await;
+    browser.type_into("#password", &password).await;
+    browser.click("#sign-in").await;
+    assert_eq!(browser.text("#signed-in").await, "Agent A42");
+    browser
+        .check_both(base, "/services/agent/dossier", "console-empty")
+        .await;
+
+    // A caller whose numbers do not match, then the right ones.
+    browser
+        .goto(&format!("{base}/services/agent/dossier"))
+        .await;
+    browser
+        .type_into("#identification_number", "5678912340")
+        .await;
+    browser.type_into("#qst", "5678912340TQ0009").await;
+    browser.type_into("#file_number", "ER0001").await;
+    browser.click("#find").await;
+    assert!(
+        browser
+            .text("#error")
+            .await
+            .contains("n'a pas pu être vérifiée")
+    );
+    browser.check_page("console-refused-fr").await;
+    browser
+        .type_into("#identification_number", "5678912340")
+        .await;
+    browser.type_into("#qst", "5678912340TQ0001").await;
+    browser.type_into("#file_number", "ER0001").await;
+    browser.click("#find").await;
+    assert_eq!(browser.text("#operator-number").await, "5678912340");
+    let row = format!("tr[data-serial=\"{}\"]", held.info.serial);
+    assert_eq!(browser.text(&format!("{row} th")).await, "Caisse du bar");
+    browser
+        .check_both(base, "/services/agent/dossier", "console-file")
+        .await;
+    let confirm = format!("/services/agent/revoquer?serie={}", held.info.serial);
+    browser.check_both(base, &confirm, "console-revoke").await;
+
+    // The other language's link keeps the certificate.
+    browser.goto(&format!("{base}{confirm}")).await;
+    browser.click("a[hreflang=\"en\"]").await;
+    browser.find("html[lang=\"en\"]").await;
+    assert_eq!(browser.text("#nickname").await, "Caisse du bar");
+    browser.click("a[hreflang=\"fr\"]").await;
+    browser.find("html[lang=\"fr\"]").await;
+    browser
+        .click("#reason option[value=\"cessationOfOperation\"]")
+        .await;
+    browser.type_into("#note", "appel du 4 décembre").await;
+    browser.click("#confirm").await;
+    browser.click("#revoke").await;
+    assert!(browser.text("#message").await.contains("a été révoqué"));
+    assert_eq!(browser.text(&format!("{row} .status")).await, "Révoqué");
+    browser.check_page("console-revoked-fr").await;
+    let record = s
+        .authority
+        .registry()
+        .certificate_by_serial(held.info.serial)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.state,
+        CertificateState::Revoked {
+            reason: RevocationReason::CessationOfOperation,
+            channel: RevocationChannel::CustomerService
+        }
+    );
+    assert_eq!(record.ended_by.as_deref(), Some("agent:A42"));
 }

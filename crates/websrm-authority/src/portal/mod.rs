@@ -1,7 +1,7 @@
 //! The online services ("My Account for businesses"): an operator signs in, sees its
 //! certificates and device identifiers, and revokes a certificate it can no longer delete from
 //! its SRS. Server-rendered HTML that works without JavaScript, in French and English, written
-//! with maud: every value is escaped unless marked otherwise (only the style sheet is).
+//! with maud: every value is escaped, none marked otherwise; one same-origin style sheet, no script.
 //!
 //! Security: passwords checked against argon2id hashes, and an unknown identification number
 //! costs the same verification (no timing oracle); failures are counted in the registry with the
@@ -20,17 +20,21 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use maud::{display, html as markup};
 use time::{Duration, OffsetDateTime};
 use websrm_domain::{
-    CertificateState, Health, IdentificationNumber, RevocationChannel, RevocationReason,
-    SerialNumber, WarningPolicy,
+    CertificateState, IdentificationNumber, RevocationChannel, RevocationReason, SerialNumber,
 };
 use websrm_store::NewAudit;
 use websrm_store::registry::{Credential, OperatorId, Reservation};
 
 use crate::Authority;
 
+mod console;
 mod pages;
 
-use pages::{Lang, form_expired, html, page, redirect, sign_in_refused, status_text, unavailable};
+use pages::{
+    Frame, Lang, SignedIn, certificate_table, form_expired, html, page, page_in, redirect,
+    revocation_form, sign_in_refused, unavailable,
+};
+pub use pages::{STYLE_PATH, STYLESHEET};
 
 /// Where the online services live on the enrolment host.
 pub const PREFIX: &str = "/services";
@@ -43,6 +47,20 @@ struct Session {
     operator: OperatorId,
     number: IdentificationNumber,
     csrf: String,
+}
+
+impl Session {
+    /// The frame of a page seen in this session: the operator named, sign-out in the banner.
+    fn frame(&self, lang: Lang) -> Frame<'_> {
+        Frame::operator(
+            lang,
+            Some(SignedIn {
+                who: format!("{} {}", lang.t("Exploitant", "Operator"), self.number),
+                sign_out: "/deconnexion",
+                csrf: &self.csrf,
+            }),
+        )
+    }
 }
 
 /// The key that signs pre-session cookies. Sessions themselves are in the registry (they
@@ -207,6 +225,9 @@ impl Authority {
         };
         let now = self.now();
         let route = request.path.strip_prefix(PREFIX).unwrap_or("");
+        if route == "/agent" || route.starts_with("/agent/") {
+            return self.console(lang, request, route, now);
+        }
         match (request.method.as_str(), route) {
             ("GET", "" | "/" | "/connexion") => self.sign_in_page(lang, None, now),
             ("POST", "/connexion") => self.sign_in(lang, request, now),
@@ -291,25 +312,31 @@ impl Authority {
         };
         let body = markup! {
             @if let Some(e) = error {
-                p role="alert" id="error" { strong { (e) } }
+                p class="alert" role="alert" id="error" { strong { (e) } }
             }
-            form method="post" action={ (PREFIX) "/connexion?lang=" (lang.code()) } {
+            p {
+                (lang.t(
+                    "Consultez les certificats numériques de vos SEV et révoquez celui d'un appareil perdu, volé ou brisé.",
+                    "See your SRSs' digital certificates and revoke the one of a device lost, stolen or broken.",
+                ))
+            }
+            form class="stack" method="post" action={ (PREFIX) "/connexion?lang=" (lang.code()) } {
                 input type="hidden" name="csrf" value=(csrf);
-                p {
+                div class="field" {
                     label for="identification_number" {
                         (lang.t("Numéro d'identification", "Identification number"))
                     }
-                    br;
-                    input id="identification_number" name="identification_number"
+                    input id="identification_number" name="identification_number" type="text"
                         inputmode="numeric" autocomplete="username" required;
                 }
-                p {
+                div class="field" {
                     label for="password" { (lang.t("Mot de passe", "Password")) }
-                    br;
                     input id="password" name="password" type="password"
                         autocomplete="current-password" required;
                 }
-                p { button id="sign-in" type="submit" { (lang.t("Se connecter", "Sign in")) } }
+                div class="actions" {
+                    button id="sign-in" type="submit" { (lang.t("Se connecter", "Sign in")) }
+                }
             }
         };
         html(
@@ -482,56 +509,31 @@ impl Authority {
         devices.dedup();
         let body = markup! {
             @if let Some(m) = message {
-                p role="status" id="message" { (m) }
+                p class="notice" role="status" id="message" { (m) }
             }
-            p { (lang.t("Exploitant", "Operator")) " " (display(&s.number)) }
-            table id="certificates" {
-                caption { (lang.t("Vos certificats numériques", "Your digital certificates")) }
-                thead {
-                    tr {
-                        th scope="col" { (lang.t("Nom du certificat", "Certificate name")) }
-                        th scope="col" { (lang.t("Identifiant de l'appareil", "Device identifier")) }
-                        th scope="col" { (lang.t("Environnement", "Environment")) }
-                        th scope="col" { (lang.t("État", "Status")) }
-                        th scope="col" { (lang.t("Délivré le", "Issued")) }
-                        th scope="col" { (lang.t("Expire le", "Expires")) }
-                        th scope="col" { (lang.t("Action", "Action")) }
-                    }
-                }
-                tbody {
-                    @for c in &certificates {
-                        @let health = Health::classify(c.state, &c.validity, now, WarningPolicy::default());
-                        tr data-serial=(display(c.serial)) {
-                            th scope="row" { (c.nickname.as_str()) }
-                            td { (c.device.map_or_else(|| "—".to_owned(), |d| d.to_string())) }
-                            td { (display(c.environment)) }
-                            td class="status" { (status_text(lang, c.state, health)) }
-                            td { (display(c.validity.not_before().date())) }
-                            td { (display(c.validity.not_after().date())) }
-                            td {
-                                @if c.state == CertificateState::Active {
-                                    a href={ (PREFIX) "/revoquer?serie=" (display(c.serial)) "&lang=" (lang.code()) }
-                                        aria-label={ (lang.t("Révoquer", "Revoke")) " " (c.nickname.as_str()) } {
-                                        (lang.t("Révoquer", "Revoke"))
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            (certificate_table(
+                lang,
+                lang.t("Vos certificats numériques", "Your digital certificates"),
+                &certificates,
+                now,
+                "/revoquer",
+            ))
             h2 { (lang.t("Vos identifiants d'appareil", "Your device identifiers")) }
-            ul id="devices" {
-                @for d in &devices { li { (d) } }
-            }
-            form method="post" action={ (PREFIX) "/deconnexion?lang=" (lang.code()) } {
-                input type="hidden" name="csrf" value=(s.csrf);
-                button type="submit" { (lang.t("Se déconnecter", "Sign out")) }
+            @if devices.is_empty() {
+                p { (lang.t("Aucun appareil.", "No device.")) }
+            } @else {
+                ul id="devices" {
+                    @for d in &devices { li { (d) } }
+                }
             }
         };
         html(
             200,
-            page(lang, lang.t("Mes certificats", "My certificates"), body),
+            page_in(
+                &s.frame(lang),
+                lang.t("Mes certificats", "My certificates"),
+                body,
+            ),
         )
     }
 
@@ -567,65 +569,17 @@ impl Authority {
                 ),
             );
         };
-        let options = [
-            (
-                RevocationReason::KeyCompromise,
-                lang.t("Appareil perdu ou volé", "Device lost or stolen"),
-            ),
-            (
-                RevocationReason::CessationOfOperation,
-                lang.t(
-                    "Appareil brisé ou qui n'est plus utilisé",
-                    "Device broken or no longer used",
-                ),
-            ),
-            (
-                RevocationReason::AffiliationChanged,
-                lang.t("Changement d'exploitant", "Change of operator"),
-            ),
-            (
-                RevocationReason::Unspecified,
-                lang.t("Autre raison", "Other reason"),
-            ),
-        ];
         let body = markup! {
             p {
                 (lang.t("Vous allez révoquer le certificat", "You are about to revoke the certificate"))
                 " " strong id="nickname" { (record.nickname.as_str()) } " (" (display(record.serial)) ")."
             }
-            form method="post" action={ (PREFIX) "/revoquer?lang=" (lang.code()) } {
-                input type="hidden" name="csrf" value=(s.csrf);
-                input type="hidden" name="serie" value=(display(record.serial));
-                p {
-                    label for="reason" { (lang.t("Raison", "Reason")) }
-                    br;
-                    select id="reason" name="reason" {
-                        @for (reason, label) in &options {
-                            option value=(display(reason)) { (label) }
-                        }
-                    }
-                }
-                p {
-                    input type="checkbox" id="confirm" name="confirm" value="yes" required;
-                    " "
-                    label for="confirm" {
-                        (lang.t(
-                            "Je confirme : le SEV ne pourra plus utiliser ce certificat, et c'est définitif.",
-                            "I confirm: the SRS will no longer be able to use this certificate, and this is final."
-                        ))
-                    }
-                }
-                p {
-                    button id="revoke" type="submit" { (lang.t("Révoquer le certificat", "Revoke the certificate")) }
-                    " "
-                    a href={ (PREFIX) "/certificats?lang=" (lang.code()) } { (lang.t("Annuler", "Cancel")) }
-                }
-            }
+            (revocation_form(lang, &s.csrf, &record, "/revoquer", "/certificats", false))
         };
         html(
             200,
-            page(
-                lang,
+            page_in(
+                &s.frame(lang).about(record.serial),
                 lang.t("Révoquer un certificat", "Revoke a certificate"),
                 body,
             ),

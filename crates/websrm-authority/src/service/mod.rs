@@ -214,7 +214,10 @@ pub struct Authority {
 
 /// Issuance: the CA, the `certifPSI` returned with every certificate, and ESSAI's progress.
 struct Issuance {
+    /// The root that issues: the newest.
     ca: CertificateAuthority,
+    /// The roots it replaced, oldest first (generation 1 first).
+    earlier: Vec<CertificateAuthority>,
     certif_psi_pem: String,
     /// ESSAI: the next step expected of each product's test case.
     expected: std::sync::Mutex<
@@ -246,6 +249,7 @@ impl Authority {
             code_activation_delay: None,
             issuance: Issuance {
                 ca: files.ca,
+                earlier: files.earlier_cas,
                 certif_psi_pem: files.certif_psi_pem,
                 expected: std::sync::Mutex::default(),
             },
@@ -313,7 +317,10 @@ impl Authority {
     /// for more than an hour. Each check with what it found.
     pub fn readiness(&self) -> Vec<(&'static str, Result<(), String>)> {
         let registry = self.registry.check_writable().map_err(|e| e.to_string());
-        let crl = self.crl().map(|_| ()).map_err(|e| e.to_string());
+        let crl = self
+            .crl_of(self.ca_generation())
+            .map(|_| ())
+            .map_err(|e| e.to_string());
         vec![
             ("registry writable", registry),
             ("CA signs a fresh CRL", crl),
@@ -355,7 +362,7 @@ impl Authority {
 
     /// Whether [`publish_under`](Self::publish_under) was called.
     pub fn is_published(&self) -> bool {
-        self.publisher.links().crl_url.is_some()
+        self.publisher.links(1).crl_url.is_some()
     }
 
     /// The lockout policy, the same for enrolment and the online services: the one given in
@@ -400,9 +407,41 @@ impl Authority {
         &self.publisher
     }
 
-    /// The CA's root certificate (DER).
+    /// The certificate (DER) of the CA's root that issues.
     pub fn ca_certificate_der(&self) -> &[u8] {
         self.issuance.ca.certificate_der()
+    }
+
+    /// The generation of the root that issues: 1, and one more at each `rotate ca`.
+    pub fn ca_generation(&self) -> u32 {
+        u32::try_from(self.issuance.earlier.len() + 1).unwrap_or(u32::MAX)
+    }
+
+    /// The CA's root of `generation`, if the authority has it.
+    pub(crate) fn ca_of(&self, generation: u32) -> Option<&CertificateAuthority> {
+        let index = usize::try_from(generation).ok()?.checked_sub(1)?;
+        match index.cmp(&self.issuance.earlier.len()) {
+            std::cmp::Ordering::Less => self.issuance.earlier.get(index),
+            std::cmp::Ordering::Equal => Some(&self.issuance.ca),
+            std::cmp::Ordering::Greater => None,
+        }
+    }
+
+    /// The certificate (DER) of the CA's root of `generation`, if the authority has it.
+    pub fn ca_certificate_der_of(&self, generation: u32) -> Option<&[u8]> {
+        self.ca_of(generation)
+            .map(CertificateAuthority::certificate_der)
+    }
+
+    /// Every root the authority trusts (DER), oldest first: those it replaced stay trusted, so
+    /// that the certificates they issued work until they expire or are revoked.
+    pub fn trusted_ca_certificates(&self) -> Vec<Vec<u8>> {
+        self.issuance
+            .earlier
+            .iter()
+            .chain(std::iter::once(&self.issuance.ca))
+            .map(|ca| ca.certificate_der().to_vec())
+            .collect()
     }
 
     /// Answers a request to any of the services (each endpoint its own). Every decision, issuance

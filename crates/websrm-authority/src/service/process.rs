@@ -154,7 +154,7 @@ impl Authority {
         }
 
         // 6. Issue, and record before answering.
-        let links = self.publisher().links();
+        let links = self.publisher().links(self.ca_generation());
         let issued = self
             .ca()
             .issue_linked(&validated, now, &links)

@@ -33,6 +33,7 @@ mod schema;
 mod services;
 mod transactions;
 
+pub use operators::AgentSession;
 pub use schema::MIGRATIONS;
 pub use services::{ReceivedDocument, RecordedDocument, UserChange};
 pub use transactions::{ReceivedTransaction, RecordedTransaction};

@@ -11,7 +11,7 @@ use super::{
 use crate::Error;
 use crate::audit::{self, NewAudit};
 use crate::db::{from_unix, parse, to_unix};
-use crate::sql::{Db, Row, vals};
+use crate::sql::{Db, Row, Value, vals};
 
 impl Registry {
     /// Registers an operator.
@@ -687,6 +687,49 @@ impl Registry {
         })
     }
 
+    /// Moves the binding `name` to `value` in one write, if it records one of `from` (the values
+    /// it may be moved from: the roots a rotation replaced, say) or `value` already; otherwise
+    /// [`Error::BoundElsewhere`]. The move is audited; staying put is not.
+    pub fn rebind(
+        &self,
+        name: &str,
+        from: &[String],
+        value: &str,
+        audit: NewAudit,
+    ) -> Result<(), Error> {
+        let (name, value, from) = (name.to_owned(), value.to_owned(), from.to_vec());
+        self.write(move |tx| {
+            let recorded = tx
+                .row("SELECT value FROM authority WHERE name = ?1", vals![&name])?
+                .map(|r| r.text(0))
+                .transpose()?;
+            match recorded {
+                Some(recorded) if recorded == value => Ok(()),
+                Some(recorded) if from.contains(&recorded) => {
+                    tx.execute(
+                        "UPDATE authority SET value = ?2 WHERE name = ?1",
+                        vals![&name, &value],
+                    )?;
+                    audit::append(tx, &audit)?;
+                    Ok(())
+                }
+                Some(recorded) => Err(Error::BoundElsewhere {
+                    name: name.clone(),
+                    recorded,
+                    presented: value.clone(),
+                }),
+                None => {
+                    tx.execute(
+                        "INSERT INTO authority (name, value) VALUES (?1, ?2)",
+                        vals![&name, &value],
+                    )?;
+                    audit::append(tx, &audit)?;
+                    Ok(())
+                }
+            }
+        })
+    }
+
     /// The hash of an agent's password, if the agent exists.
     pub fn agent_password_hash(&self, agent_id: &str) -> Result<Option<String>, Error> {
         let agent_id = agent_id.to_owned();
@@ -699,6 +742,167 @@ impl Registry {
             .transpose()
         })
     }
+
+    /// Reserves an agent's sign-in attempt before its password is verified, as
+    /// [`reserve_attempt`](Self::reserve_attempt) does for an operator's: a locked agent is
+    /// [`Reservation::Locked`], otherwise the attempt is counted now and given back by
+    /// [`clear_agent_attempts_unless_locked`](Self::clear_agent_attempts_unless_locked).
+    pub fn reserve_agent_attempt(
+        &self,
+        agent_id: &str,
+        at: OffsetDateTime,
+        policy: (u32, time::Duration, time::Duration),
+        audit: NewAudit,
+    ) -> Result<Reservation, Error> {
+        let who = Attempter::Agent(agent_id.to_owned());
+        self.write(move |tx| {
+            let state = state_of(tx, &who)?;
+            if let Some(until) = state.locked_until.filter(|until| *until > at) {
+                return Ok(Reservation::Locked(until));
+            }
+            count_of(tx, &who, at, policy, &audit).map(Reservation::Granted)
+        })
+    }
+
+    /// Clears an agent's failed attempts after a success, unless failures racing it locked the
+    /// agent out meanwhile (`false`).
+    pub fn clear_agent_attempts_unless_locked(
+        &self,
+        agent_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let who = Attempter::Agent(agent_id.to_owned());
+        self.write(move |tx| {
+            if state_of(tx, &who)?
+                .locked_until
+                .is_some_and(|until| until > at)
+            {
+                return Ok(false);
+            }
+            let (table, key, id, (n, first, until)) = who.place();
+            tx.execute(
+                &format!(
+                    "UPDATE {table} SET {n} = 0, {first} = NULL, {until} = NULL WHERE {key} = ?1"
+                ),
+                &[id],
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Opens a session of the customer-service console for `agent_id`, under the hash of its
+    /// token; expired sessions are removed at the same time.
+    pub fn open_agent_session(
+        &self,
+        token_hash: &str,
+        agent_id: &str,
+        csrf: &str,
+        expires: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let (token_hash, agent_id, csrf) =
+            (token_hash.to_owned(), agent_id.to_owned(), csrf.to_owned());
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM agent_sessions WHERE expires_at <= ?1",
+                vals![to_unix(at)],
+            )?;
+            tx.execute(
+                "INSERT INTO agent_sessions (token_hash, agent_id, csrf, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                vals![token_hash, agent_id, csrf, to_unix(expires)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The console session under `token_hash`, if it exists and has not expired at `at`.
+    pub fn agent_session(
+        &self,
+        token_hash: &str,
+        at: OffsetDateTime,
+    ) -> Result<Option<AgentSession>, Error> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |db| {
+            db.row(
+                "SELECT agent_id, csrf, operator_id FROM agent_sessions WHERE token_hash = ?1 AND expires_at > ?2",
+                vals![&token_hash, to_unix(at)],
+            )?
+            .map(|r| {
+                Ok(AgentSession {
+                    agent_id: r.text(0)?,
+                    csrf: r.text(1)?,
+                    operator: r.opt_int(2)?.map(OperatorId),
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// Sets the operator whose identity the session's agent has just verified (or none), and
+    /// the message (French, English) to show once on the session's next page (or none).
+    pub fn set_agent_session_operator(
+        &self,
+        token_hash: &str,
+        operator: Option<OperatorId>,
+        flash: Option<(&str, &str)>,
+    ) -> Result<(), Error> {
+        let token_hash = token_hash.to_owned();
+        let flash = flash.map(|(fr, en)| (fr.to_owned(), en.to_owned()));
+        self.write(move |tx| {
+            let (fr, en) = flash.clone().unzip();
+            tx.execute(
+                "UPDATE agent_sessions SET operator_id = ?2, flash_fr = ?3, flash_en = ?4 WHERE token_hash = ?1",
+                vals![&token_hash, operator.map(|o| o.0), fr, en],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Takes the console session's message, if any: it is shown once.
+    pub fn take_agent_flash(&self, token_hash: &str) -> Result<Option<(String, String)>, Error> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |tx| {
+            let flash = tx
+                .row(
+                    "SELECT flash_fr, flash_en FROM agent_sessions WHERE token_hash = ?1",
+                    vals![&token_hash],
+                )?
+                .map(|r| Ok::<_, Error>((r.opt_text(0)?, r.opt_text(1)?)))
+                .transpose()?;
+            tx.execute(
+                "UPDATE agent_sessions SET flash_fr = NULL, flash_en = NULL WHERE token_hash = ?1",
+                vals![&token_hash],
+            )?;
+            Ok(match flash {
+                Some((Some(fr), Some(en))) => Some((fr, en)),
+                _ => None,
+            })
+        })
+    }
+
+    /// Ends a console session.
+    pub fn close_agent_session(&self, token_hash: &str) -> Result<(), Error> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "DELETE FROM agent_sessions WHERE token_hash = ?1",
+                vals![token_hash],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// A session of the customer-service console, as [`Registry::agent_session`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AgentSession {
+    /// The agent signed in.
+    pub agent_id: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// The operator whose identity the agent verified last in this session.
+    pub operator: Option<OperatorId>,
 }
 
 pub(super) fn operator_row(db: &mut dyn Db, id: OperatorId) -> Result<Operator, Error> {
@@ -757,15 +961,70 @@ fn code_from_row(r: &Row) -> Result<AuthorizationCodeRecord, Error> {
     })
 }
 
+/// Whose failed attempts: an operator's at one of its credentials, or an agent's password.
+#[derive(Debug, Clone)]
+enum Attempter {
+    Operator(OperatorId, Credential),
+    Agent(String),
+}
+
+impl Attempter {
+    /// The table, its key column and value, and the columns holding the count, window start
+    /// and lockout end.
+    fn place(
+        &self,
+    ) -> (
+        &'static str,
+        &'static str,
+        Value,
+        (&'static str, &'static str, &'static str),
+    ) {
+        match self {
+            Self::Operator(id, credential) => {
+                ("operators", "id", Value::from(id.0), credential.columns())
+            }
+            Self::Agent(id) => (
+                "agents",
+                "agent_id",
+                Value::from(id.as_str()),
+                ("failed_attempts", "first_failure_at", "locked_until"),
+            ),
+        }
+    }
+
+    fn not_found(&self) -> Error {
+        match self {
+            Self::Operator(id, _) => Error::OperatorNotFound(id.0),
+            Self::Agent(id) => Error::AgentNotFound(id.clone()),
+        }
+    }
+}
+
 fn count(
     tx: &mut dyn Db,
     operator: OperatorId,
     credential: Credential,
     at: OffsetDateTime,
+    policy: (u32, time::Duration, time::Duration),
+    audit: &NewAudit,
+) -> Result<AttemptState, Error> {
+    count_of(
+        tx,
+        &Attempter::Operator(operator, credential),
+        at,
+        policy,
+        audit,
+    )
+}
+
+fn count_of(
+    tx: &mut dyn Db,
+    who: &Attempter,
+    at: OffsetDateTime,
     (max_failures, window, lockout): (u32, time::Duration, time::Duration),
     audit: &NewAudit,
 ) -> Result<AttemptState, Error> {
-    let state = attempt_state(tx, operator, credential)?;
+    let state = state_of(tx, who)?;
     let in_window = state.first_failure_at.is_some_and(|t| at - t < window);
     let (failures, first) = if in_window {
         (state.failures + 1, state.first_failure_at)
@@ -773,15 +1032,10 @@ fn count(
         (1, Some(at))
     };
     let locked_until = (failures >= max_failures).then_some(at + lockout);
-    let (n, first_at, until) = credential.columns();
+    let (table, key, id, (n, first_at, until)) = who.place();
     tx.execute(
-        &format!("UPDATE operators SET {n} = ?2, {first_at} = ?3, {until} = ?4 WHERE id = ?1"),
-        vals![
-            operator.0,
-            failures,
-            first.map(to_unix),
-            locked_until.map(to_unix)
-        ],
+        &format!("UPDATE {table} SET {n} = ?2, {first_at} = ?3, {until} = ?4 WHERE {key} = ?1"),
+        vals![id, failures, first.map(to_unix), locked_until.map(to_unix)],
     )?;
     if let Some(until) = locked_until {
         let audit = NewAudit {
@@ -810,26 +1064,30 @@ fn attempt_state(
     operator: OperatorId,
     credential: Credential,
 ) -> Result<AttemptState, Error> {
-    let (n, first, until) = credential.columns();
+    state_of(db, &Attempter::Operator(operator, credential))
+}
+
+fn state_of(db: &mut dyn Db, who: &Attempter) -> Result<AttemptState, Error> {
+    let (table, key, id, (n, first, until)) = who.place();
     let row = db
         .row(
-            &format!("SELECT {n}, {first}, {until} FROM operators WHERE id = ?1"),
-            vals![operator.0],
+            &format!("SELECT {n}, {first}, {until} FROM {table} WHERE {key} = ?1"),
+            &[id],
         )?
-        .ok_or(Error::OperatorNotFound(operator.0))?;
+        .ok_or_else(|| who.not_found())?;
     Ok(AttemptState {
         failures: u32::try_from(row.int(0)?).map_err(|_| Error::Corrupt {
-            table: "operators",
-            column: "failed_attempts",
+            table,
+            column: n,
             value: format!("{:?}", row.0.first()),
         })?,
         first_failure_at: row
             .opt_int(1)?
-            .map(|t| from_unix("operators", "first_failure_at", t))
+            .map(|t| from_unix(table, first, t))
             .transpose()?,
         locked_until: row
             .opt_int(2)?
-            .map(|t| from_unix("operators", "locked_until", t))
+            .map(|t| from_unix(table, until, t))
             .transpose()?,
     })
 }

@@ -209,6 +209,23 @@ INSERT INTO partners (partner_id, name, registered) SELECT DISTINCT partner_id, 
 ALTER TABLE operators ADD COLUMN disabled_at INTEGER;
 CREATE INDEX certificates_not_after ON certificates(not_after, serial);
 ",
+    // The customer-service console's sessions (the operator whose identity the agent verified
+    // last, a message to show once), and the agents' failed sign-ins with their lockout.
+    r"
+CREATE TABLE agent_sessions (
+    token_hash  TEXT PRIMARY KEY,
+    agent_id    TEXT NOT NULL REFERENCES agents(agent_id),
+    csrf        TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    operator_id INTEGER REFERENCES operators(id),
+    flash_fr    TEXT,
+    flash_en    TEXT
+);
+CREATE INDEX agent_sessions_expiry ON agent_sessions(expires_at);
+ALTER TABLE agents ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN first_failure_at INTEGER;
+ALTER TABLE agents ADD COLUMN locked_until INTEGER;
+",
 ];
 
 /// The same schema for PostgreSQL: `BIGINT` for SQLite's integers (times are Unix seconds),
@@ -418,5 +435,20 @@ INSERT INTO partners (partner_id, name, registered) SELECT DISTINCT partner_id, 
     r"
 ALTER TABLE operators ADD COLUMN disabled_at BIGINT;
 CREATE INDEX certificates_not_after ON certificates(not_after, serial);
+",
+    r"
+CREATE TABLE agent_sessions (
+    token_hash  TEXT PRIMARY KEY,
+    agent_id    TEXT NOT NULL REFERENCES agents(agent_id),
+    csrf        TEXT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    operator_id BIGINT REFERENCES operators(id),
+    flash_fr    TEXT,
+    flash_en    TEXT
+);
+CREATE INDEX agent_sessions_expiry ON agent_sessions(expires_at);
+ALTER TABLE agents ADD COLUMN failed_attempts BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN first_failure_at BIGINT;
+ALTER TABLE agents ADD COLUMN locked_until BIGINT;
 ",
 ];

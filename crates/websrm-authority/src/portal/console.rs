@@ -1,0 +1,545 @@
+//! The customer-service console: pages of the online services for the authority's agents. An
+//! agent signs in with its id and password, verifies a caller's identity with the three numbers
+//! (identification, QST, file), sees that operator's certificates and devices, and revokes one
+//! with a reason and a note of the call.
+//!
+//! The same protections as the operators' pages: argon2id with the same cost for an unknown
+//! agent, the rate per address and the verification slots, the authority's lockout policy
+//! counted in the registry per agent, a random session token in its own `Secure; HttpOnly;
+//! SameSite=Strict` cookie (sessions in the registry, created anew at sign-in), CSRF tokens on
+//! every form, no query text reflected, and every identity check, look-up and revocation in the
+//! audit log under the agent's id. An agent sees only the operator whose identity it verified in
+//! this session.
+
+use maud::{display, html as markup};
+use time::OffsetDateTime;
+use websrm_domain::{
+    CertificateState, FileNumber, IdentificationNumber, QstNumber, RevocationChannel,
+    RevocationReason, SerialNumber,
+};
+use websrm_store::NewAudit;
+use websrm_store::registry::{AgentSession, CertificateRecord, Reservation};
+
+use super::pages::{
+    Frame, Lang, SignedIn, certificate_table, form_expired, html, page_in, redirect,
+    revocation_form, sign_in_refused, unavailable,
+};
+use super::{
+    PRE_COOKIE, PREFIX, PortalRequest, PortalResponse, SESSION_LIFETIME, csrf_matches,
+    random_token, token_hash,
+};
+use crate::{Authority, Error};
+
+/// The console's session cookie: apart from the operators', so that neither stands for the
+/// other.
+pub(super) const AGENT_COOKIE: &str = "websrm_agent_session";
+/// The console's home: the identity check and the operator's file.
+const FILE: &str = "/agent/dossier";
+const SIGN_IN: &str = "/agent/connexion";
+const SIGN_OUT: &str = "/agent/deconnexion";
+const REVOKE: &str = "/agent/revoquer";
+
+fn frame<'a>(lang: Lang, session: Option<&'a AgentSession>) -> Frame<'a> {
+    Frame {
+        lang,
+        service: (
+            "Console du service à la clientèle",
+            "Customer service console",
+        ),
+        home: FILE,
+        signed_in: session.map(|s| SignedIn {
+            who: format!("Agent {}", s.agent_id),
+            sign_out: SIGN_OUT,
+            csrf: &s.csrf,
+        }),
+        query: String::new(),
+    }
+}
+
+fn to_sign_in(lang: Lang) -> PortalResponse {
+    redirect(&format!("{PREFIX}{SIGN_IN}?lang={}", lang.code()))
+}
+
+impl Authority {
+    /// Answers a request to the console (`route` is the path under [`PREFIX`]).
+    pub(super) fn console(
+        &self,
+        lang: Lang,
+        request: &PortalRequest,
+        route: &str,
+        now: OffsetDateTime,
+    ) -> PortalResponse {
+        let session = self.agent_session(request, now);
+        match (request.method.as_str(), route, session) {
+            ("GET", "/agent" | "/agent/" | SIGN_IN, _) => self.agent_sign_in_page(lang, None, now),
+            ("POST", SIGN_IN, _) => self.agent_sign_in(lang, request, now),
+            (_, _, None) => to_sign_in(lang),
+            ("GET", FILE, Some((token, s))) => {
+                let flash = self
+                    .registry()
+                    .take_agent_flash(&token_hash(&token))
+                    .ok()
+                    .flatten();
+                let message = flash.map(|(fr, en)| if lang == Lang::En { en } else { fr });
+                self.file_page(lang, &s, 200, message.as_deref(), None, now)
+            }
+            ("POST", FILE, Some((token, s))) => {
+                if !csrf_matches(&request.form, &s.csrf) {
+                    return form_expired(lang);
+                }
+                self.identity_check(lang, request, &token, &s, now)
+            }
+            ("GET", REVOKE, Some((_, s))) => {
+                let serial = request.query.get("serie").map(String::as_str);
+                match self.file_certificate(&s, serial.unwrap_or_default()) {
+                    Some(record) => self.agent_confirm_page(lang, &s, &record),
+                    None => not_found(lang, &s),
+                }
+            }
+            ("POST", REVOKE, Some((token, s))) => {
+                if !csrf_matches(&request.form, &s.csrf) {
+                    return form_expired(lang);
+                }
+                self.agent_revoke(lang, request, &token, &s)
+            }
+            ("POST", SIGN_OUT, Some((token, s))) => {
+                if !csrf_matches(&request.form, &s.csrf) {
+                    return form_expired(lang);
+                }
+                if self
+                    .registry()
+                    .close_agent_session(&token_hash(&token))
+                    .is_err()
+                {
+                    return unavailable(lang);
+                }
+                to_sign_in(lang).set(AGENT_COOKIE, None)
+            }
+            (_, _, Some((_, s))) => not_found(lang, &s),
+        }
+    }
+
+    /// The console session the request's cookie names, with its token.
+    fn agent_session(
+        &self,
+        request: &PortalRequest,
+        now: OffsetDateTime,
+    ) -> Option<(String, AgentSession)> {
+        let token = request.cookies.get(AGENT_COOKIE)?;
+        let session = self
+            .registry()
+            .agent_session(&token_hash(token), now)
+            .ok()
+            .flatten()?;
+        Some((token.clone(), session))
+    }
+
+    fn agent_sign_in_page(
+        &self,
+        lang: Lang,
+        error: Option<&str>,
+        now: OffsetDateTime,
+    ) -> PortalResponse {
+        let Some((pre, csrf)) = self.portal_state().pre_session(now + SESSION_LIFETIME) else {
+            return unavailable(lang);
+        };
+        let body = markup! {
+            @if let Some(e) = error {
+                p class="alert" role="alert" id="error" { strong { (e) } }
+            }
+            p {
+                (lang.t(
+                    "Réservé aux agents du service à la clientèle. Chaque consultation est journalisée.",
+                    "For customer service agents only. Every look-up is logged.",
+                ))
+            }
+            form class="stack" method="post" action={ (PREFIX) (SIGN_IN) "?lang=" (lang.code()) } {
+                input type="hidden" name="csrf" value=(csrf);
+                div class="field" {
+                    label for="agent_id" { (lang.t("Code d'agent", "Agent id")) }
+                    input id="agent_id" name="agent_id" type="text" autocomplete="username" required;
+                }
+                div class="field" {
+                    label for="password" { (lang.t("Mot de passe", "Password")) }
+                    input id="password" name="password" type="password"
+                        autocomplete="current-password" required;
+                }
+                div class="actions" {
+                    button id="sign-in" type="submit" { (lang.t("Se connecter", "Sign in")) }
+                }
+            }
+        };
+        html(
+            if error.is_none() { 200 } else { 401 },
+            page_in(
+                &frame(lang, None),
+                lang.t("Connexion des agents", "Agent sign-in"),
+                body,
+            ),
+        )
+        .set(PRE_COOKIE, Some(pre))
+    }
+
+    fn agent_sign_in(
+        &self,
+        lang: Lang,
+        request: &PortalRequest,
+        now: OffsetDateTime,
+    ) -> PortalResponse {
+        let fields = &request.form;
+        let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
+        let pre = request
+            .cookies
+            .get(PRE_COOKIE)
+            .map(String::as_str)
+            .unwrap_or_default();
+        if !self
+            .portal_state()
+            .check_pre_session(pre, field("csrf"), now)
+        {
+            return form_expired(lang);
+        }
+        let agent_id = field("agent_id").trim();
+        // The same gates as the operators' sign-in; the rate per name is kept apart from theirs.
+        let gate = self.sign_in_gate();
+        let rate_key = format!("agent:{agent_id}");
+        if let Err(refused) = gate.admit(now, request.peer, Some(&rate_key)) {
+            return sign_in_refused(lang, refused);
+        }
+        let slot = match gate.slot() {
+            Ok(slot) => slot,
+            Err(refused) => return sign_in_refused(lang, refused),
+        };
+        let Ok(hash) = self.registry().agent_password_hash(agent_id) else {
+            return unavailable(lang);
+        };
+        if hash.is_some() {
+            let policy = self.lockout();
+            let reserved = self.registry().reserve_agent_attempt(
+                agent_id,
+                now,
+                (policy.max_failures, policy.window, policy.lockout),
+                NewAudit::new(now, "customer-service", "agent-lockout", agent_id, ""),
+            );
+            match reserved {
+                Ok(Reservation::Locked(until)) => {
+                    self.metrics().sign_in("locked");
+                    let minutes = ((until - now).whole_seconds() + 59) / 60;
+                    let message = match lang {
+                        Lang::Fr => format!("Trop d'essais. Réessayez dans {minutes} minutes."),
+                        Lang::En => format!("Too many attempts. Try again in {minutes} minutes."),
+                    };
+                    return self.agent_sign_in_page(lang, Some(&message), now);
+                }
+                Ok(_) => {}
+                Err(_) => return unavailable(lang),
+            }
+        }
+        // An unknown agent costs the same verification as a known one.
+        let matches = match &hash {
+            Some(h) => slot.verify(field("password"), h),
+            None => {
+                let _ = slot.verify(field("password"), crate::password::dummy_hash());
+                false
+            }
+        };
+        drop(slot);
+        if !matches {
+            self.metrics().sign_in("refused");
+            let audit = NewAudit::new(
+                now,
+                format!("agent:{agent_id}"),
+                "agent-sign-in-refused",
+                agent_id,
+                "console",
+            );
+            if self.registry().append_audit(audit).is_err() {
+                return unavailable(lang);
+            }
+            return self.agent_sign_in_page(
+                lang,
+                Some(lang.t(
+                    "Code d'agent ou mot de passe incorrect.",
+                    "Wrong agent id or password.",
+                )),
+                now,
+            );
+        }
+        match self
+            .registry()
+            .clear_agent_attempts_unless_locked(agent_id, now)
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                // Failures racing this success locked the agent out: the lockout stands.
+                return self.agent_sign_in_page(
+                    lang,
+                    Some(lang.t(
+                        "Trop d'essais. Réessayez plus tard.",
+                        "Too many attempts. Try again later.",
+                    )),
+                    now,
+                );
+            }
+            Err(_) => return unavailable(lang),
+        }
+        let (Some(token), Some(csrf)) = (random_token(), random_token()) else {
+            return unavailable(lang);
+        };
+        self.metrics().sign_in("accepted");
+        let audit = NewAudit::new(
+            now,
+            format!("agent:{agent_id}"),
+            "agent-sign-in",
+            agent_id,
+            "console",
+        );
+        if self.registry().append_audit(audit).is_err()
+            || self
+                .registry()
+                .open_agent_session(
+                    &token_hash(&token),
+                    agent_id,
+                    &csrf,
+                    now + SESSION_LIFETIME,
+                    now,
+                )
+                .is_err()
+        {
+            return unavailable(lang);
+        }
+        redirect(&format!("{PREFIX}{FILE}?lang={}", lang.code()))
+            .set(AGENT_COOKIE, Some(token))
+            .set(PRE_COOKIE, None)
+    }
+
+    /// Verifies the caller's identity with the form's three numbers; the operator found is the
+    /// session's from then on (none when they do not match).
+    fn identity_check(
+        &self,
+        lang: Lang,
+        request: &PortalRequest,
+        token: &str,
+        s: &AgentSession,
+        now: OffsetDateTime,
+    ) -> PortalResponse {
+        let field = |name: &str| {
+            request
+                .form
+                .get(name)
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        let numbers = (
+            field("identification_number").parse::<IdentificationNumber>(),
+            field("qst").parse::<QstNumber>(),
+            field("file_number").parse::<FileNumber>(),
+        );
+        let found = match numbers {
+            (Ok(number), Ok(qst), Ok(file)) => {
+                match self.agent_find_operator(&s.agent_id, &number, &qst, &file) {
+                    Ok(found) => Some(found.operator.id),
+                    Err(Error::Invalid(_)) => None,
+                    Err(_) => return unavailable(lang),
+                }
+            }
+            _ => None,
+        };
+        if self
+            .registry()
+            .set_agent_session_operator(&token_hash(token), found, None)
+            .is_err()
+        {
+            return unavailable(lang);
+        }
+        match found {
+            Some(_) => redirect(&format!("{PREFIX}{FILE}?lang={}", lang.code())),
+            None => {
+                let mut cleared = s.clone();
+                cleared.operator = None;
+                let message = lang.t(
+                    "L'identité n'a pas pu être vérifiée : les trois numéros ne correspondent à aucun exploitant.",
+                    "The identity could not be verified: the three numbers match no operator.",
+                );
+                self.file_page(lang, &cleared, 404, None, Some(message), now)
+            }
+        }
+    }
+
+    /// The identity check, and the file of the operator the session verified, if any.
+    fn file_page(
+        &self,
+        lang: Lang,
+        s: &AgentSession,
+        status: u16,
+        message: Option<&str>,
+        error: Option<&str>,
+        now: OffsetDateTime,
+    ) -> PortalResponse {
+        let file = match s.operator.map(|id| self.registry().operator(id)) {
+            Some(Ok(operator)) => match self.operator_file(operator) {
+                Ok(file) => Some(file),
+                Err(_) => return unavailable(lang),
+            },
+            Some(Err(_)) => return unavailable(lang),
+            None => None,
+        };
+        let body = markup! {
+            @if let Some(m) = message {
+                p class="notice" role="status" id="message" { (m) }
+            }
+            @if let Some(e) = error {
+                p class="alert" role="alert" id="error" { strong { (e) } }
+            }
+            h2 { (lang.t("Vérifier l'identité de l'appelant", "Verify the caller's identity")) }
+            form class="stack" method="post" action={ (PREFIX) (FILE) "?lang=" (lang.code()) } {
+                input type="hidden" name="csrf" value=(s.csrf);
+                div class="field" {
+                    label for="identification_number" {
+                        (lang.t("Numéro d'identification (10 chiffres)", "Identification number (10 digits)"))
+                    }
+                    input id="identification_number" name="identification_number" type="text"
+                        inputmode="numeric" autocomplete="off" required;
+                }
+                div class="field" {
+                    label for="qst" { (lang.t("Numéro de TVQ", "QST number")) }
+                    input id="qst" name="qst" type="text" autocomplete="off" required;
+                }
+                div class="field" {
+                    label for="file_number" { (lang.t("Numéro de dossier", "File number")) }
+                    input id="file_number" name="file_number" type="text" autocomplete="off" required;
+                }
+                div class="actions" {
+                    button id="find" type="submit" { (lang.t("Vérifier", "Verify")) }
+                }
+            }
+            @if let Some(file) = &file {
+                h2 id="operator" { (file.operator.legal_name) }
+                dl class="facts" {
+                    dt { (lang.t("Numéro d'identification", "Identification number")) }
+                    dd id="operator-number" { (display(&file.operator.identification_number)) }
+                    dt { (lang.t("Numéro de TVQ", "QST number")) }
+                    dd { (file.operator.qst_number.as_ref().map_or_else(|| "—".to_owned(), ToString::to_string)) }
+                    dt { (lang.t("Dossiers", "Files")) }
+                    dd {
+                        @for (i, (number, sector)) in file.operator.file_numbers.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            (display(number)) " (" (display(sector)) ")"
+                        }
+                    }
+                    @if let Some(at) = file.operator.disabled_at {
+                        dt { (lang.t("Désactivé le", "Disabled on")) }
+                        dd { (display(at.date())) }
+                    }
+                }
+                (certificate_table(
+                    lang,
+                    lang.t("Certificats de l'exploitant", "The operator's certificates"),
+                    &file.certificates,
+                    now,
+                    REVOKE,
+                ))
+                h2 { (lang.t("Identifiants d'appareil", "Device identifiers")) }
+                @if file.devices.is_empty() {
+                    p { (lang.t("Aucun appareil.", "No device.")) }
+                } @else {
+                    ul id="devices" {
+                        @for d in &file.devices { li { (display(d)) } }
+                    }
+                }
+            }
+        };
+        html(
+            status,
+            page_in(
+                &frame(lang, Some(s)),
+                lang.t("Dossier d'un exploitant", "An operator's file"),
+                body,
+            ),
+        )
+    }
+
+    /// The certificate in force `serial` of the operator the session verified.
+    fn file_certificate(&self, s: &AgentSession, serial: &str) -> Option<CertificateRecord> {
+        let operator = s.operator?;
+        let serial: SerialNumber = serial.parse().ok()?;
+        self.registry()
+            .certificate_by_serial(serial)
+            .ok()
+            .flatten()
+            .filter(|c| c.operator == operator && c.state == CertificateState::Active)
+    }
+
+    fn agent_confirm_page(
+        &self,
+        lang: Lang,
+        s: &AgentSession,
+        record: &CertificateRecord,
+    ) -> PortalResponse {
+        html(
+            200,
+            page_in(
+                &frame(lang, Some(s)).about(record.serial),
+                lang.t("Révoquer un certificat", "Revoke a certificate"),
+                revocation_form(lang, &s.csrf, record, REVOKE, FILE, true),
+            ),
+        )
+    }
+
+    fn agent_revoke(
+        &self,
+        lang: Lang,
+        request: &PortalRequest,
+        token: &str,
+        s: &AgentSession,
+    ) -> PortalResponse {
+        let field = |name: &str| request.form.get(name).map(String::as_str);
+        let Some(record) = self.file_certificate(s, field("serie").unwrap_or_default()) else {
+            return not_found(lang, s);
+        };
+        let note = field("note").unwrap_or_default().trim();
+        if field("confirm") != Some("yes") || note.is_empty() || note.chars().count() > 500 {
+            return self.agent_confirm_page(lang, s, &record);
+        }
+        let reason = field("reason")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(RevocationReason::Unspecified);
+        match self.revoke(
+            record.serial,
+            reason,
+            RevocationChannel::CustomerService,
+            &format!("agent:{}", s.agent_id),
+            note,
+        ) {
+            Ok(_) => {
+                let _ = self.registry().set_agent_session_operator(
+                    &token_hash(token),
+                    s.operator,
+                    Some((
+                        &format!("Le certificat {} a été révoqué.", record.nickname),
+                        &format!("The certificate {} was revoked.", record.nickname),
+                    )),
+                );
+                redirect(&format!("{PREFIX}{FILE}?lang={}", lang.code()))
+            }
+            Err(_) => unavailable(lang),
+        }
+    }
+}
+
+fn not_found(lang: Lang, s: &AgentSession) -> PortalResponse {
+    html(
+        404,
+        page_in(
+            &frame(lang, Some(s)),
+            lang.t("Page introuvable", "Page not found"),
+            markup! {
+                p {
+                    a href={ (PREFIX) (FILE) "?lang=" (lang.code()) } {
+                        (lang.t("Retour au dossier", "Back to the file"))
+                    }
+                }
+            },
+        ),
+    )
+}
