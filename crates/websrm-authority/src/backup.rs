@@ -152,17 +152,32 @@ impl Authority {
                     folder.join(OPTIONAL_FOLDER_FILE),
                 ));
             }
-            // The roots and certifPSIs rotations added, with the pointers to the current ones.
-            let listing = fs::read_dir(folder).map_err(|e| Error::io("reading", folder, &e))?;
-            let mut rotated: Vec<String> = listing
-                .filter_map(Result::ok)
-                .filter_map(|entry| entry.file_name().into_string().ok())
-                .filter(|name| names::is_rotated(name))
-                .collect();
-            rotated.sort();
-            for name in rotated {
-                let path = folder.join(&name);
-                files.push((name, path));
+            // The roots and certifPSIs rotations added, up to the generations the pointers name
+            // now: each pointer copied first, so that a rotation meanwhile cannot put in the
+            // backup a pointer to a file it does not hold.
+            for (pointer, each) in [
+                (
+                    names::CA_GENERATION,
+                    names::ca as fn(u32) -> (String, String),
+                ),
+                (names::PSI_GENERATION, names::psi),
+            ] {
+                let Ok(text) = fs::read_to_string(folder.join(pointer)) else {
+                    continue;
+                };
+                let staged = staging.join(pointer);
+                fs::write(&staged, &text).map_err(|e| Error::io("writing", &staged, &e))?;
+                files.push((pointer.to_owned(), staged));
+                let last: u32 = text.trim().parse().map_err(|_| {
+                    Error::Invalid(format!("{pointer} holds {text:?}, not a generation number"))
+                })?;
+                for generation in 2..=last {
+                    let (cert, key) = each(generation);
+                    for name in [cert, key] {
+                        let path = folder.join(&name);
+                        files.push((name, path));
+                    }
+                }
             }
         }
         if contents.key_encryption_key {

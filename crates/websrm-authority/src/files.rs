@@ -158,11 +158,7 @@ impl AuthorityFiles {
             b"websrm portal pre-session v1",
         ));
         let kek = KeyEncryptionKey::from_bytes(*kek_bytes);
-        let family = if environment.is_conformity() {
-            "conformity"
-        } else {
-            "production"
-        };
+        let purpose = ca_key_purpose(environment);
 
         // The registry belongs to one CA: a process with another folder's keys (or an empty
         // folder) must not issue into it.
@@ -186,7 +182,7 @@ impl AuthorityFiles {
                 let key = PrivateKey::open(
                     &SealedKey::from_bytes(read_bytes(dir, &key)?),
                     &kek,
-                    &format!("ca {family}"),
+                    &purpose,
                 )
                 .map_err(|_| Error::WrongFamily {
                     dir: dir.display().to_string(),
@@ -203,11 +199,7 @@ impl AuthorityFiles {
             )));
         } else {
             let ca = CertificateAuthority::generate(environment, now)?;
-            write(
-                dir,
-                names::CA_KEY,
-                ca.seal_key(&kek, &format!("ca {family}"))?.as_bytes(),
-            )?;
+            write(dir, names::CA_KEY, ca.seal_key(&kek, &purpose)?.as_bytes())?;
             write(
                 dir,
                 names::CA,
@@ -296,16 +288,7 @@ impl AuthorityFiles {
         // between two of them (a crash, a full disk) makes a new identity at the next one.
         let tls_files = [names::TLS_ROOT, names::TLS_KEY, names::TLS_SERVER];
         let tls = if tls_files.iter().all(|name| dir.join(name).exists()) {
-            let key = PrivateKey::open(
-                &SealedKey::from_bytes(read_bytes(dir, names::TLS_KEY)?),
-                &kek,
-                "tls",
-            )?;
-            LocalTlsIdentity {
-                root_der: pem::decode("CERTIFICATE", &read(dir, names::TLS_ROOT)?)?,
-                chain: vec![pem::decode("CERTIFICATE", &read(dir, names::TLS_SERVER)?)?],
-                key,
-            }
+            tls_in(dir, &kek)?
         } else {
             new_tls(dir, &kek, &[], now)?
         };
@@ -373,21 +356,14 @@ pub fn rotate_ca(
 ) -> Result<Rotated, Error> {
     let files = AuthorityFiles::open_existing(dir, database, environment, now)?;
     let next = u32::try_from(files.earlier_cas.len() + 2).unwrap_or(u32::MAX);
-    let kek = KeyEncryptionKey::from_bytes(
-        *FileKeyProtector::beside(&dir.join(names::REGISTRY)).key_encryption_key()?,
-    );
-    let family = if environment.is_conformity() {
-        "conformity"
-    } else {
-        "production"
-    };
+    let kek = folder_kek(dir)?;
     let ca = CertificateAuthority::generate_generation(environment, now, next)?;
     let (cert, key) = names::ca(next);
     let certificate_pem = pem::encode("CERTIFICATE", ca.certificate_der());
     write(
         dir,
         &key,
-        ca.seal_key(&kek, &format!("ca {family}"))?.as_bytes(),
+        ca.seal_key(&kek, &ca_key_purpose(environment))?.as_bytes(),
     )?;
     write(dir, &cert, certificate_pem.as_bytes())?;
     write(dir, names::CA_GENERATION, format!("{next}\n").as_bytes())?;
@@ -425,9 +401,7 @@ pub fn rotate_psi(
 ) -> Result<Rotated, Error> {
     let files = AuthorityFiles::open_existing(dir, database, environment, now)?;
     let next = generation(dir, names::PSI_GENERATION)?.saturating_add(1);
-    let kek = KeyEncryptionKey::from_bytes(
-        *FileKeyProtector::beside(&dir.join(names::REGISTRY)).key_encryption_key()?,
-    );
+    let kek = folder_kek(dir)?;
     let psi = PsiKey::generate()?;
     let issued = files.ca.issue_psi(&psi, now)?;
     let (cert, key) = names::psi(next);
@@ -488,18 +462,38 @@ pub fn rotate_tls(
 
 /// The folder's generated TLS identity as it is now (what `rotate tls` or a renewal wrote).
 pub fn read_tls(dir: &Path) -> Result<LocalTlsIdentity, Error> {
-    let kek = KeyEncryptionKey::from_bytes(
-        *FileKeyProtector::beside(&dir.join(names::REGISTRY)).key_encryption_key()?,
-    );
+    tls_in(dir, &folder_kek(dir)?)
+}
+
+/// The TLS identity of the folder's three files, its key opened with `kek`.
+fn tls_in(dir: &Path, kek: &KeyEncryptionKey) -> Result<LocalTlsIdentity, Error> {
     Ok(LocalTlsIdentity {
         root_der: pem::decode("CERTIFICATE", &read(dir, names::TLS_ROOT)?)?,
         chain: vec![pem::decode("CERTIFICATE", &read(dir, names::TLS_SERVER)?)?],
         key: PrivateKey::open(
             &SealedKey::from_bytes(read_bytes(dir, names::TLS_KEY)?),
-            &kek,
+            kek,
             "tls",
         )?,
     })
+}
+
+/// What the CA's sealed key is bound to: its environment family, so that a folder made for one
+/// family does not open for the other.
+fn ca_key_purpose(environment: Environment) -> String {
+    let family = if environment.is_conformity() {
+        "conformity"
+    } else {
+        "production"
+    };
+    format!("ca {family}")
+}
+
+/// The key that opens the folder's sealed keys.
+fn folder_kek(dir: &Path) -> Result<KeyEncryptionKey, Error> {
+    Ok(KeyEncryptionKey::from_bytes(
+        *FileKeyProtector::beside(&dir.join(names::REGISTRY)).key_encryption_key()?,
+    ))
 }
 
 /// What a renewal must do.
@@ -559,15 +553,7 @@ fn renew(
         .iter()
         .all(|n| dir.join(n).exists());
     let current = if whole {
-        Some(LocalTlsIdentity {
-            root_der: pem::decode("CERTIFICATE", &read(dir, names::TLS_ROOT)?)?,
-            chain: vec![pem::decode("CERTIFICATE", &read(dir, names::TLS_SERVER)?)?],
-            key: PrivateKey::open(
-                &SealedKey::from_bytes(read_bytes(dir, names::TLS_KEY)?),
-                &kek,
-                "tls",
-            )?,
-        })
+        Some(tls_in(dir, &kek)?)
     } else {
         None
     };

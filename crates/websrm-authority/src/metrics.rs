@@ -111,7 +111,7 @@ impl Metrics {
         let crl_age_seconds = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "crl_age_seconds",
-            "Seconds since the CRL served was made",
+            "Seconds since the CRL of the root that issues was made",
             crl_age_seconds.clone(),
         );
         let registry_bytes = Gauge::default();

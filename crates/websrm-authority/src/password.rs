@@ -162,6 +162,19 @@ impl Drop for Slot<'_> {
 }
 
 impl Slot<'_> {
+    /// Verifies `password` against `hash`; with no hash (an unknown name, or one without a
+    /// password), against a dummy hash of the same cost, and `false`: the time of the answer
+    /// tells nothing.
+    pub(crate) fn verify_known(&self, password: &str, hash: Option<&str>) -> bool {
+        match hash {
+            Some(hash) => self.verify(password, hash),
+            None => {
+                let _ = self.verify(password, dummy_hash());
+                false
+            }
+        }
+    }
+
     /// Verifies `password` against `hash` on the verifier's threads; `false` if they are gone.
     pub(crate) fn verify(&self, password: &str, hash: &str) -> bool {
         let (answer, answered) = mpsc::sync_channel(1);

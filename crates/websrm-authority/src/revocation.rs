@@ -73,14 +73,13 @@ impl CrlPublisher {
             .map(|(_, _, der)| der.clone())
     }
 
-    /// When the oldest of the CRLs last generated was made, if any.
-    pub(crate) fn last_made(&self) -> Option<OffsetDateTime> {
+    /// When the CRL of the root `generation` last generated was made, if any.
+    pub(crate) fn last_made(&self, generation: u32) -> Option<OffsetDateTime> {
         self.last
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .values()
+            .get(&generation)
             .map(|(_, next_update, _)| *next_update - CRL_VALIDITY)
-            .min()
     }
 
     /// A new CRL of `ca` (the root `generation`) numbered `number`, listing those of `revoked`

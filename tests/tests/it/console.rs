@@ -129,9 +129,16 @@ async fn an_agent_verifies_a_caller_and_revokes_with_a_note() {
         status == 404 && page.contains("n'a pas pu être vérifiée") && !page.contains("Caisse"),
         "{status}"
     );
-    let (status, _, _) = verify(&mut agent, "not a number", "x", "y").await;
-    assert_eq!(status, 404);
-    assert!(actions(&s, "agent:A42").contains(&"identity-check-failed".to_owned()));
+    let failed = |s: &Served| {
+        actions(s, "agent:A42")
+            .iter()
+            .filter(|a| *a == "identity-check-failed")
+            .count()
+    };
+    assert_eq!(failed(&s), 1);
+    let (status, page, _) = verify(&mut agent, "not a number", "x", "y").await;
+    assert!(status == 404 && !page.contains("not a number"));
+    assert_eq!(failed(&s), 2, "a malformed check is audited too");
 
     // The three numbers: the operator's file, its certificates and devices, never another's.
     let (status, _, location) =
@@ -238,6 +245,28 @@ async fn an_agent_verifies_a_caller_and_revokes_with_a_note() {
 async fn repeated_wrong_passwords_lock_an_agent_out() {
     let s = Served::start(Environment::Dev);
     let password = s.authority.register_agent("A42", "test").unwrap();
+    // Four typos, then the right password: the fifth attempt is allowed, and it clears the count.
+    let careful = s.authority.register_agent("A43", "test").unwrap();
+    let mut typist = Session::new(&s);
+    for round in 0..2 {
+        for _ in 0..4 {
+            assert_eq!(agent_sign_in(&mut typist, "A43", "typo").await.0, 401);
+        }
+        let (status, _, _) = agent_sign_in(&mut typist, "A43", &careful).await;
+        assert_eq!(status, 303, "round {round}");
+    }
+    // An id no agent can have is refused as an unknown one, and not written as typed.
+    let long = "A".repeat(65);
+    let (status, page, _) = agent_sign_in(&mut typist, &long, "guess").await;
+    assert!(status == 401 && page.contains("incorrect"));
+    assert!(
+        !s.authority
+            .audit_since(None)
+            .unwrap()
+            .iter()
+            .any(|e| e.entry.subject.contains(&long))
+    );
+
     let mut guesser = Session::new(&s);
     for _ in 0..5 {
         let (status, page, _) = agent_sign_in(&mut guesser, "A42", "guess").await;
@@ -251,8 +280,29 @@ async fn repeated_wrong_passwords_lock_an_agent_out() {
         "{status} {page}"
     );
     assert!(!agent.cookies.contains_key("websrm_agent_session"));
-    assert!(actions(&s, "customer-service").contains(&"agent-lockout".to_owned()));
-    // An unknown agent is refused the same way, and locks nothing.
-    let (status, page, _) = agent_sign_in(&mut agent, "B7", "guess").await;
-    assert!(status == 401 && page.contains("incorrect"));
+    let refusals = |s: &Served| {
+        actions(s, "agent:A42")
+            .iter()
+            .filter(|a| *a == "agent-sign-in-refused")
+            .count()
+    };
+    assert_eq!(
+        refusals(&s),
+        6,
+        "five wrong passwords and the one refused while locked"
+    );
+    // An unknown agent is refused as a wrong password, however often, and locks nothing.
+    for _ in 0..6 {
+        let (status, page, _) = agent_sign_in(&mut agent, "B7", "guess").await;
+        assert!(status == 401 && page.contains("incorrect"));
+    }
+    let lockouts: Vec<String> = s
+        .authority
+        .audit_since(None)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.action == "agent-lockout")
+        .map(|e| e.entry.subject)
+        .collect();
+    assert_eq!(lockouts, ["A43", "A43", "A42"], "none for B7");
 }

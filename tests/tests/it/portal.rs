@@ -871,3 +871,31 @@ async fn the_lockout_policy_set_in_the_registry_is_honoured() {
         "locked out after two failures"
     );
 }
+
+/// The last attempt the lockout policy allows, with the right password, signs in and clears the
+/// count: four typos then the password is not a lockout, and the next sign-in works too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_allowed_attempt_with_the_right_password_is_not_a_lockout() {
+    let s = Served::start(Environment::Dev);
+    set_password(&s, "5678912340", "michel-secret-1");
+    let mut michel = Session::new(&s);
+    for round in 0..2 {
+        for _ in 0..4 {
+            assert_eq!(sign_in(&mut michel, "5678912340", "typo").await.0, 401);
+        }
+        let (status, _, location) = sign_in(&mut michel, "5678912340", "michel-secret-1").await;
+        assert_eq!(
+            (status, location.as_deref()),
+            (303, Some("/services/certificats?lang=fr")),
+            "round {round}"
+        );
+    }
+    let audit = s.authority.audit_since(None).unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.entry.action == "lockout-lifted")
+            .count(),
+        2
+    );
+}

@@ -213,6 +213,14 @@ impl Driver {
             violations["passed"].as_u64().unwrap() >= 15,
             "axe-core on {name}: {violations}"
         );
+        // Ids name one element each (axe-core reports duplicates only as minor).
+        let duplicates = self
+            .execute(
+                "const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
+                 return ids.filter((id, i) => ids.indexOf(id) !== i);",
+            )
+            .await;
+        assert_eq!(duplicates, json!([]), "ids repeated on {name}");
         let banner = self
             .execute(
                 "return getComputedStyle(document.querySelector('header.banner')).backgroundColor;",

@@ -7,7 +7,7 @@ use websrm_tests::websrm::domain::{
 };
 use websrm_tests::websrm_authority::{self, names};
 use websrm_tests::websrm_crypto::{self, pem};
-use websrm_tests::websrm_protocol::wire::Modification;
+use websrm_tests::websrm_protocol::wire::{CertificateAnswer, Modification};
 use websrm_tests::{Served, websrm_store};
 
 use crate::support::*;
@@ -21,6 +21,16 @@ fn rotate_ca(s: &Served) -> websrm_authority::Rotated {
         OffsetDateTime::now_utc(),
     )
     .unwrap()
+}
+
+/// Michel's new certificate named `nickname`, for a new device, and the answer.
+async fn enrol_new(s: &Served, nickname: &str) -> (Held, CertificateAnswer) {
+    enrol(
+        &client(s, Environment::Dev),
+        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
+        &michel(nickname),
+    )
+    .await
 }
 
 /// SUP with the certificate itself, over mutual TLS on the API host.
@@ -61,22 +71,10 @@ async fn get(s: &Served, path: &str) -> (u16, Vec<u8>) {
 async fn a_new_root_issues_while_the_old_one_stays_trusted_each_with_its_crl() {
     let s = Served::start(Environment::Dev);
     let first_ca = s.ca.clone();
-    let c = client(&s, Environment::Dev);
-    let enrol_one = |nickname: &'static str| {
-        let c = &c;
-        async move {
-            enrol(
-                c,
-                &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
-                &michel(nickname),
-            )
-            .await
-            .0
-        }
-    };
+    let kept = enrol_new(&s, "Caisse avant 3").await.0;
     let (old_used, old_revoked) = (
-        enrol_one("Caisse avant 1").await,
-        enrol_one("Caisse avant 2").await,
+        enrol_new(&s, "Caisse avant 1").await.0,
+        enrol_new(&s, "Caisse avant 2").await.0,
     );
 
     let rotated = rotate_ca(&s);
@@ -95,22 +93,9 @@ async fn a_new_root_issues_while_the_old_one_stays_trusted_each_with_its_crl() {
     assert!(audit.iter().any(|e| e.entry.action == "rotate-ca"));
 
     // After: the new root issues, and names its own CRL and certificate.
-    let c = client(&s, Environment::Dev);
-    let enrol_one = |nickname: &'static str| {
-        let c = &c;
-        async move {
-            enrol(
-                c,
-                &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
-                &michel(nickname),
-            )
-            .await
-            .0
-        }
-    };
     let (new_used, new_revoked) = (
-        enrol_one("Caisse après 1").await,
-        enrol_one("Caisse après 2").await,
+        enrol_new(&s, "Caisse après 1").await.0,
+        enrol_new(&s, "Caisse après 2").await.0,
     );
     for held in [&new_used, &new_revoked] {
         websrm_crypto::verify_issued_by(&held.der, &second_ca).unwrap();
@@ -186,27 +171,17 @@ async fn a_new_root_issues_while_the_old_one_stays_trusted_each_with_its_crl() {
     assert_eq!(rotate_ca(&s).generation, 3);
     let s = s.restart();
     assert_eq!(s.authority.ca_generation(), 3);
-    let c = client(&s, Environment::Dev);
-    let (third, _) = enrol(
-        &c,
-        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
-        &michel("Caisse après 3"),
-    )
-    .await;
+    let (third, _) = enrol_new(&s, "Caisse après 3").await;
     websrm_crypto::verify_issued_by(&third.der, &s.ca).unwrap();
     assert_eq!(s.authority.trusted_ca_certificates().len(), 3);
+    // The first root's certificate still works over mutual TLS, two rotations later.
+    delete_with(&s, &kept).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_cut_before_the_registry_was_bound_is_finished_at_the_next_start() {
     let s = Served::start(Environment::Dev);
-    let c = client(&s, Environment::Dev);
-    let (before, _) = enrol(
-        &c,
-        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
-        &michel("Caisse avant"),
-    )
-    .await;
+    let (before, _) = enrol_new(&s, "Caisse avant").await;
     let dir = s.dir.path().to_owned();
     let rotated = rotate_ca(&s);
     // The registry bound back to the first root, as if the rotation stopped before binding it.
@@ -248,13 +223,7 @@ async fn a_rotation_cut_before_the_registry_was_bound_is_finished_at_the_next_st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_certif_psi_is_returned_from_then_on() {
     let s = Served::start(Environment::Dev);
-    let c = client(&s, Environment::Dev);
-    let (_, before) = enrol(
-        &c,
-        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
-        &michel("Caisse avant"),
-    )
-    .await;
+    let (_, before) = enrol_new(&s, "Caisse avant").await;
     let rotated = websrm_authority::rotate_psi(
         s.dir.path(),
         s.database.as_ref(),
@@ -265,13 +234,7 @@ async fn a_new_certif_psi_is_returned_from_then_on() {
     .unwrap();
     assert_eq!(rotated.generation, 2);
     let s = s.restart();
-    let c = client(&s, Environment::Dev);
-    let (held, after) = enrol(
-        &c,
-        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
-        &michel("Caisse après"),
-    )
-    .await;
+    let (held, after) = enrol_new(&s, "Caisse après").await;
     let (before, after) = (
         before.certif_psi_pem.unwrap(),
         after.certif_psi_pem.unwrap(),
@@ -288,13 +251,7 @@ async fn a_new_certif_psi_is_returned_from_then_on() {
 async fn a_rotated_tls_certificate_keeps_its_root_unless_asked() {
     let s = Served::start(Environment::Dev);
     let root = s.tls_root.clone();
-    let c = client(&s, Environment::Dev);
-    let (before, _) = enrol(
-        &c,
-        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
-        &michel("Caisse avant"),
-    )
-    .await;
+    let (before, _) = enrol_new(&s, "Caisse avant").await;
     let old = websrm_authority::read_tls(s.dir.path()).unwrap();
     let renewed = websrm_authority::rotate_tls(
         s.dir.path(),
@@ -329,13 +286,7 @@ async fn a_rotated_tls_certificate_keeps_its_root_unless_asked() {
     assert!(renewed.new_root);
     let s = s.restart();
     assert_ne!(s.tls_root, root, "a new root when asked");
-    let c = client(&s, Environment::Dev);
-    enrol(
-        &c,
-        &headers(Environment::Dev, Some(DeviceIdState::Unassigned)),
-        &michel("Caisse après"),
-    )
-    .await;
+    enrol_new(&s, "Caisse après").await;
     let audit = s.authority.audit_since(None).unwrap();
     assert_eq!(
         audit
@@ -393,4 +344,52 @@ async fn each_srs_learns_of_its_revocation_from_its_own_roots_crl() {
         assert_eq!(check.newly_revoked, [nickname]);
         assert_eq!(check.consulted, [format!("{}{crl}", s.enrolment_base)]);
     }
+}
+
+/// A copy of the folder from before a rotation (another machine's, say) is refused by the
+/// registry the rotation moved on: it would issue with a root the registry no longer belongs to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_of_the_folder_from_before_a_rotation_is_refused() {
+    let s = Served::start(Environment::Dev);
+    let stale = tempfile::tempdir().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(stale.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let copy = |from: &std::path::Path, to: &std::path::Path, registry: bool| {
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            let of_registry = name == "authority.db" || name.starts_with("authority.db-");
+            if of_registry == registry {
+                std::fs::copy(entry.path(), to.join(&name)).unwrap();
+            }
+        }
+    };
+    copy(s.dir.path(), stale.path(), false);
+    rotate_ca(&s);
+    let database = s.database.clone();
+    let live = s.dir.path().to_owned();
+    let s = s.restart();
+    if database.is_none() {
+        // The registry is in the folder: the stale copy gets the live one, as a shared
+        // database would be.
+        copy(&live, stale.path(), true);
+    }
+    let refused = websrm_authority::AuthorityFiles::open_or_create_with(
+        stale.path(),
+        database.as_ref(),
+        Environment::Dev,
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            websrm_authority::Error::Store(websrm_store::Error::BoundElsewhere { .. })
+        ),
+        "{refused}"
+    );
+    drop(s);
 }

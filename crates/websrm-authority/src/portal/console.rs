@@ -21,7 +21,7 @@ use websrm_store::NewAudit;
 use websrm_store::registry::{AgentSession, CertificateRecord, Reservation};
 
 use super::pages::{
-    Frame, Lang, SignedIn, certificate_table, form_expired, html, page_in, redirect,
+    Frame, Lang, SignedIn, certificate_table, form_expired, html, locked_out, page_in, redirect,
     revocation_form, sign_in_refused, unavailable,
 };
 use super::{
@@ -199,10 +199,13 @@ impl Authority {
         {
             return form_expired(lang);
         }
-        let agent_id = field("agent_id").trim();
+        // An id no agent can have is refused as an unknown one, and neither kept in the rates
+        // nor written into the audit log as typed.
+        let typed = field("agent_id").trim();
+        let agent_id = is_agent_id(typed).then_some(typed);
         // The same gates as the operators' sign-in; the rate per name is kept apart from theirs.
         let gate = self.sign_in_gate();
-        let rate_key = format!("agent:{agent_id}");
+        let rate_key = format!("agent:{}", agent_id.unwrap_or("?"));
         if let Err(refused) = gate.admit(now, request.peer, Some(&rate_key)) {
             return sign_in_refused(lang, refused);
         }
@@ -210,9 +213,23 @@ impl Authority {
             Ok(slot) => slot,
             Err(refused) => return sign_in_refused(lang, refused),
         };
-        let Ok(hash) = self.registry().agent_password_hash(agent_id) else {
-            return unavailable(lang);
+        let hash = match agent_id.map(|id| self.registry().agent_password_hash(id)) {
+            Some(Ok(hash)) => hash,
+            Some(Err(_)) => return unavailable(lang),
+            None => None,
         };
+        let agent_id = agent_id.unwrap_or("-");
+        let refused = |detail: &str| {
+            NewAudit::new(
+                now,
+                format!("agent:{agent_id}"),
+                "agent-sign-in-refused",
+                agent_id,
+                format!("console{detail}"),
+            )
+        };
+        // Whether this attempt's reservation reached the limit and locked the agent out.
+        let mut locked_by_this = false;
         if hash.is_some() {
             let policy = self.lockout();
             let reserved = self.registry().reserve_agent_attempt(
@@ -224,36 +241,27 @@ impl Authority {
             match reserved {
                 Ok(Reservation::Locked(until)) => {
                     self.metrics().sign_in("locked");
-                    let minutes = ((until - now).whole_seconds() + 59) / 60;
-                    let message = match lang {
-                        Lang::Fr => format!("Trop d'essais. Réessayez dans {minutes} minutes."),
-                        Lang::En => format!("Too many attempts. Try again in {minutes} minutes."),
-                    };
+                    if self
+                        .registry()
+                        .append_audit(refused(", locked out"))
+                        .is_err()
+                    {
+                        return unavailable(lang);
+                    }
+                    let message = locked_out(lang, until, now);
                     return self.agent_sign_in_page(lang, Some(&message), now);
                 }
+                Ok(Reservation::Granted(state)) => locked_by_this = state.locked_until.is_some(),
                 Ok(_) => {}
                 Err(_) => return unavailable(lang),
             }
         }
         // An unknown agent costs the same verification as a known one.
-        let matches = match &hash {
-            Some(h) => slot.verify(field("password"), h),
-            None => {
-                let _ = slot.verify(field("password"), crate::password::dummy_hash());
-                false
-            }
-        };
+        let matches = slot.verify_known(field("password"), hash.as_deref());
         drop(slot);
         if !matches {
             self.metrics().sign_in("refused");
-            let audit = NewAudit::new(
-                now,
-                format!("agent:{agent_id}"),
-                "agent-sign-in-refused",
-                agent_id,
-                "console",
-            );
-            if self.registry().append_audit(audit).is_err() {
+            if self.registry().append_audit(refused("")).is_err() {
                 return unavailable(lang);
             }
             return self.agent_sign_in_page(
@@ -265,23 +273,24 @@ impl Authority {
                 now,
             );
         }
-        match self
+        // The reservation given back: a right password clears the count, and the lockout its own
+        // reservation set (the last attempt the policy allows was right); a lockout that failures
+        // racing it set stands (this attempt was one of those the policy allowed, so it goes on).
+        let lifted = locked_by_this.then(|| {
+            NewAudit::new(
+                now,
+                "customer-service",
+                "agent-lockout-lifted",
+                agent_id,
+                "the attempt that reached the limit had the right password",
+            )
+        });
+        if self
             .registry()
-            .clear_agent_attempts_unless_locked(agent_id, now)
+            .clear_agent_attempts_unless_locked(agent_id, now, lifted)
+            .is_err()
         {
-            Ok(true) => {}
-            Ok(false) => {
-                // Failures racing this success locked the agent out: the lockout stands.
-                return self.agent_sign_in_page(
-                    lang,
-                    Some(lang.t(
-                        "Trop d'essais. Réessayez plus tard.",
-                        "Too many attempts. Try again later.",
-                    )),
-                    now,
-                );
-            }
-            Err(_) => return unavailable(lang),
+            return unavailable(lang);
         }
         let (Some(token), Some(csrf)) = (random_token(), random_token()) else {
             return unavailable(lang);
@@ -343,11 +352,24 @@ impl Authority {
                     Err(_) => return unavailable(lang),
                 }
             }
-            _ => None,
+            // Not three numbers: refused and audited too, without the text typed.
+            _ => {
+                let audit = NewAudit::new(
+                    now,
+                    format!("agent:{}", s.agent_id),
+                    "identity-check-failed",
+                    "-",
+                    "the numbers given are not an identification, QST and file number",
+                );
+                if self.registry().append_audit(audit).is_err() {
+                    return unavailable(lang);
+                }
+                None
+            }
         };
         if self
             .registry()
-            .set_agent_session_operator(&token_hash(token), found, None)
+            .set_agent_session_operator(&token_hash(token), found)
             .is_err()
         {
             return unavailable(lang);
@@ -512,19 +534,24 @@ impl Authority {
             note,
         ) {
             Ok(_) => {
-                let _ = self.registry().set_agent_session_operator(
+                let _ = self.registry().set_agent_flash(
                     &token_hash(token),
-                    s.operator,
-                    Some((
-                        &format!("Le certificat {} a été révoqué.", record.nickname),
-                        &format!("The certificate {} was revoked.", record.nickname),
-                    )),
+                    &format!("Le certificat {} a été révoqué.", record.nickname),
+                    &format!("The certificate {} was revoked.", record.nickname),
                 );
                 redirect(&format!("{PREFIX}{FILE}?lang={}", lang.code()))
             }
             Err(_) => unavailable(lang),
         }
     }
+}
+
+/// Whether `id` can be an agent's id: 1 to 64 letters, digits, `-`, `_` or `.`.
+fn is_agent_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 fn not_found(lang: Lang, s: &AgentSession) -> PortalResponse {

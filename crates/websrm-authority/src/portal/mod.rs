@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use maud::{display, html as markup};
+use maud::html as markup;
 use time::{Duration, OffsetDateTime};
 use websrm_domain::{
     CertificateState, IdentificationNumber, RevocationChannel, RevocationReason, SerialNumber,
@@ -31,8 +31,8 @@ mod console;
 mod pages;
 
 use pages::{
-    Frame, Lang, SignedIn, certificate_table, form_expired, html, page, page_in, redirect,
-    revocation_form, sign_in_refused, unavailable,
+    Frame, Lang, SignedIn, certificate_table, form_expired, html, locked_out, page, page_in,
+    redirect, revocation_form, sign_in_refused, unavailable,
 };
 pub use pages::{STYLE_PATH, STYLESHEET};
 
@@ -387,6 +387,8 @@ impl Authority {
         // The attempt is reserved (checked against the lockout and counted, in one write of
         // the registry) before the password is verified, and given back if it is right: however
         // many attempts race, at most the policy's number are ever verified.
+        // Whether this attempt's reservation reached the limit and locked the credential out.
+        let mut locked_by_this = false;
         if let Some(op) = &operator {
             let policy = self.lockout();
             let reserved = self.registry().reserve_attempt(
@@ -405,13 +407,10 @@ impl Authority {
             match reserved {
                 Ok(Reservation::Locked(until)) => {
                     self.metrics().sign_in("locked");
-                    let minutes = ((until - now).whole_seconds() + 59) / 60;
-                    let message = match lang {
-                        Lang::Fr => format!("Trop d'essais. Réessayez dans {minutes} minutes."),
-                        Lang::En => format!("Too many attempts. Try again in {minutes} minutes."),
-                    };
+                    let message = locked_out(lang, until, now);
                     return self.sign_in_page(lang, Some(&message), now);
                 }
+                Ok(Reservation::Granted(state)) => locked_by_this = state.locked_until.is_some(),
                 Ok(_) => {}
                 Err(_) => return unavailable(lang),
             }
@@ -425,13 +424,7 @@ impl Authority {
         let hash = operator
             .as_ref()
             .and_then(|op| self.registry().operator_password_hash(op.id).ok().flatten());
-        let matches = match &hash {
-            Some(h) => slot.verify(password, h),
-            None => {
-                let _ = slot.verify(password, crate::password::dummy_hash());
-                false
-            }
-        };
+        let matches = slot.verify_known(password, hash.as_deref());
         drop(slot);
         let verified = operator.filter(|_| matches);
         let Some(operator) = verified else {
@@ -443,15 +436,28 @@ impl Authority {
             }
             return self.sign_in_page(lang, Some(refused), now);
         };
-        // The reservation given back: a right password clears the count, unless failures that
-        // raced it have locked the credential meanwhile (a success never undoes a lockout; this
-        // attempt was one of those the policy allowed, so it stands).
-        if let Err(e) = self.registry().clear_attempts_unless_locked(
-            operator.id,
-            Credential::Password,
-            now,
-            None,
-        ) {
+        // The reservation given back: a right password clears the count, and the lockout its own
+        // reservation set (the last attempt the policy allows was right: racing attempts after
+        // it were refused unverified); a lockout that failures racing it set stands (this attempt
+        // was one of those the policy allowed, so it goes on).
+        let cleared = if locked_by_this {
+            self.registry().clear_attempts(
+                operator.id,
+                Credential::Password,
+                Some(NewAudit::new(
+                    now,
+                    "online-services",
+                    "lockout-lifted",
+                    operator.identification_number.as_str(),
+                    "the attempt that reached the limit had the right password",
+                )),
+            )
+        } else {
+            self.registry()
+                .clear_attempts_unless_locked(operator.id, Credential::Password, now, None)
+                .map(|_| ())
+        };
+        if let Err(e) = cleared {
             tracing::error!(error = %e, "could not reset the failed attempts");
             return unavailable(lang);
         }
@@ -569,13 +575,7 @@ impl Authority {
                 ),
             );
         };
-        let body = markup! {
-            p {
-                (lang.t("Vous allez révoquer le certificat", "You are about to revoke the certificate"))
-                " " strong id="nickname" { (record.nickname.as_str()) } " (" (display(record.serial)) ")."
-            }
-            (revocation_form(lang, &s.csrf, &record, "/revoquer", "/certificats", false))
-        };
+        let body = revocation_form(lang, &s.csrf, &record, "/revoquer", "/certificats", false);
         html(
             200,
             page_in(

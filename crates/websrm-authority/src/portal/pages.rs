@@ -57,6 +57,15 @@ pub(super) fn sign_in_refused(lang: Lang, refused: crate::password::Refused) -> 
     answer
 }
 
+/// What a sign-in locked out until `until` says, in whole minutes from `now`, rounded up.
+pub(super) fn locked_out(lang: Lang, until: OffsetDateTime, now: OffsetDateTime) -> String {
+    let minutes = ((until - now).whole_seconds() + 59) / 60;
+    match lang {
+        Lang::Fr => format!("Trop d'essais. Réessayez dans {minutes} minutes."),
+        Lang::En => format!("Too many attempts. Try again in {minutes} minutes."),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Lang {
     Fr,

@@ -303,7 +303,7 @@ impl Authority {
         });
         let crl_age_seconds = self
             .publisher
-            .last_made()
+            .last_made(self.ca_generation())
             .map_or(0.0, |made| (now - made).as_seconds_f64().max(0.0));
         self.metrics.render(crate::metrics::Scrape {
             registry_bytes: self.registry.size_bytes(),

@@ -510,11 +510,22 @@ impl Registry {
         french: &str,
         english: &str,
     ) -> Result<(), Error> {
+        self.set_flash("portal_sessions", token_hash, french, english)
+    }
+
+    /// Keeps the message of the session under `token_hash` in `table`.
+    fn set_flash(
+        &self,
+        table: &'static str,
+        token_hash: &str,
+        french: &str,
+        english: &str,
+    ) -> Result<(), Error> {
         let (token_hash, french, english) =
             (token_hash.to_owned(), french.to_owned(), english.to_owned());
         self.write(move |tx| {
             tx.execute(
-                "UPDATE portal_sessions SET flash_fr = ?2, flash_en = ?3 WHERE token_hash = ?1",
+                &format!("UPDATE {table} SET flash_fr = ?2, flash_en = ?3 WHERE token_hash = ?1"),
                 vals![token_hash, french, english],
             )?;
             Ok(())
@@ -523,17 +534,33 @@ impl Registry {
 
     /// Takes the session's message, if any: it is shown once.
     pub fn take_portal_flash(&self, token_hash: &str) -> Result<Option<(String, String)>, Error> {
+        self.take_flash("portal_sessions", token_hash)
+    }
+
+    /// Ends a session.
+    pub fn close_portal_session(&self, token_hash: &str) -> Result<(), Error> {
+        self.close_session("portal_sessions", token_hash)
+    }
+
+    /// Takes the message of the session under `token_hash` in `table`: it is shown once.
+    fn take_flash(
+        &self,
+        table: &'static str,
+        token_hash: &str,
+    ) -> Result<Option<(String, String)>, Error> {
         let token_hash = token_hash.to_owned();
         self.write(move |tx| {
             let flash = tx
                 .row(
-                    "SELECT flash_fr, flash_en FROM portal_sessions WHERE token_hash = ?1",
+                    &format!("SELECT flash_fr, flash_en FROM {table} WHERE token_hash = ?1"),
                     vals![&token_hash],
                 )?
                 .map(|r| Ok::<_, Error>((r.opt_text(0)?, r.opt_text(1)?)))
                 .transpose()?;
             tx.execute(
-                "UPDATE portal_sessions SET flash_fr = NULL, flash_en = NULL WHERE token_hash = ?1",
+                &format!(
+                    "UPDATE {table} SET flash_fr = NULL, flash_en = NULL WHERE token_hash = ?1"
+                ),
                 vals![&token_hash],
             )?;
             Ok(match flash {
@@ -543,12 +570,12 @@ impl Registry {
         })
     }
 
-    /// Ends a session.
-    pub fn close_portal_session(&self, token_hash: &str) -> Result<(), Error> {
+    /// Ends the session under `token_hash` in `table`.
+    fn close_session(&self, table: &'static str, token_hash: &str) -> Result<(), Error> {
         let token_hash = token_hash.to_owned();
         self.write(move |tx| {
             tx.execute(
-                "DELETE FROM portal_sessions WHERE token_hash = ?1",
+                &format!("DELETE FROM {table} WHERE token_hash = ?1"),
                 vals![token_hash],
             )?;
             Ok(())
@@ -765,18 +792,20 @@ impl Registry {
     }
 
     /// Clears an agent's failed attempts after a success, unless failures racing it locked the
-    /// agent out meanwhile (`false`).
+    /// agent out meanwhile (`false`); `lifted`, the audit entry of a lockout this very attempt
+    /// set (it reached the limit with the right password), clears that lockout too.
     pub fn clear_agent_attempts_unless_locked(
         &self,
         agent_id: &str,
         at: OffsetDateTime,
+        lifted: Option<NewAudit>,
     ) -> Result<bool, Error> {
         let who = Attempter::Agent(agent_id.to_owned());
         self.write(move |tx| {
-            if state_of(tx, &who)?
+            let locked = state_of(tx, &who)?
                 .locked_until
-                .is_some_and(|until| until > at)
-            {
+                .is_some_and(|until| until > at);
+            if locked && lifted.is_none() {
                 return Ok(false);
             }
             let (table, key, id, (n, first, until)) = who.place();
@@ -786,6 +815,9 @@ impl Registry {
                 ),
                 &[id],
             )?;
+            if let Some(audit) = &lifted {
+                audit::append(tx, audit)?;
+            }
             Ok(true)
         })
     }
@@ -838,58 +870,40 @@ impl Registry {
         })
     }
 
-    /// Sets the operator whose identity the session's agent has just verified (or none), and
-    /// the message (French, English) to show once on the session's next page (or none).
+    /// Sets the operator whose identity the session's agent has just verified, or none.
     pub fn set_agent_session_operator(
         &self,
         token_hash: &str,
         operator: Option<OperatorId>,
-        flash: Option<(&str, &str)>,
     ) -> Result<(), Error> {
         let token_hash = token_hash.to_owned();
-        let flash = flash.map(|(fr, en)| (fr.to_owned(), en.to_owned()));
         self.write(move |tx| {
-            let (fr, en) = flash.clone().unzip();
             tx.execute(
-                "UPDATE agent_sessions SET operator_id = ?2, flash_fr = ?3, flash_en = ?4 WHERE token_hash = ?1",
-                vals![&token_hash, operator.map(|o| o.0), fr, en],
+                "UPDATE agent_sessions SET operator_id = ?2 WHERE token_hash = ?1",
+                vals![&token_hash, operator.map(|o| o.0)],
             )?;
             Ok(())
         })
+    }
+
+    /// Keeps a message (French, English) to show once on the console session's next page.
+    pub fn set_agent_flash(
+        &self,
+        token_hash: &str,
+        french: &str,
+        english: &str,
+    ) -> Result<(), Error> {
+        self.set_flash("agent_sessions", token_hash, french, english)
     }
 
     /// Takes the console session's message, if any: it is shown once.
     pub fn take_agent_flash(&self, token_hash: &str) -> Result<Option<(String, String)>, Error> {
-        let token_hash = token_hash.to_owned();
-        self.write(move |tx| {
-            let flash = tx
-                .row(
-                    "SELECT flash_fr, flash_en FROM agent_sessions WHERE token_hash = ?1",
-                    vals![&token_hash],
-                )?
-                .map(|r| Ok::<_, Error>((r.opt_text(0)?, r.opt_text(1)?)))
-                .transpose()?;
-            tx.execute(
-                "UPDATE agent_sessions SET flash_fr = NULL, flash_en = NULL WHERE token_hash = ?1",
-                vals![&token_hash],
-            )?;
-            Ok(match flash {
-                Some((Some(fr), Some(en))) => Some((fr, en)),
-                _ => None,
-            })
-        })
+        self.take_flash("agent_sessions", token_hash)
     }
 
     /// Ends a console session.
     pub fn close_agent_session(&self, token_hash: &str) -> Result<(), Error> {
-        let token_hash = token_hash.to_owned();
-        self.write(move |tx| {
-            tx.execute(
-                "DELETE FROM agent_sessions WHERE token_hash = ?1",
-                vals![token_hash],
-            )?;
-            Ok(())
-        })
+        self.close_session("agent_sessions", token_hash)
     }
 }
 
