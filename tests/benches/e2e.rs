@@ -16,7 +16,8 @@
 //! batches of 100) and stops;
 //! `WEBSRM_BENCH_ONLY=flood` measures enrolments during a flood of sign-ins and stops,
 //! `WEBSRM_BENCH_ONLY=service` measures the service alone and stops, `WEBSRM_BENCH_ONLY=e2e` the
-//! enrolments end to end and stops (for a profiler).
+//! enrolments end to end and stops (for a profiler); `WEBSRM_BENCH_ONLY=peer` measures the
+//! authority against CFSSL (`support/peer.rs`) and stops.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A benchmark reports on standard output.
 
@@ -35,6 +36,9 @@ use websrm_domain::{
     UtcOffset, Validity,
 };
 use websrm_store::registry::NewCertificate;
+
+#[path = "support/peer.rs"]
+mod peer;
 
 const CHILD: &str = "WEBSRM_BENCH_AUTHORITY";
 const CONNECTIONS: usize = 16;
@@ -810,6 +814,11 @@ fn main() {
         .unwrap();
     let per_run = 30_000;
     eprintln!("making keys and CSRs…");
+    if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("peer") {
+        // The authority against CFSSL, in alternate rounds (`cargo xtask bench peer`).
+        peer::against_cfssl(&runtime, csrs);
+        return;
+    }
     if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("service") {
         // For profiling the service alone: attach to this process once it says so.
         let work = csrs(40_000);

@@ -214,6 +214,15 @@ fn bench(root: &Path, only: Option<&str>) -> Result<()> {
         ),
         (
             "websrm-tests",
+            "peer",
+            "The authority against its peer, CloudFlare CFSSL's `cfssl serve` (Debian's `golang-cfssl`, \
+             installed when missing), with a P-256 CA, in alternate rounds of the same run: the same load \
+             generator, 16 keep-alive HTTPS connections, a fresh key and CSR in every request, each \
+             server's CPU from /proc. CFSSL signs only (no database); the authority validates each \
+             request as WEB-SRM does and records each certificate durably before it answers.",
+        ),
+        (
+            "websrm-tests",
             "transmit",
             "Transmission end to end against a local authority over TLS on loopback: one POS recording \
              (sale checked, signed into its chain, written into the outbox with one commit) and \
@@ -242,10 +251,21 @@ fn bench(root: &Path, only: Option<&str>) -> Result<()> {
     let server = postgres::Server::start()?;
     let mut sections = Vec::new();
     for (package, name, what) in selected {
-        let args = ["bench", "--locked", "-p", package, "--bench", name];
+        // The peer comparison is a mode of the end-to-end benchmark, which starts the authority.
+        let (target, mode) = match *name {
+            "peer" => {
+                if !present("cfssl") {
+                    apt_install(&["golang-cfssl"], "the comparison with CFSSL")?;
+                }
+                ("e2e", "peer")
+            }
+            other => (other, ""),
+        };
+        let args = ["bench", "--locked", "-p", package, "--bench", target];
         println!("xtask: running cargo {}", args.join(" "));
         let output = Command::new(cargo_path())
             .args(args)
+            .env("WEBSRM_BENCH_ONLY", mode)
             .env(postgres::ENV, &server.url)
             .current_dir(root)
             .output()
