@@ -17,7 +17,9 @@
 //! `WEBSRM_BENCH_ONLY=flood` measures enrolments during a flood of sign-ins and stops,
 //! `WEBSRM_BENCH_ONLY=service` measures the service alone and stops, `WEBSRM_BENCH_ONLY=e2e` the
 //! enrolments end to end and stops (for a profiler); `WEBSRM_BENCH_ONLY=peer` measures the
-//! authority against CFSSL (`support/peer.rs`) and stops.
+//! authority against CFSSL (`support/peer.rs`) and stops, `WEBSRM_BENCH_ONLY=profile` profiles
+//! the authority under load with `perf` and prints the CPU budget of an enrolment
+//! (`support/profile.rs`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A benchmark reports on standard output.
 
@@ -39,6 +41,8 @@ use websrm_store::registry::NewCertificate;
 
 #[path = "support/peer.rs"]
 mod peer;
+#[path = "support/profile.rs"]
+mod profile;
 
 const CHILD: &str = "WEBSRM_BENCH_AUTHORITY";
 const CONNECTIONS: usize = 16;
@@ -819,6 +823,12 @@ fn main() {
         peer::against_cfssl(&runtime, csrs);
         return;
     }
+    if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("profile") {
+        // The CPU budget of an enrolment, from a profile of the authority (`cargo xtask bench
+        // profile`).
+        profile::budget(&runtime, csrs);
+        return;
+    }
     if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("service") {
         // For profiling the service alone: attach to this process once it says so.
         let work = csrs(40_000);
@@ -942,8 +952,7 @@ fn main() {
         empty.rate
     );
     println!(
-        "| end to end / ceiling | {ratio:.2} | ≥ 0.60 | {} |",
-        met(ratio >= 0.60)
+        "| end to end / ceiling (a breakdown: what TLS, HTTP, the registry and the load generator take) | {ratio:.2} | | |"
     );
     println!(
         "| latency p50 / p99 (ms) | {:.1} / {:.1} | | |",

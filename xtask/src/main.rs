@@ -223,6 +223,20 @@ fn bench(root: &Path, only: Option<&str>) -> Result<()> {
         ),
         (
             "websrm-tests",
+            "profile",
+            "Where an enrolment's CPU goes: Linux's `perf` (Debian's `linux-perf`, installed when \
+             missing) samples the authority process while 16 keep-alive HTTPS connections enrol \
+             with fresh CSRs for 8 s; each sample is put under the concern of the function it fell \
+             in (the innermost one), and each concern's share of the process's CPU is turned into \
+             microseconds with the CPU per enrolment read from /proc over the same window. Found \
+             this way and cut: the audit checkpoint's file, created and renamed at every commit, \
+             cost the writer's thread inode allocations and a rename per batch (CPU per enrolment \
+             against CFSSL's in the same run, section `peer`: 1.35 before, 1.14 to 1.21 after); \
+             it is now overwritten in place. Tried and not kept: mimalloc as the allocator and \
+             memory-mapped reads in SQLite, which did not lower the CPU per enrolment measurably.",
+        ),
+        (
+            "websrm-tests",
             "transmit",
             "Transmission end to end against a local authority over TLS on loopback: one POS recording \
              (sale checked, signed into its chain, written into the outbox with one commit) and \
@@ -258,6 +272,12 @@ fn bench(root: &Path, only: Option<&str>) -> Result<()> {
                     apt_install(&["golang-cfssl"], "the comparison with CFSSL")?;
                 }
                 ("e2e", "peer")
+            }
+            "profile" => {
+                if !present("perf") {
+                    apt_install(&["linux-perf"], "the profile of the authority")?;
+                }
+                ("e2e", "profile")
             }
             other => (other, ""),
         };
@@ -386,12 +406,12 @@ Targets, as ratios to the baseline measured in the same run:
   the rate of an empty outbox (≥ 0.50);
 - a look-up by serial through the registry (parsing every column into domain types) keeps at
   least half of a bare query's rate (≥ 0.50), at 100,000 and at 1,000,000 certificates;
-- end to end over HTTPS, enrolments per second reach 0.60 of the in-process ceiling (validation
-  and issuance on every core) measured in the same run; with 1,000,000 certificates recorded,
-  within 20 % of an empty registry (≥ 0.80); the authority's resident memory stays flat. The
-  load generator runs on the same two cores as the authority, and a plain CSR-signing server
-  with no database reaches about 3,000 per second over HTTPS on them: the first target is not
-  within reach of this machine, and the table says how far the authority is from it.
+- end to end over HTTPS, enrolments (full validation, a durable registry) reach twice the rate
+  of CFSSL's `cfssl serve` signing CSRs with no database, driven by the same load generator in
+  alternate rounds of the same run (≥ 2.00, section `peer`; not met: the section says how far);
+  with 1,000,000 certificates recorded, within 20 % of an empty registry (≥ 0.80); the
+  authority's resident memory stays flat. The in-process figures (the ceiling, the service
+  alone) and the CPU budget of an enrolment (section `profile`) are the breakdown, not targets.
 
 The durable issuance record is measured one write at a time, as before group commit: it shows a
 single write's cost. Under concurrent load the registry's writer commits many writes per fsync

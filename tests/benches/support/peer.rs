@@ -272,7 +272,7 @@ async fn signings(cfssl: &Cfssl, csrs: Vec<String>, time: Duration) -> Load {
 }
 
 /// CPU seconds (user and system, every thread) the process `pid` has used.
-fn cpu_seconds(pid: u32) -> f64 {
+pub(crate) fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The fields after the command's closing parenthesis; utime and stime are the 14th and
     // 15th of the line, the 12th and 13th after it.
