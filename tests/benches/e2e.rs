@@ -602,9 +602,28 @@ fn ceiling(csrs: &[(PrivateKey, String)]) -> f64 {
 /// The authority's service alone, on every core: requests handed to `Authority::handle` as the
 /// HTTP layer would, with the registry on disk, but no TLS, no HTTP and no client.
 fn service_only(csrs: Vec<(PrivateKey, String)>) -> f64 {
+    service_on(None, csrs, 32).rate
+}
+
+/// The service alone on the registry in `database` (SQLite in a temporary folder if `None`),
+/// `threads` calling it at once: its rate, and what the registry's writer did meanwhile.
+struct ServiceRun {
+    rate: f64,
+    enrolments: u64,
+    registry: websrm_store::registry::WriterStats,
+}
+
+fn service_on(
+    database: Option<&str>,
+    csrs: Vec<(PrivateKey, String)>,
+    threads: usize,
+) -> ServiceRun {
     let dir = tempfile::tempdir().unwrap();
     let now = OffsetDateTime::now_utc();
-    let files = AuthorityFiles::open_or_create(dir.path(), Environment::Dev, now).unwrap();
+    let database = database.map(websrm_store::Database::parse);
+    let files =
+        AuthorityFiles::open_or_create_with(dir.path(), database.as_ref(), Environment::Dev, now)
+            .unwrap();
     let (authority, _) = Authority::new(files, Environment::Dev, Arc::new(SystemClock));
     seed::seed_test_data(&authority, now).unwrap();
     let authority = Arc::new(authority);
@@ -623,8 +642,8 @@ fn service_only(csrs: Vec<(PrivateKey, String)>) -> f64 {
     ));
     eprintln!("measuring the service alone (pid {})…", std::process::id());
     let deadline = Instant::now() + Duration::from_secs(3);
+    let before = authority.registry().writer_stats();
     let started = Instant::now();
-    let threads = 32;
     #[allow(clippy::needless_collect)] // Every thread starts before the first is joined.
     let workers: Vec<_> = (0..threads)
         .map(|_| {
@@ -657,7 +676,31 @@ fn service_only(csrs: Vec<(PrivateKey, String)>) -> f64 {
         })
         .collect();
     let total: usize = workers.into_iter().map(|t| t.join().unwrap()).sum();
-    total as f64 / started.elapsed().as_secs_f64()
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    let after = authority.registry().writer_stats();
+    let mut registry = websrm_store::registry::WriterStats::default();
+    registry.batches = after.batches - before.batches;
+    registry.writes = after.writes - before.writes;
+    registry.round_trips = after.round_trips - before.round_trips;
+    registry.read_round_trips = after.read_round_trips - before.read_round_trips;
+    ServiceRun {
+        rate,
+        enrolments: total as u64,
+        registry,
+    }
+}
+
+impl ServiceRun {
+    /// Round trips per enrolment: the writer's, the readers', and writes per batch.
+    fn trips(&self) -> String {
+        let n = self.enrolments.max(1) as f64;
+        format!(
+            "{:.1} on the writer + {:.1} reads; {:.1} writes a batch",
+            self.registry.round_trips as f64 / n,
+            self.registry.read_round_trips as f64 / n,
+            self.registry.writes as f64 / self.registry.batches.max(1) as f64
+        )
+    }
 }
 
 /// The filled registry and a fresh one, measured in turn.
@@ -735,7 +778,10 @@ fn metrics_cost(runtime: &tokio::runtime::Runtime, per_round: usize) -> (f64, f6
 
 /// The registry on PostgreSQL, when the run names a server: one process, then two sharing the
 /// database (and a folder).
-fn on_postgres(runtime: &tokio::runtime::Runtime, per_run: usize) -> Option<(Load, Load)> {
+fn on_postgres(
+    runtime: &tokio::runtime::Runtime,
+    per_run: usize,
+) -> Option<(Load, Load, ServiceRun)> {
     websrm_tests::fresh_postgres_database("websrm_bench_one").map(|one| {
         eprintln!("PostgreSQL, one process…");
         let dir = tempfile::tempdir().unwrap();
@@ -748,7 +794,11 @@ fn on_postgres(runtime: &tokio::runtime::Runtime, per_run: usize) -> Option<(Loa
         let a = Served::start_on(dir.path(), Some(&two), "ports-a");
         let b = Served::start_on(dir.path(), Some(&two), "ports-b");
         let double = runtime.block_on(enrolments_across(&[&a, &b], csrs(per_run), MEASURE));
-        (single, double)
+        drop((a, b));
+        eprintln!("PostgreSQL, round trips…");
+        let three = websrm_tests::fresh_postgres_database("websrm_bench_trips").unwrap();
+        let trips = service_on(Some(&three), csrs(20_000), CONNECTIONS);
+        (single, double, trips)
     })
 }
 
@@ -872,10 +922,15 @@ fn main() {
         return;
     }
     if std::env::var("WEBSRM_BENCH_ONLY").as_deref() == Ok("postgres") {
-        let (single, double) = on_postgres(&runtime, per_run).expect("WEBSRM_TEST_POSTGRES");
+        let (single, double, trips) = on_postgres(&runtime, per_run).expect("WEBSRM_TEST_POSTGRES");
         eprintln!(
-            "PostgreSQL: one process {:.0}/s p50 {:.1} ms; two {:.0}/s p50 {:.1} ms",
-            single.rate, single.p50_ms, double.rate, double.p50_ms
+            "PostgreSQL: one process {:.0}/s p50 {:.1} ms; two {:.0}/s p50 {:.1} ms; round trips {}; service alone {:.0}/s",
+            single.rate,
+            single.p50_ms,
+            double.rate,
+            double.p50_ms,
+            trips.trips(),
+            trips.rate
         );
         return;
     }
@@ -1026,14 +1081,19 @@ fn main() {
         met(metrics_ratio >= 0.95)
     );
     match postgres {
-        Some((single, double)) => {
+        Some((single, double, trips)) => {
             single.row("end to end on PostgreSQL, one authority process: enrolments/s");
             double
                 .row("end to end on PostgreSQL, two authority processes sharing it: enrolments/s");
+            let (one, two) = (single.rate / empty.rate, double.rate / single.rate);
             println!(
-                "| PostgreSQL one process / SQLite; two processes / one | {:.2}; {:.2} | | |",
-                single.rate / empty.rate,
-                double.rate / single.rate
+                "| PostgreSQL one process / SQLite; two processes / one | {one:.2}; {two:.2} | ≥ 0.60; ≥ 1.00 | {} |",
+                met(one >= 0.60 && two >= 1.0)
+            );
+            println!(
+                "| round trips per enrolment on PostgreSQL (the service alone, {CONNECTIONS} threads, {:.0} enrolments/s) | {} | | |",
+                trips.rate,
+                trips.trips()
             );
         }
         None => println!("| PostgreSQL | not measured: no server named | | |"),

@@ -145,6 +145,21 @@ pub(crate) struct AuditChain {
     /// The checkpoint file once this process has written it, kept open to be overwritten in
     /// place by each commit (used by the writer's thread only).
     file: Mutex<Option<std::fs::File>>,
+    /// The chain's last entry in the transaction in progress, once a write of its batch has
+    /// appended one: the next appends of the batch link to it without reading it back (no
+    /// other writer can append while the batch's transaction holds the write lock). Forgotten
+    /// when the batch ends.
+    tx_head: Mutex<Option<TxHead>>,
+}
+
+/// An entry's position, link, and whether it is keyed.
+type TxHead = (i64, [u8; 32], bool);
+
+/// What a write may change in the chain's state, put back if the write is undone.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    staged: Option<Head>,
+    tx_head: Option<TxHead>,
 }
 
 impl std::fmt::Debug for AuditChain {
@@ -192,18 +207,34 @@ impl AuditChain {
             .clone()
     }
 
-    /// The head staged so far in the current batch (to put back if a write is undone).
-    pub(crate) fn staged(&self) -> Option<Head> {
-        *lock(&self.staged)
+    /// The head staged so far in the current batch, to put back if a write is undone.
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            staged: *lock(&self.staged),
+            tx_head: *lock(&self.tx_head),
+        }
     }
 
-    pub(crate) fn restore(&self, staged: Option<Head>) {
-        *lock(&self.staged) = staged;
+    /// Puts back what a write undone (its savepoint rolled back to) had appended.
+    pub(crate) fn undo_to(&self, mark: Mark) {
+        *lock(&self.staged) = mark.staged;
+        *lock(&self.tx_head) = mark.tx_head;
+    }
+
+    /// An entry appended in the batch's transaction.
+    fn appended(&self, seq: i64, link: [u8; 32], keyed: bool) {
+        *lock(&self.staged) = Some((seq, link));
+        *lock(&self.tx_head) = Some((seq, link, keyed));
+    }
+
+    fn tx_head(&self) -> Option<TxHead> {
+        *lock(&self.tx_head)
     }
 
     /// After a batch: committed, its last entry is written into the checkpoint (before any of
     /// the batch's callers is answered); rolled back, what it staged is forgotten.
     pub(crate) fn after_commit(&self, committed: bool) {
+        *lock(&self.tx_head) = None;
         let staged = *lock(&self.staged);
         let mut last = lock(&self.committed);
         if !committed {
@@ -385,16 +416,19 @@ fn unhex(text: &str) -> Option<[u8; 32]> {
 /// caller holds the registry's write lock (every write transaction takes it first), so two
 /// processes never read the same last entry: the chain has one head.
 pub(crate) fn append(db: &mut dyn Db, e: &NewAudit) -> Result<AuditEntry, Error> {
-    let last = db.row(
-        "SELECT seq, hash, keyed FROM audit_log ORDER BY seq DESC LIMIT 1",
-        &[],
-    )?;
-    let (seq, prev, prev_keyed) = match last {
-        Some(row) => {
-            let seq = row.int(0)?;
-            (seq + 1, to_hash(seq, &row.blob(1)?)?, row.int(2)? != 0)
-        }
-        None => (1, GENESIS, false),
+    let (seq, prev, prev_keyed) = match db.audit_chain().and_then(AuditChain::tx_head) {
+        // Appended earlier in this transaction.
+        Some((seq, link, keyed)) => (seq + 1, link, keyed),
+        None => match db.row(
+            "SELECT seq, hash, keyed FROM audit_log ORDER BY seq DESC LIMIT 1",
+            &[],
+        )? {
+            Some(row) => {
+                let seq = row.int(0)?;
+                (seq + 1, to_hash(seq, &row.blob(1)?)?, row.int(2)? != 0)
+            }
+            None => (1, GENESIS, false),
+        },
     };
     let key = db.audit_chain().and_then(AuditChain::key);
     // Never below an entry already seen committed: the log was cut since (entries deleted by
@@ -430,7 +464,7 @@ pub(crate) fn append(db: &mut dyn Db, e: &NewAudit) -> Result<AuditEntry, Error>
         ],
     )?;
     if let Some(chain) = db.audit_chain() {
-        chain.restore(Some((seq, link)));
+        chain.appended(seq, link, keyed);
     }
     Ok(AuditEntry {
         seq,

@@ -273,6 +273,13 @@ impl Db for Pg {
         self.check(result)
     }
 
+    /// One round trip: the statements as one simple query, which runs them in turn and stops at
+    /// the first error.
+    fn batches(&mut self, statements: &[&str]) -> Result<(), Error> {
+        let result = self.client.batch_execute(&statements.join("; "));
+        self.check(result)
+    }
+
     fn begin_write(&mut self) -> Result<(), Error> {
         self.ensure_open()?;
         // One writer at a time across every process: the lock is released by COMMIT or ROLLBACK.

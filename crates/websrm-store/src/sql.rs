@@ -161,6 +161,12 @@ pub(crate) trait Db {
     /// Runs statements with no parameters (transaction control).
     fn batch(&mut self, sql: &str) -> Result<(), Error>;
 
+    /// Runs several such statements in turn, stopping at the first that fails: on PostgreSQL
+    /// in one round trip.
+    fn batches(&mut self, statements: &[&str]) -> Result<(), Error> {
+        statements.iter().try_for_each(|sql| self.batch(sql))
+    }
+
     /// Begins the transaction of a batch of writes. Once it returns, no other writer (thread or
     /// process) writes until this transaction ends: check-then-write sequences in it cannot
     /// interleave with another's.
@@ -184,6 +190,51 @@ pub(crate) trait Db {
                 message: "a count returned no row".into(),
             })?
             .int(0)
+    }
+}
+
+/// A connection that counts the calls made on it: on PostgreSQL each is one round trip to the
+/// server (reported by [`crate::registry::Registry::writer_stats`]).
+pub(crate) struct Counted<'a> {
+    pub(crate) db: &'a mut dyn Db,
+    pub(crate) calls: &'a std::sync::atomic::AtomicU64,
+}
+
+impl Counted<'_> {
+    fn tally(&self) {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Db for Counted<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, Error> {
+        self.tally();
+        self.db.execute(sql, params)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, Error> {
+        self.tally();
+        self.db.query(sql, params)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), Error> {
+        self.tally();
+        self.db.batch(sql)
+    }
+
+    fn batches(&mut self, statements: &[&str]) -> Result<(), Error> {
+        self.tally();
+        self.db.batches(statements)
+    }
+
+    fn begin_write(&mut self) -> Result<(), Error> {
+        self.tally();
+        self.db.begin_write()
+    }
+
+    fn audit_chain(&self) -> Option<&crate::audit::AuditChain> {
+        self.db.audit_chain()
     }
 }
 

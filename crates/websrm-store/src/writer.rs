@@ -14,9 +14,19 @@ const MAX_BATCH: usize = 512;
 
 /// A write: it runs on the writer's connection inside the batch's transaction (or not at all,
 /// given `None`, when the transaction could not begin or the batch is poisoned), and returns
-/// what to do once the batch is committed (or not). It sets the flag when its savepoint could
-/// not be managed: the transaction is then in an unknown state, and the batch is rolled back.
-type Job = Box<dyn FnOnce(Option<&mut dyn Db>, &mut bool) -> Finish + Send>;
+/// what to do once the batch is committed (or not).
+type Job = Box<dyn FnOnce(Option<&mut dyn Db>, &mut Savepoints) -> Finish + Send>;
+
+/// The savepoints of the batch in progress.
+#[derive(Debug, Default)]
+struct Savepoints {
+    /// A savepoint could not be managed: the transaction is then in an unknown state, and the
+    /// batch is rolled back.
+    poisoned: bool,
+    /// The last write's savepoint is still set: it is released by the next write's start, in
+    /// the same round trip, or by the batch's `COMMIT`.
+    open: bool,
+}
 
 /// Delivers a write's result once its batch's fate is known: `Ok(())` committed, or the error
 /// that prevented the commit.
@@ -38,6 +48,8 @@ pub(crate) struct Stats {
     pub(crate) failed_batches: std::sync::atomic::AtomicU64,
     /// From the transaction's start to its commit, summed.
     pub(crate) busy_nanos: std::sync::atomic::AtomicU64,
+    /// Calls made on the write connection (each a round trip on PostgreSQL).
+    pub(crate) round_trips: std::sync::atomic::AtomicU64,
 }
 
 impl Writer {
@@ -98,18 +110,20 @@ impl Writer {
         f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         round_trip("writer has", |reply| {
-            let job: Job = Box::new(move |conn: Option<&mut dyn Db>, poisoned: &mut bool| {
-                let result = conn.map(|conn| in_savepoint(conn, f, poisoned));
-                Box::new(move |committed: Result<(), Error>| {
-                    let _ = reply.send(committed.and_then(|()| {
-                        result.unwrap_or_else(|| {
-                            Err(Error::Database {
-                                message: "the write did not run".into(),
+            let job: Job = Box::new(
+                move |conn: Option<&mut dyn Db>, savepoints: &mut Savepoints| {
+                    let result = conn.map(|conn| in_savepoint(conn, f, savepoints));
+                    Box::new(move |committed: Result<(), Error>| {
+                        let _ = reply.send(committed.and_then(|()| {
+                            result.unwrap_or_else(|| {
+                                Err(Error::Database {
+                                    message: "the write did not run".into(),
+                                })
                             })
-                        })
-                    }));
-                })
-            });
+                        }));
+                    })
+                },
+            );
             self.queue.as_ref().is_some_and(|q| q.send(job).is_ok())
         })
     }
@@ -145,23 +159,31 @@ impl Drop for Writer {
 /// Runs `f` in a savepoint of its own: a failed write is undone alone and the batch's others
 /// stand. If the savepoint itself cannot be set, released or rolled back to, `poisoned` is set:
 /// PostgreSQL would otherwise turn the batch's `COMMIT` into a silent rollback, and writes that
-/// ran earlier would be answered as recorded.
+/// ran earlier would be answered as recorded. The savepoint is left set when the write ends (a
+/// failed write's rolled back to): the next write releases it as it sets its own, in one round
+/// trip, and the batch's `COMMIT` releases the last.
 fn in_savepoint<T>(
     conn: &mut dyn Db,
     f: impl FnOnce(&mut dyn Db) -> Result<T, Error>,
-    poisoned: &mut bool,
+    savepoints: &mut Savepoints,
 ) -> Result<T, Error> {
-    let mut control =
-        |conn: &mut dyn Db, sql: &str| conn.batch(sql).inspect_err(|_| *poisoned = true);
-    control(conn, "SAVEPOINT write")?;
+    let start: &[&str] = if savepoints.open {
+        &["RELEASE write", "SAVEPOINT write"]
+    } else {
+        &["SAVEPOINT write"]
+    };
+    if let Err(e) = conn.batches(start) {
+        savepoints.poisoned = true;
+        return Err(e);
+    }
+    savepoints.open = true;
     match f(conn) {
-        Ok(value) => {
-            control(conn, "RELEASE write")?;
-            Ok(value)
-        }
+        Ok(value) => Ok(value),
         Err(e) => {
-            control(conn, "ROLLBACK TO write")?;
-            control(conn, "RELEASE write")?;
+            if let Err(undo) = conn.batch("ROLLBACK TO write") {
+                savepoints.poisoned = true;
+                return Err(undo);
+            }
             Err(e)
         }
     }
@@ -169,6 +191,11 @@ fn in_savepoint<T>(
 
 fn run(conn: &mut dyn Db, jobs: Receiver<Job>, after_commit: &dyn Fn(bool), stats: &Stats) {
     use std::sync::atomic::Ordering::Relaxed;
+    let mut counted = crate::sql::Counted {
+        db: conn,
+        calls: &stats.round_trips,
+    };
+    let conn: &mut dyn Db = &mut counted;
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -180,26 +207,27 @@ fn run(conn: &mut dyn Db, jobs: Receiver<Job>, after_commit: &dyn Fn(bool), stat
         let started = std::time::Instant::now();
         stats.batches.fetch_add(1, Relaxed);
         stats.writes.fetch_add(batch.len() as u64, Relaxed);
-        let mut poisoned = false;
+        let mut savepoints = Savepoints::default();
         if let Err(e) = conn.begin_write() {
             // The transaction may have begun before the failure (a lock not granted).
             let _ = conn.batch("ROLLBACK");
             stats.failed_batches.fetch_add(1, Relaxed);
             after_commit(false);
             for job in batch {
-                job(None, &mut poisoned)(Err(e.clone()));
+                job(None, &mut savepoints)(Err(e.clone()));
             }
             continue;
         }
         let mut finishes: Vec<Finish> = Vec::with_capacity(batch.len());
         for job in batch {
-            let finish = if poisoned {
-                job(None, &mut poisoned)
+            let finish = if savepoints.poisoned {
+                job(None, &mut savepoints)
             } else {
-                job(Some(&mut *conn), &mut poisoned)
+                job(Some(&mut *conn), &mut savepoints)
             };
             finishes.push(finish);
         }
+        let poisoned = savepoints.poisoned;
         let committed = if poisoned {
             let _ = conn.batch("ROLLBACK");
             Err(Error::Database {
@@ -232,11 +260,11 @@ mod tests {
     use super::*;
     use crate::sql::{Row, Value};
 
-    /// A connection that records its statements and fails the `fail_at`-th `RELEASE write`, as a
-    /// server would after a cancel: the savepoint can no longer be managed.
+    /// A connection that records its statements and fails the `fail_at`-th `SAVEPOINT write`, as
+    /// a server would after a cancel: the savepoints can no longer be managed.
     struct Recording {
         log: Arc<Mutex<Vec<String>>>,
-        releases: usize,
+        savepoints: usize,
         fail_at: usize,
     }
 
@@ -253,9 +281,9 @@ mod tests {
 
         fn batch(&mut self, sql: &str) -> Result<(), Error> {
             self.log.lock().unwrap().push(sql.to_owned());
-            if sql == "RELEASE write" {
-                self.releases += 1;
-                if self.releases == self.fail_at {
+            if sql == "SAVEPOINT write" {
+                self.savepoints += 1;
+                if self.savepoints == self.fail_at {
                     return Err(Error::Database {
                         message: "canceled".into(),
                     });
@@ -271,14 +299,14 @@ mod tests {
     }
 
     #[test]
-    fn a_savepoint_that_cannot_be_released_rolls_the_whole_batch_back() {
+    fn a_savepoint_that_cannot_be_managed_rolls_the_whole_batch_back() {
         let log = Arc::new(Mutex::new(Vec::new()));
         let conn_log = Arc::clone(&log);
         // The writer starts idle; the first write's batch holds every write queued meanwhile.
         let writer = Writer::start(move || {
             Ok(Recording {
                 log: conn_log,
-                releases: 0,
+                savepoints: 0,
                 fail_at: 2,
             })
         })
@@ -304,5 +332,83 @@ mod tests {
         let ok = outcomes.iter().filter(|o| o.is_ok()).count();
         assert!(ok <= committed, "{outcomes:?} {log:?}");
         assert!(outcomes.iter().any(Result::is_err), "{outcomes:?}");
+    }
+
+    /// On a real SQLite file: in one batch, a write that fails after changing a row is undone
+    /// alone (its savepoint rolled back to), the writes before and after it are committed, and
+    /// the savepoints left set between writes are released by the next write and the `COMMIT`.
+    #[test]
+    fn a_failed_write_is_undone_alone_and_its_batch_commits_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let setup = rusqlite::Connection::open(&path).unwrap();
+        setup
+            .execute_batch("CREATE TABLE t (v INTEGER NOT NULL)")
+            .unwrap();
+        drop(setup);
+        let writer =
+            Arc::new(Writer::start(move || Ok(rusqlite::Connection::open(&path)?)).unwrap());
+        // A first write holds the writer while the next three are queued: they form one batch.
+        let (held, hold) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let writer = Arc::clone(&writer);
+            std::thread::spawn(move || {
+                writer.write(move |db| {
+                    let _ = hold.recv();
+                    db.execute("INSERT INTO t (v) VALUES (0)", &[])
+                })
+            })
+        };
+        while writer
+            .stats()
+            .batches
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 0
+        {
+            std::thread::yield_now();
+        }
+        #[allow(clippy::needless_collect)] // Every write is queued before the writer is let go.
+        let writes: Vec<_> = (1..=3)
+            .map(|v: i64| {
+                let writer = Arc::clone(&writer);
+                let thread = std::thread::spawn(move || {
+                    writer.write(move |db| {
+                        db.execute("INSERT INTO t (v) VALUES (?1)", &[Value::Int(v)])?;
+                        if v == 2 {
+                            return Err(Error::Database {
+                                message: "refused after its insert".into(),
+                            });
+                        }
+                        Ok(v)
+                    })
+                });
+                // Queued in this order.
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                thread
+            })
+            .collect();
+        held.send(()).unwrap();
+        assert!(first.join().unwrap().is_ok());
+        let outcomes: Vec<_> = writes.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(outcomes[0], Ok(1));
+        assert!(outcomes[1].is_err());
+        assert_eq!(outcomes[2], Ok(3));
+        assert_eq!(
+            writer
+                .stats()
+                .batches
+                .load(std::sync::atomic::Ordering::Relaxed),
+            2
+        );
+        drop(writer);
+        let check = rusqlite::Connection::open(dir.path().join("w.db")).unwrap();
+        let values: Vec<i64> = check
+            .prepare("SELECT v FROM t ORDER BY v")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(values, [0, 1, 3]);
     }
 }

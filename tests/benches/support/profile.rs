@@ -31,26 +31,52 @@ const USER: &[(&str, &[&str])] = &[
     (
         "signatures and hashes (P-256, SHA)",
         &[
-            "nistz256", "p256", "ecdsa", "sha1", "sha2", "sha256", "sha512", "ring_core", "ring::",
-            "limbs", "digest",
+            "nistz256",
+            "p256",
+            "ecdsa",
+            "sha1",
+            "sha2",
+            "sha256",
+            "sha512",
+            "ring_core",
+            "ring::",
+            "limbs",
+            "digest",
         ],
     ),
     (
         "X.509 and DER (x509-parser, rcgen)",
-        &["x509", "asn1", "der_parser", "der::", "yasna", "rcgen", "oid"],
+        &[
+            "x509",
+            "asn1",
+            "der_parser",
+            "der::",
+            "yasna",
+            "rcgen",
+            "oid",
+        ],
     ),
     (
         "SQLite (statements, pages, log)",
         &[
-            "sqlite3", "pcache", "wal", "btree", "pager", "vdbe", "rusqlite", "unixShm", "balance_",
-            "Vdbe", "Btree", "Pager",
+            "sqlite3", "pcache", "wal", "btree", "pager", "vdbe", "rusqlite", "unixShm",
+            "balance_", "Vdbe", "Btree", "Pager",
         ],
     ),
     (
         "allocation (malloc, free)",
         &[
-            "malloc", "free", "realloc", "_int_", "unlink_chunk", "calloc", "tcache", "__rust_alloc",
-            "__rust_dealloc", "alloc::alloc", "RawVec",
+            "malloc",
+            "free",
+            "realloc",
+            "_int_",
+            "unlink_chunk",
+            "calloc",
+            "tcache",
+            "__rust_alloc",
+            "__rust_dealloc",
+            "alloc::alloc",
+            "RawVec",
         ],
     ),
     (
@@ -71,18 +97,28 @@ const USER: &[(&str, &[&str])] = &[
     ),
     ("tracing and metrics", &["tracing", "prometheus", "metrics"]),
     ("formatting (core::fmt)", &["fmt", "format"]),
-    (
-        "websrm (checks, registry records, answers)",
-        &["websrm"],
-    ),
+    ("websrm (checks, registry records, answers)", &["websrm"]),
 ];
 
 const KERNEL: &[(&str, &[&str])] = &[
     (
         "kernel: scheduling and wake-ups",
         &[
-            "schedule", "switch", "futex", "wake", "_raw_spin_unlock_irq", "enqueue", "dequeue",
-            "update_curr", "pick_next", "idle", "select_task", "ttwu", "psi_", "hrtimer", "tick",
+            "schedule",
+            "switch",
+            "futex",
+            "wake",
+            "_raw_spin_unlock_irq",
+            "enqueue",
+            "dequeue",
+            "update_curr",
+            "pick_next",
+            "idle",
+            "select_task",
+            "ttwu",
+            "psi_",
+            "hrtimer",
+            "tick",
         ],
     ),
     (
@@ -95,16 +131,47 @@ const KERNEL: &[(&str, &[&str])] = &[
     (
         "kernel: files and fsync",
         &[
-            "ext4", "filemap", "folio", "blk", "bio", "virtio", "iowrite", "fsync", "jbd", "page_cache",
-            "writeback", "mpage", "xas_", "block", "buffer", "inode", "dentry", "rename", "path_",
-            "lookup", "vfs_", "generic_perform_write", "iomap",
+            "ext4",
+            "filemap",
+            "folio",
+            "blk",
+            "bio",
+            "virtio",
+            "iowrite",
+            "fsync",
+            "jbd",
+            "page_cache",
+            "writeback",
+            "mpage",
+            "xas_",
+            "block",
+            "buffer",
+            "inode",
+            "dentry",
+            "rename",
+            "path_",
+            "lookup",
+            "vfs_",
+            "generic_perform_write",
+            "iomap",
         ],
     ),
     (
         "kernel: page faults and memory",
         &[
-            "clear_page", "page_fault", "handle_mm", "anonymous", "mmap", "munmap", "lru", "alloc_pages",
-            "free_pages", "zap", "kmem", "memcg", "folio_",
+            "clear_page",
+            "page_fault",
+            "handle_mm",
+            "anonymous",
+            "mmap",
+            "munmap",
+            "lru",
+            "alloc_pages",
+            "free_pages",
+            "zap",
+            "kmem",
+            "memcg",
+            "folio_",
         ],
     ),
 ];
@@ -161,7 +228,15 @@ pub(crate) fn budget(
     let pid = served.child.id();
     let data = dir.path().join("perf.data");
     let mut perf = Command::new("perf")
-        .args(["record", "-q", "-F", FREQUENCY, "-p", &pid.to_string(), "-o"])
+        .args([
+            "record",
+            "-q",
+            "-F",
+            FREQUENCY,
+            "-p",
+            &pid.to_string(),
+            "-o",
+        ])
         .arg(&data)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -328,6 +328,11 @@ pub struct WriterStats {
     pub failed_batches: u64,
     /// Time from each batch's start to its commit, summed.
     pub busy: std::time::Duration,
+    /// Calls made on the write connection: statements, and transaction control (a write's
+    /// savepoint released and the next set count once). On PostgreSQL each is a round trip.
+    pub round_trips: u64,
+    /// Calls made on the read connections, each a round trip on PostgreSQL.
+    pub read_round_trips: u64,
 }
 
 /// A version of an SRS product, registered for an environment.
@@ -582,6 +587,8 @@ pub struct Registry {
     audit: Arc<AuditChain>,
     /// The key under which authorization codes are kept as digests, once the authority gave it.
     code_key: std::sync::RwLock<Option<zeroize::Zeroizing<[u8; 32]>>>,
+    /// Calls made on the read connections (each a round trip on PostgreSQL).
+    read_round_trips: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The read connections.
@@ -618,6 +625,10 @@ impl Db for Audited<'_> {
 
     fn batch(&mut self, sql: &str) -> Result<(), Error> {
         self.db.batch(sql)
+    }
+
+    fn batches(&mut self, statements: &[&str]) -> Result<(), Error> {
+        self.db.batches(statements)
     }
 
     fn begin_write(&mut self) -> Result<(), Error> {
@@ -664,6 +675,7 @@ impl Registry {
             database: Database::Sqlite(path),
             audit,
             code_key: std::sync::RwLock::default(),
+            read_round_trips: Arc::default(),
         })
     }
 
@@ -729,6 +741,7 @@ impl Registry {
                     database: database.clone(),
                     audit,
                     code_key: std::sync::RwLock::default(),
+                    read_round_trips: Arc::default(),
                 })
             }
         }
@@ -792,7 +805,8 @@ impl Registry {
     }
 
     /// What the registry's writer has done since it opened: batches committed (or not), writes,
-    /// and the time spent from each batch's start to its commit.
+    /// the time spent from each batch's start to its commit, and the calls made on the write
+    /// and read connections (round trips on PostgreSQL).
     pub fn writer_stats(&self) -> WriterStats {
         use std::sync::atomic::Ordering::Relaxed;
         let s = self.writer.stats();
@@ -801,6 +815,8 @@ impl Registry {
             writes: s.writes.load(Relaxed),
             failed_batches: s.failed_batches.load(Relaxed),
             busy: std::time::Duration::from_nanos(s.busy_nanos.load(Relaxed)),
+            round_trips: s.round_trips.load(Relaxed),
+            read_round_trips: self.read_round_trips.load(Relaxed),
         }
     }
 
@@ -927,13 +943,19 @@ impl Registry {
         &self,
         f: impl Fn(&mut dyn Db) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
+        let calls = Arc::clone(&self.read_round_trips);
         match &self.readers {
             Readers::Sqlite { pool, next } => {
                 let conn = sqlite_reader(pool, next);
-                f(&mut Lite(&conn))
+                f(&mut crate::sql::Counted {
+                    db: &mut Lite(&conn),
+                    calls: &calls,
+                })
             }
             #[cfg(feature = "postgres")]
-            Readers::Postgres(readers) => readers.read(f),
+            Readers::Postgres(readers) => {
+                readers.read(move |db| f(&mut crate::sql::Counted { db, calls: &calls }))
+            }
         }
     }
 
@@ -946,10 +968,10 @@ impl Registry {
         let chain = Arc::clone(&self.audit);
         self.writer.write(move |db| {
             // A write undone (its savepoint rolled back) takes its audit entries with it.
-            let staged = chain.staged();
+            let mark = chain.mark();
             let result = f(&mut Audited { db, chain: &chain });
             if result.is_err() {
-                chain.restore(staged);
+                chain.undo_to(mark);
             }
             result
         })
@@ -1041,5 +1063,63 @@ mod database_tests {
             Database::parse("./authority/authority.db"),
             Database::Sqlite(_)
         ));
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+    use crate::audit::NewAudit;
+
+    /// Many writes appending audit entries at once, some of them undone after appending theirs:
+    /// each batch links its entries to the head it keeps, an undone write's entry leaves no gap
+    /// or fork, and the chain verifies whole, keyed and checkpointed.
+    #[test]
+    fn writes_batched_together_keep_one_audit_chain_when_some_are_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Arc::new(Registry::open(dir.path().join("r.db")).unwrap());
+        let at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        registry
+            .key_audit_chain([5; 32], Some(dir.path().join("audit.checkpoint")), at)
+            .unwrap();
+        #[allow(clippy::needless_collect)] // Every thread starts before the first is joined.
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let registry = Arc::clone(&registry);
+                std::thread::spawn(move || {
+                    let mut kept = 0;
+                    for i in 0..40 {
+                        let entry = NewAudit::new(at, "t", "lookup", "x", format!("{t} {i}"));
+                        let undone = i % 5 == 2;
+                        let result = registry.write(move |db| {
+                            crate::audit::append(db, &entry)?;
+                            if undone {
+                                return Err(Error::Database {
+                                    message: "undone after its entry".into(),
+                                });
+                            }
+                            Ok(())
+                        });
+                        assert_eq!(result.is_err(), undone, "{result:?}");
+                        kept += usize::from(!undone);
+                    }
+                    kept
+                })
+            })
+            .collect();
+        let kept: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        let stats = registry.writer_stats();
+        assert!(
+            stats.batches < stats.writes,
+            "some writes shared a batch: {stats:?}"
+        );
+        // The marking entry, then every kept one.
+        assert_eq!(registry.verify_audit_chain().unwrap(), kept as u64 + 1);
+        drop(registry);
+        let reopened = Registry::open(dir.path().join("r.db")).unwrap();
+        reopened
+            .key_audit_chain([5; 32], Some(dir.path().join("audit.checkpoint")), at)
+            .unwrap();
+        assert_eq!(reopened.verify_audit_chain().unwrap(), kept as u64 + 1);
     }
 }
