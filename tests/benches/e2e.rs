@@ -234,6 +234,8 @@ async fn timed_ajo(client: &reqwest::Client, url: &str, csr: String) -> Duration
 }
 
 struct Load {
+    /// Requests answered in the timed part.
+    count: usize,
     rate: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -259,6 +261,7 @@ async fn load(tasks: Vec<tokio::task::JoinHandle<Vec<Duration>>>, started: Insta
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort();
     Load {
+        count: latencies.len(),
         rate: latencies.len() as f64 / elapsed,
         p50_ms: percentile(&latencies, 0.50),
         p99_ms: percentile(&latencies, 0.99),
@@ -703,6 +706,25 @@ impl ServiceRun {
     }
 }
 
+/// The authority process's CPU (seconds) over a measure.
+struct Cpu(f64);
+
+impl Cpu {
+    /// Microseconds of the authority's CPU for each of `items`.
+    fn per(&self, items: usize) -> f64 {
+        self.0 / items.max(1) as f64 * 1e6
+    }
+}
+
+/// Runs `work` (a measure against `served`) and returns what it returns with the CPU the
+/// authority process used meanwhile.
+fn with_cpu<T>(served: &Served, work: impl FnOnce() -> T) -> (T, Cpu) {
+    let pid = served.child.id();
+    let before = peer::cpu_seconds(pid);
+    let out = work();
+    (out, Cpu(peer::cpu_seconds(pid) - before))
+}
+
 /// The filled registry and a fresh one, measured in turn.
 struct Filled {
     /// Medians of the rounds on the filled registry.
@@ -739,6 +761,7 @@ fn filled_against_fresh(runtime: &tokio::runtime::Runtime, dir: &Path, per_round
     };
     Filled {
         filled: Load {
+            count: rounds.iter().map(|(_, f)| f.count).sum(),
             rate: median(&|(_, f)| f.rate),
             p50_ms: median(&|(_, f)| f.p50_ms),
             p99_ms: median(&|(_, f)| f.p99_ms),
@@ -957,16 +980,23 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let served = Served::start(dir.path());
     let (rss_start, _) = served.memory();
-    let empty = runtime.block_on(enrolments(&served, batch_a));
+    let (empty, empty_cpu) = with_cpu(&served, || runtime.block_on(enrolments(&served, batch_a)));
+    let empty_cpu = empty_cpu.per(empty.count);
     let (rss_after_empty, _) = served.memory();
     let held = runtime.block_on(enrolled(&served, 1500));
     let rem = runtime.block_on(on_held(&served, held, true));
     let held = runtime.block_on(enrolled(&served, 1500));
     let sup = runtime.block_on(on_held(&served, held, false));
     let held = runtime.block_on(enrolled(&served, CONNECTIONS));
-    let (one_by_one, one_rate) = runtime.block_on(transmissions(&served, held, 1, 1000));
+    let ((one_by_one, one_rate), one_cpu) = with_cpu(&served, || {
+        runtime.block_on(transmissions(&served, held, 1, 1000))
+    });
+    let one_cpu = one_cpu.per(one_by_one.count);
     let held = runtime.block_on(enrolled(&served, CONNECTIONS));
-    let (batches, batch_rate) = runtime.block_on(transmissions(&served, held, 100, 12));
+    let ((batches, batch_rate), batch_cpu) = with_cpu(&served, || {
+        runtime.block_on(transmissions(&served, held, 100, 12))
+    });
+    let batch_cpu = batch_cpu.per(batches.count * 100);
     let (_, peak_empty) = served.memory();
     drop(served);
 
@@ -1003,7 +1033,7 @@ fn main() {
         "| the service alone (`Authority::handle`: headers, JSON, validation, registry, group commit, issuance; no TLS, no HTTP, no client), enrolments/s | {service_rate:.0} | | |"
     );
     println!(
-        "| end to end, HTTPS keep-alive, {CONNECTIONS} connections, fresh key each: enrolments/s (empty registry) | {:.0} | | |",
+        "| end to end, HTTPS keep-alive, {CONNECTIONS} connections, fresh key each: enrolments/s (empty registry); the authority's CPU per enrolment | {:.0}; {empty_cpu:.0} µs | | |",
         empty.rate
     );
     println!(
@@ -1046,11 +1076,11 @@ fn main() {
     rem.row("replacements (REM, mutual TLS, a connection each): per s");
     sup.row("deletions (SUP, mutual TLS, a connection each): per s");
     println!(
-        "| transactions end to end, one current transaction per request, {CONNECTIONS} mutual-TLS keep-alive connections (a device each), every one checked and recorded: transactions/s, p50 / p99 (ms) | {one_rate:.0}, {:.1} / {:.1} | | |",
+        "| transactions end to end, one current transaction per request, {CONNECTIONS} mutual-TLS keep-alive connections (a device each), every one checked and recorded: transactions/s, p50 / p99 (ms); the authority's CPU per transaction | {one_rate:.0}, {:.1} / {:.1}; {one_cpu:.0} µs | | |",
         one_by_one.p50_ms, one_by_one.p99_ms
     );
     println!(
-        "| the same in batches of 100 (`transLot`): transactions/s, p50 / p99 per request (ms) | {batch_rate:.0}, {:.1} / {:.1} | | |",
+        "| the same in batches of 100 (`transLot`): transactions/s, p50 / p99 per request (ms); the authority's CPU per transaction | {batch_rate:.0}, {:.1} / {:.1}; {batch_cpu:.0} µs | | |",
         batches.p50_ms, batches.p99_ms
     );
     println!(

@@ -225,14 +225,16 @@ fn bench(root: &Path, only: Option<&str>) -> Result<()> {
             "websrm-tests",
             "profile",
             "Where an enrolment's CPU goes: Linux's `perf` (Debian's `linux-perf`, installed when \
-             missing) samples the authority process while 16 keep-alive HTTPS connections enrol \
-             with fresh CSRs for 8 s; each sample is put under the concern of the function it fell \
-             in (the innermost one), and each concern's share of the process's CPU is turned into \
-             microseconds with the CPU per enrolment read from /proc over the same window. Found \
+             missing) samples the authority process with its call stacks while 16 keep-alive HTTPS \
+             connections enrol with fresh CSRs for 8 s; each sample is put under the kind of work \
+             of the function it fell in (first table), and under the innermost stage of a request \
+             its call stack passed through (second table), and each share of the process's CPU \
+             is turned into microseconds with the CPU per enrolment read from /proc over the same \
+             window. Found \
              this way and cut: the audit checkpoint's file, created and renamed at every commit, \
              cost the writer's thread inode allocations and a rename per batch (CPU per enrolment \
-             against CFSSL's in the same run, section `peer`: 1.35 before, 1.14 to 1.21 after); \
-             it is now overwritten in place. Tried and not kept: mimalloc as the allocator and \
+             against CFSSL's in the same run, section `peer`: 1.35 before, 1.14 to 1.30 in the \
+             runs since, on a noisy machine); it is now overwritten in place. Tried and not kept: mimalloc as the allocator and \
              memory-mapped reads in SQLite, which did not lower the CPU per enrolment measurably.",
         ),
         (

@@ -3,9 +3,11 @@
 //! concern of the function it fell in, and each concern's share turned into microseconds with
 //! the process's CPU per request read from `/proc` over the same window.
 //!
-//! The samples are attributed by the innermost function only (release builds carry no unwind
-//! tables for call graphs): time in `memmove` counts as copies whoever copied, a futex wait as
-//! scheduling whoever waited. That is the budget's purpose: what kind of work the CPU does.
+//! Two tables. By stage: each sample's call stack (unwound from the release build's unwind
+//! tables, `--call-graph dwarf`) is put under the innermost stage of a request it passed through
+//! (the registry, issuance, validation, JSON, TLS, HTTP...), so that time spent in `malloc` on
+//! behalf of validation counts as validation. By kind of work: the innermost function alone,
+//! whoever called it: time in `memmove` counts as copies, a futex wait as scheduling.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,7 +21,66 @@ use super::{Served, enrolments_across};
 
 /// How long the profiled load runs, and how often perf samples (per second, per thread).
 const WINDOW: Duration = Duration::from_secs(8);
-const FREQUENCY: &str = "997";
+const FREQUENCY: &str = "299";
+
+/// The stages of a request, by a pattern of the functions that run them; in a call stack, the
+/// innermost function that matches one names the sample's stage.
+const STAGES: &[(&str, &[&str])] = &[
+    (
+        "registry: reads, on the request's thread",
+        &["websrm_store::"],
+    ),
+    (
+        "issuance: building and signing the certificate",
+        &[
+            "CertificateAuthority>::issue",
+            "CertificateAuthority::issue",
+        ],
+    ),
+    (
+        "validation: headers, CSR, subject, product, operator",
+        &[
+            "websrm_crypto::validate",
+            "service::checks",
+            "websrm_authority::structure",
+            "websrm_authority::product",
+            "Csr::from_wire",
+        ],
+    ),
+    (
+        "the answer: its JSON and PEM",
+        &["service::answers", "pem::encode"],
+    ),
+    ("JSON (serde_json)", &["serde_json"]),
+    ("the service, other", &["websrm_authority::service"]),
+    (
+        "metrics and tracing",
+        &["websrm_authority::metrics", "prometheus", "tracing"],
+    ),
+    ("TLS (rustls)", &["rustls"]),
+    (
+        "HTTP and routing (hyper, axum, tower, the server's layers)",
+        &[
+            "hyper::",
+            "axum",
+            "tower",
+            "http::",
+            "websrm_authority::server",
+            "websrm_authority::deadline",
+        ],
+    ),
+    ("async runtime (tokio)", &["tokio::"]),
+];
+
+/// Kernel functions of waiting and waking: a thread handing a request to another.
+const WAITS: &[&str] = &[
+    "futex",
+    "schedule",
+    "epoll_wait",
+    "try_to_wake_up",
+    "finish_task_switch",
+    "_raw_spin_unlock_irq",
+];
 
 /// The concerns, in the order they are listed, and the patterns of the functions that belong to
 /// them (the first concern whose pattern a function's name contains takes it).
@@ -233,6 +294,8 @@ pub(crate) fn budget(
             "-q",
             "-F",
             FREQUENCY,
+            "--call-graph",
+            "dwarf,16384",
             "-p",
             &pid.to_string(),
             "-o",
@@ -279,6 +342,24 @@ pub(crate) fn budget(
     }
     println!("| total | 100 % | {per_request:.0} |");
     println!();
+    println!("The same samples by stage, from their call stacks:");
+    println!();
+    let stages = stages(&data);
+    let counted: usize = stages.values().sum();
+    let mut stages: Vec<(&str, usize)> = stages.into_iter().collect();
+    stages.sort_by_key(|s| std::cmp::Reverse(s.1));
+    println!("| stage | share of the authority's CPU | µs per enrolment |");
+    println!("|---|---:|---:|");
+    for (name, n) in &stages {
+        let share = *n as f64 / counted.max(1) as f64;
+        println!(
+            "| {name} | {:.1} % | {:.0} |",
+            share * 100.0,
+            share * per_request
+        );
+    }
+    println!("| total ({counted} samples) | 100 % | {per_request:.0} |");
+    println!();
     println!("The functions where most samples fell:");
     println!();
     println!("| function | concern | share |");
@@ -292,6 +373,73 @@ pub(crate) fn budget(
             share / total * 100.0
         );
     }
+}
+
+/// The samples by stage, from `perf script`'s call stacks.
+fn stages(data: &Path) -> BTreeMap<&'static str, usize> {
+    let out = Command::new("perf")
+        .args(["script", "-F", "comm,ip,sym", "-i"])
+        .arg(data)
+        .stderr(Stdio::null())
+        .output()
+        .expect("perf script runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut counts = BTreeMap::new();
+    for sample in text.split("\n\n") {
+        let mut lines = sample.lines().filter(|l| !l.trim().is_empty());
+        let Some(comm) = lines.next() else { continue };
+        let frames: Vec<&str> = lines
+            .filter_map(|l| {
+                l.trim()
+                    .split_once(char::is_whitespace)
+                    .map(|(_, f)| f.trim())
+            })
+            .collect();
+        if frames.is_empty() {
+            continue;
+        }
+        *counts.entry(stage(comm.trim(), &frames)).or_default() += 1;
+    }
+    counts
+}
+
+/// The stage of one sample: its thread, and its frames from the innermost out.
+fn stage(comm: &str, frames: &[&str]) -> &'static str {
+    let any = |patterns: &[&str]| {
+        frames
+            .iter()
+            .any(|f| patterns.iter().any(|p| f.contains(p)))
+    };
+    let waiting = frames
+        .iter()
+        .take(12)
+        .any(|f| WAITS.iter().any(|w| f.contains(w)));
+    if comm.starts_with("websrm-registry") {
+        // The registry's writer (and its checkpointer): one thread for every request.
+        return if any(&["fsync", "fdatasync"]) {
+            "registry: the writer's commits (fsync)"
+        } else if any(&["after_commit"]) {
+            "registry: the writer's audit checkpoint"
+        } else if waiting || any(&["SyncWaker", "mpmc::", "mpsc::"]) {
+            "registry: the writer waiting and waking its callers"
+        } else if any(&["wal_checkpoint", "Checkpointer", "checkpoint::"]) {
+            "registry: WAL checkpoints"
+        } else {
+            "registry: the writer's statements and log writes"
+        };
+    }
+    if waiting {
+        return "thread hand-offs: waiting and waking (kernel)";
+    }
+    frames
+        .iter()
+        .find_map(|f| {
+            STAGES
+                .iter()
+                .find(|(_, patterns)| patterns.iter().any(|p| f.contains(p)))
+                .map(|(name, _)| *name)
+        })
+        .unwrap_or("rest: unattributed (the kernel's network and system calls, libc)")
 }
 
 /// The samples by function: (in the kernel, name, share in %), largest first.
