@@ -192,14 +192,18 @@ impl Served {
     }
 
     fn client(&self, identity: Option<ClientIdentity<'_>>) -> reqwest::Client {
-        let config =
-            websrm_crypto::tls::client_config(std::slice::from_ref(&self.root), identity).unwrap();
-        reqwest::Client::builder()
-            .use_preconfigured_tls(Arc::unwrap_or_clone(config))
-            .http1_only()
-            .build()
-            .unwrap()
+        https_client(&self.root, identity)
     }
+}
+
+/// An HTTP/1.1 client that trusts `root` (DER), presenting `identity` if given.
+fn https_client(root: &[u8], identity: Option<ClientIdentity<'_>>) -> reqwest::Client {
+    let config = websrm_crypto::tls::client_config(&[root.to_vec()], identity).unwrap();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(Arc::unwrap_or_clone(config))
+        .http1_only()
+        .build()
+        .unwrap()
 }
 
 impl Drop for Served {

@@ -52,24 +52,29 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// A new P-256 key in `dir/name` (PEM), made by OpenSSL.
+fn p256_key(dir: &Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            name,
+        ],
+    );
+}
+
 impl Cfssl {
     /// Starts it, or `None` when `cfssl` is not installed (`cargo xtask bench` installs it).
     pub(crate) fn start() -> Option<Self> {
         Command::new("cfssl").arg("version").output().ok()?;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        openssl(
-            d,
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                "ca-key.pem",
-            ],
-        );
+        p256_key(d, "ca-key.pem");
         openssl(
             d,
             &[
@@ -91,18 +96,7 @@ impl Cfssl {
                 "ca.pem",
             ],
         );
-        openssl(
-            d,
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                "tls-key.pem",
-            ],
-        );
+        p256_key(d, "tls-key.pem");
         openssl(
             d,
             &[
@@ -185,13 +179,7 @@ impl Cfssl {
     }
 
     fn client(&self) -> reqwest::Client {
-        let config =
-            websrm_crypto::tls::client_config(std::slice::from_ref(&self.root), None).unwrap();
-        reqwest::Client::builder()
-            .use_preconfigured_tls(Arc::unwrap_or_clone(config))
-            .http1_only()
-            .build()
-            .unwrap()
+        super::https_client(&self.root, None)
     }
 
     /// Waits until it answers, then checks one signing: a certificate for the CSR's key.
