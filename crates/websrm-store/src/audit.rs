@@ -286,21 +286,20 @@ fn write_checkpoint(
     use std::io::{Seek as _, SeekFrom, Write as _};
     let mut record = format!("websrm audit checkpoint\n{seq} {}\n", hex(link)).into_bytes();
     record.resize(CHECKPOINT_LEN.max(record.len()), b'\n');
-    if open.as_ref().is_none_or(|f| !still_named(f)) {
-        *open = match std::fs::OpenOptions::new().write(true).open(path) {
-            Ok(file) => Some(file),
+    let file = match open.take().filter(still_named) {
+        Some(file) => file,
+        None => match std::fs::OpenOptions::new().write(true).open(path) {
+            Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                create_checkpoint(path, &record)?;
-                return Ok(());
+                return create_checkpoint(path, &record);
             }
             Err(e) => return Err(e),
-        };
-    }
-    let Some(mut file) = open.as_ref() else {
-        return Ok(());
+        },
     };
-    file.seek(SeekFrom::Start(0))?;
-    file.write_all(&record)
+    (&file).seek(SeekFrom::Start(0))?;
+    (&file).write_all(&record)?;
+    *open = Some(file);
+    Ok(())
 }
 
 /// Writes the first checkpoint whole: under a temporary name, then renamed.
