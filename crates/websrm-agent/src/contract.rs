@@ -28,6 +28,14 @@ pub const PARITY: &[(&str, Parity)] = &[
     ("enrol", Parity::Route("POST /v1/enrolments")),
     ("enrol_server", Parity::Route("POST /v1/server-enrolments")),
     (
+        "enrol_in_server_mode",
+        Parity::NotServed(
+            "a step of the certification run's case 501 (a device's certificate in the server \
+             mode), which `websrm srs essai` rehearses; a point of sale in the server mode is \
+             served by its server (`POST /v1/server-enrolments`)",
+        ),
+    ),
+    (
         "replace",
         Parity::Route("POST /v1/certificates/{nickname}/replace"),
     ),
@@ -45,6 +53,7 @@ pub const PARITY: &[(&str, Parity)] = &[
     ),
     ("recover", Parity::Route("POST /v1/recover")),
     ("test_case", Parity::Route("GET /v1/test-case")),
+    ("essai", Parity::Route("GET /v1/test-case")),
     ("set_test_case", Parity::Route("PUT /v1/test-case")),
     ("device_id", Parity::Route("GET /v1/device-id")),
     ("enter_device_id", Parity::Route("PUT /v1/device-id")),
@@ -88,6 +97,12 @@ pub const PARITY: &[(&str, Parity)] = &[
         Parity::Route("POST /v1/transmission-signatures"),
     ),
     ("add_terminal", Parity::Route("POST /v1/terminals")),
+    ("add_user", Parity::Route("POST /v1/users")),
+    ("remove_user", Parity::Route("POST /v1/users/remove")),
+    (
+        "validate_tax_numbers",
+        Parity::Route("POST /v1/tax-number-validations"),
+    ),
     ("record_terminal", Parity::Route("POST /v1/terminals")),
     ("terminals", Parity::Route("GET /v1/terminals")),
     ("history", Parity::Route("GET /v1/history")),
@@ -475,6 +490,24 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
                 json!([{"label": "Terminal 1", "device_id": "7654-0955-8559", "certificate_installed": false}]),
             ),
         ),
+        "add_user" | "remove_user" => (
+            Some(json!({
+                "identification_number": "5678912340",
+                "name": "Michel Untel",
+                "gst": "567891234RT0001",
+                "qst": "5678912340TQ0001",
+                "confirm": operation == "remove_user"
+            })),
+            Some(json!({"gst_valid": true, "qst_valid": true, "valid": true})),
+        ),
+        "validate_tax_numbers" => (
+            Some(json!({
+                "identification_number": "3601837200",
+                "gst": "567891234RT0001",
+                "qst": "5678912340TQ0001"
+            })),
+            Some(json!({"gst_valid": true, "qst_valid": true, "valid": true})),
+        ),
         "add_terminal" => (
             Some(json!({"label": "Terminal 1", "identification_number": "5678912340"})),
             Some(
@@ -505,10 +538,25 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
                 json!({"SIGNATRANSM": "MEQCIA…", "EMPRCERTIFTRANSM": "9a1b2c3d4e5f60718293a4b5c6d7e8f901234567"}),
             ),
         ),
-        "get_test_case" => (None, Some(json!({"test_case": "001.001"}))),
+        "get_test_case" => (
+            None,
+            Some(json!({"test_case": "001.001", "step": {
+                "block": "certificates",
+                "server_mode": false,
+                "en": {"case": "SRS certificates", "step": "Michel Untel enr., device 1: add a certificate; answer no to \"Do you have an identifier for this device?\"."},
+                "fr": {"case": "Certificats du SEV", "step": "Michel Untel enr., appareil 1 : ajouter un certificat ; répondre non à « Avez-vous un identifiant pour cet appareil ? »."},
+                "keep_document": null
+            }})),
+        ),
         "set_test_case" => (
             Some(json!({"test_case": "001.001"})),
-            Some(json!({"test_case": "001.001"})),
+            Some(json!({"test_case": "001.001", "step": {
+                "block": "certificates",
+                "server_mode": false,
+                "en": {"case": "SRS certificates", "step": "Michel Untel enr., device 1: add a certificate; answer no to \"Do you have an identifier for this device?\"."},
+                "fr": {"case": "Certificats du SEV", "step": "Michel Untel enr., appareil 1 : ajouter un certificat ; répondre non à « Avez-vous un identifiant pour cet appareil ? »."},
+                "keep_document": null
+            }})),
         ),
         _ => (None, None),
     }

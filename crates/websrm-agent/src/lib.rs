@@ -42,10 +42,11 @@ use websrm::{Config, Srs};
 pub use api::{
     AgentStatus, ApiError, AuthorityErrorBody, BillingGuardBody, CertificateBody,
     CertificatePemBody, CertificatesBody, Confirm, DeviceIdAnswerBody, DeviceIdBody, EnrolledBody,
-    EnrolmentRequest, ErrorKind, HealthBody, HealthName, HistoryEntryBody, HistoryEventName,
-    Installation, NewTerminal, RecoveryBody, ReplaceRequest, ResetBody, SectorName,
-    ServerEnrolmentRequest, SignRequest, SignedBody, TerminalBody, TestCaseBody, TransmissionBody,
-    TransmissionRequest, Warning,
+    EnrolmentRequest, ErrorKind, EssaiStepBody, HealthBody, HealthName, HistoryEntryBody,
+    HistoryEventName, Installation, InstructionsBody, NewTerminal, RecoveryBody, ReplaceRequest,
+    ResetBody, SectorName, ServerEnrolmentRequest, SignRequest, SignedBody, TaxNumbersAnswerBody,
+    TaxNumbersBody, TerminalBody, TestCaseAnswer, TestCaseBody, TransmissionBody,
+    TransmissionRequest, UserRequestBody, Warning,
 };
 pub use api::{
     BatchBody, DeliveryBody, MentionBody, OfflineBody, OutboxBody, PendingBody, ResendAdvice,
@@ -325,6 +326,9 @@ impl Agent {
         api::reset_installation,
         api::terminals,
         api::add_terminal,
+        api::add_user,
+        api::remove_user,
+        api::validate_tax_numbers,
         api::billing_guard,
         api::sign,
         api::transmission_signature,
@@ -340,6 +344,7 @@ impl Agent {
         (name = "device", description = "The device identifier, for life"),
         (name = "certificates", description = "Obtain, replace, delete, recover"),
         (name = "terminals", description = "Terminals attached to this device"),
+        (name = "users", description = "User accounts declared to the authority, tax numbers validated"),
         (name = "billing", description = "May this SRS produce a bill now"),
         (name = "signatures", description = "actu in its chain, SIGNATRANSM"),
         (name = "transactions", description = "Transactions recorded and transmitted, the outbox of those waiting"),
@@ -613,6 +618,12 @@ fn router(agent: Arc<Agent>) -> Router {
             post(api::reset_installation),
         )
         .route("/v1/terminals", get(api::terminals).post(api::add_terminal))
+        .route("/v1/users", post(api::add_user))
+        .route("/v1/users/remove", post(api::remove_user))
+        .route(
+            "/v1/tax-number-validations",
+            post(api::validate_tax_numbers),
+        )
         .route("/v1/billing-guard", get(api::billing_guard))
         .route("/v1/signatures", post(api::sign))
         .route("/v1/transactions", post(api::transmit))

@@ -18,6 +18,7 @@ mod context;
 mod deadline;
 mod document;
 mod error;
+mod essai;
 pub mod faults;
 mod files;
 mod metrics;
@@ -72,10 +73,11 @@ pub use error::Error;
 pub mod records {
     pub use websrm_store::AuditEntry;
     pub use websrm_store::registry::{
-        AuthorizationCodeRecord, CertificateRecord, DeviceRecord, Operator, OperatorId, Partner,
-        Product,
+        AuthorizationCodeRecord, CertificateRecord, DeviceRecord, EssaiExchange, EssaiSession,
+        Operator, OperatorId, Partner, Product, ProductKey,
     };
 }
+pub use essai::EssaiStatus;
 pub use files::{
     AuthorityFiles, RenewedTls, Rotated, names, read_tls, renew_tls, rotate_ca, rotate_psi,
     rotate_tls,
@@ -83,5 +85,7 @@ pub use files::{
 pub use service::{
     Authority, Endpoint, LockoutPolicy, OffsetClock, Request, Response, SystemClock,
 };
+/// The test cases of a certification run (SW-77), as the examiner holds them.
+pub use websrm_protocol::essai as cases;
 /// Where the registry lives: an SQLite file or a PostgreSQL database.
 pub use websrm_store::Database;

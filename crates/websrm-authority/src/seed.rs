@@ -50,8 +50,16 @@ pub const OPERATORS: [SeedOperator; 3] = [
         legal_name: "Express Taxe",
         qst: Some("1234567890TQ0001"),
         gst: Some("123456789RT0001"),
-        files: &[("ER0001", Sector::Restaurant)],
-        codes: &[("W7V7-K8W9", Sector::Restaurant)],
+        // The published data gives Express Taxe both files but no legible code: the codes are
+        // this authority's.
+        files: &[
+            ("ER0001", Sector::Restaurant),
+            ("TR0001", Sector::Transport),
+        ],
+        codes: &[
+            ("W7V7-K8W9", Sector::Restaurant),
+            ("X7V7-K8W9", Sector::Transport),
+        ],
     },
     SeedOperator {
         identification_number: "3601837200",

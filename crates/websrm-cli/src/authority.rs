@@ -114,6 +114,9 @@ enum Command {
     /// The certificates issued: list them by expiry, or count them by state and expiry.
     #[command(subcommand)]
     Certificate(crate::reads::CertificateCommand),
+    /// Certification runs (ESSAI): where a product's run stands, and its evidence.
+    #[command(subcommand)]
+    Essai(crate::examiner::EssaiCommand),
     /// The settings every command and process of the authority honours, kept in its registry.
     #[command(subcommand)]
     Settings(SettingsCommand),
@@ -576,6 +579,7 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
         Command::Agent(agent) => run_agent(&authority, agent),
         Command::Product(command) => crate::product::run(&authority, command),
         Command::Certificate(command) => crate::reads::certificates(&authority, command),
+        Command::Essai(command) => crate::examiner::run(&authority, command),
         Command::Settings(SettingsCommand::Show) => {
             let policy = authority.lockout();
             println!(

@@ -1,13 +1,14 @@
-//! `websrm srs essai`: certification rehearsal, the certificate test cases in their required
-//! order, one line per step, a summary, and a report the vendor keeps.
+//! `websrm srs essai`: certification rehearsal against a local authority, the certificate and
+//! user blocks of a product's run in their required order, one line per step, a summary, and a report
+//! the vendor keeps.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use websrm::Srs;
-use websrm::domain::{Environment, TestCase};
-use websrm::essai::{self, Device, Outcome, Report, TestData};
+use websrm::domain::{Environment, ProductMode, Sector, TestCase};
+use websrm::essai::{self, Outcome, Report, TestData};
 
 /// Arguments of `websrm srs essai`.
 #[derive(Debug, clap::Args)]
@@ -15,11 +16,17 @@ pub(crate) struct Args {
     /// Where each device's store is kept; every run uses a new folder inside it.
     #[arg(long, default_value = "websrm-essai")]
     dir: PathBuf,
-    /// A test case to run (001: the SRS, 500: the server administrator), in the order given;
-    /// default: 001 then 500.
+    /// The modes the product is registered with: srs, server or both (the run's cases follow).
+    #[arg(long, default_value = "both")]
+    mode: ProductMode,
+    /// A sector the product is registered with: RBC or TRP (repeatable; RBC by default). The
+    /// test data is the first sector's.
+    #[arg(long = "sector")]
+    sectors: Vec<Sector>,
+    /// Run only these test cases (500, 001, 501, 002, 570, 502), in the run's order.
     #[arg(long = "case")]
     cases: Vec<u16>,
-    /// Run only these steps (e.g. `001.001,001.002`), in the cases' order.
+    /// Run only these steps (e.g. `001.001,001.002`), in the run's order.
     #[arg(long, value_delimiter = ',')]
     steps: Vec<TestCase>,
     /// The first operator's authorization code, if not the published one.
@@ -38,28 +45,51 @@ pub(crate) fn run(srs_args: &crate::srs::Args, args: &Args) -> Result<()> {
     if environment == Environment::Prod {
         bail!("certification runs in ESSAI (or DEV to simulate its cases), never in PROD");
     }
-    let cases = if args.cases.is_empty() {
-        essai::CASES.to_vec()
-    } else {
-        args.cases.clone()
+    // Revenu Québec forbids sending ESSAI requests by automation outside the SRS: the real run
+    // is made from the product's own screens. This command rehearses against a local authority.
+    let Some((enrolment, api)) = srs_args.local_authority() else {
+        bail!(
+            "websrm srs essai rehearses against a local authority only (--authority, --api and \
+             --trust): Revenu Québec forbids sending ESSAI requests by automation outside the \
+             SRS; run the real ESSAI from your product's screens"
+        );
     };
-    let mut steps = Vec::new();
-    for case in cases {
-        let Some(case_steps) = essai::steps(case) else {
+    for url in [enrolment, api] {
+        let host = http_host(url);
+        if host == "revenuquebec.ca" || host.ends_with(".revenuquebec.ca") {
             bail!(
-                "test case {case:03} is not a certificate case websrm runs (001 and 500; see docs/PROTOCOL.md)"
+                "{url} is Revenu Québec's: websrm srs essai rehearses against a local authority \
+                 only, since Revenu Québec forbids sending ESSAI requests by automation outside \
+                 the SRS"
             );
-        };
-        steps.extend(
-            case_steps
-                .into_iter()
-                .filter(|s| args.steps.is_empty() || args.steps.contains(&s.test_case)),
+        }
+    }
+    let wanted = |s: &essai::Step| {
+        (args.cases.is_empty() || args.cases.contains(&s.test_case.case()))
+            && (args.steps.is_empty() || args.steps.contains(&s.test_case))
+    };
+    let sectors = if args.sectors.is_empty() {
+        vec![Sector::Restaurant]
+    } else {
+        args.sectors.clone()
+    };
+    let steps: Vec<essai::Step> = essai::steps(args.mode, &sectors)
+        .into_iter()
+        .filter(wanted)
+        .collect();
+    if steps.is_empty() {
+        bail!(
+            "no step to run: the certificate and user blocks of a {} product in {} have cases {}",
+            args.mode,
+            sectors
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" and "),
+            case_list(args.mode, &sectors)
         );
     }
-    if steps.is_empty() {
-        bail!("no step to run");
-    }
-    let data = TestData::restaurant()?.with_codes(
+    let data = TestData::of_sector(sectors[0])?.with_codes(
         args.first_operator_code
             .as_deref()
             .map(str::parse)
@@ -75,21 +105,15 @@ pub(crate) fn run(srs_args: &crate::srs::Args, args: &Args) -> Result<()> {
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
     let folder = args.dir.join(format!("run-{stamp}"));
     std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
-    let mut devices: HashMap<(Device, &'static str), Srs> = HashMap::new();
+    let mut devices: HashMap<(&'static str, &'static str), Srs> = HashMap::new();
     for step in &steps {
-        if devices.contains_key(&(step.device, step.installation)) {
+        if devices.contains_key(&(step.store, step.installation)) {
             continue;
         }
-        let file = match step.device {
-            Device::One => "device-1.db",
-            Device::Two => "device-2.db",
-            Device::Three => "device-3.db",
-            _ => "server.db",
-        };
         let config = srs_args
-            .config(folder.join(file))?
+            .config(folder.join(format!("{}.db", step.store)))?
             .with_installation(step.installation);
-        devices.insert((step.device, step.installation), Srs::open(config)?);
+        devices.insert((step.store, step.installation), Srs::open(config)?);
     }
 
     eprintln!(
@@ -100,10 +124,10 @@ pub(crate) fn run(srs_args: &crate::srs::Args, args: &Args) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(essai::run(&steps, &data, |device, installation| {
+    let report = runtime.block_on(essai::run(&steps, &data, |store, installation| {
         devices
-            .get(&(device, installation))
-            .ok_or_else(|| websrm::Error::NotFound(device.name().to_owned()))
+            .get(&(store, installation))
+            .ok_or_else(|| websrm::Error::NotFound(store.to_owned()))
     }));
 
     if srs_args.json() {
@@ -120,12 +144,33 @@ pub(crate) fn run(srs_args: &crate::srs::Args, args: &Args) -> Result<()> {
     }
     if let (Some(failed), Some(redo)) = (report.failure(), report.redo_from()) {
         bail!(
-            "step {} failed; redo test case {:03} from step {redo}",
+            "step {} failed; its block starts over from step {redo}",
             failed.step.test_case,
-            redo.case()
         );
     }
     Ok(())
+}
+
+fn case_list(mode: ProductMode, sectors: &[Sector]) -> String {
+    let mut cases: Vec<String> = essai::steps(mode, sectors)
+        .iter()
+        .map(|s| format!("{:03}", s.test_case.case()))
+        .collect();
+    cases.dedup();
+    cases.join(", ")
+}
+
+/// The host of `url`, in lower case, without port or brackets.
+fn http_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
 }
 
 fn step_line(s: &essai::StepReport) -> String {
@@ -197,6 +242,7 @@ fn report_json(report: &Report) -> serde_json::Value {
                 "case": format!("{:03}", s.step.test_case.case()),
                 "step": s.step.test_case.to_string(),
                 "device": s.step.device.name(),
+                "store": s.step.store,
                 "installation": s.step.installation,
                 "request": s.step.action.request(),
                 "nickname": s.step.nickname,

@@ -9,6 +9,7 @@ mod check;
 mod config;
 mod demo;
 mod essai;
+mod examiner;
 mod explain;
 mod product;
 mod reads;

@@ -161,8 +161,9 @@ enum Command {
         #[arg(long, default_value = "100")]
         limit: usize,
     },
-    /// Rehearse certification: run the certificate test cases in their required order against
-    /// the ESSAI environment (or a local authority started with `--env ESSAI`).
+    /// Rehearse certification against a local authority started with `--env ESSAI`: the
+    /// certificate and user blocks of the product's run, in their order, for the product's
+    /// modes and sectors.
     Essai(crate::essai::Args),
     /// Terminals attached to this device (order-taking handhelds).
     #[command(subcommand)]
@@ -221,6 +222,11 @@ impl Args {
     /// Whether to print JSON.
     pub(crate) fn json(&self) -> bool {
         self.json
+    }
+
+    /// The enrolment and API URLs of the local authority given, if any.
+    pub(crate) fn local_authority(&self) -> Option<(&str, &str)> {
+        Some((self.authority.as_deref()?, self.api.as_deref()?))
     }
 }
 

@@ -807,14 +807,21 @@ fn the_authorization_code_from_standard_input_and_a_store_that_does_not_exist() 
 }
 
 #[test]
-fn essai_runs_every_certificate_case_in_order_and_names_a_step_out_of_order() {
+fn essai_runs_the_certificate_block_of_each_product_in_its_order() {
     let dir = tempfile::tempdir().unwrap();
     let authority_dir = dir.path().join("authority");
     let authority = Authority::start_in(&authority_dir, "ESSAI");
     let pos = pos(&authority, dir.path(), &authority_dir);
     let runs = dir.path().join("runs");
+    let runs = runs.to_str().unwrap();
+
+    // The seeded product runs both modes in both sectors: 500, then 001 (001.007 in server
+    // mode), then 501; then the users: 002, 570, 502.
     let out = pos
-        .command("ESSAI", &["essai", "--dir", runs.to_str().unwrap()])
+        .command(
+            "ESSAI",
+            &["essai", "--dir", runs, "--sector", "RBC", "--sector", "TRP"],
+        )
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -823,34 +830,87 @@ fn essai_runs_every_certificate_case_in_order_and_names_a_step_out_of_order() {
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for step in ["001.001", "001.004", "001.008", "500.001", "500.004"] {
-        assert!(text.contains(&format!("{step}  ")), "{step} in {text}");
-    }
-    assert!(text.contains("12 of 12 step(s) passed"), "{text}");
-    assert!(text.contains("casEssai 002.001"), "{text}");
+    let at = |step: &str| {
+        text.find(&format!("{step}  "))
+            .unwrap_or_else(|| panic!("{step} in {text}"))
+    };
+    assert!(at("500.001") < at("500.004") && at("500.004") < at("001.001"));
+    assert!(at("001.008") < at("501.001") && at("501.001") < at("501.008"));
+    assert!(
+        text[at("001.007")..].starts_with("001.007  device 1  AJO /enrolement SRV"),
+        "{text}"
+    );
+    assert!(text.contains("Certificat A avec serveur"), "{text}");
+    assert!(at("501.008") < at("002.001") && at("002.007") < at("570.001"));
+    assert!(at("570.001") < at("502.001") && at("502.001") < at("502.007"));
+    assert!(
+        text[at("002.002")..].starts_with("002.002  device 1  SUP /utilisateur"),
+        "{text}"
+    );
+    assert!(
+        text[at("570.001")..].starts_with("570.001  server    VAL /utilisateur SRV"),
+        "{text}"
+    );
+    assert!(text.contains("35 of 35 step(s) passed"), "{text}");
+    assert!(text.contains("casEssai 003.001"), "{text}");
 
-    // The JSON report, for the certification file.
-    let out = pos
-        .command(
-            "ESSAI",
-            &[
-                "--json",
-                "essai",
-                "--dir",
-                runs.to_str().unwrap(),
-                "--case",
-                "500",
-            ],
-        )
+    // The authority knows where the run stands.
+    let status = Command::new(WEBSRM)
+        .args([
+            "authority",
+            "--dir",
+            authority_dir.to_str().unwrap(),
+            "essai",
+            "status",
+        ])
+        .args(["--partner", "0000000000000001", "--srs", "0000000000000002"])
+        .args(["--version-id", "0000000000000003", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success());
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["passed"], 4);
-    assert_eq!(report["steps"][3]["step"], "500.004");
-    assert_eq!(report["steps"][3]["result"], "passed");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["expected"], "003.001");
+    assert_eq!(status["done"], 35);
+    assert_eq!(status["expected_step"]["block"], "transactions");
 
-    // A step out of order: the authority's 014E, the step named, and where to start again.
+    // Its evidence: every request and answer, in a new folder.
+    let evidence = dir.path().join("evidence");
+    let out = Command::new(WEBSRM)
+        .args([
+            "authority",
+            "--dir",
+            authority_dir.to_str().unwrap(),
+            "essai",
+            "evidence",
+        ])
+        .args(["--partner", "0000000000000001", "--srs", "0000000000000002"])
+        .args([
+            "--version-id",
+            "0000000000000003",
+            "--out",
+            evidence.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(evidence.join("run.json")).unwrap()).unwrap();
+    assert_eq!(index["exchanges"].as_array().unwrap().len(), 35);
+    let first: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(evidence.join("0001-500.001-passed.json")).unwrap())
+            .unwrap();
+    assert_eq!(first["request"]["headers"]["APPRLINIT"], "SRV");
+    assert_eq!(first["answer"]["retourCertif"]["casEssai"], "500.002");
+
+    // A step out of order: the authority's 014E, and the block starts over at its first step.
     let out = pos
         .command(
             "ESSAI",
@@ -858,22 +918,117 @@ fn essai_runs_every_certificate_case_in_order_and_names_a_step_out_of_order() {
                 "--json",
                 "essai",
                 "--dir",
-                runs.to_str().unwrap(),
+                runs,
                 "--steps",
-                "001.001,001.003",
+                "500.001,500.003",
             ],
         )
         .output()
         .unwrap();
     assert!(!out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["failed_step"], "001.003");
-    assert_eq!(report["redo_from"], "001.001");
+    assert_eq!(report["failed_step"], "500.003");
+    assert_eq!(report["redo_from"], "500.001");
     assert_eq!(report["steps"][1]["errors"][0]["id"], "JW00B999014E");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("step 001.003 failed; redo test case 001 from step 001.001"),
+        stderr.contains("step 500.003 failed; its block starts over from step 500.001"),
         "{stderr}"
+    );
+
+    // A server-mode transportation product: 500 and 501 without the restaurants' step 008,
+    // with the transportation codes.
+    let admin = |args: &[&str]| {
+        let out = Command::new(WEBSRM)
+            .args(["authority", "--dir", authority_dir.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    admin(&[
+        "product",
+        "add",
+        "--partner",
+        "0000000000000001",
+        "--srs",
+        "0000000000000002",
+        "--version-id",
+        "0000000000000031",
+        "--code",
+        "FOB201999999",
+        "--version",
+        "3.1.0",
+        "--parent",
+        "1.0.0",
+        "--mode",
+        "server",
+        "--sector",
+        "TRP",
+    ]);
+    let product = dir.path().join("product.txt");
+    std::fs::write(
+        &product,
+        "0000000000000001\n0000000000000002\n0000000000000031\nFOB201999999\n3.1.0\n1.0.0\n",
+    )
+    .unwrap();
+    let out = pos
+        .command(
+            "ESSAI",
+            &[
+                "--product",
+                product.to_str().unwrap(),
+                "--json",
+                "essai",
+                "--dir",
+                runs,
+                "--mode",
+                "server",
+                "--sector",
+                "TRP",
+            ],
+        )
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(out.status.success(), "{report}");
+    let steps: Vec<&str> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    // 500 (4), 501 without 008 (7), 570 (1), 502 (7).
+    assert_eq!(steps.len(), 19, "{steps:?}");
+    assert!(steps.iter().all(|s| {
+        ["500.", "501.", "570.", "502."]
+            .iter()
+            .any(|c| s.starts_with(c))
+    }));
+    assert!(steps.contains(&"502.005") && !steps.contains(&"501.008"));
+    assert_eq!(report["steps"][18]["casEssai"], "503.001");
+
+    // Never against Revenu Québec.
+    let out = Command::new(WEBSRM)
+        .args([
+            "srs",
+            "--env",
+            "ESSAI",
+            "--store",
+            dir.path().join("x.db").to_str().unwrap(),
+        ])
+        .args(["essai", "--dir", runs])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("local authority only"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

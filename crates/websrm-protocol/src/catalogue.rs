@@ -472,6 +472,10 @@ catalogue! {
         "CASESSAI is not the step expected next in ESSAI",
         "Le cas d'essai {0} n'est pas celui attendu (les étapes se suivent dans l'ordre).",
         "The test case {0} is not the one expected (steps come in order).";
+    StepValueDiffers = 435, Some(93),
+        "DEV and ESSAI: a header or JSON value differs from what the test case's step prescribes",
+        "La valeur reçue pour {0} diffère de celle du cas d'essai (reçu ≠ attendu : {1}).",
+        "The value received for {0} differs from the test case's (received ≠ expected: {1}).";
     ServerVersionNotCertified = 520, Some(94),
         "a server's request does not name a certified SRS version",
         "Les en-têtes de version ne désignent pas une version certifiée du SEV.",

@@ -63,12 +63,7 @@ impl Endpoints {
     /// `transaction`), as on WEB-SRM's hosts.
     pub fn new(enrolment: impl Into<String>, certificates: impl Into<String>) -> Self {
         let certificates = certificates.into();
-        let transactions = match certificates.rsplit_once('/') {
-            Some((base, _)) if base.contains("://") && !base.ends_with('/') => {
-                format!("{base}/transaction")
-            }
-            _ => format!("{}/transaction", certificates.trim_end_matches('/')),
-        };
+        let transactions = beside(&certificates, "transaction");
         Self {
             enrolment: enrolment.into(),
             certificates,
@@ -80,6 +75,16 @@ impl Endpoints {
     pub fn with_transactions(mut self, url: impl Into<String>) -> Self {
         self.transactions = url.into();
         self
+    }
+}
+
+/// The URL of `service` beside `url` (its last segment replaced), as on WEB-SRM's hosts.
+fn beside(url: &str, service: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((base, _)) if base.contains("://") && !base.ends_with('/') => {
+            format!("{base}/{service}")
+        }
+        _ => format!("{}/{service}", url.trim_end_matches('/')),
     }
 }
 
@@ -113,8 +118,14 @@ pub enum ClientError {
         reason: String,
     },
     /// The authority refused the request.
-    #[error("the authority refused the request: {}", .0.iter().map(|e| format!("{} (codRetour {}) {}", e.id, e.return_code.map(|c| c.to_string()).unwrap_or_default(), e.message)).collect::<Vec<_>>().join("; "))]
-    Refused(Vec<AuthorityError>),
+    #[error("the authority refused the request: {}", .errors.iter().map(|e| format!("{} (codRetour {}) {}", e.id, e.return_code.map(|c| c.to_string()).unwrap_or_default(), e.message)).collect::<Vec<_>>().join("; "))]
+    Refused {
+        /// The errors, in the authority's order.
+        errors: Vec<AuthorityError>,
+        /// `casEssai` of the refusal, in a certification run: the step the run expects now
+        /// (after a failed step, the first step of its block).
+        next_test_case: Option<websrm_domain::TestCase>,
+    },
     /// The client is misconfigured (a URL it cannot use, a TLS setting).
     #[error("client configuration: {reason}")]
     Configuration {
@@ -205,8 +216,16 @@ impl CertificateClient {
             serde_json::from_slice(&response).map_err(|e| ClientError::Communication {
                 reason: format!("HTTP {status}, the answer is not the protocol's JSON: {e}"),
             })?;
+        let next_test_case = parsed
+            .retour_certif
+            .cas_essai
+            .as_deref()
+            .and_then(|c| c.parse().ok());
         CertificateAnswer::try_from(&parsed.retour_certif).map_err(|e| match e {
-            AnswerError::Refused(errors) => ClientError::Refused(errors),
+            AnswerError::Refused(errors) => ClientError::Refused {
+                errors,
+                next_test_case,
+            },
             AnswerError::Malformed(reason) => ClientError::Communication { reason },
         })
     }
@@ -233,6 +252,50 @@ impl CertificateClient {
                 reason: format!("HTTP {status}, the answer is not the protocol's JSON: {e}"),
             })?;
         Ok(parsed.retour_trans)
+    }
+
+    /// Sends a `/utilisateur` request (beside the certificates URL) presenting `identity`: an
+    /// SRS declares or removes a user account, a remote server has tax numbers validated. A
+    /// refusal is [`ClientError::Refused`], with the step a certification run expects next.
+    pub async fn users(
+        &self,
+        headers: &CertificateHeaders,
+        request: &crate::user::UserRequest,
+        identity: ClientIdentity<'_>,
+    ) -> Result<crate::user::RetourUtil, ClientError> {
+        let tls = self.tls_config(Some(identity))?;
+        let mut pairs: Vec<(&str, String)> = vec![("CONTENT-TYPE", "application/json".into())];
+        pairs.extend(headers.to_pairs());
+        let url = beside(&self.endpoints.certificates, "utilisateur");
+        let body =
+            serde_json::to_vec(&request.to_body()).map_err(|e| ClientError::Configuration {
+                reason: e.to_string(),
+            })?;
+        let (status, response) = self.request("POST", &url, tls, &pairs, &body).await?;
+        let parsed: crate::user::UserResponseBody =
+            serde_json::from_slice(&response).map_err(|e| ClientError::Communication {
+                reason: format!("HTTP {status}, the answer is not the protocol's JSON: {e}"),
+            })?;
+        let retour = parsed.retour_util;
+        match &retour.list_err {
+            Some(list) if !list.is_empty() => {
+                let errors = list
+                    .iter()
+                    .map(AuthorityError::try_from)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| ClientError::Communication {
+                        reason: format!("HTTP {status}, an error the protocol does not allow: {e}"),
+                    })?;
+                Err(ClientError::Refused {
+                    errors,
+                    next_test_case: retour.cas_essai.as_deref().and_then(|c| c.parse().ok()),
+                })
+            }
+            _ if retour.no_tax.is_none() => Err(ClientError::Communication {
+                reason: format!("HTTP {status}, an answer without noTax or listErr"),
+            }),
+            _ => Ok(retour),
+        }
     }
 
     /// Fetches `url` (e.g. the authority's CRL) with server-authenticated TLS; returns the body

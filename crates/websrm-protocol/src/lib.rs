@@ -31,6 +31,7 @@ pub mod catalogue;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod document;
+pub mod essai;
 pub mod explain;
 pub mod headers;
 pub mod transaction;

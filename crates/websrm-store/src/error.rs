@@ -216,6 +216,10 @@ pub enum Error {
     /// folder's key.
     #[error("the audit log is keyed: open it with the authority's folder, which holds its key")]
     AuditKeyRequired,
+    /// A product's certification run moved (another authority process answered a request of
+    /// it) between the moment it was read and the moment this request's outcome was recorded.
+    #[error("the certification run moved while this request was examined; send it again")]
+    EssaiMoved,
     /// The audit log's hash chain is broken at this entry.
     #[error("the audit log was altered: the hash chain breaks at entry {seq}")]
     AuditChainBroken {

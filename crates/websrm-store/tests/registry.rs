@@ -1389,3 +1389,91 @@ fn user_accounts_and_documents_are_recorded_once() {
         ["John Smith", "Michel Untel"]
     );
 }
+
+/// A certification run: started, moved by compare-and-set (a run moved by someone else is not
+/// moved twice), started over, and every exchange kept with its run.
+#[test]
+fn essai_runs_move_once_and_keep_their_exchanges() {
+    use websrm_domain::TestCase;
+    use websrm_store::registry::{EssaiExchange, EssaiMove, ProductKey};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let reg = open_registry(&path).unwrap();
+    let key = ProductKey::new(
+        "0000000000000001".parse().unwrap(),
+        "0000000000000002".parse().unwrap(),
+        "0000000000000003".parse().unwrap(),
+    );
+    let tc = |s: &str| s.parse::<TestCase>().unwrap();
+    let at = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    let exchange = |step: &str, verdict: &str, next: &str| {
+        EssaiExchange::new(
+            at,
+            tc(step),
+            "enrolement",
+            verdict,
+            tc(next),
+            "{}",
+            201,
+            "{}",
+        )
+    };
+    assert!(reg.essai_session(&key).unwrap().is_none());
+    let run = reg
+        .record_essai(
+            &key,
+            EssaiMove::Start,
+            exchange("500.001", "passed", "500.002"),
+        )
+        .unwrap();
+    assert_eq!((run.run, run.expected), (1, tc("500.002")));
+    let from = EssaiMove::From {
+        run: 1,
+        expected: tc("500.002"),
+    };
+    let run = reg
+        .record_essai(&key, from, exchange("500.002", "passed", "500.003"))
+        .unwrap();
+    assert_eq!(run.expected, tc("500.003"));
+    // The same move again: the run has moved on, nothing changes and nothing is kept.
+    assert!(matches!(
+        reg.record_essai(&key, from, exchange("500.002", "passed", "500.003")),
+        Err(Error::EssaiMoved)
+    ));
+    let run = reg
+        .record_essai(
+            &key,
+            EssaiMove::Stay { run: 1 },
+            exchange("500.004", "out-of-order", "500.003"),
+        )
+        .unwrap();
+    assert_eq!(run.expected, tc("500.003"));
+    // Started over: run 2; run 1's exchanges stay.
+    let run = reg
+        .record_essai(
+            &key,
+            EssaiMove::Start,
+            exchange("500.001", "passed", "500.002"),
+        )
+        .unwrap();
+    assert_eq!((run.run, run.expected), (2, tc("500.002")));
+    drop(reg);
+    let reg = open_registry(&path).unwrap();
+    let first: Vec<String> = reg
+        .essai_exchanges(&key, Some(1))
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {} {}", e.test_case, e.verdict, e.next))
+        .collect();
+    assert_eq!(
+        first,
+        [
+            "500.001 passed 500.002",
+            "500.002 passed 500.003",
+            "500.004 out-of-order 500.003"
+        ]
+    );
+    assert_eq!(reg.essai_exchanges(&key, None).unwrap().len(), 1);
+    assert_eq!(reg.essai_sessions().unwrap().len(), 1);
+    assert_eq!(reg.essai_session(&key).unwrap().unwrap().run, 2);
+}

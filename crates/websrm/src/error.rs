@@ -42,8 +42,11 @@ pub enum Error {
         /// The identifier offered.
         offered: DeviceId,
     },
-    /// The operation replaces or deletes a certificate and the user has not confirmed it.
-    #[error("replacing or deleting a certificate must be confirmed by the user")]
+    /// The operation replaces or deletes a certificate, or removes a user, and the user has not
+    /// confirmed it.
+    #[error(
+        "replacing or deleting a certificate, or removing a user, must be confirmed by the user"
+    )]
     NotConfirmed,
     /// No certificate of this device has this nickname.
     #[error("no certificate named {0} on this device")]

@@ -1,26 +1,27 @@
-//! Certification rehearsal: the certificate test cases of Revenu Québec's published test-case
-//! document, run in their required order through the facade, stepping `CASESSAI` as the
-//! authority's `casEssai` directs.
+//! Certification rehearsal: the certificate and user blocks of a product's run (Revenu
+//! Québec's test-case document, SW-77 §3.2 and §3.3), run through the facade in the order the
+//! run requires, stepping `CASESSAI` as the authority's `casEssai` directs.
 //!
-//! Case `001` is the SRS's (eight steps over three devices: enrolment with a new device
-//! identifier, replacement, deletion, enrolment again with the known identifier, a second
-//! device, a second operator on the first device, a back-office SRS on the first device, a
-//! third device); case `500` is the server administrator's (enrolment, replacement, deletion,
-//! enrolment again). `docs/PROTOCOL.md` lists the steps and the choices made where the
-//! published document is unclear.
+//! The run is chosen from the product's modes and sector ([`websrm_protocol::essai::plan`]):
+//! a product with the server mode starts with case 500 (the server's certificate); the SRS
+//! mode's case 001 comes before the server mode's 501; step 008 (a third device) is the
+//! restaurants' only. `docs/PROTOCOL.md` lists the steps and the choices made where the
+//! published document is unclear or contradicts itself.
 //!
 //! Each device is an [`Srs`] of its own (its own store, its own device identifier), as on the
-//! real devices; [`run`] asks the caller to open them.
+//! real devices; [`run`] asks the caller to open them by [`Step::store`] and
+//! [`Step::installation`].
 
 use websrm_domain::{
-    AuthorizationCode, FileNumber, IdentificationNumber, Nickname, QstNumber, Sector, TestCase,
-    UtcOffset,
+    AuthorizationCode, FileNumber, IdentificationNumber, Nickname, ProductMode, QstNumber, Sector,
+    TestCase, UtcOffset,
 };
+use websrm_protocol::essai::{self as cases, CertificateAction, Expect};
 
-use crate::{AuthorityError, Confirmation, DeviceIdAnswer, Error, OperatorEnrolment, Srs};
-
-/// The certificate test cases this module runs.
-pub const CASES: [u16; 2] = [1, 500];
+use crate::{
+    AuthorityError, Confirmation, DeviceIdAnswer, Error, OperatorEnrolment, SERVER_INSTALLATION,
+    Srs,
+};
 
 /// A device of the test cases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -64,9 +65,18 @@ pub enum Holder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Action {
-    /// `AJO` on the enrolment URL; with `new_device`, the device has no identifier yet and
-    /// sends `0000-0000-0000`.
+    /// `AJO` on the enrolment URL for the holder's SRS; with `new_device`, the device has no
+    /// identifier yet and sends `0000-0000-0000`.
     Enrol {
+        /// Whether the device asks for its identifier.
+        new_device: bool,
+    },
+    /// `AJO` from the remote server (`APPRLINIT` `SRV`, no device identifier), with the server
+    /// administrator's subject.
+    EnrolServer,
+    /// `AJO` from the device in the server mode: the server administrator's subject with the
+    /// device's identifier (case 501).
+    EnrolInServerMode {
         /// Whether the device asks for its identifier.
         new_device: bool,
     },
@@ -74,15 +84,25 @@ pub enum Action {
     Replace,
     /// `SUP` on the certificates URL.
     Delete,
+    /// `utilisateur` `AJO`: declare the user [`Step::nickname`].
+    AddUser,
+    /// `utilisateur` `SUP`: remove the user [`Step::nickname`].
+    RemoveUser,
+    /// `utilisateur` `VAL` from the remote server: the first operator's tax numbers.
+    ValidateTaxNumbers,
 }
 
 impl Action {
     /// The request, as a report shows it.
     pub fn request(self) -> &'static str {
         match self {
-            Self::Enrol { .. } => "AJO /enrolement",
+            Self::Enrol { .. } | Self::EnrolInServerMode { .. } => "AJO /enrolement",
+            Self::EnrolServer => "AJO /enrolement SRV",
             Self::Replace => "REM /certificats",
             Self::Delete => "SUP /certificats",
+            Self::AddUser => "AJO /utilisateur",
+            Self::RemoveUser => "SUP /utilisateur",
+            Self::ValidateTaxNumbers => "VAL /utilisateur SRV",
         }
     }
 }
@@ -95,155 +115,209 @@ pub struct Step {
     pub test_case: TestCase,
     /// On which device.
     pub device: Device,
-    /// The SRS installation on the device (`main`, or `back-office`).
+    /// Which store: one per device, and in the server mode one per device of the server's
+    /// (`device-1`, `server-mode-device-1`, `server`…).
+    pub store: &'static str,
+    /// The SRS installation in that store (`main`, the server's, or `second-operator`).
     pub installation: &'static str,
+    /// The block: `certificates` or `users`.
+    pub block: &'static str,
     /// For whom.
     pub holder: Holder,
-    /// The certificate's nickname.
-    pub nickname: &'static str,
+    /// The certificate's nickname, or the user's name.
+    pub nickname: String,
     /// The request.
     pub action: Action,
     /// What the step does, as the test-case document says it.
     pub description: &'static str,
 }
 
-/// The steps of test case `case` in their required order, or `None` for a case this module
-/// does not run.
-pub fn steps(case: u16) -> Option<Vec<Step>> {
-    let step = |n: u16,
-                device: Device,
-                installation: &'static str,
-                holder: Holder,
-                nickname: &'static str,
-                action: Action,
-                description: &'static str| Step {
-        test_case: TestCase::new(case, n).unwrap_or(TestCase::PRODUCTION),
+/// The steps of the certificate and user blocks of the run of a product registered with `mode`
+/// in `sectors`, in the run's order (500, 001, 501, then 002, 570, 502, as the modes and the
+/// sector have them).
+pub fn steps(mode: ProductMode, sectors: &[Sector]) -> Vec<Step> {
+    cases::plan(mode, sectors)
+        .steps()
+        .iter()
+        .filter_map(|s| step_of(*s))
+        .collect()
+}
+
+fn step_of(s: cases::Step) -> Option<Step> {
+    match s.expect() {
+        Expect::Certificate {
+            action,
+            holder,
+            key,
+            server,
+        } => certificate_step(s, action, holder, key, server),
+        Expect::User {
+            modification,
+            name,
+            holder,
+            server,
+        } => user_step(s, modification, name, holder, server),
+        _ => None,
+    }
+}
+
+fn user_step(
+    s: cases::Step,
+    modification: &str,
+    name: Option<&'static str>,
+    holder: cases::Holder,
+    server: bool,
+) -> Option<Step> {
+    let server_mode = s.server_mode();
+    let (device, store) = match (s.case(), s.number()) {
+        (570, _) => (Device::Server, "server"),
+        (_, 5) if server_mode => (Device::Two, "server-mode-device-2"),
+        (_, 5) => (Device::Two, "device-2"),
+        _ if server_mode => (Device::One, "server-mode-device-1"),
+        _ => (Device::One, "device-1"),
+    };
+    let holder = match holder {
+        cases::Holder::SecondOperator => Holder::SecondOperator,
+        _ => Holder::FirstOperator,
+    };
+    let installation = match holder {
+        _ if server => SERVER_INSTALLATION,
+        Holder::SecondOperator if server_mode => "second-operator",
+        _ => "main",
+    };
+    let action = match modification {
+        "AJO" => Action::AddUser,
+        "SUP" => Action::RemoveUser,
+        _ => Action::ValidateTaxNumbers,
+    };
+    Some(Step {
+        test_case: s.test_case(),
         device,
+        store,
         installation,
+        block: "users",
+        holder,
+        nickname: name.unwrap_or("-").to_owned(),
+        action,
+        description: s.english().1,
+    })
+}
+
+fn certificate_step(
+    s: cases::Step,
+    action: CertificateAction,
+    holder: cases::Holder,
+    key: &str,
+    server: bool,
+) -> Option<Step> {
+    let server_mode = s.server_mode();
+    let holder = match holder {
+        cases::Holder::FirstOperator => Holder::FirstOperator,
+        cases::Holder::SecondOperator => Holder::SecondOperator,
+        _ => Holder::ServerAdministrator,
+    };
+    let device = match (holder, s.number()) {
+        (Holder::ServerAdministrator, _) => Device::Server,
+        (_, 5) => Device::Two,
+        (_, 8) => Device::Three,
+        _ => Device::One,
+    };
+    let store = match (device, server_mode) {
+        (Device::Server, _) => "server",
+        (Device::One, false) => "device-1",
+        (Device::Two, false) => "device-2",
+        (Device::Three, false) => "device-3",
+        (Device::One, true) => "server-mode-device-1",
+        (Device::Two, true) => "server-mode-device-2",
+        (Device::Three, true) => "server-mode-device-3",
+    };
+    let action = match action {
+        CertificateAction::Replace => Action::Replace,
+        CertificateAction::Delete => Action::Delete,
+        CertificateAction::Enrol { .. } if server || holder == Holder::ServerAdministrator => {
+            Action::EnrolServer
+        }
+        CertificateAction::Enrol { new_device } if server_mode => {
+            Action::EnrolInServerMode { new_device }
+        }
+        CertificateAction::Enrol { new_device } => Action::Enrol { new_device },
+        _ => return None,
+    };
+    // In the server mode every certificate has the server administrator's number: the second
+    // operator's is kept apart from the first's on the same device.
+    let installation = match (action, holder) {
+        (Action::EnrolServer, _) => SERVER_INSTALLATION,
+        _ if holder == Holder::ServerAdministrator => SERVER_INSTALLATION,
+        (_, Holder::SecondOperator) if server_mode => "second-operator",
+        _ => "main",
+    };
+    let nickname = if server_mode && holder != Holder::ServerAdministrator {
+        format!("{key} avec serveur")
+    } else {
+        key.to_owned()
+    };
+    Some(Step {
+        test_case: s.test_case(),
+        device,
+        store,
+        installation,
+        block: "certificates",
         holder,
         nickname,
         action,
-        description,
-    };
-    use Action::{Delete, Enrol, Replace};
-    use Device::{One, Server, Three, Two};
-    use Holder::{FirstOperator, SecondOperator, ServerAdministrator};
-    let fresh = Enrol { new_device: true };
-    let known = Enrol { new_device: false };
-    Some(match case {
-        1 => vec![
-            step(
-                1,
-                One,
-                "main",
-                FirstOperator,
-                "Certificat A",
-                fresh,
-                "add a first certificate on device 1",
+        description: s.english().1,
+    })
+}
+
+/// A step of a certification run as the tester needs it in the point of sale: what to do and
+/// with which data, in French and English, and the document to keep as evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Assignment {
+    /// `CASESSAI`.
+    pub test_case: TestCase,
+    /// The block, in English (`certificates`, `users`, `transactions`, `documents`; `end` at
+    /// `999.999`).
+    pub block: &'static str,
+    /// Whether the step runs in the server mode (cases 5xx and 6xx).
+    pub server_mode: bool,
+    /// The case's title and what to do, in English.
+    pub english: (&'static str, &'static str),
+    /// The same in French.
+    pub french: (&'static str, &'static str),
+    /// The file to save the document the step produces as (`011.201.pdf`), when the step asks
+    /// for it.
+    pub keep_document: Option<String>,
+}
+
+/// The step `test_case` names, described; `None` for `000.000` and steps no case has.
+pub fn assignment(test_case: TestCase) -> Option<Assignment> {
+    if test_case == cases::FINISHED {
+        return Some(Assignment {
+            test_case,
+            block: "end",
+            server_mode: false,
+            english: (
+                "End of the run",
+                "Request the certification in \"Mon dossier pour les partenaires – Facturation \
+                 obligatoire\", with the documents kept.",
             ),
-            step(
-                2,
-                One,
-                "main",
-                FirstOperator,
-                "Certificat A",
-                Replace,
-                "replace it",
+            french: (
+                "Fin de l'essai",
+                "Demander la certification dans « Mon dossier pour les partenaires – Facturation \
+                 obligatoire », avec les documents conservés.",
             ),
-            step(
-                3,
-                One,
-                "main",
-                FirstOperator,
-                "Certificat A",
-                Delete,
-                "delete it",
-            ),
-            step(
-                4,
-                One,
-                "main",
-                FirstOperator,
-                "Certificat A",
-                known,
-                "add a new certificate on device 1, with its identifier",
-            ),
-            step(
-                5,
-                Two,
-                "main",
-                FirstOperator,
-                "Certificat B",
-                fresh,
-                "add a first certificate on device 2",
-            ),
-            step(
-                6,
-                One,
-                "main",
-                SecondOperator,
-                "Certificat C",
-                known,
-                "add a certificate for another operator on device 1",
-            ),
-            step(
-                7,
-                One,
-                "back-office",
-                FirstOperator,
-                "Certificat D",
-                known,
-                "add the certificate of a back-office SRS on device 1",
-            ),
-            step(
-                8,
-                Three,
-                "main",
-                FirstOperator,
-                "Certificat E",
-                fresh,
-                "add a first certificate on device 3",
-            ),
-        ],
-        500 => vec![
-            step(
-                1,
-                Server,
-                crate::SERVER_INSTALLATION,
-                ServerAdministrator,
-                "Certificat du serveur",
-                fresh,
-                "add the server's certificate",
-            ),
-            step(
-                2,
-                Server,
-                crate::SERVER_INSTALLATION,
-                ServerAdministrator,
-                "Certificat du serveur",
-                Replace,
-                "replace it",
-            ),
-            step(
-                3,
-                Server,
-                crate::SERVER_INSTALLATION,
-                ServerAdministrator,
-                "Certificat du serveur",
-                Delete,
-                "delete it",
-            ),
-            step(
-                4,
-                Server,
-                crate::SERVER_INSTALLATION,
-                ServerAdministrator,
-                "Certificat du serveur",
-                known,
-                "add a new certificate for the server",
-            ),
-        ],
-        _ => return None,
+            keep_document: None,
+        });
+    }
+    let step = cases::step_of(test_case)?;
+    Some(Assignment {
+        test_case,
+        block: step.block().name().0,
+        server_mode: step.server_mode(),
+        english: step.english(),
+        french: step.french(),
+        keep_document: step.keeps_evidence().then(|| format!("{test_case}.pdf")),
     })
 }
 
@@ -324,6 +398,29 @@ impl TestData {
         })
     }
 
+    /// The published test data of the transportation sector (`TRP-58T8-W8W8`, file `TR0001`,
+    /// the server's `FOB-A8T8-W8W8`; the second operator's code is a local websrm authority's
+    /// test data).
+    pub fn transport() -> Result<Self, Error> {
+        let mut data = Self::restaurant()?;
+        data.first.authorization_code = "58T8-W8W8".parse()?;
+        data.first.sector = Sector::Transport;
+        data.first.file_number = "TR0001".parse()?;
+        data.second.authorization_code = "X7V7-K8W9".parse()?;
+        data.second.sector = Sector::Transport;
+        data.second.file_number = "TR0001".parse()?;
+        data.server_code = "A8T8-W8W8".parse()?;
+        Ok(data)
+    }
+
+    /// The published test data of `sector` (restaurants unless transportation).
+    pub fn of_sector(sector: Sector) -> Result<Self, Error> {
+        match sector {
+            Sector::Transport => Self::transport(),
+            _ => Self::restaurant(),
+        }
+    }
+
     /// The same data with another authorization code for the first operator, the second
     /// operator, or the server administrator.
     pub fn with_codes(
@@ -386,6 +483,9 @@ impl StepReport {
 pub struct Report {
     /// The steps tried.
     pub steps: Vec<StepReport>,
+    /// Where the failed step's block starts over: the first step of its block among the steps
+    /// run.
+    pub block_start: Option<TestCase>,
 }
 
 impl Report {
@@ -394,25 +494,25 @@ impl Report {
         self.steps.iter().find(|s| !s.passed())
     }
 
-    /// The step to redo after a failure: a case starts again at its first step.
+    /// The step to redo after a failure: the authority sends a failed run back to the first
+    /// step of its block.
     pub fn redo_from(&self) -> Option<TestCase> {
-        self.failure()
-            .and_then(|f| TestCase::new(f.step.test_case.case(), 1))
+        self.failure().and(self.block_start)
     }
 }
 
-/// Runs `steps` in order, each on the device [`Srs`] that `device` returns, and stops at the
-/// first step that fails. Before each step the device is set to send that step's `CASESSAI`;
-/// after it, when the next step to run is the next one of the same case, the `casEssai` of the
-/// answer must name it, or the run stops there.
+/// Runs `steps` in order, each on the [`Srs`] that `device` returns for its store and
+/// installation, and stops at the first step that fails. Before each step the device is set to
+/// send that step's `CASESSAI`; after it, when the next step to run is the next one of the same
+/// case, the `casEssai` of the answer must name it, or the run stops there.
 pub async fn run<'a>(
     steps: &[Step],
     data: &TestData,
-    mut device: impl FnMut(Device, &'static str) -> Result<&'a Srs, Error>,
+    mut device: impl FnMut(&'static str, &'static str) -> Result<&'a Srs, Error>,
 ) -> Report {
     let mut report = Report::default();
     for (i, step) in steps.iter().enumerate() {
-        let outcome = match device(step.device, step.installation) {
+        let outcome = match device(step.store, step.installation) {
             Ok(srs) => run_step(srs, step, data).await,
             Err(e) => Outcome::Failed {
                 errors: Vec::new(),
@@ -444,6 +544,10 @@ pub async fn run<'a>(
             outcome,
         });
         if !passed {
+            report.block_start = steps
+                .iter()
+                .find(|s| s.block == step.block)
+                .map(|s| s.test_case);
             break;
         }
     }
@@ -477,19 +581,36 @@ async fn run_step(srs: &Srs, step: &Step, data: &TestData) -> Outcome {
 }
 
 async fn request(srs: &Srs, step: &Step, data: &TestData) -> Result<(), Error> {
-    let nickname: Nickname = step.nickname.parse()?;
-    match (step.action, step.holder) {
-        (Action::Enrol { .. }, Holder::ServerAdministrator) => srs
+    // A certificate step names its certificate; a user step its user.
+    let nickname = || step.nickname.parse::<Nickname>();
+    let answer = |new_device: bool| -> Result<Option<DeviceIdAnswer>, Error> {
+        Ok(match srs.device_id()? {
+            None if new_device => Some(DeviceIdAnswer::RequestNew),
+            _ => None,
+        })
+    };
+    match step.action {
+        Action::EnrolServer => srs
             .enrol_server(
                 data.server_identification_number.clone(),
                 data.server_code.clone(),
-                nickname,
+                nickname()?,
                 data.utc_offset,
             )
             .await
             .map(drop),
-        (Action::Enrol { new_device }, holder) => {
-            let operator = match holder {
+        Action::EnrolInServerMode { new_device } => srs
+            .enrol_in_server_mode(
+                data.server_identification_number.clone(),
+                data.server_code.clone(),
+                nickname()?,
+                data.utc_offset,
+                answer(new_device)?,
+            )
+            .await
+            .map(drop),
+        Action::Enrol { new_device } => {
+            let operator = match step.holder {
                 Holder::SecondOperator => &data.second,
                 _ => &data.first,
             };
@@ -499,19 +620,58 @@ async fn request(srs: &Srs, step: &Step, data: &TestData) -> Result<(), Error> {
                 operator.sector,
                 operator.qst_number.clone(),
                 operator.file_number.clone(),
-                nickname,
+                nickname()?,
                 data.utc_offset,
             );
-            let answer = match srs.device_id()? {
-                None if new_device => Some(DeviceIdAnswer::RequestNew),
-                _ => None,
-            };
-            srs.enrol(&request, answer).await.map(drop)
+            srs.enrol(&request, answer(new_device)?).await.map(drop)
         }
-        (Action::Replace, _) => srs
-            .replace(nickname.as_str(), Confirmation::Confirmed)
+        Action::Replace => srs
+            .replace(nickname()?.as_str(), Confirmation::Confirmed)
             .await
             .map(drop),
-        (Action::Delete, _) => srs.delete(nickname.as_str(), Confirmation::Confirmed).await,
+        Action::Delete => {
+            srs.delete(nickname()?.as_str(), Confirmation::Confirmed)
+                .await
+        }
+        Action::AddUser | Action::RemoveUser | Action::ValidateTaxNumbers => {
+            user_request(srs, step, data).await
+        }
+    }
+}
+
+async fn user_request(srs: &Srs, step: &Step, data: &TestData) -> Result<(), Error> {
+    let (gst, qst) = match step.holder {
+        Holder::SecondOperator => cases::Holder::SecondOperator.tax_numbers(),
+        _ => cases::Holder::FirstOperator.tax_numbers(),
+    };
+    let (gst, qst) = (gst.parse()?, qst.parse()?);
+    // In the server mode every certificate of the device is the server administrator's.
+    let operator = if step.store.starts_with("server-mode") {
+        &data.server_identification_number
+    } else {
+        match step.holder {
+            Holder::SecondOperator => &data.second.identification_number,
+            _ => &data.first.identification_number,
+        }
+    };
+    let answer = match step.action {
+        Action::AddUser => srs.add_user(operator, &step.nickname, gst, qst).await?,
+        Action::RemoveUser => {
+            srs.remove_user(operator, &step.nickname, gst, qst, Confirmation::Confirmed)
+                .await?
+        }
+        _ => {
+            srs.validate_tax_numbers(&data.server_identification_number, gst, qst)
+                .await?
+        }
+    };
+    if answer.valid() {
+        Ok(())
+    } else {
+        Err(Error::BadAnswer(format!(
+            "the authority found the tax numbers invalid (GST {}, QST {})",
+            if answer.gst_valid { "VAL" } else { "INV" },
+            if answer.qst_valid { "VAL" } else { "INV" }
+        )))
     }
 }

@@ -64,7 +64,7 @@ pub use srs::{
     ANSWERS_KEPT, COMMUNICATION_PROBLEM, CertificatePem, CertificateView, Changes, Confirmation,
     Delivery, DeviceIdAnswer, IdempotencyKey, MAX_REQUEST_BYTES, OperatorEnrolment, Origin, Outbox,
     Outcome, RecoveryReport, RememberedAnswer, Resend, RevocationCheck, SERVER_INSTALLATION,
-    SignedTransaction, Srs, TransactionData, Transmission, request_digest,
+    SignedTransaction, Srs, TaxNumbersAnswer, TransactionData, Transmission, request_digest,
 };
 pub use websrm_crypto::{Preceding, Signature, TransactionSignatureInput};
 pub use websrm_domain as domain;

@@ -555,6 +555,26 @@ async fn the_agent_serves_what_the_facade_offers() {
 
     let (status, case) = call(&agent, "GET", "/v1/test-case", None, Some(token)).await;
     assert_eq!((status, case["test_case"].as_str()), (200, Some("000.000")));
+    assert!(case["step"].is_null(), "{case}");
+    // A step of a run comes with what the tester does there and the document to keep.
+    let (status, case) = call(
+        &agent,
+        "PUT",
+        "/v1/test-case",
+        Some(json!({"test_case": "011.201"})),
+        Some(token),
+    )
+    .await;
+    assert_eq!((status, case["test_case"].as_str()), (200, Some("011.201")));
+    assert_eq!(case["step"]["block"], "transactions", "{case}");
+    assert_eq!(case["step"]["keep_document"], "011.201.pdf", "{case}");
+    assert!(
+        case["step"]["fr"]["step"]
+            .as_str()
+            .unwrap()
+            .contains("pourboire"),
+        "{case}"
+    );
     let (status, case) = call(
         &agent,
         "PUT",
@@ -564,6 +584,7 @@ async fn the_agent_serves_what_the_facade_offers() {
     )
     .await;
     assert_eq!((status, case["test_case"].as_str()), (200, Some("001.001")));
+    assert_eq!(case["step"]["en"]["case"], "SRS certificates", "{case}");
     let (status, bad) = call(
         &agent,
         "PUT",
@@ -585,6 +606,90 @@ async fn the_agent_serves_what_the_facade_offers() {
         Some(token),
     )
     .await;
+
+    // User accounts: declared with the operator's numbers, removed only once confirmed;
+    // another operator's numbers are found invalid and nothing is declared.
+    let user = |name: &str, gst: &str, qst: &str, confirm: bool| {
+        json!({"identification_number": "5678912340", "name": name, "gst": gst, "qst": qst,
+            "confirm": confirm})
+    };
+    let michel = ("567891234RT0001", "5678912340TQ0001");
+    let (status, added) = call(
+        &agent,
+        "POST",
+        "/v1/users",
+        Some(user("Michel Untel", michel.0, michel.1, false)),
+        Some(token),
+    )
+    .await;
+    assert_eq!(status, 200, "{added}");
+    assert_eq!(
+        added,
+        json!({"gst_valid": true, "qst_valid": true, "valid": true})
+    );
+    let (status, other) = call(
+        &agent,
+        "POST",
+        "/v1/users",
+        Some(user(
+            "Joe Bleau",
+            "123456789RT0001",
+            "1234567890TQ0001",
+            false,
+        )),
+        Some(token),
+    )
+    .await;
+    assert_eq!(
+        (status, other["valid"].as_bool()),
+        (200, Some(false)),
+        "{other}"
+    );
+    let (status, unconfirmed) = call(
+        &agent,
+        "POST",
+        "/v1/users/remove",
+        Some(user("Michel Untel", michel.0, michel.1, false)),
+        Some(token),
+    )
+    .await;
+    assert_eq!(
+        (status, unconfirmed["kind"].as_str()),
+        (422, Some("not_confirmed")),
+        "{unconfirmed}"
+    );
+    let (status, removed) = call(
+        &agent,
+        "POST",
+        "/v1/users/remove",
+        Some(user("Michel Untel", michel.0, michel.1, true)),
+        Some(token),
+    )
+    .await;
+    assert_eq!(
+        (status, removed["valid"].as_bool()),
+        (200, Some(true)),
+        "{removed}"
+    );
+    let (status, bad) = call(
+        &agent,
+        "POST",
+        "/v1/users",
+        Some(user("Michel Untel", "567891234", michel.1, false)),
+        Some(token),
+    )
+    .await;
+    assert_eq!((status, bad["field"].as_str()), (422, Some("gst")), "{bad}");
+    // No server certificate on this device: nothing to validate with.
+    let (status, missing) = call(
+        &agent,
+        "POST",
+        "/v1/tax-number-validations",
+        Some(json!({"identification_number": "3601837200", "gst": michel.0, "qst": michel.1})),
+        Some(token),
+    )
+    .await;
+    assert_eq!(status, 404, "{missing}");
 
     // A replacement with another authorization code sends it: a wrong one is refused.
     let replace = "/v1/certificates/Caisse%20du%20bar/replace";

@@ -730,36 +730,6 @@ async fn the_errors_of_essai() {
         ],
     )
     .await;
-    // Steps come in order: after 001.001 is answered (next: 001.002), 001.003 is refused.
-    let anonymous = plain_client(&s, None);
-    let url = format!("{}/enrolement", s.enrolment_base);
-    let (status, body) = post(&anonymous, &url, &essai(), &ajo(&good)).await;
-    assert_eq!(
-        (status, body["retourCertif"]["casEssai"].as_str()),
-        (201, Some("001.002")),
-        "{body}"
-    );
-    let other = csr_for(&michel("Certificat B"));
-    run(
-        &s,
-        &unused,
-        vec![case(
-            "a step out of order",
-            with_header(essai(), "CASESSAI", Some("001.003")),
-            ajo(&other),
-            "JW00B999014E",
-            "94",
-        )],
-    )
-    .await;
-    let (status, body) = post(
-        &anonymous,
-        &url,
-        &with_header(essai(), "CASESSAI", Some("001.002")),
-        &ajo(&other),
-    )
-    .await;
-    assert_eq!(status, 201, "the expected step is accepted: {body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

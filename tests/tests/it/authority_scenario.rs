@@ -173,22 +173,6 @@ async fn the_whole_scenario_with_the_protocol_client() {
     registry.verify_audit_chain().unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn essai_answers_the_next_test_case() {
-    let s = Served::start(Environment::Essai);
-    let c = client(&s, Environment::Essai);
-    let (_, answer) = enrol(
-        &c,
-        &headers(Environment::Essai, Some(DeviceIdState::Unassigned)),
-        &michel("Certificat A"),
-    )
-    .await;
-    assert_eq!(
-        answer.next_test_case.map(|t| t.to_string()).as_deref(),
-        Some("001.002")
-    );
-}
-
 /// The same scenario from a client written from the protocol alone: hand-written JSON and
 /// headers, a general-purpose HTTP client, no websrm protocol code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -330,7 +314,7 @@ async fn retransmitted_requests_get_the_same_answer() {
     let again = c.send(&h, &sup, Some(second.identity())).await.unwrap_err();
     let text = format!("{again}");
     assert!(text.contains("JW00B999011E"), "{text}");
-    let ClientError::Refused(errors) = again else {
+    let ClientError::Refused { errors, .. } = again else {
         panic!("refused expected: {again}")
     };
     assert_eq!(

@@ -145,7 +145,7 @@ async fn a_revoked_certificate_gets_011() {
     let e = delete_with(&s, held.identity(), held.info.serial, device)
         .await
         .unwrap_err();
-    let ClientError::Refused(errors) = e else {
+    let ClientError::Refused { errors, .. } = e else {
         panic!("refused expected, got {e:?}")
     };
     assert_eq!(errors[0].id.to_string(), "JW00B999011E");
@@ -173,7 +173,7 @@ async fn one_srs_cannot_delete_another_ones_certificate() {
     let e = delete_with(&s, a.identity(), b.info.serial, device)
         .await
         .unwrap_err();
-    let ClientError::Refused(errors) = e else {
+    let ClientError::Refused { errors, .. } = e else {
         panic!("refused expected, got {e:?}")
     };
     assert_eq!(errors[0].id.to_string(), "JW00B999436E");

@@ -9,6 +9,7 @@ mod backup;
 mod concurrency;
 mod console;
 mod crash_load;
+mod essai;
 mod facade;
 mod faults;
 mod layering;

@@ -244,7 +244,7 @@ async fn two_authority_processes_share_one_postgresql_registry() {
         )
         .await
         .unwrap_err();
-    let ClientError::Refused(errors) = e else {
+    let ClientError::Refused { errors, .. } = e else {
         panic!("refused expected, got {e:?}")
     };
     assert_eq!(errors[0].id.to_string(), "JW00B999011E");

@@ -243,3 +243,26 @@ pub(crate) fn restaurant_sale(no: &str, date: &str) -> Sale {
 pub(crate) fn full_transaction(held: &Held, no: &str, date: &str) -> (Value, Signature) {
     websrm_tests::signed_transaction(&held.key, held.info.thumbprint, restaurant_sale(no, date))
 }
+
+/// Puts the seeded product's ESSAI run at step `tc`, as if every step before it had passed:
+/// for tests of what a service answers in ESSAI at a given step.
+pub(crate) fn essai_at(s: &Served, tc: &str) {
+    use websrm_tests::websrm_store::registry::{EssaiExchange, EssaiMove, ProductKey};
+    let p = test_product();
+    let key = ProductKey::new(p.partner_id, p.srs_id, p.version_id);
+    let tc = tc.parse().unwrap();
+    let exchange = EssaiExchange::new(
+        time::OffsetDateTime::now_utc(),
+        tc,
+        "test",
+        "positioned",
+        tc,
+        "{}",
+        0,
+        "{}",
+    );
+    s.authority
+        .registry()
+        .record_essai(&key, EssaiMove::Start, exchange)
+        .unwrap();
+}

@@ -1632,10 +1632,21 @@ async fn production_and_essai_have_their_own_rules() {
     for environment in [Environment::Prod, Environment::Essai] {
         let s = Served::start(environment);
         let c = client(&s, environment);
+        // In ESSAI, the certificate of the run's step 001.001, then a step whose transaction
+        // is a closing receipt (029.001), put back before each request: a refused step sends
+        // the run back to the start of its block.
+        let essai = environment == Environment::Essai;
+        if essai {
+            essai_at(&s, "001.001");
+        }
         let (a, answer) = enrol(
             &c,
             &headers(environment, Some(DeviceIdState::Unassigned)),
-            &michel("Caisse du bar"),
+            &michel(if essai {
+                "Certificat A"
+            } else {
+                "Caisse du bar"
+            }),
         )
         .await;
         let device = answer.device_id.unwrap().to_string();
@@ -1647,8 +1658,8 @@ async fn production_and_essai_have_their_own_rules() {
             "ENVIRN",
             Some(environment.as_str()),
         );
-        if environment == Environment::Essai {
-            h = replace(h, "CASESSAI", Some("003.001"));
+        if essai {
+            h = replace(h, "CASESSAI", Some("029.001"));
         }
         let body_of = |t: &Value| json!({ "reqTrans": { "transActu": t } }).to_string();
         let with_sev = |field: &str, value: &str| {
@@ -1791,6 +1802,9 @@ async fn production_and_essai_have_their_own_rules() {
             ]
         };
         for (what, h, body, id, code) in cases {
+            if essai {
+                essai_at(&s, "029.001");
+            }
             let (status, answer) = post(&mtls, &url, &h, &body).await;
             assert_eq!(status, 400, "{environment} {what}: {answer}");
             let first = &answer["retourTrans"]["retourTransActu"]["listErr"][0];
@@ -1810,8 +1824,9 @@ async fn production_and_essai_have_their_own_rules() {
             "ENVIRN",
             Some(environment.as_str()),
         );
-        let both = if environment == Environment::Essai {
-            replace(both, "CASESSAI", Some("003.001"))
+        let both = if essai {
+            essai_at(&s, "029.001");
+            replace(both, "CASESSAI", Some("029.001"))
         } else {
             both
         };
@@ -1914,6 +1929,87 @@ async fn an_operator_without_gst_sends_the_zero_gst_number() {
     assert_eq!(status, 400, "{answer}");
     assert_eq!(
         answer["retourTrans"]["retourTransActu"]["listErr"][0]["id"], "JW00B999008E",
+        "{answer}"
+    );
+}
+
+/// In ESSAI, a transaction is examined as its step of the run: values the step does not
+/// prescribe are refused with 435E before anything is recorded, and the transaction block
+/// starts over; the step's own values pass and the answer names the next step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn essai_examines_a_transaction_as_its_step() {
+    let s = Served::start(Environment::Essai);
+    let c = client(&s, Environment::Essai);
+    essai_at(&s, "001.001");
+    let (a, answer) = enrol(
+        &c,
+        &headers(Environment::Essai, Some(DeviceIdState::Unassigned)),
+        &michel("Certificat A"),
+    )
+    .await;
+    assert_eq!(answer.next_test_case.unwrap().to_string(), "001.002");
+    let device = answer.device_id.unwrap().to_string();
+    let url = format!("{}/transaction", s.api_base);
+    let mtls = plain_client(&s, Some(a.identity()));
+    let (receipt, actu) = transaction(&a, "0000000080");
+    let body = json!({ "reqTrans": { "transActu": receipt } }).to_string();
+    let h = |tc: &str| {
+        replace(
+            replace(
+                headers_for(&a, &device, std::slice::from_ref(&actu)),
+                "ENVIRN",
+                Some("ESSAI"),
+            ),
+            "CASESSAI",
+            Some(tc),
+        )
+    };
+
+    // 003.001 asks for an addition paid later (ADDI, SOB): a closing receipt is refused.
+    essai_at(&s, "003.001");
+    let (status, answer) = post(&mtls, &url, &h("003.001"), &body).await;
+    assert_eq!(status, 400, "{answer}");
+    let errors = answer["retourTrans"]["retourTransActu"]["listErr"]
+        .as_array()
+        .unwrap();
+    assert_eq!(errors[0]["id"], "JW00B999435E", "{answer}");
+    assert_eq!(errors[0]["codRetour"], "93");
+    assert_eq!(errors[0]["noTrans"], "0000000080");
+    let mess = errors[0]["mess"].as_str().unwrap();
+    assert!(
+        mess.contains("typTrans") && mess.contains("RFER ≠ ADDI"),
+        "{answer}"
+    );
+    assert_eq!(answer["retourTrans"]["casEssai"], "003.001");
+    assert_eq!(
+        s.authority
+            .registry()
+            .transaction_count(Environment::Essai)
+            .unwrap(),
+        0
+    );
+
+    // Step 029.001 is a closing receipt: accepted, recorded, and 030.001 comes next.
+    essai_at(&s, "029.001");
+    let (status, answer) = post(&mtls, &url, &h("029.001"), &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["retourTrans"]["casEssai"], "030.001");
+    assert_eq!(
+        s.authority
+            .registry()
+            .transaction_count(Environment::Essai)
+            .unwrap(),
+        1
+    );
+
+    // The print-medium digit must be the medium's: paper is 0.
+    let (status, answer) = post(&mtls, &url, &h("030.201"), &body).await;
+    assert_eq!(status, 400, "{answer}");
+    let mess = answer["retourTrans"]["retourTransActu"]["listErr"][0]["mess"]
+        .as_str()
+        .unwrap();
+    assert!(
+        mess.contains("CASESSAI") && mess.contains("030.001"),
         "{answer}"
     );
 }

@@ -316,14 +316,66 @@ pub struct TestCaseBody {
     pub test_case: String,
 }
 
-/// The `CASESSAI` the next request carries: the configured one at first, then the step each
-/// answer of the authority names.
+/// What the tester does at a step of a certification run, in one language.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InstructionsBody {
+    /// The case's title.
+    pub case: String,
+    /// What to do in the point of sale, with which data.
+    pub step: String,
+}
+
+/// A step of a certification run, described for the tester.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EssaiStepBody {
+    /// The block: `certificates`, `users`, `transactions`, `documents`, or `end` at `999.999`.
+    pub block: String,
+    /// Whether the step runs in the server mode (cases 5xx and 6xx).
+    pub server_mode: bool,
+    /// In English.
+    pub en: InstructionsBody,
+    /// In French.
+    pub fr: InstructionsBody,
+    /// The file to save the document the step produces as (`011.201.pdf`), when it asks for
+    /// one.
+    pub keep_document: Option<String>,
+}
+
+/// The `CASESSAI` the next request carries, and the step it names.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TestCaseAnswer {
+    /// `999.999`: a case of Revenu Québec's certification (ESSAI) and its step; `000.000`
+    /// behaves as in production.
+    #[schema(pattern = r"^[0-9]{3}\.[0-9]{3}$", example = "001.001")]
+    pub test_case: String,
+    /// The step, described; absent for `000.000`.
+    pub step: Option<EssaiStepBody>,
+}
+
+/// The `CASESSAI` the next request carries (the configured one at first, then the step each
+/// answer of the authority names, after a refusal the step the run starts over from), and what
+/// the tester does at that step.
 #[utoipa::path(get, path = "/v1/test-case", tag = "certification", operation_id = "get_test_case",
     security(("bearer" = [])),
-    responses((status = 200, body = TestCaseBody)))]
-pub(crate) async fn test_case(State(agent): State<Arc<Agent>>) -> Json<TestCaseBody> {
-    Json(TestCaseBody {
-        test_case: agent.test_case().to_string(),
+    responses((status = 200, body = TestCaseAnswer)))]
+pub(crate) async fn test_case(State(agent): State<Arc<Agent>>) -> Json<TestCaseAnswer> {
+    let test_case = agent.test_case();
+    let step = websrm::essai::assignment(test_case).map(|a| EssaiStepBody {
+        block: a.block.to_owned(),
+        server_mode: a.server_mode,
+        en: InstructionsBody {
+            case: a.english.0.to_owned(),
+            step: a.english.1.to_owned(),
+        },
+        fr: InstructionsBody {
+            case: a.french.0.to_owned(),
+            step: a.french.1.to_owned(),
+        },
+        keep_document: a.keep_document,
+    });
+    Json(TestCaseAnswer {
+        test_case: test_case.to_string(),
+        step,
     })
 }
 
@@ -332,11 +384,11 @@ pub(crate) async fn test_case(State(agent): State<Arc<Agent>>) -> Json<TestCaseB
 #[utoipa::path(put, path = "/v1/test-case", tag = "certification", operation_id = "set_test_case",
     security(("bearer" = [])),
     request_body = TestCaseBody,
-    responses((status = 200, body = TestCaseBody)))]
+    responses((status = 200, body = TestCaseAnswer)))]
 pub(crate) async fn set_test_case(
     State(agent): State<Arc<Agent>>,
     Body(body): Body<TestCaseBody>,
-) -> Reply<TestCaseBody> {
+) -> Reply<TestCaseAnswer> {
     let case = body
         .test_case
         .parse()

@@ -428,9 +428,11 @@ mod health;
 mod signatures;
 mod terminals;
 mod transactions;
+mod users;
 
 pub use certificates::*;
 pub use health::*;
 pub use signatures::*;
 pub use terminals::*;
 pub use transactions::*;
+pub use users::*;

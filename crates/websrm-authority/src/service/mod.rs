@@ -210,19 +210,17 @@ pub struct Authority {
     /// The faults the server injects on purpose (none unless asked).
     faults: std::sync::RwLock<crate::faults::Faults>,
     metrics: crate::metrics::Metrics,
+    /// The ESSAI examiner.
+    pub(crate) examiner: crate::essai::Examiner,
 }
 
-/// Issuance: the CA, the `certifPSI` returned with every certificate, and ESSAI's progress.
+/// Issuance: the CA and the `certifPSI` returned with every certificate.
 struct Issuance {
     /// The root that issues: the newest.
     ca: CertificateAuthority,
     /// The roots it replaced, oldest first (generation 1 first).
     earlier: Vec<CertificateAuthority>,
     certif_psi_pem: String,
-    /// ESSAI: the next step expected of each product's test case.
-    expected: std::sync::Mutex<
-        std::collections::HashMap<(websrm_domain::PartnerId, websrm_domain::SrsId), TestCase>,
-    >,
 }
 
 impl std::fmt::Debug for Authority {
@@ -251,8 +249,8 @@ impl Authority {
                 ca: files.ca,
                 earlier: files.earlier_cas,
                 certif_psi_pem: files.certif_psi_pem,
-                expected: std::sync::Mutex::default(),
             },
+            examiner: crate::essai::Examiner::default(),
             publisher: crate::revocation::CrlPublisher::default(),
             portal: crate::portal::Portal::new(*files.portal_key),
             sign_in: crate::password::SignInGate::new(crate::password::SignInLimits::default()),
@@ -445,9 +443,18 @@ impl Authority {
     }
 
     /// Answers a request to any of the services (each endpoint its own). Every decision, issuance
-    /// or refusal, is in the audit log
-    /// before the answer is returned.
+    /// or refusal, is in the audit log before the answer is returned. In ESSAI, a request of a
+    /// registered product's certification run is examined as a step of that run first
+    /// ([`Authority::essai_status`] tells where a run stands).
     pub fn handle(&self, request: &Request) -> Response {
+        if let Some(examined) = self.examine(request) {
+            return examined;
+        }
+        self.answer(request)
+    }
+
+    /// The service's answer to `request`, without the ESSAI examiner.
+    pub(crate) fn answer(&self, request: &Request) -> Response {
         let now = self.clock.now();
         let actor = match request.endpoint {
             Endpoint::Enrolment => "enrolment",

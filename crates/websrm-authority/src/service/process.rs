@@ -284,19 +284,9 @@ impl Authority {
             .flatten()
     }
 
-    /// `casEssai` of an answer: the same case's next step, which ESSAI then expects.
+    /// `casEssai` of an answer outside an ESSAI run: the same case's next step (DEV).
     pub(super) fn next_case(&self, headers: &CertificateHeaders) -> Option<String> {
-        let next = next_test_case(headers.test_case)?;
-        if headers.environment == Environment::Essai
-            && let Ok(tc) = next.parse::<TestCase>()
-        {
-            self.issuance
-                .expected
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert((headers.partner_id, headers.srs_id), tc);
-        }
-        Some(next)
+        next_test_case(headers.test_case)
     }
 
     /// The answer to a request repeated after its answer was lost: the certificate already issued

@@ -22,6 +22,7 @@ use crate::writer::Writer;
 
 mod certificates;
 mod database;
+mod essai;
 mod operators;
 mod products;
 mod records;
@@ -30,6 +31,7 @@ mod services;
 mod transactions;
 
 pub use database::Database;
+pub use essai::{EssaiExchange, EssaiMove, EssaiSession, ProductKey};
 pub use operators::AgentSession;
 pub use records::{
     AttemptState, AuthorizationCodeRecord, CertificateEvent, CertificateRecord, Credential,

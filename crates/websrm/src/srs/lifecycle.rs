@@ -33,6 +33,29 @@ impl Srs {
         self.enrol_subject(subject, None).await
     }
 
+    /// Obtains a certificate for this device in the server mode (the test-case document's case
+    /// 501): the remote server administrator's subject (sector `FOB`, no QST or file number),
+    /// sent from the device with its identifier (`APPRLINIT` `SEV`), and kept under this
+    /// installation. If the device has no identifier yet, the user's answer is required, as
+    /// for [`Srs::enrol`].
+    pub async fn enrol_in_server_mode(
+        &self,
+        identification_number: IdentificationNumber,
+        authorization_code: AuthorizationCode,
+        nickname: Nickname,
+        utc_offset: UtcOffset,
+        answer: Option<DeviceIdAnswer>,
+    ) -> Result<CertificateView, Error> {
+        let subject = Subject::Server(ServerSubject::new(
+            identification_number,
+            authorization_code,
+            nickname,
+            utc_offset,
+        ));
+        let device = self.device_for_request(answer)?;
+        self.enrol_subject(subject, Some(device)).await
+    }
+
     pub(super) fn device_for_request(
         &self,
         answer: Option<DeviceIdAnswer>,
@@ -56,7 +79,8 @@ impl Srs {
         device: Option<DeviceIdState>,
     ) -> Result<CertificateView, Error> {
         let mut slot = self.slot_key(subject.identification_number());
-        if let Subject::Server(_) = subject {
+        // What the remote server requests (no device) is kept as the server's.
+        if device.is_none() {
             slot.installation = SERVER_INSTALLATION.to_owned();
         }
         self.recover().await?;
@@ -324,7 +348,14 @@ impl Srs {
         let now = self.now();
         let answer = match answer {
             Ok(answer) => answer,
-            Err(ClientError::Refused(errors)) => {
+            Err(ClientError::Refused {
+                errors,
+                next_test_case,
+            }) => {
+                // In a certification run, the step the authority sends the run back to.
+                if let Some(next) = next_test_case {
+                    self.set_test_case(next);
+                }
                 let retransmittable = retransmittable(&errors);
                 {
                     let mut store = self.store();

@@ -39,6 +39,7 @@ mod sales;
 mod signatures;
 mod terminals;
 mod transmit;
+mod users;
 
 pub use answers::{ANSWERS_KEPT, IdempotencyKey, request_digest};
 pub use signatures::{CertificatePem, Origin, SignedTransaction, TransactionData};
@@ -47,6 +48,7 @@ pub use transmit::qr_svg;
 pub use transmit::{
     COMMUNICATION_PROBLEM, Delivery, MAX_REQUEST_BYTES, Outbox, Outcome, Resend, Transmission,
 };
+pub use users::TaxNumbersAnswer;
 pub use websrm_store::device::RememberedAnswer;
 
 /// The answer to "do you already have an identifier for this device?", asked before a first
@@ -331,6 +333,13 @@ impl Srs {
         *lock(&self.test_case)
     }
 
+    /// The certification step this device's next request is for, described for the tester
+    /// (what to do in the point of sale, in French and English, and the document to keep);
+    /// `None` outside a certification run (`000.000`).
+    pub fn essai(&self) -> Option<crate::essai::Assignment> {
+        crate::essai::assignment(self.test_case())
+    }
+
     /// Sends `CASESSAI` = `test_case` with the next request (to start a case again at its
     /// first step, or to run a chosen step).
     pub fn set_test_case(&self, test_case: TestCase) {
@@ -391,7 +400,7 @@ impl Srs {
 
 fn client_error(e: ClientError) -> Error {
     match e {
-        ClientError::Refused(errors) => Error::Refused {
+        ClientError::Refused { errors, .. } => Error::Refused {
             retransmittable: retransmittable(&errors),
             errors,
         },

@@ -88,7 +88,11 @@ impl Srs {
     }
 
     pub(super) fn usable_slot(&self, operator: &IdentificationNumber) -> Result<Slot, Error> {
-        let key = self.slot_key(operator);
+        self.usable_slot_at(self.slot_key(operator))
+    }
+
+    /// The slot `key`, if its certificate can be used now.
+    pub(super) fn usable_slot_at(&self, key: SlotKey) -> Result<Slot, Error> {
         let slot = self
             .store()
             .slot(&key)?

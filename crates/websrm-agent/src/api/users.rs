@@ -1,0 +1,137 @@
+//! User accounts and tax numbers: the authority's `utilisateur` service.
+
+use websrm::Confirmation;
+
+use super::*;
+
+/// A user account to declare or remove, with the operator's tax numbers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserRequestBody {
+    /// The operator whose certificate on this device sends the request (for an SRS in the
+    /// server mode, the server administrator's).
+    #[schema(example = "5678912340")]
+    pub identification_number: String,
+    /// The user's first and last name.
+    #[schema(example = "Michel Untel")]
+    pub name: String,
+    /// The operator's GST number (`567891234RT0001`; `000000000RT0000` if not registered).
+    pub gst: String,
+    /// The operator's QST number.
+    pub qst: String,
+    /// For a removal: must be `true` (the user confirmed).
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// Tax numbers to validate from the remote server.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaxNumbersBody {
+    /// The server administrator whose certificate sends the request.
+    #[schema(example = "3601837200")]
+    pub identification_number: String,
+    /// The GST number.
+    pub gst: String,
+    /// The QST number.
+    pub qst: String,
+}
+
+/// What the authority found of each number.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaxNumbersAnswerBody {
+    /// `noTPS` `VAL`.
+    pub gst_valid: bool,
+    /// `noTVQ` `VAL`.
+    pub qst_valid: bool,
+    /// Both valid: only then is a user declared or removed.
+    pub valid: bool,
+}
+
+impl From<websrm::TaxNumbersAnswer> for TaxNumbersAnswerBody {
+    fn from(a: websrm::TaxNumbersAnswer) -> Self {
+        Self {
+            gst_valid: a.gst_valid,
+            qst_valid: a.qst_valid,
+            valid: a.valid(),
+        }
+    }
+}
+
+fn numbers(
+    gst: &str,
+    qst: &str,
+) -> Result<(websrm::domain::GstNumber, websrm::domain::QstNumber), Failure> {
+    Ok((
+        gst.parse().map_err(|e| Failure::invalid("gst", e))?,
+        qst.parse().map_err(|e| Failure::invalid("qst", e))?,
+    ))
+}
+
+/// Declares a user account of the operator to the authority (`utilisateur` `AJO`).
+#[utoipa::path(post, path = "/v1/users", tag = "users", operation_id = "add_user",
+    security(("bearer" = [])),
+    request_body = UserRequestBody,
+    responses((status = 200, body = TaxNumbersAnswerBody), (status = 404, body = ApiError), (status = 409, body = ApiError),
+        (status = 502, body = ApiError)))]
+pub(crate) async fn add_user(
+    State(agent): State<Arc<Agent>>,
+    Body(u): Body<UserRequestBody>,
+) -> Reply<TaxNumbersAnswerBody> {
+    let operator = u
+        .identification_number
+        .parse()
+        .map_err(|e| Failure::invalid("identification_number", e))?;
+    let (gst, qst) = numbers(&u.gst, &u.qst)?;
+    let _authority = agent.authority.lock().await;
+    let answer = agent.main().add_user(&operator, &u.name, gst, qst).await?;
+    Ok(Json(answer.into()))
+}
+
+/// Removes a user account of the operator at the authority (`utilisateur` `SUP`); the user
+/// must confirm.
+#[utoipa::path(post, path = "/v1/users/remove", tag = "users", operation_id = "remove_user",
+    security(("bearer" = [])),
+    request_body = UserRequestBody,
+    responses((status = 200, body = TaxNumbersAnswerBody), (status = 404, body = ApiError), (status = 409, body = ApiError),
+        (status = 502, body = ApiError)))]
+pub(crate) async fn remove_user(
+    State(agent): State<Arc<Agent>>,
+    Body(u): Body<UserRequestBody>,
+) -> Reply<TaxNumbersAnswerBody> {
+    let operator = u
+        .identification_number
+        .parse()
+        .map_err(|e| Failure::invalid("identification_number", e))?;
+    let (gst, qst) = numbers(&u.gst, &u.qst)?;
+    let confirmation = if u.confirm {
+        Confirmation::Confirmed
+    } else {
+        Confirmation::NotConfirmed
+    };
+    let _authority = agent.authority.lock().await;
+    let answer = agent
+        .main()
+        .remove_user(&operator, &u.name, gst, qst, confirmation)
+        .await?;
+    Ok(Json(answer.into()))
+}
+
+/// Has tax numbers validated from the remote server (`utilisateur` `VAL`, `APPRLINIT` `SRV`),
+/// with the server administrator's certificate (`POST /v1/server-enrolments`).
+#[utoipa::path(post, path = "/v1/tax-number-validations", tag = "users", operation_id = "validate_tax_numbers",
+    security(("bearer" = [])),
+    request_body = TaxNumbersBody,
+    responses((status = 200, body = TaxNumbersAnswerBody), (status = 404, body = ApiError), (status = 409, body = ApiError),
+        (status = 502, body = ApiError)))]
+pub(crate) async fn validate_tax_numbers(
+    State(agent): State<Arc<Agent>>,
+    Body(t): Body<TaxNumbersBody>,
+) -> Reply<TaxNumbersAnswerBody> {
+    let server = t
+        .identification_number
+        .parse()
+        .map_err(|e| Failure::invalid("identification_number", e))?;
+    let (gst, qst) = numbers(&t.gst, &t.qst)?;
+    let _authority = agent.authority.lock().await;
+    let answer = agent.main().validate_tax_numbers(&server, gst, qst).await?;
+    Ok(Json(answer.into()))
+}
