@@ -103,6 +103,7 @@ pub const PARITY: &[(&str, Parity)] = &[
         "validate_tax_numbers",
         Parity::Route("POST /v1/tax-number-validations"),
     ),
+    ("send_document", Parity::Route("POST /v1/documents")),
     ("record_terminal", Parity::Route("POST /v1/terminals")),
     ("terminals", Parity::Route("GET /v1/terminals")),
     ("history", Parity::Route("GET /v1/history")),
@@ -507,6 +508,16 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
                 "qst": "5678912340TQ0001"
             })),
             Some(json!({"gst_valid": true, "qst_valid": true, "valid": true})),
+        ),
+        "send_document" => (
+            Some(json!({
+                "identification_number": "5678912340",
+                "gst": "567891234RT0001",
+                "qst": "5678912340TQ0001",
+                "document_type": "HAB",
+                "parameters": {"TQ": "5678912340TQ0001", "NM": "Michel Untel enr."}
+            })),
+            Some(json!({"no_doc": "0000000001"})),
         ),
         "add_terminal" => (
             Some(json!({"label": "Terminal 1", "identification_number": "5678912340"})),

@@ -41,12 +41,12 @@ use websrm::{Config, Srs};
 
 pub use api::{
     AgentStatus, ApiError, AuthorityErrorBody, BillingGuardBody, CertificateBody,
-    CertificatePemBody, CertificatesBody, Confirm, DeviceIdAnswerBody, DeviceIdBody, EnrolledBody,
-    EnrolmentRequest, ErrorKind, EssaiStepBody, HealthBody, HealthName, HistoryEntryBody,
-    HistoryEventName, Installation, InstructionsBody, NewTerminal, RecoveryBody, ReplaceRequest,
-    ResetBody, SectorName, ServerEnrolmentRequest, SignRequest, SignedBody, TaxNumbersAnswerBody,
-    TaxNumbersBody, TerminalBody, TestCaseAnswer, TestCaseBody, TransmissionBody,
-    TransmissionRequest, UserRequestBody, Warning,
+    CertificatePemBody, CertificatesBody, Confirm, DeviceIdAnswerBody, DeviceIdBody,
+    DocumentAnswerBody, DocumentBody, EnrolledBody, EnrolmentRequest, ErrorKind, EssaiStepBody,
+    HealthBody, HealthName, HistoryEntryBody, HistoryEventName, Installation, InstructionsBody,
+    NewTerminal, RecoveryBody, ReplaceRequest, ResetBody, SectorName, ServerEnrolmentRequest,
+    SignRequest, SignedBody, TaxNumbersAnswerBody, TaxNumbersBody, TerminalBody, TestCaseAnswer,
+    TestCaseBody, TransmissionBody, TransmissionRequest, UserRequestBody, Warning,
 };
 pub use api::{
     BatchBody, DeliveryBody, MentionBody, OfflineBody, OutboxBody, PendingBody, ResendAdvice,
@@ -329,6 +329,7 @@ impl Agent {
         api::add_user,
         api::remove_user,
         api::validate_tax_numbers,
+        api::send_document,
         api::billing_guard,
         api::sign,
         api::transmission_signature,
@@ -344,7 +345,7 @@ impl Agent {
         (name = "device", description = "The device identifier, for life"),
         (name = "certificates", description = "Obtain, replace, delete, recover"),
         (name = "terminals", description = "Terminals attached to this device"),
-        (name = "users", description = "User accounts declared to the authority, tax numbers validated"),
+        (name = "users", description = "User accounts declared to the authority, tax numbers validated, documents (user reports, third-party declarations)"),
         (name = "billing", description = "May this SRS produce a bill now"),
         (name = "signatures", description = "actu in its chain, SIGNATRANSM"),
         (name = "transactions", description = "Transactions recorded and transmitted, the outbox of those waiting"),
@@ -624,6 +625,7 @@ fn router(agent: Arc<Agent>) -> Router {
             "/v1/tax-number-validations",
             post(api::validate_tax_numbers),
         )
+        .route("/v1/documents", post(api::send_document))
         .route("/v1/billing-guard", get(api::billing_guard))
         .route("/v1/signatures", post(api::sign))
         .route("/v1/transactions", post(api::transmit))

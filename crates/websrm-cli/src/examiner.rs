@@ -15,15 +15,8 @@ pub(crate) enum EssaiCommand {
     /// Where the run of a product version stands: the step expected next, what the tester does
     /// there, and how far the run has come.
     Status {
-        /// `IDPARTN`.
-        #[arg(long)]
-        partner: PartnerId,
-        /// `IDSEV`.
-        #[arg(long)]
-        srs: SrsId,
-        /// `IDVERSI`.
-        #[arg(long)]
-        version_id: VersionId,
+        #[command(flatten)]
+        version: Version,
         /// As JSON.
         #[arg(long)]
         json: bool,
@@ -31,15 +24,8 @@ pub(crate) enum EssaiCommand {
     /// Export every request and answer of a run into a new folder: one JSON file per exchange,
     /// named by its order and `CASESSAI`, and `run.json` listing them.
     Evidence {
-        /// `IDPARTN`.
-        #[arg(long)]
-        partner: PartnerId,
-        /// `IDSEV`.
-        #[arg(long)]
-        srs: SrsId,
-        /// `IDVERSI`.
-        #[arg(long)]
-        version_id: VersionId,
+        #[command(flatten)]
+        version: Version,
         /// Which run (1 is the first); the current one by default.
         #[arg(long)]
         run: Option<i64>,
@@ -49,15 +35,30 @@ pub(crate) enum EssaiCommand {
     },
 }
 
+/// The product version a run is for.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Version {
+    /// `IDPARTN`.
+    #[arg(long)]
+    partner: PartnerId,
+    /// `IDSEV`.
+    #[arg(long)]
+    srs: SrsId,
+    /// `IDVERSI`.
+    #[arg(long)]
+    version_id: VersionId,
+}
+
+impl Version {
+    fn key(&self) -> ProductKey {
+        ProductKey::new(self.partner, self.srs, self.version_id)
+    }
+}
+
 pub(crate) fn run(authority: &Authority, command: EssaiCommand) -> Result<()> {
     match command {
-        EssaiCommand::Status {
-            partner,
-            srs,
-            version_id,
-            json,
-        } => {
-            let status = authority.essai_status(&ProductKey::new(partner, srs, version_id))?;
+        EssaiCommand::Status { version, json } => {
+            let status = authority.essai_status(&version.key())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&status_json(&status))?);
             } else {
@@ -65,17 +66,14 @@ pub(crate) fn run(authority: &Authority, command: EssaiCommand) -> Result<()> {
             }
             Ok(())
         }
-        EssaiCommand::Evidence {
-            partner,
-            srs,
-            version_id,
-            run,
-            out,
-        } => {
-            let key = ProductKey::new(partner, srs, version_id);
+        EssaiCommand::Evidence { version, run, out } => {
+            let key = version.key();
             let status = authority.essai_status(&key)?;
             let Some(session) = &status.session else {
-                bail!("the ESSAI run of version {version_id} has not started: nothing to export");
+                bail!(
+                    "the ESSAI run of version {} has not started: nothing to export",
+                    version.version_id
+                );
             };
             let run = run.unwrap_or(session.run);
             let exchanges = authority.essai_exchanges(&key, Some(run))?;

@@ -855,52 +855,37 @@ fn essai_runs_the_certificate_block_of_each_product_in_its_order() {
     assert!(text.contains("casEssai 003.001"), "{text}");
 
     // The authority knows where the run stands.
-    let status = Command::new(WEBSRM)
-        .args([
-            "authority",
-            "--dir",
-            authority_dir.to_str().unwrap(),
-            "essai",
-            "status",
-        ])
-        .args(["--partner", "0000000000000001", "--srs", "0000000000000002"])
-        .args(["--version-id", "0000000000000003", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let admin = |args: &[&str]| -> Vec<u8> {
+        let out = Command::new(WEBSRM)
+            .args(["authority", "--dir", authority_dir.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let version = [
+        "--partner",
+        "0000000000000001",
+        "--srs",
+        "0000000000000002",
+        "--version-id",
+        "0000000000000003",
+    ];
+    let status = admin(&[&["essai", "status", "--json"][..], &version].concat());
+    let status: serde_json::Value = serde_json::from_slice(&status).unwrap();
     assert_eq!(status["expected"], "003.001");
     assert_eq!(status["done"], 35);
     assert_eq!(status["expected_step"]["block"], "transactions");
 
     // Its evidence: every request and answer, in a new folder.
     let evidence = dir.path().join("evidence");
-    let out = Command::new(WEBSRM)
-        .args([
-            "authority",
-            "--dir",
-            authority_dir.to_str().unwrap(),
-            "essai",
-            "evidence",
-        ])
-        .args(["--partner", "0000000000000001", "--srs", "0000000000000002"])
-        .args([
-            "--version-id",
-            "0000000000000003",
-            "--out",
-            evidence.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = evidence.to_str().unwrap();
+    admin(&[&["essai", "evidence", "--out", out][..], &version].concat());
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(evidence.join("run.json")).unwrap()).unwrap();
     assert_eq!(index["exchanges"].as_array().unwrap().len(), 35);
@@ -938,18 +923,6 @@ fn essai_runs_the_certificate_block_of_each_product_in_its_order() {
 
     // A server-mode transportation product: 500 and 501 without the restaurants' step 008,
     // with the transportation codes.
-    let admin = |args: &[&str]| {
-        let out = Command::new(WEBSRM)
-            .args(["authority", "--dir", authority_dir.to_str().unwrap()])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
     admin(&[
         "product",
         "add",

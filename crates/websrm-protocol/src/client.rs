@@ -78,6 +78,28 @@ impl Endpoints {
     }
 }
 
+/// The refusal an answer's `listErr` makes, if it has errors, with its `casEssai`.
+fn refused(
+    status: u16,
+    list: Option<&[crate::wire::WireError]>,
+    cas_essai: Option<&str>,
+) -> Result<(), ClientError> {
+    let Some(list) = list.filter(|l| !l.is_empty()) else {
+        return Ok(());
+    };
+    let errors = list
+        .iter()
+        .map(AuthorityError::try_from)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ClientError::Communication {
+            reason: format!("HTTP {status}, an error the protocol does not allow: {e}"),
+        })?;
+    Err(ClientError::Refused {
+        errors,
+        next_test_case: cas_essai.and_then(|c| c.parse().ok()),
+    })
+}
+
 /// The URL of `service` beside `url` (its last segment replaced), as on WEB-SRM's hosts.
 fn beside(url: &str, service: &str) -> String {
     match url.rsplit_once('/') {
@@ -277,25 +299,53 @@ impl CertificateClient {
                 reason: format!("HTTP {status}, the answer is not the protocol's JSON: {e}"),
             })?;
         let retour = parsed.retour_util;
-        match &retour.list_err {
-            Some(list) if !list.is_empty() => {
-                let errors = list
-                    .iter()
-                    .map(AuthorityError::try_from)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| ClientError::Communication {
-                        reason: format!("HTTP {status}, an error the protocol does not allow: {e}"),
-                    })?;
-                Err(ClientError::Refused {
-                    errors,
-                    next_test_case: retour.cas_essai.as_deref().and_then(|c| c.parse().ok()),
-                })
-            }
-            _ if retour.no_tax.is_none() => Err(ClientError::Communication {
+        refused(
+            status,
+            retour.list_err.as_deref(),
+            retour.cas_essai.as_deref(),
+        )?;
+        if retour.no_tax.is_none() {
+            return Err(ClientError::Communication {
                 reason: format!("HTTP {status}, an answer without noTax or listErr"),
-            }),
-            _ => Ok(retour),
+            });
         }
+        Ok(retour)
+    }
+
+    /// Sends a `/document` request (beside the certificates URL) presenting `identity`: a user
+    /// report (`RUT`) or a habitual third party's declaration (`HAB`), signed. A refusal is
+    /// [`ClientError::Refused`], with the step a certification run expects next.
+    pub async fn document(
+        &self,
+        headers: &crate::headers::DocumentHeaders,
+        request: &crate::document::DocumentRequest,
+        identity: ClientIdentity<'_>,
+    ) -> Result<crate::document::RetourDoc, ClientError> {
+        let tls = self.tls_config(Some(identity))?;
+        let mut pairs: Vec<(&str, String)> = vec![("CONTENT-TYPE", "application/json".into())];
+        pairs.extend(headers.to_pairs());
+        let url = beside(&self.endpoints.certificates, "document");
+        let body =
+            serde_json::to_vec(&request.to_body()).map_err(|e| ClientError::Configuration {
+                reason: e.to_string(),
+            })?;
+        let (status, response) = self.request("POST", &url, tls, &pairs, &body).await?;
+        let parsed: crate::document::DocumentResponseBody = serde_json::from_slice(&response)
+            .map_err(|e| ClientError::Communication {
+                reason: format!("HTTP {status}, the answer is not the protocol's JSON: {e}"),
+            })?;
+        let retour = parsed.retour_doc;
+        refused(
+            status,
+            retour.list_err.as_deref(),
+            retour.cas_essai.as_deref(),
+        )?;
+        if retour.no_doc.is_none() {
+            return Err(ClientError::Communication {
+                reason: format!("HTTP {status}, an answer without noDoc or listErr"),
+            });
+        }
+        Ok(retour)
     }
 
     /// Fetches `url` (e.g. the authority's CRL) with server-authenticated TLS; returns the body

@@ -49,17 +49,9 @@ impl Device {
     }
 }
 
-/// Who a step's certificate is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Holder {
-    /// The first operator of the test data (Michel Untel enr.).
-    FirstOperator,
-    /// The second operator (Express Taxe).
-    SecondOperator,
-    /// The server administrator.
-    ServerAdministrator,
-}
+/// Who a step is for: the first operator of the test data (Michel Untel enr.), the second
+/// (Express Taxe), or the server administrator.
+pub use websrm_protocol::essai::Holder;
 
 /// What a step asks of the authority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +157,7 @@ fn user_step(
     s: cases::Step,
     modification: &str,
     name: Option<&'static str>,
-    holder: cases::Holder,
+    holder: Holder,
     server: bool,
 ) -> Option<Step> {
     let server_mode = s.server_mode();
@@ -176,8 +168,9 @@ fn user_step(
         _ if server_mode => (Device::One, "server-mode-device-1"),
         _ => (Device::One, "device-1"),
     };
+    // A server's validation is of the first operator's numbers.
     let holder = match holder {
-        cases::Holder::SecondOperator => Holder::SecondOperator,
+        Holder::SecondOperator => Holder::SecondOperator,
         _ => Holder::FirstOperator,
     };
     let installation = match holder {
@@ -206,16 +199,11 @@ fn user_step(
 fn certificate_step(
     s: cases::Step,
     action: CertificateAction,
-    holder: cases::Holder,
+    holder: Holder,
     key: &str,
     server: bool,
 ) -> Option<Step> {
     let server_mode = s.server_mode();
-    let holder = match holder {
-        cases::Holder::FirstOperator => Holder::FirstOperator,
-        cases::Holder::SecondOperator => Holder::SecondOperator,
-        _ => Holder::ServerAdministrator,
-    };
     let device = match (holder, s.number()) {
         (Holder::ServerAdministrator, _) => Device::Server,
         (_, 5) => Device::Two,
@@ -640,10 +628,7 @@ async fn request(srs: &Srs, step: &Step, data: &TestData) -> Result<(), Error> {
 }
 
 async fn user_request(srs: &Srs, step: &Step, data: &TestData) -> Result<(), Error> {
-    let (gst, qst) = match step.holder {
-        Holder::SecondOperator => cases::Holder::SecondOperator.tax_numbers(),
-        _ => cases::Holder::FirstOperator.tax_numbers(),
-    };
+    let (gst, qst) = step.holder.tax_numbers();
     let (gst, qst) = (gst.parse()?, qst.parse()?);
     // In the server mode every certificate of the device is the server administrator's.
     let operator = if step.store.starts_with("server-mode") {

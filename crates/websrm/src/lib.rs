@@ -72,6 +72,9 @@ pub use websrm_domain as domain;
 #[doc(hidden)]
 pub use websrm_crypto as __crypto;
 /// Every WEB-SRM error id explained: messages, `codRetour`, who can fix it, what to do next.
+/// Documents: the user report and the habitual third party's declaration, as
+/// [`Srs::send_document`] signs and sends them.
+pub use websrm_protocol::document;
 pub use websrm_protocol::explain;
 pub use websrm_protocol::headers::ProductIdentity;
 pub use websrm_protocol::transaction;

@@ -680,6 +680,41 @@ async fn the_agent_serves_what_the_facade_offers() {
     )
     .await;
     assert_eq!((status, bad["field"].as_str()), (422, Some("gst")), "{bad}");
+    // A user report, signed by the agent and numbered by the authority.
+    let (_, device) = call(&agent, "GET", "/v1/device-id", None, Some(token)).await;
+    let device = device["device_id"].as_str().unwrap().to_owned();
+    let report = json!({
+        "identification_number": "5678912340", "gst": michel.0, "qst": michel.1,
+        "document_type": "RUT",
+        "parameters": {
+            "RT": michel.0, "TQ": michel.1, "UT": "Michel Untel", "NO": "100016",
+            "MT": "+000000015.00", "DF": "20261203125939", "AN": "2026", "SN": "16", "SV": "3",
+            "SS": "+000000020.00", "SF": "+000000001.00", "SP": "+000000002.00",
+            "ST": "+000000023.00", "SA": "-000000004.00", "SD": "+000000019.00", "TS": "A",
+            "SR": device, "CM": "Tous", "IA": device, "IS": "0000000000000002", "VR": "1.0.0",
+            "DC": "20261203080000", "DR": "20261203130000",
+            "AD": "123-456, rue Principale, Montréal, H2Y1C6"
+        }
+    });
+    let (status, sent) = call(
+        &agent,
+        "POST",
+        "/v1/documents",
+        Some(report.clone()),
+        Some(token),
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["no_doc"].as_str().map(str::len), Some(10), "{sent}");
+    let mut unknown = report;
+    unknown["parameters"]["ZZ"] = json!("1");
+    let (status, bad) = call(&agent, "POST", "/v1/documents", Some(unknown), Some(token)).await;
+    assert_eq!(
+        (status, bad["field"].as_str()),
+        (422, Some("parameters")),
+        "{bad}"
+    );
+
     // No server certificate on this device: nothing to validate with.
     let (status, missing) = call(
         &agent,

@@ -60,6 +60,32 @@ fn outcome(answer: &Value) -> (Option<&str>, Vec<String>) {
     )
 }
 
+/// Step 001.001 of the seeded product's run, passed: the key, the certificate (DER) and the
+/// device identifier it came with.
+async fn certificate_a(s: &Served) -> (PrivateKey, Vec<u8>, String) {
+    essai_at(s, "001.001");
+    let (key, body) = ajo(&michel("Certificat A"));
+    let url = format!("{}/enrolement", s.enrolment_base);
+    let (status, answer) = post(
+        &plain_client(s, None),
+        &url,
+        &essai("001.001", Some("0000-0000-0000")),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    let der = pem::decode(
+        "CERTIFICATE",
+        answer["retourCertif"]["certif"].as_str().unwrap(),
+    )
+    .unwrap();
+    let device = answer["retourCertif"]["idApprl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (key, der, device)
+}
+
 fn seeded_key() -> ProductKey {
     let p = websrm_tests::test_product();
     ProductKey::new(p.partner_id, p.srs_id, p.version_id)
@@ -297,26 +323,7 @@ async fn an_srs_mode_restaurant_product_runs_001_and_no_server_case() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_step_sends_each_block_back_to_its_first_step() {
     let s = Served::start(Environment::Essai);
-    essai_at(&s, "001.001");
-    let (key, body) = ajo(&michel("Certificat A"));
-    let url = format!("{}/enrolement", s.enrolment_base);
-    let (status, answer) = post(
-        &plain_client(&s, None),
-        &url,
-        &essai("001.001", Some("0000-0000-0000")),
-        &body,
-    )
-    .await;
-    assert_eq!(status, 201, "{answer}");
-    let der = pem::decode(
-        "CERTIFICATE",
-        answer["retourCertif"]["certif"].as_str().unwrap(),
-    )
-    .unwrap();
-    let device = answer["retourCertif"]["idApprl"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (key, der, device) = certificate_a(&s).await;
     let mtls = plain_client(
         &s,
         Some(ClientIdentity {
@@ -414,26 +421,7 @@ async fn a_failed_step_sends_each_block_back_to_its_first_step() {
 async fn every_transaction_case_refuses_a_value_its_step_does_not_prescribe() {
     use websrm_tests::websrm_authority::cases::{self, Expect, Want};
     let s = Served::start(Environment::Essai);
-    essai_at(&s, "001.001");
-    let (key, body) = ajo(&michel("Certificat A"));
-    let url = format!("{}/enrolement", s.enrolment_base);
-    let (status, answer) = post(
-        &plain_client(&s, None),
-        &url,
-        &essai("001.001", Some("0000-0000-0000")),
-        &body,
-    )
-    .await;
-    assert_eq!(status, 201, "{answer}");
-    let der = pem::decode(
-        "CERTIFICATE",
-        answer["retourCertif"]["certif"].as_str().unwrap(),
-    )
-    .unwrap();
-    let device = answer["retourCertif"]["idApprl"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (key, der, device) = certificate_a(&s).await;
     let mtls = plain_client(
         &s,
         Some(ClientIdentity {

@@ -279,37 +279,39 @@ async fn user_accounts_are_declared_removed_and_validated() {
     assert_eq!(users(), ["John Smith", "Michel Untel"]);
 }
 
+/// The values of Michel Untel's user report of `device`, produced at `report_at`.
+fn report_values<'a>(device: &'a str, report_at: &'a str) -> [(&'static str, &'a str); 24] {
+    [
+        ("RT", MICHEL.0),
+        ("TQ", MICHEL.1),
+        ("UT", "Michel Untel"),
+        ("NO", "100016"),
+        ("MT", "+000000015.00"),
+        ("DF", "20261203125939"),
+        ("AN", "2026"),
+        ("SN", "16"),
+        ("SV", "3"),
+        ("SS", "+000000020.00"),
+        ("SF", "+000000001.00"),
+        ("SP", "+000000002.00"),
+        ("ST", "+000000023.00"),
+        ("SA", "-000000004.00"),
+        ("SD", "+000000019.00"),
+        ("TS", "A"),
+        ("SR", device),
+        ("CM", "Tous"),
+        ("IA", device),
+        ("IS", "0000000000000002"),
+        ("VR", "1.0.0"),
+        ("DC", "20261203080000"),
+        ("DR", report_at),
+        ("AD", "123-456, rue Principale, Montréal, H2Y1C6"),
+    ]
+}
+
 /// A user report of `device`, produced at `report_at`, signed with `held`'s key.
 fn report(held: &Held, device: &str, report_at: &str) -> DocumentRequest {
-    let doc = DocumentRequest::new(
-        DocumentType::UserReport,
-        [
-            ("RT", MICHEL.0),
-            ("TQ", MICHEL.1),
-            ("UT", "Michel Untel"),
-            ("NO", "100016"),
-            ("MT", "+000000015.00"),
-            ("DF", "20261203125939"),
-            ("AN", "2026"),
-            ("SN", "16"),
-            ("SV", "3"),
-            ("SS", "+000000020.00"),
-            ("SF", "+000000001.00"),
-            ("SP", "+000000002.00"),
-            ("ST", "+000000023.00"),
-            ("SA", "-000000004.00"),
-            ("SD", "+000000019.00"),
-            ("TS", "A"),
-            ("SR", device),
-            ("CM", "Tous"),
-            ("IA", device),
-            ("IS", "0000000000000002"),
-            ("VR", "1.0.0"),
-            ("DC", "20261203080000"),
-            ("DR", report_at),
-            ("AD", "123-456, rue Principale, Montréal, H2Y1C6"),
-        ],
-    );
+    let doc = DocumentRequest::new(DocumentType::UserReport, report_values(device, report_at));
     let signature = held.key.sign(doc.signature_input().as_bytes()).unwrap();
     doc.signed(&signature, held.info.thumbprint)
 }
@@ -617,4 +619,103 @@ async fn documents_are_verified_numbered_and_recorded_once() {
         (400, ("JW00B999469E".to_owned(), "16".to_owned())),
         "{answer}"
     );
+}
+
+/// The facade's user and document services against the authority: a user declared and
+/// removed with the operator's certificate, another operator's numbers found invalid, a user
+/// report signed and numbered, a document refused with its id, and a removal that needs the
+/// user's confirmation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_facade_declares_users_and_sends_documents() {
+    use websrm_tests::websrm::{Confirmation, DeviceIdAnswer, Error, Srs};
+    let s = Served::start(Environment::Dev);
+    let dir = tempfile::tempdir().unwrap();
+    let srs = Srs::open(s.srs_config(&dir.path().join("pos.db"))).unwrap();
+    srs.enrol(
+        &websrm_tests::michel_enrolment("Caisse du bar"),
+        Some(DeviceIdAnswer::RequestNew),
+    )
+    .await
+    .unwrap();
+    let michel = "5678912340".parse().unwrap();
+    let gst: websrm::domain::GstNumber = MICHEL.0.parse().unwrap();
+    let qst: websrm::domain::QstNumber = MICHEL.1.parse().unwrap();
+
+    let answer = srs
+        .add_user(&michel, "Michel Untel", gst.clone(), qst.clone())
+        .await
+        .unwrap();
+    assert!(answer.valid());
+    let other = srs
+        .add_user(
+            &michel,
+            "Joe Bleau",
+            EXPRESS.0.parse().unwrap(),
+            EXPRESS.1.parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(!other.gst_valid && !other.qst_valid);
+    let device = srs.device_id().unwrap().unwrap();
+    let registry = s.authority.registry();
+    let operator = registry
+        .operator_by_identification(&michel)
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(
+        registry
+            .users_of(Environment::Dev, operator, device)
+            .unwrap(),
+        ["Michel Untel"]
+    );
+    assert!(matches!(
+        srs.remove_user(
+            &michel,
+            "Michel Untel",
+            gst.clone(),
+            qst.clone(),
+            Confirmation::NotConfirmed
+        )
+        .await,
+        Err(Error::NotConfirmed)
+    ));
+    srs.remove_user(
+        &michel,
+        "Michel Untel",
+        gst.clone(),
+        qst.clone(),
+        Confirmation::Confirmed,
+    )
+    .await
+    .unwrap();
+    assert!(
+        registry
+            .users_of(Environment::Dev, operator, device)
+            .unwrap()
+            .is_empty()
+    );
+
+    // A user report, signed by the facade with the certificate's key.
+    let device = device.to_string();
+    let values = report_values(&device, "20261203130000");
+    let report = DocumentRequest::new(DocumentType::UserReport, values);
+    let number = srs
+        .send_document(&michel, gst.clone(), qst.clone(), report)
+        .await
+        .unwrap();
+    assert_eq!(number.len(), 10, "{number}");
+    assert!(number.bytes().all(|b| b.is_ascii_digit()));
+    assert_eq!(registry.document_count(Environment::Dev).unwrap(), 1);
+    // The report of another operator's QST number: refused with its id, nothing recorded.
+    let foreign = DocumentRequest::new(
+        DocumentType::UserReport,
+        values.map(|(k, v)| if k == "TQ" { (k, EXPRESS.1) } else { (k, v) }),
+    );
+    let Err(Error::Refused { errors, .. }) = srs.send_document(&michel, gst, qst, foreign).await
+    else {
+        panic!("another operator's report is refused");
+    };
+    assert!(!errors.is_empty(), "{errors:?}");
+    assert_eq!(registry.document_count(Environment::Dev).unwrap(), 1);
 }

@@ -56,14 +56,28 @@ impl From<websrm::TaxNumbersAnswer> for TaxNumbersAnswerBody {
     }
 }
 
-fn numbers(
-    gst: &str,
-    qst: &str,
-) -> Result<(websrm::domain::GstNumber, websrm::domain::QstNumber), Failure> {
+type Numbers = (
+    websrm::domain::IdentificationNumber,
+    websrm::domain::GstNumber,
+    websrm::domain::QstNumber,
+);
+
+/// The identification number and the two tax numbers of a request, each refusal naming its
+/// field.
+fn numbers(identification_number: &str, gst: &str, qst: &str) -> Result<Numbers, Failure> {
     Ok((
+        identification_number
+            .parse()
+            .map_err(|e| Failure::invalid("identification_number", e))?,
         gst.parse().map_err(|e| Failure::invalid("gst", e))?,
         qst.parse().map_err(|e| Failure::invalid("qst", e))?,
     ))
+}
+
+impl UserRequestBody {
+    fn parsed(&self) -> Result<Numbers, Failure> {
+        numbers(&self.identification_number, &self.gst, &self.qst)
+    }
 }
 
 /// Declares a user account of the operator to the authority (`utilisateur` `AJO`).
@@ -76,11 +90,7 @@ pub(crate) async fn add_user(
     State(agent): State<Arc<Agent>>,
     Body(u): Body<UserRequestBody>,
 ) -> Reply<TaxNumbersAnswerBody> {
-    let operator = u
-        .identification_number
-        .parse()
-        .map_err(|e| Failure::invalid("identification_number", e))?;
-    let (gst, qst) = numbers(&u.gst, &u.qst)?;
+    let (operator, gst, qst) = u.parsed()?;
     let _authority = agent.authority.lock().await;
     let answer = agent.main().add_user(&operator, &u.name, gst, qst).await?;
     Ok(Json(answer.into()))
@@ -97,11 +107,7 @@ pub(crate) async fn remove_user(
     State(agent): State<Arc<Agent>>,
     Body(u): Body<UserRequestBody>,
 ) -> Reply<TaxNumbersAnswerBody> {
-    let operator = u
-        .identification_number
-        .parse()
-        .map_err(|e| Failure::invalid("identification_number", e))?;
-    let (gst, qst) = numbers(&u.gst, &u.qst)?;
+    let (operator, gst, qst) = u.parsed()?;
     let confirmation = if u.confirm {
         Confirmation::Confirmed
     } else {
@@ -126,12 +132,70 @@ pub(crate) async fn validate_tax_numbers(
     State(agent): State<Arc<Agent>>,
     Body(t): Body<TaxNumbersBody>,
 ) -> Reply<TaxNumbersAnswerBody> {
-    let server = t
-        .identification_number
-        .parse()
-        .map_err(|e| Failure::invalid("identification_number", e))?;
-    let (gst, qst) = numbers(&t.gst, &t.qst)?;
+    let (server, gst, qst) = numbers(&t.identification_number, &t.gst, &t.qst)?;
     let _authority = agent.authority.lock().await;
     let answer = agent.main().validate_tax_numbers(&server, gst, qst).await?;
     Ok(Json(answer.into()))
+}
+
+/// A document to sign and transmit: a user report (`RUT`) or a habitual third party's
+/// declaration (`HAB`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DocumentBody {
+    /// The operator whose certificate on this device signs and sends it.
+    #[schema(example = "5678912340")]
+    pub identification_number: String,
+    /// The operator's GST number (`NOTPS`).
+    pub gst: String,
+    /// The operator's QST number (`NOTVQ`).
+    pub qst: String,
+    /// `RUT` or `HAB`.
+    #[schema(example = "RUT")]
+    pub document_type: String,
+    /// The document's parameters by name (SW-73 tables 28 and 31: `RT`, `TQ`, `UT`, `NO`…);
+    /// `SI` and `EM` are the agent's to fill, and a parameter left out is sent empty.
+    pub parameters: std::collections::BTreeMap<String, String>,
+}
+
+/// The authority's number for a document.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DocumentAnswerBody {
+    /// `noDoc`, ten digits.
+    pub no_doc: String,
+}
+
+/// Signs a document with the operator's certificate and transmits it (`document`).
+#[utoipa::path(post, path = "/v1/documents", tag = "users", operation_id = "send_document",
+    security(("bearer" = [])),
+    request_body = DocumentBody,
+    responses((status = 200, body = DocumentAnswerBody), (status = 404, body = ApiError), (status = 409, body = ApiError),
+        (status = 502, body = ApiError)))]
+pub(crate) async fn send_document(
+    State(agent): State<Arc<Agent>>,
+    Body(d): Body<DocumentBody>,
+) -> Reply<DocumentAnswerBody> {
+    use websrm::document::{DocumentRequest, DocumentType};
+    let (operator, gst, qst) = numbers(&d.identification_number, &d.gst, &d.qst)?;
+    let kind = DocumentType::from_code(&d.document_type)
+        .ok_or_else(|| Failure::invalid("document_type", "RUT or HAB"))?;
+    if let Some(unknown) = d
+        .parameters
+        .keys()
+        .find(|k| !kind.parameters().contains(&k.as_str()))
+    {
+        return Err(Failure::invalid(
+            "parameters",
+            format!("{unknown} is not a parameter of {}", kind.code()),
+        ));
+    }
+    let document = DocumentRequest::new(
+        kind,
+        d.parameters.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let _authority = agent.authority.lock().await;
+    let no_doc = agent
+        .main()
+        .send_document(&operator, gst, qst, document)
+        .await?;
+    Ok(Json(DocumentAnswerBody { no_doc }))
 }

@@ -46,14 +46,15 @@ impl Srs {
         utc_offset: UtcOffset,
         answer: Option<DeviceIdAnswer>,
     ) -> Result<CertificateView, Error> {
-        let subject = Subject::Server(ServerSubject::new(
+        let device = self.device_for_request(answer)?;
+        let subject = ServerSubject::new(
             identification_number,
             authorization_code,
             nickname,
             utc_offset,
-        ));
-        let device = self.device_for_request(answer)?;
-        self.enrol_subject(subject, Some(device)).await
+        );
+        self.enrol_subject(Subject::Server(subject), Some(device))
+            .await
     }
 
     pub(super) fn device_for_request(

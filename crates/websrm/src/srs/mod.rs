@@ -33,6 +33,7 @@ use crate::notices::{BillingGuard, INVALID_CERTIFICATE_MENTIONS, Notice, warning
 use crate::{Config, Error};
 
 mod answers;
+mod documents;
 mod lifecycle;
 mod revocation;
 mod sales;

@@ -107,26 +107,7 @@ impl Srs {
             Err(ClientError::Refused {
                 errors,
                 next_test_case,
-            }) => {
-                if let Some(next) = next_test_case {
-                    self.set_test_case(next);
-                }
-                let now = self.now();
-                let mut store = self.store();
-                for e in &errors {
-                    store.record_authority_error(
-                        Some(&slot.key),
-                        e.id,
-                        e.return_code,
-                        &e.message,
-                        now,
-                    )?;
-                }
-                Err(Error::Refused {
-                    retransmittable: retransmittable(&errors),
-                    errors,
-                })
-            }
+            }) => Err(self.refused_service(&slot.key, errors, next_test_case)?),
             Err(other) => Err(client_error(other)),
         }
     }
@@ -135,5 +116,27 @@ impl Srs {
         if let Some(next) = retour.cas_essai.as_deref().and_then(|c| c.parse().ok()) {
             self.set_test_case(next);
         }
+    }
+
+    /// A refusal of the user or document service: the step a certification run goes back to
+    /// followed, each error logged with its id and `codRetour`.
+    pub(super) fn refused_service(
+        &self,
+        slot: &SlotKey,
+        errors: Vec<websrm_protocol::wire::AuthorityError>,
+        next_test_case: Option<TestCase>,
+    ) -> Result<Error, Error> {
+        if let Some(next) = next_test_case {
+            self.set_test_case(next);
+        }
+        let now = self.now();
+        let mut store = self.store();
+        for e in &errors {
+            store.record_authority_error(Some(slot), e.id, e.return_code, &e.message, now)?;
+        }
+        Ok(Error::Refused {
+            retransmittable: retransmittable(&errors),
+            errors,
+        })
     }
 }
