@@ -188,10 +188,23 @@ impl Authority {
         tc: TestCase,
         sectors: &[websrm_domain::Sector],
     ) -> Vec<essai::Difference> {
-        // A body that is not JSON is the service's to refuse (a failed step all the same).
+        // A request to another service than the step's is the service's to refuse (015E), and
+        // a body that is not JSON too: a failed step all the same.
+        let fits = matches!(
+            (step.block(), request.endpoint),
+            (
+                essai::Block::Certificates,
+                Endpoint::Enrolment | Endpoint::Certificates
+            ) | (essai::Block::Users, Endpoint::User)
+                | (essai::Block::Transactions, Endpoint::Transaction)
+                | (essai::Block::Documents, Endpoint::Document)
+        );
         let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
             return Vec::new();
         };
+        if !fits {
+            return Vec::new();
+        }
         let subject: Option<Vec<(&'static str, String)>> = body["reqCertif"]["csr"]
             .as_str()
             .and_then(|csr| websrm_crypto::validate_csr(csr).ok())

@@ -16,11 +16,12 @@ pub(crate) struct Args {
     /// Where each device's store is kept; every run uses a new folder inside it.
     #[arg(long, default_value = "websrm-essai")]
     dir: PathBuf,
-    /// The modes the product is registered with: srs, server or both (the run's cases follow).
+    /// The modes the product is registered with: srs, server or both (the run's cases follow;
+    /// both by default, as the test product a local authority registers).
     #[arg(long, default_value = "both")]
     mode: ProductMode,
-    /// A sector the product is registered with: RBC or TRP (repeatable; RBC by default). The
-    /// test data is the first sector's.
+    /// A sector the product is registered with: RBC or TRP (repeatable; both by default, as
+    /// the test product a local authority registers). The test data is the first sector's.
     #[arg(long = "sector")]
     sectors: Vec<Sector>,
     /// Run only these test cases (500, 001, 501, 002, 570, 502), in the run's order.
@@ -38,6 +39,20 @@ pub(crate) struct Args {
     /// The server administrator's authorization code, if not the published one.
     #[arg(long)]
     server_code: Option<String>,
+    /// Then rehearse these blocks with websrm's own sample bills and documents (`transactions`,
+    /// `documents`), for a product in the SRS mode: every transaction and document step of
+    /// the run, to show that the examiner and the facade agree case by case.
+    #[arg(long, value_delimiter = ',')]
+    rehearse: Vec<Rehearsed>,
+}
+
+/// A block `--rehearse` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Rehearsed {
+    /// The transaction block (cases 003 to 037).
+    Transactions,
+    /// The document block (cases 103 and 105).
+    Documents,
 }
 
 pub(crate) fn run(srs_args: &crate::srs::Args, args: &Args) -> Result<()> {
@@ -69,12 +84,25 @@ pub(crate) fn run(srs_args: &crate::srs::Args, args: &Args) -> Result<()> {
             && (args.steps.is_empty() || args.steps.contains(&s.test_case))
     };
     let sectors = if args.sectors.is_empty() {
-        vec![Sector::Restaurant]
+        vec![Sector::Restaurant, Sector::Transport]
     } else {
         args.sectors.clone()
     };
+    if !args.rehearse.is_empty() && args.mode != ProductMode::Srs {
+        bail!(
+            "--rehearse runs the transaction and document blocks of a product in the SRS mode only: \
+             the facade does not sign a transaction with a server-mode certificate (no QST number)"
+        );
+    }
+    let rehearsed = essai::rehearsal(&sectors).into_iter().filter(|s| {
+        args.rehearse.iter().any(|r| match r {
+            Rehearsed::Transactions => s.block == "transactions",
+            Rehearsed::Documents => s.block == "documents",
+        })
+    });
     let steps: Vec<essai::Step> = essai::steps(args.mode, &sectors)
         .into_iter()
+        .chain(rehearsed)
         .filter(wanted)
         .collect();
     if steps.is_empty() {
@@ -107,13 +135,26 @@ pub(crate) fn run(srs_args: &crate::srs::Args, args: &Args) -> Result<()> {
     std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
     let mut devices: HashMap<(&'static str, &'static str), Srs> = HashMap::new();
     for step in &steps {
-        if devices.contains_key(&(step.store, step.installation)) {
+        let file = folder.join(format!("{}.db", step.store));
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            devices.entry((step.store, step.installation))
+        {
+            let config = srs_args
+                .config(file.clone())?
+                .with_installation(step.installation);
+            slot.insert(Srs::open(config)?);
+        }
+        if step.block != "transactions" {
             continue;
         }
-        let config = srs_args
-            .config(folder.join(format!("{}.db", step.store)))?
-            .with_installation(step.installation);
-        devices.insert((step.store, step.installation), Srs::open(config)?);
+        // The same device while the authority cannot be reached, for the offline steps.
+        let offline = (essai::offline_store(step.store), step.installation);
+        if let std::collections::hash_map::Entry::Vacant(slot) = devices.entry(offline) {
+            let config = srs_args
+                .unreachable_config(file)?
+                .with_installation(step.installation);
+            slot.insert(Srs::open(config)?);
+        }
     }
 
     eprintln!(

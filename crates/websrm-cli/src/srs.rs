@@ -209,7 +209,7 @@ impl Args {
             ),
         )?;
         if let Some(now) = self.now {
-            config = config.with_clock(std::sync::Arc::new(FixedClock(now)));
+            config = config.with_clock(std::sync::Arc::new(websrm::domain::FixedClock(now)));
         }
         Ok(config)
     }
@@ -222,6 +222,26 @@ impl Args {
     /// Whether to print JSON.
     pub(crate) fn json(&self) -> bool {
         self.json
+    }
+
+    /// The facade's configuration for `store` as while the authority cannot be reached: the
+    /// same, with an API address nothing answers (a closed port on this machine).
+    pub(crate) fn unreachable_config(&self, store: PathBuf) -> Result<Config> {
+        let mut config = facade_config(
+            self.env,
+            self.product.as_deref(),
+            store,
+            &self.installation,
+            (
+                self.authority.as_deref(),
+                Some("https://127.0.0.1:9"),
+                self.trust.as_deref(),
+            ),
+        )?;
+        if let Some(now) = self.now {
+            config = config.with_clock(std::sync::Arc::new(websrm::domain::FixedClock(now)));
+        }
+        Ok(config)
     }
 
     /// The enrolment and API URLs of the local authority given, if any.
@@ -274,16 +294,6 @@ pub(crate) fn facade_config(
         _ => bail!("a local authority needs --authority, --api and --trust together"),
     }
     Ok(config)
-}
-
-/// A clock that always reads the time given with `--now`.
-#[derive(Debug)]
-struct FixedClock(OffsetDateTime);
-
-impl websrm::domain::Clock for FixedClock {
-    fn now(&self) -> OffsetDateTime {
-        self.0
-    }
 }
 
 fn parse_time(text: &str) -> Result<OffsetDateTime, String> {

@@ -2290,3 +2290,83 @@ fn a_config_file_with_flags_and_variables_over_it() {
         "{out:?}"
     );
 }
+
+/// Products in the SRS mode, for restaurants and for transportation, rehearsed to the end of
+/// their runs: the certificate and user blocks, then every transaction and document step with
+/// websrm's sample bills and documents (offline batches included), until the authority names
+/// `999.999`.
+#[test]
+fn essai_rehearses_srs_mode_products_to_the_end_of_their_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority_dir = dir.path().join("authority");
+    let authority = Authority::start_in(&authority_dir, "ESSAI");
+    let pos = pos(&authority, dir.path(), &authority_dir);
+    for (sector, version_id, version, last) in [
+        ("RBC", "0000000000000041", "4.1.0", "105.001"),
+        ("TRP", "0000000000000042", "4.2.0", "103.005"),
+    ] {
+        let out = Command::new(WEBSRM)
+            .args(["authority", "--dir", authority_dir.to_str().unwrap()])
+            .args(["product", "add", "--partner", "0000000000000001", "--srs"])
+            .args(["0000000000000002", "--version-id", version_id])
+            .args([
+                "--code",
+                "FOB201999999",
+                "--version",
+                version,
+                "--parent",
+                "1.0.0",
+            ])
+            .args(["--mode", "srs", "--sector", sector])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let product = dir.path().join(format!("product-{sector}.txt"));
+        std::fs::write(
+            &product,
+            format!(
+                "0000000000000001\n0000000000000002\n{version_id}\nFOB201999999\n{version}\n1.0.0\n"
+            ),
+        )
+        .unwrap();
+        let runs = dir.path().join("runs");
+        let out = pos
+            .command(
+                "ESSAI",
+                &[
+                    "--product",
+                    product.to_str().unwrap(),
+                    "--json",
+                    "essai",
+                    "--dir",
+                    runs.to_str().unwrap(),
+                    "--mode",
+                    "srs",
+                    "--sector",
+                    sector,
+                    "--rehearse",
+                    "transactions,documents",
+                ],
+            )
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        assert!(
+            out.status.success(),
+            "{sector}: {report}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let steps = report["steps"].as_array().unwrap();
+        let end = steps.last().unwrap();
+        assert_eq!(end["step"], last, "{sector}: {end}");
+        assert_eq!(end["casEssai"], "999.999", "{sector}: {end}");
+        assert_eq!(report["passed"], serde_json::json!(steps.len()));
+        let has = |tc: &str| steps.iter().any(|s| s["step"] == tc);
+        assert!(has("003.001") && has("009.005") && has("037.004") == (sector == "RBC"));
+        assert!(has("017.003") == (sector == "TRP") && has("103.001") == (sector == "TRP"));
+    }
+}

@@ -411,6 +411,29 @@ async fn a_failed_step_sends_each_block_back_to_its_first_step() {
     );
     assert_eq!(casessai(&answer, "retourDoc").as_deref(), Some("103.001"));
 
+    // A user step sent to the transaction service: the service's own refusal (its headers
+    // first, then 015E), no 435E, and the users block starts over.
+    essai_at(&s, "002.004");
+    let (status, answer) = post(
+        &mtls,
+        &format!("{}/transaction", s.api_base),
+        &h("002.004"),
+        &receipt,
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    let ids: Vec<&str> = answer["retourTrans"]["retourTransActu"]["listErr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    assert!(
+        !ids.is_empty() && !ids.contains(&"JW00B999435E"),
+        "{answer}"
+    );
+    assert_eq!(casessai(&answer, "retourTrans").as_deref(), Some("002.001"));
+
     // Every refusal is in the audit log, and the chain holds.
     s.authority.registry().verify_audit_chain().unwrap();
 }

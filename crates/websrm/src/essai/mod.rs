@@ -16,7 +16,9 @@ use websrm_domain::{
     AuthorizationCode, FileNumber, IdentificationNumber, Nickname, ProductMode, QstNumber, Sector,
     TestCase, UtcOffset,
 };
-use websrm_protocol::essai::{self as cases, CertificateAction, Expect};
+use websrm_protocol::essai::{self as cases, CertificateAction, Expect, Want};
+
+mod rehearsal;
 
 use crate::{
     AuthorityError, Confirmation, DeviceIdAnswer, Error, OperatorEnrolment, SERVER_INSTALLATION,
@@ -82,6 +84,11 @@ pub enum Action {
     RemoveUser,
     /// `utilisateur` `VAL` from the remote server: the first operator's tax numbers.
     ValidateTaxNumbers,
+    /// `transaction`: websrm's sample bill with what the step prescribes (and, for an offline
+    /// step, its batch kept first while the authority could not be reached).
+    Transmit(&'static [Want]),
+    /// `document` of this `typDoc`, signed.
+    SendDocument(&'static str),
 }
 
 impl Action {
@@ -95,6 +102,8 @@ impl Action {
             Self::AddUser => "AJO /utilisateur",
             Self::RemoveUser => "SUP /utilisateur",
             Self::ValidateTaxNumbers => "VAL /utilisateur SRV",
+            Self::Transmit(_) => "/transaction",
+            Self::SendDocument(_) => "/document",
         }
     }
 }
@@ -132,6 +141,43 @@ pub fn steps(mode: ProductMode, sectors: &[Sector]) -> Vec<Step> {
         .steps()
         .iter()
         .filter_map(|s| step_of(*s))
+        .collect()
+}
+
+/// The transaction and document steps of the run of an SRS-mode product in `sectors`, in the
+/// run's order, each rehearsed with websrm's own sample bill or document from device 1 (the
+/// examiner does not compare the device).
+pub fn rehearsal(sectors: &[Sector]) -> Vec<Step> {
+    cases::plan(ProductMode::Srs, sectors)
+        .steps()
+        .iter()
+        .filter_map(|s| {
+            let (block, action, nickname) = match s.expect() {
+                Expect::Transaction(wants) => {
+                    let kind = wants
+                        .iter()
+                        .find_map(|w| match w {
+                            Want::Field("typTrans", values) => Some(values[0]),
+                            _ => None,
+                        })
+                        .unwrap_or("RFER");
+                    ("transactions", Action::Transmit(wants), kind)
+                }
+                Expect::Document(kind) => ("documents", Action::SendDocument(kind), kind),
+                _ => return None,
+            };
+            Some(Step {
+                test_case: s.test_case(),
+                device: Device::One,
+                store: "device-1",
+                installation: "main",
+                block,
+                holder: Holder::FirstOperator,
+                nickname: nickname.to_owned(),
+                action,
+                description: s.english().1,
+            })
+        })
         .collect()
 }
 
@@ -499,9 +545,17 @@ pub async fn run<'a>(
     mut device: impl FnMut(&'static str, &'static str) -> Result<&'a Srs, Error>,
 ) -> Report {
     let mut report = Report::default();
+    let mut rehearsal = rehearsal::Rehearsal::default();
     for (i, step) in steps.iter().enumerate() {
+        // An offline step's batch is kept by the same device while the authority is away.
+        let offline = match step.action {
+            Action::Transmit(wants) if wants.iter().any(|w| matches!(w, Want::Batch { .. })) => {
+                device(offline_store(step.store), step.installation).ok()
+            }
+            _ => None,
+        };
         let outcome = match device(step.store, step.installation) {
-            Ok(srs) => run_step(srs, step, data).await,
+            Ok(srs) => run_step(srs, offline, &mut rehearsal, step, data).await,
             Err(e) => Outcome::Failed {
                 errors: Vec::new(),
                 reason: e.to_string(),
@@ -542,9 +596,32 @@ pub async fn run<'a>(
     report
 }
 
-async fn run_step(srs: &Srs, step: &Step, data: &TestData) -> Outcome {
+/// The store name under which [`run`] asks for `store` as while the authority cannot be
+/// reached (`device-1#offline`), to keep an offline step's bills: the caller opens the same
+/// store with an authority address that does not answer.
+pub fn offline_store(store: &'static str) -> &'static str {
+    match store {
+        "device-1" => "device-1#offline",
+        "device-2" => "device-2#offline",
+        "device-3" => "device-3#offline",
+        other => other,
+    }
+}
+
+async fn run_step(
+    srs: &Srs,
+    offline: Option<&Srs>,
+    rehearsal: &mut rehearsal::Rehearsal,
+    step: &Step,
+    data: &TestData,
+) -> Outcome {
     srs.set_test_case(step.test_case);
-    match request(srs, step, data).await {
+    let answer = match step.action {
+        Action::Transmit(wants) => rehearsal.transmit(srs, offline, data, wants).await,
+        Action::SendDocument(kind) => rehearsal::document(srs, data, kind).await,
+        _ => request(srs, step, data).await,
+    };
+    match answer {
         // The device moved to the step the answer named (`casEssai`); none means the answer
         // named none.
         Ok(()) => {
@@ -624,6 +701,9 @@ async fn request(srs: &Srs, step: &Step, data: &TestData) -> Result<(), Error> {
         Action::AddUser | Action::RemoveUser | Action::ValidateTaxNumbers => {
             user_request(srs, step, data).await
         }
+        Action::Transmit(_) | Action::SendDocument(_) => Err(Error::BadAnswer(
+            "a rehearsal step is run by the rehearsal".into(),
+        )),
     }
 }
 
