@@ -91,7 +91,8 @@ pub(crate) fn run(srs_args: &crate::srs::Args, args: &Args) -> Result<()> {
     if !args.rehearse.is_empty() && args.mode != ProductMode::Srs {
         bail!(
             "--rehearse runs the transaction and document blocks of a product in the SRS mode only: \
-             the facade does not sign a transaction with a server-mode certificate (no QST number)"
+             in the server mode the remote server transmits what the device signs, which the \
+             facade does not do yet"
         );
     }
     let rehearsed = essai::rehearsal(&sectors).into_iter().filter(|s| {

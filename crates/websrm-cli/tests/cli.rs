@@ -985,6 +985,18 @@ fn essai_runs_the_certificate_block_of_each_product_in_its_order() {
     assert!(steps.contains(&"502.005") && !steps.contains(&"501.008"));
     assert_eq!(report["steps"][18]["casEssai"], "503.001");
 
+    // The rehearsal is for a product in the SRS mode.
+    let out = pos
+        .command(
+            "ESSAI",
+            &["essai", "--dir", runs, "--rehearse", "transactions"],
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SRS mode only"), "{stderr}");
+
     // Never against Revenu Québec.
     let out = Command::new(WEBSRM)
         .args([
