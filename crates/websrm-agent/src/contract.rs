@@ -104,6 +104,24 @@ pub const PARITY: &[(&str, Parity)] = &[
         Parity::Route("POST /v1/tax-number-validations"),
     ),
     ("send_document", Parity::Route("POST /v1/documents")),
+    (
+        "sign_document",
+        Parity::NotServed(
+            "the agent serves a device that sends its own documents (POST /v1/documents); signing for a remote server to send is the server mode's, in Rust",
+        ),
+    ),
+    (
+        "relay",
+        Parity::NotServed(
+            "a remote server of the server mode relays what its devices sign; the agent serves a device's own transmission (POST /v1/transactions)",
+        ),
+    ),
+    (
+        "relay_document",
+        Parity::NotServed(
+            "a remote server of the server mode relays what its devices sign; the agent serves a device's own documents (POST /v1/documents)",
+        ),
+    ),
     ("record_terminal", Parity::Route("POST /v1/terminals")),
     ("terminals", Parity::Route("GET /v1/terminals")),
     ("history", Parity::Route("GET /v1/history")),

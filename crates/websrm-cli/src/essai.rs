@@ -40,8 +40,9 @@ pub(crate) struct Args {
     #[arg(long)]
     server_code: Option<String>,
     /// Then rehearse these blocks with websrm's own sample bills and documents (`transactions`,
-    /// `documents`), for a product in the SRS mode: every transaction and document step of
-    /// the run, to show that the examiner and the facade agree case by case.
+    /// `documents`): every transaction and document step of the run, in the SRS mode from the
+    /// device, in the server mode signed by the device and sent by the remote server, to show
+    /// that the examiner and the facade agree case by case.
     #[arg(long, value_delimiter = ',')]
     rehearse: Vec<Rehearsed>,
 }
@@ -49,9 +50,9 @@ pub(crate) struct Args {
 /// A block `--rehearse` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Rehearsed {
-    /// The transaction block (cases 003 to 037).
+    /// The transaction block (cases 003 to 037, 503 to 537 and 512).
     Transactions,
-    /// The document block (cases 103 and 105).
+    /// The document block (cases 103, 105, 603 and 605).
     Documents,
 }
 
@@ -88,19 +89,14 @@ pub(crate) fn run(srs_args: &crate::srs::Args, args: &Args) -> Result<()> {
     } else {
         args.sectors.clone()
     };
-    if !args.rehearse.is_empty() && args.mode != ProductMode::Srs {
-        bail!(
-            "--rehearse runs the transaction and document blocks of a product in the SRS mode only: \
-             in the server mode the remote server transmits what the device signs, which the \
-             facade does not do yet"
-        );
-    }
-    let rehearsed = essai::rehearsal(&sectors).into_iter().filter(|s| {
-        args.rehearse.iter().any(|r| match r {
-            Rehearsed::Transactions => s.block == "transactions",
-            Rehearsed::Documents => s.block == "documents",
-        })
-    });
+    let rehearsed = essai::rehearsal(args.mode, &sectors)
+        .into_iter()
+        .filter(|s| {
+            args.rehearse.iter().any(|r| match r {
+                Rehearsed::Transactions => s.block == "transactions",
+                Rehearsed::Documents => s.block == "documents",
+            })
+        });
     let steps: Vec<essai::Step> = essai::steps(args.mode, &sectors)
         .into_iter()
         .chain(rehearsed)
@@ -145,15 +141,26 @@ pub(crate) fn run(srs_args: &crate::srs::Args, args: &Args) -> Result<()> {
                 .with_installation(step.installation);
             slot.insert(Srs::open(config)?);
         }
+        // In the server mode, the remote server sends what the device signs.
+        let (sender, installation) = step.relayed_by().unwrap_or((step.store, step.installation));
+        let file = folder.join(format!("{sender}.db"));
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            devices.entry((sender, installation))
+        {
+            let config = srs_args
+                .config(file.clone())?
+                .with_installation(installation);
+            slot.insert(Srs::open(config)?);
+        }
         if step.block != "transactions" {
             continue;
         }
-        // The same device while the authority cannot be reached, for the offline steps.
-        let offline = (essai::offline_store(step.store), step.installation);
+        // The same sender while the authority cannot be reached, for the offline steps.
+        let offline = (essai::offline_store(sender), installation);
         if let std::collections::hash_map::Entry::Vacant(slot) = devices.entry(offline) {
             let config = srs_args
                 .unreachable_config(file)?
-                .with_installation(step.installation);
+                .with_installation(installation);
             slot.insert(Srs::open(config)?);
         }
     }

@@ -985,18 +985,6 @@ fn essai_runs_the_certificate_block_of_each_product_in_its_order() {
     assert!(steps.contains(&"502.005") && !steps.contains(&"501.008"));
     assert_eq!(report["steps"][18]["casEssai"], "503.001");
 
-    // The rehearsal is for a product in the SRS mode.
-    let out = pos
-        .command(
-            "ESSAI",
-            &["essai", "--dir", runs, "--rehearse", "transactions"],
-        )
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("SRS mode only"), "{stderr}");
-
     // Never against Revenu Québec.
     let out = Command::new(WEBSRM)
         .args([
@@ -2303,19 +2291,22 @@ fn a_config_file_with_flags_and_variables_over_it() {
     );
 }
 
-/// Products in the SRS mode, for restaurants and for transportation, rehearsed to the end of
-/// their runs: the certificate and user blocks, then every transaction and document step with
-/// websrm's sample bills and documents (offline batches included), until the authority names
-/// `999.999`.
+/// Products in the SRS mode (restaurants, transportation), in the server mode (transportation)
+/// and in both modes (restaurants), rehearsed to the end of their runs: the certificate and
+/// user blocks, then every transaction and document step with websrm's sample bills and
+/// documents (offline batches included; in the server mode signed by the device and sent by the
+/// remote server), until the authority names `999.999`.
 #[test]
-fn essai_rehearses_srs_mode_products_to_the_end_of_their_runs() {
+fn essai_rehearses_products_of_each_mode_to_the_end_of_their_runs() {
     let dir = tempfile::tempdir().unwrap();
     let authority_dir = dir.path().join("authority");
     let authority = Authority::start_in(&authority_dir, "ESSAI");
     let pos = pos(&authority, dir.path(), &authority_dir);
-    for (sector, version_id, version, last) in [
-        ("RBC", "0000000000000041", "4.1.0", "105.001"),
-        ("TRP", "0000000000000042", "4.2.0", "103.005"),
+    for (mode, sector, version_id, version, last) in [
+        ("srs", "RBC", "0000000000000041", "4.1.0", "105.001"),
+        ("srs", "TRP", "0000000000000042", "4.2.0", "103.005"),
+        ("server", "TRP", "0000000000000043", "4.3.0", "603.005"),
+        ("both", "RBC", "0000000000000044", "4.4.0", "605.001"),
     ] {
         let out = Command::new(WEBSRM)
             .args(["authority", "--dir", authority_dir.to_str().unwrap()])
@@ -2329,7 +2320,7 @@ fn essai_rehearses_srs_mode_products_to_the_end_of_their_runs() {
                 "--parent",
                 "1.0.0",
             ])
-            .args(["--mode", "srs", "--sector", sector])
+            .args(["--mode", mode, "--sector", sector])
             .output()
             .unwrap();
         assert!(
@@ -2337,7 +2328,7 @@ fn essai_rehearses_srs_mode_products_to_the_end_of_their_runs() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let product = dir.path().join(format!("product-{sector}.txt"));
+        let product = dir.path().join(format!("product-{mode}-{sector}.txt"));
         std::fs::write(
             &product,
             format!(
@@ -2357,7 +2348,7 @@ fn essai_rehearses_srs_mode_products_to_the_end_of_their_runs() {
                     "--dir",
                     runs.to_str().unwrap(),
                     "--mode",
-                    "srs",
+                    mode,
                     "--sector",
                     sector,
                     "--rehearse",
@@ -2369,16 +2360,27 @@ fn essai_rehearses_srs_mode_products_to_the_end_of_their_runs() {
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         assert!(
             out.status.success(),
-            "{sector}: {report}\n{}",
+            "{mode} {sector}: {report}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
         let steps = report["steps"].as_array().unwrap();
         let end = steps.last().unwrap();
-        assert_eq!(end["step"], last, "{sector}: {end}");
-        assert_eq!(end["casEssai"], "999.999", "{sector}: {end}");
+        assert_eq!(end["step"], last, "{mode} {sector}: {end}");
+        assert_eq!(end["casEssai"], "999.999", "{mode} {sector}: {end}");
         assert_eq!(report["passed"], serde_json::json!(steps.len()));
         let has = |tc: &str| steps.iter().any(|s| s["step"] == tc);
-        assert!(has("003.001") && has("009.005") && has("037.004") == (sector == "RBC"));
-        assert!(has("017.003") == (sector == "TRP") && has("103.001") == (sector == "TRP"));
+        let (srs, server) = (mode != "server", mode != "srs");
+        let rbc = sector == "RBC";
+        assert!(has("003.001") == srs && has("009.005") == srs);
+        assert!(has("503.001") == server && has("512.001") == server);
+        assert!(has("037.004") == (srs && rbc) && has("537.004") == (server && rbc));
+        assert!(has("017.003") == (srs && !rbc) && has("103.001") == (srs && !rbc));
+        assert!(has("603.001") == (server && !rbc) && has("605.001") == (server && rbc));
+        // In both modes, each block runs its SRS-mode cases before its server-mode cases.
+        let at = |tc: &str| steps.iter().position(|s| s["step"] == tc).unwrap();
+        if mode == "both" {
+            assert!(at("500.001") < at("001.001") && at("037.004") < at("503.001"));
+            assert!(at("105.001") < at("605.001"));
+        }
     }
 }

@@ -501,3 +501,35 @@ fn answers_are_remembered_by_key_and_a_keyed_link_is_made_once() {
         Some(("actu-1".into(), 1))
     );
 }
+
+#[test]
+fn a_relayed_transaction_is_written_once_under_the_server_and_its_device() {
+    use websrm_store::device::{NewTransaction, OutboxState};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.db");
+    let server = slot("server");
+    let device = device_id("7654-0955-8558");
+    let new = || NewTransaction::new("0000000001", "567891234RT0001", "{\"noTrans\":\"1\"}");
+    let (entry, written) = reopen(&path)
+        .relay_transaction(&server, device, T0, "actu-1", new())
+        .unwrap();
+    assert!(written);
+    assert_eq!((entry.slot.clone(), entry.device), (server.clone(), device));
+    assert_eq!(entry.state, OutboxState::Pending);
+    // Handed over again (the device did not hear back): the same entry, nothing more.
+    let (again, written) = reopen(&path)
+        .relay_transaction(&server, device, T0, "actu-1", new())
+        .unwrap();
+    assert!(!written);
+    assert_eq!(again, entry);
+    let part = reopen(&path)
+        .pending_part(&server, device, 0, None, usize::MAX)
+        .unwrap();
+    assert_eq!(part, vec![entry]);
+    assert_eq!(
+        reopen(&path)
+            .pending_groups(websrm_domain::Environment::Dev)
+            .unwrap(),
+        vec![(server, device)]
+    );
+}

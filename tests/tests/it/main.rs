@@ -23,6 +23,7 @@ mod profile;
 mod revocation;
 mod rotation;
 mod scale_out;
+mod server_mode;
 mod services;
 mod support;
 mod terminals;

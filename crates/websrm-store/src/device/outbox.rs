@@ -212,6 +212,33 @@ impl DeviceStore {
         Ok(Recording::Recorded(link, Box::new(entry)))
     }
 
+    /// Writes a transaction that another device signed into the outbox, under `slot` (the
+    /// certificate that transmits it: a remote server's) and `device` (the one that signed it,
+    /// `IDAPPRL`), in one store transaction. The same `actu` handed over again is not written
+    /// twice: the entry already there is returned, with `false`.
+    pub fn relay_transaction(
+        &mut self,
+        slot: &SlotKey,
+        device: DeviceId,
+        at: OffsetDateTime,
+        actu: &str,
+        new: NewTransaction,
+    ) -> Result<(OutboxEntry, bool), Error> {
+        let tx = db::write_tx(&mut self.conn)?;
+        let known = optional(tx.query_row_cached(
+            &format!("SELECT {COLUMNS} FROM outbox WHERE environment = ?1 AND actu = ?2"),
+            params![slot.environment.as_str(), actu],
+            |r| Ok(entry_from_row(r)),
+        ))?
+        .transpose()?;
+        if let Some(entry) = known {
+            return Ok((entry, false));
+        }
+        let entry = insert_entry(&tx, slot, device, at, actu, new)?;
+        tx.commit()?;
+        Ok((entry, true))
+    }
+
     /// The transaction `id` of the outbox.
     pub fn outbox_entry(&self, id: i64) -> Result<Option<OutboxEntry>, Error> {
         optional(self.conn.query_row_cached(
@@ -444,6 +471,18 @@ fn record_in(
 ) -> Result<(ChainLink, OutboxEntry), Error> {
     let link = identity::extend_in(tx, chain, sign)?;
     let new = build(&link)?;
+    let entry = insert_entry(tx, slot, chain.device, at, &link.actu, new)?;
+    Ok((link, entry))
+}
+
+fn insert_entry(
+    tx: &Connection,
+    slot: &SlotKey,
+    device: DeviceId,
+    at: OffsetDateTime,
+    actu: &str,
+    new: NewTransaction,
+) -> Result<OutboxEntry, Error> {
     tx.execute_cached(
         "INSERT INTO outbox (environment, operator, installation, device_id, no_trans, gst, actu, body, size, \
          recorded_at, attempts, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 'pending')",
@@ -451,30 +490,29 @@ fn record_in(
             slot.environment.as_str(),
             slot.operator.as_str(),
             slot.installation,
-            chain.device.to_string(),
+            device.to_string(),
             new.no_trans,
             new.gst,
-            link.actu,
+            actu,
             new.body,
             i64::try_from(new.body.len()).unwrap_or(i64::MAX),
             to_unix(at)
         ],
     )?;
-    let entry = OutboxEntry {
+    Ok(OutboxEntry {
         id: tx.last_insert_rowid(),
         slot: slot.clone(),
-        device: chain.device,
+        device,
         no_trans: new.no_trans,
         gst: new.gst,
-        actu: link.actu.clone(),
+        actu: actu.to_owned(),
         body: new.body,
         recorded_at: at,
         attempts: 0,
         state: OutboxState::Pending,
         receipt: None,
         errors: None,
-    };
-    Ok((link, entry))
+    })
 }
 
 fn entry_from_row(r: &Row<'_>) -> Result<OutboxEntry, Error> {

@@ -141,4 +141,9 @@ CREATE TABLE offline (
     reason      TEXT NOT NULL
 );
 ",
+    // A remote server writes what its devices signed into its own outbox: one `actu`, one
+    // entry, however often a device hands the same transaction over.
+    r"
+CREATE UNIQUE INDEX outbox_actu ON outbox (environment, actu);
+",
 ];

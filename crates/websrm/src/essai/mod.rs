@@ -20,6 +20,8 @@ use websrm_protocol::essai::{self as cases, CertificateAction, Expect, Want};
 
 mod rehearsal;
 
+pub use rehearsal::sample_document;
+
 use crate::{
     AuthorityError, Confirmation, DeviceIdAnswer, Error, OperatorEnrolment, SERVER_INSTALLATION,
     Srs,
@@ -144,11 +146,13 @@ pub fn steps(mode: ProductMode, sectors: &[Sector]) -> Vec<Step> {
         .collect()
 }
 
-/// The transaction and document steps of the run of an SRS-mode product in `sectors`, in the
-/// run's order, each rehearsed with websrm's own sample bill or document from device 1 (the
-/// examiner does not compare the device).
-pub fn rehearsal(sectors: &[Sector]) -> Vec<Step> {
-    cases::plan(ProductMode::Srs, sectors)
+/// The transaction and document steps of the run of a product registered with `mode` in
+/// `sectors`, in the run's order, each rehearsed with websrm's own sample bill or document from
+/// device 1 (the examiner does not compare the device): in the SRS mode, device 1 signs and
+/// sends; in the server mode (cases 5xx and 6xx), device 1 signs with its server-mode
+/// certificate and the remote server sends ([`Step::relayed_by`]).
+pub fn rehearsal(mode: ProductMode, sectors: &[Sector]) -> Vec<Step> {
+    cases::plan(mode, sectors)
         .steps()
         .iter()
         .filter_map(|s| {
@@ -169,7 +173,11 @@ pub fn rehearsal(sectors: &[Sector]) -> Vec<Step> {
             Some(Step {
                 test_case: s.test_case(),
                 device: Device::One,
-                store: "device-1",
+                store: if s.server_mode() {
+                    "server-mode-device-1"
+                } else {
+                    "device-1"
+                },
                 installation: "main",
                 block,
                 holder: Holder::FirstOperator,
@@ -179,6 +187,16 @@ pub fn rehearsal(sectors: &[Sector]) -> Vec<Step> {
             })
         })
         .collect()
+}
+
+impl Step {
+    /// The store and installation of the remote server that sends what this step's device
+    /// signs: for the transaction and document steps of the server mode (cases 5xx and 6xx).
+    pub fn relayed_by(&self) -> Option<(&'static str, &'static str)> {
+        let relayed = matches!(self.action, Action::Transmit(_) | Action::SendDocument(_))
+            && cases::step_of(self.test_case).is_some_and(|s| s.server_mode());
+        relayed.then_some(("server", SERVER_INSTALLATION))
+    }
 }
 
 fn step_of(s: cases::Step) -> Option<Step> {
@@ -547,16 +565,30 @@ pub async fn run<'a>(
     let mut report = Report::default();
     let mut rehearsal = rehearsal::Rehearsal::default();
     for (i, step) in steps.iter().enumerate() {
-        // An offline step's batch is kept by the same device while the authority is away.
+        // Who sends: the device, or in the server mode the remote server. An offline step's
+        // batch is kept by the same sender while the authority is away.
+        let (sender_store, sender_installation) =
+            step.relayed_by().unwrap_or((step.store, step.installation));
         let offline = match step.action {
             Action::Transmit(wants) if wants.iter().any(|w| matches!(w, Want::Batch { .. })) => {
-                device(offline_store(step.store), step.installation).ok()
+                device(offline_store(sender_store), sender_installation).ok()
             }
             _ => None,
         };
-        let outcome = match device(step.store, step.installation) {
-            Ok(srs) => run_step(srs, offline, &mut rehearsal, step, data).await,
-            Err(e) => Outcome::Failed {
+        let server = match step.relayed_by() {
+            Some((store, installation)) => device(store, installation).map(Some),
+            None => Ok(None),
+        };
+        let outcome = match (device(step.store, step.installation), server) {
+            (Ok(srs), Ok(server)) => {
+                let route = rehearsal::Route {
+                    device: srs,
+                    server,
+                    offline,
+                };
+                run_step(route, &mut rehearsal, step, data).await
+            }
+            (Err(e), _) | (_, Err(e)) => Outcome::Failed {
                 errors: Vec::new(),
                 reason: e.to_string(),
             },
@@ -604,28 +636,31 @@ pub fn offline_store(store: &'static str) -> &'static str {
         "device-1" => "device-1#offline",
         "device-2" => "device-2#offline",
         "device-3" => "device-3#offline",
+        "server" => "server#offline",
         other => other,
     }
 }
 
 async fn run_step(
-    srs: &Srs,
-    offline: Option<&Srs>,
+    route: rehearsal::Route<'_>,
     rehearsal: &mut rehearsal::Rehearsal,
     step: &Step,
     data: &TestData,
 ) -> Outcome {
+    let srs = route.device;
+    let sender = route.sender();
     srs.set_test_case(step.test_case);
+    sender.set_test_case(step.test_case);
     let answer = match step.action {
-        Action::Transmit(wants) => rehearsal.transmit(srs, offline, data, wants).await,
-        Action::SendDocument(kind) => rehearsal::document(srs, data, kind).await,
+        Action::Transmit(wants) => rehearsal.transmit(&route, data, wants).await,
+        Action::SendDocument(kind) => rehearsal::document(&route, data, kind).await,
         _ => request(srs, step, data).await,
     };
     match answer {
-        // The device moved to the step the answer named (`casEssai`); none means the answer
+        // The sender moved to the step the answer named (`casEssai`); none means the answer
         // named none.
         Ok(()) => {
-            let now = srs.test_case();
+            let now = sender.test_case();
             Outcome::Passed {
                 next: (now != step.test_case).then_some(now),
             }

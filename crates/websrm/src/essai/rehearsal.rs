@@ -1,20 +1,21 @@
-//! The rehearsal of the transaction and document blocks of an SRS-mode run: websrm's own sample
+//! The rehearsal of the transaction and document blocks of a run: websrm's own sample
 //! bill for each transaction step (the sector's closing receipt with the values the step
 //! prescribes, and what they require: an addition paid later, all three instalment amounts, an
 //! amount due that adds up, a customer), an offline batch where the step asks for one (kept by
-//! the same device while the authority cannot be reached), and a signed user report or
-//! third-party declaration for each document step. It shows that the examiner and the facade
+//! the same sender while the authority cannot be reached), and a signed user report or
+//! third-party declaration for each document step. In the server mode the device signs and the
+//! remote server sends, keeping the offline batch. It shows that the examiner and the facade
 //! agree case by case; the real run is made from the product's screens with its own bills.
 
 use serde_json::{Value, json};
 use time::macros::format_description;
-use websrm_domain::Sector;
+use websrm_domain::{DeviceId, Sector};
 use websrm_protocol::document::{DocumentRequest, DocumentType};
 use websrm_protocol::essai::Want;
 use websrm_protocol::transaction::{Checks, Sale, read_sale};
 
 use super::TestData;
-use crate::{Error, Origin, Outcome, Srs};
+use crate::{Error, Origin, Outcome, Srs, Transmission};
 
 /// What the rehearsal has sent so far: the number of the next transaction and the last one
 /// sent, which a step that refers to an earlier transaction refers to.
@@ -68,31 +69,26 @@ impl Rehearsal {
         Ok(sale)
     }
 
-    /// Transmits the step's bill from `srs` (its batch first kept offline by `offline`, the
-    /// same device while the authority cannot be reached).
+    /// Sends the step's bill by `route` (its batch first kept offline by the same sender while
+    /// the authority cannot be reached).
     pub(super) async fn transmit(
         &mut self,
-        srs: &Srs,
-        offline: Option<&Srs>,
+        route: &Route<'_>,
         data: &TestData,
         wants: &[Want],
     ) -> Result<(), Error> {
-        let operator = &data.first.identification_number;
-        let checks = Checks::default().with_sums();
         let batch = wants.iter().find_map(|w| match w {
             Want::Batch { current, at_least } => Some((*current, *at_least)),
             _ => None,
         });
         if let Some((_, at_least)) = batch {
-            let offline = offline.ok_or_else(|| {
-                Error::NotFound("the device's store while the authority cannot be reached".into())
+            let offline = route.offline.ok_or_else(|| {
+                Error::NotFound("the sender's store while the authority cannot be reached".into())
             })?;
-            offline.set_test_case(srs.test_case());
+            offline.set_test_case(route.sender().test_case());
             for _ in 0..at_least {
-                let sale = self.sale(srs, data, &[])?;
-                let kept = offline
-                    .transmit(&Origin::Host, operator, sale, checks)
-                    .await?;
+                let sale = self.sale(route.device, data, &[])?;
+                let kept = route.send(offline, data, sale).await?;
                 if !matches!(kept.outcome, Outcome::Offline { .. }) {
                     return Err(Error::BadAnswer(format!(
                         "a bill made offline was not kept for later: {:?}",
@@ -103,7 +99,7 @@ impl Rehearsal {
         }
         if batch.is_some_and(|(current, _)| !current) {
             // The batch alone, sent by hand.
-            let delivery = srs.flush().await?;
+            let delivery = route.sender().flush().await?;
             return match (
                 delivery.refused,
                 delivery.errors.is_empty(),
@@ -116,8 +112,8 @@ impl Rehearsal {
                 }),
             };
         }
-        let sale = self.sale(srs, data, wants)?;
-        let sent = srs.transmit(&Origin::Host, operator, sale, checks).await?;
+        let sale = self.sale(route.device, data, wants)?;
+        let sent = route.send(route.sender(), data, sale).await?;
         match sent.outcome {
             Outcome::Transmitted { .. } if sent.batch.refused == 0 => Ok(()),
             Outcome::Refused { errors, .. } => Err(Error::Refused {
@@ -135,20 +131,95 @@ impl Rehearsal {
     }
 }
 
-/// Sends the step's document: a user report of this device (`RUT`) or a habitual third
-/// party's declaration (`HAB`), signed with the first operator's certificate.
-pub(super) async fn document(srs: &Srs, data: &TestData, kind: &str) -> Result<(), Error> {
+/// How a step's bills and documents reach the authority: from the device itself (the SRS
+/// mode), or signed by the device and sent by the remote server (the server mode).
+pub(super) struct Route<'a> {
+    /// The device that signs.
+    pub(super) device: &'a Srs,
+    /// The remote server that sends what the device signs, in the server mode.
+    pub(super) server: Option<&'a Srs>,
+    /// The sender's same store while the authority cannot be reached.
+    pub(super) offline: Option<&'a Srs>,
+}
+
+impl Route<'_> {
+    /// Who talks to the authority.
+    pub(super) fn sender(&self) -> &Srs {
+        self.server.unwrap_or(self.device)
+    }
+
+    /// Signs `sale` on the device and sends it from `via` (the sender, or its offline twin).
+    async fn send(&self, via: &Srs, data: &TestData, sale: Sale) -> Result<Transmission, Error> {
+        let checks = Checks::default().with_sums();
+        match self.server {
+            None => {
+                via.transmit(
+                    &Origin::Host,
+                    &data.first.identification_number,
+                    sale,
+                    checks,
+                )
+                .await
+            }
+            Some(_) => {
+                // The device's certificates in the server mode are the server administrator's.
+                let admin = &data.server_identification_number;
+                let signed = self.device.sign_sale(&Origin::Host, admin, sale, checks)?;
+                via.relay(admin, self.device_id()?, signed, checks).await
+            }
+        }
+    }
+
+    fn device_id(&self) -> Result<DeviceId, Error> {
+        self.device
+            .device_id()?
+            .ok_or_else(|| Error::NotFound("this device's identifier".into()))
+    }
+}
+
+/// Sends the step's document by `route`: a user report of the device (`RUT`) or a habitual
+/// third party's declaration (`HAB`), signed on the device with its certificate (the first
+/// operator's, or in the server mode the server administrator's).
+pub(super) async fn document(route: &Route<'_>, data: &TestData, kind: &str) -> Result<(), Error> {
     let (gst, qst) = websrm_protocol::essai::Holder::FirstOperator.tax_numbers();
-    let device = srs
-        .device_id()?
-        .ok_or_else(|| Error::NotFound("this device's identifier".into()))?
-        .to_string();
-    let now = srs
-        .now()
-        .to_offset(time::UtcOffset::from_hms(-5, 0, 0).map_err(|e| bad(&e))?);
+    let device = route.device_id()?;
+    let document = sample_document(kind, device, route.device.now())?;
+    match route.server {
+        None => route
+            .device
+            .send_document(
+                &data.first.identification_number,
+                gst.parse()?,
+                qst.parse()?,
+                document,
+            )
+            .await
+            .map(drop),
+        Some(server) => {
+            let admin = &data.server_identification_number;
+            let signed = route.device.sign_document(admin, document)?;
+            server
+                .relay_document(admin, device, gst.parse()?, qst.parse()?, signed)
+                .await
+                .map(drop)
+        }
+    }
+}
+
+/// websrm's sample document of `kind` for the published test data, produced at `now` on
+/// `device`: a user report of Michel Untel (`RUT`) or a habitual third party's declaration
+/// (`HAB`), unsigned.
+pub fn sample_document(
+    kind: &str,
+    device: DeviceId,
+    now: time::OffsetDateTime,
+) -> Result<DocumentRequest, Error> {
+    let (gst, qst) = websrm_protocol::essai::Holder::FirstOperator.tax_numbers();
+    let device = device.to_string();
+    let now = now.to_offset(time::UtcOffset::from_hms(-5, 0, 0).map_err(|e| bad(&e))?);
     let produced = now.format(MOMENT).map_err(|e| bad(&e))?;
     let year = now.year().to_string();
-    let document = if kind == "HAB" {
+    Ok(if kind == "HAB" {
         DocumentRequest::new(
             DocumentType::ThirdParty,
             [
@@ -196,15 +267,7 @@ pub(super) async fn document(srs: &Srs, data: &TestData, kind: &str) -> Result<(
                 ("AD", "123-456, rue Unetelle, Montréal, H2Y1C6"),
             ],
         )
-    };
-    srs.send_document(
-        &data.first.identification_number,
-        gst.parse()?,
-        qst.parse()?,
-        document,
-    )
-    .await
-    .map(drop)
+    })
 }
 
 fn bad(e: &dyn std::fmt::Display) -> Error {

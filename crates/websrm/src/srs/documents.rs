@@ -1,6 +1,6 @@
 //! Documents: the authority's `document` service. An SRS transmits a user report (`RUT`) or a
 //! habitual third party's declaration (`HAB`), signed with the operator's certificate on the
-//! device.
+//! device (in the server mode, the remote server sends what the device signed: `relay.rs`).
 
 use websrm_domain::{GstNumber, QstNumber};
 use websrm_protocol::document::DocumentRequest;
@@ -19,21 +19,32 @@ impl Srs {
         qst: QstNumber,
         document: DocumentRequest,
     ) -> Result<String, Error> {
+        let document = self.sign_document(operator, document)?;
         let slot = self.usable_slot(operator)?;
-        let key = self.open_key(&slot.sealed_key, &slot.key)?;
-        let info = inspect_certificate(&slot.material.certificate_der)?;
-        let signature = key.sign(document.signature_input().as_bytes())?;
-        let document = document.signed(&signature, info.thumbprint);
         let device = DeviceIdState::Assigned(
             self.device_id()?
                 .ok_or_else(|| Error::NotFound("this device's identifier".into()))?,
         );
+        self.send_signed_document(&slot, device, gst, qst, &document)
+            .await
+    }
+
+    /// Sends a signed `document` with the certificate of `slot` over mutual TLS, for `device`.
+    pub(super) async fn send_signed_document(
+        &self,
+        slot: &Slot,
+        device: DeviceIdState,
+        gst: GstNumber,
+        qst: QstNumber,
+        document: &DocumentRequest,
+    ) -> Result<String, Error> {
+        let key = self.open_key(&slot.sealed_key, &slot.key)?;
         let headers = DocumentHeaders::new(self.headers(Some(device)), gst, qst);
         let identity = ClientIdentity {
             chain: vec![slot.material.certificate_der.clone()],
             key: &key,
         };
-        match self.client.document(&headers, &document, identity).await {
+        match self.client.document(&headers, document, identity).await {
             Ok(retour) => {
                 if let Some(next) = retour.cas_essai.as_deref().and_then(|c| c.parse().ok()) {
                     self.set_test_case(next);

@@ -3,7 +3,8 @@
 //! `lifecycle.rs`: enrolment, replacement, deletion and recovery; `revocation.rs`: the CRL
 //! check; `signatures.rs`: certificates' health, the billing guard and transaction signatures;
 //! `terminals.rs`: terminals, history and reset; `sales.rs`: typed sales signed;
-//! `transmit.rs`: the outbox, transmission and offline mode.
+//! `transmit.rs`: the outbox, transmission and offline mode; `relay.rs`: the remote server of
+//! the server mode, which transmits what its devices signed.
 
 use std::sync::Mutex;
 
@@ -35,6 +36,7 @@ use crate::{Config, Error};
 mod answers;
 mod documents;
 mod lifecycle;
+mod relay;
 mod revocation;
 mod sales;
 mod signatures;

@@ -101,7 +101,7 @@ impl Srs {
     }
 
     /// The sale checked, and what its signature covers; 540E for a sale whose QST number is not
-    /// the certificate's.
+    /// the certificate's (a server-mode certificate has none: it signs the sale's).
     fn prepare_sale(
         &self,
         origin: &Origin,
@@ -113,7 +113,7 @@ impl Srs {
         if !found.is_empty() {
             return Err(Error::Transaction(found));
         }
-        let plan = self.plan_link(origin, operator)?;
+        let plan = self.plan_link(origin, operator, Some(&sale.tax_numbers.qst))?;
         if plan.qst != sale.tax_numbers.qst {
             return Err(Error::Transaction(vec![Finding::new(
                 540,

@@ -238,7 +238,7 @@ impl Srs {
         {
             return replayed(key, digest, &answer);
         }
-        let plan = self.plan_link(origin, operator)?;
+        let plan = self.plan_link(origin, operator, None)?;
         let sign = plan.signer(data);
         let signed = |link: &websrm_store::device::ChainLink| plan.signed(link);
         let chain = plan.chain.clone();
@@ -263,18 +263,28 @@ impl Srs {
     }
 
     /// What signing the next link of a chain needs: the slot in force, its key opened, the QST
-    /// number of its certificate, and the chain of `origin`.
+    /// number (its certificate's, or in the server mode, whose certificates carry the server
+    /// administrator's subject and no QST number, the sale's `sale_qst`), and the chain of
+    /// `origin`.
     pub(super) fn plan_link(
         &self,
         origin: &Origin,
         operator: &IdentificationNumber,
+        sale_qst: Option<&QstNumber>,
     ) -> Result<LinkPlan, Error> {
         let slot = self.usable_slot(operator)?;
         let key = self.open_key(&slot.sealed_key, &slot.key)?;
         let qst = inspect_certificate(&slot.material.certificate_der)?
             .subject
             .and_then(|s| s.qst_number().cloned())
-            .ok_or_else(|| Error::BadAnswer("the certificate has no QST number".into()))?;
+            .or_else(|| sale_qst.cloned())
+            .ok_or_else(|| {
+                Error::BadAnswer(
+                    "the certificate has no QST number (a server-mode certificate signs a sale, \
+                     whose QST number it takes)"
+                        .into(),
+                )
+            })?;
         let device_id = match origin {
             Origin::Host => self.device_id()?.ok_or(Error::DeviceIdQuestion)?,
             Origin::Terminal(label) => {

@@ -268,23 +268,31 @@ impl Srs {
             read_transaction(&body, "transActu", Checks::default()).map_err(|_| unreadable())?;
         match entry.state {
             OutboxState::Pending => self.send_recorded(transaction, entry).await,
-            state => {
-                let outcome = settled_outcome(state, &entry);
-                Ok(Transmission {
-                    qr_url: self.qr_code_url(&transaction)?,
-                    mentions: bill_mentions(&transaction, &outcome),
-                    transaction,
-                    outbox_id: entry.id,
-                    device_id: entry.device,
-                    outcome,
-                    batch: Delivery::default(),
-                })
-            }
+            state => self.settled(transaction, state, entry),
         }
     }
 
+    /// The answer for a transaction the outbox has settled already.
+    pub(super) fn settled(
+        &self,
+        transaction: Transaction,
+        state: OutboxState,
+        entry: OutboxEntry,
+    ) -> Result<Transmission, Error> {
+        let outcome = settled_outcome(state, &entry);
+        Ok(Transmission {
+            qr_url: self.qr_code_url(&transaction)?,
+            mentions: bill_mentions(&transaction, &outcome),
+            transaction,
+            outbox_id: entry.id,
+            device_id: entry.device,
+            outcome,
+            batch: Delivery::default(),
+        })
+    }
+
     /// Sends a recorded transaction as the current one, with the pending batch.
-    async fn send_recorded(
+    pub(super) async fn send_recorded(
         &self,
         transaction: Transaction,
         entry: OutboxEntry,
@@ -292,8 +300,8 @@ impl Srs {
         let _one_at_a_time = self.delivery.lock().await;
         let outbox_id = entry.id;
         let device_id = entry.device;
-        let operator = entry.slot.operator.clone();
-        let (outcome, batch) = self.deliver(&operator, device_id, Some(entry)).await?;
+        let slot = entry.slot.clone();
+        let (outcome, batch) = self.deliver(slot, device_id, Some(entry)).await?;
         let outcome = outcome.unwrap_or(Outcome::Offline {
             reason: String::new(),
         });
@@ -316,10 +324,13 @@ impl Srs {
         let mut total = Delivery::default();
         let groups = self.store().pending_groups(self.config.environment)?;
         for (slot, device) in groups {
-            if slot.installation != self.config.installation {
+            // This installation's, and what it relays as a remote server.
+            if slot.installation != self.config.installation
+                && slot.installation != SERVER_INSTALLATION
+            {
                 continue;
             }
-            let (_, delivery) = self.deliver(&slot.operator, device, None).await?;
+            let (_, delivery) = self.deliver(slot, device, None).await?;
             let stop = delivery.offline.is_some();
             total.absorb(delivery);
             if stop {
@@ -332,16 +343,23 @@ impl Srs {
     /// The URL of `transaction`'s QR code: table 42's thirteen values encrypted with the
     /// `certifPSI` given with the certificate that signed it (RSA PKCS#1 v1.5, in blocks when
     /// they do not fit one), Base64, percent-encoded on the environment's base. A duplicate or a
-    /// reproduction, being a new transaction, has its own.
+    /// reproduction, being a new transaction, has its own. A remote server, which relays what
+    /// its devices signed, uses the `certifPSI` given with its own certificate: the authority's
+    /// for the environment, as the device's.
     pub fn qr_code_url(&self, transaction: &Transaction) -> Result<String, Error> {
-        let slot = self
-            .store()
-            .slots()?
-            .into_iter()
-            .find(|s| s.material.thumbprint.to_string() == transaction.thumbprint)
-            .ok_or_else(|| {
-                Error::NotFound(format!("the certificate {}", transaction.thumbprint))
-            })?;
+        let slots = self.store().slots()?;
+        let signer = slots
+            .iter()
+            .find(|s| s.material.thumbprint.to_string() == transaction.thumbprint);
+        let relaying = || {
+            slots.iter().find(|s| {
+                s.key.installation == SERVER_INSTALLATION
+                    && s.key.environment == self.config.environment
+            })
+        };
+        let slot = signer.or_else(relaying).ok_or_else(|| {
+            Error::NotFound(format!("the certificate {}", transaction.thumbprint))
+        })?;
         let ciphertext = websrm_crypto::encrypt_for_psi(
             &slot.material.certif_psi_pem,
             qr_plaintext(transaction).as_bytes(),
@@ -362,24 +380,23 @@ impl Srs {
         })
     }
 
-    /// Sends `current` (if any) with the pending transactions of `operator`'s certificate
+    /// Sends `current` (if any) with the pending transactions of the certificate of `slot`
     /// started on `device`, in as many requests as the size rule asks, until none is left or
     /// the authority cannot be reached.
-    async fn deliver(
+    pub(super) async fn deliver(
         &self,
-        operator: &IdentificationNumber,
+        slot: SlotKey,
         device: DeviceId,
         mut current: Option<OutboxEntry>,
     ) -> Result<(Option<Outcome>, Delivery), Error> {
-        let slot = self.usable_slot(operator)?;
+        let slot = self.usable_slot_at(slot)?;
         let key = self.open_key(&slot.sealed_key, &slot.key)?;
         let subject = inspect_certificate(&slot.material.certificate_der)?
             .subject
             .ok_or_else(|| Error::BadAnswer("the certificate has no subject".into()))?;
-        let qst = subject
-            .qst_number()
-            .cloned()
-            .ok_or_else(|| Error::BadAnswer("the certificate has no QST number".into()))?;
+        // An operator's certificate names its QST number; a remote server's names none, and
+        // sends each request with the QST number of the transactions it relays (536E).
+        let own_qst = subject.qst_number().cloned();
         let mut delivery = Delivery::default();
         let mut outcome = None;
         let mut after = 0;
@@ -407,6 +424,10 @@ impl Srs {
                 .sign(signatransm_input(subject.authorization_code(), device, &actus).as_bytes())?;
             let newest = current.as_ref().or_else(|| part.last());
             let gst: GstNumber = newest.map_or("", |e| e.gst.as_str()).parse()?;
+            let qst = match &own_qst {
+                Some(qst) => qst.clone(),
+                None => relayed_qst(newest)?,
+            };
             let headers = TransmissionHeaders::new(
                 self.headers(Some(DeviceIdState::Assigned(device))),
                 gst,
@@ -492,6 +513,15 @@ impl Srs {
         }
         Ok((outcome, delivery))
     }
+}
+
+/// The QST number of a relayed transaction, as its device signed it.
+fn relayed_qst(entry: Option<&OutboxEntry>) -> Result<QstNumber, Error> {
+    let body: Option<serde_json::Value> = entry.and_then(|e| serde_json::from_str(&e.body).ok());
+    body.as_ref()
+        .and_then(|b| b["noTax"]["noTVQ"].as_str())
+        .and_then(|q| q.parse().ok())
+        .ok_or_else(|| Error::BadAnswer("a relayed transaction has no QST number".into()))
 }
 
 /// `{"reqTrans": …}` from the outbox's texts, untouched: the current transaction, then the
