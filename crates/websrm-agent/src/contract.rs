@@ -29,11 +29,7 @@ pub const PARITY: &[(&str, Parity)] = &[
     ("enrol_server", Parity::Route("POST /v1/server-enrolments")),
     (
         "enrol_in_server_mode",
-        Parity::NotServed(
-            "a step of the certification run's case 501 (a device's certificate in the server \
-             mode), which `websrm srs essai` rehearses; a point of sale in the server mode is \
-             served by its server (`POST /v1/server-enrolments`)",
-        ),
+        Parity::Route("POST /v1/server-mode-enrolments"),
     ),
     (
         "replace",
@@ -71,12 +67,7 @@ pub const PARITY: &[(&str, Parity)] = &[
         ),
     ),
     ("sign_in_chain", Parity::Route("POST /v1/signatures")),
-    (
-        "sign_sale",
-        Parity::NotServed(
-            "a typed transaction is signed by the agent when it transmits it (POST /v1/transactions); POST /v1/signatures signs the values an actu covers for a POS that sends its own",
-        ),
-    ),
+    ("sign_sale", Parity::Route("POST /v1/signed-transactions")),
     ("sign_in_chain_once", Parity::Route("POST /v1/signatures")),
     ("transmit", Parity::Route("POST /v1/transactions")),
     ("transmit_once", Parity::Route("POST /v1/transactions")),
@@ -104,23 +95,11 @@ pub const PARITY: &[(&str, Parity)] = &[
         Parity::Route("POST /v1/tax-number-validations"),
     ),
     ("send_document", Parity::Route("POST /v1/documents")),
-    (
-        "sign_document",
-        Parity::NotServed(
-            "the agent serves a device that sends its own documents (POST /v1/documents); signing for a remote server to send is the server mode's, in Rust",
-        ),
-    ),
-    (
-        "relay",
-        Parity::NotServed(
-            "a remote server of the server mode relays what its devices sign; the agent serves a device's own transmission (POST /v1/transactions)",
-        ),
-    ),
+    ("sign_document", Parity::Route("POST /v1/signed-documents")),
+    ("relay", Parity::Route("POST /v1/relayed-transactions")),
     (
         "relay_document",
-        Parity::NotServed(
-            "a remote server of the server mode relays what its devices sign; the agent serves a device's own documents (POST /v1/documents)",
-        ),
+        Parity::Route("POST /v1/relayed-documents"),
     ),
     ("record_terminal", Parity::Route("POST /v1/terminals")),
     ("terminals", Parity::Route("GET /v1/terminals")),
@@ -440,6 +419,67 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
                 "transaction": sale()
             })),
         ),
+        "sign_sale" => (
+            Some(json!({
+                "terminal": null,
+                "identification_number": "3601837200",
+                "transaction": sale()
+            })),
+            Some(json!({"device_id": "7654-0955-8558", "transaction": sale()})),
+        ),
+        "relay_transaction" => (
+            Some(json!({
+                "identification_number": "3601837200",
+                "device_id": "7654-0955-8558",
+                "transaction": sale()
+            })),
+            Some(json!({
+                "outcome": "offline",
+                "noTrans": "0000000123",
+                "outbox_id": 9,
+                "device_id": "7654-0955-8558",
+                "psiNoTrans": null,
+                "psiDatTrans": null,
+                "noLot": null,
+                "mention": "PROBLÈME DE COMMUNICATION",
+                "mentions": [
+                    {"order": 1, "text": "CARTE DE CRÉDIT"},
+                    {"order": 10, "text": "PROBLÈME DE COMMUNICATION"}
+                ],
+                "qr_url": "https://cnfr.qr.mev-web.ca?f=Zm9v%2Bbar%3D%3D",
+                "reason": "connection refused",
+                "errors": [],
+                "resend": null,
+                "batch": {"requests": 1, "sent": 0, "refused": 0, "batches": [], "errors": [],
+                    "offline": "connection refused"},
+                "transaction": sale()
+            })),
+        ),
+        "sign_document" => (
+            Some(json!({
+                "identification_number": "3601837200",
+                "document_type": "HAB",
+                "parameters": {"TQ": "5678912340TQ0001", "NM": "Michel Untel enr."}
+            })),
+            Some(json!({
+                "device_id": "7654-0955-8558",
+                "document_type": "HAB",
+                "parameters": {"TQ": "5678912340TQ0001", "NM": "Michel Untel enr.",
+                    "SI": "MEUCIQC…", "EM": "9a1b2c3d4e5f60718293a4b5c6d7e8f901234567"}
+            })),
+        ),
+        "relay_document" => (
+            Some(json!({
+                "identification_number": "3601837200",
+                "device_id": "7654-0955-8558",
+                "gst": "567891234RT0001",
+                "qst": "5678912340TQ0001",
+                "document_type": "HAB",
+                "parameters": {"TQ": "5678912340TQ0001", "NM": "Michel Untel enr.",
+                    "SI": "MEUCIQC…", "EM": "9a1b2c3d4e5f60718293a4b5c6d7e8f901234567"}
+            })),
+            Some(json!({"no_doc": "0000000002"})),
+        ),
         "get_outbox" => (None, Some(outbox)),
         "flush_outbox" => (
             None,
@@ -493,6 +533,15 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
                 "nickname": "Serveur central"
             })),
             Some(json!({"device_id": null, "certificate": certificate()})),
+        ),
+        "enrol_in_server_mode" => (
+            Some(json!({
+                "identification_number": "3601837200",
+                "authorization_code": "B8T8-W8W8",
+                "nickname": "Caisse avec serveur",
+                "device_id_answer": {"answer": "request_new"}
+            })),
+            Some(json!({"device_id": "7654-0955-8558", "certificate": certificate()})),
         ),
         "replace_certificate" => (
             Some(json!({"confirm": true, "authorization_code": "D8T8-W8W8"})),

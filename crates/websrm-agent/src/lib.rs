@@ -45,12 +45,17 @@ pub use api::{
     DocumentAnswerBody, DocumentBody, EnrolledBody, EnrolmentRequest, ErrorKind, EssaiStepBody,
     HealthBody, HealthName, HistoryEntryBody, HistoryEventName, Installation, InstructionsBody,
     NewTerminal, RecoveryBody, ReplaceRequest, ResetBody, SectorName, ServerEnrolmentRequest,
-    SignRequest, SignedBody, TaxNumbersAnswerBody, TaxNumbersBody, TerminalBody, TestCaseAnswer,
-    TestCaseBody, TransmissionBody, TransmissionRequest, UserRequestBody, Warning,
+    ServerModeEnrolmentRequest, SignRequest, SignedBody, TaxNumbersAnswerBody, TaxNumbersBody,
+    TerminalBody, TestCaseAnswer, TestCaseBody, TransmissionBody, TransmissionRequest,
+    UserRequestBody, Warning,
 };
 pub use api::{
     BatchBody, DeliveryBody, MentionBody, OfflineBody, OutboxBody, PendingBody, ResendAdvice,
     TransmissionOutcome, TransmitRequest, TransmittedBody,
+};
+pub use api::{
+    RelayDocumentRequest, RelayRequest, SignDocumentRequest, SignSaleRequest, SignedDocumentBody,
+    SignedSaleBody,
 };
 pub use contract::{PARITY, Parity};
 
@@ -319,6 +324,7 @@ impl Agent {
         api::certificate_pem,
         api::enrol,
         api::enrol_server,
+        api::enrol_in_server_mode,
         api::replace,
         api::delete,
         api::remove,
@@ -330,12 +336,16 @@ impl Agent {
         api::remove_user,
         api::validate_tax_numbers,
         api::send_document,
+        api::sign_document,
+        api::relay_document,
         api::billing_guard,
         api::sign,
         api::transmission_signature,
         api::test_case,
         api::set_test_case,
         api::transmit,
+        api::sign_sale,
+        api::relay,
         api::outbox,
         api::flush,
     ),
@@ -610,6 +620,10 @@ fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/test-case", get(api::test_case).put(api::set_test_case))
         .route("/v1/enrolments", post(api::enrol))
         .route("/v1/server-enrolments", post(api::enrol_server))
+        .route(
+            "/v1/server-mode-enrolments",
+            post(api::enrol_in_server_mode),
+        )
         .route("/v1/certificates/{nickname}/replace", post(api::replace))
         .route("/v1/certificates/{nickname}/delete", post(api::delete))
         .route("/v1/certificates/{nickname}/remove", post(api::remove))
@@ -626,9 +640,13 @@ fn router(agent: Arc<Agent>) -> Router {
             post(api::validate_tax_numbers),
         )
         .route("/v1/documents", post(api::send_document))
+        .route("/v1/signed-documents", post(api::sign_document))
+        .route("/v1/relayed-documents", post(api::relay_document))
         .route("/v1/billing-guard", get(api::billing_guard))
         .route("/v1/signatures", post(api::sign))
         .route("/v1/transactions", post(api::transmit))
+        .route("/v1/signed-transactions", post(api::sign_sale))
+        .route("/v1/relayed-transactions", post(api::relay))
         .route("/v1/outbox", get(api::outbox))
         .route("/v1/outbox/flush", post(api::flush))
         .route(

@@ -214,3 +214,164 @@ async fn what_a_server_cannot_relay_is_refused_with_a_reason() {
         Err(Error::BadAnswer(_))
     ));
 }
+
+/// The same through two agents: the device's signs, the server's relays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agents_run_the_server_mode_the_device_signing_and_the_server_relaying() {
+    use crate::agent::{Agent, call};
+    use serde_json::json;
+    let s = Served::start(Environment::Dev);
+    let relay = Relay::start(&s.api_base);
+    let dir = tempfile::tempdir().unwrap();
+    let device_store = dir.path().join("device.db");
+    let device = Agent::start(s.srs_config(&device_store), &device_store).await;
+    let server_store = dir.path().join("server.db");
+    let server = Agent::start(s.srs_config_via(&relay.base, &server_store), &server_store).await;
+    let (dt, st) = (Some(device.token.as_str()), Some(server.token.as_str()));
+
+    let (status, enrolled) = call(
+        &device,
+        "POST",
+        "/v1/server-mode-enrolments",
+        Some(json!({
+            "identification_number": "3601837200",
+            "authorization_code": "B8T8-W8W8",
+            "nickname": "Caisse avec serveur",
+            "device_id_answer": {"answer": "request_new"}
+        })),
+        dt,
+    )
+    .await;
+    assert_eq!(status, 201, "{enrolled}");
+    let device_id = enrolled["device_id"].as_str().unwrap().to_owned();
+    let (status, enrolled) = call(
+        &server,
+        "POST",
+        "/v1/server-enrolments",
+        Some(json!({
+            "identification_number": "3601837200",
+            "authorization_code": "B8T8-W8W8",
+            "nickname": "Certificat du serveur"
+        })),
+        st,
+    )
+    .await;
+    assert_eq!(status, 201, "{enrolled}");
+
+    let start = OffsetDateTime::now_utc() - Duration::minutes(10);
+    let sale = |n: u64| websrm_tests::example_sale_json(start, n, n as i64);
+    let sign = |n: u64| {
+        let body = json!({"identification_number": "3601837200", "transaction": sale(n)});
+        let device = &device;
+        async move { call(device, "POST", "/v1/signed-transactions", Some(body), dt).await }
+    };
+    let (status, signed) = sign(1).await;
+    assert_eq!(status, 200, "{signed}");
+    assert_eq!(signed["device_id"], device_id.as_str());
+    assert!(
+        signed["transaction"]["signa"]["actu"].is_string(),
+        "{signed}"
+    );
+    let relayed = |signed: &serde_json::Value| {
+        json!({
+            "identification_number": "3601837200",
+            "device_id": signed["device_id"],
+            "transaction": signed["transaction"]
+        })
+    };
+    let (status, sent) = call(
+        &server,
+        "POST",
+        "/v1/relayed-transactions",
+        Some(relayed(&signed)),
+        st,
+    )
+    .await;
+    assert_eq!(
+        (status, sent["outcome"].as_str()),
+        (200, Some("transmitted")),
+        "{sent}"
+    );
+    assert_eq!(received(&s), 1);
+
+    // Offline on the server: kept, and sent by the server's agent once the link returns.
+    relay.set_cut(true);
+    let (_, signed) = sign(2).await;
+    let (status, kept) = call(
+        &server,
+        "POST",
+        "/v1/relayed-transactions",
+        Some(relayed(&signed)),
+        st,
+    )
+    .await;
+    assert_eq!(
+        (status, kept["outcome"].as_str()),
+        (200, Some("offline")),
+        "{kept}"
+    );
+    relay.set_cut(false);
+    let (status, flushed) = call(&server, "POST", "/v1/outbox/flush", None, st).await;
+    assert_eq!(status, 200, "{flushed}");
+    assert_eq!(received(&s), 2, "{flushed}");
+
+    // A signed transaction altered on the way is refused by the server's check.
+    let (_, signed) = sign(3).await;
+    let mut altered = relayed(&signed);
+    altered["transaction"]["mont"]["apresTax"] = json!("+000000099.99");
+    let (status, bad) = call(
+        &server,
+        "POST",
+        "/v1/relayed-transactions",
+        Some(altered),
+        st,
+    )
+    .await;
+    assert_eq!(
+        (status, bad["kind"].as_str()),
+        (422, Some("invalid")),
+        "{bad}"
+    );
+
+    // A declaration: signed on the device, sent by the server.
+    let (status, signed) = call(
+        &device,
+        "POST",
+        "/v1/signed-documents",
+        Some(json!({
+            "identification_number": "3601837200",
+            "document_type": "HAB",
+            "parameters": {
+                "TQ": "1234567890TQ0001", "NM": "Vestiaire Untel",
+                "AD": "123 rue Principale, Montréal", "CP": "H2Y1C6", "TE": "5145551234",
+                "NE": "1234567890", "RA": "1", "DC": "2026-12-01", "DV": "2026-12-03",
+                "BS": "Vestiaire", "FR": "Chaque soir", "MO": "2-3"
+            }
+        })),
+        dt,
+    )
+    .await;
+    assert_eq!(status, 200, "{signed}");
+    assert_eq!(
+        signed["parameters"]["SI"].as_str().map(str::len),
+        Some(88),
+        "{signed}"
+    );
+    let (status, sent) = call(
+        &server,
+        "POST",
+        "/v1/relayed-documents",
+        Some(json!({
+            "identification_number": "3601837200",
+            "device_id": device_id,
+            "gst": "567891234RT0001",
+            "qst": "5678912340TQ0001",
+            "document_type": "HAB",
+            "parameters": signed["parameters"]
+        })),
+        st,
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["no_doc"].as_str().map(str::len), Some(10), "{sent}");
+}

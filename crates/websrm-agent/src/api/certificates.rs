@@ -299,15 +299,7 @@ pub(crate) async fn enrol(
         &r.nickname,
         &r.utc_offset,
     )?;
-    let answer = match r.device_id_answer {
-        None => None,
-        Some(DeviceIdAnswerBody::RequestNew) => Some(DeviceIdAnswer::RequestNew),
-        Some(DeviceIdAnswerBody::IHaveOne { device_id }) => {
-            Some(DeviceIdAnswer::IHaveOne(device_id.parse().map_err(
-                |e| Failure::invalid("device_id_answer.device_id", e),
-            )?))
-        }
-    };
+    let answer = device_id_answer(r.device_id_answer)?;
     let installation = if r.back_office {
         BACK_OFFICE
     } else {
@@ -374,6 +366,83 @@ pub(crate) async fn enrol_server(
         StatusCode::CREATED,
         Json(EnrolledBody {
             device_id: None,
+            certificate: CertificateBody::of(&view, agent.installation()),
+        }),
+    ))
+}
+
+/// The facade's answer to the device-identifier question.
+fn device_id_answer(body: Option<DeviceIdAnswerBody>) -> Result<Option<DeviceIdAnswer>, Failure> {
+    Ok(match body {
+        None => None,
+        Some(DeviceIdAnswerBody::RequestNew) => Some(DeviceIdAnswer::RequestNew),
+        Some(DeviceIdAnswerBody::IHaveOne { device_id }) => {
+            Some(DeviceIdAnswer::IHaveOne(device_id.parse().map_err(
+                |e| Failure::invalid("device_id_answer.device_id", e),
+            )?))
+        }
+    })
+}
+
+/// What a device in the server mode enters to obtain its certificate: the remote server
+/// administrator's values, sent from this device with its identifier.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ServerModeEnrolmentRequest {
+    /// The server administrator's identification number.
+    #[schema(example = "3601837200")]
+    pub identification_number: String,
+    /// The server administrator's authorization code.
+    pub authorization_code: String,
+    /// The certificate's nickname.
+    pub nickname: String,
+    /// The UTC offset.
+    #[serde(default = "eastern")]
+    #[schema(default = "-05:00")]
+    pub utc_offset: String,
+    /// The answer to "do you have an identifier for this device?", asked when the device has
+    /// none.
+    #[serde(default)]
+    pub device_id_answer: Option<DeviceIdAnswerBody>,
+}
+
+/// Obtains this device's certificate in the server mode: the remote server administrator's
+/// subject (sector `FOB`), sent from the device with its identifier (`APPRLINIT` `SEV`). The
+/// device signs its transactions and documents with it (`POST /v1/signed-transactions`,
+/// `POST /v1/signed-documents`) and the remote server sends them.
+#[utoipa::path(post, path = "/v1/server-mode-enrolments", tag = "certificates", operation_id = "enrol_in_server_mode",
+    security(("bearer" = [])),
+    request_body = ServerModeEnrolmentRequest,
+    responses((status = 201, body = EnrolledBody), (status = 409, body = ApiError), (status = 502, body = ApiError)))]
+pub(crate) async fn enrol_in_server_mode(
+    State(agent): State<Arc<Agent>>,
+    Body(r): Body<ServerModeEnrolmentRequest>,
+) -> Result<(StatusCode, Json<EnrolledBody>), Failure> {
+    let identification_number = r
+        .identification_number
+        .parse()
+        .map_err(|e| Failure::invalid("identification_number", e))?;
+    let code = r
+        .authorization_code
+        .parse()
+        .map_err(|e| Failure::invalid("authorization_code", e))?;
+    let nickname = r
+        .nickname
+        .parse()
+        .map_err(|e| Failure::invalid("nickname", e))?;
+    let offset = r
+        .utc_offset
+        .parse()
+        .map_err(|e| Failure::invalid("utc_offset", e))?;
+    let answer = device_id_answer(r.device_id_answer)?;
+    let srs = agent.main();
+    let _authority = agent.authority.lock().await;
+    let view = srs
+        .enrol_in_server_mode(identification_number, code, nickname, offset, answer)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EnrolledBody {
+            device_id: srs.device_id()?.map(|d| d.to_string()),
             certificate: CertificateBody::of(&view, agent.installation()),
         }),
     ))

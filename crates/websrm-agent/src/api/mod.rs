@@ -425,6 +425,7 @@ type Reply<T> = Result<Json<T>, Failure>;
 
 mod certificates;
 mod health;
+mod relay;
 mod signatures;
 mod terminals;
 mod transactions;
@@ -432,6 +433,7 @@ mod users;
 
 pub use certificates::*;
 pub use health::*;
+pub use relay::*;
 pub use signatures::*;
 pub use terminals::*;
 pub use transactions::*;

@@ -201,7 +201,7 @@ pub(crate) async fn transmit(
 ) -> Reply<TransmittedBody> {
     let key = crate::idempotency::key(&headers)?;
     let checks = Checks::default().with_sums();
-    let sale = read_sale(&r.transaction, checks).map_err(findings)?;
+    let sale = read_sale(&r.transaction, checks).map_err(transaction_findings)?;
     let operator = sale
         .tax_numbers
         .qst
@@ -257,7 +257,7 @@ pub(crate) async fn flush(
 }
 
 /// `422 invalid`: the findings of the local check, with the authority's ids.
-fn findings(found: Vec<websrm::transaction::Finding>) -> Failure {
+pub(crate) fn transaction_findings(found: Vec<websrm::transaction::Finding>) -> Failure {
     let mut failure = Failure::from(websrm::Error::Transaction(found));
     failure.set_status(StatusCode::UNPROCESSABLE_ENTITY);
     failure
@@ -323,7 +323,7 @@ fn outbox_body(o: Outbox, flushed: Option<DeliveryBody>) -> OutboxBody {
     }
 }
 
-fn transmission_body(t: Transmission) -> TransmittedBody {
+pub(crate) fn transmission_body(t: Transmission) -> TransmittedBody {
     let mut body = TransmittedBody {
         outcome: TransmissionOutcome::Offline,
         no_trans: t.transaction.sale.number.to_string(),

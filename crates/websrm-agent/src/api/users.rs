@@ -174,24 +174,8 @@ pub(crate) async fn send_document(
     State(agent): State<Arc<Agent>>,
     Body(d): Body<DocumentBody>,
 ) -> Reply<DocumentAnswerBody> {
-    use websrm::document::{DocumentRequest, DocumentType};
     let (operator, gst, qst) = numbers(&d.identification_number, &d.gst, &d.qst)?;
-    let kind = DocumentType::from_code(&d.document_type)
-        .ok_or_else(|| Failure::invalid("document_type", "RUT or HAB"))?;
-    if let Some(unknown) = d
-        .parameters
-        .keys()
-        .find(|k| !kind.parameters().contains(&k.as_str()))
-    {
-        return Err(Failure::invalid(
-            "parameters",
-            format!("{unknown} is not a parameter of {}", kind.code()),
-        ));
-    }
-    let document = DocumentRequest::new(
-        kind,
-        d.parameters.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    );
+    let document = super::relay::document_of(&d.document_type, &d.parameters, false)?;
     let _authority = agent.authority.lock().await;
     let no_doc = agent
         .main()
