@@ -139,7 +139,7 @@ impl Authority {
                 Some(response)
             }
             Decision::Step(step, how) => {
-                let differences = self.differences(request, step, tc, &product.sectors);
+                let differences = differences(request, step, tc, &product.sectors);
                 let response = if differences.is_empty() {
                     self.answer(request)
                 } else {
@@ -178,54 +178,6 @@ impl Authority {
                 Some(response)
             }
         }
-    }
-
-    /// What differs between the request and its step.
-    fn differences(
-        &self,
-        request: &Request,
-        step: Step,
-        tc: TestCase,
-        sectors: &[websrm_domain::Sector],
-    ) -> Vec<essai::Difference> {
-        // A request to another service than the step's is the service's to refuse (015E), and
-        // a body that is not JSON too: a failed step all the same.
-        let fits = matches!(
-            (step.block(), request.endpoint),
-            (
-                essai::Block::Certificates,
-                Endpoint::Enrolment | Endpoint::Certificates
-            ) | (essai::Block::Users, Endpoint::User)
-                | (essai::Block::Transactions, Endpoint::Transaction)
-                | (essai::Block::Documents, Endpoint::Document)
-        );
-        let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
-            return Vec::new();
-        };
-        if !fits {
-            return Vec::new();
-        }
-        let subject: Option<Vec<(&'static str, String)>> = body["reqCertif"]["csr"]
-            .as_str()
-            .and_then(|csr| websrm_crypto::validate_csr(csr).ok())
-            .map(|csr| {
-                csr.subject
-                    .attributes()
-                    .into_iter()
-                    .map(|(a, v)| (a.short_name(), v))
-                    .collect()
-            });
-        let mut observed = Observed::new(
-            kind_of(request.endpoint),
-            tc,
-            &request.headers,
-            &body,
-            sectors,
-        );
-        if let Some(subject) = &subject {
-            observed = observed.with_subject(subject);
-        }
-        step.examine(&observed)
     }
 
     fn audit_refusal(&self, request: &Request, now: time::OffsetDateTime, error: E) {
@@ -342,6 +294,53 @@ impl Authority {
     ) -> Result<Vec<EssaiExchange>, crate::Error> {
         Ok(self.registry().essai_exchanges(key, run)?)
     }
+}
+
+/// What differs between the request and its step.
+fn differences(
+    request: &Request,
+    step: Step,
+    tc: TestCase,
+    sectors: &[websrm_domain::Sector],
+) -> Vec<essai::Difference> {
+    // A request to another service than the step's is the service's to refuse (015E), and
+    // a body that is not JSON too: a failed step all the same.
+    let fits = matches!(
+        (step.block(), request.endpoint),
+        (
+            essai::Block::Certificates,
+            Endpoint::Enrolment | Endpoint::Certificates
+        ) | (essai::Block::Users, Endpoint::User)
+            | (essai::Block::Transactions, Endpoint::Transaction)
+            | (essai::Block::Documents, Endpoint::Document)
+    );
+    let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+        return Vec::new();
+    };
+    if !fits {
+        return Vec::new();
+    }
+    let subject: Option<Vec<(&'static str, String)>> = body["reqCertif"]["csr"]
+        .as_str()
+        .and_then(|csr| websrm_crypto::validate_csr(csr).ok())
+        .map(|csr| {
+            csr.subject
+                .attributes()
+                .into_iter()
+                .map(|(a, v)| (a.short_name(), v))
+                .collect()
+        });
+    let mut observed = Observed::new(
+        kind_of(request.endpoint),
+        tc,
+        &request.headers,
+        &body,
+        sectors,
+    );
+    if let Some(subject) = &subject {
+        observed = observed.with_subject(subject);
+    }
+    step.examine(&observed)
 }
 
 /// Where a product version's ESSAI run stands.

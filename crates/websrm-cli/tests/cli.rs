@@ -923,32 +923,14 @@ fn essai_runs_the_certificate_block_of_each_product_in_its_order() {
 
     // A server-mode transportation product: 500 and 501 without the restaurants' step 008,
     // with the transportation codes.
-    admin(&[
-        "product",
-        "add",
-        "--partner",
-        "0000000000000001",
-        "--srs",
-        "0000000000000002",
-        "--version-id",
-        "0000000000000031",
-        "--code",
-        "FOB201999999",
-        "--version",
-        "3.1.0",
-        "--parent",
-        "1.0.0",
-        "--mode",
+    let product = essai_product(
+        &authority_dir,
+        dir.path(),
         "server",
-        "--sector",
         "TRP",
-    ]);
-    let product = dir.path().join("product.txt");
-    std::fs::write(
-        &product,
-        "0000000000000001\n0000000000000002\n0000000000000031\nFOB201999999\n3.1.0\n1.0.0\n",
-    )
-    .unwrap();
+        "0000000000000031",
+        "3.1.0",
+    );
     let out = pos
         .command(
             "ESSAI",
@@ -2308,34 +2290,14 @@ fn essai_rehearses_products_of_each_mode_to_the_end_of_their_runs() {
         ("server", "TRP", "0000000000000043", "4.3.0", "603.005"),
         ("both", "RBC", "0000000000000044", "4.4.0", "605.001"),
     ] {
-        let out = Command::new(WEBSRM)
-            .args(["authority", "--dir", authority_dir.to_str().unwrap()])
-            .args(["product", "add", "--partner", "0000000000000001", "--srs"])
-            .args(["0000000000000002", "--version-id", version_id])
-            .args([
-                "--code",
-                "FOB201999999",
-                "--version",
-                version,
-                "--parent",
-                "1.0.0",
-            ])
-            .args(["--mode", mode, "--sector", sector])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let product = essai_product(
+            &authority_dir,
+            dir.path(),
+            mode,
+            sector,
+            version_id,
+            version,
         );
-        let product = dir.path().join(format!("product-{mode}-{sector}.txt"));
-        std::fs::write(
-            &product,
-            format!(
-                "0000000000000001\n0000000000000002\n{version_id}\nFOB201999999\n{version}\n1.0.0\n"
-            ),
-        )
-        .unwrap();
         let runs = dir.path().join("runs");
         let out = pos
             .command(
@@ -2383,4 +2345,39 @@ fn essai_rehearses_products_of_each_mode_to_the_end_of_their_runs() {
             assert!(at("105.001") < at("605.001"));
         }
     }
+}
+
+/// Registers a version of the test product (`authority product add`, certification code
+/// `FOB201999999`, parent `1.0.0`) with `mode` and `sector`, and writes the file `--product`
+/// reads for it.
+fn essai_product(
+    authority_dir: &std::path::Path,
+    dir: &std::path::Path,
+    mode: &str,
+    sector: &str,
+    version_id: &str,
+    version: &str,
+) -> std::path::PathBuf {
+    let out = Command::new(WEBSRM)
+        .args(["authority", "--dir", authority_dir.to_str().unwrap()])
+        .args(["product", "add", "--partner", "0000000000000001", "--srs"])
+        .args(["0000000000000002", "--version-id", version_id])
+        .args(["--code", "FOB201999999", "--version", version])
+        .args(["--parent", "1.0.0", "--mode", mode, "--sector", sector])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let product = dir.join(format!("product-{version_id}.txt"));
+    std::fs::write(
+        &product,
+        format!(
+            "0000000000000001\n0000000000000002\n{version_id}\nFOB201999999\n{version}\n1.0.0\n"
+        ),
+    )
+    .unwrap();
+    product
 }

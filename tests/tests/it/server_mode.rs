@@ -334,6 +334,15 @@ async fn two_agents_run_the_server_mode_the_device_signing_and_the_server_relayi
     );
 
     // A declaration: signed on the device, sent by the server.
+    let sample =
+        sample_document("HAB", device_id.parse().unwrap(), OffsetDateTime::now_utc()).unwrap();
+    let declaration: serde_json::Map<String, serde_json::Value> = sample
+        .kind
+        .parameters()
+        .iter()
+        .filter(|p| !matches!(**p, "SI" | "EM"))
+        .map(|p| ((*p).to_owned(), json!(sample.get(p).unwrap_or_default())))
+        .collect();
     let (status, signed) = call(
         &device,
         "POST",
@@ -341,12 +350,7 @@ async fn two_agents_run_the_server_mode_the_device_signing_and_the_server_relayi
         Some(json!({
             "identification_number": "3601837200",
             "document_type": "HAB",
-            "parameters": {
-                "TQ": "1234567890TQ0001", "NM": "Vestiaire Untel",
-                "AD": "123 rue Principale, Montréal", "CP": "H2Y1C6", "TE": "5145551234",
-                "NE": "1234567890", "RA": "1", "DC": "2026-12-01", "DV": "2026-12-03",
-                "BS": "Vestiaire", "FR": "Chaque soir", "MO": "2-3"
-            }
+            "parameters": declaration
         })),
         dt,
     )

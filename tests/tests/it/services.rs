@@ -373,23 +373,12 @@ async fn documents_are_verified_numbered_and_recorded_once() {
     assert_eq!(count(), 2);
 
     // A habitual third-party declaration.
-    let hab = DocumentRequest::new(
-        DocumentType::ThirdParty,
-        [
-            ("TQ", "1234567890TQ0001"),
-            ("NM", "Vestiaire Untel"),
-            ("AD", "123 rue Principale, Montréal"),
-            ("CP", "H2Y1C6"),
-            ("TE", "5145551234"),
-            ("NE", "1234567890"),
-            ("RA", "1"),
-            ("DC", "2026-12-01"),
-            ("DV", "2026-12-03"),
-            ("BS", "Vestiaire"),
-            ("FR", "Chaque soir"),
-            ("MO", "2-3"),
-        ],
-    );
+    let hab = websrm::essai::sample_document(
+        "HAB",
+        device.parse().unwrap(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
     let signature = a.key.sign(hab.signature_input().as_bytes()).unwrap();
     let hab = hab.signed(&signature, a.info.thumbprint);
     let (status, answer) = post(&mtls, &url, &h, &hab.to_body().to_string()).await;
