@@ -27,5 +27,6 @@ mod server_mode;
 mod services;
 mod support;
 mod terminals;
+mod tills;
 mod transaction;
 mod transmit;

@@ -277,19 +277,20 @@ impl DeviceStore {
     }
 
     /// The oldest pending transactions of `slot` started on `device`, recorded after `after`
-    /// (an outbox id) and other than `except`, oldest first, as many as fit in `max_bytes` of
+    /// (an outbox id) and before `current` (the one they go with, if any: a batch is older
+    /// than the transaction that carries it), oldest first, as many as fit in `max_bytes` of
     /// transaction JSON (always at least one if any is pending).
     pub fn pending_part(
         &self,
         slot: &SlotKey,
         device: DeviceId,
         after: i64,
-        except: Option<i64>,
+        current: Option<i64>,
         max_bytes: usize,
     ) -> Result<Vec<OutboxEntry>, Error> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM outbox WHERE state = 'pending' AND environment = ?1 AND operator = ?2 \
-             AND installation = ?3 AND device_id = ?4 AND id > ?5 AND id <> ?6 ORDER BY id"
+             AND installation = ?3 AND device_id = ?4 AND id > ?5 AND id < ?6 ORDER BY id"
         ))?;
         let mut rows = stmt.query(params![
             slot.environment.as_str(),
@@ -297,7 +298,7 @@ impl DeviceStore {
             slot.installation,
             device.to_string(),
             after,
-            except.unwrap_or(-1)
+            current.unwrap_or(i64::MAX)
         ])?;
         let mut part = Vec::new();
         let mut used = 0;

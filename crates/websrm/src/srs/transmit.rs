@@ -298,6 +298,12 @@ impl Srs {
         entry: OutboxEntry,
     ) -> Result<Transmission, Error> {
         let _one_at_a_time = self.delivery.lock().await;
+        // Another call may have sent it meanwhile (a flush, or a retry with its key): what
+        // the outbox says now decides, and a transaction is never sent twice.
+        let entry = self.store().outbox_entry(entry.id)?.unwrap_or(entry);
+        if entry.state != OutboxState::Pending {
+            return self.settled(transaction, entry.state, entry);
+        }
         let outbox_id = entry.id;
         let device_id = entry.device;
         let slot = entry.slot.clone();
@@ -400,17 +406,16 @@ impl Srs {
         let mut delivery = Delivery::default();
         let mut outcome = None;
         let mut after = 0;
+        // A batch is older than the transaction that carries it (527E), and what other tills
+        // record meanwhile goes with their own transactions.
+        let carried_by = current.as_ref().map(|c| c.id);
         loop {
             const ENVELOPE: usize = r#"{"reqTrans":{"transActu":,"transLot":[]}}"#.len();
             let room = MAX_REQUEST_BYTES
                 .saturating_sub(ENVELOPE + current.as_ref().map_or(0, |c| c.body.len()));
-            let part = self.store().pending_part(
-                &slot.key,
-                device,
-                after,
-                current.as_ref().map(|c| c.id),
-                room,
-            )?;
+            let part = self
+                .store()
+                .pending_part(&slot.key, device, after, carried_by, room)?;
             if part.is_empty() && current.is_none() {
                 break;
             }
