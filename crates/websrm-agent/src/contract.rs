@@ -48,6 +48,12 @@ pub const PARITY: &[(&str, Parity)] = &[
         Parity::Route("POST /v1/certificates/{nickname}/remove"),
     ),
     ("recover", Parity::Route("POST /v1/recover")),
+    (
+        "installation",
+        Parity::NotServed(
+            "the agent calls its own installation `main` in every answer (`installation`)",
+        ),
+    ),
     ("test_case", Parity::Route("GET /v1/test-case")),
     ("essai", Parity::Route("GET /v1/test-case")),
     ("set_test_case", Parity::Route("PUT /v1/test-case")),

@@ -447,7 +447,10 @@ pub(crate) fn run(args: Args) -> Result<()> {
             }
             let certificates = srs.certificates(at)?;
             if json {
-                let list: Vec<_> = certificates.iter().map(view_json).collect();
+                let list: Vec<_> = certificates
+                    .iter()
+                    .map(|v| view_json(v, srs.installation()))
+                    .collect();
                 println!(
                     "{}",
                     serde_json::json!({ "device_id": srs.device_id()?.map(|d| d.to_string()), "certificates": list, "revocation_check": revocation })
@@ -629,7 +632,7 @@ fn print_view(srs: &Srs, view: &CertificateView, json: bool) -> Result<()> {
     if json {
         println!(
             "{}",
-            serde_json::json!({ "device_id": srs.device_id()?.map(|d| d.to_string()), "certificate": view_json(view) })
+            serde_json::json!({ "device_id": srs.device_id()?.map(|d| d.to_string()), "certificate": view_json(view, srs.installation()) })
         );
     } else {
         println!(
@@ -670,16 +673,7 @@ fn print_text(view: &CertificateView) {
     }
 }
 
-fn view_json(view: &CertificateView) -> serde_json::Value {
-    serde_json::json!({
-        "nickname": view.nickname.as_str(),
-        "slot": view.slot.to_string(),
-        "serial": view.serial.to_string(),
-        "thumbprint": view.thumbprint.to_string(),
-        "not_before": view.validity.not_before().format(&Rfc3339).unwrap_or_default(),
-        "not_after": view.validity.not_after().format(&Rfc3339).unwrap_or_default(),
-        "health": health_text(view.health),
-        "warning_fr": view.warning.as_ref().map(|w| w.french.clone()),
-        "warning_en": view.warning.as_ref().map(|w| w.english.clone()),
-    })
+/// A certificate as JSON: the facade's one shape, the agent's too.
+fn view_json(view: &CertificateView, main: &str) -> serde_json::Value {
+    serde_json::to_value(view.to_json(main)).unwrap_or_default()
 }

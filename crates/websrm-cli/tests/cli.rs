@@ -210,10 +210,13 @@ fn an_srs_driven_from_the_command_line_against_a_served_authority() {
     let status = call(&["status", "--at", "2030-01-01T00:00:00Z", "--json"]);
     let json: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(json["device_id"], device.as_str());
+    // The agent's shape: the health's name, and whether it may be used.
     assert_eq!(
         json["certificates"][0]["health"],
-        "valid, replacement recommended (past half-life)"
+        "replacement_recommended"
     );
+    assert_eq!(json["certificates"][0]["usable"], true);
+    assert_eq!(json["certificates"][0]["installation"], "main");
 
     let out = run(&common(&["replace", "--nickname", "Caisse du bar"])
         .iter()

@@ -54,6 +54,8 @@ mod error;
 pub mod essai;
 mod notices;
 mod srs;
+#[cfg(feature = "serde")]
+pub mod views;
 
 pub use config::{AuthorityAddress, Config, SystemClock};
 pub use error::Error;
@@ -61,10 +63,11 @@ pub use notices::{BillingGuard, INVALID_CERTIFICATE_MENTIONS, Notice, warning};
 #[cfg(feature = "qr-image")]
 pub use srs::qr_svg;
 pub use srs::{
-    ANSWERS_KEPT, COMMUNICATION_PROBLEM, CertificatePem, CertificateView, Changes, Confirmation,
-    Delivery, DeviceIdAnswer, IdempotencyKey, MAX_REQUEST_BYTES, OperatorEnrolment, Origin, Outbox,
-    Outcome, RecoveryReport, RememberedAnswer, Resend, RevocationCheck, SERVER_INSTALLATION,
-    SignedTransaction, Srs, TaxNumbersAnswer, TransactionData, Transmission, request_digest,
+    ANSWERS_KEPT, BACK_OFFICE_INSTALLATION, COMMUNICATION_PROBLEM, CertificatePem, CertificateView,
+    Changes, Confirmation, Delivery, DeviceIdAnswer, IdempotencyKey, MAX_REQUEST_BYTES,
+    OperatorEnrolment, Origin, Outbox, Outcome, RecoveryReport, RememberedAnswer, Resend,
+    RevocationCheck, SERVER_INSTALLATION, SignedTransaction, Srs, TaxNumbersAnswer,
+    TransactionData, Transmission, request_digest,
 };
 pub use websrm_crypto::{Preceding, Signature, TransactionSignatureInput};
 pub use websrm_domain as domain;

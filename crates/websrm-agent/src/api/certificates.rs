@@ -2,145 +2,10 @@
 
 use super::*;
 
-/// A certificate's health.
-///
-/// `valid`; `replacement_recommended` (replace it soon); `expiring_soon` (`days_left` says
-/// when; replace it now); `not_yet_valid`; `expired`; `revoked`; `refused` (the authority no
-/// longer accepts it: revoked, deleted or replaced elsewhere); `deleted`; `replaced`;
-/// `unusable` (another reason it cannot be used).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum HealthName {
-    /// In force.
-    Valid,
-    /// In force; replace it soon.
-    ReplacementRecommended,
-    /// In force for `days_left` days: replace it now.
-    ExpiringSoon,
-    /// Not yet in force.
-    NotYetValid,
-    /// Expired.
-    Expired,
-    /// Revoked.
-    Revoked,
-    /// The authority no longer accepts it.
-    Refused,
-    /// Deleted.
-    Deleted,
-    /// Replaced.
-    Replaced,
-    /// Cannot be used for another reason.
-    Unusable,
-}
-
-/// An SRS installation on this device: `main` (the agent's own), `back_office` (a back-office
-/// SRS), `server` (a remote server's administrator), `other` (another one, named in `slot`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Installation {
-    /// The agent's own installation.
-    #[default]
-    Main,
-    /// A back-office SRS on the same device.
-    BackOffice,
-    /// A remote server's administrator.
-    Server,
-    /// Another installation.
-    Other,
-}
-
-impl Installation {
-    /// The facade's name of the installation (`other` has none).
-    pub(crate) fn name(self, main: &str) -> Option<&str> {
-        match self {
-            Self::Main => Some(main),
-            Self::BackOffice => Some(BACK_OFFICE),
-            Self::Server => Some(websrm::SERVER_INSTALLATION),
-            Self::Other => None,
-        }
-    }
-
-    pub(crate) fn of(name: &str, main: &str) -> Self {
-        if name == main {
-            Self::Main
-        } else if name == BACK_OFFICE {
-            Self::BackOffice
-        } else if name == websrm::SERVER_INSTALLATION {
-            Self::Server
-        } else {
-            Self::Other
-        }
-    }
-}
+pub use websrm::views::{CertificateJson as CertificateBody, HealthName, Installation};
 
 /// The installation name of a back-office SRS.
-pub(crate) const BACK_OFFICE: &str = "back-office";
-
-/// A certificate of this device, with its health.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CertificateBody {
-    /// The nickname (SN).
-    pub nickname: String,
-    /// The slot: environment, operator, installation.
-    pub slot: String,
-    /// The installation the certificate belongs to.
-    pub installation: Installation,
-    /// The serial number (`noSerie`).
-    pub serial: String,
-    /// The thumbprint (`EMPRCERTIFTRANSM`, `emprCertifSEV`).
-    pub thumbprint: String,
-    /// Valid from.
-    #[schema(format = DateTime)]
-    pub not_before: String,
-    /// Valid until.
-    #[schema(format = DateTime)]
-    pub not_after: String,
-    /// Its health.
-    pub health: HealthName,
-    /// Days left, when expiring soon.
-    pub days_left: Option<i64>,
-    /// Whether it may be used to produce bills and transmit now.
-    pub usable: bool,
-    /// What to show the user, in French.
-    pub warning_fr: Option<String>,
-    /// The same in English.
-    pub warning_en: Option<String>,
-}
-
-impl CertificateBody {
-    pub(crate) fn of(v: &CertificateView, main: &str) -> Self {
-        let (health, days_left) = health_name(v.health);
-        Self {
-            nickname: v.nickname.to_string(),
-            slot: v.slot.to_string(),
-            installation: Installation::of(&v.slot.installation, main),
-            serial: v.serial.to_string(),
-            thumbprint: v.thumbprint.to_string(),
-            not_before: v.validity.not_before().format(&Rfc3339).unwrap_or_default(),
-            not_after: v.validity.not_after().format(&Rfc3339).unwrap_or_default(),
-            health,
-            days_left,
-            usable: v.health.is_usable(),
-            warning_fr: v.warning.as_ref().map(|w| w.french.clone()),
-            warning_en: v.warning.as_ref().map(|w| w.english.clone()),
-        }
-    }
-}
-
-pub(crate) fn health_name(h: Health) -> (HealthName, Option<i64>) {
-    match h {
-        Health::Valid => (HealthName::Valid, None),
-        Health::ReplacementRecommended => (HealthName::ReplacementRecommended, None),
-        Health::ExpiringSoon { days_left } => (HealthName::ExpiringSoon, Some(days_left)),
-        Health::NotYetValid => (HealthName::NotYetValid, None),
-        Health::Expired => (HealthName::Expired, None),
-        Health::Revoked => (HealthName::Revoked, None),
-        Health::Refused => (HealthName::Refused, None),
-        Health::Deleted => (HealthName::Deleted, None),
-        Health::Replaced => (HealthName::Replaced, None),
-        _ => (HealthName::Unusable, None),
-    }
-}
+pub(crate) const BACK_OFFICE: &str = websrm::BACK_OFFICE_INSTALLATION;
 
 /// The certificates of the device.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -162,7 +27,7 @@ pub(crate) async fn certificates(State(agent): State<Arc<Agent>>) -> Reply<Certi
         device_id: main.device_id()?.map(|d| d.to_string()),
         certificates: views
             .iter()
-            .map(|v| CertificateBody::of(v, agent.installation()))
+            .map(|v| v.to_json(agent.installation()))
             .collect(),
     }))
 }
@@ -312,7 +177,7 @@ pub(crate) async fn enrol(
         StatusCode::CREATED,
         Json(EnrolledBody {
             device_id: srs.device_id()?.map(|d| d.to_string()),
-            certificate: CertificateBody::of(&view, agent.installation()),
+            certificate: view.to_json(agent.installation()),
         }),
     ))
 }
@@ -366,7 +231,7 @@ pub(crate) async fn enrol_server(
         StatusCode::CREATED,
         Json(EnrolledBody {
             device_id: None,
-            certificate: CertificateBody::of(&view, agent.installation()),
+            certificate: view.to_json(agent.installation()),
         }),
     ))
 }
@@ -443,7 +308,7 @@ pub(crate) async fn enrol_in_server_mode(
         StatusCode::CREATED,
         Json(EnrolledBody {
             device_id: srs.device_id()?.map(|d| d.to_string()),
-            certificate: CertificateBody::of(&view, agent.installation()),
+            certificate: view.to_json(agent.installation()),
         }),
     ))
 }
@@ -507,7 +372,7 @@ pub(crate) async fn replace(
     let view = srs
         .replace_with(&nickname, &changes, confirmation(r.confirm))
         .await?;
-    Ok(Json(CertificateBody::of(&view, agent.installation())))
+    Ok(Json(view.to_json(agent.installation())))
 }
 
 /// Deletes the certificate named `nickname` at the authority and on the device; the device

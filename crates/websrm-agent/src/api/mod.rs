@@ -18,10 +18,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
-use websrm::domain::{DeviceId, Health};
+use websrm::domain::DeviceId;
 use websrm::{
-    BillingGuard, CertificateView, Changes, Confirmation, DeviceIdAnswer, OperatorEnrolment,
-    Origin, TransactionData,
+    BillingGuard, Changes, Confirmation, DeviceIdAnswer, OperatorEnrolment, Origin, TransactionData,
 };
 
 use crate::Agent;

@@ -329,6 +329,11 @@ impl Srs {
         })
     }
 
+    /// The name of this SRS installation on the device (`main` unless configured).
+    pub fn installation(&self) -> &str {
+        &self.config.installation
+    }
+
     /// The `CASESSAI` the next request carries: the configured one
     /// ([`Config::with_test_case`]) at first, then the `casEssai` of each answer, so that the
     /// steps of a certification case follow one another as the authority directs.
@@ -430,6 +435,9 @@ fn is_server_slot(request: &PendingRequest) -> bool {
 
 /// The installation name under which a server administrator's certificate is kept.
 pub const SERVER_INSTALLATION: &str = "server";
+
+/// The installation name of a back-office SRS beside the point of sale on the same device.
+pub const BACK_OFFICE_INSTALLATION: &str = "back-office";
 
 /// What to tell the user about a certificate that has ended, in French and English.
 fn ended_notice(nickname: &str, ended: Ended) -> Notice {
