@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
+use serde_json::Value;
 use websrm::transaction::{Checks, english_message, read_sale};
 use websrm::{AuthorityError, Delivery, Origin, Outcome, Resend, Srs};
 
@@ -39,41 +39,8 @@ pub(crate) async fn transmit(
         .map_err(crate::srs::explain)?;
     let no_trans = t.transaction.sale.number.to_string();
     if json {
-        let mut body = json!({
-            "no_trans": no_trans,
-            "outbox_id": t.outbox_id,
-            "device_id": t.device_id.to_string(),
-            "mention": t.outcome.mention(),
-            "mentions": t.mentions.iter().map(|m| json!({"order": m.order, "text": m.text})).collect::<Vec<_>>(),
-            "qr_url": t.qr_url,
-            "batch": delivery_json(&t.batch),
-        });
-        match &t.outcome {
-            Outcome::Transmitted {
-                psi_no_trans,
-                psi_dat_trans,
-            } => {
-                body["outcome"] = json!("transmitted");
-                body["psi_no_trans"] = json!(psi_no_trans);
-                body["psi_dat_trans"] = json!(psi_dat_trans);
-            }
-            Outcome::Offline { reason } => {
-                body["outcome"] = json!("offline");
-                body["reason"] = json!(reason);
-            }
-            Outcome::Batched { no_lot, dat_lot } => {
-                body["outcome"] = json!("batched");
-                body["no_lot"] = json!(no_lot);
-                body["dat_lot"] = json!(dat_lot);
-            }
-            Outcome::Refused { errors, resend } => {
-                body["outcome"] = json!("refused");
-                body["errors"] = errors_json(errors);
-                body["resend"] = json!(resend_name(*resend));
-            }
-            _ => {}
-        }
-        println!("{body}");
+        // The agent's shape (`POST /v1/transactions`), from the facade.
+        println!("{}", serde_json::to_string(&t.to_json())?);
     } else {
         match &t.outcome {
             Outcome::Transmitted {
@@ -115,33 +82,11 @@ pub(crate) async fn outbox(srs: &Srs, flush: bool, limit: usize, json: bool) -> 
     };
     let outbox = srs.outbox(limit)?;
     if json {
-        let entries: Vec<Value> = outbox
-            .entries
-            .iter()
-            .map(|e| {
-                json!({
-                    "outbox_id": e.id,
-                    "no_trans": e.no_trans,
-                    "device_id": e.device.to_string(),
-                    "operator": e.slot.operator.to_string(),
-                    "recorded_at": e.recorded_at.unix_timestamp(),
-                    "attempts": e.attempts,
-                })
-            })
-            .collect();
-        let mut body = json!({
-            "pending": outbox.pending,
-            "oldest_age_seconds": outbox.oldest_age.map(|a| a.whole_seconds()),
-            "offline": outbox.offline.as_ref().map(|o| json!({
-                "since": o.since.unix_timestamp(),
-                "reason": o.reason,
-            })),
-            "transactions": entries,
-        });
-        if let Some(d) = &delivery {
-            body["flushed"] = delivery_json(d);
-        }
-        println!("{body}");
+        // The agent's shape (`GET /v1/outbox`, `POST /v1/outbox/flush`), from the facade.
+        println!(
+            "{}",
+            serde_json::to_string(&outbox.to_json(delivery.as_ref()))?
+        );
     } else {
         if let Some(d) = &delivery {
             print_delivery(d);
@@ -170,17 +115,6 @@ pub(crate) async fn outbox(srs: &Srs, flush: bool, limit: usize, json: bool) -> 
     Ok(())
 }
 
-fn delivery_json(d: &Delivery) -> Value {
-    json!({
-        "requests": d.requests,
-        "sent": d.sent,
-        "refused": d.refused,
-        "batches": d.batches.iter().map(|(no, at)| json!({ "no_lot": no, "dat_lot": at })).collect::<Vec<_>>(),
-        "errors": errors_json(&d.errors),
-        "offline": d.offline,
-    })
-}
-
 fn print_delivery(d: &Delivery) {
     if d.sent + d.refused > 0 {
         println!(
@@ -194,20 +128,6 @@ fn print_delivery(d: &Delivery) {
     if let Some(reason) = &d.offline {
         println!("the authority cannot be reached: {reason}");
     }
-}
-
-fn errors_json(errors: &[AuthorityError]) -> Value {
-    errors
-        .iter()
-        .map(|e| {
-            json!({
-                "id": e.id.to_string(),
-                "codRetour": e.return_code.map(|c| c.to_string()),
-                "message": e.message,
-                "english": english(e),
-            })
-        })
-        .collect()
 }
 
 fn error_lines(errors: &[AuthorityError]) -> Vec<String> {
@@ -227,14 +147,6 @@ fn error_lines(errors: &[AuthorityError]) -> Vec<String> {
 fn english(e: &AuthorityError) -> Option<String> {
     e.english()
         .or_else(|| english_message(e.id).map(str::to_owned))
-}
-
-fn resend_name(r: Resend) -> &'static str {
-    match r {
-        Resend::Unchanged => "unchanged",
-        Resend::AsNewTransaction => "as_new_transaction",
-        _ => "never",
-    }
 }
 
 fn resend_text(r: Resend) -> &'static str {

@@ -211,10 +211,7 @@ fn an_srs_driven_from_the_command_line_against_a_served_authority() {
     let json: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(json["device_id"], device.as_str());
     // The agent's shape: the health's name, and whether it may be used.
-    assert_eq!(
-        json["certificates"][0]["health"],
-        "replacement_recommended"
-    );
+    assert_eq!(json["certificates"][0]["health"], "replacement_recommended");
     assert_eq!(json["certificates"][0]["usable"], true);
     assert_eq!(json["certificates"][0]["installation"], "main");
 
@@ -1491,7 +1488,7 @@ fn transactions_from_the_command_line_online_then_kept_offline_then_flushed() {
     let sent = json(&pos.ok(&["--json", "transmit", "--file", example]));
     assert_eq!(sent["outcome"], "transmitted", "{sent}");
     assert_eq!(
-        sent["psi_no_trans"].as_str().map(str::len),
+        sent["psiNoTrans"].as_str().map(str::len),
         Some(19),
         "{sent}"
     );
@@ -1525,8 +1522,19 @@ fn transactions_from_the_command_line_online_then_kept_offline_then_flushed() {
     assert_eq!(kept["mention"], "PROBLÈME DE COMMUNICATION");
     let outbox = json(&pos.ok(&["--json", "outbox"]));
     assert_eq!(outbox["pending"], 1, "{outbox}");
-    assert_eq!(outbox["transactions"][0]["no_trans"], "0000000124");
+    assert_eq!(outbox["transactions"][0]["noTrans"], "0000000124");
     assert!(outbox["offline"]["reason"].is_string(), "{outbox}");
+    // The agent's shape, from the facade: RFC 3339 moments, the operator's number by name.
+    assert_eq!(
+        outbox["transactions"][0]["identification_number"],
+        "5678912340"
+    );
+    assert!(
+        outbox["offline"]["since"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{outbox}"
+    );
 
     // The authority is back: the flush delivers it as a batch.
     let flushed = json(&pos.ok(&["--json", "outbox", "--flush"]));

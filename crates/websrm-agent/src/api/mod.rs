@@ -98,22 +98,7 @@ pub struct ApiError {
     pub field: Option<String>,
 }
 
-/// One error of the authority.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AuthorityErrorBody {
-    /// `JW00B999nnnE`.
-    #[schema(pattern = r"^JW00B999[0-9]{3}E$", example = "JW00B999514E")]
-    pub id: String,
-    /// `codRetour`, when the error has one: two digits, the first the cause, the second what
-    /// to do (see docs/PROTOCOL.md).
-    #[serde(rename = "codRetour")]
-    #[schema(pattern = r"^[0-9]{2}$", example = "14")]
-    pub cod_retour: Option<String>,
-    /// The authority's message (French).
-    pub message_fr: String,
-    /// The same in English, from the catalogue.
-    pub message_en: Option<String>,
-}
+pub use websrm::views::AuthorityErrorJson as AuthorityErrorBody;
 
 /// A failing call: its status and body.
 #[derive(Debug)]
@@ -267,15 +252,7 @@ impl From<websrm::Error> for Failure {
         let en = e.to_string();
         let (status, kind, fr, retryable) = match &e {
             E::Refused { errors, retransmittable } => {
-                let body = errors
-                    .iter()
-                    .map(|x| AuthorityErrorBody {
-                        id: x.id.to_string(),
-                        cod_retour: x.return_code.map(|c| c.to_string()),
-                        message_fr: x.message.clone(),
-                        message_en: x.english(),
-                    })
-                    .collect();
+                let body = AuthorityErrorBody::all(errors);
                 let fr = errors
                     .iter()
                     .map(|x| format!("{} {}", x.id, x.message))

@@ -167,7 +167,7 @@ pub(crate) async fn relay(
     if matches!(t.outcome, Outcome::Offline { .. }) {
         agent.outbox_waiting();
     }
-    Ok(Json(transmission_body(t)))
+    Ok(Json(t.to_json()))
 }
 
 /// Signs a document with the certificate named (`SI`, `EM`), for a remote server to send.

@@ -276,6 +276,9 @@ pub struct Srs {
     /// Held while transmitting: one call to `/transaction` at a time, so that no pending
     /// transaction goes in two requests at once.
     delivery: tokio::sync::Mutex<()>,
+    /// The outbox entries whose own calls are waiting for their turn to send them: another
+    /// call's batch leaves them to be sent as the current transactions they are.
+    in_hand: Mutex<std::collections::HashSet<i64>>,
 }
 
 /// How a certificate on the device ended, if it did.
@@ -326,6 +329,7 @@ impl Srs {
             issuers: Mutex::default(),
             test_case,
             delivery: tokio::sync::Mutex::new(()),
+            in_hand: Mutex::new(std::collections::HashSet::new()),
         })
     }
 

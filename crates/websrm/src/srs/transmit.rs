@@ -297,6 +297,9 @@ impl Srs {
         transaction: Transaction,
         entry: OutboxEntry,
     ) -> Result<Transmission, Error> {
+        // While it waits for its turn, no other call's batch takes it: it goes as the current
+        // transaction it is, and its bill gets its own psiNoTrans.
+        let _in_hand = InHand::hold(&self.in_hand, entry.id);
         let _one_at_a_time = self.delivery.lock().await;
         // Another call may have sent it meanwhile (a flush, or a retry with its key): what
         // the outbox says now decides, and a transaction is never sent twice.
@@ -413,11 +416,23 @@ impl Srs {
             const ENVELOPE: usize = r#"{"reqTrans":{"transActu":,"transLot":[]}}"#.len();
             let room = MAX_REQUEST_BYTES
                 .saturating_sub(ENVELOPE + current.as_ref().map_or(0, |c| c.body.len()));
-            let part = self
+            let fetched = self
                 .store()
                 .pending_part(&slot.key, device, after, carried_by, room)?;
-            if part.is_empty() && current.is_none() {
+            let last = fetched.last().map_or(after, |e| e.id);
+            if fetched.is_empty() && current.is_none() {
                 break;
+            }
+            let part: Vec<OutboxEntry> = {
+                let in_hand = self.in_hand.lock().unwrap_or_else(|p| p.into_inner());
+                fetched
+                    .into_iter()
+                    .filter(|e| !in_hand.contains(&e.id))
+                    .collect()
+            };
+            if part.is_empty() && current.is_none() {
+                after = last;
+                continue;
             }
             // SIGNATRANSM: the batch oldest first, then the current transaction.
             let actus = part
@@ -513,10 +528,33 @@ impl Srs {
             if !part.is_empty() && read.batch_sent + read.batch_refused == 0 {
                 break;
             }
-            after = part.last().map_or(after, |e| e.id);
+            after = last;
             current = None;
         }
         Ok((outcome, delivery))
+    }
+}
+
+/// An outbox entry held by the call that sends it, for as long as the call lasts (even one
+/// dropped while it waits).
+struct InHand<'a> {
+    set: &'a Mutex<std::collections::HashSet<i64>>,
+    id: i64,
+}
+
+impl<'a> InHand<'a> {
+    fn hold(set: &'a Mutex<std::collections::HashSet<i64>>, id: i64) -> Self {
+        set.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+        Self { set, id }
+    }
+}
+
+impl Drop for InHand<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
     }
 }
 
