@@ -454,6 +454,11 @@ impl Served {
     }
 }
 
+/// The certificate nickname `name`.
+pub fn nick(name: &str) -> websrm_domain::Nickname {
+    name.parse().expect("a nickname")
+}
+
 /// What Michel's restaurant enters to obtain a certificate named `nickname`.
 pub fn michel_enrolment(nickname: &str) -> websrm::OperatorEnrolment {
     websrm::OperatorEnrolment::parse(

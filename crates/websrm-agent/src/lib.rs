@@ -229,14 +229,21 @@ impl Agent {
     }
 
     /// The facade holding the certificate `nickname` (any installation).
-    pub(crate) fn srs_of(&self, nickname: &str) -> Result<Arc<Srs>, websrm::Error> {
+    /// The installation holding the certificate named `nickname`, and that name typed (a name
+    /// no certificate can have is no certificate's: not found).
+    pub(crate) fn srs_of(
+        &self,
+        nickname: &str,
+    ) -> Result<(Arc<Srs>, websrm::domain::Nickname), websrm::Error> {
+        let not_found = || websrm::Error::NotFound(nickname.to_owned());
+        let typed: websrm::domain::Nickname = nickname.parse().map_err(|_| not_found())?;
         let main = self.main();
         let slot = main
             .certificates(self.now())?
             .into_iter()
-            .find(|c| c.nickname.as_str() == nickname)
-            .ok_or_else(|| websrm::Error::NotFound(nickname.to_owned()))?;
-        self.srs(&slot.slot.installation)
+            .find(|c| c.nickname == typed)
+            .ok_or_else(not_found)?;
+        Ok((self.srs(&slot.slot.installation)?, typed))
     }
 
     pub(crate) fn now(&self) -> OffsetDateTime {

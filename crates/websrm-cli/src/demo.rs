@@ -196,6 +196,7 @@ async fn walk(
     let config =
         Config::new(Environment::Dev, test_product()?, &store).with_authority(address.clone());
     let srs = Srs::open(config.clone().with_installation("caisse-bar"))?;
+    let bar: websrm::domain::Nickname = "Caisse du bar".parse()?;
 
     step(
         2,
@@ -283,9 +284,7 @@ async fn walk(
         5,
         "The restaurant replaces its certificate (REM, over mutual TLS with the current one).",
     );
-    let replaced = srs
-        .replace("Caisse du bar", Confirmation::Confirmed)
-        .await?;
+    let replaced = srs.replace(&bar, Confirmation::Confirmed).await?;
     ensure!(replaced.serial != first.serial, "a new certificate");
     let old = authority
         .certificate(first.serial)?
@@ -347,7 +346,7 @@ async fn walk(
         let view = srs
             .certificates(at)?
             .into_iter()
-            .find(|c| c.nickname.as_str() == "Caisse du bar")
+            .find(|c| c.nickname == bar)
             .context("the certificate")?;
         say(format!(
             "{label} ({}): {}",
@@ -384,13 +383,12 @@ async fn walk(
     );
     ensure!(
         matches!(
-            srs.delete("Caisse du bar", Confirmation::NotConfirmed)
-                .await,
+            srs.delete(&bar, Confirmation::NotConfirmed).await,
             Err(websrm::Error::NotConfirmed)
         ),
         "deletion needs confirmation"
     );
-    srs.delete("Caisse du bar", Confirmation::Confirmed).await?;
+    srs.delete(&bar, Confirmation::Confirmed).await?;
     let record = authority
         .certificate(replaced.serial)?
         .context("on record")?;

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use websrm::domain::{DeviceId, Environment, Health};
+use websrm::domain::{DeviceId, Environment, Health, Nickname};
 use websrm::{
     AuthorityAddress, CertificateView, Config, Confirmation, DeviceIdAnswer, OperatorEnrolment,
     ProductIdentity, Srs,
@@ -115,7 +115,7 @@ enum Command {
     Replace {
         /// The certificate's nickname.
         #[arg(long)]
-        nickname: String,
+        nickname: Nickname,
         /// Confirm the replacement.
         #[arg(long)]
         yes: bool,
@@ -124,7 +124,7 @@ enum Command {
     Delete {
         /// The certificate's nickname.
         #[arg(long)]
-        nickname: String,
+        nickname: Nickname,
         /// Confirm the deletion.
         #[arg(long)]
         yes: bool,
@@ -134,7 +134,7 @@ enum Command {
     Remove {
         /// The certificate's nickname.
         #[arg(long)]
-        nickname: String,
+        nickname: Nickname,
         /// Confirm the removal.
         #[arg(long)]
         yes: bool,
@@ -493,7 +493,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
                 .block_on(srs.delete(&nickname, confirmation))
                 .map_err(explain)?;
             if json {
-                println!("{}", serde_json::json!({ "deleted": nickname }));
+                println!("{}", serde_json::json!({ "deleted": nickname.as_str() }));
             } else {
                 println!("certificate {nickname} deleted; the device keeps its identifier");
             }
@@ -533,7 +533,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
             };
             srs.remove_ended(&nickname, confirmation).map_err(explain)?;
             if json {
-                println!("{}", serde_json::json!({ "removed": nickname }));
+                println!("{}", serde_json::json!({ "removed": nickname.as_str() }));
             } else {
                 println!(
                     "certificate {nickname} removed from the device; the device keeps its identifier"

@@ -761,8 +761,8 @@ fn the_authorization_code_from_standard_input_and_a_store_that_does_not_exist() 
     for command in [
         &["status"][..],
         &["device-id"],
-        &["replace", "--nickname", "X", "--yes"],
-        &["delete", "--nickname", "X", "--yes"],
+        &["replace", "--nickname", "Caisse du bar", "--yes"],
+        &["delete", "--nickname", "Caisse du bar", "--yes"],
     ] {
         let (success, _, stderr) = pos.run(command);
         assert!(

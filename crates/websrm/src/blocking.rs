@@ -62,7 +62,7 @@ impl Srs {
     /// See [`crate::Srs::replace`].
     pub fn replace(
         &self,
-        nickname: &str,
+        nickname: &Nickname,
         confirmation: Confirmation,
     ) -> Result<CertificateView, Error> {
         self.runtime
@@ -72,7 +72,7 @@ impl Srs {
     /// See [`crate::Srs::replace_with`].
     pub fn replace_with(
         &self,
-        nickname: &str,
+        nickname: &Nickname,
         changes: &Changes,
         confirmation: Confirmation,
     ) -> Result<CertificateView, Error> {
@@ -81,7 +81,7 @@ impl Srs {
     }
 
     /// See [`crate::Srs::delete`].
-    pub fn delete(&self, nickname: &str, confirmation: Confirmation) -> Result<(), Error> {
+    pub fn delete(&self, nickname: &Nickname, confirmation: Confirmation) -> Result<(), Error> {
         self.runtime
             .block_on(self.inner.delete(nickname, confirmation))
     }
@@ -97,7 +97,11 @@ impl Srs {
     }
 
     /// See [`crate::Srs::remove_ended`].
-    pub fn remove_ended(&self, nickname: &str, confirmation: Confirmation) -> Result<(), Error> {
+    pub fn remove_ended(
+        &self,
+        nickname: &Nickname,
+        confirmation: Confirmation,
+    ) -> Result<(), Error> {
         self.inner.remove_ended(nickname, confirmation)
     }
 

@@ -4,6 +4,7 @@
 use std::process::Command;
 
 use time::{Duration, OffsetDateTime};
+use websrm_tests::nick;
 use websrm_tests::websrm::domain::{CertificateState, DeviceId, Environment, Health};
 use websrm_tests::websrm::{
     AuthorityAddress, BillingGuard, Changes, Config, Confirmation, DeviceIdAnswer, Error,
@@ -159,12 +160,12 @@ async fn every_flow_of_the_facade() {
 
     // Replacement and deletion need confirmation.
     assert!(matches!(
-        srs.replace("Caisse du bar", Confirmation::NotConfirmed)
+        srs.replace(&nick("Caisse du bar"), Confirmation::NotConfirmed)
             .await,
         Err(Error::NotConfirmed)
     ));
     let replaced = srs
-        .replace("Caisse du bar", Confirmation::Confirmed)
+        .replace(&nick("Caisse du bar"), Confirmation::Confirmed)
         .await
         .unwrap();
     assert_ne!(replaced.serial, view.serial);
@@ -178,7 +179,8 @@ async fn every_flow_of_the_facade() {
         CertificateState::Replaced
     );
     assert!(matches!(
-        srs.replace("Inconnu du bar", Confirmation::Confirmed).await,
+        srs.replace(&nick("Inconnu du bar"), Confirmation::Confirmed)
+            .await,
         Err(Error::NotFound(_))
     ));
 
@@ -200,7 +202,7 @@ async fn every_flow_of_the_facade() {
         ["*** CERTIFICAT INVALIDE ***", "NE PAS REMETTRE AU CLIENT"]
     );
 
-    srs.delete("Caisse du bar", Confirmation::Confirmed)
+    srs.delete(&nick("Caisse du bar"), Confirmation::Confirmed)
         .await
         .unwrap();
     assert_eq!(
@@ -262,8 +264,9 @@ async fn a_revoked_certificate_is_seen_and_blocks_billing() {
             websrm_store::NewAudit::new(now, "operator", "revoke", view.serial.to_string(), ""),
         )
         .unwrap();
-    let Err(Error::Refused { errors, .. }) =
-        srs.replace("Caisse volée", Confirmation::Confirmed).await
+    let Err(Error::Refused { errors, .. }) = srs
+        .replace(&nick("Caisse volée"), Confirmation::Confirmed)
+        .await
     else {
         panic!("a revoked certificate cannot be replaced")
     };
@@ -309,8 +312,14 @@ fn facade_crash_child() {
                 srs.enrol(&michel("Caisse du bar"), Some(DeviceIdAnswer::RequestNew))
                     .await,
             ),
-            "delete" => drop(srs.delete("Caisse du bar", Confirmation::Confirmed).await),
-            _ => drop(srs.replace("Caisse du bar", Confirmation::Confirmed).await),
+            "delete" => drop(
+                srs.delete(&nick("Caisse du bar"), Confirmation::Confirmed)
+                    .await,
+            ),
+            _ => drop(
+                srs.replace(&nick("Caisse du bar"), Confirmation::Confirmed)
+                    .await,
+            ),
         }
     });
     panic!("the crash point should have killed this process");
@@ -537,8 +546,9 @@ async fn a_replacement_with_a_new_authorization_code_after_the_old_one_was_super
             websrm_store::NewAudit::new(now, "test", "code", "5678912340", ""),
         )
         .unwrap();
-    let Err(Error::Refused { errors, .. }) =
-        srs.replace("Caisse du bar", Confirmation::Confirmed).await
+    let Err(Error::Refused { errors, .. }) = srs
+        .replace(&nick("Caisse du bar"), Confirmation::Confirmed)
+        .await
     else {
         panic!("the old code is refused")
     };
@@ -552,7 +562,7 @@ async fn a_replacement_with_a_new_authorization_code_after_the_old_one_was_super
         .authorization_code(code)
         .nickname("Caisse principale".parse().unwrap());
     let replaced = srs
-        .replace_with("Caisse du bar", &changes, Confirmation::Confirmed)
+        .replace_with(&nick("Caisse du bar"), &changes, Confirmation::Confirmed)
         .await
         .unwrap();
     assert_eq!(replaced.nickname.as_str(), "Caisse principale");
@@ -580,9 +590,9 @@ fn the_blocking_front_for_srss_that_are_not_async() {
         "sync calls through Deref"
     );
     let replaced = srs
-        .replace("Caisse du bar", Confirmation::Confirmed)
+        .replace(&nick("Caisse du bar"), Confirmation::Confirmed)
         .unwrap();
-    srs.delete("Caisse du bar", Confirmation::Confirmed)
+    srs.delete(&nick("Caisse du bar"), Confirmation::Confirmed)
         .unwrap();
     let registry = s.authority.registry();
     assert_eq!(

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use time::OffsetDateTime;
+use websrm_tests::nick;
 use websrm_tests::websrm::domain::{CertificateState, Environment};
 use websrm_tests::websrm::{Confirmation, DeviceIdAnswer, Srs};
 use websrm_tests::websrm_authority::faults::Faults;
@@ -83,11 +84,13 @@ async fn one_fault(spec: &'static str) {
 
         // Replacement.
         s.authority.set_faults(faults);
-        let failed = srs.replace("Caisse du bar", Confirmation::Confirmed).await;
+        let failed = srs
+            .replace(&nick("Caisse du bar"), Confirmation::Confirmed)
+            .await;
         assert!(failed.is_err(), "{spec}: {failed:?}");
         s.authority.set_faults(Faults::none());
         settle(&srs, || async {
-            srs.replace("Caisse du bar", Confirmation::Confirmed)
+            srs.replace(&nick("Caisse du bar"), Confirmation::Confirmed)
                 .await
                 .unwrap();
         })
@@ -103,11 +106,13 @@ async fn one_fault(spec: &'static str) {
 
         // Deletion.
         s.authority.set_faults(faults);
-        let failed = srs.delete("Caisse du bar", Confirmation::Confirmed).await;
+        let failed = srs
+            .delete(&nick("Caisse du bar"), Confirmation::Confirmed)
+            .await;
         assert!(failed.is_err(), "{spec}: {failed:?}");
         s.authority.set_faults(Faults::none());
         settle(&srs, || async {
-            srs.delete("Caisse du bar", Confirmation::Confirmed)
+            srs.delete(&nick("Caisse du bar"), Confirmation::Confirmed)
                 .await
                 .unwrap();
         })

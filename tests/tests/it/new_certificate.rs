@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
+use websrm_tests::nick;
 use websrm_tests::websrm::domain::{Environment, Health, RevocationChannel, RevocationReason};
 use websrm_tests::websrm::{
     AuthorityAddress, BillingGuard, Config, Confirmation, DeviceIdAnswer, EndState, Error,
@@ -160,8 +161,9 @@ async fn revoked_by_an_agent_seen_on_the_crl_then_a_new_certificate() {
         BillingGuard::Blocked { .. }
     ));
     // Replace and delete say what to do instead; a second enrolment is what works.
-    let Err(Error::Unusable { notice, .. }) =
-        srs.replace("Caisse du bar", Confirmation::Confirmed).await
+    let Err(Error::Unusable { notice, .. }) = srs
+        .replace(&nick("Caisse du bar"), Confirmation::Confirmed)
+        .await
     else {
         panic!("a revoked certificate is not replaced")
     };
@@ -198,8 +200,9 @@ async fn expired_then_a_new_certificate() {
     clock.set(later);
     s.clock.set(later);
     assert_eq!(srs.certificates(later).unwrap()[0].health, Health::Expired);
-    let Err(Error::Unusable { health, notice, .. }) =
-        srs.delete("Caisse du bar", Confirmation::Confirmed).await
+    let Err(Error::Unusable { health, notice, .. }) = srs
+        .delete(&nick("Caisse du bar"), Confirmation::Confirmed)
+        .await
     else {
         panic!("an expired certificate is not presented")
     };
@@ -232,7 +235,7 @@ async fn deleted_at_the_authority_while_the_srs_still_holds_it_then_a_new_certif
     }
     Srs::open(config(&s, &store))
         .unwrap()
-        .delete("Caisse du bar", Confirmation::Confirmed)
+        .delete(&nick("Caisse du bar"), Confirmation::Confirmed)
         .await
         .unwrap();
 
@@ -240,7 +243,7 @@ async fn deleted_at_the_authority_while_the_srs_still_holds_it_then_a_new_certif
     // longer authenticates), the SRS marks it refused and blocks bills.
     let restored = Srs::open(config(&s, &backup.path().join("pos.db"))).unwrap();
     let Err(Error::Refused { errors, .. }) = restored
-        .replace("Caisse du bar", Confirmation::Confirmed)
+        .replace(&nick("Caisse du bar"), Confirmation::Confirmed)
         .await
     else {
         panic!("a deleted certificate is refused")
@@ -269,7 +272,7 @@ async fn deleted_at_the_authority_while_the_srs_still_holds_it_then_a_new_certif
         BillingGuard::Blocked { .. }
     ));
     let Err(Error::Unusable { notice, .. }) = restored
-        .delete("Caisse du bar", Confirmation::Confirmed)
+        .delete(&nick("Caisse du bar"), Confirmation::Confirmed)
         .await
     else {
         panic!("a refused certificate is not presented again")
@@ -296,16 +299,16 @@ async fn an_ended_certificate_is_removed_locally_with_confirmation_and_never_one
         .await
         .unwrap();
     assert!(matches!(
-        srs.remove_ended("Caisse du bar", Confirmation::Confirmed),
+        srs.remove_ended(&nick("Caisse du bar"), Confirmation::Confirmed),
         Err(Error::InForce(_))
     ));
     clock.set(first.validity.not_after() + Duration::seconds(1));
     assert!(matches!(
-        srs.remove_ended("Caisse du bar", Confirmation::NotConfirmed),
+        srs.remove_ended(&nick("Caisse du bar"), Confirmation::NotConfirmed),
         Err(Error::NotConfirmed)
     ));
     let audit_before = s.authority.registry().audit_entries(0).unwrap().len();
-    srs.remove_ended("Caisse du bar", Confirmation::Confirmed)
+    srs.remove_ended(&nick("Caisse du bar"), Confirmation::Confirmed)
         .unwrap();
     assert_eq!(
         s.authority.registry().audit_entries(0).unwrap().len(),

@@ -2,6 +2,7 @@
 //! then sees.
 
 use time::OffsetDateTime;
+use websrm_tests::nick;
 use websrm_tests::websrm::domain::{
     CertificateState, Environment, Health, RevocationChannel, RevocationReason,
 };
@@ -216,10 +217,11 @@ async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
     // Known revoked, the certificate is not presented again: replace and delete say what to do
     // instead, in both languages, without a round trip the authority would refuse.
     for result in [
-        pos.replace("Caisse volée", Confirmation::Confirmed)
+        pos.replace(&nick("Caisse volée"), Confirmation::Confirmed)
             .await
             .map(|_| ()),
-        pos.delete("Caisse volée", Confirmation::Confirmed).await,
+        pos.delete(&nick("Caisse volée"), Confirmation::Confirmed)
+            .await,
     ] {
         let Err(Error::Unusable { health, notice, .. }) = result else {
             panic!("unusable expected")

@@ -53,10 +53,11 @@ pub(crate) async fn certificate_pem(
     State(agent): State<Arc<Agent>>,
     Path(nickname): Path<String>,
 ) -> Reply<CertificatePemBody> {
-    let name = nickname
+    let name: websrm::domain::Nickname = nickname
         .parse()
         .map_err(|e| Failure::invalid("nickname", e))?;
-    let pem = agent.srs_of(&nickname)?.certificate_pem(&name)?;
+    let (srs, _) = agent.srs_of(&nickname)?;
+    let pem = srs.certificate_pem(&name)?;
     Ok(Json(CertificatePemBody {
         nickname: pem.nickname.to_string(),
         certificate_pem: pem.certificate,
@@ -367,7 +368,7 @@ pub(crate) async fn replace(
     if let Some(name) = &r.nickname {
         changes = changes.nickname(name.parse().map_err(|e| Failure::invalid("nickname", e))?);
     }
-    let srs = agent.srs_of(&nickname)?;
+    let (srs, nickname) = agent.srs_of(&nickname)?;
     let _authority = agent.authority.lock().await;
     let view = srs
         .replace_with(&nickname, &changes, confirmation(r.confirm))
@@ -388,7 +389,7 @@ pub(crate) async fn delete(
     Path(nickname): Path<String>,
     Body(c): Body<Confirm>,
 ) -> Reply<CertificatesBody> {
-    let srs = agent.srs_of(&nickname)?;
+    let (srs, nickname) = agent.srs_of(&nickname)?;
     {
         let _authority = agent.authority.lock().await;
         srs.delete(&nickname, confirmation(c.confirm)).await?;
@@ -408,9 +409,8 @@ pub(crate) async fn remove(
     Path(nickname): Path<String>,
     Body(c): Body<Confirm>,
 ) -> Reply<CertificatesBody> {
-    agent
-        .srs_of(&nickname)?
-        .remove_ended(&nickname, confirmation(c.confirm))?;
+    let (srs, nickname) = agent.srs_of(&nickname)?;
+    srs.remove_ended(&nickname, confirmation(c.confirm))?;
     certificates(State(agent)).await
 }
 

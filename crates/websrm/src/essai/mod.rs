@@ -726,13 +726,10 @@ async fn request(srs: &Srs, step: &Step, data: &TestData) -> Result<(), Error> {
             srs.enrol(&request, answer(new_device)?).await.map(drop)
         }
         Action::Replace => srs
-            .replace(nickname()?.as_str(), Confirmation::Confirmed)
+            .replace(&nickname()?, Confirmation::Confirmed)
             .await
             .map(drop),
-        Action::Delete => {
-            srs.delete(nickname()?.as_str(), Confirmation::Confirmed)
-                .await
-        }
+        Action::Delete => srs.delete(&nickname()?, Confirmation::Confirmed).await,
         Action::AddUser | Action::RemoveUser | Action::ValidateTaxNumbers => {
             user_request(srs, step, data).await
         }

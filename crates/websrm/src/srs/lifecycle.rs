@@ -123,7 +123,7 @@ impl Srs {
     /// the current certificate's subject pre-fills the request). The user must confirm.
     pub async fn replace(
         &self,
-        nickname: &str,
+        nickname: &Nickname,
         confirmation: Confirmation,
     ) -> Result<CertificateView, Error> {
         self.replace_with(nickname, &Changes::default(), confirmation)
@@ -135,7 +135,7 @@ impl Srs {
     /// was superseded, another nickname, another UTC offset). The user must confirm.
     pub async fn replace_with(
         &self,
-        nickname: &str,
+        nickname: &Nickname,
         changes: &Changes,
         confirmation: Confirmation,
     ) -> Result<CertificateView, Error> {
@@ -168,7 +168,11 @@ impl Srs {
 
     /// Deletes the certificate named `nickname` at the authority, then its key and certificate
     /// on the device. The user must confirm.
-    pub async fn delete(&self, nickname: &str, confirmation: Confirmation) -> Result<(), Error> {
+    pub async fn delete(
+        &self,
+        nickname: &Nickname,
+        confirmation: Confirmation,
+    ) -> Result<(), Error> {
         if confirmation != Confirmation::Confirmed {
             return Err(Error::NotConfirmed);
         }
@@ -187,13 +191,17 @@ impl Srs {
     /// deletion presented with it. The history keeps it with its final state; the device
     /// identifier stays. The user must confirm. A certificate still in force is deleted with
     /// [`Srs::delete`] instead.
-    pub fn remove_ended(&self, nickname: &str, confirmation: Confirmation) -> Result<(), Error> {
+    pub fn remove_ended(
+        &self,
+        nickname: &Nickname,
+        confirmation: Confirmation,
+    ) -> Result<(), Error> {
         if confirmation != Confirmation::Confirmed {
             return Err(Error::NotConfirmed);
         }
         let slot = self.slot_by_nickname(nickname)?;
         let Some(ended) = self.ended(&slot, self.now()) else {
-            return Err(Error::InForce(nickname.to_owned()));
+            return Err(Error::InForce(nickname.to_string()));
         };
         Ok(self
             .store()
@@ -467,14 +475,12 @@ impl Srs {
         })
     }
 
-    pub(super) fn slot_by_nickname(&self, nickname: &str) -> Result<Slot, Error> {
+    pub(super) fn slot_by_nickname(&self, nickname: &Nickname) -> Result<Slot, Error> {
         let slots = self.store().slots()?;
         slots
             .into_iter()
-            .find(|s| {
-                s.nickname.as_str() == nickname && s.key.environment == self.config.environment
-            })
-            .ok_or_else(|| Error::NotFound(nickname.to_owned()))
+            .find(|s| &s.nickname == nickname && s.key.environment == self.config.environment)
+            .ok_or_else(|| Error::NotFound(nickname.to_string()))
     }
 
     pub(super) fn view(&self, key: &SlotKey) -> Result<CertificateView, Error> {

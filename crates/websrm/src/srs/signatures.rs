@@ -18,7 +18,7 @@ pub struct CertificatePem {
 impl Srs {
     /// The certificate named `nickname` and its `certifPSI`, as PEM.
     pub fn certificate_pem(&self, nickname: &Nickname) -> Result<CertificatePem, Error> {
-        let slot = self.slot_by_nickname(nickname.as_str())?;
+        let slot = self.slot_by_nickname(nickname)?;
         Ok(CertificatePem {
             nickname: slot.nickname,
             certificate: pem::encode("CERTIFICATE", &slot.material.certificate_der),
