@@ -1,12 +1,13 @@
-//! The online services' inputs as the authority reads them: a form body (axum's `Form`) and a
-//! `Cookie` header (axum-extra's `CookieJar`).
+//! The online services' inputs as the authority reads them: a form body (axum's `Form`, into
+//! each page's typed form) and a `Cookie` header (axum-extra's `CookieJar`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use websrm_authority::fuzzing::{cookie, form};
 
 fuzz_target!(|data: &[u8]| {
-    let fields = form(data);
+    let (typed, fields) = form(data);
+    assert!(typed <= 6);
     for (name, _) in fields.iter().take(4) {
         let _ = name.len();
     }

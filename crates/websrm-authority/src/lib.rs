@@ -51,9 +51,13 @@ pub mod fuzzing {
             .map_err(|(code, args)| (code.number(), args))
     }
 
-    /// Reads a portal form (`application/x-www-form-urlencoded`) as axum's `Form` does.
-    pub fn form(bytes: &[u8]) -> std::collections::HashMap<String, String> {
-        serde_urlencoded::from_bytes(bytes).unwrap_or_default()
+    /// Reads a portal form (`application/x-www-form-urlencoded`) as axum's `Form` does: as
+    /// each page's typed form (how many of them read it), and as name-value pairs.
+    pub fn form(bytes: &[u8]) -> (usize, std::collections::HashMap<String, String>) {
+        (
+            crate::portal::read_forms(bytes),
+            serde_urlencoded::from_bytes(bytes).unwrap_or_default(),
+        )
     }
 
     /// Reads a cookie from a `Cookie` header as axum-extra's `CookieJar` does.

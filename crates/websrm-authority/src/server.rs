@@ -13,15 +13,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use std::collections::HashMap;
-
-use axum::Form;
-use axum::extract::{Extension, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -56,10 +52,6 @@ const MAX_FORM: usize = 16 * 1024;
 /// The certificate the client presented in the TLS handshake, if any (a request extension).
 #[derive(Debug, Clone)]
 struct ClientCertificate(Option<Vec<u8>>);
-
-/// The client's network address (a request extension), for the sign-in's rate per address.
-#[derive(Debug, Clone, Copy)]
-struct Peer(std::net::IpAddr);
 
 /// The limits that keep slow or hostile clients from holding the authority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,12 +205,7 @@ fn enrolment_host(authority: Arc<Authority>) -> Router {
             "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     ];
-    let pages = || get(portal_get).post(portal_post);
-    let mut services = Router::new()
-        .route(crate::portal::PREFIX, pages())
-        .route(&format!("{}/", crate::portal::PREFIX), pages())
-        .route(&format!("{}/{{*page}}", crate::portal::PREFIX), pages())
-        .layer(RequestBodyLimitLayer::new(MAX_FORM));
+    let mut services = crate::portal::routes().layer(RequestBodyLimitLayer::new(MAX_FORM));
     for (name, value) in security {
         services = services.layer(SetResponseHeaderLayer::overriding(
             name,
@@ -346,7 +333,8 @@ async fn accept_loop(
                     );
                     let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                         req.extensions_mut().insert(client_certificate.clone());
-                        req.extensions_mut().insert(Peer(peer.ip()));
+                        req.extensions_mut()
+                            .insert(crate::portal::ClientAddress(peer.ip()));
                         let fault = (req.method() == hyper::Method::POST
                             && PROTOCOL_PATHS.contains(&req.uri().path()))
                         .then(|| authority.faults().draw())
@@ -652,82 +640,4 @@ async fn crl_of(authority: Arc<Authority>, generation: u32) -> Response {
         Ok(Ok(der)) => ([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response(),
         _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
-}
-
-/// A page of the online services.
-async fn portal_get(
-    State(authority): State<Arc<Authority>>,
-    Extension(Peer(peer)): Extension<Peer>,
-    uri: Uri,
-    Query(query): Query<HashMap<String, String>>,
-    jar: CookieJar,
-) -> Response {
-    let request = crate::portal::PortalRequest {
-        method: "GET".into(),
-        path: uri.path().to_owned(),
-        query,
-        cookies: cookies(&jar),
-        form: HashMap::new(),
-        peer: Some(peer),
-    };
-    portal(authority, request).await
-}
-
-/// A form of the online services (at most 16 KB, `application/x-www-form-urlencoded`).
-async fn portal_post(
-    State(authority): State<Arc<Authority>>,
-    Extension(Peer(peer)): Extension<Peer>,
-    uri: Uri,
-    Query(query): Query<HashMap<String, String>>,
-    jar: CookieJar,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let request = crate::portal::PortalRequest {
-        method: "POST".into(),
-        path: uri.path().to_owned(),
-        query,
-        cookies: cookies(&jar),
-        form,
-        peer: Some(peer),
-    };
-    portal(authority, request).await
-}
-
-fn cookies(jar: &CookieJar) -> HashMap<String, String> {
-    jar.iter()
-        .map(|c| (c.name().to_owned(), c.value().to_owned()))
-        .collect()
-}
-
-/// The portal's answer, off the async threads; its cookies are `Secure; HttpOnly;
-/// SameSite=Strict` on the services' path, and the security headers are set by the layer.
-async fn portal(authority: Arc<Authority>, request: crate::portal::PortalRequest) -> Response {
-    let Ok(answer) = tokio::task::spawn_blocking(move || authority.portal(&request)).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let mut jar = CookieJar::new();
-    for set in &answer.cookies {
-        let mut cookie = Cookie::build((set.name, set.value.clone().unwrap_or_default()))
-            .path(crate::portal::PREFIX)
-            .secure(true)
-            .http_only(true)
-            .same_site(SameSite::Strict)
-            .build();
-        if set.value.is_none() {
-            cookie.make_removal();
-        }
-        jar = jar.add(cookie);
-    }
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut out = (status, jar, answer.body).into_response();
-    if let Some(location) = answer.location
-        && let Ok(location) = HeaderValue::from_str(&location)
-    {
-        out.headers_mut().insert(header::LOCATION, location);
-    }
-    if let Some(seconds) = answer.retry_after {
-        out.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    out
 }

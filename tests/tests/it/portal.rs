@@ -574,65 +574,46 @@ async fn the_sign_in_form_is_bound_to_a_signed_pre_session() {
 
 /// Sessions are kept in the registry (a hash of their token): one survives a restart of the
 /// authority, and signing out ends it.
-#[test]
-fn a_session_survives_a_restart_of_the_authority() {
-    use std::sync::Arc;
-    use websrm_tests::websrm_authority::portal::PortalRequest;
-    use websrm_tests::websrm_authority::{Authority, AuthorityFiles, SystemClock, seed};
-    let dir = tempfile::tempdir().unwrap();
-    let open = || {
-        let files =
-            AuthorityFiles::open_or_create(dir.path(), Environment::Dev, OffsetDateTime::now_utc())
-                .unwrap();
-        Authority::new(files, Environment::Dev, Arc::new(SystemClock)).0
-    };
-    let pairs = |text: &str, separator: char| -> HashMap<String, String> {
-        text.split(separator)
-            .filter_map(|p| p.trim().split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
-    };
-    let request = |method: &str, path: &str, cookies: &str, body: &str| PortalRequest {
-        method: method.into(),
-        path: path.into(),
-        cookies: pairs(cookies, ';'),
-        form: pairs(body, '&'),
-        ..PortalRequest::default()
-    };
-    let first = open();
-    seed::seed_test_data(&first, OffsetDateTime::now_utc()).unwrap();
-    let password = first
-        .reset_operator_password(&"5678912340".parse().unwrap(), "test")
-        .unwrap();
-    let form = first.portal(&request("GET", "/services/connexion", "", ""));
-    let pre = form.cookie("websrm_presession").unwrap().to_owned();
-    let token = csrf(&form.body);
-    let body = format!("csrf={token}&identification_number=5678912340&password={password}");
-    let signed_in = first.portal(&request(
-        "POST",
-        "/services/connexion",
-        &format!("websrm_presession={pre}"),
-        &body,
-    ));
-    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
-    let session = signed_in.cookie("websrm_session").unwrap().to_owned();
-    drop(first);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_survives_a_restart_of_the_authority() {
+    let s = Served::start(Environment::Dev);
+    set_password(&s, "5678912340", "michel-secret-1");
+    let mut michel = signed_in(&s, "5678912340", "michel-secret-1").await;
+    let session = michel.cookies["websrm_session"].clone();
 
-    let second = open();
-    let cookies = format!("websrm_session={session}");
-    let list = second.portal(&request("GET", "/services/certificats", &cookies, ""));
-    assert_eq!(list.status, 200, "the session survived the restart");
-    assert!(list.body.contains("5678912340"));
-    let token = csrf(&list.body);
-    let out = second.portal(&request(
-        "POST",
-        "/services/deconnexion",
-        &cookies,
-        &format!("csrf={token}"),
-    ));
-    assert_eq!(out.status, 303);
-    let after = second.portal(&request("GET", "/services/certificats", &cookies, ""));
-    assert_eq!(after.status, 303, "signed out: back to the sign-in page");
+    let s = s.restart();
+    let (status, list, _) = michel.get("/services/certificats").await;
+    assert_eq!(status, 200, "the session survived the restart");
+    assert!(list.contains("5678912340"));
+    assert_eq!(michel.cookies["websrm_session"], session);
+    let token = csrf(&list);
+    let (status, _, _) = michel
+        .post("/services/deconnexion", &[("csrf", &token)])
+        .await;
+    assert_eq!(status, 303);
+    // Signed out on the server: the old cookie opens nothing.
+    michel.cookies.insert("websrm_session".to_owned(), session);
+    let (status, _, location) = michel.get("/services/certificats").await;
+    assert_eq!(status, 303, "signed out: back to the sign-in page");
+    assert!(location.is_some_and(|l| l.contains("/services/connexion")));
+    drop(s);
+}
+
+/// Each page is a route of its own: a path of the services that is no page is a 404 page in
+/// the services' frame, and a method a page does not take is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_is_no_page_is_not_found() {
+    let s = Served::start(Environment::Dev);
+    let mut visitor = Session::new(&s);
+    let (status, page, _) = visitor.get("/services/nulle-part?lang=en").await;
+    assert!(status == 404 && page.contains("Page not found"), "{status}");
+    let (status, _, location) = visitor.get("/services/agent/nulle-part").await;
+    assert_eq!(status, 303, "the console's sign-in first");
+    assert!(location.is_some_and(|l| l.contains("/services/agent/connexion")));
+    let (status, _, _) = visitor.post("/services/certificats", &[]).await;
+    assert_eq!(status, 405);
+    let (status, _, _) = visitor.get("/services/style.css").await;
+    assert_eq!(status, 200, "the style sheet is not a page");
 }
 
 /// Failed authorization codes never lock the online services: each credential has its counter.

@@ -11,7 +11,10 @@
 //! audit log under the agent's id. An agent sees only the operator whose identity it verified in
 //! this session.
 
+use std::net::IpAddr;
+
 use maud::{display, html as markup};
+use serde::Deserialize;
 use time::OffsetDateTime;
 use websrm_domain::{
     CertificateState, FileNumber, IdentificationNumber, QstNumber, RevocationChannel,
@@ -20,24 +23,41 @@ use websrm_domain::{
 use websrm_store::NewAudit;
 use websrm_store::registry::{AgentSession, CertificateRecord, Reservation};
 
+use super::operator::{CsrfForm, RevocationForm};
 use super::pages::{
     Frame, Lang, SignedIn, certificate_table, form_expired, html, locked_out, page_in, redirect,
     revocation_form, sign_in_refused, unavailable,
 };
-use super::{
-    PRE_COOKIE, PREFIX, PortalRequest, PortalResponse, SESSION_LIFETIME, csrf_matches,
-    random_token, token_hash,
-};
+use super::{Answer, PRE_COOKIE, PREFIX, SESSION_LIFETIME, csrf_matches, random_token, token_hash};
 use crate::{Authority, Error};
+
+/// The console's sign-in form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct AgentSignInForm {
+    pub(super) csrf: String,
+    pub(super) agent_id: String,
+    pub(super) password: String,
+}
+
+/// The identity check: the caller's three numbers.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct IdentityForm {
+    pub(super) csrf: String,
+    pub(super) identification_number: String,
+    pub(super) qst: String,
+    pub(super) file_number: String,
+}
 
 /// The console's session cookie: apart from the operators', so that neither stands for the
 /// other.
 pub(super) const AGENT_COOKIE: &str = "websrm_agent_session";
 /// The console's home: the identity check and the operator's file.
-const FILE: &str = "/agent/dossier";
-const SIGN_IN: &str = "/agent/connexion";
-const SIGN_OUT: &str = "/agent/deconnexion";
-const REVOKE: &str = "/agent/revoquer";
+pub(super) const FILE: &str = "/agent/dossier";
+pub(super) const SIGN_IN: &str = "/agent/connexion";
+pub(super) const SIGN_OUT: &str = "/agent/deconnexion";
+pub(super) const REVOKE: &str = "/agent/revoquer";
 
 fn frame<'a>(lang: Lang, session: Option<&'a AgentSession>) -> Frame<'a> {
     Frame {
@@ -56,90 +76,139 @@ fn frame<'a>(lang: Lang, session: Option<&'a AgentSession>) -> Frame<'a> {
     }
 }
 
-fn to_sign_in(lang: Lang) -> PortalResponse {
+fn to_sign_in(lang: Lang) -> Answer {
     redirect(&format!("{PREFIX}{SIGN_IN}?lang={}", lang.code()))
 }
 
 impl Authority {
-    /// Answers a request to the console (`route` is the path under [`PREFIX`]).
-    pub(super) fn console(
+    /// The operator's file the session verified, with the message of the last action.
+    pub(super) fn agent_file(
         &self,
         lang: Lang,
-        request: &PortalRequest,
-        route: &str,
+        cookie: Option<&str>,
         now: OffsetDateTime,
-    ) -> PortalResponse {
-        let session = self.agent_session(request, now);
-        match (request.method.as_str(), route, session) {
-            ("GET", "/agent" | "/agent/" | SIGN_IN, _) => self.agent_sign_in_page(lang, None, now),
-            ("POST", SIGN_IN, _) => self.agent_sign_in(lang, request, now),
-            (_, _, None) => to_sign_in(lang),
-            ("GET", FILE, Some((token, s))) => {
-                let flash = self
-                    .registry()
-                    .take_agent_flash(&token_hash(&token))
-                    .ok()
-                    .flatten();
-                let message = flash.map(|(fr, en)| if lang == Lang::En { en } else { fr });
-                self.file_page(lang, &s, 200, message.as_deref(), None, now)
-            }
-            ("POST", FILE, Some((token, s))) => {
-                if !csrf_matches(&request.form, &s.csrf) {
-                    return form_expired(lang);
-                }
-                self.identity_check(lang, request, &token, &s, now)
-            }
-            ("GET", REVOKE, Some((_, s))) => {
-                let serial = request.query.get("serie").map(String::as_str);
-                match self.file_certificate(&s, serial.unwrap_or_default()) {
-                    Some(record) => self.agent_confirm_page(lang, &s, &record),
-                    None => not_found(lang, &s),
-                }
-            }
-            ("POST", REVOKE, Some((token, s))) => {
-                if !csrf_matches(&request.form, &s.csrf) {
-                    return form_expired(lang);
-                }
-                self.agent_revoke(lang, request, &token, &s)
-            }
-            ("POST", SIGN_OUT, Some((token, s))) => {
-                if !csrf_matches(&request.form, &s.csrf) {
-                    return form_expired(lang);
-                }
-                if self
-                    .registry()
-                    .close_agent_session(&token_hash(&token))
-                    .is_err()
-                {
-                    return unavailable(lang);
-                }
-                to_sign_in(lang).set(AGENT_COOKIE, None)
-            }
-            (_, _, Some((_, s))) => not_found(lang, &s),
+    ) -> Answer {
+        let Some((token, s)) = self.agent_session(cookie, now) else {
+            return to_sign_in(lang);
+        };
+        let flash = self
+            .registry()
+            .take_agent_flash(&token_hash(&token))
+            .ok()
+            .flatten();
+        let message = flash.map(|(fr, en)| if lang == Lang::En { en } else { fr });
+        self.file_page(lang, &s, 200, message.as_deref(), None, now)
+    }
+
+    /// The identity check's form, sent.
+    pub(super) fn agent_identity_check(
+        &self,
+        lang: Lang,
+        cookie: Option<&str>,
+        form: &IdentityForm,
+        now: OffsetDateTime,
+    ) -> Answer {
+        let Some((token, s)) = self.agent_session(cookie, now) else {
+            return to_sign_in(lang);
+        };
+        if !csrf_matches(&form.csrf, &s.csrf) {
+            return form_expired(lang);
+        }
+        self.identity_check(lang, form, &token, &s, now)
+    }
+
+    /// The confirmation before revoking `serial`, a certificate of the verified operator.
+    pub(super) fn agent_revocation_page(
+        &self,
+        lang: Lang,
+        cookie: Option<&str>,
+        serial: &str,
+        now: OffsetDateTime,
+    ) -> Answer {
+        let Some((_, s)) = self.agent_session(cookie, now) else {
+            return to_sign_in(lang);
+        };
+        match self.file_certificate(&s, serial) {
+            Some(record) => self.agent_confirm_page(lang, &s, &record),
+            None => not_found(lang, &s),
+        }
+    }
+
+    /// The revocation form, sent.
+    pub(super) fn agent_revocation(
+        &self,
+        lang: Lang,
+        cookie: Option<&str>,
+        form: &RevocationForm,
+        now: OffsetDateTime,
+    ) -> Answer {
+        let Some((token, s)) = self.agent_session(cookie, now) else {
+            return to_sign_in(lang);
+        };
+        if !csrf_matches(&form.csrf, &s.csrf) {
+            return form_expired(lang);
+        }
+        self.agent_revoke(lang, form, &token, &s)
+    }
+
+    /// Signs the agent out, ending the session the cookie names.
+    pub(super) fn agent_sign_out(
+        &self,
+        lang: Lang,
+        cookie: Option<&str>,
+        form: &CsrfForm,
+        now: OffsetDateTime,
+    ) -> Answer {
+        let Some((token, s)) = self.agent_session(cookie, now) else {
+            return to_sign_in(lang);
+        };
+        if !csrf_matches(&form.csrf, &s.csrf) {
+            return form_expired(lang);
+        }
+        if self
+            .registry()
+            .close_agent_session(&token_hash(&token))
+            .is_err()
+        {
+            return unavailable(lang);
+        }
+        to_sign_in(lang).set(AGENT_COOKIE, None)
+    }
+
+    /// A path of the console that is no page: the sign-in page without a session.
+    pub(super) fn agent_not_found(
+        &self,
+        lang: Lang,
+        cookie: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Answer {
+        match self.agent_session(cookie, now) {
+            Some((_, s)) => not_found(lang, &s),
+            None => to_sign_in(lang),
         }
     }
 
     /// The console session the request's cookie names, with its token.
     fn agent_session(
         &self,
-        request: &PortalRequest,
+        cookie: Option<&str>,
         now: OffsetDateTime,
     ) -> Option<(String, AgentSession)> {
-        let token = request.cookies.get(AGENT_COOKIE)?;
+        let token = cookie?;
         let session = self
             .registry()
             .agent_session(&token_hash(token), now)
             .ok()
             .flatten()?;
-        Some((token.clone(), session))
+        Some((token.to_owned(), session))
     }
 
-    fn agent_sign_in_page(
+    pub(super) fn agent_sign_in_page(
         &self,
         lang: Lang,
         error: Option<&str>,
         now: OffsetDateTime,
-    ) -> PortalResponse {
+    ) -> Answer {
         let Some((pre, csrf)) = self.portal_state().pre_session(now + SESSION_LIFETIME) else {
             return unavailable(lang);
         };
@@ -180,33 +249,28 @@ impl Authority {
         .set(PRE_COOKIE, Some(pre))
     }
 
-    fn agent_sign_in(
+    pub(super) fn agent_sign_in(
         &self,
         lang: Lang,
-        request: &PortalRequest,
+        pre: Option<&str>,
+        form: &AgentSignInForm,
+        peer: Option<IpAddr>,
         now: OffsetDateTime,
-    ) -> PortalResponse {
-        let fields = &request.form;
-        let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
-        let pre = request
-            .cookies
-            .get(PRE_COOKIE)
-            .map(String::as_str)
-            .unwrap_or_default();
+    ) -> Answer {
         if !self
             .portal_state()
-            .check_pre_session(pre, field("csrf"), now)
+            .check_pre_session(pre.unwrap_or_default(), &form.csrf, now)
         {
             return form_expired(lang);
         }
         // An id no agent can have is refused as an unknown one, and neither kept in the rates
         // nor written into the audit log as typed.
-        let typed = field("agent_id").trim();
+        let typed = form.agent_id.trim();
         let agent_id = is_agent_id(typed).then_some(typed);
         // The same gates as the operators' sign-in; the rate per name is kept apart from theirs.
         let gate = self.sign_in_gate();
         let rate_key = format!("agent:{}", agent_id.unwrap_or("?"));
-        if let Err(refused) = gate.admit(now, request.peer, Some(&rate_key)) {
+        if let Err(refused) = gate.admit(now, peer, Some(&rate_key)) {
             return sign_in_refused(lang, refused);
         }
         let slot = match gate.slot() {
@@ -257,7 +321,7 @@ impl Authority {
             }
         }
         // An unknown agent costs the same verification as a known one.
-        let matches = slot.verify_known(field("password"), hash.as_deref());
+        let matches = slot.verify_known(&form.password, hash.as_deref());
         drop(slot);
         if !matches {
             self.metrics().sign_in("refused");
@@ -327,22 +391,17 @@ impl Authority {
     fn identity_check(
         &self,
         lang: Lang,
-        request: &PortalRequest,
+        form: &IdentityForm,
         token: &str,
         s: &AgentSession,
         now: OffsetDateTime,
-    ) -> PortalResponse {
-        let field = |name: &str| {
-            request
-                .form
-                .get(name)
-                .map(|v| v.trim().to_owned())
-                .unwrap_or_default()
-        };
+    ) -> Answer {
         let numbers = (
-            field("identification_number").parse::<IdentificationNumber>(),
-            field("qst").parse::<QstNumber>(),
-            field("file_number").parse::<FileNumber>(),
+            form.identification_number
+                .trim()
+                .parse::<IdentificationNumber>(),
+            form.qst.trim().parse::<QstNumber>(),
+            form.file_number.trim().parse::<FileNumber>(),
         );
         let found = match numbers {
             (Ok(number), Ok(qst), Ok(file)) => {
@@ -397,7 +456,7 @@ impl Authority {
         message: Option<&str>,
         error: Option<&str>,
         now: OffsetDateTime,
-    ) -> PortalResponse {
+    ) -> Answer {
         let file = match s.operator.map(|id| self.registry().operator(id)) {
             Some(Ok(operator)) => match self.operator_file(operator) {
                 Ok(file) => Some(file),
@@ -497,7 +556,7 @@ impl Authority {
         lang: Lang,
         s: &AgentSession,
         record: &CertificateRecord,
-    ) -> PortalResponse {
+    ) -> Answer {
         html(
             200,
             page_in(
@@ -511,21 +570,18 @@ impl Authority {
     fn agent_revoke(
         &self,
         lang: Lang,
-        request: &PortalRequest,
+        form: &RevocationForm,
         token: &str,
         s: &AgentSession,
-    ) -> PortalResponse {
-        let field = |name: &str| request.form.get(name).map(String::as_str);
-        let Some(record) = self.file_certificate(s, field("serie").unwrap_or_default()) else {
+    ) -> Answer {
+        let Some(record) = self.file_certificate(s, &form.serie) else {
             return not_found(lang, s);
         };
-        let note = field("note").unwrap_or_default().trim();
-        if field("confirm") != Some("yes") || note.is_empty() || note.chars().count() > 500 {
+        let note = form.note.trim();
+        if form.confirm != "yes" || note.is_empty() || note.chars().count() > 500 {
             return self.agent_confirm_page(lang, s, &record);
         }
-        let reason = field("reason")
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(RevocationReason::Unspecified);
+        let reason = form.reason.parse().unwrap_or(RevocationReason::Unspecified);
         match self.revoke(
             record.serial,
             reason,
@@ -554,7 +610,7 @@ fn is_agent_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
-fn not_found(lang: Lang, s: &AgentSession) -> PortalResponse {
+fn not_found(lang: Lang, s: &AgentSession) -> Answer {
     html(
         404,
         page_in(

@@ -7,10 +7,10 @@ use time::OffsetDateTime;
 use websrm_domain::{CertificateState, Health, RevocationReason, SerialNumber, WarningPolicy};
 use websrm_store::registry::CertificateRecord;
 
-use super::{PREFIX, PortalResponse};
+use super::{Answer, PREFIX};
 
 /// The answer to a form whose CSRF token does not match (403).
-pub(super) fn form_expired(lang: Lang) -> PortalResponse {
+pub(super) fn form_expired(lang: Lang) -> Answer {
     html(
         403,
         page(
@@ -30,7 +30,7 @@ pub(super) fn form_expired(lang: Lang) -> PortalResponse {
 
 /// The answer to a sign-in that is not verified now: too many (429) or every verification slot
 /// taken (503), with `Retry-After`.
-pub(super) fn sign_in_refused(lang: Lang, refused: crate::password::Refused) -> PortalResponse {
+pub(super) fn sign_in_refused(lang: Lang, refused: crate::password::Refused) -> Answer {
     let seconds = refused.retry_after();
     let (status, fr, en) = match refused {
         crate::password::Refused::TooMany(_) => (
@@ -327,8 +327,8 @@ pub(super) fn revocation_form(
     }
 }
 
-pub(super) fn html(status: u16, body: String) -> PortalResponse {
-    PortalResponse {
+pub(super) fn html(status: u16, body: String) -> Answer {
+    Answer {
         status,
         location: None,
         cookies: Vec::new(),
@@ -337,8 +337,8 @@ pub(super) fn html(status: u16, body: String) -> PortalResponse {
     }
 }
 
-pub(super) fn redirect(to: &str) -> PortalResponse {
-    PortalResponse {
+pub(super) fn redirect(to: &str) -> Answer {
+    Answer {
         status: 303,
         location: Some(to.into()),
         cookies: Vec::new(),
@@ -348,7 +348,7 @@ pub(super) fn redirect(to: &str) -> PortalResponse {
 }
 
 /// The answer when the portal cannot do what it must safely (random generator, audit log).
-pub(super) fn unavailable(lang: Lang) -> PortalResponse {
+pub(super) fn unavailable(lang: Lang) -> Answer {
     html(
         503,
         page(
