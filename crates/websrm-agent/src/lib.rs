@@ -729,6 +729,8 @@ async fn authenticate(
     next.run(request).await
 }
 
+/// Whether `a` and `b` are the same bytes, compared in constant time for equal lengths.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq as _;
+    bool::from(a.ct_eq(b))
 }

@@ -109,8 +109,10 @@ impl Portal {
     }
 }
 
+/// Whether `a` and `b` are the same bytes, compared in constant time for equal lengths.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq as _;
+    bool::from(a.ct_eq(b))
 }
 
 /// Whether a form's `csrf` field is the session's token, compared in constant time.
