@@ -238,7 +238,7 @@ pub(crate) async fn serve_until(
             s.listen
         );
     }
-    let config = crate::srs::facade_config(
+    let config = crate::facade::facade_config(
         s.env,
         s.product.as_deref(),
         s.store.clone(),

@@ -12,7 +12,7 @@ use websrm::{
 };
 use websrm_authority::{Authority, AuthorityFiles, SystemClock, seed, server};
 
-use crate::srs::{health_text, test_product};
+use crate::facade::{health_text, test_product};
 
 /// Sale `n` of the day, `n` minutes after the day's first one (Eastern time), from the example
 /// a POS writes (docs/examples/transactions).

@@ -56,7 +56,7 @@ enum Rehearsed {
     Documents,
 }
 
-pub(crate) fn run(srs_args: &crate::srs::Args, args: &Args) -> Result<()> {
+pub(crate) fn run(srs_args: &crate::facade::Connection, args: &Args) -> Result<()> {
     let environment = srs_args.environment();
     if environment == Environment::Prod {
         bail!("certification runs in ESSAI (or DEV to simulate its cases), never in PROD");

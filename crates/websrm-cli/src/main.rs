@@ -11,6 +11,7 @@ mod demo;
 mod essai;
 mod examiner;
 mod explain;
+mod facade;
 mod product;
 mod reads;
 mod srs;

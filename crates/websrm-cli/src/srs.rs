@@ -6,43 +6,17 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use websrm::domain::{DeviceId, Environment, Health, Nickname};
-use websrm::{
-    AuthorityAddress, CertificateView, Config, Confirmation, DeviceIdAnswer, OperatorEnrolment,
-    ProductIdentity, Srs,
-};
+use websrm::domain::{DeviceId, Nickname};
+use websrm::{CertificateView, Config, Confirmation, DeviceIdAnswer, OperatorEnrolment, Srs};
+
+use crate::facade::{Connection, explain, health_text};
 
 /// Arguments of `websrm srs`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The SRS's store (an SQLite file; its key file is kept beside it).
-    #[arg(long, global = true)]
-    store: Option<PathBuf>,
-    /// The environment.
-    #[arg(long, global = true, default_value = "DEV")]
-    env: Environment,
-    /// The authority's enrolment base URL (default: Revenu Québec's WEB-SRM).
-    #[arg(long, global = true)]
-    authority: Option<String>,
-    /// The authority's API base URL.
-    #[arg(long, global = true)]
-    api: Option<String>,
-    /// The TLS root of a local authority (its `tls-root.pem`).
-    #[arg(long, global = true)]
-    trust: Option<PathBuf>,
-    /// The SRS installation on this device (two SRSs on one device use two names).
-    #[arg(long, global = true, default_value = "main")]
-    installation: String,
-    /// The product identity: a file of six lines IDPARTN, IDSEV, IDVERSI, CODCERTIF, VERSI,
-    /// VERSIPARN (default: the test product a local authority registers).
-    #[arg(long, global = true)]
-    product: Option<PathBuf>,
-    /// Print JSON instead of text.
-    #[arg(long, global = true)]
-    json: bool,
-    /// Act as if the time were this (RFC 3339): to rehearse what the SRS does after an expiry.
-    #[arg(long, global = true, value_parser = parse_time)]
-    now: Option<OffsetDateTime>,
+    /// Which store, authority, product and installation, shared by every command.
+    #[command(flatten)]
+    pub(crate) connection: Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -189,148 +163,25 @@ enum TerminalCommand {
 }
 
 impl Args {
-    /// The facade's configuration for `store`: environment, product, installation, authority.
-    pub(crate) fn config(&self, store: PathBuf) -> Result<Config> {
-        let installation = match &self.command {
+    /// The facade's configuration for `store`: a back-office enrolment goes to the
+    /// installation `back-office`.
+    fn config(&self, store: PathBuf) -> Result<Config> {
+        match &self.command {
             Command::Enrol {
                 back_office: true, ..
-            } => "back-office".to_owned(),
-            _ => self.installation.clone(),
-        };
-        let mut config = facade_config(
-            self.env,
-            self.product.as_deref(),
-            store,
-            &installation,
-            (
-                self.authority.as_deref(),
-                self.api.as_deref(),
-                self.trust.as_deref(),
-            ),
-        )?;
-        if let Some(now) = self.now {
-            config = config.with_clock(std::sync::Arc::new(websrm::domain::FixedClock(now)));
+            } => self
+                .connection
+                .config_of(store, websrm::BACK_OFFICE_INSTALLATION),
+            _ => self.connection.config(store),
         }
-        Ok(config)
     }
-
-    /// The environment.
-    pub(crate) fn environment(&self) -> Environment {
-        self.env
-    }
-
-    /// Whether to print JSON.
-    pub(crate) fn json(&self) -> bool {
-        self.json
-    }
-
-    /// The facade's configuration for `store` as while the authority cannot be reached: the
-    /// same, with an API address nothing answers (a closed port on this machine).
-    pub(crate) fn unreachable_config(&self, store: PathBuf) -> Result<Config> {
-        let mut config = facade_config(
-            self.env,
-            self.product.as_deref(),
-            store,
-            &self.installation,
-            (
-                self.authority.as_deref(),
-                Some("https://127.0.0.1:9"),
-                self.trust.as_deref(),
-            ),
-        )?;
-        if let Some(now) = self.now {
-            config = config.with_clock(std::sync::Arc::new(websrm::domain::FixedClock(now)));
-        }
-        Ok(config)
-    }
-
-    /// The enrolment and API URLs of the local authority given, if any.
-    pub(crate) fn local_authority(&self) -> Option<(&str, &str)> {
-        Some((self.authority.as_deref()?, self.api.as_deref()?))
-    }
-}
-
-/// The product identity in `file` (six lines: IDPARTN, IDSEV, IDVERSI, CODCERTIF, VERSI,
-/// VERSIPARN), or the test product a local authority registers.
-pub(crate) fn product(file: Option<&std::path::Path>) -> Result<ProductIdentity> {
-    match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            product_from_lines(
-                &text
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .collect::<Vec<_>>(),
-            )
-        }
-        None => test_product(),
-    }
-}
-
-/// The facade's configuration: Revenu Québec's WEB-SRM, or a local authority given by its two
-/// URLs and its TLS root (all three together).
-pub(crate) fn facade_config(
-    env: Environment,
-    product_file: Option<&std::path::Path>,
-    store: PathBuf,
-    installation: &str,
-    (authority, api, trust): (Option<&str>, Option<&str>, Option<&std::path::Path>),
-) -> Result<Config> {
-    let mut config =
-        Config::new(env, product(product_file)?, store).with_installation(installation);
-    match (authority, api, trust) {
-        (Some(enrolment), Some(api), Some(trust)) => {
-            let trust_pem = std::fs::read_to_string(trust)
-                .with_context(|| format!("reading {}", trust.display()))?;
-            config = config.with_authority(AuthorityAddress::Local {
-                enrolment: enrolment.to_owned(),
-                api: api.to_owned(),
-                trust_pem,
-            });
-        }
-        (None, None, None) => {}
-        _ => bail!("a local authority needs --authority, --api and --trust together"),
-    }
-    Ok(config)
-}
-
-fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("not RFC 3339 ({e})"))
-}
-
-/// The test product a local authority registers with `--seed-test-data`.
-pub(crate) fn test_product() -> Result<ProductIdentity> {
-    product_from_lines(&[
-        "0000000000000001",
-        "0000000000000002",
-        "0000000000000003",
-        "FOB201999999",
-        "1.0.0",
-        "0",
-    ])
-}
-
-fn product_from_lines(lines: &[&str]) -> Result<ProductIdentity> {
-    let [partner, srs, version_id, code, version, parent] = lines else {
-        bail!("a product file has six lines: IDPARTN, IDSEV, IDVERSI, CODCERTIF, VERSI, VERSIPARN");
-    };
-    Ok(ProductIdentity::new(
-        partner.parse()?,
-        srs.parse()?,
-        version_id.parse()?,
-        code.parse()?,
-        version.parse()?,
-        parent.parse()?,
-    ))
 }
 
 pub(crate) fn run(args: Args) -> Result<()> {
     if let Command::Essai(essai) = &args.command {
-        return crate::essai::run(&args, essai);
+        return crate::essai::run(&args.connection, essai);
     }
-    let store = args.store.clone().context("--store FILE is required")?;
+    let store = args.connection.store()?;
     // A typo must not look like "no certificate": only the commands that obtain a certificate
     // (or record the identifier the user has) may create a store.
     let creates = matches!(
@@ -347,7 +198,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let json = args.json;
+    let json = args.connection.json();
     match args.command {
         Command::DeviceId { set } => {
             if let Some(id) = set {
@@ -416,7 +267,10 @@ pub(crate) fn run(args: Args) -> Result<()> {
             let at = match at {
                 Some(text) => OffsetDateTime::parse(&text, &Rfc3339)
                     .with_context(|| format!("--at {text} is not RFC 3339"))?,
-                None => args.now.unwrap_or_else(OffsetDateTime::now_utc),
+                None => args
+                    .connection
+                    .now()
+                    .unwrap_or_else(OffsetDateTime::now_utc),
             };
             let mut revocation = serde_json::Value::Null;
             if !offline {
@@ -571,37 +425,6 @@ fn secret(value: String) -> Result<String> {
     Ok(line.trim().to_owned())
 }
 
-/// An error with the authority's messages in French and English.
-pub(crate) fn explain(e: websrm::Error) -> anyhow::Error {
-    let status = crate::status_of(&e);
-    let worded = |message: String| anyhow::Error::new(crate::Worded { message, status });
-    if let websrm::Error::Unusable { notice, .. } = &e {
-        return worded(format!("{}\n{}", notice.french, notice.english));
-    }
-    if let websrm::Error::Refused { errors, .. } = &e {
-        let lines: Vec<String> = errors
-            .iter()
-            .map(|x| {
-                let code = x
-                    .return_code
-                    .map(|c| format!(" (codRetour {c})"))
-                    .unwrap_or_default();
-                format!(
-                    "{}{code}: {}{}",
-                    x.id,
-                    x.message,
-                    x.english().map(|en| format!(" / {en}")).unwrap_or_default()
-                )
-            })
-            .collect();
-        return worded(format!(
-            "the authority refused the request:\n  {}",
-            lines.join("\n  ")
-        ));
-    }
-    anyhow::anyhow!(e)
-}
-
 fn print_terminals(srs: &Srs, json: bool) -> Result<()> {
     let terminals = srs.terminals()?;
     if json {
@@ -643,19 +466,6 @@ fn print_view(srs: &Srs, view: &CertificateView, json: bool) -> Result<()> {
         print_text(view);
     }
     Ok(())
-}
-
-pub(crate) fn health_text(h: Health) -> String {
-    match h {
-        Health::Valid => "valid".into(),
-        Health::ReplacementRecommended => "valid, replacement recommended (past half-life)".into(),
-        Health::ExpiringSoon { days_left } => format!("expiring soon ({days_left} days left)"),
-        Health::Expired => "expired".into(),
-        Health::Revoked => "revoked".into(),
-        Health::Refused => "refused by the authority (revoked, deleted or replaced)".into(),
-        Health::NotYetValid => "not valid yet".into(),
-        other => format!("{other:?}").to_lowercase(),
-    }
 }
 
 fn print_text(view: &CertificateView) {

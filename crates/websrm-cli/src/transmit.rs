@@ -36,7 +36,7 @@ pub(crate) async fn transmit(
     let t = srs
         .transmit(&origin, &operator, sale, checks)
         .await
-        .map_err(crate::srs::explain)?;
+        .map_err(crate::facade::explain)?;
     let no_trans = t.transaction.sale.number.to_string();
     if json {
         // The agent's shape (`POST /v1/transactions`), from the facade.
@@ -76,7 +76,7 @@ pub(crate) async fn transmit(
 /// Shows the outbox, after sending what it holds when `flush`.
 pub(crate) async fn outbox(srs: &Srs, flush: bool, limit: usize, json: bool) -> Result<()> {
     let delivery = if flush {
-        Some(srs.flush().await.map_err(crate::srs::explain)?)
+        Some(srs.flush().await.map_err(crate::facade::explain)?)
     } else {
         None
     };
