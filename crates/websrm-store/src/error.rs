@@ -4,6 +4,9 @@ use websrm_domain::{
     DeviceId, IdentificationNumber, Nickname, PartnerId, SerialNumber, SrsId, VersionId,
 };
 
+use crate::device::SlotKey;
+use crate::registry::OperatorId;
+
 /// What went wrong in a store.
 ///
 /// SQLite's errors are carried as text; no rusqlite type leaks.
@@ -79,20 +82,28 @@ pub enum Error {
     /// The certificate slot does not exist.
     #[error("no certificate slot {slot}")]
     SlotNotFound {
-        /// The slot, as text.
-        slot: String,
+        /// The slot.
+        slot: SlotKey,
+    },
+    /// The slot holds another certificate than the one named.
+    #[error("the certificate slot {slot} does not hold the certificate {serial}")]
+    CertificateNotInSlot {
+        /// The slot.
+        slot: SlotKey,
+        /// The certificate named.
+        serial: SerialNumber,
     },
     /// The slot already holds a certificate (replace it instead of enrolling again).
     #[error("the certificate slot {slot} already holds a certificate")]
     SlotOccupied {
-        /// The slot, as text.
-        slot: String,
+        /// The slot.
+        slot: SlotKey,
     },
     /// A request for this slot is already pending; finish or abandon it first.
     #[error("a request for slot {slot} is already pending (id {pending})")]
     PendingExists {
-        /// The slot, as text.
-        slot: String,
+        /// The slot.
+        slot: SlotKey,
         /// The pending request's id.
         pending: i64,
     },
@@ -144,7 +155,7 @@ pub enum Error {
     OperatorExists(IdentificationNumber),
     /// No operator has this id.
     #[error("no operator with id {0}")]
-    OperatorNotFound(i64),
+    OperatorNotFound(OperatorId),
     /// No customer-service agent has this id.
     #[error("no agent {0}")]
     AgentNotFound(String),

@@ -343,7 +343,7 @@ fn certificates_by_expiry_and_disabled_operators() {
     assert_eq!(reg.operator(op).unwrap().disabled_at, None);
     assert!(matches!(
         reg.set_operator_disabled(OperatorId(999), None, audit("enable")),
-        Err(Error::OperatorNotFound(999))
+        Err(Error::OperatorNotFound(OperatorId(999)))
     ));
 }
 

@@ -14,9 +14,7 @@ impl DeviceStore {
     ) -> Result<i64, Error> {
         let tx = db::write_tx(&mut self.conn)?;
         if slot_row(&tx, slot)?.is_some() {
-            return Err(Error::SlotOccupied {
-                slot: slot.to_string(),
-            });
+            return Err(Error::SlotOccupied { slot: slot.clone() });
         }
         let id = insert_pending(
             &tx,
@@ -42,9 +40,8 @@ impl DeviceStore {
         at: OffsetDateTime,
     ) -> Result<i64, Error> {
         let tx = db::write_tx(&mut self.conn)?;
-        let current = slot_row(&tx, slot)?.ok_or_else(|| Error::SlotNotFound {
-            slot: slot.to_string(),
-        })?;
+        let current =
+            slot_row(&tx, slot)?.ok_or_else(|| Error::SlotNotFound { slot: slot.clone() })?;
         let serial = current.material.serial;
         let id = insert_pending(
             &tx,
@@ -63,9 +60,8 @@ impl DeviceStore {
     /// Writes down a deletion (`SUP`) of the slot's certificate before it is sent.
     pub fn begin_deletion(&mut self, slot: &SlotKey, at: OffsetDateTime) -> Result<i64, Error> {
         let tx = db::write_tx(&mut self.conn)?;
-        let current = slot_row(&tx, slot)?.ok_or_else(|| Error::SlotNotFound {
-            slot: slot.to_string(),
-        })?;
+        let current =
+            slot_row(&tx, slot)?.ok_or_else(|| Error::SlotNotFound { slot: slot.clone() })?;
         let id = insert_pending(
             &tx,
             slot,
@@ -243,7 +239,7 @@ pub(super) fn insert_pending(
     ))?;
     if let Some(pending) = existing {
         return Err(Error::PendingExists {
-            slot: slot.to_string(),
+            slot: slot.clone(),
             pending,
         });
     }

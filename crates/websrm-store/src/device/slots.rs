@@ -30,9 +30,7 @@ impl DeviceStore {
 
     fn mark(&mut self, key: &SlotKey, status: SlotStatus, at: OffsetDateTime) -> Result<(), Error> {
         let tx = db::write_tx(&mut self.conn)?;
-        let slot = slot_row(&tx, key)?.ok_or_else(|| Error::SlotNotFound {
-            slot: key.to_string(),
-        })?;
+        let slot = slot_row(&tx, key)?.ok_or_else(|| Error::SlotNotFound { slot: key.clone() })?;
         if slot.status == status || slot.status == SlotStatus::Revoked {
             return Ok(());
         }
@@ -68,12 +66,11 @@ impl DeviceStore {
         at: OffsetDateTime,
     ) -> Result<(), Error> {
         let tx = db::write_tx(&mut self.conn)?;
-        let slot = slot_row(&tx, key)?.ok_or_else(|| Error::SlotNotFound {
-            slot: key.to_string(),
-        })?;
+        let slot = slot_row(&tx, key)?.ok_or_else(|| Error::SlotNotFound { slot: key.clone() })?;
         if slot.material.serial != serial {
-            return Err(Error::SlotNotFound {
-                slot: format!("{key} with certificate {serial}"),
+            return Err(Error::CertificateNotInSlot {
+                slot: key.clone(),
+                serial,
             });
         }
         delete_slot(&tx, key)?;
@@ -249,9 +246,7 @@ pub(super) fn delete_slot(conn: &Connection, key: &SlotKey) -> Result<(), Error>
         ],
     )?;
     if n == 0 {
-        return Err(Error::SlotNotFound {
-            slot: key.to_string(),
-        });
+        return Err(Error::SlotNotFound { slot: key.clone() });
     }
     Ok(())
 }

@@ -419,7 +419,7 @@ impl Registry {
                 ],
             )?;
             if n == 0 {
-                return Err(Error::OperatorNotFound(operator.0));
+                return Err(Error::OperatorNotFound(operator));
             }
             if let Some(audit) = audit {
                 audit::append(tx, &audit)?;
@@ -444,7 +444,7 @@ impl Registry {
                 vals![operator.0, hash],
             )?;
             if n == 0 {
-                return Err(Error::OperatorNotFound(operator.0));
+                return Err(Error::OperatorNotFound(operator));
             }
             tx.execute(
                 "DELETE FROM portal_sessions WHERE operator_id = ?1",
@@ -925,7 +925,7 @@ pub(super) fn operator_row(db: &mut dyn Db, id: OperatorId) -> Result<Operator, 
             "SELECT identification_number, legal_name, qst_number, gst_number, created_at, disabled_at FROM operators WHERE id = ?1",
             vals![id.0],
         )?
-        .ok_or(Error::OperatorNotFound(id.0))?;
+        .ok_or(Error::OperatorNotFound(id))?;
     let files = db
         .query(
             "SELECT file_number, sector FROM file_numbers WHERE operator_id = ?1 ORDER BY file_number",
@@ -1008,7 +1008,7 @@ impl Attempter {
 
     fn not_found(&self) -> Error {
         match self {
-            Self::Operator(id, _) => Error::OperatorNotFound(id.0),
+            Self::Operator(id, _) => Error::OperatorNotFound(*id),
             Self::Agent(id) => Error::AgentNotFound(id.clone()),
         }
     }

@@ -12,6 +12,12 @@ use websrm_domain::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OperatorId(pub i64);
 
+impl std::fmt::Display for OperatorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// An operator (or a server administrator) to register.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
