@@ -933,10 +933,12 @@ fn the_log_is_checkpointed_and_starts_over_while_writes_go_on() {
         assert!(reader.join().unwrap() > 0);
     });
     let total = (batches * per_batch) as u64;
-    // Never started over, the log would pass 80 MiB; it starts over at about 32 MiB, and one
-    // batch is about 3 MiB.
+    // Never started over, the log would pass 128 MiB (where the writer checkpoints at every
+    // commit); it starts over at about 32 MiB, and one batch is about 3 MiB. The bound leaves
+    // room for a checkpointer thread the machine starves for a few batches (a busy CI runner),
+    // and still fails a log that never starts over before the writer's own fallback.
     assert!(
-        largest_log < 40 << 20,
+        largest_log < 64 << 20,
         "the log grew to {largest_log} bytes"
     );
     assert!(largest_log > 0);
