@@ -242,7 +242,7 @@ impl Drop for Served {
 
 /// The test product's identity, as seeded.
 pub fn test_product() -> websrm_protocol::headers::ProductIdentity {
-    let [partner, srs, version_id, code, version, parent] = seed::PRODUCT;
+    let [partner, srs, version_id, code, version, parent] = websrm_domain::published::TEST_PRODUCT;
     websrm_protocol::headers::ProductIdentity::new(
         partner.parse().expect("seed value"),
         srs.parse().expect("seed value"),
@@ -461,12 +461,17 @@ pub fn nick(name: &str) -> websrm_domain::Nickname {
 
 /// What Michel's restaurant enters to obtain a certificate named `nickname`.
 pub fn michel_enrolment(nickname: &str) -> websrm::OperatorEnrolment {
+    use websrm_domain::published::MICHEL_UNTEL as michel;
     websrm::OperatorEnrolment::parse(
-        "5678912340",
-        "D8T8-W8W8",
+        michel.identification_number,
+        michel
+            .code(websrm_domain::Sector::Restaurant)
+            .expect("a code"),
         "RBC",
-        "5678912340TQ0001",
-        "ER0001",
+        michel.qst.expect("a QST number"),
+        michel
+            .file(websrm_domain::Sector::Restaurant)
+            .expect("a file"),
         nickname,
         "-05:00",
     )

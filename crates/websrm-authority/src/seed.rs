@@ -1,9 +1,11 @@
-//! The DEV test data of the protocol's published test cases, and a test SRS product.
+//! The DEV test data of the protocol's published test cases, and a test SRS product, registered
+//! from `websrm_domain::published`.
 //!
 //! Every value is listed in `docs/AUTHORITY.md`.
 
 use time::OffsetDateTime;
-use websrm_domain::{Environment, Sector, VersionState};
+use websrm_domain::published::{self, PublishedOperator};
+use websrm_domain::{Environment, VersionState};
 use websrm_store::NewAudit;
 use websrm_store::registry::{NewOperator, Product};
 
@@ -11,79 +13,13 @@ use crate::Error;
 use crate::service::Authority;
 
 /// One operator of the test data, with its authorization codes.
-#[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
-pub struct SeedOperator {
-    /// CN.
-    pub identification_number: &'static str,
-    /// Legal name.
-    pub legal_name: &'static str,
-    /// QST number (none for the server administrator).
-    pub qst: Option<&'static str>,
-    /// GST number.
-    pub gst: Option<&'static str>,
-    /// File numbers and their sectors.
-    pub files: &'static [(&'static str, Sector)],
-    /// Authorization codes and their sectors (for a server administrator, the sector each
-    /// FOB code administers).
-    pub codes: &'static [(&'static str, Sector)],
-}
+pub type SeedOperator = PublishedOperator;
 
 /// The operators of the published test data.
-pub const OPERATORS: [SeedOperator; 3] = [
-    SeedOperator {
-        identification_number: "5678912340",
-        legal_name: "Michel Untel enr.",
-        qst: Some("5678912340TQ0001"),
-        gst: Some("567891234RT0001"),
-        files: &[
-            ("ER0001", Sector::Restaurant),
-            ("TR0001", Sector::Transport),
-        ],
-        codes: &[
-            ("D8T8-W8W8", Sector::Restaurant),
-            ("58T8-W8W8", Sector::Transport),
-        ],
-    },
-    SeedOperator {
-        identification_number: "1234567890",
-        legal_name: "Express Taxe",
-        qst: Some("1234567890TQ0001"),
-        gst: Some("123456789RT0001"),
-        // The published data gives Express Taxe both files but no legible code: the codes are
-        // this authority's.
-        files: &[
-            ("ER0001", Sector::Restaurant),
-            ("TR0001", Sector::Transport),
-        ],
-        codes: &[
-            ("W7V7-K8W9", Sector::Restaurant),
-            ("X7V7-K8W9", Sector::Transport),
-        ],
-    },
-    SeedOperator {
-        identification_number: "3601837200",
-        legal_name: "Administrateur du serveur",
-        qst: None,
-        gst: None,
-        files: &[],
-        // One server code per sector administered: B8T8-W8W8 for RBC, A8T8-W8W8 for TRP.
-        codes: &[
-            ("B8T8-W8W8", Sector::Restaurant),
-            ("A8T8-W8W8", Sector::Transport),
-        ],
-    },
-];
+pub const OPERATORS: [SeedOperator; 3] = published::OPERATORS;
 
 /// The test product: IDPARTN, IDSEV, IDVERSI, CODCERTIF, VERSI, VERSIPARN.
-pub const PRODUCT: [&str; 6] = [
-    "0000000000000001",
-    "0000000000000002",
-    "0000000000000003",
-    "FOB201999999",
-    "1.0.0",
-    "0",
-];
+pub const PRODUCT: [&str; 6] = published::TEST_PRODUCT;
 
 fn parse<T: std::str::FromStr>(text: &str) -> Result<T, Error> {
     text.parse()

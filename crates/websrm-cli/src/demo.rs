@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail, ensure};
 use time::{Duration, OffsetDateTime};
-use websrm::domain::{CertificateState, Environment, Health};
+use websrm::domain::published::{self, PublishedOperator};
+use websrm::domain::{CertificateState, Environment, Health, Sector};
 use websrm::{
     AuthorityAddress, BillingGuard, Config, Confirmation, DeviceIdAnswer, OperatorEnrolment, Srs,
 };
@@ -115,6 +116,20 @@ async fn day_of_business(
     Ok(())
 }
 
+/// What `operator` of the published test data enters for its restaurant's certificate.
+fn restaurant_enrolment(operator: PublishedOperator, nickname: &str) -> Result<OperatorEnrolment> {
+    let missing = || anyhow::anyhow!("the published test data has no restaurant values");
+    Ok(OperatorEnrolment::parse(
+        operator.identification_number,
+        operator.code(Sector::Restaurant).ok_or_else(missing)?,
+        "RBC",
+        operator.qst.ok_or_else(missing)?,
+        operator.file(Sector::Restaurant).ok_or_else(missing)?,
+        nickname,
+        "-05:00",
+    )?)
+}
+
 fn step(n: u32, text: &str) {
     println!("\n{n}. {text}");
 }
@@ -206,15 +221,7 @@ async fn walk(
         "so the SRS asks \"Do you already have an identifier for this device?\"; the user answers no.",
     );
     ensure!(srs.device_id()?.is_none(), "a new device has no identifier");
-    let michel = OperatorEnrolment::parse(
-        "5678912340",
-        "D8T8-W8W8",
-        "RBC",
-        "5678912340TQ0001",
-        "ER0001",
-        "Caisse du bar",
-        "-05:00",
-    )?;
+    let michel = restaurant_enrolment(published::MICHEL_UNTEL, "Caisse du bar")?;
     match srs.enrol(&michel, None).await {
         Err(websrm::Error::DeviceIdQuestion) => {}
         other => {
@@ -261,15 +268,7 @@ async fn walk(
         "A second operator (Express Taxe) installs its SRS on the same device.",
     );
     let second_srs = Srs::open(config.clone().with_installation("caisse-express"))?;
-    let express = OperatorEnrolment::parse(
-        "1234567890",
-        "W7V7-K8W9",
-        "RBC",
-        "1234567890TQ0001",
-        "ER0001",
-        "Caisse Express Taxe",
-        "-05:00",
-    )?;
+    let express = restaurant_enrolment(published::EXPRESS_TAXE, "Caisse Express Taxe")?;
     let other = second_srs.enrol(&express, None).await?;
     ensure!(
         second_srs.device_id()? == Some(device),

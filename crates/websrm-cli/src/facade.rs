@@ -152,14 +152,7 @@ fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
 
 /// The test product a local authority registers with `--seed-test-data`.
 pub(crate) fn test_product() -> Result<ProductIdentity> {
-    product_from_lines(&[
-        "0000000000000001",
-        "0000000000000002",
-        "0000000000000003",
-        "FOB201999999",
-        "1.0.0",
-        "0",
-    ])
+    product_from_lines(&websrm::domain::published::TEST_PRODUCT)
 }
 
 fn product_from_lines(lines: &[&str]) -> Result<ProductIdentity> {

@@ -35,6 +35,7 @@ mod ids;
 mod lifecycle;
 mod operator;
 mod product;
+pub mod published;
 mod shape;
 mod subject;
 

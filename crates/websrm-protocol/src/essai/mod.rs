@@ -21,7 +21,7 @@
 //! ```
 
 use serde_json::Value;
-use websrm_domain::{ProductMode, Sector, TestCase};
+use websrm_domain::{ProductMode, Sector, TestCase, published};
 
 mod cases;
 
@@ -91,25 +91,34 @@ pub enum Holder {
 impl Holder {
     /// The published identification number (the CSR's `CN`).
     pub fn identification_number(self) -> &'static str {
-        match self {
-            Self::FirstOperator => "5678912340",
-            Self::SecondOperator => "1234567890",
-            Self::ServerAdministrator => SERVER_ADMINISTRATOR,
-        }
+        self.published().identification_number
     }
 
     /// The published GST and QST numbers (the server administrator validates the first
     /// operator's).
     pub fn tax_numbers(self) -> (&'static str, &'static str) {
+        let operator = match self {
+            Self::SecondOperator => published::EXPRESS_TAXE,
+            _ => published::MICHEL_UNTEL,
+        };
+        (
+            operator.gst.unwrap_or_default(),
+            operator.qst.unwrap_or_default(),
+        )
+    }
+
+    /// The holder in the published test data.
+    pub fn published(self) -> published::PublishedOperator {
         match self {
-            Self::SecondOperator => ("123456789RT0001", "1234567890TQ0001"),
-            _ => ("567891234RT0001", "5678912340TQ0001"),
+            Self::FirstOperator => published::MICHEL_UNTEL,
+            Self::SecondOperator => published::EXPRESS_TAXE,
+            Self::ServerAdministrator => published::SERVER_ADMINISTRATOR,
         }
     }
 }
 
 /// The server administrator's identification number in the test data.
-pub const SERVER_ADMINISTRATOR: &str = "3601837200";
+pub const SERVER_ADMINISTRATOR: &str = published::SERVER_ADMINISTRATOR.identification_number;
 
 /// The certificate request of a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -429,40 +429,44 @@ impl TestData {
     /// The published test data of the restaurant sector (the codes of the second operator
     /// and of a local websrm authority's test data where the document leaves them out).
     pub fn restaurant() -> Result<Self, Error> {
-        Ok(Self {
-            first: OperatorData::new(
-                "5678912340".parse()?,
-                "D8T8-W8W8".parse()?,
-                Sector::Restaurant,
-                "5678912340TQ0001".parse()?,
-                "ER0001".parse()?,
-            ),
-            second: OperatorData::new(
-                "1234567890".parse()?,
-                "W7V7-K8W9".parse()?,
-                Sector::Restaurant,
-                "1234567890TQ0001".parse()?,
-                "ER0001".parse()?,
-            ),
-            server_identification_number: "3601837200".parse()?,
-            server_code: "B8T8-W8W8".parse()?,
-            utc_offset: "-05:00".parse()?,
-        })
+        Self::of(Sector::Restaurant)
     }
 
     /// The published test data of the transportation sector (`TRP-58T8-W8W8`, file `TR0001`,
     /// the server's `FOB-A8T8-W8W8`; the second operator's code is a local websrm authority's
     /// test data).
     pub fn transport() -> Result<Self, Error> {
-        let mut data = Self::restaurant()?;
-        data.first.authorization_code = "58T8-W8W8".parse()?;
-        data.first.sector = Sector::Transport;
-        data.first.file_number = "TR0001".parse()?;
-        data.second.authorization_code = "X7V7-K8W9".parse()?;
-        data.second.sector = Sector::Transport;
-        data.second.file_number = "TR0001".parse()?;
-        data.server_code = "A8T8-W8W8".parse()?;
-        Ok(data)
+        Self::of(Sector::Transport)
+    }
+
+    /// The test data of `sector`, from `websrm_domain::published`.
+    fn of(sector: Sector) -> Result<Self, Error> {
+        use websrm_domain::published::{self, PublishedOperator};
+        let missing = |what: &str| Error::NotFound(format!("{what} in the published test data"));
+        let operator = |op: PublishedOperator| -> Result<OperatorData, Error> {
+            Ok(OperatorData::new(
+                op.identification_number.parse()?,
+                op.code(sector)
+                    .ok_or_else(|| missing("an authorization code"))?
+                    .parse()?,
+                sector,
+                op.qst.ok_or_else(|| missing("a QST number"))?.parse()?,
+                op.file(sector)
+                    .ok_or_else(|| missing("a file number"))?
+                    .parse()?,
+            ))
+        };
+        let server = published::SERVER_ADMINISTRATOR;
+        Ok(Self {
+            first: operator(published::MICHEL_UNTEL)?,
+            second: operator(published::EXPRESS_TAXE)?,
+            server_identification_number: server.identification_number.parse()?,
+            server_code: server
+                .code(sector)
+                .ok_or_else(|| missing("a server code"))?
+                .parse()?,
+            utc_offset: "-05:00".parse()?,
+        })
     }
 
     /// The published test data of `sector` (restaurants unless transportation).

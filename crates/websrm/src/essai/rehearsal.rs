@@ -9,6 +9,7 @@
 
 use serde_json::{Value, json};
 use time::macros::format_description;
+use websrm_domain::published::{EXPRESS_TAXE, TEST_PRODUCT};
 use websrm_domain::{DeviceId, Sector};
 use websrm_protocol::document::{DocumentRequest, DocumentType};
 use websrm_protocol::essai::Want;
@@ -223,12 +224,12 @@ pub fn sample_document(
         DocumentRequest::new(
             DocumentType::ThirdParty,
             [
-                ("TQ", "1234567890TQ0001"),
+                ("TQ", EXPRESS_TAXE.qst.unwrap_or_default()),
                 ("NM", "Vestiaire Untel"),
                 ("AD", "123 rue Principale, Montréal"),
                 ("CP", "H2Y1C6"),
                 ("TE", "5145551234"),
-                ("NE", "1234567890"),
+                ("NE", EXPRESS_TAXE.identification_number),
                 ("RA", "1"),
                 ("DC", "2026-12-01"),
                 ("DV", "2026-12-03"),
@@ -260,7 +261,7 @@ pub fn sample_document(
                 ("SR", device.as_str()),
                 ("CM", "Tous"),
                 ("IA", device.as_str()),
-                ("IS", "0000000000000002"),
+                ("IS", TEST_PRODUCT[1]),
                 ("VR", "1.0.0"),
                 ("DC", produced.as_str()),
                 ("DR", produced.as_str()),
