@@ -170,7 +170,7 @@ pub(crate) fn run() -> Result<()> {
     say(format!(
         "API host       {api_base}/certificats (mutual TLS with the SRS's certificate)"
     ));
-    let trust_pem = websrm::__crypto::pem::encode("CERTIFICATE", &tls.root_der);
+    let trust_pem = tls.root_pem();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = authority.clone();
     let server = runtime.spawn(async move {

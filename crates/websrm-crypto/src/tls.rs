@@ -173,6 +173,12 @@ pub struct LocalTlsIdentity {
 }
 
 impl LocalTlsIdentity {
+    /// The root certificate as PEM: what a client of the local authority trusts (its
+    /// `tls-root.pem`).
+    pub fn root_pem(&self) -> String {
+        crate::pem::encode("CERTIFICATE", &self.root_der)
+    }
+
     /// A new root and a server certificate for `names` (e.g. `localhost`, `127.0.0.1`), valid
     /// from `now` for `days`; the root's key is not kept.
     pub fn generate(names: &[String], now: OffsetDateTime, days: i64) -> Result<Self, Error> {

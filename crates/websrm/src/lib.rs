@@ -72,8 +72,6 @@ pub use srs::{
 pub use websrm_crypto::{Preceding, Signature, TransactionSignatureInput};
 pub use websrm_domain as domain;
 
-#[doc(hidden)]
-pub use websrm_crypto as __crypto;
 /// Every WEB-SRM error id explained: messages, `codRetour`, who can fix it, what to do next.
 /// Documents: the user report and the habitual third party's declaration, as
 /// [`Srs::send_document`] signs and sends them.
