@@ -4,7 +4,7 @@ use websrm_domain::{
     DeviceId, IdentificationNumber, Nickname, PartnerId, SerialNumber, SrsId, VersionId,
 };
 
-use crate::device::SlotKey;
+use crate::device::{PendingId, SlotKey};
 use crate::registry::OperatorId;
 
 /// What went wrong in a store.
@@ -105,13 +105,13 @@ pub enum Error {
         /// The slot.
         slot: SlotKey,
         /// The pending request's id.
-        pending: i64,
+        pending: PendingId,
     },
     /// No pending request has this id (or it is of another kind).
     #[error("no pending {kind} request with id {id}")]
     PendingNotFound {
         /// The id asked for.
-        id: i64,
+        id: PendingId,
         /// The kind of request expected.
         kind: &'static str,
     },

@@ -45,6 +45,16 @@ const KIND: db::Kind = db::Kind {
     migrations: MIGRATIONS,
 };
 
+/// A request's id in the device store: the order requests were written down in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PendingId(pub i64);
+
+impl fmt::Display for PendingId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// One certificate slot of the device: one per operator and SRS installation in an environment,
 /// so that several SRSs, several operators, and a back-office SRS each keep their own.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -203,7 +213,7 @@ pub enum PendingKind {
 #[non_exhaustive]
 pub struct PendingRequest {
     /// Its id.
-    pub id: i64,
+    pub id: PendingId,
     /// The slot it is for.
     pub slot: SlotKey,
     /// What it asks for.

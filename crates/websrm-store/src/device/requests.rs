@@ -11,7 +11,7 @@ impl DeviceStore {
         sealed_key: &[u8],
         csr_der: &[u8],
         at: OffsetDateTime,
-    ) -> Result<i64, Error> {
+    ) -> Result<PendingId, Error> {
         let tx = db::write_tx(&mut self.conn)?;
         if slot_row(&tx, slot)?.is_some() {
             return Err(Error::SlotOccupied { slot: slot.clone() });
@@ -38,7 +38,7 @@ impl DeviceStore {
         sealed_key: &[u8],
         csr_der: &[u8],
         at: OffsetDateTime,
-    ) -> Result<i64, Error> {
+    ) -> Result<PendingId, Error> {
         let tx = db::write_tx(&mut self.conn)?;
         let current =
             slot_row(&tx, slot)?.ok_or_else(|| Error::SlotNotFound { slot: slot.clone() })?;
@@ -58,7 +58,11 @@ impl DeviceStore {
     }
 
     /// Writes down a deletion (`SUP`) of the slot's certificate before it is sent.
-    pub fn begin_deletion(&mut self, slot: &SlotKey, at: OffsetDateTime) -> Result<i64, Error> {
+    pub fn begin_deletion(
+        &mut self,
+        slot: &SlotKey,
+        at: OffsetDateTime,
+    ) -> Result<PendingId, Error> {
         let tx = db::write_tx(&mut self.conn)?;
         let current =
             slot_row(&tx, slot)?.ok_or_else(|| Error::SlotNotFound { slot: slot.clone() })?;
@@ -90,7 +94,7 @@ impl DeviceStore {
     /// transaction, and the device identifier the authority assigned (if any) is recorded.
     pub fn complete_enrolment(
         &mut self,
-        pending_id: i64,
+        pending_id: PendingId,
         material: &CertificateMaterial,
         assigned: Option<DeviceId>,
         at: OffsetDateTime,
@@ -110,7 +114,7 @@ impl DeviceStore {
         }
         let key = pending.sealed_key.as_deref().unwrap_or_default();
         write_slot(&tx, &pending.slot, nickname, material, key, at)?;
-        tx.execute_cached("DELETE FROM pending WHERE id = ?1", [pending_id])?;
+        tx.execute_cached("DELETE FROM pending WHERE id = ?1", [pending_id.0])?;
         history(
             &tx,
             at,
@@ -127,7 +131,7 @@ impl DeviceStore {
     /// transaction, so that it always holds a complete, matching pair.
     pub fn complete_replacement(
         &mut self,
-        pending_id: i64,
+        pending_id: PendingId,
         material: &CertificateMaterial,
         at: OffsetDateTime,
     ) -> Result<(), Error> {
@@ -145,7 +149,7 @@ impl DeviceStore {
         };
         let key = pending.sealed_key.as_deref().unwrap_or_default();
         write_slot(&tx, &pending.slot, nickname, material, key, at)?;
-        tx.execute_cached("DELETE FROM pending WHERE id = ?1", [pending_id])?;
+        tx.execute_cached("DELETE FROM pending WHERE id = ?1", [pending_id.0])?;
         history(
             &tx,
             at,
@@ -161,7 +165,11 @@ impl DeviceStore {
 
     /// Completes a deletion: key and certificate are removed together; the history keeps a
     /// tombstone.
-    pub fn complete_deletion(&mut self, pending_id: i64, at: OffsetDateTime) -> Result<(), Error> {
+    pub fn complete_deletion(
+        &mut self,
+        pending_id: PendingId,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
         let tx = db::write_tx(&mut self.conn)?;
         let pending = pending_by_id(&tx, pending_id, "delete")?;
         let PendingKind::Delete { serial } = pending.kind else {
@@ -171,7 +179,7 @@ impl DeviceStore {
             });
         };
         delete_slot(&tx, &pending.slot)?;
-        tx.execute_cached("DELETE FROM pending WHERE id = ?1", [pending_id])?;
+        tx.execute_cached("DELETE FROM pending WHERE id = ?1", [pending_id.0])?;
         history(
             &tx,
             at,
@@ -185,14 +193,14 @@ impl DeviceStore {
     /// Abandons a pending request (its new key, never used, is discarded with it).
     pub fn abandon(
         &mut self,
-        pending_id: i64,
+        pending_id: PendingId,
         reason: &str,
         at: OffsetDateTime,
     ) -> Result<(), Error> {
         let tx = db::write_tx(&mut self.conn)?;
         let kind: Option<(String, String, String, String)> = optional(tx.query_row_cached(
             "SELECT kind, environment, operator, installation FROM pending WHERE id = ?1",
-            [pending_id],
+            [pending_id.0],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         ))?;
         let Some((kind, environment, operator, installation)) = kind else {
@@ -202,7 +210,7 @@ impl DeviceStore {
             });
         };
         let slot = slot_key("pending", &environment, &operator, installation)?;
-        tx.execute_cached("DELETE FROM pending WHERE id = ?1", [pending_id])?;
+        tx.execute_cached("DELETE FROM pending WHERE id = ?1", [pending_id.0])?;
         history(
             &tx,
             at,
@@ -227,7 +235,7 @@ pub(super) fn insert_pending(
     csr: Option<&[u8]>,
     serial: Option<SerialNumber>,
     at: OffsetDateTime,
-) -> Result<i64, Error> {
+) -> Result<PendingId, Error> {
     let existing: Option<i64> = optional(conn.query_row_cached(
         "SELECT id FROM pending WHERE environment = ?1 AND operator = ?2 AND installation = ?3",
         params![
@@ -240,7 +248,7 @@ pub(super) fn insert_pending(
     if let Some(pending) = existing {
         return Err(Error::PendingExists {
             slot: slot.clone(),
-            pending,
+            pending: PendingId(pending),
         });
     }
     conn.execute_cached(
@@ -258,7 +266,7 @@ pub(super) fn insert_pending(
             to_unix(at)
         ],
     )?;
-    let id = conn.last_insert_rowid();
+    let id = PendingId(conn.last_insert_rowid());
     history(
         conn,
         at,
@@ -272,13 +280,13 @@ pub(super) fn insert_pending(
 
 pub(super) fn pending_by_id(
     conn: &Connection,
-    id: i64,
+    id: PendingId,
     kind: &'static str,
 ) -> Result<PendingRequest, Error> {
     let row = optional(conn.query_row_cached(
         "SELECT id, environment, operator, installation, kind, nickname, sealed_key, csr, serial, created_at \
          FROM pending WHERE id = ?1",
-        [id],
+        [id.0],
         |r| Ok(pending_from_row(r)),
     ))?;
     row.ok_or(Error::PendingNotFound { id, kind })?
@@ -322,7 +330,7 @@ pub(super) fn pending_from_row(r: &Row<'_>) -> Result<PendingRequest, Error> {
         }
     };
     Ok(PendingRequest {
-        id: r.get(0)?,
+        id: PendingId(r.get(0)?),
         slot,
         kind,
         sealed_key: r.get(6)?,

@@ -307,7 +307,11 @@ impl Srs {
     }
 
     /// The request written down as `id` (a `kind` request) before it leaves the device.
-    fn pending_request(&self, id: i64, kind: &'static str) -> Result<PendingRequest, Error> {
+    fn pending_request(
+        &self,
+        id: websrm_store::device::PendingId,
+        kind: &'static str,
+    ) -> Result<PendingRequest, Error> {
         let request = self.store().pending()?.into_iter().find(|p| p.id == id);
         Ok(request.ok_or(websrm_store::Error::PendingNotFound { id, kind })?)
     }
