@@ -208,22 +208,12 @@ pub(crate) async fn enrol_server(
     Body(r): Body<ServerEnrolmentRequest>,
 ) -> Result<(StatusCode, Json<EnrolledBody>), Failure> {
     let srs = agent.srs(websrm::SERVER_INSTALLATION)?;
-    let identification_number = r
-        .identification_number
-        .parse()
-        .map_err(|e| Failure::invalid("identification_number", e))?;
-    let code = r
-        .authorization_code
-        .parse()
-        .map_err(|e| Failure::invalid("authorization_code", e))?;
-    let nickname = r
-        .nickname
-        .parse()
-        .map_err(|e| Failure::invalid("nickname", e))?;
-    let offset = r
-        .utc_offset
-        .parse()
-        .map_err(|e| Failure::invalid("utc_offset", e))?;
+    let (identification_number, code, nickname, offset) = server_values(
+        &r.identification_number,
+        &r.authorization_code,
+        &r.nickname,
+        &r.utc_offset,
+    )?;
     let _authority = agent.authority.lock().await;
     let view = srs
         .enrol_server(identification_number, code, nickname, offset)
@@ -234,6 +224,37 @@ pub(crate) async fn enrol_server(
             device_id: None,
             certificate: view.to_json(agent.installation()),
         }),
+    ))
+}
+
+/// The server administrator's values, as typed in a server or server-mode enrolment.
+fn server_values(
+    identification_number: &str,
+    authorization_code: &str,
+    nickname: &str,
+    utc_offset: &str,
+) -> Result<
+    (
+        websrm::domain::IdentificationNumber,
+        websrm::domain::AuthorizationCode,
+        websrm::domain::Nickname,
+        websrm::domain::UtcOffset,
+    ),
+    Failure,
+> {
+    Ok((
+        identification_number
+            .parse()
+            .map_err(|e| Failure::invalid("identification_number", e))?,
+        authorization_code
+            .parse()
+            .map_err(|e| Failure::invalid("authorization_code", e))?,
+        nickname
+            .parse()
+            .map_err(|e| Failure::invalid("nickname", e))?,
+        utc_offset
+            .parse()
+            .map_err(|e| Failure::invalid("utc_offset", e))?,
     ))
 }
 
@@ -283,22 +304,12 @@ pub(crate) async fn enrol_in_server_mode(
     State(agent): State<Arc<Agent>>,
     Body(r): Body<ServerModeEnrolmentRequest>,
 ) -> Result<(StatusCode, Json<EnrolledBody>), Failure> {
-    let identification_number = r
-        .identification_number
-        .parse()
-        .map_err(|e| Failure::invalid("identification_number", e))?;
-    let code = r
-        .authorization_code
-        .parse()
-        .map_err(|e| Failure::invalid("authorization_code", e))?;
-    let nickname = r
-        .nickname
-        .parse()
-        .map_err(|e| Failure::invalid("nickname", e))?;
-    let offset = r
-        .utc_offset
-        .parse()
-        .map_err(|e| Failure::invalid("utc_offset", e))?;
+    let (identification_number, code, nickname, offset) = server_values(
+        &r.identification_number,
+        &r.authorization_code,
+        &r.nickname,
+        &r.utc_offset,
+    )?;
     let answer = device_id_answer(r.device_id_answer)?;
     let srs = agent.main();
     let _authority = agent.authority.lock().await;

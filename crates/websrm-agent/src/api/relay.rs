@@ -115,14 +115,7 @@ pub(crate) async fn sign_sale(
         Some(number) => number
             .parse()
             .map_err(|e| Failure::invalid("identification_number", e))?,
-        None => sale
-            .tax_numbers
-            .qst
-            .as_str()
-            .get(..10)
-            .unwrap_or_default()
-            .parse()
-            .map_err(|e| Failure::invalid("transaction.noTax.noTVQ", e))?,
+        None => operator_of(&sale)?,
     };
     let main = agent.main();
     let device = match &r.terminal {

@@ -59,14 +59,7 @@ pub(crate) async fn transmit(
     let key = crate::idempotency::key(&headers)?;
     let checks = Checks::default().with_sums();
     let sale = read_sale(&r.transaction, checks).map_err(transaction_findings)?;
-    let operator = sale
-        .tax_numbers
-        .qst
-        .as_str()
-        .get(..10)
-        .unwrap_or_default()
-        .parse()
-        .map_err(|e| Failure::invalid("transaction.noTax.noTVQ", e))?;
+    let operator = operator_of(&sale)?;
     let origin = r.terminal.map_or(Origin::Host, Origin::Terminal);
     let main = agent.main();
     let t = match &key {
@@ -108,6 +101,19 @@ pub(crate) async fn flush(
     let main = agent.main();
     let delivery = main.flush().await?;
     Ok(Json(main.outbox(q.limit)?.to_json(Some(&delivery))))
+}
+
+/// The operator whose QST number a sale bears (the number starts with its identification number).
+pub(crate) fn operator_of(
+    sale: &websrm::transaction::Sale,
+) -> Result<websrm::domain::IdentificationNumber, Failure> {
+    sale.tax_numbers
+        .qst
+        .as_str()
+        .get(..10)
+        .unwrap_or_default()
+        .parse()
+        .map_err(|e| Failure::invalid("transaction.noTax.noTVQ", e))
 }
 
 /// `422 invalid`: the findings of the local check, with the authority's ids.

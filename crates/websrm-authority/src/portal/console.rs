@@ -108,13 +108,9 @@ impl Authority {
         form: &IdentityForm,
         now: OffsetDateTime,
     ) -> Answer {
-        let Some((token, s)) = self.agent_session(cookie, now) else {
-            return to_sign_in(lang);
-        };
-        if !csrf_matches(&form.csrf, &s.csrf) {
-            return form_expired(lang);
-        }
-        self.identity_check(lang, form, &token, &s, now)
+        self.agent_form(lang, cookie, &form.csrf, now, |token, s| {
+            self.identity_check(lang, form, token, s, now)
+        })
     }
 
     /// The confirmation before revoking `serial`, a certificate of the verified operator.
@@ -142,13 +138,9 @@ impl Authority {
         form: &RevocationForm,
         now: OffsetDateTime,
     ) -> Answer {
-        let Some((token, s)) = self.agent_session(cookie, now) else {
-            return to_sign_in(lang);
-        };
-        if !csrf_matches(&form.csrf, &s.csrf) {
-            return form_expired(lang);
-        }
-        self.agent_revoke(lang, form, &token, &s)
+        self.agent_form(lang, cookie, &form.csrf, now, |token, s| {
+            self.agent_revoke(lang, form, token, s)
+        })
     }
 
     /// Signs the agent out, ending the session the cookie names.
@@ -159,20 +151,35 @@ impl Authority {
         form: &CsrfForm,
         now: OffsetDateTime,
     ) -> Answer {
+        self.agent_form(lang, cookie, &form.csrf, now, |token, _| {
+            if self
+                .registry()
+                .close_agent_session(&token_hash(token))
+                .is_err()
+            {
+                return unavailable(lang);
+            }
+            to_sign_in(lang).set(AGENT_COOKIE, None)
+        })
+    }
+
+    /// A form sent in a console session: `then` runs with the session's token when the form's
+    /// CSRF token is the session's; without a session, the sign-in page.
+    fn agent_form(
+        &self,
+        lang: Lang,
+        cookie: Option<&str>,
+        csrf: &str,
+        now: OffsetDateTime,
+        then: impl FnOnce(&str, &AgentSession) -> Answer,
+    ) -> Answer {
         let Some((token, s)) = self.agent_session(cookie, now) else {
             return to_sign_in(lang);
         };
-        if !csrf_matches(&form.csrf, &s.csrf) {
+        if !csrf_matches(csrf, &s.csrf) {
             return form_expired(lang);
         }
-        if self
-            .registry()
-            .close_agent_session(&token_hash(&token))
-            .is_err()
-        {
-            return unavailable(lang);
-        }
-        to_sign_in(lang).set(AGENT_COOKIE, None)
+        then(&token, &s)
     }
 
     /// A path of the console that is no page: the sign-in page without a session.
