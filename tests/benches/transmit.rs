@@ -136,15 +136,16 @@ async fn eight_pos(s: &Served, dir: &Path, start: OffsetDateTime, each: u64) -> 
     timed(latencies, began.elapsed())
 }
 
-/// Adds `n` pending transactions to the outbox of `store` at once, copies of its last one: a
-/// long outbox for the recording measure (they are never sent).
+/// Adds `n` pending transactions to the outbox of `store` at once, copies of its last one
+/// (each with its own `actu`, as the outbox requires): a long outbox for the recording measure
+/// (they are never sent).
 fn pad_outbox(store: &Path, n: u64) {
     let conn = rusqlite::Connection::open(store).unwrap();
     conn.execute(
         "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?1) \
          INSERT INTO outbox (environment, operator, installation, device_id, no_trans, gst, actu, body, size, \
          recorded_at, attempts, state) \
-         SELECT o.environment, o.operator, o.installation, o.device_id, printf('P%09d', k.i), o.gst, o.actu, \
+         SELECT o.environment, o.operator, o.installation, o.device_id, printf('P%09d', k.i), o.gst, printf('%s-%09d', o.actu, k.i), \
          o.body, o.size, o.recorded_at, 0, 'pending' FROM k, (SELECT * FROM outbox ORDER BY id DESC LIMIT 1) o",
         [i64::try_from(n).unwrap()],
     )
