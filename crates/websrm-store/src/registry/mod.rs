@@ -2,8 +2,9 @@
 //! certificates with every transition, and the hash-chained audit log.
 //!
 //! One API over two engines: SQLite (one file, the default) and PostgreSQL (shared by several
-//! authority processes). Every statement is written once, in `operators.rs` and
-//! `certificates.rs`, and runs on both; `schema.rs` holds each engine's migrations.
+//! authority processes). Every statement is written once, in the module of what it is about
+//! (`operators.rs`, `sessions.rs`, `settings.rs`, `certificates.rs`…), and runs on both;
+//! `schema.rs` holds each engine's migrations.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,11 +29,12 @@ mod products;
 mod records;
 mod schema;
 mod services;
+mod sessions;
+mod settings;
 mod transactions;
 
 pub use database::Database;
 pub use essai::{EssaiExchange, EssaiMove, EssaiSession, ProductKey};
-pub use operators::AgentSession;
 pub use records::{
     AttemptState, AuthorizationCodeRecord, CertificateEvent, CertificateRecord, Credential,
     DeviceRecord, NewCertificate, NewOperator, Operator, OperatorId, Partner, Product, Reservation,
@@ -40,6 +42,7 @@ pub use records::{
 };
 pub use schema::MIGRATIONS;
 pub use services::{ReceivedDocument, RecordedDocument, UserChange};
+pub use sessions::AgentSession;
 pub use transactions::{ReceivedTransaction, RecordedTransaction};
 
 const KIND: db::Kind = db::Kind {
