@@ -6,8 +6,8 @@ use libfuzzer_sys::fuzz_target;
 use websrm_authority::fuzzing::{cookie, form};
 
 fuzz_target!(|data: &[u8]| {
-    let (typed, fields) = form(data);
-    assert!(typed <= 6);
+    // Each page's typed form reads the body without panicking, whatever it holds.
+    let (_typed, fields) = form(data);
     for (name, _) in fields.iter().take(4) {
         let _ = name.len();
     }
