@@ -37,7 +37,7 @@ use websrm_domain::{
     Environment, Sector, SerialNumber, SrsSubject, SrsSubjectFields, Subject, Thumbprint,
     UtcOffset, Validity,
 };
-use websrm_store::registry::NewCertificate;
+use websrm_registry::NewCertificate;
 
 #[path = "support/peer.rs"]
 mod peer;
@@ -617,7 +617,7 @@ fn service_only(csrs: Vec<(PrivateKey, String)>) -> f64 {
 struct ServiceRun {
     rate: f64,
     enrolments: u64,
-    registry: websrm_store::registry::WriterStats,
+    registry: websrm_registry::WriterStats,
 }
 
 fn service_on(
@@ -627,7 +627,7 @@ fn service_on(
 ) -> ServiceRun {
     let dir = tempfile::tempdir().unwrap();
     let now = OffsetDateTime::now_utc();
-    let database = database.map(websrm_store::Database::parse);
+    let database = database.map(websrm_registry::Database::parse);
     let files =
         AuthorityFiles::open_or_create_with(dir.path(), database.as_ref(), Environment::Dev, now)
             .unwrap();
@@ -685,7 +685,7 @@ fn service_on(
     let total: usize = workers.into_iter().map(|t| t.join().unwrap()).sum();
     let rate = total as f64 / started.elapsed().as_secs_f64();
     let after = authority.registry().writer_stats();
-    let mut registry = websrm_store::registry::WriterStats::default();
+    let mut registry = websrm_registry::WriterStats::default();
     registry.batches = after.batches - before.batches;
     registry.writes = after.writes - before.writes;
     registry.round_trips = after.round_trips - before.round_trips;

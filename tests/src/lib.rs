@@ -12,7 +12,7 @@ use websrm_domain::{Clock, Environment};
 /// The crates under test, under one roof.
 pub use {
     websrm, websrm_agent, websrm_authority, websrm_crypto, websrm_domain, websrm_protocol,
-    websrm_store,
+    websrm_registry, websrm_store,
 };
 
 /// A clock the test sets.
@@ -62,7 +62,7 @@ pub struct Served {
     /// The folder.
     pub dir: tempfile::TempDir,
     /// The registry's database when it is not in the folder (PostgreSQL).
-    pub database: Option<websrm_store::Database>,
+    pub database: Option<websrm_registry::Database>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -90,7 +90,7 @@ impl Served {
         // On a fresh PostgreSQL database when the run names a server: the same tests, on the
         // other engine.
         let database =
-            fresh_postgres_database("websrm_served").map(websrm_store::Database::Postgres);
+            fresh_postgres_database("websrm_served").map(websrm_registry::Database::Postgres);
         Self::serve(dir, database.as_ref(), environment, now, limits, true)
     }
 
@@ -137,7 +137,7 @@ impl Served {
 
     fn serve(
         dir: tempfile::TempDir,
-        database: Option<&websrm_store::Database>,
+        database: Option<&websrm_registry::Database>,
         environment: Environment,
         now: OffsetDateTime,
         limits: server::Limits,
@@ -149,7 +149,7 @@ impl Served {
     /// [`serve`](Self::serve) on `addresses` (enrolment, API), or on new loopback ports.
     fn serve_on(
         dir: tempfile::TempDir,
-        database: Option<&websrm_store::Database>,
+        database: Option<&websrm_registry::Database>,
         environment: Environment,
         now: OffsetDateTime,
         limits: server::Limits,
@@ -279,7 +279,7 @@ pub fn run_authority_process_with(
     ready: impl FnOnce(std::net::SocketAddr, std::net::SocketAddr),
 ) {
     let now = OffsetDateTime::now_utc();
-    let database = database.map(websrm_store::Database::parse);
+    let database = database.map(websrm_registry::Database::parse);
     let files = AuthorityFiles::open_or_create_with(dir, database.as_ref(), Environment::Dev, now)
         .expect("authority files");
     let (authority, tls) = Authority::new(

@@ -18,7 +18,7 @@ pub(crate) fn bench(root: &Path, only: Option<&str>) -> Result<()> {
             "Signing, CSR creation and issuance, each against the raw ring/rcgen operation it builds on.",
         ),
         (
-            "websrm-store",
+            "websrm-registry",
             "registry",
             "The registry's durable issuance records (certificate, event and chained audit entry, one \
              commit each, `synchronous = FULL`) against the disk's raw `fdatasync` rate, and look-ups by \

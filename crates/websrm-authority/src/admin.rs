@@ -7,17 +7,17 @@ use websrm_domain::{
     AuthorizationCode, CertificationCode, Environment, IdentificationNumber, PartnerId,
     ProductMode, Sector, SerialNumber, SoftwareVersion, SrsId, VersionId, VersionState,
 };
-use websrm_store::registry::{
+use websrm_registry::{AuditEntry, NewAudit};
+use websrm_registry::{
     AuthorizationCodeRecord, CertificateRecord, Operator, OperatorId, Partner, Product,
 };
-use websrm_store::{AuditEntry, NewAudit};
 
 use crate::password::{generate_password, hash_password};
 use crate::{Authority, Error, LockoutPolicy};
 
 /// An operator to register: the registry's own record of a new operator, so that the two
 /// cannot drift.
-pub use websrm_store::registry::NewOperator as OperatorRegistration;
+pub use websrm_registry::NewOperator as OperatorRegistration;
 
 /// An authorization code just issued, and when it becomes active.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -473,12 +473,12 @@ impl Authority {
             .registry()
             .for_each_audit_entry(1, since, |e| match each(e) {
                 std::ops::ControlFlow::Continue(()) => Ok(()),
-                std::ops::ControlFlow::Break(()) => Err(websrm_store::Error::Database {
+                std::ops::ControlFlow::Break(()) => Err(websrm_registry::Error::Database {
                     message: STOPPED.into(),
                 }),
             });
         match walked {
-            Err(websrm_store::Error::Database { message }) if message == STOPPED => Ok(()),
+            Err(websrm_registry::Error::Database { message }) if message == STOPPED => Ok(()),
             other => Ok(other?),
         }
     }

@@ -309,7 +309,7 @@ fn check_registry(from: &Path, into: &Path, registry: &[u8], expected: u32) -> R
     ));
     websrm_store::private_dir(&check)?;
     let result = write(&check, names::REGISTRY, registry).and_then(|()| {
-        let version = websrm_store::Registry::check_file(&check.join(names::REGISTRY))
+        let version = websrm_registry::Registry::check_file(&check.join(names::REGISTRY))
             .map_err(|e| Error::Invalid(format!("{}: its registry: {e}", from.display())))?;
         if version == expected {
             Ok(())

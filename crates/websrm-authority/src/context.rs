@@ -11,7 +11,7 @@ use websrm_protocol::catalogue::ErrorCode as E;
 use websrm_protocol::headers::{CertificateHeaders, TransmissionHeaders};
 use websrm_protocol::transaction::Finding;
 use websrm_protocol::wire::WireError;
-use websrm_store::registry::{CertificateRecord, Operator};
+use websrm_registry::{CertificateRecord, Operator};
 
 use crate::Authority;
 use crate::service::{Request, Service};
@@ -61,7 +61,7 @@ impl Authority {
             }
         };
         let first = list.first().map_or("-", |e| e.id.as_str()).to_owned();
-        let mut audit = websrm_store::NewAudit::new(now, "api", action, "-", first.clone());
+        let mut audit = websrm_registry::NewAudit::new(now, "api", action, "-", first.clone());
         if let Ok(id) = first.parse() {
             audit = audit.with_error(id);
         }
@@ -104,7 +104,7 @@ pub(crate) fn with_companion(mut list: Vec<WireError>) -> Vec<WireError> {
     list
 }
 
-fn internal(e: websrm_store::Error) -> Refused {
+fn internal(e: websrm_registry::Error) -> Refused {
     tracing::error!(error = %e, "unexpected error");
     Refused::from((E::Unexpected, Vec::new()))
 }
@@ -133,7 +133,7 @@ impl Authority {
         &self,
         qst: &QstNumber,
         gst: &GstNumber,
-    ) -> Result<(Option<Operator>, Option<Operator>), websrm_store::Error> {
+    ) -> Result<(Option<Operator>, Option<Operator>), websrm_registry::Error> {
         let (by_qst, by_gst) = self.registry().operators_by_tax_numbers(qst, gst)?;
         if gst.as_str() == NO_GST {
             let unregistered = by_qst

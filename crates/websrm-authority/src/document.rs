@@ -15,8 +15,8 @@ use websrm_protocol::headers::DocumentHeaders;
 use websrm_protocol::transaction::Finding;
 use websrm_protocol::transaction::values::Moment;
 use websrm_protocol::wire::JSON_VERSION;
-use websrm_store::NewAudit;
-use websrm_store::registry::ReceivedDocument;
+use websrm_registry::NewAudit;
+use websrm_registry::ReceivedDocument;
 
 use crate::Authority;
 use crate::context::{Refused, ServiceRefusal};

@@ -20,7 +20,10 @@ pub enum Error {
     },
     /// The registry failed.
     #[error(transparent)]
-    Store(#[from] websrm_store::Error),
+    Registry(#[from] websrm_registry::Error),
+    /// A private folder, or the key-encryption key file beside the registry, failed.
+    #[error(transparent)]
+    Folder(#[from] websrm_store::Error),
     /// A cryptographic operation failed.
     #[error(transparent)]
     Crypto(#[from] websrm_crypto::Error),

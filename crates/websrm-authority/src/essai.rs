@@ -25,8 +25,8 @@ use websrm_protocol::wire::{
     CertificateResponseBody, JSON_VERSION, RetourCertif, RetourTrans, RetourTransActu,
     TransactionResponseBody, WireError,
 };
-use websrm_store::NewAudit;
-use websrm_store::registry::{EssaiExchange, EssaiMove, EssaiSession, ProductKey};
+use websrm_registry::NewAudit;
+use websrm_registry::{EssaiExchange, EssaiMove, EssaiSession, ProductKey};
 
 use crate::Authority;
 use crate::service::{Endpoint, Request, Response};
@@ -230,7 +230,7 @@ impl Authority {
         );
         match self.registry().record_essai(key, how, exchange) {
             Ok(_) => {}
-            Err(websrm_store::Error::EssaiMoved) => {
+            Err(websrm_registry::Error::EssaiMoved) => {
                 tracing::warn!(?key, "the ESSAI run moved while a request was examined");
             }
             Err(e) => tracing::error!(error = %e, "could not record the ESSAI exchange"),

@@ -75,8 +75,8 @@ pub use admin::{
 pub use error::Error;
 /// The registry's records, as the authority's administration returns them.
 pub mod records {
-    pub use websrm_store::AuditEntry;
-    pub use websrm_store::registry::{
+    pub use websrm_registry::AuditEntry;
+    pub use websrm_registry::{
         AuthorizationCodeRecord, CertificateRecord, DeviceRecord, EssaiExchange, EssaiSession,
         Operator, OperatorId, Partner, Product, ProductKey,
     };
@@ -92,4 +92,4 @@ pub use service::{
 /// The test cases of a certification run (SW-77), as the examiner holds them.
 pub use websrm_protocol::essai as cases;
 /// Where the registry lives: an SQLite file or a PostgreSQL database.
-pub use websrm_store::Database;
+pub use websrm_registry::Database;

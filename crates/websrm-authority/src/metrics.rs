@@ -58,7 +58,7 @@ pub(crate) struct Metrics {
     writer_failed: Counter,
     writer_seconds: Counter<f64, AtomicU64>,
     /// The writer's totals at the last scrape, to count on from.
-    seen: std::sync::Mutex<websrm_store::registry::WriterStats>,
+    seen: std::sync::Mutex<websrm_registry::WriterStats>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -159,7 +159,7 @@ impl Metrics {
             writer_writes,
             writer_failed,
             writer_seconds,
-            seen: std::sync::Mutex::new(websrm_store::registry::WriterStats::default()),
+            seen: std::sync::Mutex::new(websrm_registry::WriterStats::default()),
         }
     }
 
@@ -261,7 +261,7 @@ pub(crate) struct Scrape {
     pub(crate) registry_bytes: Option<u64>,
     pub(crate) crl_age_seconds: f64,
     pub(crate) certificates: Vec<(String, u64)>,
-    pub(crate) writer: websrm_store::registry::WriterStats,
+    pub(crate) writer: websrm_registry::WriterStats,
 }
 
 /// The `codRetour` of the first error of a refusal's body (`""` when it has none).

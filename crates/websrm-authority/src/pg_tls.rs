@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::ServerName;
-use websrm_store::pg_tls::{Connector, Handshake, Socket, SslMode, Stream};
+use websrm_registry::pg_tls::{Connector, Handshake, Socket, SslMode, Stream};
 
 use crate::Error;
 
@@ -15,7 +15,7 @@ use crate::Error;
 /// loopback), one that only encrypts for `require`, one that checks the server's certificate
 /// against `sslrootcert` and the host's name for `verify-full` (the default elsewhere).
 pub(crate) fn connector(url: &str) -> Result<Option<Arc<dyn Connector>>, Error> {
-    let options = websrm_store::pg_tls::options(url)?;
+    let options = websrm_registry::pg_tls::options(url)?;
     let config = match options.mode {
         SslMode::Disable => return Ok(None),
         SslMode::Require => websrm_crypto::tls::client_config_encrypt_only()?,

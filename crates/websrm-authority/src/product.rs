@@ -7,7 +7,7 @@ use websrm_domain::{
 };
 use websrm_protocol::headers::CertificateHeaders;
 use websrm_protocol::transaction::SoftwareBlock;
-use websrm_store::registry::{Product, Registry};
+use websrm_registry::{Product, Registry};
 
 /// The identifiers of a product version as a request gives them.
 #[derive(Debug, Clone, Copy)]
@@ -115,7 +115,7 @@ pub(crate) fn examine(
     environment: Environment,
     software: Software<'_>,
     first_certification: bool,
-) -> Result<Result<Found, Fault>, websrm_store::Error> {
+) -> Result<Result<Found, Fault>, websrm_registry::Error> {
     let conformity = environment.is_conformity();
     match registry.partner(software.partner_id)? {
         None => return Ok(Err(Fault::PartnerUnknown)),

@@ -7,8 +7,8 @@ use std::sync::{Mutex, RwLock};
 use time::{Duration, OffsetDateTime};
 use websrm_crypto::{CertificateAuthority, PublicationLinks, RevokedEntry};
 use websrm_domain::{CertificateState, RevocationChannel, RevocationReason, SerialNumber};
-use websrm_store::NewAudit;
-use websrm_store::registry::CertificateRecord;
+use websrm_registry::CertificateRecord;
+use websrm_registry::NewAudit;
 
 use crate::{Authority, Error};
 
@@ -220,7 +220,7 @@ impl Authority {
 #[non_exhaustive]
 pub struct OperatorFile {
     /// The operator.
-    pub operator: websrm_store::registry::Operator,
+    pub operator: websrm_registry::Operator,
     /// Its certificates, newest first.
     pub certificates: Vec<CertificateRecord>,
     /// The device identifiers issued for its requests.
@@ -292,7 +292,7 @@ impl Authority {
     /// The operator's file: its certificates, newest first, and its devices.
     pub(crate) fn operator_file(
         &self,
-        operator: websrm_store::registry::Operator,
+        operator: websrm_registry::Operator,
     ) -> Result<OperatorFile, Error> {
         let certificates = self.registry().certificates_of_operator(operator.id)?;
         let mut devices: Vec<websrm_domain::DeviceId> =
@@ -312,7 +312,7 @@ impl Authority {
         &self,
         agent_id: &str,
         device: websrm_domain::DeviceId,
-    ) -> Result<(websrm_store::registry::DeviceRecord, Vec<CertificateRecord>), Error> {
+    ) -> Result<(websrm_registry::DeviceRecord, Vec<CertificateRecord>), Error> {
         let now = self.now();
         self.registry().append_audit(NewAudit::new(
             now,

@@ -6,8 +6,8 @@
 use time::OffsetDateTime;
 use websrm_domain::published::{self, PublishedOperator};
 use websrm_domain::{Environment, VersionState};
-use websrm_store::NewAudit;
-use websrm_store::registry::{NewOperator, Product};
+use websrm_registry::NewAudit;
+use websrm_registry::{NewOperator, Product};
 
 use crate::Error;
 use crate::service::Authority;

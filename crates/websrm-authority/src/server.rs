@@ -503,7 +503,7 @@ async fn record_fault(authority: &Arc<Authority>, name: &'static str, path: &str
         let now = authority.now();
         authority
             .registry()
-            .append_audit(websrm_store::NewAudit::new(
+            .append_audit(websrm_registry::NewAudit::new(
                 now, "faults", "fault", name, path,
             ))
     })

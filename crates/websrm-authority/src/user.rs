@@ -15,8 +15,8 @@ use websrm_protocol::user::{
     RetourUtil, TaxNumbersValidity, UserModification, UserRequest, UserResponseBody,
 };
 use websrm_protocol::wire::JSON_VERSION;
-use websrm_store::NewAudit;
-use websrm_store::registry::{CertificateRecord, UserChange};
+use websrm_registry::NewAudit;
+use websrm_registry::{CertificateRecord, UserChange};
 
 use crate::Authority;
 use crate::context::{Refused, ServiceRefusal};
@@ -178,7 +178,7 @@ impl Authority {
             )]));
         }
         let srs = matches!(info.subject, Some(Subject::Srs(_)));
-        let valid = |o: &Option<websrm_store::registry::Operator>| {
+        let valid = |o: &Option<websrm_registry::Operator>| {
             o.as_ref().is_some_and(|o| !srs || o.id == record.operator)
         };
         Ok(TaxNumbersValidity::new(valid(&by_gst), valid(&by_qst)))

@@ -3,7 +3,10 @@
 //! a local websrm authority registers. One source for the authority's seed, the certification
 //! rehearsal, the CLI, the demo, the tests and the benches; `docs/AUTHORITY.md` lists it.
 
-use crate::Sector;
+use crate::{
+    AuthorizationCode, FileNumber, IdentificationNumber, Nickname, QstNumber, Sector, SrsSubject,
+    SrsSubjectFields, Subject, UtcOffset,
+};
 
 /// One operator (or the server administrator) of the test data, with its authorization codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +42,40 @@ impl PublishedOperator {
             .iter()
             .find(|(_, s)| *s == sector)
             .map(|(f, _)| *f)
+    }
+
+    /// The identification number (CN), typed.
+    pub fn id(&self) -> IdentificationNumber {
+        self.identification_number
+            .parse()
+            .expect("the published identification numbers are valid (tested)")
+    }
+
+    /// The QST number, typed (none for the server administrator).
+    pub fn qst_number(&self) -> Option<QstNumber> {
+        self.qst.map(|q| {
+            q.parse()
+                .expect("the published QST numbers are valid (tested)")
+        })
+    }
+
+    /// The subject an SRS of this operator sends for `sector` in the SRS mode, named `nickname`,
+    /// on Eastern time: its code, QST number and file number for that sector. `None` when the
+    /// operator has no QST number, or no code or file for `sector`.
+    pub fn srs_subject(&self, sector: Sector, nickname: Nickname) -> Option<Subject> {
+        let code: AuthorizationCode = self.code(sector)?.parse().ok()?;
+        let file_number: FileNumber = self.file(sector)?.parse().ok()?;
+        let subject = SrsSubject::new(SrsSubjectFields {
+            identification_number: self.id(),
+            sector,
+            authorization_code: code,
+            nickname,
+            qst_number: self.qst_number()?,
+            file_number,
+            utc_offset: UtcOffset::EASTERN,
+        })
+        .ok()?;
+        Some(Subject::Srs(subject))
     }
 }
 
@@ -105,6 +142,7 @@ pub const TEST_PRODUCT: [&str; 6] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::GstNumber;
 
     /// Every value of the test data has its type's form.
     #[test]
@@ -112,20 +150,40 @@ mod tests {
         for op in OPERATORS {
             assert!(
                 op.identification_number
-                    .parse::<crate::IdentificationNumber>()
+                    .parse::<IdentificationNumber>()
                     .is_ok()
             );
-            assert!(op.qst.is_none_or(|q| q.parse::<crate::QstNumber>().is_ok()));
-            assert!(op.gst.is_none_or(|g| g.parse::<crate::GstNumber>().is_ok()));
+            assert!(op.qst.is_none_or(|q| q.parse::<QstNumber>().is_ok()));
+            assert!(op.gst.is_none_or(|g| g.parse::<GstNumber>().is_ok()));
             for (file, _) in op.files {
-                assert!(file.parse::<crate::FileNumber>().is_ok(), "{file}");
+                assert!(file.parse::<FileNumber>().is_ok(), "{file}");
             }
             for (code, _) in op.codes {
-                assert!(code.parse::<crate::AuthorizationCode>().is_ok(), "{code}");
+                assert!(code.parse::<AuthorizationCode>().is_ok(), "{code}");
             }
         }
         assert_eq!(MICHEL_UNTEL.code(Sector::Transport), Some("58T8-W8W8"));
         assert_eq!(EXPRESS_TAXE.file(Sector::Restaurant), Some("ER0001"));
         assert_eq!(SERVER_ADMINISTRATOR.file(Sector::Restaurant), None);
+    }
+
+    /// Each operator with a QST number has an SRS subject for each of its sectors; the server
+    /// administrator, who has none, has no SRS subject.
+    #[test]
+    fn srs_subjects_are_made_for_the_operators_and_sectors_that_have_one() {
+        let nickname: Nickname = "Caisse 1".parse().unwrap();
+        for op in [MICHEL_UNTEL, EXPRESS_TAXE] {
+            for sector in [Sector::Restaurant, Sector::Transport] {
+                let Some(Subject::Srs(subject)) = op.srs_subject(sector, nickname.clone()) else {
+                    panic!("{} has an SRS subject for {sector:?}", op.legal_name);
+                };
+                assert_eq!(subject.identification_number(), &op.id());
+                assert_eq!(subject.sector(), sector);
+            }
+        }
+        assert_eq!(
+            SERVER_ADMINISTRATOR.srs_subject(Sector::Restaurant, nickname),
+            None
+        );
     }
 }

@@ -28,7 +28,7 @@ const FREQUENCY: &str = "299";
 const STAGES: &[(&str, &[&str])] = &[
     (
         "registry: reads, on the request's thread",
-        &["websrm_store::"],
+        &["websrm_registry::", "websrm_sqlite::"],
     ),
     (
         "issuance: building and signing the certificate",

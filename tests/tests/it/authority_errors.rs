@@ -6,8 +6,8 @@ use serde_json::json;
 use time::OffsetDateTime;
 use websrm_tests::websrm_crypto::{Csr, PrivateKey};
 use websrm_tests::websrm_domain::{DeviceIdState, Environment, Sector, Subject, VersionState};
-use websrm_tests::websrm_store::NewAudit;
-use websrm_tests::websrm_store::registry::Product;
+use websrm_tests::websrm_registry::NewAudit;
+use websrm_tests::websrm_registry::Product;
 use websrm_tests::{Served, test_product, websrm_crypto};
 
 use crate::support::*;

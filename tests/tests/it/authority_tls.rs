@@ -8,7 +8,7 @@ use websrm_tests::websrm_domain::{
 };
 use websrm_tests::websrm_protocol::client::ClientError;
 use websrm_tests::websrm_protocol::wire::Modification;
-use websrm_tests::websrm_store::NewAudit;
+use websrm_tests::websrm_registry::NewAudit;
 use websrm_tests::{Served, websrm_authority, websrm_crypto, websrm_domain};
 
 use crate::support::*;

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use websrm_tests::websrm_authority::backup::{self, BackupContents};
 use websrm_tests::websrm_authority::{Authority, AuthorityFiles, SystemClock};
 use websrm_tests::websrm_domain::{DeviceIdState, Environment};
-use websrm_tests::websrm_store::Database;
+use websrm_tests::websrm_registry::Database;
 use websrm_tests::{POSTGRES_BIN_ENV, POSTGRES_ENV, Served, fresh_postgres_database};
 
 use crate::support::*;

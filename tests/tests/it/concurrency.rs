@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use websrm_domain::Environment;
 use websrm_tests::websrm_crypto::{Csr, PrivateKey};
-use websrm_tests::websrm_store::registry::Credential;
+use websrm_tests::websrm_registry::Credential;
 use websrm_tests::{Served, websrm_crypto, websrm_domain};
 
 use crate::support::*;

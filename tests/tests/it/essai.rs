@@ -11,7 +11,7 @@ use websrm_tests::websrm::domain::{
 };
 use websrm_tests::websrm_crypto::tls::ClientIdentity;
 use websrm_tests::websrm_crypto::{Csr, PrivateKey, inspect_certificate, pem};
-use websrm_tests::websrm_store::registry::ProductKey;
+use websrm_tests::websrm_registry::ProductKey;
 
 use crate::support::*;
 

@@ -11,7 +11,7 @@ use websrm_tests::websrm::{
     HistoryEvent, OperatorEnrolment, Srs,
 };
 use websrm_tests::websrm_crypto::{Preceding, TransactionSignatureInput, inspect_certificate, pem};
-use websrm_tests::{Served, test_product, websrm, websrm_domain, websrm_store};
+use websrm_tests::{Served, test_product, websrm, websrm_domain, websrm_registry};
 
 fn config(s: &Served, store: &std::path::Path) -> Config {
     let address = AuthorityAddress::Local {
@@ -261,7 +261,7 @@ async fn a_revoked_certificate_is_seen_and_blocks_billing() {
             websrm_domain::RevocationChannel::OnlineServices,
             now,
             "operator:5678912340",
-            websrm_store::NewAudit::new(now, "operator", "revoke", view.serial.to_string(), ""),
+            websrm_registry::NewAudit::new(now, "operator", "revoke", view.serial.to_string(), ""),
         )
         .unwrap();
     let Err(Error::Refused { errors, .. }) = srs
@@ -543,7 +543,7 @@ async fn a_replacement_with_a_new_authorization_code_after_the_old_one_was_super
             websrm_domain::Sector::Restaurant,
             now - Duration::hours(1),
             now,
-            websrm_store::NewAudit::new(now, "test", "code", "5678912340", ""),
+            websrm_registry::NewAudit::new(now, "test", "code", "5678912340", ""),
         )
         .unwrap();
     let Err(Error::Refused { errors, .. }) = srs

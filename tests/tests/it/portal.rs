@@ -11,8 +11,8 @@ use websrm_tests::websrm::domain::{
 use websrm_tests::websrm_authority::password::hash_password;
 use websrm_tests::websrm_crypto;
 use websrm_tests::websrm_protocol;
-use websrm_tests::websrm_store::NewAudit;
-use websrm_tests::websrm_store::registry::{AttemptState, Credential};
+use websrm_tests::websrm_registry::NewAudit;
+use websrm_tests::websrm_registry::{AttemptState, Credential};
 
 use crate::support::*;
 

@@ -7,7 +7,7 @@
 use time::OffsetDateTime;
 use websrm_tests::websrm_authority::AuthorityFiles;
 use websrm_tests::websrm_domain::Environment;
-use websrm_tests::websrm_store::Database;
+use websrm_tests::websrm_registry::Database;
 
 /// The variable naming the root of the test server's TLS certificate.
 const TLS_ROOT_ENV: &str = "WEBSRM_TEST_POSTGRES_TLS_ROOT";

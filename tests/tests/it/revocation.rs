@@ -13,7 +13,7 @@ use websrm_tests::websrm::{
 use websrm_tests::websrm_authority;
 use websrm_tests::websrm_authority::password::{generate_password, hash_password};
 use websrm_tests::websrm_crypto::{self, pem, verify_crl};
-use websrm_tests::websrm_store::NewAudit;
+use websrm_tests::websrm_registry::NewAudit;
 use websrm_tests::{Served, test_product};
 
 fn srs(s: &Served, store: &std::path::Path) -> Srs {

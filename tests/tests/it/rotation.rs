@@ -8,7 +8,7 @@ use websrm_tests::websrm::domain::{
 use websrm_tests::websrm_authority::{self, names};
 use websrm_tests::websrm_crypto::{self, pem};
 use websrm_tests::websrm_protocol::wire::{CertificateAnswer, Modification};
-use websrm_tests::{Served, websrm_store};
+use websrm_tests::{Served, websrm_registry};
 
 use crate::support::*;
 
@@ -200,7 +200,13 @@ async fn a_rotation_cut_before_the_registry_was_bound_is_finished_at_the_next_st
             "CA certificate SHA-256",
             &[second],
             &first,
-            websrm_store::NewAudit::new(OffsetDateTime::now_utc(), "test", "bind-ca", &first, ""),
+            websrm_registry::NewAudit::new(
+                OffsetDateTime::now_utc(),
+                "test",
+                "bind-ca",
+                &first,
+                "",
+            ),
         )
         .unwrap();
     let s = s.restart();
@@ -387,7 +393,7 @@ async fn a_copy_of_the_folder_from_before_a_rotation_is_refused() {
     assert!(
         matches!(
             refused,
-            websrm_authority::Error::Store(websrm_store::Error::BoundElsewhere { .. })
+            websrm_authority::Error::Registry(websrm_registry::Error::BoundElsewhere { .. })
         ),
         "{refused}"
     );

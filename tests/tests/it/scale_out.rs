@@ -18,7 +18,7 @@ use websrm_tests::websrm_crypto::{Csr, PrivateKey, pem, verify_crl};
 use websrm_tests::websrm_domain::{CertificateState, DeviceIdState, Environment};
 use websrm_tests::websrm_protocol::client::{CertificateClient, ClientError, Endpoints, Trust};
 use websrm_tests::websrm_protocol::wire::Modification;
-use websrm_tests::websrm_store::{Database, NewAudit};
+use websrm_tests::websrm_registry::{Database, NewAudit};
 
 use crate::crash_load::free_port;
 use crate::portal::{Session, csrf};

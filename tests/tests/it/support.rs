@@ -247,7 +247,7 @@ pub(crate) fn full_transaction(held: &Held, no: &str, date: &str) -> (Value, Sig
 /// Puts the seeded product's ESSAI run at step `tc`, as if every step before it had passed:
 /// for tests of what a service answers in ESSAI at a given step.
 pub(crate) fn essai_at(s: &Served, tc: &str) {
-    use websrm_tests::websrm_store::registry::{EssaiExchange, EssaiMove, ProductKey};
+    use websrm_tests::websrm_registry::{EssaiExchange, EssaiMove, ProductKey};
     let p = test_product();
     let key = ProductKey::new(p.partner_id, p.srs_id, p.version_id);
     let tc = tc.parse().unwrap();

@@ -10,7 +10,8 @@ use websrm_crypto::{
     CertificateAuthority, IssuedCertificate, KeyEncryptionKey, PrivateKey, PsiKey, SealedKey, pem,
 };
 use websrm_domain::Environment;
-use websrm_store::{Database, FileKeyProtector, KeyProtector, Registry};
+use websrm_registry::{Database, Registry};
+use websrm_store::{FileKeyProtector, KeyProtector};
 
 use crate::Error;
 
@@ -166,7 +167,7 @@ impl AuthorityFiles {
         if let Some(recorded) = &bound
             && !dir.join(names::CA).exists()
         {
-            return Err(websrm_store::Error::BoundElsewhere {
+            return Err(websrm_registry::Error::BoundElsewhere {
                 name: CA_BINDING.into(),
                 recorded: recorded.clone(),
                 presented: format!("a new CA ({} has none)", dir.display()),
@@ -224,7 +225,7 @@ impl AuthorityFiles {
             && *recorded != fingerprint
             && !rotated
         {
-            return Err(websrm_store::Error::BoundElsewhere {
+            return Err(websrm_registry::Error::BoundElsewhere {
                 name: CA_BINDING.into(),
                 recorded: recorded.clone(),
                 presented: fingerprint,
@@ -251,7 +252,7 @@ impl AuthorityFiles {
                 CA_BINDING,
                 &earlier,
                 &fingerprint,
-                websrm_store::NewAudit::new(
+                websrm_registry::NewAudit::new(
                     now,
                     "authority",
                     "bind-ca",
@@ -263,7 +264,7 @@ impl AuthorityFiles {
             registry.bind(
                 CA_BINDING,
                 &fingerprint,
-                websrm_store::NewAudit::new(
+                websrm_registry::NewAudit::new(
                     now,
                     "authority",
                     "bind-ca",
@@ -372,7 +373,7 @@ pub fn rotate_ca(
         CA_BINDING,
         &[fingerprint_of(&files.ca)],
         &fingerprint,
-        websrm_store::NewAudit::new(
+        websrm_registry::NewAudit::new(
             now,
             actor,
             "rotate-ca",
@@ -409,7 +410,7 @@ pub fn rotate_psi(
     write(dir, &key, psi.seal(&kek, "psi")?.as_bytes())?;
     write(dir, &cert, certificate_pem.as_bytes())?;
     write(dir, names::PSI_GENERATION, format!("{next}\n").as_bytes())?;
-    files.registry.append_audit(websrm_store::NewAudit::new(
+    files.registry.append_audit(websrm_registry::NewAudit::new(
         now,
         actor,
         "rotate-psi",
@@ -446,7 +447,7 @@ pub fn rotate_tls(
         },
     )?
     .unwrap_or_else(|| unreachable!("a forced renewal always renews"));
-    files.registry.append_audit(websrm_store::NewAudit::new(
+    files.registry.append_audit(websrm_registry::NewAudit::new(
         now,
         actor,
         "rotate-tls",

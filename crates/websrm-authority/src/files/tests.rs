@@ -122,7 +122,7 @@ fn the_folder_is_0700_and_every_file_in_it_0600() {
         AuthorityFiles::open_or_create(&dir, Environment::Dev, OffsetDateTime::now_utc()).unwrap();
     files
         .registry
-        .append_audit(websrm_store::NewAudit::new(
+        .append_audit(websrm_registry::NewAudit::new(
             OffsetDateTime::now_utc(),
             "test",
             "write",

@@ -20,8 +20,8 @@ use websrm_domain::{
     CertificateState, FileNumber, IdentificationNumber, QstNumber, RevocationChannel,
     RevocationReason, SerialNumber,
 };
-use websrm_store::NewAudit;
-use websrm_store::registry::{AgentSession, CertificateRecord, Reservation};
+use websrm_registry::NewAudit;
+use websrm_registry::{AgentSession, CertificateRecord, Reservation};
 
 use super::operator::{CsrfForm, RevocationForm};
 use super::pages::{

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use websrm_domain::{
     CertificateState, IdentificationNumber, RevocationChannel, RevocationReason, SerialNumber,
 };
-use websrm_store::NewAudit;
-use websrm_store::registry::{Credential, OperatorId, Reservation};
+use websrm_registry::NewAudit;
+use websrm_registry::{Credential, OperatorId, Reservation};
 
 use super::pages::{
     Frame, Lang, SignedIn, certificate_table, form_expired, html, locked_out, page, page_in,
@@ -410,11 +410,7 @@ impl Authority {
         )
     }
 
-    fn own_active(
-        &self,
-        s: &Session,
-        serial: &str,
-    ) -> Option<websrm_store::registry::CertificateRecord> {
+    fn own_active(&self, s: &Session, serial: &str) -> Option<websrm_registry::CertificateRecord> {
         let serial: SerialNumber = serial.parse().ok()?;
         let record = self
             .registry()

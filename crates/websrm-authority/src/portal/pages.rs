@@ -5,7 +5,7 @@
 use maud::{DOCTYPE, Markup, Render, display, html as markup};
 use time::OffsetDateTime;
 use websrm_domain::{CertificateState, Health, RevocationReason, SerialNumber, WarningPolicy};
-use websrm_store::registry::CertificateRecord;
+use websrm_registry::CertificateRecord;
 
 use super::{Answer, PREFIX};
 

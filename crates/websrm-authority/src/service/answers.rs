@@ -54,9 +54,9 @@ pub(super) fn finding_code(f: CsrFinding) -> E {
     })
 }
 
-pub(super) fn registry_refusal(e: websrm_store::Error) -> Refusal {
+pub(super) fn registry_refusal(e: websrm_registry::Error) -> Refusal {
     match e {
-        websrm_store::Error::NicknameInUse(n) => Refusal::one(E::NicknameInUse, &[n.as_str()]),
+        websrm_registry::Error::NicknameInUse(n) => Refusal::one(E::NicknameInUse, &[n.as_str()]),
         other => internal(other),
     }
 }

@@ -20,8 +20,8 @@ use websrm_domain::{
 use websrm_protocol::catalogue::ErrorCode as E;
 use websrm_protocol::headers::{CertificateHeaders, HeaderProblemKind};
 use websrm_protocol::wire::{CertificateResponseBody, JSON_VERSION, RetourCertif, WireError};
-use websrm_store::registry::{Credential, NewCertificate, Operator};
-use websrm_store::{NewAudit, Registry};
+use websrm_registry::{Credential, NewCertificate, Operator};
+use websrm_registry::{NewAudit, Registry};
 
 use crate::AuthorityFiles;
 

@@ -201,8 +201,8 @@ impl Authority {
                     // Another copy of this request was recorded first (they raced): its
                     // answer, as for any repetition.
                     Err(
-                        websrm_store::Error::CertificateNotActive(_)
-                        | websrm_store::Error::KeyInUse(_),
+                        websrm_registry::Error::CertificateNotActive(_)
+                        | websrm_registry::Error::KeyInUse(_),
                     ) => {
                         let replaced_by = self
                             .registry
@@ -223,7 +223,7 @@ impl Authority {
                         };
                     }
                     // Locked out between the check of its code and this record.
-                    Err(websrm_store::Error::LockedOut { .. }) => {
+                    Err(websrm_registry::Error::LockedOut { .. }) => {
                         return Err(Refusal::one(
                             E::AuthorizationCodeNotOperators,
                             &[operator.identification_number.as_str()],
@@ -244,13 +244,13 @@ impl Authority {
                     Ok(assigned) => assigned,
                     // Another copy of this request was recorded first (they raced): its
                     // answer, as for any repetition.
-                    Err(websrm_store::Error::KeyInUse(_)) => {
+                    Err(websrm_registry::Error::KeyInUse(_)) => {
                         return self
                             .retransmission(&validated, &operator, &headers, None)?
                             .ok_or_else(|| internal("a certificate for this key vanished"));
                     }
                     // Locked out between the check of its code and this record.
-                    Err(websrm_store::Error::LockedOut { .. }) => {
+                    Err(websrm_registry::Error::LockedOut { .. }) => {
                         return Err(Refusal::one(
                             E::AuthorizationCodeNotOperators,
                             &[operator.identification_number.as_str()],

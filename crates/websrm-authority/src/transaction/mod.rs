@@ -17,8 +17,8 @@ use websrm_protocol::wire::{
     JSON_VERSION, ReqTrans, RetourTrans, RetourTransActu, RetourTransLot, Transaction,
     TransactionResponseBody, WireError,
 };
-use websrm_store::NewAudit;
-use websrm_store::registry::{CertificateRecord, ReceivedTransaction};
+use websrm_registry::NewAudit;
+use websrm_registry::{CertificateRecord, ReceivedTransaction};
 
 use crate::Authority;
 use crate::context::{self, Refused, finding, revoked, with_companion};
@@ -335,7 +335,7 @@ struct Examiner<'a> {
 impl Examiner<'_> {
     /// The operator's tax numbers in the transaction (`noTax`): each known (070E, 071E), and
     /// both the same operator's (043E). The number of the error, if any.
-    fn tax_numbers(&mut self, sale: &Sale) -> Result<Option<u16>, websrm_store::Error> {
+    fn tax_numbers(&mut self, sale: &Sale) -> Result<Option<u16>, websrm_registry::Error> {
         let numbers = &sale.tax_numbers;
         let key = format!("tax {} {}", numbers.qst, numbers.gst);
         if let Some(known) = self.known.get(&key) {
@@ -357,7 +357,7 @@ impl Examiner<'_> {
     /// 058E, 038E), an unregistered one only after a certified one and with an uncertified code
     /// (054E in ESSAI, 524E, 040E), a certification code valid in the environment (055E, 056E),
     /// and in production a certified version (062E). The number of the error, if any.
-    fn software(&mut self, sev: &SoftwareBlock) -> Result<Option<u16>, websrm_store::Error> {
+    fn software(&mut self, sev: &SoftwareBlock) -> Result<Option<u16>, websrm_registry::Error> {
         let key = format!(
             "sev {} {} {} {} {} {}",
             sev.partner_id,
@@ -375,7 +375,7 @@ impl Examiner<'_> {
         Ok(error)
     }
 
-    fn software_error(&self, sev: &SoftwareBlock) -> Result<Option<u16>, websrm_store::Error> {
+    fn software_error(&self, sev: &SoftwareBlock) -> Result<Option<u16>, websrm_registry::Error> {
         let found = crate::product::examine(
             self.authority.registry(),
             self.environment,
@@ -387,7 +387,7 @@ impl Examiner<'_> {
             .map(|fault| fault.software_block_error(self.environment)))
     }
 
-    fn signer(&mut self, thumbprint: &str) -> Result<Option<Signer>, websrm_store::Error> {
+    fn signer(&mut self, thumbprint: &str) -> Result<Option<Signer>, websrm_registry::Error> {
         if let Some(known) = self.signers.get(thumbprint) {
             return Ok(known.clone());
         }

@@ -18,7 +18,7 @@ use websrm_domain::{
 };
 
 use crate::Error;
-use crate::db::{self, Cached, from_unix, optional, parse, to_unix};
+use websrm_sqlite::{self as db, Cached, optional, to_unix};
 
 mod answers;
 mod history;
@@ -38,6 +38,24 @@ pub use schema::MIGRATIONS;
 use history::history;
 use identity::set_device_id;
 use slots::{delete_slot, slot_key, slot_row, write_slot};
+
+/// A stored text value parsed into a domain type, or `Corrupt` naming its column.
+fn parse<T: std::str::FromStr>(
+    table: &'static str,
+    column: &'static str,
+    text: &str,
+) -> Result<T, Error> {
+    Ok(db::parse(table, column, text)?)
+}
+
+/// A stored time, or `Corrupt` naming its column.
+fn from_unix(
+    table: &'static str,
+    column: &'static str,
+    secs: i64,
+) -> Result<OffsetDateTime, Error> {
+    Ok(db::from_unix(table, column, secs)?)
+}
 
 const KIND: db::Kind = db::Kind {
     name: "websrm device store",
@@ -400,11 +418,11 @@ impl DeviceStore {
 
     /// The schema version of the file.
     pub fn schema_version(&self) -> Result<u32, Error> {
-        db::schema_version(&self.conn)
+        Ok(db::schema_version(&self.conn)?)
     }
 
     /// SQLite's integrity check.
     pub fn integrity_check(&self) -> Result<(), Error> {
-        db::integrity_check(&self.conn)
+        Ok(db::integrity_check(&self.conn)?)
     }
 }

@@ -1,7 +1,8 @@
 //! Migrations from an empty file and from every earlier schema version, and refusal of files
 //! that are not ours or are newer.
 
-use websrm_store::{DeviceStore, Error, Registry, device, registry};
+use websrm_registry::{Error as RegistryError, Registry};
+use websrm_store::{DeviceStore, Error as StoreError, device};
 
 /// A file at schema `version` of `migrations`, as an older websrm would have left it.
 fn file_at_version(
@@ -44,7 +45,10 @@ fn a_store_readable_by_others_is_refused_with_the_command_that_fixes_it() {
     drop(Registry::open(&path).unwrap());
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let e = Registry::open(&path).unwrap_err();
-    assert!(matches!(e, Error::NotPrivate { mode: 0o644, .. }), "{e}");
+    assert!(
+        matches!(e, RegistryError::NotPrivate { mode: 0o644, .. }),
+        "{e}"
+    );
     assert!(
         e.to_string()
             .contains(&format!("run `chmod 600 {}`", path.display())),
@@ -64,7 +68,7 @@ fn a_store_readable_by_others_is_refused_with_the_command_that_fixes_it() {
     std::fs::set_permissions(&device, std::fs::Permissions::from_mode(0o640)).unwrap();
     assert!(matches!(
         DeviceStore::open(&device).unwrap_err(),
-        Error::NotPrivate { mode: 0o640, .. }
+        StoreError::NotPrivate { mode: 0o640, .. }
     ));
 }
 
@@ -100,13 +104,13 @@ fn registry_migrates_from_every_earlier_version() {
     let reference = dir.path().join("reference.db");
     Registry::open(&reference).unwrap();
     let app = application_id(&reference);
-    for version in 0..=registry::MIGRATIONS.len() {
+    for version in 0..=websrm_registry::MIGRATIONS.len() {
         let path = dir.path().join(format!("v{version}.db"));
-        file_at_version(&path, registry::MIGRATIONS, app, version);
+        file_at_version(&path, websrm_registry::MIGRATIONS, app, version);
         let reg = Registry::open(&path).unwrap();
         assert_eq!(
             reg.schema_version().unwrap() as usize,
-            registry::MIGRATIONS.len()
+            websrm_registry::MIGRATIONS.len()
         );
         assert_eq!(reg.verify_audit_chain().unwrap(), 0);
     }
@@ -124,7 +128,7 @@ fn a_newer_schema_is_refused_rather_than_guessed_at() {
     let supported = device::MIGRATIONS.len() as u32;
     assert_eq!(
         DeviceStore::open(&path).unwrap_err(),
-        Error::SchemaTooNew {
+        StoreError::SchemaTooNew {
             found: 99,
             supported
         }
@@ -138,7 +142,7 @@ fn a_store_of_another_kind_or_a_foreign_database_is_refused() {
     DeviceStore::open(&device_db).unwrap();
     assert!(matches!(
         Registry::open(&device_db).unwrap_err(),
-        Error::WrongDatabase {
+        RegistryError::WrongDatabase {
             expected: "websrm authority registry",
             ..
         }
@@ -151,7 +155,7 @@ fn a_store_of_another_kind_or_a_foreign_database_is_refused() {
     private(&foreign);
     assert!(matches!(
         DeviceStore::open(&foreign).unwrap_err(),
-        Error::WrongDatabase { .. }
+        StoreError::WrongDatabase { .. }
     ));
     let not_sqlite = dir.path().join("text.db");
     std::fs::write(
@@ -162,7 +166,7 @@ fn a_store_of_another_kind_or_a_foreign_database_is_refused() {
     private(&not_sqlite);
     assert!(matches!(
         DeviceStore::open(&not_sqlite).unwrap_err(),
-        Error::Database { .. }
+        StoreError::Database { .. }
     ));
 }
 
@@ -194,7 +198,7 @@ fn rows_written_by_an_earlier_version_survive_the_migration() {
     let app = application_id(&reference);
     // A version-1 registry with an operator, a device and a certificate.
     let path = dir.path().join("v1.db");
-    file_at_version(&path, registry::MIGRATIONS, app, 1);
+    file_at_version(&path, websrm_registry::MIGRATIONS, app, 1);
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "INSERT INTO operators (id, identification_number, legal_name, qst_number, created_at) VALUES (1, '5678912340', 'Michel', '5678912340TQ0001', 0);
@@ -208,7 +212,7 @@ fn rows_written_by_an_earlier_version_survive_the_migration() {
     let reg = Registry::open(&path).unwrap();
     assert_eq!(
         reg.schema_version().unwrap() as usize,
-        registry::MIGRATIONS.len()
+        websrm_registry::MIGRATIONS.len()
     );
     let serial = "1111111111111111111111111111111111111111".parse().unwrap();
     let cert = reg
@@ -255,7 +259,7 @@ fn products_keep_their_certification_as_a_state() {
     Registry::open(&reference).unwrap();
     let app = application_id(&reference);
     let path = dir.path().join("v10.db");
-    file_at_version(&path, registry::MIGRATIONS, app, 10);
+    file_at_version(&path, websrm_registry::MIGRATIONS, app, 10);
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute_batch(

@@ -9,15 +9,18 @@ use crate::Error;
 
 /// What kind of store a file is, recorded as SQLite's `application_id`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Kind {
-    pub(crate) name: &'static str,
-    pub(crate) application_id: i32,
-    pub(crate) migrations: &'static [&'static str],
+pub struct Kind {
+    /// What the store is called in errors (`websrm device store`).
+    pub name: &'static str,
+    /// SQLite's `application_id` that marks a file as this kind of store.
+    pub application_id: i32,
+    /// The schema's migrations, in order: the file's `user_version` counts those applied.
+    pub migrations: &'static [&'static str],
 }
 
 /// Opens (creating if needed) a database of `kind` at `path`, in WAL mode with full
 /// synchronisation and foreign keys, and brings its schema to the latest version.
-pub(crate) fn open(path: &Path, kind: Kind) -> Result<Connection, Error> {
+pub fn open(path: &Path, kind: Kind) -> Result<Connection, Error> {
     crate::private::sqlite_file(path)?;
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -51,7 +54,7 @@ fn stable_plans(conn: &Connection) -> Result<(), Error> {
 
 /// Opens a read connection to a database that [`open`] already created and migrated: WAL
 /// lets it read every committed write while the writer writes; it never writes itself.
-pub(crate) fn open_reader(path: &Path) -> Result<Connection, Error> {
+pub fn open_reader(path: &Path) -> Result<Connection, Error> {
     let conn = Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -97,12 +100,12 @@ fn migrate(conn: &Connection, path: &Path, kind: Kind) -> Result<(), Error> {
 }
 
 /// The schema version recorded in the file.
-pub(crate) fn schema_version(conn: &Connection) -> Result<u32, Error> {
+pub fn schema_version(conn: &Connection) -> Result<u32, Error> {
     Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
 }
 
 /// `PRAGMA integrity_check`: `Ok` when SQLite reports `ok`.
-pub(crate) fn integrity_check(conn: &Connection) -> Result<(), Error> {
+pub fn integrity_check(conn: &Connection) -> Result<(), Error> {
     let result: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     if result == "ok" {
         Ok(())
@@ -115,15 +118,17 @@ pub(crate) fn integrity_check(conn: &Connection) -> Result<(), Error> {
 
 /// An immediate (write-locking) transaction: check-then-write sequences in it cannot interleave
 /// with another writer.
-pub(crate) fn write_tx(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, Error> {
+pub fn write_tx(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, Error> {
     Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
 }
 
-pub(crate) fn to_unix(t: OffsetDateTime) -> i64 {
+/// A time as the Unix seconds stored in a column.
+pub fn to_unix(t: OffsetDateTime) -> i64 {
     t.unix_timestamp()
 }
 
-pub(crate) fn from_unix(
+/// Unix seconds read from `table.column`, or [`Error::Corrupt`].
+pub fn from_unix(
     table: &'static str,
     column: &'static str,
     secs: i64,
@@ -136,7 +141,7 @@ pub(crate) fn from_unix(
 }
 
 /// Parses a stored text value into a domain type.
-pub(crate) fn parse<T: std::str::FromStr>(
+pub fn parse<T: std::str::FromStr>(
     table: &'static str,
     column: &'static str,
     text: &str,
@@ -149,13 +154,13 @@ pub(crate) fn parse<T: std::str::FromStr>(
 }
 
 /// Runs a query expected to return at most one row.
-pub(crate) fn optional<T>(result: rusqlite::Result<T>) -> Result<Option<T>, Error> {
+pub fn optional<T>(result: rusqlite::Result<T>) -> Result<Option<T>, Error> {
     Ok(result.optional()?)
 }
 
 /// Queries and statements through SQLite's statement cache: the registry runs the same few
 /// statements on every request, and preparing them each time costs more than running them.
-pub(crate) trait Cached {
+pub trait Cached {
     /// `query_row` with a cached statement.
     fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
     where

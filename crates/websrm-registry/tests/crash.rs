@@ -13,9 +13,9 @@ use websrm_crypto::{
     validate_csr,
 };
 use websrm_domain::{Environment, Sector, SrsSubject, SrsSubjectFields, Subject, UtcOffset};
+use websrm_registry::{NewAudit, NewCertificate, NewOperator, Registry};
 use websrm_store::device::{CertificateMaterial, SlotKey};
-use websrm_store::registry::{NewCertificate, NewOperator};
-use websrm_store::{DeviceStore, FileKeyProtector, KeyProtector, NewAudit, Registry};
+use websrm_store::{DeviceStore, FileKeyProtector, KeyProtector};
 
 const CHILD: &str = "WEBSRM_CRASH_WRITER";
 

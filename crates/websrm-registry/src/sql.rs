@@ -194,7 +194,7 @@ pub(crate) trait Db {
 }
 
 /// A connection that counts the calls made on it: on PostgreSQL each is one round trip to the
-/// server (reported by [`crate::registry::Registry::writer_stats`]).
+/// server (reported by [`crate::Registry::writer_stats`]).
 pub(crate) struct Counted<'a> {
     pub(crate) db: &'a mut dyn Db,
     pub(crate) calls: &'a std::sync::atomic::AtomicU64,

@@ -7,8 +7,8 @@ use super::operators::{Attempter, count_of, state_of};
 use super::{OperatorId, Registry, Reservation};
 use crate::Error;
 use crate::audit::{self, NewAudit};
-use crate::db::{from_unix, to_unix};
 use crate::sql::vals;
+use websrm_sqlite::{from_unix, to_unix};
 
 impl Registry {
     /// Sets the operator's password for the online services (its hash; the registry never sees

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 use websrm_domain::{Environment, SerialNumber, Thumbprint, Validity};
-use websrm_store::registry::{NewCertificate, NewOperator, OperatorId};
-use websrm_store::{NewAudit, Registry};
+use websrm_registry::{NewAudit, Registry};
+use websrm_registry::{NewCertificate, NewOperator, OperatorId};
 
 const ROUNDS: usize = 3;
 const ROUND_TIME: Duration = Duration::from_millis(1500);

@@ -12,8 +12,8 @@ use super::{
 };
 use crate::Error;
 use crate::audit::{self, AuditEntry, NewAudit};
-use crate::db::{from_unix, parse, to_unix};
 use crate::sql::{Db, Row, vals};
+use websrm_sqlite::{from_unix, parse, to_unix};
 
 impl Registry {
     // ----- devices -----------------------------------------------------------------------------

@@ -6,8 +6,8 @@ use websrm_domain::{Environment, PartnerId, Sector, SrsId, VersionId, VersionSta
 use super::{Partner, Product, Registry};
 use crate::Error;
 use crate::audit::{self, NewAudit};
-use crate::db::parse;
 use crate::sql::{Row, vals};
+use websrm_sqlite::parse;
 
 const PRODUCT_SELECT: &str = "SELECT environment, partner_id, srs_id, version_id, certification_code, version, \
     parent_version, state, mode, sectors FROM products";
@@ -209,7 +209,7 @@ fn product_from_row(r: &Row) -> Result<Product, Error> {
         .split(',')
         .filter(|s| !s.is_empty())
         .map(|s| parse(T, "sectors", s))
-        .collect::<Result<Vec<Sector>, Error>>()?;
+        .collect::<Result<Vec<Sector>, websrm_sqlite::Error>>()?;
     Ok(Product::new(
         parse(T, "environment", &r.text(0)?)?,
         parse(T, "partner_id", &r.text(1)?)?,

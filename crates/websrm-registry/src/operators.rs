@@ -11,8 +11,8 @@ use super::{
 };
 use crate::Error;
 use crate::audit::{self, NewAudit};
-use crate::db::{from_unix, parse, to_unix};
 use crate::sql::{Db, Row, Value, vals};
+use websrm_sqlite::{from_unix, parse, to_unix};
 
 impl Registry {
     /// Registers an operator.

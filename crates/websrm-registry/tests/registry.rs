@@ -9,10 +9,10 @@ use websrm_domain::{
     AuthorizationCode, CertificateState, DeviceId, Environment, Nickname, RevocationChannel,
     RevocationReason, Sector, SerialNumber, Thumbprint, Validity, VersionState,
 };
-use websrm_store::registry::{
+use websrm_registry::{
     AttemptState, Credential, NewCertificate, NewOperator, OperatorId, Product, Reservation,
 };
-use websrm_store::{AuditEntry, Error, NewAudit};
+use websrm_registry::{AuditEntry, Error, NewAudit};
 
 fn audit(action: &str) -> NewAudit {
     NewAudit::new(T0, "test", action, "subject", "")
@@ -790,7 +790,7 @@ fn a_registry_from_a_newer_version_is_refused() {
     let path = dir.path().join("a.db");
     let reg = open_registry(&path).unwrap();
     let current = reg.schema_version().unwrap();
-    assert_eq!(current as usize, websrm_store::registry::MIGRATIONS.len());
+    assert_eq!(current as usize, websrm_registry::MIGRATIONS.len());
     drop(reg);
     let bump = if on_postgres() {
         format!(
@@ -1308,15 +1308,17 @@ fn authorization_codes_are_kept_as_keyed_digests() {
     let plain = "SELECT count(*) FROM authorization_codes \
                  WHERE code NOT LIKE 'k1:%' OR code LIKE '%W8W8%' OR code LIKE '%K8W9%'";
     let rows = match registry_database(&path) {
-        websrm_store::Database::Sqlite(p) => rusqlite::Connection::open(p)
+        websrm_registry::Database::Sqlite(p) => rusqlite::Connection::open(p)
             .unwrap()
             .query_row(plain, [], |r| r.get::<_, i64>(0))
             .unwrap(),
-        websrm_store::Database::Postgres(url) => postgres::Client::connect(&url, postgres::NoTls)
-            .unwrap()
-            .query_one(plain, &[])
-            .unwrap()
-            .get::<_, i64>(0),
+        websrm_registry::Database::Postgres(url) => {
+            postgres::Client::connect(&url, postgres::NoTls)
+                .unwrap()
+                .query_one(plain, &[])
+                .unwrap()
+                .get::<_, i64>(0)
+        }
         _ => unreachable!(),
     };
     assert_eq!(rows, 0, "a code's text is in the registry");
@@ -1334,7 +1336,7 @@ fn authorization_codes_are_kept_as_keyed_digests() {
 /// their signature, the same number coming back for the same document; both survive reopening.
 #[test]
 fn user_accounts_and_documents_are_recorded_once() {
-    use websrm_store::registry::{ReceivedDocument, UserChange};
+    use websrm_registry::{ReceivedDocument, UserChange};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.db");
     let reg = open_registry(&path).unwrap();
@@ -1397,7 +1399,7 @@ fn user_accounts_and_documents_are_recorded_once() {
 #[test]
 fn essai_runs_move_once_and_keep_their_exchanges() {
     use websrm_domain::TestCase;
-    use websrm_store::registry::{EssaiExchange, EssaiMove, ProductKey};
+    use websrm_registry::{EssaiExchange, EssaiMove, ProductKey};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.db");
     let reg = open_registry(&path).unwrap();

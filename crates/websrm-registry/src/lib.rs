@@ -1,10 +1,22 @@
-//! The authority's registry: operators and their codes, SRS products, device identifiers,
-//! certificates with every transition, and the hash-chained audit log.
+//! The registry of a WEB-SRM-compatible authority: operators and their authorization codes (as
+//! keyed digests) and lockout counters, SRS products, issued device identifiers, certificates with
+//! every transition, the transactions, users and documents received, the certification runs, and
+//! an append-only audit log chained by HMAC under the authority's key.
 //!
-//! One API over two engines: SQLite (one file, the default) and PostgreSQL (shared by several
-//! authority processes). Every statement is written once, in the module of what it is about
-//! (`operators.rs`, `sessions.rs`, `settings.rs`, `certificates.rs`…), and runs on both;
-//! `schema.rs` holds each engine's migrations.
+//! One API over two engines: SQLite (one file, the default) and PostgreSQL (feature `postgres`,
+//! shared by several authority processes, with TLS through [`pg_tls`]). Every statement is
+//! written once, in the module of what it is about (`operators.rs`, `sessions.rs`,
+//! `settings.rs`, `certificates.rs`…), and runs on both; `schema.rs` holds each engine's
+//! migrations.
+//!
+//! An SQLite registry is opened by `websrm-sqlite`, the layer it shares with the device store:
+//! WAL mode, `synchronous = FULL`, foreign keys on, numbered embedded migrations recorded as the
+//! file's `user_version`, a file only its owner reads. On PostgreSQL the schema carries the same
+//! numbered migrations, and every write transaction holds one advisory lock so that the rules
+//! hold across processes. Writes are committed in groups by one writer thread ([`Registry`]).
+//! No rusqlite or postgres type appears in this API. Schemas: `docs/DATA_MODEL.md`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,26 +26,37 @@ use rusqlite::Connection;
 use time::OffsetDateTime;
 use websrm_domain::{DeviceId, Environment, Thumbprint};
 
-use crate::Error;
+use websrm_sqlite as db;
+
 use crate::audit::AuditChain;
-use crate::checkpoint::{self, Checkpointer};
-use crate::db;
+use crate::checkpoint::Checkpointer;
 use crate::sql::{Db, Lite};
 use crate::writer::Writer;
 
+mod audit;
 mod certificates;
+mod checkpoint;
 mod database;
+mod error;
 mod essai;
 mod operators;
+#[cfg(feature = "postgres")]
+mod pg;
+#[cfg(feature = "postgres")]
+pub mod pg_tls;
 mod products;
 mod records;
 mod schema;
 mod services;
 mod sessions;
 mod settings;
+mod sql;
 mod transactions;
+mod writer;
 
+pub use audit::{AuditEntry, NewAudit};
 pub use database::Database;
+pub use error::Error;
 pub use essai::{EssaiExchange, EssaiMove, EssaiSession, ProductKey};
 pub use records::{
     AttemptState, AuthorizationCodeRecord, CertificateEvent, CertificateRecord, Credential,
@@ -88,7 +111,7 @@ enum Readers {
     },
     /// Each on a thread of its own (a PostgreSQL client must live outside any async runtime).
     #[cfg(feature = "postgres")]
-    Postgres(crate::pg::Readers),
+    Postgres(pg::Readers),
 }
 
 /// The writer's connection during a write, with the audit chain that `audit::append` links to.
@@ -98,15 +121,11 @@ struct Audited<'a> {
 }
 
 impl Db for Audited<'_> {
-    fn execute(&mut self, sql: &str, params: &[crate::sql::Value]) -> Result<u64, Error> {
+    fn execute(&mut self, sql: &str, params: &[sql::Value]) -> Result<u64, Error> {
         self.db.execute(sql, params)
     }
 
-    fn query(
-        &mut self,
-        sql: &str,
-        params: &[crate::sql::Value],
-    ) -> Result<Vec<crate::sql::Row>, Error> {
+    fn query(&mut self, sql: &str, params: &[sql::Value]) -> Result<Vec<sql::Row>, Error> {
         self.db.query(sql, params)
     }
 
@@ -188,17 +207,17 @@ impl Registry {
 
     /// [`open_database`](Self::open_database), with the TLS connector for a PostgreSQL
     /// connection string that asks for TLS (the authority builds one over rustls from
-    /// [`pg_tls::options`](crate::pg_tls::options)).
+    /// [`pg_tls::options`]).
     #[cfg(feature = "postgres")]
     pub fn open_database_with(
         database: &Database,
-        tls: Option<Arc<dyn crate::pg_tls::Connector>>,
+        tls: Option<Arc<dyn pg_tls::Connector>>,
     ) -> Result<Self, Error> {
         match database {
             Database::Sqlite(path) => Self::open(path),
             Database::Postgres(url) => {
-                let options = crate::pg_tls::options(url)?;
-                if options.mode != crate::pg_tls::SslMode::Disable && tls.is_none() {
+                let options = pg_tls::options(url)?;
+                if options.mode != pg_tls::SslMode::Disable && tls.is_none() {
                     return Err(Error::Database {
                         message: format!(
                             "{database}: the connection string asks for TLS ({:?}; verify-full is the \
@@ -207,16 +226,16 @@ impl Registry {
                         ),
                     });
                 }
-                let tls = tls.filter(|_| options.mode != crate::pg_tls::SslMode::Disable);
-                let config = crate::pg::config(url, tls)?;
+                let tls = tls.filter(|_| options.mode != pg_tls::SslMode::Disable);
+                let config = pg::config(url, tls)?;
                 let name = database.to_string();
                 let writer_config = config.clone();
                 let audit = Arc::new(AuditChain::default());
                 let chain = Arc::clone(&audit);
                 let writer = Writer::start_with(
                     move || {
-                        let mut conn = crate::pg::Pg::connect(&writer_config)?;
-                        crate::pg::migrate(&mut conn, &name, KIND.name, schema::PG_MIGRATIONS)?;
+                        let mut conn = pg::Pg::connect(&writer_config)?;
+                        pg::migrate(&mut conn, &name, KIND.name, schema::PG_MIGRATIONS)?;
                         Ok(conn)
                     },
                     move |committed| chain.after_commit(committed),
@@ -224,7 +243,7 @@ impl Registry {
                 Ok(Self {
                     writer,
                     _checkpointer: None,
-                    readers: Readers::Postgres(crate::pg::Readers::start(&config, READERS)?),
+                    readers: Readers::Postgres(pg::Readers::start(&config, READERS)?),
                     database: database.clone(),
                     audit,
                     code_key: std::sync::RwLock::default(),
@@ -354,7 +373,7 @@ impl Registry {
                 message: "it already exists".to_owned(),
             });
         }
-        crate::private::sqlite_file(dest)?;
+        websrm_sqlite::sqlite_file(dest)?;
         let copy = || -> Result<u64, rusqlite::Error> {
             let from = Connection::open_with_flags(
                 source,
@@ -434,14 +453,14 @@ impl Registry {
         match &self.readers {
             Readers::Sqlite { pool, next } => {
                 let conn = sqlite_reader(pool, next);
-                f(&mut crate::sql::Counted {
+                f(&mut sql::Counted {
                     db: &mut Lite(&conn),
                     calls: &calls,
                 })
             }
             #[cfg(feature = "postgres")]
             Readers::Postgres(readers) => {
-                readers.read(move |db| f(&mut crate::sql::Counted { db, calls: &calls }))
+                readers.read(move |db| f(&mut sql::Counted { db, calls: &calls }))
             }
         }
     }
@@ -550,7 +569,7 @@ mod batch_tests {
                         let entry = NewAudit::new(at, "t", "lookup", "x", format!("{t} {i}"));
                         let undone = i % 5 == 2;
                         let result = registry.write(move |db| {
-                            crate::audit::append(db, &entry)?;
+                            audit::append(db, &entry)?;
                             if undone {
                                 return Err(Error::Database {
                                     message: "undone after its entry".into(),

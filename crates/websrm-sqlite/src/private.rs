@@ -83,7 +83,7 @@ pub fn private_dir(dir: &Path) -> Result<(), Error> {
 /// companions inherit that mode; an existing file or companion that others may read or write is
 /// refused. On Windows the file and its missing companions are created with the private access
 /// list, and existing ones are checked.
-pub(crate) fn sqlite_file(path: &Path) -> Result<(), Error> {
+pub fn sqlite_file(path: &Path) -> Result<(), Error> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

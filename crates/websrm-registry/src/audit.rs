@@ -21,8 +21,8 @@ use websrm_domain::ErrorId;
 use zeroize::Zeroizing;
 
 use crate::Error;
-use crate::db::{from_unix, parse, to_unix};
 use crate::sql::{Db, vals};
+use websrm_sqlite::{from_unix, parse, to_unix};
 
 /// An entry to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
