@@ -29,6 +29,7 @@
 
 mod bench;
 mod clients;
+mod codemap;
 mod deny;
 mod deps;
 mod fuzz;
@@ -63,7 +64,7 @@ fn run(args: &[String]) -> Result<()> {
         Some("ci") => ci(&root),
         Some("clients") => clients::check(&root, &args[1..])
             .map(|(passed, failed)| println!("xtask: {passed} passed, {failed} failed")),
-        Some("deps") => deps::check_workspace(&root),
+        Some("deps") => deps::check_workspace(&root).and_then(|()| codemap::check_workspace(&root)),
         Some("fmt") => cargo(&root, &["fmt", "--all"], &[]),
         Some("bench") => bench::bench(&root, args.get(1).map(String::as_str)),
         Some("deny") => deny::check(&root),
@@ -133,6 +134,7 @@ fn ci(root: &Path) -> Result<()> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     deps::check_workspace(root)?;
+    codemap::check_workspace(root)?;
     tidy::check(root)?;
     windows::check(root)?;
     deny::check(root)?;
@@ -160,7 +162,7 @@ fn postgres_tests(root: &Path) -> Result<(u64, u64)> {
             "test",
             "--locked",
             "-p",
-            "websrm-store",
+            "websrm-registry",
             "--features",
             "postgres",
             "--test",
