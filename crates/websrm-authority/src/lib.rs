@@ -73,8 +73,10 @@ pub use admin::{
     CertificateFilter, IssuedCode, OperatorRegistration, ProductRegistration, StateFilter,
 };
 pub use error::Error;
-/// The registry's records, as the authority's administration returns them.
+/// The registry's records, as the authority's administration returns them, and the state a
+/// product version is in.
 pub mod records {
+    pub use websrm_domain::VersionState;
     pub use websrm_registry::AuditEntry;
     pub use websrm_registry::{
         AuthorizationCodeRecord, CertificateRecord, DeviceRecord, EssaiExchange, EssaiSession,

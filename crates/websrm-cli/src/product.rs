@@ -5,9 +5,8 @@ use clap::Subcommand;
 use serde_json::json;
 use websrm::domain::{
     CertificationCode, PartnerId, ProductMode, Sector, SoftwareVersion, SrsId, VersionId,
-    VersionState,
 };
-use websrm_authority::records::Product;
+use websrm_authority::records::{Product, VersionState};
 use websrm_authority::{Authority, ProductRegistration};
 
 /// The product commands.

@@ -70,7 +70,25 @@ pub use srs::{
     TransactionData, Transmission, request_digest,
 };
 pub use websrm_crypto::{Preceding, Signature, TransactionSignatureInput};
-pub use websrm_domain as domain;
+
+/// The domain types a vendor names: identifiers and numbers, the CSR subject, the certificate's
+/// lifecycle and health, error ids and `codRetour`, the clock, and the published test data. Each
+/// is named here rather than the whole of `websrm-domain` re-exported, so that what the facade
+/// promises is this list (the domain crate's shape checker and raw subject attributes are not in
+/// it).
+pub mod domain {
+    pub use websrm_domain::published;
+    pub use websrm_domain::time;
+    pub use websrm_domain::{
+        AuthorizationCode, CertificateState, CertificationCode, CharClass, Clock, DeviceId,
+        DeviceIdState, Environment, ErrorId, FileNumber, FixedClock, GstNumber, Health,
+        IdentificationNumber, InitiatingDevice, Kind, Nickname, Origin, ParseError, PartnerId,
+        ProductMode, QstNumber, ReturnCode, RevocationChannel, RevocationReason, Sector,
+        SerialNumber, ServerSubject, SoftwareVersion, SrsId, SrsSubject, SrsSubjectFields, Subject,
+        SubjectFinding, TestCase, Thumbprint, UtcOffset, VALIDITY_YEARS, Validity, VersionId,
+        WarningPolicy,
+    };
+}
 
 /// Every WEB-SRM error id explained: messages, `codRetour`, who can fix it, what to do next.
 /// Documents: the user report and the habitual third party's declaration, as

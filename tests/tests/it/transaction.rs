@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 use websrm_tests::websrm::domain::{
-    DeviceIdState, Environment, RevocationChannel, RevocationReason, VersionState,
+    DeviceIdState, Environment, RevocationChannel, RevocationReason,
 };
+use websrm_tests::websrm_authority::records::VersionState;
 use websrm_tests::websrm_crypto::{Signature, signatransm_input};
 use websrm_tests::{Served, test_product};
 
