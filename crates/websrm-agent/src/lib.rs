@@ -77,7 +77,7 @@ pub enum Error {
     },
     /// The system's random generator failed.
     #[error("the random generator failed: {0}")]
-    Random(String),
+    Random(websrm::domain::Source),
 }
 
 /// How the agent runs.
@@ -447,7 +447,7 @@ fn token(store: &Path) -> Result<String, Error> {
         Err(e) => return Err(io(format!("reading {}", path.display()))(e)),
     }
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+    getrandom::fill(&mut bytes).map_err(|e| Error::Random(websrm::domain::Source::new(e)))?;
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let temporary = path.with_extension(format!("agent-token.{}", std::process::id()));
     {

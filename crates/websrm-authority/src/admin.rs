@@ -468,17 +468,22 @@ impl Authority {
         since: Option<OffsetDateTime>,
         mut each: impl FnMut(AuditEntry) -> std::ops::ControlFlow<()>,
     ) -> Result<(), Error> {
-        const STOPPED: &str = "stopped";
+        // The registry's walk stops at the first error its callback returns: a stop asked for
+        // is one, told from a failure by the flag.
+        let mut stopped = false;
         let walked = self
             .registry()
             .for_each_audit_entry(1, since, |e| match each(e) {
                 std::ops::ControlFlow::Continue(()) => Ok(()),
-                std::ops::ControlFlow::Break(()) => Err(websrm_registry::Error::Database {
-                    message: STOPPED.into(),
-                }),
+                std::ops::ControlFlow::Break(()) => {
+                    stopped = true;
+                    Err(websrm_registry::Error::Database {
+                        cause: websrm_domain::Source::text("the walk was stopped"),
+                    })
+                }
             });
         match walked {
-            Err(websrm_registry::Error::Database { message }) if message == STOPPED => Ok(()),
+            Err(_) if stopped => Ok(()),
             other => Ok(other?),
         }
     }

@@ -122,11 +122,11 @@ impl Authority {
             .and_then(|manifest| {
                 let archive = staging.join("archive.tar");
                 // A link, not a rename: it fails if `to` appeared meanwhile, never replacing it.
-                fs::hard_link(&archive, to).map_err(|e| Error::io("writing", to, &e))?;
+                fs::hard_link(&archive, to).map_err(|e| Error::io("writing", to, e))?;
                 #[cfg(not(windows))]
                 fs::File::open(parent)
                     .and_then(|d| d.sync_all())
-                    .map_err(|e| Error::io("flushing", parent, &e))?;
+                    .map_err(|e| Error::io("flushing", parent, e))?;
                 Ok(manifest)
             });
         let _ = fs::remove_dir_all(&staging);
@@ -166,7 +166,7 @@ impl Authority {
                     continue;
                 };
                 let staged = staging.join(pointer);
-                fs::write(&staged, &text).map_err(|e| Error::io("writing", &staged, &e))?;
+                fs::write(&staged, &text).map_err(|e| Error::io("writing", &staged, e))?;
                 files.push((pointer.to_owned(), staged));
                 let last: u32 = text.trim().parse().map_err(|_| {
                     Error::Invalid(format!("{pointer} holds {text:?}, not a generation number"))
@@ -201,14 +201,14 @@ impl Authority {
             .map_err(|e| Error::Invalid(format!("the manifest: {e}")))?;
         append(&mut tar, MANIFEST, &json, &archive)?;
         for (name, path) in &files {
-            let bytes = fs::read(path).map_err(|e| Error::io("reading", path, &e))?;
+            let bytes = fs::read(path).map_err(|e| Error::io("reading", path, e))?;
             append(&mut tar, name, &bytes, &archive)?;
         }
         let file = tar
             .into_inner()
-            .map_err(|e| Error::io("writing", &archive, &e))?;
+            .map_err(|e| Error::io("writing", &archive, e))?;
         file.sync_all()
-            .map_err(|e| Error::io("flushing", &archive, &e))?;
+            .map_err(|e| Error::io("flushing", &archive, e))?;
         Ok(manifest)
     }
 }
@@ -220,7 +220,7 @@ impl Authority {
 pub fn restore(from: &Path, into: &Path) -> Result<Restored, Error> {
     if into.exists() {
         let empty = fs::read_dir(into)
-            .map_err(|e| Error::io("reading", into, &e))?
+            .map_err(|e| Error::io("reading", into, e))?
             .next()
             .is_none();
         if !empty {
@@ -232,7 +232,7 @@ pub fn restore(from: &Path, into: &Path) -> Result<Restored, Error> {
     }
     let not_backup =
         |why: String| Error::Invalid(format!("{} is not a websrm backup: {why}", from.display()));
-    let file = fs::File::open(from).map_err(|e| Error::io("opening", from, &e))?;
+    let file = fs::File::open(from).map_err(|e| Error::io("opening", from, e))?;
     let mut archive = tar::Archive::new(file);
     let mut manifest: Option<Manifest> = None;
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
@@ -246,12 +246,12 @@ pub fn restore(from: &Path, into: &Path) -> Result<Restored, Error> {
     };
     for entry in archive
         .entries()
-        .map_err(|e| Error::io("reading", from, &e))?
+        .map_err(|e| Error::io("reading", from, e))?
     {
-        let mut entry = entry.map_err(|e| Error::io("reading", from, &e))?;
+        let mut entry = entry.map_err(|e| Error::io("reading", from, e))?;
         let name = entry
             .path()
-            .map_err(|e| Error::io("reading", from, &e))?
+            .map_err(|e| Error::io("reading", from, e))?
             .to_string_lossy()
             .into_owned();
         if !allowed(&name) || entries.iter().any(|(n, _)| *n == name) {
@@ -263,7 +263,7 @@ pub fn restore(from: &Path, into: &Path) -> Result<Restored, Error> {
         let mut bytes = Vec::new();
         entry
             .read_to_end(&mut bytes)
-            .map_err(|e| Error::io("reading", from, &e))?;
+            .map_err(|e| Error::io("reading", from, e))?;
         if name == MANIFEST {
             manifest = Some(
                 serde_json::from_slice(&bytes)
@@ -351,7 +351,7 @@ fn append(
     header.set_mtime(u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or_default());
     header.set_cksum();
     tar.append_data(&mut header, name, bytes)
-        .map_err(|e| Error::io("writing", archive, &e))
+        .map_err(|e| Error::io("writing", archive, e))
 }
 
 /// A new file readable by its owner only (inside a private folder, which gives it its access
@@ -366,7 +366,7 @@ fn private_file(path: &Path) -> Result<fs::File, Error> {
     }
     let mut file = options
         .open(path)
-        .map_err(|e| Error::io("creating", path, &e))?;
-    file.flush().map_err(|e| Error::io("writing", path, &e))?;
+        .map_err(|e| Error::io("creating", path, e))?;
+    file.flush().map_err(|e| Error::io("writing", path, e))?;
     Ok(file)
 }

@@ -9,14 +9,14 @@ use websrm_domain::Environment;
 #[non_exhaustive]
 pub enum Error {
     /// A file operation failed.
-    #[error("{action} {path}: {message}")]
+    #[error("{action} {path}: {cause}")]
     Io {
         /// What was being done.
         action: &'static str,
         /// The file.
         path: String,
-        /// The system's message.
-        message: String,
+        /// The system's error.
+        cause: websrm_domain::Source,
     },
     /// The registry failed.
     #[error(transparent)]
@@ -44,11 +44,11 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(action: &'static str, path: &Path, e: &std::io::Error) -> Self {
+    pub(crate) fn io(action: &'static str, path: &Path, e: std::io::Error) -> Self {
         Self::Io {
             action,
             path: path.display().to_string(),
-            message: e.to_string(),
+            cause: websrm_domain::Source::new(e),
         }
     }
 }

@@ -30,7 +30,7 @@ pub(crate) fn connector(url: &str) -> Result<Option<Arc<dyn Connector>>, Error> 
                 )
             })?;
             let text =
-                std::fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, &e))?;
+                std::fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, e))?;
             let roots = websrm_crypto::pem::decode_all("CERTIFICATE", &text)?;
             if roots.is_empty() {
                 return Err(Error::Invalid(format!(

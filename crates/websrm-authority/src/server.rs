@@ -152,7 +152,7 @@ pub async fn serve_with_identity(
         let address = enrolment.local_addr().map_err(|e| Error::Io {
             action: "reading the address of",
             path: "the enrolment listener".into(),
-            message: e.to_string(),
+            cause: websrm_domain::Source::new(e),
         })?;
         authority.publish_under(&format!("https://{address}"));
     }
@@ -445,7 +445,7 @@ pub async fn serve_admin(
         .map_err(|e| Error::Io {
             action: "serving",
             path: "the admin listener".into(),
-            message: e.to_string(),
+            cause: websrm_domain::Source::new(e),
         })
 }
 

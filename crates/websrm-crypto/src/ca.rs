@@ -14,6 +14,8 @@ use time::{Duration, OffsetDateTime};
 use websrm_domain::{Environment, RevocationReason, SerialNumber, Thumbprint, Validity};
 use zeroize::Zeroizing;
 
+use websrm_domain::Source;
+
 use crate::csr::{distinguished_name, key_identifier};
 use crate::key::{open_bytes, seal_bytes};
 use crate::{
@@ -79,9 +81,9 @@ impl CertificateAuthority {
     ) -> Result<Self, Error> {
         let info = inspect_certificate(&certificate_der)?;
         if !info.matches_key(&key) {
-            return Err(Error::certificate(
-                "the key does not match the authority's certificate",
-            ));
+            return Err(Error::Certificate {
+                cause: Source::text("the key does not match the authority's certificate"),
+            });
         }
         let issuer = Issuer::from_ca_cert_der(&certificate_der.clone().into(), key)
             .map_err(Error::certificate)?;
@@ -211,7 +213,7 @@ impl CertificateAuthority {
             .to_public_key()
             .to_public_key_der()
             .map_err(|e| Error::Rsa {
-                reason: e.to_string(),
+                cause: Source::new(e),
             })?;
         let public = SubjectPublicKeyInfo::from_der(spki.as_bytes()).map_err(Error::certificate)?;
         let mut params = CertificateParams::default();
@@ -466,7 +468,7 @@ impl PsiKey {
     pub fn generate() -> Result<Self, Error> {
         let key =
             RsaPrivateKey::new(&mut rsa::rand_core::OsRng, Self::BITS).map_err(|e| Error::Rsa {
-                reason: e.to_string(),
+                cause: Source::new(e),
             })?;
         Ok(Self { key })
     }
@@ -474,7 +476,7 @@ impl PsiKey {
     /// Encrypts the key for storage (see [`PrivateKey::seal`]).
     pub fn seal(&self, kek: &KeyEncryptionKey, purpose: &str) -> Result<SealedKey, Error> {
         let der = self.key.to_pkcs8_der().map_err(|e| Error::Rsa {
-            reason: e.to_string(),
+            cause: Source::new(e),
         })?;
         seal_bytes(der.as_bytes(), kek, purpose).map(SealedKey::from_bytes)
     }
@@ -483,7 +485,7 @@ impl PsiKey {
     pub fn open(sealed: &SealedKey, kek: &KeyEncryptionKey, purpose: &str) -> Result<Self, Error> {
         let der: Zeroizing<Vec<u8>> = open_bytes(sealed.as_bytes(), kek, purpose)?;
         let key = RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| Error::Rsa {
-            reason: e.to_string(),
+            cause: Source::new(e),
         })?;
         Ok(Self { key })
     }
@@ -497,7 +499,7 @@ impl PsiKey {
         self.key
             .decrypt(rsa::Pkcs1v15Encrypt, ciphertext)
             .map_err(|e| Error::Rsa {
-                reason: e.to_string(),
+                cause: Source::new(e),
             })
     }
 

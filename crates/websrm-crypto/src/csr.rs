@@ -5,6 +5,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use rcgen::{CertificateParams, CustomExtension, DistinguishedName, DnType, DnValue};
 use websrm_domain::{Attribute, Subject};
 
+use websrm_domain::Source;
+
 use crate::{Error, PrivateKey, der};
 
 const BEGIN: &str = "-----BEGIN CERTIFICATE REQUEST-----";
@@ -64,16 +66,16 @@ impl Csr {
             .strip_prefix(BEGIN)
             .and_then(|rest| rest.strip_suffix(END))
             .ok_or_else(|| Error::Base64 {
-                reason: "missing BEGIN or END CERTIFICATE REQUEST line".into(),
+                cause: Source::text("missing BEGIN or END CERTIFICATE REQUEST line"),
             })?;
         let compact: String = body.chars().filter(|c| !matches!(c, '\n' | '\r')).collect();
         if compact.trim().is_empty() {
             return Err(Error::Base64 {
-                reason: "no data between the BEGIN and END lines".into(),
+                cause: Source::text("no data between the BEGIN and END lines"),
             });
         }
         let der = BASE64.decode(compact.trim()).map_err(|e| Error::Base64 {
-            reason: e.to_string(),
+            cause: Source::new(e),
         })?;
         Ok(Self { der })
     }

@@ -1,8 +1,11 @@
 //! The crypto crate's error.
 
+use websrm_domain::Source;
+
 /// What went wrong in a cryptographic operation.
 ///
-/// Errors of the underlying libraries are converted here; none of their types leaks.
+/// Errors of the underlying libraries are kept as an opaque [`Source`]; none of their types
+/// leaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -10,10 +13,10 @@ pub enum Error {
     #[error("the system random number generator failed")]
     Random,
     /// A stored key could not be loaded: it is not an ECDSA P-256 PKCS#8 key.
-    #[error("the key is not a valid ECDSA P-256 key: {reason}")]
+    #[error("the key is not a valid ECDSA P-256 key: {cause}")]
     KeyRejected {
         /// Why the key was rejected.
-        reason: String,
+        cause: Source,
     },
     /// A sealed key could not be opened: the key-encryption key is wrong, the blob was
     /// tampered with, or it was sealed for another purpose.
@@ -40,22 +43,22 @@ pub enum Error {
         found: usize,
     },
     /// Text that should be Base64 is not.
-    #[error("invalid Base64: {reason}")]
+    #[error("invalid Base64: {cause}")]
     Base64 {
         /// What the decoder reported.
-        reason: String,
+        cause: Source,
     },
     /// A certificate could not be built.
-    #[error("certificate generation failed: {reason}")]
+    #[error("certificate generation failed: {cause}")]
     Certificate {
         /// What the generator reported.
-        reason: String,
+        cause: Source,
     },
     /// A certificate could not be read.
-    #[error("not a valid X.509 certificate: {reason}")]
+    #[error("not a valid X.509 certificate: {cause}")]
     CertificateParse {
         /// What the parser reported.
-        reason: String,
+        cause: Source,
     },
     /// A certificate's serial number cannot be a WEB-SRM `noSerie` (more than 20 bytes).
     #[error(
@@ -66,41 +69,41 @@ pub enum Error {
         len: usize,
     },
     /// A TLS configuration could not be built.
-    #[error("TLS configuration failed: {reason}")]
+    #[error("TLS configuration failed: {cause}")]
     Tls {
         /// What rustls reported.
-        reason: String,
+        cause: Source,
     },
     /// A public key cannot be used: it is not an uncompressed P-256 point or SPKI.
-    #[error("invalid public key: {reason}")]
+    #[error("invalid public key: {cause}")]
     PublicKey {
         /// Why the key is invalid.
-        reason: String,
+        cause: Source,
     },
     /// RSA operation failed (the authority's `certifPSI` key).
-    #[error("RSA operation failed: {reason}")]
+    #[error("RSA operation failed: {cause}")]
     Rsa {
         /// What the RSA implementation reported.
-        reason: String,
+        cause: Source,
     },
 }
 
 impl Error {
-    pub(crate) fn certificate(e: impl std::fmt::Display) -> Self {
+    pub(crate) fn certificate(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Certificate {
-            reason: e.to_string(),
+            cause: Source::new(e),
         }
     }
 
-    pub(crate) fn parse(e: impl std::fmt::Display) -> Self {
+    pub(crate) fn parse(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::CertificateParse {
-            reason: e.to_string(),
+            cause: Source::new(e),
         }
     }
 
-    pub(crate) fn tls(e: impl std::fmt::Display) -> Self {
+    pub(crate) fn tls(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Tls {
-            reason: e.to_string(),
+            cause: Source::new(e),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Reading any certificate into domain values.
 
-use websrm_domain::{RawSubject, RevocationReason, SerialNumber, Subject, Thumbprint, Validity};
+use websrm_domain::{
+    RawSubject, RevocationReason, SerialNumber, Source, Subject, Thumbprint, Validity,
+};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey as ParsedKey;
 
@@ -53,7 +55,9 @@ pub fn inspect_certificate(der: &[u8]) -> Result<CertificateInfo, Error> {
         cert.validity().not_before.to_datetime(),
         cert.validity().not_after.to_datetime(),
     )
-    .ok_or_else(|| Error::parse("the validity period ends before it starts"))?;
+    .ok_or_else(|| Error::CertificateParse {
+        cause: Source::text("the validity period ends before it starts"),
+    })?;
     let public_key = match cert.public_key().parsed() {
         Ok(ParsedKey::EC(ec)) => PublicKey::from_sec1(ec.data()).ok(),
         _ => None,
@@ -127,7 +131,9 @@ pub fn verify_issued_by(certificate: &[u8], issuer: &[u8]) -> Result<(), Error> 
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, Error> {
     match X509Certificate::from_der(der) {
         Ok(([], cert)) => Ok(cert),
-        Ok(_) => Err(Error::parse("trailing data after the certificate")),
+        Ok(_) => Err(Error::CertificateParse {
+            cause: Source::text("trailing data after the certificate"),
+        }),
         Err(e) => Err(Error::parse(e)),
     }
 }
@@ -149,7 +155,9 @@ pub fn verify_crl(crl: &[u8], issuer: &[u8]) -> Result<CrlInfo, Error> {
     let issuer = parse(issuer)?;
     let (rest, list) = x509_parser::parse_x509_crl(crl).map_err(Error::parse)?;
     if !rest.is_empty() {
-        return Err(Error::parse("trailing data after the CRL"));
+        return Err(Error::CertificateParse {
+            cause: Source::text("trailing data after the CRL"),
+        });
     }
     list.verify_signature(issuer.public_key())
         .map_err(|_| Error::BadSignature)?;

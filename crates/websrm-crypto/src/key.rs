@@ -11,6 +11,8 @@ use ring::signature::{
 };
 use zeroize::{Zeroize, Zeroizing};
 
+use websrm_domain::Source;
+
 use crate::Error;
 use crate::signature::Signature;
 
@@ -39,7 +41,8 @@ impl PrivateKey {
     fn from_pkcs8(pkcs8: Zeroizing<Vec<u8>>) -> Result<Self, Error> {
         let rng = SystemRandom::new();
         let reject = |e: ring::error::KeyRejected| Error::KeyRejected {
-            reason: e.to_string(),
+            // ring's rejection says why in a word, and is not a `std::error::Error`.
+            cause: Source::text(e.to_string()),
         };
         let fixed = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng)
             .map_err(reject)?;
@@ -129,7 +132,7 @@ impl PublicKey {
     pub fn from_sec1(bytes: &[u8]) -> Result<Self, Error> {
         if bytes.len() != 65 || bytes[0] != 4 {
             return Err(Error::PublicKey {
-                reason: "expected a 65-byte uncompressed P-256 point".into(),
+                cause: Source::text("expected a 65-byte uncompressed P-256 point"),
             });
         }
         Ok(Self(bytes.to_vec()))

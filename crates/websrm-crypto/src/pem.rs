@@ -3,6 +3,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
+use websrm_domain::Source;
+
 use crate::Error;
 
 /// `der` as PEM with `label` (e.g. `CERTIFICATE`), Base64 wrapped at 64 columns, `\n` line ends.
@@ -35,17 +37,17 @@ pub fn decode(label: &str, text: &str) -> Result<Vec<u8>, Error> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
     let start = text.find(&begin).ok_or_else(|| Error::Base64 {
-        reason: format!("no {begin} line"),
+        cause: Source::text(format!("no {begin} line")),
     })?;
     let rest = &text[start + begin.len()..];
     let stop = rest.find(&end).ok_or_else(|| Error::Base64 {
-        reason: format!("no {end} line"),
+        cause: Source::text(format!("no {end} line")),
     })?;
     let body: String = rest[..stop]
         .chars()
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
     BASE64.decode(body).map_err(|e| Error::Base64 {
-        reason: e.to_string(),
+        cause: Source::new(e),
     })
 }

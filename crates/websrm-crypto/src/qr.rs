@@ -8,6 +8,8 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use websrm_domain::Source;
+
 use crate::{Error, pem};
 
 /// Encrypts `plaintext` with the public key of `certif_psi_pem` (the authority's `certifPSI`
@@ -19,7 +21,7 @@ pub fn encrypt_for_psi(certif_psi_pem: &str, plaintext: &[u8]) -> Result<String,
     let der = pem::decode("CERTIFICATE", certif_psi_pem)?;
     let (_, cert) = X509Certificate::from_der(&der).map_err(Error::parse)?;
     let key = RsaPublicKey::from_public_key_der(cert.public_key().raw).map_err(|e| Error::Rsa {
-        reason: format!("certifPSI has no RSA key: {e}"),
+        cause: Source::text(format!("certifPSI has no RSA key: {e}")),
     })?;
     let block = key.size().saturating_sub(11).max(1);
     let mut ciphertext = Vec::with_capacity(plaintext.len().div_ceil(block) * key.size());
@@ -27,7 +29,7 @@ pub fn encrypt_for_psi(certif_psi_pem: &str, plaintext: &[u8]) -> Result<String,
         let encrypted = key
             .encrypt(&mut rsa::rand_core::OsRng, rsa::Pkcs1v15Encrypt, chunk)
             .map_err(|e| Error::Rsa {
-                reason: e.to_string(),
+                cause: Source::new(e),
             })?;
         ciphertext.extend_from_slice(&encrypted);
     }

@@ -7,6 +7,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use websrm_domain::{AuthorizationCode, DeviceId, GstNumber, QstNumber};
 
+use websrm_domain::Source;
+
 use crate::Error;
 
 /// A WEB-SRM signature: 64 bytes (r ‖ s), written as 88 characters of Base64.
@@ -29,7 +31,7 @@ impl Signature {
     /// The signature from its 88 Base64 characters.
     pub fn from_base64(text: &str) -> Result<Self, Error> {
         let bytes = BASE64.decode(text).map_err(|e| Error::Base64 {
-            reason: e.to_string(),
+            cause: Source::new(e),
         })?;
         Self::from_bytes(&bytes)
     }

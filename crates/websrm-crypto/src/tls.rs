@@ -15,6 +15,7 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use time::{Duration, OffsetDateTime};
 
 use crate::{Error, PrivateKey};
+use websrm_domain::Source;
 
 /// The TLS provider: ring, with only the suites WEB-SRM lists, in its order of preference.
 pub fn provider() -> Arc<CryptoProvider> {
@@ -323,12 +324,17 @@ impl ServerIdentity {
         use rustls::pki_types::pem::PemObject;
         let chain = CertificateDer::pem_slice_iter(chain_pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Error::tls(format!("the certificate file: {e}")))?;
+            .map_err(|e| Error::Tls {
+                cause: Source::text(format!("the certificate file: {e}")),
+            })?;
         if chain.is_empty() {
-            return Err(Error::tls("the certificate file holds no certificate"));
+            return Err(Error::Tls {
+                cause: Source::text("the certificate file holds no certificate"),
+            });
         }
-        let key = PrivateKeyDer::from_pem_slice(key_pem)
-            .map_err(|e| Error::tls(format!("the key file: {e}")))?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| Error::Tls {
+            cause: Source::text(format!("the key file: {e}")),
+        })?;
         Self::from_parts(chain, key)
     }
 
@@ -341,9 +347,9 @@ impl ServerIdentity {
             .load_private_key(key)
             .map_err(Error::tls)?;
         let certified = rustls::sign::CertifiedKey::new(chain, signing);
-        certified
-            .keys_match()
-            .map_err(|e| Error::tls(format!("the key is not the certificate's: {e}")))?;
+        certified.keys_match().map_err(|e| Error::Tls {
+            cause: Source::text(format!("the key is not the certificate's: {e}")),
+        })?;
         Ok(Self {
             current: std::sync::RwLock::new(Arc::new(certified)),
         })
@@ -398,7 +404,9 @@ pub fn server_config_with(
     let builder = match client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
         ClientAuth::Optional(cas) | ClientAuth::Required(cas) if cas.is_empty() => {
-            return Err(Error::tls("client authentication needs at least one CA"));
+            return Err(Error::Tls {
+                cause: Source::text("client authentication needs at least one CA"),
+            });
         }
         ClientAuth::Optional(cas) => builder.with_client_cert_verifier(
             WebPkiClientVerifier::builder_with_provider(Arc::new(roots(&cas)?), provider())

@@ -37,6 +37,7 @@ mod operator;
 mod product;
 pub mod published;
 mod shape;
+mod source;
 mod subject;
 
 pub use certificate::{Nickname, SerialNumber, Thumbprint, UtcOffset};
@@ -55,6 +56,7 @@ pub use operator::{
 };
 pub use product::{ProductMode, VersionState};
 pub use shape::is_websrm_text_char;
+pub use source::Source;
 pub use subject::{
     Attribute, COUNTRY_CA, Organization, RawSubject, STATE_QC, ServerSubject, SrsSubject,
     SrsSubjectFields, Subject, SubjectFinding,

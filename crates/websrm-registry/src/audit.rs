@@ -20,6 +20,8 @@ use time::OffsetDateTime;
 use websrm_domain::ErrorId;
 use zeroize::Zeroizing;
 
+use websrm_domain::Source;
+
 use crate::Error;
 use crate::sql::{Db, vals};
 use websrm_sqlite::{from_unix, parse, to_unix};
@@ -360,7 +362,7 @@ fn read_checkpoint(path: &Path) -> Result<Option<Head>, Error> {
             return Err(Error::Io {
                 action: "reading",
                 path: path.display().to_string(),
-                message: e.to_string(),
+                cause: Source::new(e),
             });
         }
     };

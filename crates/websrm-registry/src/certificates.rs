@@ -6,6 +6,8 @@ use websrm_domain::{
     SerialNumber, Thumbprint, Validity,
 };
 
+use websrm_domain::Source;
+
 use super::{
     CertificateEvent, CertificateRecord, Credential, DeviceRecord, NewCertificate, OperatorId,
     Registry,
@@ -369,7 +371,7 @@ impl Registry {
                     &[],
                 )?
                 .ok_or_else(|| Error::Database {
-                    message: "count(*) returned no row".into(),
+                    cause: Source::text("count(*) returned no row"),
                 })?;
             Ok(u64::try_from(row.int(0)?).unwrap_or(0))
         })
@@ -497,7 +499,7 @@ fn allocate_device_id(
     for _ in 0..64 {
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).map_err(|e| Error::Database {
-            message: format!("random generator: {e}"),
+            cause: Source::text(format!("random generator: {e}")),
         })?;
         let Some(id) = DeviceId::from_u64(u64::from_le_bytes(bytes) % (DeviceId::MAX + 1)) else {
             continue;

@@ -27,6 +27,8 @@ use std::thread::JoinHandle;
 use rusqlite::Connection;
 use rusqlite::wal::CheckpointMode;
 
+use websrm_domain::Source;
+
 use crate::Error;
 
 /// Log frames (pages) by which the log grows between two checkpoints: SQLite's own default for
@@ -130,7 +132,7 @@ impl Checkpointer {
                 }
             })
             .map_err(|e| Error::Database {
-                message: format!("cannot start the registry's checkpointer: {e}"),
+                cause: Source::text(format!("cannot start the registry's checkpointer: {e}")),
             })?;
         Ok(Self {
             thread: Some(thread),

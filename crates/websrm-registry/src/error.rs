@@ -1,32 +1,35 @@
 //! The registry's error.
 
-use websrm_domain::{IdentificationNumber, Nickname, PartnerId, SerialNumber, SrsId, VersionId};
+use websrm_domain::{
+    IdentificationNumber, Nickname, PartnerId, SerialNumber, Source, SrsId, VersionId,
+};
 
 use crate::OperatorId;
 
 /// What went wrong in the registry.
 ///
-/// SQLite's and PostgreSQL's errors are carried as text; no rusqlite or postgres type leaks.
+/// SQLite's and PostgreSQL's errors are kept as an opaque [`Source`]; no rusqlite or postgres
+/// type leaks.
 /// The variants of the files themselves (`Database` to `NotPrivateAcl`) are those of
 /// `websrm_sqlite::Error`, by name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The database failed.
-    #[error("database error: {message}")]
+    #[error("database error: {cause}")]
     Database {
-        /// SQLite's message.
-        message: String,
+        /// The database's error, or what websrm found wrong.
+        cause: Source,
     },
     /// A file operation failed.
-    #[error("{action} {path}: {message}")]
+    #[error("{action} {path}: {cause}")]
     Io {
         /// What was being done.
         action: &'static str,
         /// The file.
         path: String,
-        /// The system's message.
-        message: String,
+        /// The system's error.
+        cause: Source,
     },
     /// The file belongs to another kind of store (a registry opened as a device store, say).
     #[error("{path} is not a {expected} database")]

@@ -246,7 +246,7 @@ impl Registry {
                     vals![&p, &s, &v],
                 )?
                 .ok_or_else(|| Error::Database {
-                    message: format!("the ESSAI run of {product:?} cannot be read back"),
+                    cause: Source::text(format!("the ESSAI run of {product:?} cannot be read back")),
                 })?;
             session_from_row(&row)
         })

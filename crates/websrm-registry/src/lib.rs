@@ -28,6 +28,8 @@ use websrm_domain::{DeviceId, Environment, Thumbprint};
 
 use websrm_sqlite as db;
 
+use websrm_domain::Source;
+
 use crate::audit::AuditChain;
 use crate::checkpoint::Checkpointer;
 use crate::sql::{Db, Lite};
@@ -198,9 +200,9 @@ impl Registry {
             Database::Postgres(_) => Self::open_database_with(database, None),
             #[cfg(not(feature = "postgres"))]
             Database::Postgres(_) => Err(Error::Database {
-                message: format!(
-                    "{database}: this build of websrm-store has no PostgreSQL support (feature `postgres`)"
-                ),
+                cause: Source::text(format!(
+                    "{database}: this build of websrm-registry has no PostgreSQL support (feature `postgres`)"
+                )),
             }),
         }
     }
@@ -219,11 +221,11 @@ impl Registry {
                 let options = pg_tls::options(url)?;
                 if options.mode != pg_tls::SslMode::Disable && tls.is_none() {
                     return Err(Error::Database {
-                        message: format!(
+                        cause: Source::text(format!(
                             "{database}: the connection string asks for TLS ({:?}; verify-full is the \
                              default for a host off this machine) and no TLS connector was given",
                             options.mode
-                        ),
+                        )),
                     });
                 }
                 let tls = tls.filter(|_| options.mode != pg_tls::SslMode::Disable);
@@ -302,10 +304,10 @@ impl Registry {
         match check() {
             Ok(Ok(version)) => Ok(version),
             Ok(Err(why)) => Err(Error::Database {
-                message: format!("{}: {why}", path.display()),
+                cause: Source::text(format!("{}: {why}", path.display())),
             }),
             Err(e) => Err(Error::Database {
-                message: format!("{}: {e}", path.display()),
+                cause: Source::text(format!("{}: {e}", path.display())),
             }),
         }
     }
@@ -370,7 +372,7 @@ impl Registry {
             return Err(Error::Io {
                 action: "creating",
                 path: dest.display().to_string(),
-                message: "it already exists".to_owned(),
+                cause: Source::text("it already exists"),
             });
         }
         websrm_sqlite::sqlite_file(dest)?;
@@ -424,7 +426,7 @@ impl Registry {
                     .map_err(|e| Error::Io {
                         action: "flushing",
                         path: dest.display().to_string(),
-                        message: e.to_string(),
+                        cause: Source::new(e),
                     })?;
                 Ok(entries)
             }
@@ -435,7 +437,7 @@ impl Registry {
                     let _ = std::fs::remove_file(PathBuf::from(name));
                 }
                 Err(Error::Database {
-                    message: format!("snapshot of the registry: {e}"),
+                    cause: Source::text(format!("snapshot of the registry: {e}")),
                 })
             }
         }
@@ -491,7 +493,7 @@ impl Registry {
         };
         let version = self.read(move |db| db.count(sql, &[]))?;
         u32::try_from(version).map_err(|_| Error::Database {
-            message: format!("schema version {version}"),
+            cause: Source::text(format!("schema version {version}")),
         })
     }
 
@@ -521,7 +523,7 @@ impl Registry {
         match problem {
             None => Ok(()),
             Some(result) => Err(Error::Database {
-                message: format!("integrity check: {result}"),
+                cause: Source::text(format!("integrity check: {result}")),
             }),
         }
     }
@@ -572,7 +574,7 @@ mod batch_tests {
                             audit::append(db, &entry)?;
                             if undone {
                                 return Err(Error::Database {
-                                    message: "undone after its entry".into(),
+                                    cause: Source::text("undone after its entry"),
                                 });
                             }
                             Ok(())

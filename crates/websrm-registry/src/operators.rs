@@ -5,6 +5,8 @@
 use time::OffsetDateTime;
 use websrm_domain::{AuthorizationCode, GstNumber, IdentificationNumber, QstNumber, Sector};
 
+use websrm_domain::Source;
+
 use super::{
     AttemptState, AuthorizationCodeRecord, Credential, NewOperator, Operator, OperatorId, Registry,
     Reservation,
@@ -46,7 +48,7 @@ impl Registry {
                     ],
                 )?
                 .ok_or_else(|| Error::Database {
-                    message: "the new operator has no row id".into(),
+                    cause: Source::text("the new operator has no row id"),
                 })?
                 .int(0)?;
             for (file, sector) in &operator.file_numbers {

@@ -13,6 +13,8 @@ use bytes::BytesMut;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, Config, NoTls, Statement};
 
+use websrm_domain::Source;
+
 use crate::Error;
 use crate::sql::{Db, Row, Value};
 
@@ -21,10 +23,13 @@ const WRITE_LOCK: i64 = 0x5753_5257;
 /// The advisory lock held while the schema is checked and migrated ("WSRM").
 const MIGRATE_LOCK: i64 = 0x5753_524D;
 
+/// PostgreSQL's error, worded here: the server's message with its code, detail and a hint, or
+/// the client's message followed by its causes (a TLS handshake's is why it failed). The text
+/// says more than the client's error alone, which is why the source is that text.
 impl From<postgres::Error> for Error {
     fn from(e: postgres::Error) -> Self {
         Self::Database {
-            message: match e.as_db_error() {
+            cause: Source::text(match e.as_db_error() {
                 Some(db) => {
                     // A server that accepts only encrypted connections says "no encryption".
                     let hint = if db.message().contains("no encryption") {
@@ -51,7 +56,7 @@ impl From<postgres::Error> for Error {
                     }
                     message
                 }
-            },
+            }),
         }
     }
 }
@@ -80,7 +85,9 @@ pub(crate) fn config(
 ) -> Result<PgConfig, Error> {
     let (rest, _, _) = crate::pg_tls::split(url)?;
     let mut config: Config = rest.parse().map_err(|e: postgres::Error| Error::Database {
-        message: format!("the PostgreSQL connection string does not parse: {e}"),
+        cause: Source::text(format!(
+            "the PostgreSQL connection string does not parse: {e}"
+        )),
     })?;
     config.ssl_mode(if tls.is_some() {
         postgres::config::SslMode::Require
@@ -237,7 +244,9 @@ fn value(row: &postgres::Row, i: usize) -> Result<Value, Error> {
         row.try_get::<_, Option<String>>(i)?.map(Value::Text)
     } else {
         return Err(Error::Database {
-            message: format!("column {i} has type {ty}, which the registry does not use"),
+            cause: Source::text(format!(
+                "column {i} has type {ty}, which the registry does not use"
+            )),
         });
     };
     Ok(value.unwrap_or(Value::Null))
@@ -404,7 +413,7 @@ impl Readers {
                         }
                     })
                     .map_err(|e| Error::Database {
-                        message: format!("cannot start a registry reader: {e}"),
+                        cause: Source::text(format!("cannot start a registry reader: {e}")),
                     })
             })
             .collect::<Result<_, _>>()?;
@@ -429,7 +438,7 @@ impl Readers {
                         *conn = Some(Pg::connect(config)?);
                     }
                     let c = conn.as_mut().ok_or_else(|| Error::Database {
-                        message: "no connection".into(),
+                        cause: Source::text("no connection"),
                     })?;
                     f(c)
                 };

@@ -16,6 +16,8 @@ pub use postgres::Socket;
 use postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use websrm_domain::Source;
+
 use crate::Error;
 
 /// What the connection string asks of TLS.
@@ -72,9 +74,9 @@ pub(crate) fn split(text: &str) -> Result<(String, Option<SslMode>, Option<PathB
                     "verify-full" => SslMode::VerifyFull,
                     other => {
                         return Err(Error::Database {
-                            message: format!(
+                            cause: Source::text(format!(
                                 "sslmode={other} is not supported: use disable, require or verify-full"
-                            ),
+                            )),
                         });
                     }
                 });
@@ -147,7 +149,9 @@ pub fn options(text: &str) -> Result<TlsOptions, Error> {
         None => {
             let config: postgres::Config =
                 rest.parse().map_err(|e: postgres::Error| Error::Database {
-                    message: format!("the PostgreSQL connection string does not parse: {e}"),
+                    cause: Source::text(format!(
+                        "the PostgreSQL connection string does not parse: {e}"
+                    )),
                 })?;
             // A host named by its address (`hostaddr`) counts too: any one off this machine
             // asks for verify-full.

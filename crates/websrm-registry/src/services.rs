@@ -181,7 +181,7 @@ impl Registry {
                     vals![document.environment.as_str(), &document.signature],
                 )?
                 .ok_or_else(|| Error::Database {
-                    message: "a document just recorded cannot be read".into(),
+                    cause: Source::text("a document just recorded cannot be read"),
                 })?
                 .int(0)?;
             Ok((

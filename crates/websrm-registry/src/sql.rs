@@ -10,6 +10,8 @@
 use rusqlite::Connection;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
+use websrm_domain::Source;
+
 use crate::Error;
 
 /// A value bound to a statement or read from a row. Every column of the registry is one of these:
@@ -97,13 +99,16 @@ pub(crate) struct Row(pub(crate) Vec<Value>);
 impl Row {
     fn get(&self, i: usize) -> Result<&Value, Error> {
         self.0.get(i).ok_or_else(|| Error::Database {
-            message: format!("the row has no column {i}"),
+            cause: Source::text(format!("the row has no column {i}")),
         })
     }
 
     fn mismatch(&self, i: usize, expected: &str) -> Error {
         Error::Database {
-            message: format!("column {i}: expected {expected}, found {:?}", self.0.get(i)),
+            cause: Source::text(format!(
+                "column {i}: expected {expected}, found {:?}",
+                self.0.get(i)
+            )),
         }
     }
 
@@ -187,7 +192,7 @@ pub(crate) trait Db {
     fn count(&mut self, sql: &str, params: &[Value]) -> Result<i64, Error> {
         self.row(sql, params)?
             .ok_or_else(|| Error::Database {
-                message: "a count returned no row".into(),
+                cause: Source::text("a count returned no row"),
             })?
             .int(0)
     }
@@ -275,13 +280,13 @@ impl Db for Lite<'_> {
                     ValueRef::Integer(v) => Value::Int(v),
                     ValueRef::Text(v) => {
                         Value::Text(String::from_utf8(v.to_vec()).map_err(|_| Error::Database {
-                            message: format!("column {i} is not UTF-8"),
+                            cause: Source::text(format!("column {i} is not UTF-8")),
                         })?)
                     }
                     ValueRef::Blob(v) => Value::Blob(v.to_vec()),
                     ValueRef::Real(v) => {
                         return Err(Error::Database {
-                            message: format!("column {i} holds a real number ({v})"),
+                            cause: Source::text(format!("column {i} holds a real number ({v})")),
                         });
                     }
                 });

@@ -105,7 +105,7 @@ impl Registry {
                         vals![t.environment.as_str(), &t.actu],
                     )?
                     .ok_or_else(|| Error::Database {
-                        message: "a transaction just recorded cannot be read".into(),
+                        cause: Source::text("a transaction just recorded cannot be read"),
                     })?;
                 recorded.push(RecordedTransaction {
                     id: row.int(0)?,

@@ -6,6 +6,8 @@
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
+use websrm_domain::Source;
+
 use crate::Error;
 use crate::sql::Db;
 
@@ -86,10 +88,10 @@ impl Writer {
                 }
             })
             .map_err(|e| Error::Database {
-                message: format!("cannot start the registry's writer: {e}"),
+                cause: Source::text(format!("cannot start the registry's writer: {e}")),
             })?;
         open.recv().map_err(|_| Error::Database {
-            message: "the registry's writer stopped while opening".into(),
+            cause: Source::text("the registry's writer stopped while opening"),
         })??;
         Ok(Self {
             queue: Some(queue),
@@ -117,7 +119,7 @@ impl Writer {
                         let _ = reply.send(committed.and_then(|()| {
                             result.unwrap_or_else(|| {
                                 Err(Error::Database {
-                                    message: "the write did not run".into(),
+                                    cause: Source::text("the write did not run"),
                                 })
                             })
                         }));
@@ -138,7 +140,7 @@ pub(crate) fn round_trip<T>(
 ) -> Result<T, Error> {
     let (reply, answer) = std::sync::mpsc::channel();
     let gone = || Error::Database {
-        message: format!("the registry's {stopped} stopped"),
+        cause: Source::text(format!("the registry's {stopped} stopped")),
     };
     if !send(reply) {
         return Err(gone());
@@ -231,7 +233,7 @@ fn run(conn: &mut dyn Db, jobs: Receiver<Job>, after_commit: &dyn Fn(bool), stat
         let committed = if poisoned {
             let _ = conn.batch("ROLLBACK");
             Err(Error::Database {
-                message: "the batch was rolled back: a savepoint could not be managed".into(),
+                cause: Source::text("the batch was rolled back: a savepoint could not be managed"),
             })
         } else {
             conn.batch("COMMIT")
@@ -285,7 +287,7 @@ mod tests {
                 self.savepoints += 1;
                 if self.savepoints == self.fail_at {
                     return Err(Error::Database {
-                        message: "canceled".into(),
+                        cause: Source::text("canceled"),
                     });
                 }
             }
@@ -376,7 +378,7 @@ mod tests {
                         db.execute("INSERT INTO t (v) VALUES (?1)", &[Value::Int(v)])?;
                         if v == 2 {
                             return Err(Error::Database {
-                                message: "refused after its insert".into(),
+                                cause: Source::text("refused after its insert"),
                             });
                         }
                         Ok(v)

@@ -5,6 +5,8 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use time::OffsetDateTime;
 
+use websrm_domain::Source;
+
 use crate::Error;
 
 /// What kind of store a file is, recorded as SQLite's `application_id`.
@@ -27,7 +29,7 @@ pub fn open(path: &Path, kind: Kind) -> Result<Connection, Error> {
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(Error::Database {
-            message: format!("could not enable WAL mode (got {mode})"),
+            cause: Source::text(format!("could not enable WAL mode (got {mode})")),
         });
     }
     // Every commit reaches the disk before it returns: a record the caller was told is written
@@ -111,7 +113,7 @@ pub fn integrity_check(conn: &Connection) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::Database {
-            message: format!("integrity check: {result}"),
+            cause: Source::text(format!("integrity check: {result}")),
         })
     }
 }

@@ -1,5 +1,7 @@
 //! What can go wrong with a database file, whichever store it holds.
 
+use websrm_domain::Source;
+
 /// What went wrong with a database file or its folder.
 ///
 /// Exhaustive on purpose: a store that converts it names every variant, so a new one here is a
@@ -10,20 +12,20 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The database failed.
-    #[error("database error: {message}")]
+    #[error("database error: {cause}")]
     Database {
-        /// SQLite's message.
-        message: String,
+        /// SQLite's error, or what websrm found wrong.
+        cause: Source,
     },
     /// A file operation failed.
-    #[error("{action} {path}: {message}")]
+    #[error("{action} {path}: {cause}")]
     Io {
         /// What was being done.
         action: &'static str,
         /// The file.
         path: String,
-        /// The system's message.
-        message: String,
+        /// The system's error.
+        cause: Source,
     },
     /// The file belongs to another kind of store (a registry opened as a device store, say).
     #[error("{path} is not a {expected} database")]
@@ -81,7 +83,7 @@ pub enum Error {
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         Self::Database {
-            message: e.to_string(),
+            cause: Source::new(e),
         }
     }
 }
@@ -96,15 +98,15 @@ macro_rules! shared_variants {
         impl ::core::convert::From<$crate::Error> for $target {
             fn from(e: $crate::Error) -> Self {
                 match e {
-                    $crate::Error::Database { message } => Self::Database { message },
+                    $crate::Error::Database { cause } => Self::Database { cause },
                     $crate::Error::Io {
                         action,
                         path,
-                        message,
+                        cause,
                     } => Self::Io {
                         action,
                         path,
-                        message,
+                        cause,
                     },
                     $crate::Error::WrongDatabase { path, expected } => {
                         Self::WrongDatabase { path, expected }

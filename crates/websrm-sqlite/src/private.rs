@@ -15,6 +15,8 @@
 
 use std::path::Path;
 
+use websrm_domain::Source;
+
 use crate::Error;
 
 /// The companions SQLite keeps beside a database in WAL mode.
@@ -31,22 +33,22 @@ pub fn private_dir(dir: &Path) -> Result<(), Error> {
         use std::os::unix::fs::DirBuilderExt;
         if !dir.exists() {
             if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|e| io("creating", parent, &e))?;
+                std::fs::create_dir_all(parent).map_err(|e| io("creating", parent, e))?;
             }
             match std::fs::DirBuilder::new().mode(0o700).create(dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(io("creating", dir, &e)),
+                Err(e) => return Err(io("creating", dir, e)),
             }
         }
         let empty = std::fs::read_dir(dir)
-            .map_err(|e| io("reading", dir, &e))?
+            .map_err(|e| io("reading", dir, e))?
             .next()
             .is_none();
         if empty {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| io("setting the mode of", dir, &e))?;
+                .map_err(|e| io("setting the mode of", dir, e))?;
         }
         check(dir, true)
     }
@@ -55,27 +57,27 @@ pub fn private_dir(dir: &Path) -> Result<(), Error> {
         use websrm_acl::Kind;
         if !dir.exists() {
             if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|e| io("creating", parent, &e))?;
+                std::fs::create_dir_all(parent).map_err(|e| io("creating", parent, e))?;
             }
             match websrm_acl::create_dir(dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(io("creating", dir, &e)),
+                Err(e) => return Err(io("creating", dir, e)),
             }
         }
         let empty = std::fs::read_dir(dir)
-            .map_err(|e| io("reading", dir, &e))?
+            .map_err(|e| io("reading", dir, e))?
             .next()
             .is_none();
         if empty {
             websrm_acl::protect(dir, Kind::Folder)
-                .map_err(|e| io("setting the access list of", dir, &e))?;
+                .map_err(|e| io("setting the access list of", dir, e))?;
         }
         check_acl(dir, Kind::Folder)
     }
     #[cfg(not(any(unix, windows)))]
     {
-        std::fs::create_dir_all(dir).map_err(|e| io("creating", dir, &e))
+        std::fs::create_dir_all(dir).map_err(|e| io("creating", dir, e))
     }
 }
 
@@ -95,7 +97,7 @@ pub fn sqlite_file(path: &Path) -> Result<(), Error> {
         match created {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io("creating", path, &e)),
+            Err(e) => return Err(io("creating", path, e)),
         }
         check(path, false)?;
         for suffix in COMPANIONS {
@@ -116,7 +118,7 @@ pub fn sqlite_file(path: &Path) -> Result<(), Error> {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     check_acl(&file, Kind::File)?;
                 }
-                Err(e) => return Err(io("creating", &file, &e)),
+                Err(e) => return Err(io("creating", &file, e)),
             }
         }
     }
@@ -137,7 +139,7 @@ fn companion(path: &Path, suffix: &str) -> std::path::PathBuf {
 fn check(path: &Path, dir: bool) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path)
-        .map_err(|e| io("reading", path, &e))?
+        .map_err(|e| io("reading", path, e))?
         .permissions()
         .mode()
         & 0o777;
@@ -166,15 +168,15 @@ fn check_acl(path: &Path, kind: websrm_acl::Kind) -> Result<(), Error> {
             others: exposed.others,
             fix: exposed.fix,
         }),
-        Err(e) => Err(io("reading the access list of", path, &e)),
+        Err(e) => Err(io("reading the access list of", path, e)),
     }
 }
 
-fn io(action: &'static str, path: &Path, e: &std::io::Error) -> Error {
+fn io(action: &'static str, path: &Path, e: std::io::Error) -> Error {
     Error::Io {
         action,
         path: path.display().to_string(),
-        message: e.to_string(),
+        cause: Source::new(e),
     }
 }
 
@@ -186,6 +188,31 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// A failed file operation keeps the system's error whole: the message says what was done
+    /// to which file and why, and the error itself is there to downcast.
+    #[test]
+    fn a_failed_file_operation_keeps_the_systems_error() {
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        let e = private_dir(&file.join("below")).unwrap_err();
+        let Error::Io {
+            action,
+            ref path,
+            ref cause,
+        } = e
+        else {
+            panic!("{e:?}");
+        };
+        assert_eq!(action, "creating");
+        assert!(path.ends_with("a-file"), "the folder that cannot be made: {path}");
+        let io = cause
+            .error()
+            .and_then(|e| e.downcast_ref::<std::io::Error>())
+            .expect("the system's error itself");
+        assert_eq!(e.to_string(), format!("creating {path}: {io}"));
     }
 
     #[test]

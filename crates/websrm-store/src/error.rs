@@ -1,31 +1,31 @@
 //! The device store's error.
 
-use websrm_domain::{DeviceId, SerialNumber};
+use websrm_domain::{DeviceId, SerialNumber, Source};
 
 use crate::device::{PendingId, SlotKey};
 
 /// What went wrong in the device store.
 ///
-/// SQLite's errors are carried as text; no rusqlite type leaks. The variants of the files
+/// SQLite's errors are kept as an opaque [`Source`]; no rusqlite type leaks. The variants of the files
 /// themselves (`Database` to `NotPrivateAcl`) are those of `websrm_sqlite::Error`, by name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The database failed.
-    #[error("database error: {message}")]
+    #[error("database error: {cause}")]
     Database {
-        /// SQLite's message.
-        message: String,
+        /// The database's error, or what websrm found wrong.
+        cause: Source,
     },
     /// A file operation failed.
-    #[error("{action} {path}: {message}")]
+    #[error("{action} {path}: {cause}")]
     Io {
         /// What was being done.
         action: &'static str,
         /// The file.
         path: String,
-        /// The system's message.
-        message: String,
+        /// The system's error.
+        cause: Source,
     },
     /// The file belongs to another kind of store (a registry opened as a device store, say).
     #[error("{path} is not a {expected} database")]
@@ -123,10 +123,10 @@ pub enum Error {
         kind: &'static str,
     },
     /// The key-encryption key could not be obtained.
-    #[error("key-encryption key: {reason}")]
+    #[error("key-encryption key: {cause}")]
     KeyProtector {
-        /// Why.
-        reason: String,
+        /// Why: the lower error, or what was found wrong with the key.
+        cause: Source,
     },
     /// A terminal with this label or device identifier is already recorded.
     #[error("a terminal {0} or with the same identifier is already recorded")]

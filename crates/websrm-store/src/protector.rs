@@ -4,6 +4,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use websrm_domain::Source;
 use zeroize::Zeroizing;
 
 use crate::Error;
@@ -42,11 +43,11 @@ impl FileKeyProtector {
         &self.path
     }
 
-    fn io(&self, action: &'static str, e: &std::io::Error) -> Error {
+    fn io(&self, action: &'static str, e: std::io::Error) -> Error {
         Error::Io {
             action,
             path: self.path.display().to_string(),
-            message: e.to_string(),
+            cause: Source::new(e),
         }
     }
 
@@ -54,23 +55,23 @@ impl FileKeyProtector {
         let mut file = match fs::File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.io("opening", &e)),
+            Err(e) => return Err(self.io("opening", e)),
         };
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = file
                 .metadata()
-                .map_err(|e| self.io("reading", &e))?
+                .map_err(|e| self.io("reading", e))?
                 .permissions()
                 .mode();
             if mode & 0o077 != 0 {
                 return Err(Error::KeyProtector {
-                    reason: format!(
+                    cause: Source::text(format!(
                         "{} is readable by others (mode {:o}); it must be 600",
                         self.path.display(),
                         mode & 0o777
-                    ),
+                    )),
                 });
             }
         }
@@ -79,23 +80,23 @@ impl FileKeyProtector {
             Ok(None) => {}
             Ok(Some(exposed)) => {
                 return Err(Error::KeyProtector {
-                    reason: exposed.to_string(),
+                    cause: Source::text(exposed.to_string()),
                 });
             }
-            Err(e) => return Err(self.io("reading the access list of", &e)),
+            Err(e) => return Err(self.io("reading the access list of", e)),
         }
         let mut bytes = Zeroizing::new(Vec::new());
         file.read_to_end(&mut bytes)
-            .map_err(|e| self.io("reading", &e))?;
+            .map_err(|e| self.io("reading", e))?;
         let key: [u8; 32] = bytes
             .as_slice()
             .try_into()
             .map_err(|_| Error::KeyProtector {
-                reason: format!(
+                cause: Source::text(format!(
                     "{} holds {} bytes, not a 32-byte key",
                     self.path.display(),
                     bytes.len()
-                ),
+                )),
             })?;
         Ok(Some(Zeroizing::new(key)))
     }
@@ -105,7 +106,7 @@ impl FileKeyProtector {
     fn create(&self) -> Result<(), Error> {
         let mut key = Zeroizing::new([0u8; 32]);
         getrandom::fill(key.as_mut()).map_err(|e| Error::KeyProtector {
-            reason: format!("random generator: {e}"),
+            cause: Source::new(e),
         })?;
         let mut tmp = self.path.as_os_str().to_owned();
         tmp.push(format!(".tmp{}", std::process::id()));
@@ -124,7 +125,7 @@ impl FileKeyProtector {
         // Private from its first instant: this account, SYSTEM and Administrators only.
         #[cfg(windows)]
         let created = websrm_acl::create_new(&tmp);
-        let mut file = created.map_err(|e| self.io("creating", &e))?;
+        let mut file = created.map_err(|e| self.io("creating", e))?;
         let written = file.write_all(key.as_ref()).and_then(|()| file.sync_all());
         drop(file);
         let linked = written.and_then(|()| fs::hard_link(&tmp, &self.path));
@@ -132,7 +133,7 @@ impl FileKeyProtector {
         match linked {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
-            Err(e) => return Err(self.io("creating", &e)),
+            Err(e) => return Err(self.io("creating", e)),
         }
         // Windows cannot flush a folder (it opens one for reading only, and FlushFileBuffers
         // needs write access): NTFS journals the new name itself, and SQLite does no more.
@@ -140,7 +141,7 @@ impl FileKeyProtector {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::File::open(dir)
                 .and_then(|d| d.sync_all())
-                .map_err(|e| self.io("syncing the folder of", &e))?;
+                .map_err(|e| self.io("syncing the folder of", e))?;
         }
         Ok(())
     }
@@ -153,7 +154,7 @@ impl KeyProtector for FileKeyProtector {
         }
         self.create()?;
         self.read()?.ok_or_else(|| Error::KeyProtector {
-            reason: "the key file vanished after creation".into(),
+            cause: Source::text("the key file vanished after creation"),
         })
     }
 }

@@ -27,7 +27,7 @@ impl Srs {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Error::Runtime(e.to_string()))?;
+            .map_err(|e| Error::Runtime(websrm_domain::Source::new(e)))?;
         Ok(Self {
             inner: crate::Srs::open(config)?,
             runtime,

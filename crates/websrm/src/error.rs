@@ -19,16 +19,16 @@ pub enum Error {
     },
     /// The request may have reached the authority but no valid answer came back. It is kept, and
     /// [`crate::Srs::recover`] finishes it; nothing is lost and nothing is requested twice.
-    #[error("communication error: {reason}; the request will be completed by the next recovery")]
+    #[error("communication error: {cause}; the request will be completed by the next recovery")]
     Communication {
-        /// Why.
-        reason: String,
+        /// Why: the client's error.
+        cause: websrm_domain::Source,
     },
     /// The authority could not be reached; nothing was sent and nothing was kept.
-    #[error("the authority cannot be reached: {reason}")]
+    #[error("the authority cannot be reached: {cause}")]
     Unreachable {
-        /// Why.
-        reason: String,
+        /// Why: the client's error.
+        cause: websrm_domain::Source,
     },
     /// This device has no identifier yet: ask the user whether they already have one for it
     /// ("Avez-vous un identifiant pour cet appareil?") and pass the answer.
@@ -106,7 +106,7 @@ pub enum Error {
     BadAnswer(String),
     /// The blocking front could not start its runtime (a local failure).
     #[error("cannot start the network runtime: {0}")]
-    Runtime(String),
+    Runtime(websrm_domain::Source),
     /// The local store failed.
     #[error("device store")]
     Store(#[source] websrm_store::Error),

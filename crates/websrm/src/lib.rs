@@ -84,9 +84,9 @@ pub mod domain {
         DeviceIdState, Environment, ErrorId, FileNumber, FixedClock, GstNumber, Health,
         IdentificationNumber, InitiatingDevice, Kind, Nickname, Origin, ParseError, PartnerId,
         ProductMode, QstNumber, ReturnCode, RevocationChannel, RevocationReason, Sector,
-        SerialNumber, ServerSubject, SoftwareVersion, SrsId, SrsSubject, SrsSubjectFields, Subject,
-        SubjectFinding, TestCase, Thumbprint, UtcOffset, VALIDITY_YEARS, Validity, VersionId,
-        WarningPolicy,
+        SerialNumber, ServerSubject, SoftwareVersion, Source, SrsId, SrsSubject, SrsSubjectFields,
+        Subject, SubjectFinding, TestCase, Thumbprint, UtcOffset, VALIDITY_YEARS, Validity,
+        VersionId, WarningPolicy,
     };
 }
 

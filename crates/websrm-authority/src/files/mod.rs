@@ -661,12 +661,12 @@ fn new_tls(
 
 fn read(dir: &Path, name: &str) -> Result<String, Error> {
     let path = dir.join(name);
-    fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, &e))
+    fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, e))
 }
 
 fn read_bytes(dir: &Path, name: &str) -> Result<Vec<u8>, Error> {
     let path = dir.join(name);
-    fs::read(&path).map_err(|e| Error::io("reading", &path, &e))
+    fs::read(&path).map_err(|e| Error::io("reading", &path, e))
 }
 
 /// Writes a file whole or not at all: under a temporary name, synced, then renamed.
@@ -691,7 +691,7 @@ pub(crate) fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
         fs::File::open(dir)?.sync_all()?;
         Ok(())
     })();
-    result.map_err(|e| Error::io("writing", &path, &e))
+    result.map_err(|e| Error::io("writing", &path, e))
 }
 
 #[cfg(test)]

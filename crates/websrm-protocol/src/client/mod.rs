@@ -16,6 +16,8 @@ use websrm_crypto::rustls::{self, RootCertStore};
 use websrm_crypto::tls::ClientIdentity;
 use websrm_domain::Environment;
 
+use websrm_domain::Source;
+
 use crate::headers::{CertificateHeaders, TransmissionHeaders};
 use crate::wire::{
     AnswerError, AuthorityError, CertificateAnswer, CertificateRequestBody,
@@ -107,18 +109,18 @@ pub enum Trust {
 pub enum ClientError {
     /// The request never reached the authority (connection or handshake refused): sending it
     /// again is safe.
-    #[error("the request was not sent: {reason}")]
+    #[error("the request was not sent: {cause}")]
     NotSent {
         /// Why.
-        reason: String,
+        cause: Source,
     },
     /// The request may have reached the authority, but no valid answer came back (time-out,
     /// connection cut, or an answer that is not the protocol's JSON): the protocol calls this a
     /// communication error.
-    #[error("communication error (the request may have been processed): {reason}")]
+    #[error("communication error (the request may have been processed): {cause}")]
     Communication {
         /// Why.
-        reason: String,
+        cause: Source,
     },
     /// The authority refused the request.
     #[error("the authority refused the request: {}", .errors.iter().map(|e| format!("{} (codRetour {}) {}", e.id, e.return_code.map(|c| c.to_string()).unwrap_or_default(), e.message)).collect::<Vec<_>>().join("; "))]
@@ -130,10 +132,10 @@ pub enum ClientError {
         next_test_case: Option<websrm_domain::TestCase>,
     },
     /// The client is misconfigured (a URL it cannot use, a TLS setting).
-    #[error("client configuration: {reason}")]
+    #[error("client configuration: {cause}")]
     Configuration {
         /// Why.
-        reason: String,
+        cause: Source,
     },
 }
 
@@ -198,9 +200,9 @@ impl CertificateClient {
             Modification::Add { .. } => (&self.endpoints.enrolment, identity),
             _ => {
                 let identity = identity.ok_or_else(|| ClientError::Configuration {
-                    reason:
-                        "replacing or deleting a certificate needs the current certificate and key"
-                            .into(),
+                    cause: Source::text(
+                        "replacing or deleting a certificate needs the current certificate and key",
+                    ),
                 })?;
                 (&self.endpoints.certificates, Some(identity))
             }
@@ -208,7 +210,7 @@ impl CertificateClient {
         let body =
             serde_json::to_vec(&CertificateRequestBody::from(modification)).map_err(|e| {
                 ClientError::Configuration {
-                    reason: e.to_string(),
+                    cause: Source::new(e),
                 }
             })?;
         let tls = self.tls_config(identity)?;
@@ -217,7 +219,9 @@ impl CertificateClient {
         let (status, response) = self.request("POST", url, tls, &pairs, &body).await?;
         let parsed: CertificateResponseBody =
             serde_json::from_slice(&response).map_err(|e| ClientError::Communication {
-                reason: format!("HTTP {status}, the answer is not the protocol's JSON: {e}"),
+                cause: Source::text(format!(
+                    "HTTP {status}, the answer is not the protocol's JSON: {e}"
+                )),
             })?;
         let next_test_case = parsed
             .retour_certif
@@ -229,7 +233,9 @@ impl CertificateClient {
                 errors,
                 next_test_case,
             },
-            AnswerError::Malformed(reason) => ClientError::Communication { reason },
+            AnswerError::Malformed(reason) => ClientError::Communication {
+                cause: Source::text(reason),
+            },
         })
     }
 
@@ -240,7 +246,7 @@ impl CertificateClient {
         let (status, body) = self.request("GET", url, tls, &[], &[]).await?;
         if status != 200 {
             return Err(ClientError::Communication {
-                reason: format!("HTTP {status} for {url}"),
+                cause: Source::text(format!("HTTP {status} for {url}")),
             });
         }
         Ok(body)
@@ -265,7 +271,7 @@ impl CertificateClient {
         )
         .await
         .map_err(|_| ClientError::Communication {
-            reason: format!("no answer within {:?}", self.timeout),
+            cause: Source::text(format!("no answer within {:?}", self.timeout)),
         })?
     }
 
@@ -274,7 +280,7 @@ impl CertificateClient {
         identity: Option<ClientIdentity<'_>>,
     ) -> Result<Arc<rustls::ClientConfig>, ClientError> {
         let config = |e: websrm_crypto::Error| ClientError::Configuration {
-            reason: e.to_string(),
+            cause: Source::new(e),
         };
         match &self.trust {
             Trust::Anchors(anchors) => {

@@ -1,6 +1,8 @@
 //! The API host's services beside the certificates URL: transmissions (`transaction`), users
 //! (`utilisateur`) and documents (`document`), with mutual TLS.
 
+use websrm_domain::Source;
+
 use super::*;
 
 /// The refusal an answer's `listErr` makes, if it has errors, with its `casEssai`.
@@ -17,7 +19,9 @@ pub(super) fn refused(
         .map(AuthorityError::try_from)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ClientError::Communication {
-            reason: format!("HTTP {status}, an error the protocol does not allow: {e}"),
+            cause: Source::text(format!(
+                "HTTP {status}, an error the protocol does not allow: {e}"
+            )),
         })?;
     Err(ClientError::Refused {
         errors,
@@ -55,7 +59,9 @@ impl CertificateClient {
             .await?;
         let parsed: TransactionResponseBody =
             serde_json::from_slice(&response).map_err(|e| ClientError::Communication {
-                reason: format!("HTTP {status}, the answer is not the protocol's JSON: {e}"),
+                cause: Source::text(format!(
+                    "HTTP {status}, the answer is not the protocol's JSON: {e}"
+                )),
             })?;
         Ok(parsed.retour_trans)
     }
@@ -75,12 +81,14 @@ impl CertificateClient {
         let url = beside(&self.endpoints.certificates, "utilisateur");
         let body =
             serde_json::to_vec(&request.to_body()).map_err(|e| ClientError::Configuration {
-                reason: e.to_string(),
+                cause: Source::new(e),
             })?;
         let (status, response) = self.request("POST", &url, tls, &pairs, &body).await?;
         let parsed: crate::user::UserResponseBody =
             serde_json::from_slice(&response).map_err(|e| ClientError::Communication {
-                reason: format!("HTTP {status}, the answer is not the protocol's JSON: {e}"),
+                cause: Source::text(format!(
+                    "HTTP {status}, the answer is not the protocol's JSON: {e}"
+                )),
             })?;
         let retour = parsed.retour_util;
         refused(
@@ -90,7 +98,7 @@ impl CertificateClient {
         )?;
         if retour.no_tax.is_none() {
             return Err(ClientError::Communication {
-                reason: format!("HTTP {status}, an answer without noTax or listErr"),
+                cause: Source::text(format!("HTTP {status}, an answer without noTax or listErr")),
             });
         }
         Ok(retour)
@@ -111,12 +119,14 @@ impl CertificateClient {
         let url = beside(&self.endpoints.certificates, "document");
         let body =
             serde_json::to_vec(&request.to_body()).map_err(|e| ClientError::Configuration {
-                reason: e.to_string(),
+                cause: Source::new(e),
             })?;
         let (status, response) = self.request("POST", &url, tls, &pairs, &body).await?;
         let parsed: crate::document::DocumentResponseBody = serde_json::from_slice(&response)
             .map_err(|e| ClientError::Communication {
-                reason: format!("HTTP {status}, the answer is not the protocol's JSON: {e}"),
+                cause: Source::text(format!(
+                    "HTTP {status}, the answer is not the protocol's JSON: {e}"
+                )),
             })?;
         let retour = parsed.retour_doc;
         refused(
@@ -126,7 +136,7 @@ impl CertificateClient {
         )?;
         if retour.no_doc.is_none() {
             return Err(ClientError::Communication {
-                reason: format!("HTTP {status}, an answer without noDoc or listErr"),
+                cause: Source::text(format!("HTTP {status}, an answer without noDoc or listErr")),
             });
         }
         Ok(retour)

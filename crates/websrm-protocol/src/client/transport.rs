@@ -1,6 +1,8 @@
 //! The HTTP/1.1 exchange: a URL parsed once, the TLS connection, the request with its header
 //! names as given, and the answer read (length, chunks, or until close).
 
+use websrm_domain::Source;
+
 use super::*;
 
 /// Where a request goes: an `https` URL parsed once, with what the request line, the `Host`
@@ -20,7 +22,7 @@ pub(super) struct Target {
 impl Target {
     pub(super) fn parse(url: &str) -> Result<Self, ClientError> {
         let bad = |why: &str| ClientError::Configuration {
-            reason: format!("{url}: {why}"),
+            cause: Source::text(format!("{url}: {why}")),
         };
         // A fragment belongs to the client; it is not part of what is requested.
         let without_fragment = url.split_once('#').map_or(url, |(u, _)| u);
@@ -76,7 +78,7 @@ pub(super) async fn connect(
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ClientError> {
     let name =
         ServerName::try_from(target.host.clone()).map_err(|e| ClientError::Configuration {
-            reason: e.to_string(),
+            cause: Source::new(e),
         })?;
     let mut config = Arc::unwrap_or_clone(tls);
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -89,10 +91,10 @@ pub(super) async fn connect(
     match tokio::time::timeout(limit, handshake).await {
         Ok(Ok(stream)) => Ok(stream),
         Ok(Err(e)) => Err(ClientError::NotSent {
-            reason: e.to_string(),
+            cause: Source::new(e),
         }),
         Err(_) => Err(ClientError::NotSent {
-            reason: format!("no connection within {limit:?}"),
+            cause: Source::text(format!("no connection within {limit:?}")),
         }),
     }
 }
@@ -120,7 +122,7 @@ pub(super) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         body.len()
     ));
     let communication = |e: std::io::Error| ClientError::Communication {
-        reason: e.to_string(),
+        cause: Source::new(e),
     };
     stream
         .write_all(head.as_bytes())
@@ -143,7 +145,7 @@ pub(super) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     }
     if response.len() > MAX_RESPONSE {
         return Err(ClientError::Communication {
-            reason: "the answer is larger than 1 MiB".into(),
+            cause: Source::text("the answer is larger than 1 MiB"),
         });
     }
     parse_response(&response)
@@ -152,7 +154,9 @@ pub(super) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 pub(crate) fn parse_response(bytes: &[u8]) -> Result<(u16, Vec<u8>), ClientError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut response = httparse::Response::new(&mut headers);
-    let bad = |reason: String| ClientError::Communication { reason };
+    let bad = |reason: String| ClientError::Communication {
+        cause: Source::text(reason),
+    };
     let head_len = match response.parse(bytes) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {

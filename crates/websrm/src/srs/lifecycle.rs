@@ -338,7 +338,7 @@ impl Srs {
             PendingKind::Delete { serial } => Modification::Delete { serial: *serial },
             _ => {
                 return Ok(Err(ClientError::Configuration {
-                    reason: "not a request on a held certificate".into(),
+                    cause: Source::text("not a request on a held certificate"),
                 }));
             }
         };
@@ -414,18 +414,18 @@ impl Srs {
                     retransmittable,
                 });
             }
-            Err(ClientError::NotSent { reason }) => {
+            Err(ClientError::NotSent { cause }) => {
                 // Nothing reached the authority: the request and its unused key go.
                 self.store()
-                    .abandon(request.id, &format!("not sent: {reason}"), now)?;
-                return Err(Error::Unreachable { reason });
+                    .abandon(request.id, &format!("not sent: {cause}"), now)?;
+                return Err(Error::Unreachable { cause });
             }
-            Err(ClientError::Communication { reason }) => {
-                return Err(Error::Communication { reason });
+            Err(ClientError::Communication { cause }) => {
+                return Err(Error::Communication { cause });
             }
             Err(other) => {
                 return Err(Error::Unreachable {
-                    reason: other.to_string(),
+                    cause: Source::new(other),
                 });
             }
         };

@@ -17,7 +17,7 @@ use websrm_crypto::{
 use websrm_domain::{
     AuthorizationCode, CertificateState, DeviceId, DeviceIdState, FileNumber, Health,
     IdentificationNumber, InitiatingDevice, Nickname, QstNumber, Sector, SerialNumber,
-    ServerSubject, SrsSubject, SrsSubjectFields, Subject, TestCase, Thumbprint, UtcOffset,
+    ServerSubject, Source, SrsSubject, SrsSubjectFields, Subject, TestCase, Thumbprint, UtcOffset,
     Validity,
 };
 use websrm_protocol::catalogue::ErrorCode;
@@ -416,9 +416,9 @@ fn client_error(e: ClientError) -> Error {
             retransmittable: retransmittable(&errors),
             errors,
         },
-        ClientError::Communication { reason } => Error::Communication { reason },
+        ClientError::Communication { cause } => Error::Communication { cause },
         other => Error::Unreachable {
-            reason: other.to_string(),
+            cause: Source::new(other),
         },
     }
 }

@@ -95,7 +95,7 @@ impl Srs {
             .fetch(url)
             .await
             .map_err(|e| Error::Communication {
-                reason: e.to_string(),
+                cause: Source::new(e),
             })
     }
 }

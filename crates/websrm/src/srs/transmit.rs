@@ -477,7 +477,8 @@ impl Srs {
             };
             let retour = match answer {
                 Ok(retour) => retour,
-                Err(ClientError::NotSent { reason } | ClientError::Communication { reason }) => {
+                Err(ClientError::NotSent { cause } | ClientError::Communication { cause }) => {
+                    let reason = cause.to_string();
                     tracing::warn!(%reason, "no answer to a transmission: offline mode");
                     let kept: Vec<_> = ids().collect();
                     let link = Link::Down {
