@@ -38,6 +38,7 @@ use websrm_domain::{
     UtcOffset, Validity,
 };
 use websrm_registry::NewCertificate;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 #[path = "support/peer.rs"]
 mod peer;
@@ -54,7 +55,7 @@ const ROUNDS: usize = 3;
 fn subject(nickname: &str) -> Subject {
     Subject::Srs(
         SrsSubject::new(SrsSubjectFields {
-            identification_number: "5678912340".parse().unwrap(),
+            identification_number: MICHEL_UNTEL.id(),
             sector: Sector::Restaurant,
             authorization_code: "D8T8-W8W8".parse().unwrap(),
             nickname: nickname.parse().unwrap(),
@@ -836,7 +837,7 @@ fn fill(dir: &Path, n: usize) {
         .unwrap()
         .registry;
     let operator = registry
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap()
         .id;

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use websrm::transaction::{Checks, Sale, read_sale};
 use websrm::{DeviceIdAnswer, Origin, Outcome, Srs};
 use websrm_domain::{Environment, IdentificationNumber};
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 use websrm_tests::{AgentOnLoopback, Relay, Served, example_sale_json, michel_enrolment};
 
 /// Sale `n` as a POS writes it, recorded within 20 seconds after `start`, so that a batch of
@@ -31,7 +32,7 @@ fn sale(start: OffsetDateTime, n: u64) -> Sale {
 }
 
 fn operator() -> IdentificationNumber {
-    "5678912340".parse().unwrap()
+    MICHEL_UNTEL.id()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -94,7 +95,7 @@ async fn eight_pos(s: &Served, dir: &Path, start: OffsetDateTime, each: u64) -> 
         .post(format!("{url}/v1/enrolments"))
         .bearer_auth(&token)
         .json(&json!({
-            "identification_number": "5678912340", "authorization_code": "D8T8-W8W8",
+            "identification_number": MICHEL_UNTEL.identification_number, "authorization_code": "D8T8-W8W8",
             "sector": "RBC", "qst": "5678912340TQ0001", "file_number": "ER0001",
             "nickname": "Caisse agent", "device_id_answer": {"answer": "request_new"}
         }))

@@ -6,6 +6,7 @@
 //! [`ApiError`]: crate::ApiError
 
 use serde_json::{Value, json};
+use websrm::domain::published::MICHEL_UNTEL;
 
 /// How a public call of the facade's `Srs` is served by the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,7 +373,7 @@ fn sale() -> Value {
 /// The example request and success answer of each operation.
 fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
     let sign = json!({
-        "identification_number": "5678912340",
+        "identification_number": MICHEL_UNTEL.identification_number,
         "noTrans": "0000000001",
         "datTrans": "20261203120000",
         "TPS": "+0000000000.13",
@@ -389,7 +390,7 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
         "offline": {"since": "2026-12-03T17:00:00Z", "reason": "connection refused"},
         "transactions": [{
             "outbox_id": 7, "noTrans": "0000000124", "device_id": "7654-0955-8558",
-            "identification_number": "5678912340", "recorded_at": "2026-12-03T17:00:00Z",
+            "identification_number": MICHEL_UNTEL.identification_number, "recorded_at": "2026-12-03T17:00:00Z",
             "attempts": 1
         }]
     });
@@ -522,7 +523,7 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
         ),
         "enrol" => (
             Some(json!({
-                "identification_number": "5678912340",
+                "identification_number": MICHEL_UNTEL.identification_number,
                 "authorization_code": "D8T8-W8W8",
                 "sector": "RBC",
                 "qst": "5678912340TQ0001",
@@ -534,7 +535,7 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
         ),
         "enrol_server" => (
             Some(json!({
-                "identification_number": "5678912340",
+                "identification_number": MICHEL_UNTEL.identification_number,
                 "authorization_code": "W7V7-K8W9",
                 "nickname": "Serveur central"
             })),
@@ -566,7 +567,7 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
         ),
         "add_user" | "remove_user" => (
             Some(json!({
-                "identification_number": "5678912340",
+                "identification_number": MICHEL_UNTEL.identification_number,
                 "name": "Michel Untel",
                 "gst": "567891234RT0001",
                 "qst": "5678912340TQ0001",
@@ -584,7 +585,7 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
         ),
         "send_document" => (
             Some(json!({
-                "identification_number": "5678912340",
+                "identification_number": MICHEL_UNTEL.identification_number,
                 "gst": "567891234RT0001",
                 "qst": "5678912340TQ0001",
                 "document_type": "HAB",
@@ -593,7 +594,9 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
             Some(json!({"no_doc": "0000000001"})),
         ),
         "add_terminal" => (
-            Some(json!({"label": "Terminal 1", "identification_number": "5678912340"})),
+            Some(
+                json!({"label": "Terminal 1", "identification_number": MICHEL_UNTEL.identification_number}),
+            ),
             Some(
                 json!({"label": "Terminal 1", "device_id": "7654-0955-8559", "certificate_installed": false}),
             ),
@@ -614,7 +617,7 @@ fn examples(operation: &str) -> (Option<Value>, Option<Value>) {
         ),
         "sign_transmission" => (
             Some(json!({
-                "identification_number": "5678912340",
+                "identification_number": MICHEL_UNTEL.identification_number,
                 "authorization_code": "D8T8-W8W8",
                 "actus": ["MEUCIQC…"]
             })),

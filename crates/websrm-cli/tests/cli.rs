@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
+use websrm::domain::published::MICHEL_UNTEL;
 
 const WEBSRM: &str = env!("CARGO_BIN_EXE_websrm");
 
@@ -146,7 +147,7 @@ fn an_srs_driven_from_the_command_line_against_a_served_authority() {
     let args = common(&[
         "enrol",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--authorization-code",
         "D8T8-W8W8",
         "--qst",
@@ -163,7 +164,7 @@ fn an_srs_driven_from_the_command_line_against_a_served_authority() {
     let text = call(&[
         "enrol",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--authorization-code",
         "D8T8-W8W8",
         "--qst",
@@ -185,7 +186,7 @@ fn an_srs_driven_from_the_command_line_against_a_served_authority() {
         "other",
         "enrol",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--authorization-code",
         "A1A1-A1A1",
         "--qst",
@@ -292,7 +293,7 @@ fn the_agent_console_verifies_identity_and_revokes() {
     let out = srs(&[
         "enrol",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--authorization-code",
         "D8T8-W8W8",
         "--qst",
@@ -324,7 +325,7 @@ fn the_agent_console_verifies_identity_and_revokes() {
     let find = [
         "find-operator",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--qst",
         "5678912340TQ0001",
         "--file-number",
@@ -337,7 +338,7 @@ fn the_agent_console_verifies_identity_and_revokes() {
     let wrong = [
         "find-operator",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--qst",
         "5678912340TQ0009",
         "--file-number",
@@ -362,7 +363,7 @@ fn the_agent_console_verifies_identity_and_revokes() {
         "--nickname",
         "Tablette volée",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--reason",
         "keyCompromise",
     ];
@@ -372,7 +373,7 @@ fn the_agent_console_verifies_identity_and_revokes() {
         "--nickname",
         "Tablette volée",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--qst",
         "5678912340TQ0009",
         "--file-number",
@@ -388,7 +389,7 @@ fn the_agent_console_verifies_identity_and_revokes() {
         "--nickname",
         "Tablette volée",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--qst",
         "5678912340TQ0001",
         "--file-number",
@@ -437,7 +438,7 @@ fn terminals_from_the_command_line() {
     srs(&[
         "enrol",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--authorization-code",
         "D8T8-W8W8",
         "--qst",
@@ -454,7 +455,7 @@ fn terminals_from_the_command_line() {
         "--label",
         "Terrasse",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--json",
     ]))
     .unwrap();
@@ -545,7 +546,7 @@ impl Pos<'_> {
         let mut args = vec![
             "enrol",
             "--identification-number",
-            "5678912340",
+            MICHEL_UNTEL.identification_number,
             "--qst",
             "5678912340TQ0001",
             "--file-number",
@@ -624,7 +625,7 @@ fn revoked_by_an_agent_the_status_shows_it_and_enrol_gives_a_new_certificate() {
             "--nickname",
             "Caisse du bar",
             "--identification-number",
-            "5678912340",
+            MICHEL_UNTEL.identification_number,
             "--qst",
             "5678912340TQ0001",
             "--file-number",
@@ -777,7 +778,7 @@ fn the_authorization_code_from_standard_input_and_a_store_that_does_not_exist() 
             &[
                 "enrol",
                 "--identification-number",
-                "5678912340",
+                MICHEL_UNTEL.identification_number,
                 "--authorization-code",
                 "-",
                 "--qst",
@@ -1340,7 +1341,7 @@ fn the_registry_on_postgresql_from_the_command_line() {
         trust.to_str().unwrap(),
         "enrol",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--authorization-code",
         "D8T8-W8W8",
         "--qst",
@@ -1527,7 +1528,7 @@ fn transactions_from_the_command_line_online_then_kept_offline_then_flushed() {
     // The agent's shape, from the facade: RFC 3339 moments, the operator's number by name.
     assert_eq!(
         outbox["transactions"][0]["identification_number"],
-        "5678912340"
+        MICHEL_UNTEL.identification_number
     );
     assert!(
         outbox["offline"]["since"]
@@ -1681,7 +1682,7 @@ fn a_vendors_own_product_registered_from_the_command_line() {
             product.to_str().unwrap(),
             "enrol",
             "--identification-number",
-            "5678912340",
+            MICHEL_UNTEL.identification_number,
             "--authorization-code",
             "D8T8-W8W8",
             "--qst",
@@ -1792,7 +1793,7 @@ fn exit_statuses_tell_usage_from_communication() {
         trust.to_str().unwrap(),
         "enrol",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--authorization-code",
         "D8T8-W8W8",
         "--qst",
@@ -1831,7 +1832,7 @@ fn operators_and_certificates_read_and_an_operator_disabled_from_the_command_lin
     assert_eq!(listed.len(), 1, "{lines}");
     assert_eq!(listed[0]["serial"], serial.as_str());
     assert_eq!(listed[0]["state"], "active");
-    assert_eq!(listed[0]["operator"], "5678912340");
+    assert_eq!(listed[0]["operator"], MICHEL_UNTEL.identification_number);
     assert!(admin(&["certificate", "list", "--state", "revoked"]).is_empty());
     assert!(admin(&["certificate", "list", "--expiring-within", "30"]).is_empty());
     assert!(admin(&["certificate", "list", "--expiring-within", "2000"]).contains(&serial));
@@ -1859,7 +1860,7 @@ fn operators_and_certificates_read_and_an_operator_disabled_from_the_command_lin
         "operator",
         "show",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--json",
     ]))
     .unwrap();
@@ -1878,7 +1879,7 @@ fn operators_and_certificates_read_and_an_operator_disabled_from_the_command_lin
         "operator",
         "disable",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--reason",
         "business closed",
     ]);
@@ -1891,7 +1892,7 @@ fn operators_and_certificates_read_and_an_operator_disabled_from_the_command_lin
     let (success, _, stderr) = other.run(&[
         "enrol",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "--authorization-code",
         "D8T8-W8W8",
         "--qst",
@@ -1907,7 +1908,7 @@ fn operators_and_certificates_read_and_an_operator_disabled_from_the_command_lin
         "operator",
         "enable",
         "--identification-number",
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
     ]);
     other.enrol(&["--new-device-id"]);
     let audit = admin(&["audit", "export"]);

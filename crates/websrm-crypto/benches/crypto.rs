@@ -16,6 +16,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use time::OffsetDateTime;
 use websrm_crypto::{CertificateAuthority, Csr, PrivateKey, validate_csr};
+use websrm_domain::published::MICHEL_UNTEL;
 use websrm_domain::{Environment, Sector, SrsSubject, SrsSubjectFields, Subject, UtcOffset};
 
 const ROUNDS: usize = 5;
@@ -59,7 +60,7 @@ fn compare(raw: &mut dyn FnMut(), ours: &mut dyn FnMut()) -> (f64, f64, f64) {
 fn subject() -> Subject {
     Subject::Srs(
         SrsSubject::new(SrsSubjectFields {
-            identification_number: "5678912340".parse().unwrap(),
+            identification_number: MICHEL_UNTEL.id(),
             sector: Sector::Restaurant,
             authorization_code: "D8T8-W8W8".parse().unwrap(),
             nickname: "Caisse du bar".parse().unwrap(),

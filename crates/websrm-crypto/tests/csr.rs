@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use websrm_crypto::{Csr, PrivateKey, validate_csr};
+use websrm_domain::published::MICHEL_UNTEL;
 
 fn write_csr(dir: &std::path::Path, csr: &Csr) {
     std::fs::write(
@@ -218,7 +219,7 @@ fn bmpstring_values_are_read_as_their_text() {
     );
     assert_eq!(
         validated.subject.identification_number().as_str(),
-        "5678912340"
+        MICHEL_UNTEL.identification_number
     );
     // The issued certificate's nickname is the decoded text.
     let now = time::OffsetDateTime::now_utc();
@@ -282,7 +283,9 @@ fn every_directory_string_type_from_an_independent_encoder() {
         let mut dn = DistinguishedName::new();
         dn.push(
             DnType::CommonName,
-            DnValue::PrintableString(PrintableString::try_from("5678912340").unwrap()),
+            DnValue::PrintableString(
+                PrintableString::try_from(MICHEL_UNTEL.identification_number).unwrap(),
+            ),
         );
         dn.push(
             DnType::OrganizationName,

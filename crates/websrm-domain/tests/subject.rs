@@ -1,10 +1,11 @@
 //! CSR subjects: both shapes, their attribute order, and every finding.
 
+use websrm_domain::published::MICHEL_UNTEL;
 use websrm_domain::*;
 
 fn srs_raw() -> Vec<(Attribute, &'static str)> {
     vec![
-        (Attribute::CommonName, "5678912340"),
+        (Attribute::CommonName, MICHEL_UNTEL.identification_number),
         (Attribute::Organization, "RBC-D8T8-W8W8"),
         (Attribute::Surname, "Certificat A"),
         (Attribute::OrganizationalUnit, "5678912340TQ0001"),
@@ -193,7 +194,7 @@ fn several_defects_are_all_reported_in_attribute_order() {
 #[test]
 fn srs_subject_constructor_enforces_cross_field_rules() {
     let fields = SrsSubjectFields {
-        identification_number: "5678912340".parse().unwrap(),
+        identification_number: MICHEL_UNTEL.id(),
         sector: Sector::Transport,
         authorization_code: "58T8-W8W8".parse().unwrap(),
         nickname: "Taxi 42 de Michel".parse().unwrap(),

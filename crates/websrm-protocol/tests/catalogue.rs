@@ -2,6 +2,7 @@
 //! languages, and no rendered message keeps a placeholder.
 
 use websrm_domain::ErrorId;
+use websrm_domain::published::MICHEL_UNTEL;
 use websrm_protocol::catalogue::{CATALOGUE, ErrorCode, english_for, lookup, values_in};
 use websrm_protocol::wire::{AuthorityError, WireError};
 
@@ -80,7 +81,7 @@ fn messages_fit_the_protocol_and_agree_between_languages() {
 /// and the English text of what the authority sent carries the same values.
 #[test]
 fn no_rendered_message_keeps_a_placeholder() {
-    let values = ["5678912340", "DEV"];
+    let values = [MICHEL_UNTEL.identification_number, "DEV"];
     for e in CATALOGUE {
         for n in 0..=values.len() {
             let french = e.french_with(&values[..n]);

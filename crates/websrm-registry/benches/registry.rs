@@ -12,6 +12,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
+use websrm_domain::published::MICHEL_UNTEL;
 use websrm_domain::{Environment, SerialNumber, Thumbprint, Validity};
 use websrm_registry::{NewAudit, Registry};
 use websrm_registry::{NewCertificate, NewOperator, OperatorId};
@@ -78,7 +79,7 @@ fn main() {
     let reg = Registry::open(&path).unwrap();
     let op = reg
         .add_operator(
-            &NewOperator::new("5678912340".parse().unwrap(), "Michel Untel enr."),
+            &NewOperator::new(MICHEL_UNTEL.id(), "Michel Untel enr."),
             now,
             NewAudit::new(now, "bench", "op", "x", ""),
         )

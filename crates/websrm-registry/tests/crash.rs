@@ -12,6 +12,7 @@ use websrm_crypto::{
     CertificateAuthority, Csr, KeyEncryptionKey, PrivateKey, SealedKey, inspect_certificate,
     validate_csr,
 };
+use websrm_domain::published::MICHEL_UNTEL;
 use websrm_domain::{Environment, Sector, SrsSubject, SrsSubjectFields, Subject, UtcOffset};
 use websrm_registry::{NewAudit, NewCertificate, NewOperator, Registry};
 use websrm_store::device::{CertificateMaterial, SlotKey};
@@ -146,7 +147,7 @@ fn device_store_killed_mid_replacement_keeps_matching_pairs() {
 fn subject() -> Subject {
     Subject::Srs(
         SrsSubject::new(SrsSubjectFields {
-            identification_number: "5678912340".parse().unwrap(),
+            identification_number: MICHEL_UNTEL.id(),
             sector: Sector::Restaurant,
             authorization_code: "D8T8-W8W8".parse().unwrap(),
             nickname: "Caisse du bar".parse().unwrap(),
@@ -172,7 +173,7 @@ fn write_forever(kind: &str, path: &Path) -> ! {
             let reg = Registry::open(path).unwrap();
             let op = reg
                 .add_operator(
-                    &NewOperator::new("5678912340".parse().unwrap(), "Michel"),
+                    &NewOperator::new(MICHEL_UNTEL.id(), "Michel"),
                     now,
                     NewAudit::new(now, "t", "op", "x", ""),
                 )
@@ -209,7 +210,7 @@ fn write_forever(kind: &str, path: &Path) -> ! {
             for n in 1.. {
                 let slot = SlotKey {
                     environment: Environment::Dev,
-                    operator: "5678912340".parse().unwrap(),
+                    operator: MICHEL_UNTEL.id(),
                     installation: format!("pos-{n}"),
                 };
                 for step in 0..3 {

@@ -1,6 +1,7 @@
 //! Migrations from an empty file and from every earlier schema version, and refusal of files
 //! that are not ours or are newer.
 
+use websrm_domain::published::MICHEL_UNTEL;
 use websrm_registry::{Error as RegistryError, Registry};
 use websrm_store::{DeviceStore, Error as StoreError, device};
 
@@ -222,7 +223,7 @@ fn rows_written_by_an_earlier_version_survive_the_migration() {
     assert_eq!(cert.nickname.as_str(), "Caisse du bar");
     assert_eq!(cert.device, Some("7654-0955-8558".parse().unwrap()));
     let op = reg
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap();
     // A row from before key identifiers is not mistaken for a retransmission.

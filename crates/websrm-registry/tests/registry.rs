@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use time::Duration;
 use websrm_crypto::{CertificateAuthority, Csr, PrivateKey, validate_csr};
+use websrm_domain::published::MICHEL_UNTEL;
 use websrm_domain::{
     AuthorizationCode, CertificateState, DeviceId, Environment, Nickname, RevocationChannel,
     RevocationReason, Sector, SerialNumber, Thumbprint, Validity, VersionState,
@@ -19,7 +20,7 @@ fn audit(action: &str) -> NewAudit {
 }
 
 fn michel() -> NewOperator {
-    let mut op = NewOperator::new("5678912340".parse().unwrap(), "Michel Untel enr.");
+    let mut op = NewOperator::new(MICHEL_UNTEL.id(), "Michel Untel enr.");
     op.qst_number = Some("5678912340TQ0001".parse().unwrap());
     op.gst_number = Some("567891234RT0001".parse().unwrap());
     op.file_numbers = vec![
@@ -69,7 +70,7 @@ fn operators_codes_and_lockout_counters() {
     ));
     let reg = open_registry(&path).unwrap();
     let op = reg
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap();
     assert_eq!(op.id, id);
@@ -578,7 +579,7 @@ fn the_audit_log_is_append_only_and_its_chain_detects_tampering() {
             T0,
             "enrolment",
             "refuse",
-            "5678912340",
+            MICHEL_UNTEL.identification_number,
             format!("attempt {i}"),
         )
         .with_error("JW00B999514E".parse().unwrap());

@@ -207,7 +207,10 @@ mod tests {
             panic!("{e:?}");
         };
         assert_eq!(action, "creating");
-        assert!(path.ends_with("a-file"), "the folder that cannot be made: {path}");
+        assert!(
+            path.ends_with("a-file"),
+            "the folder that cannot be made: {path}"
+        );
         let io = cause
             .error()
             .and_then(|e| e.downcast_ref::<std::io::Error>())

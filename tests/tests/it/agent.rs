@@ -10,6 +10,7 @@ use websrm_tests::websrm::domain::Environment;
 use websrm_tests::websrm::{AuthorityAddress, Config};
 use websrm_tests::websrm_agent::{AgentConfig, Running};
 use websrm_tests::websrm_crypto::{Preceding, Signature, TransactionSignatureInput};
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 use websrm_tests::{Served, test_product, websrm_agent, websrm_crypto};
 
 pub(crate) use websrm_tests::AgentOnLoopback as Agent;
@@ -49,7 +50,7 @@ pub(crate) async fn call(
 
 pub(crate) fn enrolment(nickname: &str, answer: Option<&str>) -> Value {
     let mut body = json!({
-        "identification_number": "5678912340",
+        "identification_number": MICHEL_UNTEL.identification_number,
         "authorization_code": "D8T8-W8W8",
         "sector": "RBC",
         "qst": "5678912340TQ0001",
@@ -64,7 +65,7 @@ pub(crate) fn enrolment(nickname: &str, answer: Option<&str>) -> Value {
 
 pub(crate) fn transaction(no: usize) -> Value {
     json!({
-        "identification_number": "5678912340",
+        "identification_number": MICHEL_UNTEL.identification_number,
         "noTrans": format!("{no:010}"),
         "datTrans": "20261201120000",
         "TPS": "+0000000000.13",
@@ -212,7 +213,7 @@ async fn the_lifecycle_over_http_with_its_token_and_confirmations() {
     verify_chain(&mut links, &der);
     let actus: Vec<Value> = links.iter().map(|l| l["actu"].clone()).collect();
     let (status, headers) = call(&agent, "POST", "/v1/transmission-signatures",
-        Some(json!({"identification_number": "5678912340", "authorization_code": "D8T8-W8W8", "actus": actus})), t).await;
+        Some(json!({"identification_number": MICHEL_UNTEL.identification_number, "authorization_code": "D8T8-W8W8", "actus": actus})), t).await;
     assert_eq!(status, 200, "{headers}");
     assert_eq!(headers["SIGNATRANSM"].as_str().map(str::len), Some(88));
     assert_eq!(headers["EMPRCERTIFTRANSM"], links[0]["emprCertifSEV"]);
@@ -241,7 +242,7 @@ async fn the_lifecycle_over_http_with_its_token_and_confirmations() {
     );
     // An authority refusal comes back with its id, codRetour and both languages.
     let (status, body) = call(&agent, "POST", "/v1/enrolments",
-        Some(json!({"identification_number": "5678912340", "authorization_code": "A1A1-A1A1", "sector": "RBC",
+        Some(json!({"identification_number": MICHEL_UNTEL.identification_number, "authorization_code": "A1A1-A1A1", "sector": "RBC",
             "qst": "5678912340TQ0001", "file_number": "ER0001", "nickname": "Caisse du bar"})), t).await;
     assert_eq!(
         (status, body["kind"].as_str()),
@@ -254,7 +255,7 @@ async fn the_lifecycle_over_http_with_its_token_and_confirmations() {
         body["errors"][0]["message_en"]
             .as_str()
             .unwrap()
-            .contains("5678912340"),
+            .contains(MICHEL_UNTEL.identification_number),
         "{body}"
     );
     assert_eq!(body["retryable"], false);
@@ -412,7 +413,7 @@ async fn an_agent_killed_mid_enrolment_recovers_on_restart() {
     let port_file = dir.path().join("port");
     let registry = s.authority.registry();
     let operator = registry
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap();
 

@@ -11,6 +11,7 @@ use websrm_tests::websrm_agent::{PARITY, Parity};
 use websrm_tests::{Served, websrm_agent, websrm_crypto};
 
 use crate::agent::{Agent, call, enrolment, spawn_child, start_agent, transaction, verify_chain};
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 /// A call with a raw body, a content type and extra headers; the status, headers and JSON.
 async fn raw(
@@ -270,7 +271,7 @@ async fn a_call_retried_with_its_key_gets_its_first_answer_and_no_second_effect(
     );
     let registry = s.authority.registry();
     let operator = registry
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -610,7 +611,7 @@ async fn the_agent_serves_what_the_facade_offers() {
     // User accounts: declared with the operator's numbers, removed only once confirmed;
     // another operator's numbers are found invalid and nothing is declared.
     let user = |name: &str, gst: &str, qst: &str, confirm: bool| {
-        json!({"identification_number": "5678912340", "name": name, "gst": gst, "qst": qst,
+        json!({"identification_number": MICHEL_UNTEL.identification_number, "name": name, "gst": gst, "qst": qst,
             "confirm": confirm})
     };
     let michel = ("567891234RT0001", "5678912340TQ0001");
@@ -684,7 +685,7 @@ async fn the_agent_serves_what_the_facade_offers() {
     let (_, device) = call(&agent, "GET", "/v1/device-id", None, Some(token)).await;
     let device = device["device_id"].as_str().unwrap().to_owned();
     let report = json!({
-        "identification_number": "5678912340", "gst": michel.0, "qst": michel.1,
+        "identification_number": MICHEL_UNTEL.identification_number, "gst": michel.0, "qst": michel.1,
         "document_type": "RUT",
         "parameters": {
             "RT": michel.0, "TQ": michel.1, "UT": "Michel Untel", "NO": "100016",

@@ -11,6 +11,7 @@ use websrm_tests::websrm_registry::Product;
 use websrm_tests::{Served, test_product, websrm_crypto};
 
 use crate::support::*;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 fn csr_for(subject: &Subject) -> String {
     Csr::build(subject, &PrivateKey::generate().unwrap())
@@ -38,7 +39,7 @@ fn rcgen_csr(attrs: &[(&[u64], &str)], non_repudiation: bool) -> String {
 }
 
 const MICHEL: [(&[u64], &str); 8] = [
-    (&[2, 5, 4, 3], "5678912340"),
+    (&[2, 5, 4, 3], MICHEL_UNTEL.identification_number),
     (&[2, 5, 4, 10], "RBC-D8T8-W8W8"),
     (&[2, 5, 4, 4], "Caisse du bar"),
     (&[2, 5, 4, 11], "5678912340TQ0001"),
@@ -529,7 +530,7 @@ async fn every_error_of_the_conformity_service() {
             "another operator's code",
             zeros(),
             ajo(&csr_for(&srs(
-                "5678912340",
+                MICHEL_UNTEL.identification_number,
                 "W7V7-K8W9",
                 "5678912340TQ0001",
                 "ER0001",
@@ -542,7 +543,7 @@ async fn every_error_of_the_conformity_service() {
             "QST not the operator's",
             zeros(),
             ajo(&csr_for(&srs(
-                "5678912340",
+                MICHEL_UNTEL.identification_number,
                 "D8T8-W8W8",
                 "5678912340TQ0002",
                 "ER0001",
@@ -555,7 +556,7 @@ async fn every_error_of_the_conformity_service() {
             "file number not the operator's",
             zeros(),
             ajo(&csr_for(&srs(
-                "5678912340",
+                MICHEL_UNTEL.identification_number,
                 "D8T8-W8W8",
                 "5678912340TQ0001",
                 "ER0002",
@@ -568,7 +569,7 @@ async fn every_error_of_the_conformity_service() {
             "file number of another sector",
             zeros(),
             ajo(&csr_for(&srs(
-                "5678912340",
+                MICHEL_UNTEL.identification_number,
                 "D8T8-W8W8",
                 "5678912340TQ0001",
                 "TR0001",
@@ -653,7 +654,7 @@ async fn every_error_of_the_conformity_service() {
     // Repeated wrong codes lock the identification number out, even for the right code.
     for _ in 0..5 {
         let wrong = csr_for(&srs(
-            "5678912340",
+            MICHEL_UNTEL.identification_number,
             "A0A0-A0A0",
             "5678912340TQ0001",
             "ER0001",

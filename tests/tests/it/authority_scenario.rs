@@ -9,6 +9,7 @@ use websrm_tests::websrm_protocol::wire::Modification;
 use websrm_tests::{Served, websrm_crypto};
 
 use crate::support::*;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_scenario_with_the_protocol_client() {
@@ -341,7 +342,7 @@ async fn retransmitted_requests_get_the_same_answer() {
     assert!(format!("{e}").contains("JW00B999011E"), "{e}");
     let registry = s.authority.registry();
     let op = registry
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap();
     assert_eq!(

@@ -10,6 +10,7 @@ use websrm_tests::websrm_registry::Credential;
 use websrm_tests::{Served, websrm_crypto, websrm_domain};
 
 use crate::support::*;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 async fn many(s: &Served, requests: Vec<(Vec<(String, String)>, String)>) -> Vec<(u16, Value)> {
     let url = format!("{}/enrolement", s.enrolment_base);
@@ -70,7 +71,7 @@ async fn copies_of_one_request_racing_give_one_certificate() {
     assert_eq!(devices.len(), 1, "and one device identifier");
     let registry = s.authority.registry();
     let operator = registry
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -122,7 +123,7 @@ async fn racing_failures_are_all_counted_by_the_lockout() {
     // Wrong authorization codes for a known operator, all at once.
     let wrong = websrm_domain::Subject::Srs(
         websrm_domain::SrsSubject::new(websrm_domain::SrsSubjectFields {
-            identification_number: "5678912340".parse().unwrap(),
+            identification_number: MICHEL_UNTEL.id(),
             sector: websrm_domain::Sector::Restaurant,
             authorization_code: "A1A1-A1A1".parse().unwrap(),
             nickname: "Caisse du bar".parse().unwrap(),
@@ -148,7 +149,7 @@ async fn racing_failures_are_all_counted_by_the_lockout() {
     }
     let registry = s.authority.registry();
     let operator = registry
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap();
     let state = registry

@@ -9,6 +9,7 @@ use websrm_tests::websrm::domain::{
 
 use crate::portal::{Session, csrf, set_password, signed_in};
 use crate::support::*;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 /// A console session signed in as `agent` with `password`: the answer to the sign-in.
 async fn agent_sign_in(
@@ -83,8 +84,8 @@ async fn an_agent_verifies_a_caller_and_revokes_with_a_note() {
     .await;
 
     // Nothing without a console session: not even with an operator's session of the services.
-    set_password(&s, "5678912340", "michel-secret-1");
-    let mut operator = signed_in(&s, "5678912340", "michel-secret-1").await;
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
+    let mut operator = signed_in(&s, MICHEL_UNTEL.identification_number, "michel-secret-1").await;
     let (status, _, location) = operator.get("/services/agent/dossier").await;
     assert_eq!(
         (status, location.as_deref()),
@@ -124,7 +125,13 @@ async fn an_agent_verifies_a_caller_and_revokes_with_a_note() {
     assert_eq!(status, 404);
 
     // Numbers that do not all match: refused and audited, nothing shown.
-    let (status, page, _) = verify(&mut agent, "5678912340", "5678912340TQ0002", "ER0001").await;
+    let (status, page, _) = verify(
+        &mut agent,
+        MICHEL_UNTEL.identification_number,
+        "5678912340TQ0002",
+        "ER0001",
+    )
+    .await;
     assert!(
         status == 404 && page.contains("n'a pas pu être vérifiée") && !page.contains("Caisse"),
         "{status}"
@@ -141,8 +148,13 @@ async fn an_agent_verifies_a_caller_and_revokes_with_a_note() {
     assert_eq!(failed(&s), 2, "a malformed check is audited too");
 
     // The three numbers: the operator's file, its certificates and devices, never another's.
-    let (status, _, location) =
-        verify(&mut agent, "5678912340", "5678912340TQ0001", "TR0001").await;
+    let (status, _, location) = verify(
+        &mut agent,
+        MICHEL_UNTEL.identification_number,
+        "5678912340TQ0001",
+        "TR0001",
+    )
+    .await;
     assert_eq!(
         (status, location.as_deref()),
         (303, Some("/services/agent/dossier?lang=fr"))

@@ -18,6 +18,7 @@ use websrm_tests::websrm_crypto::{Csr, PrivateKey, inspect_certificate, pem};
 use websrm_tests::{websrm_authority, websrm_domain};
 
 use crate::support::*;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 const CHILD: &str = "WEBSRM_LOAD_AUTHORITY";
 
@@ -170,7 +171,7 @@ async fn clients_enrol_while_the_authority_is_killed_and_nothing_is_lost() {
     registry.integrity_check().unwrap();
     registry.verify_audit_chain().unwrap();
     let operator = registry
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap();
     let recorded = registry.certificates_of_operator(operator.id).unwrap();

@@ -14,6 +14,7 @@ use websrm_tests::websrm_crypto::{Csr, PrivateKey, inspect_certificate, pem};
 use websrm_tests::websrm_registry::ProductKey;
 
 use crate::support::*;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 fn set(mut h: Vec<(String, String)>, name: &str, value: Option<&str>) -> Vec<(String, String)> {
     h.retain(|(n, _)| n != name);
@@ -289,7 +290,7 @@ async fn an_srs_mode_restaurant_product_runs_001_and_no_server_case() {
     // A transportation code where the product serves restaurants: 435E on O.
     let trp = Subject::Srs(
         SrsSubject::new(SrsSubjectFields {
-            identification_number: "5678912340".parse().unwrap(),
+            identification_number: MICHEL_UNTEL.id(),
             sector: Sector::Transport,
             authorization_code: "58T8-W8W8".parse().unwrap(),
             nickname: "Certificat A".parse().unwrap(),

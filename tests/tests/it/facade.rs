@@ -11,6 +11,7 @@ use websrm_tests::websrm::{
     HistoryEvent, OperatorEnrolment, Srs,
 };
 use websrm_tests::websrm_crypto::{Preceding, TransactionSignatureInput, inspect_certificate, pem};
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 use websrm_tests::{Served, test_product, websrm, websrm_domain, websrm_registry};
 
 fn config(s: &Served, store: &std::path::Path) -> Config {
@@ -24,7 +25,7 @@ fn config(s: &Served, store: &std::path::Path) -> Config {
 
 fn michel(nickname: &str) -> OperatorEnrolment {
     OperatorEnrolment::parse(
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "D8T8-W8W8",
         "RBC",
         "5678912340TQ0001",
@@ -124,7 +125,7 @@ async fn every_flow_of_the_facade() {
     );
 
     // Signing with the operator's certificate.
-    let operator = "5678912340".parse().unwrap();
+    let operator = MICHEL_UNTEL.id();
     let gst = "567891234RT0001".parse().unwrap();
     let qst = "5678912340TQ0001".parse().unwrap();
     let input = TransactionSignatureInput {
@@ -276,8 +277,7 @@ async fn a_revoked_certificate_is_seen_and_blocks_billing() {
     let status = srs.certificates(OffsetDateTime::now_utc()).unwrap();
     assert_eq!(status[0].health, Health::Refused);
     assert!(matches!(
-        srs.billing_guard(&"5678912340".parse().unwrap(), now)
-            .unwrap(),
+        srs.billing_guard(&MICHEL_UNTEL.id(), now).unwrap(),
         BillingGuard::Blocked { .. }
     ));
 }
@@ -362,7 +362,7 @@ async fn a_crash_after_sending_is_recovered_with_exactly_one_certificate_and_its
     let store = dir.path().join("pos.db");
     let registry = s.authority.registry();
     let operator = registry
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap();
 
@@ -531,7 +531,7 @@ async fn a_replacement_with_a_new_authorization_code_after_the_old_one_was_super
     // The operator receives a new code: the old one is superseded (069E).
     let registry = s.authority.registry();
     let op = registry
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap();
     let now = OffsetDateTime::now_utc();
@@ -543,7 +543,13 @@ async fn a_replacement_with_a_new_authorization_code_after_the_old_one_was_super
             websrm_domain::Sector::Restaurant,
             now - Duration::hours(1),
             now,
-            websrm_registry::NewAudit::new(now, "test", "code", "5678912340", ""),
+            websrm_registry::NewAudit::new(
+                now,
+                "test",
+                "code",
+                MICHEL_UNTEL.identification_number,
+                "",
+            ),
         )
         .unwrap();
     let Err(Error::Refused { errors, .. }) = srs
@@ -623,7 +629,7 @@ async fn a_sale_is_checked_then_signed_into_its_chain() {
         .enrol(&michel("Caisse du bar"), Some(DeviceIdAnswer::RequestNew))
         .await
         .unwrap();
-    let operator = "5678912340".parse().unwrap();
+    let operator = MICHEL_UNTEL.id();
     let cents = |c| Amount::from_cents(c).unwrap();
     let sale = |no: &str, qst: &str| {
         Sale::builder(

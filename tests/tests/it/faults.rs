@@ -8,6 +8,7 @@ use websrm_tests::nick;
 use websrm_tests::websrm::domain::{CertificateState, Environment};
 use websrm_tests::websrm::{Confirmation, DeviceIdAnswer, Srs};
 use websrm_tests::websrm_authority::faults::Faults;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 use websrm_tests::{Served, michel_enrolment};
 
 /// What an SRS does once the network is healthy again: finish what it kept (recovery), or, if it
@@ -56,7 +57,7 @@ async fn one_fault(spec: &'static str) {
         let srs = Srs::open(s.srs_config(&store).with_timeout(Duration::from_secs(10))).unwrap();
         let registry = s.authority.registry();
         let operator = registry
-            .operator_by_identification(&"5678912340".parse().unwrap())
+            .operator_by_identification(&MICHEL_UNTEL.id())
             .unwrap()
             .unwrap();
         let now = OffsetDateTime::now_utc;

@@ -13,6 +13,7 @@ use websrm_tests::websrm::{
     HistoryEvent, OperatorEnrolment, Srs,
 };
 use websrm_tests::websrm_crypto::{Preceding, TransactionSignatureInput, inspect_certificate, pem};
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 use websrm_tests::websrm_domain::{CertificateState, DeviceId, GstNumber, QstNumber, SerialNumber};
 use websrm_tests::{Served, TestClock, test_product};
 
@@ -29,7 +30,7 @@ fn config(s: &Served, store: &std::path::Path) -> Config {
 
 fn michel(nickname: &str) -> OperatorEnrolment {
     OperatorEnrolment::parse(
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "D8T8-W8W8",
         "RBC",
         "5678912340TQ0001",
@@ -94,9 +95,7 @@ fn check_new_certificate(
         mod_trans: "OPE",
         preced: Preceding::First,
     };
-    let signature = srs
-        .sign_transaction(&"5678912340".parse().unwrap(), &input)
-        .unwrap();
+    let signature = srs.sign_transaction(&MICHEL_UNTEL.id(), &input).unwrap();
     inspect_certificate(&record.der)
         .unwrap()
         .public_key
@@ -156,8 +155,7 @@ async fn revoked_by_an_agent_seen_on_the_crl_then_a_new_certificate() {
     let now = OffsetDateTime::now_utc();
     assert_eq!(srs.certificates(now).unwrap()[0].health, Health::Revoked);
     assert!(matches!(
-        srs.billing_guard(&"5678912340".parse().unwrap(), now)
-            .unwrap(),
+        srs.billing_guard(&MICHEL_UNTEL.id(), now).unwrap(),
         BillingGuard::Blocked { .. }
     ));
     // Replace and delete say what to do instead; a second enrolment is what works.
@@ -171,11 +169,7 @@ async fn revoked_by_an_agent_seen_on_the_crl_then_a_new_certificate() {
     let new = srs.enrol(&michel("Caisse du bar"), None).await.unwrap();
     assert_ne!(new.serial, first.serial);
     check_new_certificate(&s, &srs, first.serial, device, EndState::Revoked, now);
-    assert!(
-        srs.billing_guard(&"5678912340".parse().unwrap(), now)
-            .unwrap()
-            == BillingGuard::Allowed
-    );
+    assert!(srs.billing_guard(&MICHEL_UNTEL.id(), now).unwrap() == BillingGuard::Allowed);
     // A slot in force still refuses a second enrolment.
     assert!(matches!(
         srs.enrol(&michel("Caisse du bar"), None).await,
@@ -266,9 +260,7 @@ async fn deleted_at_the_authority_while_the_srs_still_holds_it_then_a_new_certif
         Health::Refused
     );
     assert!(matches!(
-        restored
-            .billing_guard(&"5678912340".parse().unwrap(), now)
-            .unwrap(),
+        restored.billing_guard(&MICHEL_UNTEL.id(), now).unwrap(),
         BillingGuard::Blocked { .. }
     ));
     let Err(Error::Unusable { notice, .. }) = restored

@@ -15,6 +15,7 @@ use websrm_tests::websrm_registry::NewAudit;
 use websrm_tests::websrm_registry::{AttemptState, Credential};
 
 use crate::support::*;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 /// A client that keeps cookies and does not follow redirects.
 pub(crate) struct Session {
@@ -196,7 +197,7 @@ pub(crate) async fn sign_in(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_list_and_revoke_with_every_guard() {
     let s = Served::start(Environment::Dev);
-    set_password(&s, "5678912340", "michel-secret-1");
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
     set_password(&s, "1234567890", "express-secret-2");
     let c = client(&s, Environment::Dev);
     let (mine, answer) = enrol(
@@ -215,7 +216,8 @@ async fn sign_in_list_and_revoke_with_every_guard() {
 
     // Wrong password: refused, no session.
     let mut attacker = Session::new(&s);
-    let (status, page, _) = sign_in(&mut attacker, "5678912340", "wrong").await;
+    let (status, page, _) =
+        sign_in(&mut attacker, MICHEL_UNTEL.identification_number, "wrong").await;
     assert_eq!(status, 401);
     assert!(page.contains("incorrect"));
     assert!(!attacker.cookies.contains_key("websrm_session"));
@@ -231,7 +233,12 @@ async fn sign_in_list_and_revoke_with_every_guard() {
         (status, location.as_deref()),
         (303, Some("/services/connexion?lang=fr"))
     );
-    let (status, _, location) = sign_in(&mut michel, "5678912340", "michel-secret-1").await;
+    let (status, _, location) = sign_in(
+        &mut michel,
+        MICHEL_UNTEL.identification_number,
+        "michel-secret-1",
+    )
+    .await;
     assert_eq!(
         (status, location.as_deref()),
         (303, Some("/services/certificats?lang=fr"))
@@ -376,12 +383,22 @@ async fn sign_in_list_and_revoke_with_every_guard() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_wrong_passwords_lock_the_sign_in() {
     let s = Served::start(Environment::Dev);
-    set_password(&s, "5678912340", "michel-secret-1");
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
     let mut guesser = Session::new(&s);
     for _ in 0..5 {
-        assert_eq!(sign_in(&mut guesser, "5678912340", "guess").await.0, 401);
+        assert_eq!(
+            sign_in(&mut guesser, MICHEL_UNTEL.identification_number, "guess")
+                .await
+                .0,
+            401
+        );
     }
-    let (status, page, _) = sign_in(&mut guesser, "5678912340", "michel-secret-1").await;
+    let (status, page, _) = sign_in(
+        &mut guesser,
+        MICHEL_UNTEL.identification_number,
+        "michel-secret-1",
+    )
+    .await;
     assert_eq!(status, 401);
     assert!(
         page.contains("Réessayez dans 15 minutes"),
@@ -393,7 +410,7 @@ async fn repeated_wrong_passwords_lock_the_sign_in() {
         .post(
             "/services/connexion",
             &[
-                ("identification_number", "5678912340"),
+                ("identification_number", MICHEL_UNTEL.identification_number),
                 ("password", "michel-secret-1"),
             ],
         )
@@ -406,10 +423,10 @@ async fn repeated_wrong_passwords_lock_the_sign_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_operator_cannot_sign_in() {
     let s = Served::start(Environment::Dev);
-    set_password(&s, "5678912340", "michel-secret-1");
-    let number = "5678912340".parse().unwrap();
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
+    let number = MICHEL_UNTEL.id();
     // A session opened before: it ends when the operator is disabled.
-    let mut before = signed_in(&s, "5678912340", "michel-secret-1").await;
+    let mut before = signed_in(&s, MICHEL_UNTEL.identification_number, "michel-secret-1").await;
     assert_eq!(before.get("/services/certificats").await.0, 200);
     assert!(
         s.authority
@@ -422,7 +439,12 @@ async fn a_disabled_operator_cannot_sign_in() {
         "sent back to the sign-in"
     );
     let mut michel = Session::new(&s);
-    let (status, page, _) = sign_in(&mut michel, "5678912340", "michel-secret-1").await;
+    let (status, page, _) = sign_in(
+        &mut michel,
+        MICHEL_UNTEL.identification_number,
+        "michel-secret-1",
+    )
+    .await;
     assert_eq!(status, 401);
     assert!(
         page.contains("Numéro d'identification ou mot de passe incorrect."),
@@ -432,9 +454,13 @@ async fn a_disabled_operator_cannot_sign_in() {
         .set_operator_disabled(&number, false, "", "test")
         .unwrap();
     assert_eq!(
-        sign_in(&mut michel, "5678912340", "michel-secret-1")
-            .await
-            .0,
+        sign_in(
+            &mut michel,
+            MICHEL_UNTEL.identification_number,
+            "michel-secret-1"
+        )
+        .await
+        .0,
         303
     );
 }
@@ -445,14 +471,24 @@ async fn a_disabled_operator_cannot_sign_in() {
 async fn the_lockout_counts_five_failures_within_fifteen_minutes_only() {
     let start = OffsetDateTime::now_utc();
     let s = Served::start_at(Environment::Dev, start);
-    set_password(&s, "5678912340", "michel-secret-1");
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
     let mut guesser = Session::new(&s);
     // Five failures, four minutes apart: the first has left the window by the fifth.
     for i in 0..5 {
         s.clock.set(start + time::Duration::minutes(4 * i));
-        assert_eq!(sign_in(&mut guesser, "5678912340", "guess").await.0, 401);
+        assert_eq!(
+            sign_in(&mut guesser, MICHEL_UNTEL.identification_number, "guess")
+                .await
+                .0,
+            401
+        );
     }
-    let (status, _, _) = sign_in(&mut guesser, "5678912340", "michel-secret-1").await;
+    let (status, _, _) = sign_in(
+        &mut guesser,
+        MICHEL_UNTEL.identification_number,
+        "michel-secret-1",
+    )
+    .await;
     assert_eq!(
         status, 303,
         "not locked: the failures were spread over 16 minutes"
@@ -460,15 +496,25 @@ async fn the_lockout_counts_five_failures_within_fifteen_minutes_only() {
     // Five within a minute lock the online services.
     let mut guesser = Session::new(&s);
     for _ in 0..5 {
-        assert_eq!(sign_in(&mut guesser, "5678912340", "guess").await.0, 401);
+        assert_eq!(
+            sign_in(&mut guesser, MICHEL_UNTEL.identification_number, "guess")
+                .await
+                .0,
+            401
+        );
     }
-    let (status, page, _) = sign_in(&mut guesser, "5678912340", "michel-secret-1").await;
+    let (status, page, _) = sign_in(
+        &mut guesser,
+        MICHEL_UNTEL.identification_number,
+        "michel-secret-1",
+    )
+    .await;
     assert_eq!(status, 401);
     assert!(page.contains("Réessayez dans 15 minutes"), "{page}");
     let operator = s
         .authority
         .registry()
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap();
     let registry = s.authority.registry();
@@ -506,7 +552,7 @@ async fn the_lockout_counts_five_failures_within_fifteen_minutes_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_takes_about_as_long_for_unknown_numbers() {
     let s = Served::start(Environment::Dev);
-    set_password(&s, "5678912340", "michel-secret-1");
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
     let mut session = Session::new(&s);
     let mut time_of = async |number: &str| {
         let started = std::time::Instant::now();
@@ -515,7 +561,7 @@ async fn sign_in_takes_about_as_long_for_unknown_numbers() {
         }
         started.elapsed()
     };
-    let known = time_of("5678912340").await;
+    let known = time_of(MICHEL_UNTEL.identification_number).await;
     let unknown = time_of("1111111119").await;
     let without_password = time_of("1234567890").await;
     for (what, t) in [("unknown", unknown), ("no password set", without_password)] {
@@ -530,8 +576,8 @@ async fn sign_in_takes_about_as_long_for_unknown_numbers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_page_reflects_query_text() {
     let s = Served::start(Environment::Dev);
-    set_password(&s, "5678912340", "michel-secret-1");
-    let mut michel = signed_in(&s, "5678912340", "michel-secret-1").await;
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
+    let mut michel = signed_in(&s, MICHEL_UNTEL.identification_number, "michel-secret-1").await;
     for path in [
         "/services/certificats?message=Appelez%20le%20555-0199%20%3Cb%3Emaintenant%3C/b%3E",
         "/services/connexion?message=Appelez%20le%20555-0199",
@@ -550,7 +596,7 @@ async fn no_page_reflects_query_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sign_in_form_is_bound_to_a_signed_pre_session() {
     let s = Served::start(Environment::Dev);
-    set_password(&s, "5678912340", "michel-secret-1");
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
     let mut forger = Session::new(&s);
     let (_, page, _) = forger.get("/services/connexion").await;
     let token = csrf(&page);
@@ -564,7 +610,7 @@ async fn the_sign_in_form_is_bound_to_a_signed_pre_session() {
             "/services/connexion",
             &[
                 ("csrf", &token),
-                ("identification_number", "5678912340"),
+                ("identification_number", MICHEL_UNTEL.identification_number),
                 ("password", "michel-secret-1"),
             ],
         )
@@ -577,14 +623,14 @@ async fn the_sign_in_form_is_bound_to_a_signed_pre_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_survives_a_restart_of_the_authority() {
     let s = Served::start(Environment::Dev);
-    set_password(&s, "5678912340", "michel-secret-1");
-    let mut michel = signed_in(&s, "5678912340", "michel-secret-1").await;
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
+    let mut michel = signed_in(&s, MICHEL_UNTEL.identification_number, "michel-secret-1").await;
     let session = michel.cookies["websrm_session"].clone();
 
     let s = s.restart();
     let (status, list, _) = michel.get("/services/certificats").await;
     assert_eq!(status, 200, "the session survived the restart");
-    assert!(list.contains("5678912340"));
+    assert!(list.contains(MICHEL_UNTEL.identification_number));
     assert_eq!(michel.cookies["websrm_session"], session);
     let token = csrf(&list);
     let (status, _, _) = michel
@@ -620,13 +666,13 @@ async fn a_path_that_is_no_page_is_not_found() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_authorization_codes_leave_the_online_services_open() {
     let s = Served::start(Environment::Dev);
-    set_password(&s, "5678912340", "michel-secret-1");
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
     let c = client(&s, Environment::Dev);
     let h = headers(Environment::Dev, Some(DeviceIdState::Unassigned));
     for _ in 0..6 {
         let key = websrm_tests::websrm_crypto::PrivateKey::generate().unwrap();
         let subject = srs(
-            "5678912340",
+            MICHEL_UNTEL.identification_number,
             "W8W8-W8W8",
             "5678912340TQ0001",
             "ER0001",
@@ -642,7 +688,12 @@ async fn failed_authorization_codes_leave_the_online_services_open() {
         assert!(refused.to_string().contains("514"), "{refused}");
     }
     let mut michel = Session::new(&s);
-    let (status, _, location) = sign_in(&mut michel, "5678912340", "michel-secret-1").await;
+    let (status, _, location) = sign_in(
+        &mut michel,
+        MICHEL_UNTEL.identification_number,
+        "michel-secret-1",
+    )
+    .await;
     assert_eq!(
         (status, location.as_deref()),
         (303, Some("/services/certificats?lang=fr")),
@@ -656,7 +707,7 @@ async fn failed_authorization_codes_leave_the_online_services_open() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_parallel_wrong_passwords_get_at_most_five_verifications() {
     let s = Served::start(Environment::Dev);
-    set_password(&s, "5678912340", "michel-secret-1");
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
     let mut sessions = Vec::new();
     for _ in 0..40 {
         let mut session = Session::new(&s);
@@ -673,7 +724,7 @@ async fn forty_parallel_wrong_passwords_get_at_most_five_verifications() {
                         "/services/connexion",
                         &[
                             ("csrf", &token),
-                            ("identification_number", "5678912340"),
+                            ("identification_number", MICHEL_UNTEL.identification_number),
                             ("password", "guess"),
                         ],
                     )
@@ -700,7 +751,7 @@ async fn forty_parallel_wrong_passwords_get_at_most_five_verifications() {
     assert!(s.authority.peak_password_verifications() <= cores);
     let registry = s.authority.registry();
     let operator = registry
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap();
     let state = registry
@@ -768,10 +819,10 @@ async fn sign_ins_beyond_the_rate_per_address_are_answered_at_once_with_retry_af
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_reset_and_a_sign_out_end_the_session_on_the_server() {
     let s = Served::start(Environment::Dev);
-    set_password(&s, "5678912340", "michel-secret-1");
-    let mut michel = signed_in(&s, "5678912340", "michel-secret-1").await;
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
+    let mut michel = signed_in(&s, MICHEL_UNTEL.identification_number, "michel-secret-1").await;
     assert_eq!(michel.get("/services/certificats").await.0, 200);
-    set_password(&s, "5678912340", "michel-secret-2");
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-2");
     let (status, _, location) = michel.get("/services/certificats").await;
     assert_eq!(
         (status, location.as_deref()),
@@ -780,9 +831,13 @@ async fn a_password_reset_and_a_sign_out_end_the_session_on_the_server() {
     );
 
     assert_eq!(
-        sign_in(&mut michel, "5678912340", "michel-secret-2")
-            .await
-            .0,
+        sign_in(
+            &mut michel,
+            MICHEL_UNTEL.identification_number,
+            "michel-secret-2"
+        )
+        .await
+        .0,
         303
     );
     let session = michel.cookies["websrm_session"].clone();
@@ -829,7 +884,7 @@ async fn the_lockout_policy_set_in_the_registry_is_honoured() {
         let (anonymous, url) = (anonymous.clone(), url.clone());
         async move {
             let subject = srs(
-                "5678912340",
+                MICHEL_UNTEL.identification_number,
                 code,
                 "5678912340TQ0001",
                 "ER0001",
@@ -858,13 +913,23 @@ async fn the_lockout_policy_set_in_the_registry_is_honoured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_allowed_attempt_with_the_right_password_is_not_a_lockout() {
     let s = Served::start(Environment::Dev);
-    set_password(&s, "5678912340", "michel-secret-1");
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
     let mut michel = Session::new(&s);
     for round in 0..2 {
         for _ in 0..4 {
-            assert_eq!(sign_in(&mut michel, "5678912340", "typo").await.0, 401);
+            assert_eq!(
+                sign_in(&mut michel, MICHEL_UNTEL.identification_number, "typo")
+                    .await
+                    .0,
+                401
+            );
         }
-        let (status, _, location) = sign_in(&mut michel, "5678912340", "michel-secret-1").await;
+        let (status, _, location) = sign_in(
+            &mut michel,
+            MICHEL_UNTEL.identification_number,
+            "michel-secret-1",
+        )
+        .await;
         assert_eq!(
             (status, location.as_deref()),
             (303, Some("/services/certificats?lang=fr")),

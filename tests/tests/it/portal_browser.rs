@@ -19,6 +19,7 @@ use websrm_tests::{Served, websrm_crypto};
 
 use crate::portal::set_password;
 use crate::support::*;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -290,7 +291,7 @@ impl Drop for Driver {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_revokes_a_certificate_in_a_real_browser() {
     let s = Served::start(Environment::Dev);
-    set_password(&s, "5678912340", "michel-secret-1");
+    set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
     let c = client(&s, Environment::Dev);
     let (held, _) = enrol(
         &c,
@@ -319,7 +320,7 @@ async fn an_operator_revokes_a_certificate_in_a_real_browser() {
             .goto(&format!("{base}/services/connexion?lang={lang}"))
             .await;
         browser
-            .type_into("#identification_number", "5678912340")
+            .type_into("#identification_number", MICHEL_UNTEL.identification_number)
             .await;
         browser.type_into("#password", "not-the-password").await;
         browser.click("#sign-in").await;
@@ -334,7 +335,7 @@ async fn an_operator_revokes_a_certificate_in_a_real_browser() {
             .contains("<label for=\"identification_number\">")
     );
     browser
-        .type_into("#identification_number", "5678912340")
+        .type_into("#identification_number", MICHEL_UNTEL.identification_number)
         .await;
     browser.type_into("#password", "michel-secret-1").await;
     browser.click("#sign-in").await;
@@ -430,7 +431,7 @@ async fn an_agent_revokes_through_the_console_in_a_real_browser() {
         .goto(&format!("{base}/services/agent/dossier"))
         .await;
     browser
-        .type_into("#identification_number", "5678912340")
+        .type_into("#identification_number", MICHEL_UNTEL.identification_number)
         .await;
     browser.type_into("#qst", "5678912340TQ0009").await;
     browser.type_into("#file_number", "ER0001").await;
@@ -443,12 +444,15 @@ async fn an_agent_revokes_through_the_console_in_a_real_browser() {
     );
     browser.check_page("console-refused-fr").await;
     browser
-        .type_into("#identification_number", "5678912340")
+        .type_into("#identification_number", MICHEL_UNTEL.identification_number)
         .await;
     browser.type_into("#qst", "5678912340TQ0001").await;
     browser.type_into("#file_number", "ER0001").await;
     browser.click("#find").await;
-    assert_eq!(browser.text("#operator-number").await, "5678912340");
+    assert_eq!(
+        browser.text("#operator-number").await,
+        MICHEL_UNTEL.identification_number
+    );
     let row = format!("tr[data-serial=\"{}\"]", held.info.serial);
     assert_eq!(browser.text(&format!("{row} th")).await, "Caisse du bar");
     browser

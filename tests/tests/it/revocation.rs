@@ -13,6 +13,7 @@ use websrm_tests::websrm::{
 use websrm_tests::websrm_authority;
 use websrm_tests::websrm_authority::password::{generate_password, hash_password};
 use websrm_tests::websrm_crypto::{self, pem, verify_crl};
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 use websrm_tests::websrm_registry::NewAudit;
 use websrm_tests::{Served, test_product};
 
@@ -37,7 +38,7 @@ async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
     let dir = tempfile::tempdir().unwrap();
     let pos = srs(&s, &dir.path().join("pos.db"));
     let request = OperatorEnrolment::parse(
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "D8T8-W8W8",
         "RBC",
         "5678912340TQ0001",
@@ -80,7 +81,7 @@ async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
             .is_err()
     );
     authority.authenticate_agent("A42", &password).unwrap();
-    let number = "5678912340".parse().unwrap();
+    let number = MICHEL_UNTEL.id();
     let wrong_qst = "5678912340TQ0002".parse().unwrap();
     let file = "ER0001".parse().unwrap();
     assert!(

@@ -23,6 +23,7 @@ use websrm_tests::websrm_registry::{Database, NewAudit};
 use crate::crash_load::free_port;
 use crate::portal::{Session, csrf};
 use crate::support::*;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 const CHILD: &str = "WEBSRM_SCALE_OUT_AUTHORITY";
 
@@ -171,7 +172,7 @@ async fn two_authority_processes_share_one_postgresql_registry() {
 
     // Revoke through A's online services.
     let operator = registry
-        .operator_by_identification(&"5678912340".parse().unwrap())
+        .operator_by_identification(&MICHEL_UNTEL.id())
         .unwrap()
         .unwrap();
     let now = OffsetDateTime::now_utc();
@@ -179,7 +180,13 @@ async fn two_authority_processes_share_one_postgresql_registry() {
         .set_operator_password_hash(
             operator.id,
             &hash_password("michel-secret-1").unwrap(),
-            NewAudit::new(now, "test", "set-password", "5678912340", ""),
+            NewAudit::new(
+                now,
+                "test",
+                "set-password",
+                MICHEL_UNTEL.identification_number,
+                "",
+            ),
         )
         .unwrap();
     // The sign-in form comes from B and is posted to A (a load balancer may do that): the
@@ -193,7 +200,7 @@ async fn two_authority_processes_share_one_postgresql_registry() {
             "/services/connexion",
             &[
                 ("csrf", &csrf(&page)),
-                ("identification_number", "5678912340"),
+                ("identification_number", MICHEL_UNTEL.identification_number),
                 ("password", "michel-secret-1"),
             ],
         )

@@ -12,6 +12,7 @@ use websrm_tests::websrm_protocol::document::{DocumentRequest, DocumentType};
 use websrm_tests::websrm_protocol::wire::Modification;
 
 use crate::support::*;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 fn with(mut h: Vec<(String, String)>, name: &str, value: Option<&str>) -> Vec<(String, String)> {
     h.retain(|(n, _)| n != name);
@@ -626,7 +627,7 @@ async fn the_facade_declares_users_and_sends_documents() {
     )
     .await
     .unwrap();
-    let michel = "5678912340".parse().unwrap();
+    let michel = MICHEL_UNTEL.id();
     let gst: websrm::domain::GstNumber = MICHEL.0.parse().unwrap();
     let qst: websrm::domain::QstNumber = MICHEL.1.parse().unwrap();
 

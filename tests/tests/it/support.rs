@@ -9,6 +9,7 @@ use websrm_tests::websrm_crypto::tls::{self, ClientIdentity};
 use websrm_tests::websrm_crypto::{
     CertificateInfo, Csr, PrivateKey, Signature, inspect_certificate, pem,
 };
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 use websrm_tests::websrm_domain::{
     DeviceIdState, Environment, InitiatingDevice, Sector, ServerSubject, SrsSubject,
     SrsSubjectFields, Subject, TestCase, UtcOffset,
@@ -43,7 +44,7 @@ pub(crate) fn headers(env: Environment, device: Option<DeviceIdState>) -> Certif
 
 pub(crate) fn michel(nickname: &str) -> Subject {
     srs(
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "D8T8-W8W8",
         "5678912340TQ0001",
         "ER0001",

@@ -18,6 +18,7 @@ use websrm_tests::websrm_protocol::wire::Modification;
 use websrm_tests::{Served, test_product};
 
 use crate::support::*;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 fn config(s: &Served, store: &std::path::Path) -> Config {
     let address = AuthorityAddress::Local {
@@ -70,7 +71,7 @@ fn verify_chain(key: &PublicKey, links: &[(u32, Signature)]) {
 
 fn michel() -> OperatorEnrolment {
     OperatorEnrolment::parse(
-        "5678912340",
+        MICHEL_UNTEL.identification_number,
         "D8T8-W8W8",
         "RBC",
         "5678912340TQ0001",
@@ -86,7 +87,7 @@ async fn a_host_with_two_terminals_and_three_independent_chains() {
     let s = Served::start(Environment::Dev);
     let dir = tempfile::tempdir().unwrap();
     let srs = Srs::open(config(&s, &dir.path().join("pos.db"))).unwrap();
-    let operator = "5678912340".parse().unwrap();
+    let operator = MICHEL_UNTEL.id();
     let view = srs
         .enrol(&michel(), Some(DeviceIdAnswer::RequestNew))
         .await
@@ -245,7 +246,7 @@ fn chain_crash_child() {
     let srs =
         Srs::open(Config::new(Environment::Dev, test_product(), store).with_authority(address))
             .unwrap();
-    let operator = "5678912340".parse().unwrap();
+    let operator = MICHEL_UNTEL.id();
     for no in 1.. {
         let signed = srs
             .sign_in_chain(&Origin::Host, &operator, &data(no))
@@ -309,7 +310,7 @@ async fn a_crash_between_signing_and_storing_leaves_a_chain_that_continues() {
 
     // The next signature follows the last one handed out: no fork, no gap.
     let srs = Srs::open(config(&s, &store)).unwrap();
-    let operator = "5678912340".parse().unwrap();
+    let operator = MICHEL_UNTEL.id();
     let next = srs
         .sign_in_chain(&Origin::Host, &operator, &data(5))
         .unwrap();

@@ -7,6 +7,7 @@ use time::{Duration, OffsetDateTime};
 use websrm_tests::websrm::domain::{Environment, IdentificationNumber};
 use websrm_tests::websrm::transaction::Checks;
 use websrm_tests::websrm::{DeviceIdAnswer, Origin, Outcome, Srs};
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 use websrm_tests::{Served, example_sale, michel_enrolment};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,7 +22,7 @@ async fn eight_tills_at_once_send_each_sale_once_as_its_own() {
     .await
     .unwrap();
     let start = OffsetDateTime::now_utc() - Duration::minutes(10);
-    let operator: IdentificationNumber = "5678912340".parse().unwrap();
+    let operator: IdentificationNumber = MICHEL_UNTEL.id();
     let tills: Vec<_> = (0..8u64)
         .map(|till| {
             let (srs, operator) = (srs.clone(), operator.clone());

@@ -10,6 +10,7 @@ use websrm_tests::websrm_crypto::{Signature, signatransm_input};
 use websrm_tests::{Served, test_product};
 
 use crate::support::*;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
 /// A whole transaction numbered `no`, recorded `no` minutes after 15:00 on 2026-11-26 (so that
 /// higher numbers are newer).
@@ -613,7 +614,7 @@ async fn every_context_defect_of_a_transmission_has_its_id() {
         ),
         (
             "NOTVQ malformed",
-            with("NOTVQ", Some("5678912340")),
+            with("NOTVQ", Some(MICHEL_UNTEL.identification_number)),
             "007E",
             "14",
         ),
@@ -1564,7 +1565,7 @@ async fn every_example_document_is_accepted() {
     let device_id = answer.device_id.unwrap();
     let taxi = Subject::Srs(
         SrsSubject::new(SrsSubjectFields {
-            identification_number: "5678912340".parse().unwrap(),
+            identification_number: MICHEL_UNTEL.id(),
             sector: Sector::Transport,
             authorization_code: "58T8-W8W8".parse().unwrap(),
             nickname: "Taxi Michel".parse().unwrap(),

@@ -14,6 +14,7 @@ use websrm_tests::websrm::{
     MAX_REQUEST_BYTES, OperatorEnrolment, Origin, Outcome, Resend, Srs,
 };
 use websrm_tests::websrm_crypto::pem;
+use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 use websrm_tests::{Relay, Served, example_sale_json, michel_enrolment, test_product};
 
 /// The plaintext of a QR code's percent-encoded ciphertext, decrypted with the authority's
@@ -99,7 +100,7 @@ fn sale(start: OffsetDateTime, n: u32) -> Sale {
 }
 
 fn operator() -> IdentificationNumber {
-    "5678912340".parse().unwrap()
+    MICHEL_UNTEL.id()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 
 use super::*;
 
+use websrm::domain::published::MICHEL_UNTEL;
 pub use websrm::views::{CertificateJson as CertificateBody, HealthName, Installation};
 
 /// The installation name of a back-office SRS.
@@ -89,7 +90,7 @@ impl SectorName {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EnrolmentRequest {
     /// The identification number (CN), 10 digits.
-    #[schema(example = "5678912340")]
+    #[schema(example = json!(MICHEL_UNTEL.identification_number))]
     pub identification_number: String,
     /// The authorization code, `X9X9-X9X9`.
     #[schema(example = "D8T8-W8W8")]

@@ -3,13 +3,14 @@
 use websrm::Confirmation;
 
 use super::*;
+use websrm::domain::published::MICHEL_UNTEL;
 
 /// A user account to declare or remove, with the operator's tax numbers.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserRequestBody {
     /// The operator whose certificate on this device sends the request (for an SRS in the
     /// server mode, the server administrator's).
-    #[schema(example = "5678912340")]
+    #[schema(example = json!(MICHEL_UNTEL.identification_number))]
     pub identification_number: String,
     /// The user's first and last name.
     #[schema(example = "Michel Untel")]
@@ -143,7 +144,7 @@ pub(crate) async fn validate_tax_numbers(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DocumentBody {
     /// The operator whose certificate on this device signs and sends it.
-    #[schema(example = "5678912340")]
+    #[schema(example = json!(MICHEL_UNTEL.identification_number))]
     pub identification_number: String,
     /// The operator's GST number (`NOTPS`).
     pub gst: String,

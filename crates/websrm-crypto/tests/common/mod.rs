@@ -6,12 +6,13 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use rcgen::{CertificateParams, CustomExtension, DistinguishedName, DnType, KeyPair};
+use websrm_domain::published::MICHEL_UNTEL;
 use websrm_domain::{Sector, ServerSubject, SrsSubject, SrsSubjectFields, Subject, UtcOffset};
 
 pub fn srs_subject() -> Subject {
     Subject::Srs(
         SrsSubject::new(SrsSubjectFields {
-            identification_number: "5678912340".parse().unwrap(),
+            identification_number: MICHEL_UNTEL.id(),
             sector: Sector::Restaurant,
             authorization_code: "D8T8-W8W8".parse().unwrap(),
             nickname: "Caisse du café".parse().unwrap(),

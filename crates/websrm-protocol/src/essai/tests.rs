@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use websrm_domain::published::MICHEL_UNTEL;
 
 const RBC: &[Sector] = &[Sector::Restaurant];
 const TRP: &[Sector] = &[Sector::Transport];
@@ -123,7 +124,11 @@ fn certificate_steps_check_request_device_and_subject() {
     let step = |tc: &str| run.find(tc.parse().unwrap()).unwrap();
     let body = json!({"reqCertif": {"modif": "AJO", "csr": "…"}});
     let h = headers(&[("APPRLINIT", "SEV"), ("IDAPPRL", "0000-0000-0000")]);
-    let good = subject("Certificat A", "RBC-D8T8-W8W8", "5678912340");
+    let good = subject(
+        "Certificat A",
+        "RBC-D8T8-W8W8",
+        MICHEL_UNTEL.identification_number,
+    );
     let observed = |tc: &str, h, b, s| {
         Observed::new(RequestKind::Enrolment, tc.parse().unwrap(), h, b, RBC).with_subject(s)
     };
@@ -133,7 +138,11 @@ fn certificate_steps_check_request_device_and_subject() {
     );
 
     // Another nickname, a server's code, a device that has its identifier already.
-    let wrong = subject("Certificat B", "FOB-B8T8-W8W8", "5678912340");
+    let wrong = subject(
+        "Certificat B",
+        "FOB-B8T8-W8W8",
+        MICHEL_UNTEL.identification_number,
+    );
     let found = step("001.001").examine(&observed("001.001", &h, &body, &wrong));
     let fields: Vec<&str> = found.iter().map(|d| d.field.as_str()).collect();
     assert_eq!(fields, ["SN", "O"]);
