@@ -1,13 +1,12 @@
 //! The body of a request to the authority: its structure (one `reqCertif`, `reqTrans`,
-//! `reqUtil` or `reqDoc`, duplicates seen), then the transaction request's wire type, then the
-//! typed transactions, user requests and documents: each one read is written back and read
-//! again as itself.
+//! `reqUtil` or `reqDoc`, duplicates seen), then the typed certificate requests, transactions,
+//! user requests and documents: each one read is written back and read again as itself.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use websrm_authority::fuzzing::request_fields;
 use websrm_protocol::transaction::{Checks, read_request, read_transaction};
 use websrm_protocol::document::DocumentRequest;
+use websrm_protocol::request::{CertificateRequest, CertificateService, request_fields};
 use websrm_protocol::user::UserRequest;
 use websrm_protocol::wire::{CertificateRequestBody, TransactionRequestBody};
 
@@ -17,6 +16,14 @@ fuzz_target!(|data: &[u8]| {
         let count = names.len();
         names.dedup();
         assert_eq!(names.len(), count, "a repeated field was let through");
+    }
+    for service in [CertificateService::Enrolment, CertificateService::Certificates] {
+        if let Ok(request) = CertificateRequest::read(data, service) {
+            let body = CertificateRequestBody::from(&request.modification);
+            let again = CertificateRequest::read(&serde_json::to_vec(&body).expect("JSON"), service)
+                .map(|again| again.modification);
+            assert_eq!(again, Ok(request.modification), "a certificate request read is not written back as itself");
+        }
     }
     if let Ok(fields) = request_fields(data, "transaction", "reqTrans", &["transActu", "transLot"]) {
         let object = serde_json::Value::Object(fields.into_iter().collect());

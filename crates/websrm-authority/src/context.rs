@@ -15,7 +15,7 @@ use websrm_registry::{CertificateRecord, Operator};
 
 use crate::Authority;
 use crate::service::{Request, Service};
-use crate::structure::Fault;
+use websrm_protocol::request::Fault;
 
 /// A refusal of a whole request, its errors from the catalogue.
 pub(crate) struct Refused(pub(crate) Vec<Fault>);

@@ -21,7 +21,7 @@ use websrm_registry::ReceivedDocument;
 use crate::Authority;
 use crate::context::{Refused, ServiceRefusal};
 use crate::service::{Request, Response, Service};
-use crate::structure::{repeated_field, request_fields};
+use websrm_protocol::request::{repeated_field, request_fields};
 
 impl Authority {
     /// Answers a `/document` request: 200 with the document's number (`noDoc`), or 400 with

@@ -19,7 +19,7 @@ use serde_json::Value;
 use websrm_domain::{Environment, TestCase, VersionState};
 use websrm_protocol::catalogue::ErrorCode as E;
 use websrm_protocol::document::{DocumentResponseBody, RetourDoc};
-use websrm_protocol::essai::{self, FINISHED, Observed, Plan, RequestKind, Step};
+use websrm_protocol::essai::{self, FINISHED, Plan, RequestKind, Step};
 use websrm_protocol::user::{RetourUtil, UserResponseBody};
 use websrm_protocol::wire::{
     CertificateResponseBody, JSON_VERSION, RetourCertif, RetourTrans, RetourTransActu,
@@ -215,8 +215,7 @@ impl Authority {
             .iter()
             .map(|(n, v)| (n.clone(), Value::String(v.clone())))
             .collect();
-        let body = serde_json::from_slice::<Value>(&request.body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&request.body).into_owned()));
+        let body = websrm_protocol::request::evidence(&request.body);
         let kept = serde_json::json!({"headers": headers, "body": body}).to_string();
         let exchange = EssaiExchange::new(
             self.now(),
@@ -314,33 +313,16 @@ fn differences(
             | (essai::Block::Transactions, Endpoint::Transaction)
             | (essai::Block::Documents, Endpoint::Document)
     );
-    let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
-        return Vec::new();
-    };
     if !fits {
         return Vec::new();
     }
-    let subject: Option<Vec<(&'static str, String)>> = body["reqCertif"]["csr"]
-        .as_str()
-        .and_then(|csr| websrm_crypto::validate_csr(csr).ok())
-        .map(|csr| {
-            csr.subject
-                .attributes()
-                .into_iter()
-                .map(|(a, v)| (a.short_name(), v))
-                .collect()
-        });
-    let mut observed = Observed::new(
+    step.examine_request(
         kind_of(request.endpoint),
         tc,
         &request.headers,
-        &body,
+        &request.body,
         sectors,
-    );
-    if let Some(subject) = &subject {
-        observed = observed.with_subject(subject);
-    }
-    step.examine(&observed)
+    )
 }
 
 /// Where a product version's ESSAI run stands.
@@ -446,13 +428,7 @@ fn refusal(request: &Request, errors: &[(E, Vec<String>)], next: Option<TestCase
             },
         }),
         Endpoint::Transaction => {
-            let no_trans = serde_json::from_slice::<Value>(&request.body)
-                .ok()
-                .and_then(|b| {
-                    b["reqTrans"]["transActu"]["noTrans"]
-                        .as_str()
-                        .map(str::to_owned)
-                });
+            let no_trans = websrm_protocol::transaction::current_no_trans(&request.body);
             for e in &mut list {
                 e.no_trans.clone_from(&no_trans);
             }

@@ -30,7 +30,7 @@ pub mod revocation;
 pub mod seed;
 pub mod server;
 mod service;
-mod structure;
+
 mod transaction;
 mod user;
 
@@ -39,18 +39,6 @@ mod user;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
-    /// Checks a request body's structure as the service does; the fields of `parent`, or the
-    /// error's number and values.
-    pub fn request_fields(
-        bytes: &[u8],
-        service: &str,
-        parent: &str,
-        allowed: &[&str],
-    ) -> Result<Vec<(String, serde_json::Value)>, (u16, Vec<String>)> {
-        crate::structure::request_fields(bytes, service, parent, allowed)
-            .map_err(|(code, args)| (code.number(), args))
-    }
-
     /// Reads a portal form (`application/x-www-form-urlencoded`) as axum's `Form` does: as
     /// each page's typed form (how many of them read it), and as name-value pairs.
     pub fn form(bytes: &[u8]) -> (usize, std::collections::HashMap<String, String>) {

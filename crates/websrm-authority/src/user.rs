@@ -21,7 +21,7 @@ use websrm_registry::{CertificateRecord, UserChange};
 use crate::Authority;
 use crate::context::{Refused, ServiceRefusal};
 use crate::service::{Request, Response, Service};
-use crate::structure::{repeated_field, request_fields};
+use websrm_protocol::request::{repeated_field, request_fields};
 
 impl Authority {
     /// Answers a `/utilisateur` request: 200 with `VAL` or `INV` for each tax number, or 400

@@ -34,6 +34,7 @@ pub mod document;
 pub mod essai;
 pub mod explain;
 pub mod headers;
+pub mod request;
 pub mod transaction;
 pub mod user;
 pub mod wire;

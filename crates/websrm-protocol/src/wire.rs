@@ -28,9 +28,9 @@ pub struct ReqCertif {
     pub no_serie: Option<String>,
 }
 
-/// What a certificate request asks for.
+/// What a certificate request asks for: the protocol's three `modif` (exhaustive, so that both
+/// the client and the authority answer each).
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Modification {
     /// `AJO`: a new certificate, with this CSR (wire form).
     Add {

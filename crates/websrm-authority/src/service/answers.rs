@@ -2,40 +2,6 @@
 
 use super::*;
 
-pub(super) struct Body {
-    /// `modif`, in upper case.
-    pub(super) modif: String,
-    /// `modif` as the request wrote it, for the messages.
-    pub(super) modif_as_sent: String,
-    pub(super) csr: Option<String>,
-    pub(super) no_serie: Option<String>,
-}
-
-/// The top level must be exactly one `reqCertif` object (duplicated keys detected, which a
-/// map-based parser would silently merge).
-pub(super) fn parse_body(bytes: &[u8], service: &str) -> Result<Body, Refusal> {
-    let fields =
-        crate::structure::request_fields(bytes, service, "reqCertif", &["modif", "csr", "noSerie"])
-            .map_err(|(code, args)| Refusal(vec![(code, args)]))?;
-    let text = |name: &str| -> Result<Option<String>, Refusal> {
-        match fields.iter().find(|(k, _)| k == name).map(|(_, v)| v) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Refusal::one(E::NotJson, &[])),
-        }
-    };
-    // Values are compared without regard to case (the reference: unless stated); field names
-    // are exact.
-    let modif =
-        text("modif")?.ok_or_else(|| Refusal::one(E::ModifMissing, &["reqCertif", "modif"]))?;
-    Ok(Body {
-        modif: modif.to_ascii_uppercase(),
-        modif_as_sent: modif,
-        csr: text("csr")?,
-        no_serie: text("noSerie")?,
-    })
-}
-
 pub(super) fn findings_refusal(findings: Vec<CsrFinding>) -> Refusal {
     Refusal(
         findings

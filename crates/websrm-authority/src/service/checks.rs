@@ -3,7 +3,7 @@
 use websrm_protocol::headers::HeaderProblem;
 
 use super::*;
-use crate::structure::Fault;
+use websrm_protocol::request::Fault;
 
 /// The services of the protocol, each at its URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 use websrm_crypto::tls::LocalTlsIdentity;
 use websrm_crypto::{

@@ -1,7 +1,9 @@
 //! Validation in the protocol's order, then issuance, replacement or deletion, and repeated requests.
 
 use super::*;
-use answers::{findings_refusal, parse_body, registry_refusal, subject_text, success};
+use answers::{findings_refusal, registry_refusal, subject_text, success};
+use websrm_protocol::request::{CertificateRequest, CertificateService};
+use websrm_protocol::wire::Modification;
 
 impl Authority {
     pub(super) fn process(
@@ -12,46 +14,17 @@ impl Authority {
     ) -> Result<Response, Refusal> {
         // 1. The body: JSON, one reqCertif, its fields, and the routing rules of the URL.
         let service = match request.endpoint {
-            Endpoint::Enrolment => "enrolement",
-            _ => "certificats",
+            Endpoint::Enrolment => CertificateService::Enrolment,
+            _ => CertificateService::Certificates,
         };
-        let body = parse_body(&request.body, service)?;
-        let modif = body.modif.as_str();
-        let modif_as_sent = body.modif_as_sent.as_str();
-        match request.endpoint {
-            Endpoint::Enrolment => {
-                if modif != "AJO" {
-                    return Err(Refusal::one(E::ModifNotAdd, &[modif_as_sent]));
-                }
-                if body.no_serie.is_some() {
-                    return Err(Refusal::one(E::SerialForbiddenOnEnrolment, &[]));
-                }
-                if body.csr.is_none() {
-                    return Err(Refusal::one(E::CsrMissingOnEnrolment, &[]));
-                }
-            }
-            _ => {
-                if modif != "REM" && modif != "SUP" {
-                    return Err(Refusal::one(E::ModifNotReplaceOrDelete, &[modif_as_sent]));
-                }
-                if body.no_serie.is_none() {
-                    return Err(Refusal::one(E::SerialMissing, &[]));
-                }
-                if modif == "REM" && body.csr.is_none() {
-                    return Err(Refusal::one(E::ReplaceWithoutCsr, &[]));
-                }
-                if modif == "SUP" && body.csr.is_some() {
-                    return Err(Refusal::one(E::DeleteWithCsr, &[]));
-                }
-            }
-        }
-        let serial = match &body.no_serie {
-            Some(text) => Some(
-                text.parse::<SerialNumber>()
-                    .map_err(|_| Refusal::one(E::SerialInvalid, &[text]))?,
-            ),
-            None => None,
+        let body =
+            CertificateRequest::read(&request.body, service).map_err(|f| Refusal(vec![f]))?;
+        let (csr, serial) = match &body.modification {
+            Modification::Add { csr } => (Some(csr.as_str()), None),
+            Modification::Replace { csr, serial } => (Some(csr.as_str()), Some(*serial)),
+            Modification::Delete { serial } => (None, Some(*serial)),
         };
+        let replacing = matches!(body.modification, Modification::Replace { .. });
 
         // 2. The headers.
         let headers = self.check_headers(request)?;
@@ -92,9 +65,9 @@ impl Authority {
                 if record.serial != serial {
                     return Err(Refusal::one(E::SerialInvalid, &[&serial.to_string()]));
                 }
-                match (record.state, modif) {
+                match (record.state, replacing) {
                     (CertificateState::Active, _) => Some(record),
-                    (CertificateState::Replaced, "REM") if record.replaced_by.is_some() => {
+                    (CertificateState::Replaced, true) if record.replaced_by.is_some() => {
                         retransmitted_replacement = record.replaced_by;
                         Some(record)
                     }
@@ -109,7 +82,7 @@ impl Authority {
             _ => None,
         };
 
-        if modif == "SUP" {
+        if let Modification::Delete { .. } = body.modification {
             let Some(current) = current else {
                 return Err(Refusal::one(E::SerialMissing, &[]));
             };
@@ -127,7 +100,7 @@ impl Authority {
         }
 
         // 5. The CSR and its subject against the registry.
-        let csr_text = body.csr.as_deref().unwrap_or_default();
+        let csr_text = csr.unwrap_or_default();
         let validated = validate_csr(csr_text).map_err(findings_refusal)?;
         let operator = self.check_subject(&validated.subject, now)?;
         let nickname = validated.subject.nickname().clone();

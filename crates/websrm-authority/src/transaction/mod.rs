@@ -23,7 +23,7 @@ use websrm_registry::{CertificateRecord, ReceivedTransaction};
 use crate::Authority;
 use crate::context::{self, Refused, finding, revoked, with_companion};
 use crate::service::{Request, Response};
-use crate::structure::{repeated_field, request_fields};
+use websrm_protocol::request::TransactionParts;
 
 /// The errors of one transaction, each with its `noTrans`.
 struct TransactionFault(Vec<WireError>);
@@ -60,7 +60,7 @@ impl Authority {
                     }
                 };
                 // The current transaction's number, whenever the body can be read that far.
-                let no_trans = understood_no_trans(&request.body);
+                let no_trans = websrm_protocol::transaction::current_no_trans(&request.body);
                 let list = faults
                     .iter()
                     .map(|(code, args)| {
@@ -96,38 +96,8 @@ impl Authority {
             .ok_or_else(|| Refused::from(revoked(&record)))?;
 
         // The body's structure: one reqTrans holding transActu and/or transLot.
-        let fields = request_fields(
-            &request.body,
-            "transaction",
-            "reqTrans",
-            &["transActu", "transLot"],
-        )?;
-        if fields.is_empty() {
-            return Err(Refused::from((E::TransactionRequestEmpty, Vec::new())));
-        }
-        if let Some((parent, field)) = repeated_field(&request.body) {
-            return Err(Refused::from((E::ChildFieldRepeated, vec![parent, field])));
-        }
-        // `transActu` an object, `transLot` an array of objects, taken out of the body once (a
-        // batch of a few hundred kilobytes is not copied); each transaction's fields as far as the
-        // certificate rules read them (`noTrans`, `emprCertifSEV`, `signa`) when they are text:
-        // the typed reader reports every other defect with its own id.
-        let mut fields: serde_json::Map<String, serde_json::Value> = fields.into_iter().collect();
-        let not_json = || Refused::from((E::NotJson, Vec::new()));
-        let current_value = match fields.remove("transActu") {
-            None => None,
-            Some(v @ serde_json::Value::Object(_)) => Some(v),
-            Some(_) => return Err(not_json()),
-        };
-        let lot_values = match fields.remove("transLot") {
-            None => Vec::new(),
-            Some(serde_json::Value::Array(list))
-                if list.iter().all(serde_json::Value::is_object) =>
-            {
-                list
-            }
-            Some(_) => return Err(not_json()),
-        };
+        let parts = TransactionParts::read(&request.body)?;
+        let (current_value, lot_values) = (parts.current, parts.batch);
         let wire = |v: &serde_json::Value| {
             <Transaction as serde::Deserialize>::deserialize(v).unwrap_or_default()
         };
@@ -310,15 +280,6 @@ impl Authority {
         };
         Ok(answer(if failed { 400 } else { 200 }, retour))
     }
-}
-
-/// The `noTrans` of `transActu`, if the body is JSON that far.
-fn understood_no_trans(body: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    value
-        .pointer("/reqTrans/transActu/noTrans")?
-        .as_str()
-        .map(str::to_owned)
 }
 
 /// Examines the transactions of one request, reading each signer's certificate once.

@@ -293,6 +293,39 @@ impl Step {
 
     /// The differences between `request` and what the step prescribes, each with the value
     /// expected and the value found: the authority refuses the step with 435E for each.
+    /// Examines a request as it came: its body read as JSON here and its CSR's subject, if it
+    /// carries a readable one, with websrm-crypto's reading; then [`examine`](Self::examine).
+    /// A body that is not JSON has no difference: it is the service's to refuse (200E), and
+    /// that fails the step all the same.
+    pub fn examine_request(
+        &self,
+        kind: RequestKind,
+        test_case: TestCase,
+        headers: &[(String, String)],
+        body: &[u8],
+        sectors: &[Sector],
+    ) -> Vec<Difference> {
+        let Ok(body) = serde_json::from_slice::<Value>(body) else {
+            return Vec::new();
+        };
+        let subject: Option<Vec<(&'static str, String)>> = body["reqCertif"]["csr"]
+            .as_str()
+            .and_then(|csr| websrm_crypto::validate_csr(csr).ok())
+            .map(|csr| {
+                csr.subject
+                    .attributes()
+                    .into_iter()
+                    .map(|(a, v)| (a.short_name(), v))
+                    .collect()
+            });
+        let mut observed = Observed::new(kind, test_case, headers, &body, sectors);
+        if let Some(subject) = &subject {
+            observed = observed.with_subject(subject);
+        }
+        self.examine(&observed)
+    }
+
+    /// Examines a request whose body is read already.
     pub fn examine(&self, request: &Observed<'_>) -> Vec<Difference> {
         let mut found = Vec::new();
         let tc = request.test_case;

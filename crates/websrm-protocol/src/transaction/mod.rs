@@ -308,6 +308,16 @@ impl SaleBuilder {
     }
 }
 
+/// The `noTrans` of `transActu` in a request's body, if the body is JSON that far: the number
+/// every refusal of the request names, even when the rest cannot be read.
+pub fn current_no_trans(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    value
+        .pointer("/reqTrans/transActu/noTrans")?
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// `reqTrans` with the current transaction and a batch (newest first), as sent.
 pub fn request_body(current: Option<&Transaction>, batch: &[Transaction]) -> Value {
     let mut req = Map::new();
