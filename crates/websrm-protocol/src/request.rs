@@ -325,3 +325,173 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
         d.deserialize_map(EntriesVisitor(std::marker::PhantomData))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERIAL: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
+
+    /// Each body and the first error WEB-SRM gives for it, in the protocol's order: a table, so
+    /// that a rule moved in the order fails the row that shows it.
+    #[test]
+    fn certificate_requests_are_refused_with_the_first_error_in_the_protocols_order() {
+        use CertificateService::{Certificates, Enrolment};
+        let rows: &[(CertificateService, &str, E, &[&str])] = &[
+            (Enrolment, "not json", E::NotJson, &[]),
+            (
+                Enrolment,
+                r#"{}"#,
+                E::RequestMissing,
+                &["enrolement", "reqCertif"],
+            ),
+            (
+                Enrolment,
+                r#"{"reqCertif":{},"x":1}"#,
+                E::TopLevelFieldNotAllowed,
+                &["enrolement", "x"],
+            ),
+            (
+                Enrolment,
+                r#"{"reqCertif":{},"reqCertif":{}}"#,
+                E::RequestRepeated,
+                &["enrolement", "reqCertif"],
+            ),
+            (
+                Enrolment,
+                r#"{"reqCertif":{"modif":"AJO","x":"1"}}"#,
+                E::ChildFieldNotAllowed,
+                &["reqCertif", "x"],
+            ),
+            (
+                Enrolment,
+                r#"{"reqCertif":{"modif":"AJO","modif":"AJO"}}"#,
+                E::ChildFieldRepeated,
+                &["reqCertif", "modif"],
+            ),
+            (Enrolment, r#"{"reqCertif":{"modif":1}}"#, E::NotJson, &[]),
+            (
+                Enrolment,
+                r#"{"reqCertif":{"csr":"c"}}"#,
+                E::ModifMissing,
+                &["reqCertif", "modif"],
+            ),
+            (
+                Enrolment,
+                r#"{"reqCertif":{"modif":"rem","csr":"c"}}"#,
+                E::ModifNotAdd,
+                &["rem"],
+            ),
+            (
+                Enrolment,
+                r#"{"reqCertif":{"modif":"AJO","csr":"c","noSerie":"0a"}}"#,
+                E::SerialForbiddenOnEnrolment,
+                &[],
+            ),
+            (
+                Enrolment,
+                r#"{"reqCertif":{"modif":"AJO"}}"#,
+                E::CsrMissingOnEnrolment,
+                &[],
+            ),
+            (
+                Certificates,
+                r#"{"reqCertif":{"modif":"AJO","csr":"c"}}"#,
+                E::ModifNotReplaceOrDelete,
+                &["AJO"],
+            ),
+            (
+                Certificates,
+                r#"{"reqCertif":{"modif":"SUP"}}"#,
+                E::SerialMissing,
+                &[],
+            ),
+            (
+                Certificates,
+                r#"{"reqCertif":{"modif":"REM","noSerie":"0a"}}"#,
+                E::ReplaceWithoutCsr,
+                &[],
+            ),
+            (
+                Certificates,
+                r#"{"reqCertif":{"modif":"SUP","noSerie":"0a","csr":"c"}}"#,
+                E::DeleteWithCsr,
+                &[],
+            ),
+            (
+                Certificates,
+                r#"{"reqCertif":{"modif":"SUP","noSerie":"not hex"}}"#,
+                E::SerialInvalid,
+                &["not hex"],
+            ),
+        ];
+        for (service, body, code, args) in rows {
+            let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+            assert_eq!(
+                CertificateRequest::read(body.as_bytes(), *service),
+                Err((*code, args)),
+                "{service:?} {body}"
+            );
+        }
+    }
+
+    /// A request that passes reads into its modification, `modif` compared without regard to
+    /// case and kept as written.
+    #[test]
+    fn certificate_requests_read_into_their_modification() {
+        let serial: SerialNumber = SERIAL.parse().unwrap();
+        let read =
+            |service, body: String| CertificateRequest::read(body.as_bytes(), service).unwrap();
+        let add = read(
+            CertificateService::Enrolment,
+            r#"{"reqCertif":{"modif":"ajo","csr":"c"}}"#.into(),
+        );
+        assert_eq!(add.modification, Modification::Add { csr: "c".into() });
+        assert_eq!(add.modif_as_sent, "ajo");
+        let replace = read(
+            CertificateService::Certificates,
+            format!(r#"{{"reqCertif":{{"modif":"REM","csr":"c","noSerie":"{SERIAL}"}}}}"#),
+        );
+        assert_eq!(
+            replace.modification,
+            Modification::Replace {
+                csr: "c".into(),
+                serial
+            }
+        );
+        let delete = read(
+            CertificateService::Certificates,
+            format!(r#"{{"reqCertif":{{"modif":"Sup","noSerie":"{SERIAL}","csr":null}}}}"#),
+        );
+        assert_eq!(delete.modification, Modification::Delete { serial });
+    }
+
+    /// A transaction request's parts: the current one an object, the batch an array of objects.
+    #[test]
+    fn transaction_requests_split_into_their_parts() {
+        let parts =
+            TransactionParts::read(br#"{"reqTrans":{"transActu":{"a":1},"transLot":[{"b":2}]}}"#)
+                .unwrap();
+        assert_eq!(parts.current, Some(serde_json::json!({"a": 1})));
+        assert_eq!(parts.batch, vec![serde_json::json!({"b": 2})]);
+        for (body, code) in [
+            (&br#"{"reqTrans":{}}"#[..], E::TransactionRequestEmpty),
+            (br#"{"reqTrans":{"transActu":[]}}"#, E::NotJson),
+            (br#"{"reqTrans":{"transLot":[1]}}"#, E::NotJson),
+        ] {
+            assert_eq!(
+                TransactionParts::read(body).map_err(|f| f.0),
+                Err(code),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert_eq!(
+            TransactionParts::read(br#"{"reqTrans":{"transActu":{"a":1,"a":2}}}"#),
+            Err((
+                E::ChildFieldRepeated,
+                vec!["reqTrans/transActu".into(), "a".into()]
+            ))
+        );
+    }
+}
