@@ -241,16 +241,8 @@ impl Drop for Served {
 }
 
 /// The test product's identity, as seeded.
-pub fn test_product() -> websrm_protocol::headers::ProductIdentity {
-    let [partner, srs, version_id, code, version, parent] = websrm_domain::published::TEST_PRODUCT;
-    websrm_protocol::headers::ProductIdentity::new(
-        partner.parse().expect("seed value"),
-        srs.parse().expect("seed value"),
-        version_id.parse().expect("seed value"),
-        code.parse().expect("seed value"),
-        version.parse().expect("seed value"),
-        parent.parse().expect("seed value"),
-    )
+pub fn test_product() -> websrm_domain::ProductIdentity {
+    websrm_domain::published::test_product()
 }
 
 /// The body of an authority process that a test or benchmark starts and may kill: opens (or

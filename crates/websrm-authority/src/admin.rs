@@ -5,7 +5,8 @@
 use time::{Duration, OffsetDateTime};
 use websrm_domain::{
     AuthorizationCode, CertificationCode, Environment, IdentificationNumber, PartnerId,
-    ProductMode, Sector, SerialNumber, SoftwareVersion, SrsId, VersionId, VersionState,
+    ProductIdentity, ProductMode, Sector, SerialNumber, SoftwareVersion, SrsId, VersionId,
+    VersionState,
 };
 use websrm_registry::{AuditEntry, NewAudit};
 use websrm_registry::{
@@ -179,12 +180,14 @@ impl Authority {
             .map(|&environment| {
                 Product::new(
                     environment,
-                    registration.partner_id,
-                    registration.srs_id,
-                    version_id,
-                    registration.certification_code.clone(),
-                    registration.version.clone(),
-                    registration.parent_version.clone(),
+                    ProductIdentity::new(
+                        registration.partner_id,
+                        registration.srs_id,
+                        version_id,
+                        registration.certification_code.clone(),
+                        registration.version.clone(),
+                        registration.parent_version.clone(),
+                    ),
                     registration.state,
                 )
                 .with_mode(registration.mode)
@@ -275,8 +278,11 @@ impl Authority {
 
     /// A random `IDVERSI` no version has.
     fn new_version_id(&self) -> Result<VersionId, Error> {
-        let taken: std::collections::HashSet<VersionId> =
-            self.products()?.into_iter().map(|p| p.version_id).collect();
+        let taken: std::collections::HashSet<VersionId> = self
+            .products()?
+            .into_iter()
+            .map(|p| p.identity.version_id)
+            .collect();
         loop {
             let mut random = [0u8; 8];
             getrandom::fill(&mut random)

@@ -140,17 +140,16 @@ pub(crate) fn examine(
         };
         return Ok(fault.map_or(Ok(Found::Unregistered), Err));
     }
-    let Some(product) = versions
-        .iter()
-        .find(|p| p.version_id == software.version_id && p.state != VersionState::Withdrawn)
-    else {
+    let Some(product) = versions.iter().find(|p| {
+        p.identity.version_id == software.version_id && p.state != VersionState::Withdrawn
+    }) else {
         return Ok(Err(if conformity {
             Fault::VersionUnknown
         } else {
             Fault::MustBeCertified
         }));
     };
-    let code_ok = *code == product.certification_code
+    let code_ok = *code == product.identity.certification_code
         || match environment {
             Environment::Dev => sector_prefix && (code.is_test_code() || code.is_uncertified()),
             Environment::Essai => sector_prefix && code.is_test_code(),
@@ -160,21 +159,20 @@ pub(crate) fn examine(
         return Ok(Err(Fault::CodeInvalid));
     }
     if !first_certification {
-        if *software.version != product.version {
+        if *software.version != product.identity.version {
             // A version string no version of this SRS has is not recognized; one of another
             // version does not designate this one.
             return Ok(Err(
-                if versions
-                    .iter()
-                    .any(|p| p.version == *software.version && p.state != VersionState::Withdrawn)
-                {
+                if versions.iter().any(|p| {
+                    p.identity.version == *software.version && p.state != VersionState::Withdrawn
+                }) {
                     Fault::VersionsMismatch
                 } else {
                     Fault::VersionStringUnknown
                 },
             ));
         }
-        if *software.parent_version != product.parent_version {
+        if *software.parent_version != product.identity.parent_version {
             return Ok(Err(Fault::VersionsMismatch));
         }
     }

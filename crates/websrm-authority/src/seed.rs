@@ -18,9 +18,6 @@ pub type SeedOperator = PublishedOperator;
 /// The operators of the published test data.
 pub const OPERATORS: [SeedOperator; 3] = published::OPERATORS;
 
-/// The test product: IDPARTN, IDSEV, IDVERSI, CODCERTIF, VERSI, VERSIPARN.
-pub const PRODUCT: [&str; 6] = published::TEST_PRODUCT;
-
 fn parse<T: std::str::FromStr>(text: &str) -> Result<T, Error> {
     text.parse()
         .map_err(|_| Error::Invalid(format!("invalid seed value {text}")))
@@ -71,20 +68,15 @@ pub fn seed_test_data(authority: &Authority, now: OffsetDateTime) -> Result<(), 
         }
     }
     for &environment in authority.product_environments() {
-        let [partner, srs, version_id, code, version, parent] = PRODUCT;
-        let (partner, srs, version_id) = (parse(partner)?, parse(srs)?, parse(version_id)?);
+        let identity = published::test_product();
+        let srs = identity.srs_id;
         if registry
-            .find_product(environment, partner, srs, version_id)?
+            .find_product(environment, identity.partner_id, srs, identity.version_id)?
             .is_none()
         {
             let product = Product::new(
                 environment,
-                partner,
-                srs,
-                version_id,
-                parse(code)?,
-                parse(version)?,
-                parse(parent)?,
+                identity,
                 // Ready for an ESSAI run in the conformity environments (ESSAI is closed to a
                 // certified version, 072E); usable by operators in production.
                 if environment == Environment::Prod {

@@ -125,7 +125,7 @@ pub(crate) fn run(authority: &Authority, command: ProductCommand) -> Result<()> 
             let versions: Vec<Product> = authority
                 .products()?
                 .into_iter()
-                .filter(|p| p.partner_id == partner && p.srs_id == srs)
+                .filter(|p| p.identity.partner_id == partner && p.identity.srs_id == srs)
                 .collect();
             if versions.is_empty() {
                 anyhow::bail!("no version of SRS {srs} of partner {partner} is registered");
@@ -215,12 +215,12 @@ fn print_versions(products: &[Product], json: bool) -> Result<()> {
     for (p, environments) in grouped(products) {
         println!(
             "{:<16}  {:<16}  {:<16}  {:<10}  {:<10}  {:<13}  {:<22}  {:<6}  {:<7}  {}",
-            p.partner_id.to_string(),
-            p.srs_id.to_string(),
-            p.version_id.to_string(),
-            p.version.as_str(),
-            p.parent_version.as_str(),
-            p.certification_code.as_str(),
+            p.identity.partner_id.to_string(),
+            p.identity.srs_id.to_string(),
+            p.identity.version_id.to_string(),
+            p.identity.version.as_str(),
+            p.identity.parent_version.as_str(),
+            p.identity.certification_code.as_str(),
             p.state.as_str(),
             p.mode.as_str(),
             sectors(p),
@@ -235,12 +235,12 @@ fn versions_json(products: &[Product]) -> serde_json::Value {
         .into_iter()
         .map(|(p, environments)| {
             json!({
-                "partner_id": p.partner_id.to_string(),
-                "srs_id": p.srs_id.to_string(),
-                "version_id": p.version_id.to_string(),
-                "version": p.version.as_str(),
-                "parent_version": p.parent_version.as_str(),
-                "certification_code": p.certification_code.as_str(),
+                "partner_id": p.identity.partner_id.to_string(),
+                "srs_id": p.identity.srs_id.to_string(),
+                "version_id": p.identity.version_id.to_string(),
+                "version": p.identity.version.as_str(),
+                "parent_version": p.identity.parent_version.as_str(),
+                "certification_code": p.identity.certification_code.as_str(),
                 "state": p.state.as_str(),
                 "mode": p.mode.as_str(),
                 "sectors": p.sectors.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
@@ -257,9 +257,9 @@ fn grouped(products: &[Product]) -> Vec<(&Product, Vec<&'static str>)> {
     for p in products {
         match out.last_mut() {
             Some((last, environments))
-                if last.partner_id == p.partner_id
-                    && last.srs_id == p.srs_id
-                    && last.version_id == p.version_id =>
+                if last.identity.partner_id == p.identity.partner_id
+                    && last.identity.srs_id == p.identity.srs_id
+                    && last.identity.version_id == p.identity.version_id =>
             {
                 environments.push(p.environment.as_str());
             }

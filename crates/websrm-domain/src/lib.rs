@@ -54,7 +54,7 @@ pub use lifecycle::{
 pub use operator::{
     AuthorizationCode, FileNumber, GstNumber, IdentificationNumber, QstNumber, Sector,
 };
-pub use product::{ProductMode, VersionState};
+pub use product::{ProductIdentity, ProductMode, VersionState};
 pub use shape::is_websrm_text_char;
 pub use source::Source;
 pub use subject::{

@@ -1,7 +1,49 @@
-//! What the authority knows of an SRS product: the state of each version and the modes it runs in.
+//! An SRS product: the identity its SRS sends with every request, and what the authority knows
+//! of it, the state of each version and the modes it runs in.
 
 use crate::error::Kind;
 use crate::macros::code_enum;
+use crate::{CertificationCode, PartnerId, SoftwareVersion, SrsId, VersionId};
+
+/// The product identity an SRS sends with every request (`IDPARTN`, `IDSEV`, `IDVERSI`,
+/// `CODCERTIF`, `VERSI`, `VERSIPARN`), and under which the authority registers a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProductIdentity {
+    /// `IDPARTN`.
+    pub partner_id: PartnerId,
+    /// `IDSEV`.
+    pub srs_id: SrsId,
+    /// `IDVERSI`.
+    pub version_id: VersionId,
+    /// `CODCERTIF`.
+    pub certification_code: CertificationCode,
+    /// `VERSI`.
+    pub version: SoftwareVersion,
+    /// `VERSIPARN`.
+    pub parent_version: SoftwareVersion,
+}
+
+impl ProductIdentity {
+    /// A product identity.
+    pub fn new(
+        partner_id: PartnerId,
+        srs_id: SrsId,
+        version_id: VersionId,
+        certification_code: CertificationCode,
+        version: SoftwareVersion,
+        parent_version: SoftwareVersion,
+    ) -> Self {
+        Self {
+            partner_id,
+            srs_id,
+            version_id,
+            certification_code,
+            version,
+            parent_version,
+        }
+    }
+}
 
 code_enum! {
     /// Where a version of an SRS stands with the authority (SW-73.A's version errors depend on it).

@@ -139,6 +139,20 @@ pub const TEST_PRODUCT: [&str; 6] = [
     "0",
 ];
 
+/// The test product, typed.
+pub fn test_product() -> crate::ProductIdentity {
+    let [partner, srs, version_id, code, version, parent] = TEST_PRODUCT;
+    let valid = "the published test product is valid (tested)";
+    crate::ProductIdentity::new(
+        partner.parse().expect(valid),
+        srs.parse().expect(valid),
+        version_id.parse().expect(valid),
+        code.parse().expect(valid),
+        version.parse().expect(valid),
+        parent.parse().expect(valid),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +179,7 @@ mod tests {
         assert_eq!(MICHEL_UNTEL.code(Sector::Transport), Some("58T8-W8W8"));
         assert_eq!(EXPRESS_TAXE.file(Sector::Restaurant), Some("ER0001"));
         assert_eq!(SERVER_ADMINISTRATOR.file(Sector::Restaurant), None);
+        assert_eq!(test_product().version.as_str(), TEST_PRODUCT[4]);
     }
 
     /// Each operator with a QST number has an SRS subject for each of its sectors; the server

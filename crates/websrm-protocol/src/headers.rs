@@ -3,6 +3,8 @@
 //! (those, `NOTPS`, `NOTVQ`, `SIGNATRANSM`, `EMPRCERTIFTRANSM`).
 
 use websrm_crypto::Signature;
+/// The product identity, which the domain crate holds so that the registry can embed it.
+pub use websrm_domain::ProductIdentity;
 use websrm_domain::{
     CertificationCode, DeviceIdState, Environment, GstNumber, InitiatingDevice, PartnerId,
     QstNumber, SoftwareVersion, SrsId, TestCase, Thumbprint, VersionId,
@@ -55,45 +57,6 @@ pub struct CertificateHeaders {
     pub version: SoftwareVersion,
     /// `VERSIPARN`.
     pub parent_version: SoftwareVersion,
-}
-
-/// The product identity an SRS sends with every request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ProductIdentity {
-    /// `IDPARTN`.
-    pub partner_id: PartnerId,
-    /// `IDSEV`.
-    pub srs_id: SrsId,
-    /// `IDVERSI`.
-    pub version_id: VersionId,
-    /// `CODCERTIF`.
-    pub certification_code: CertificationCode,
-    /// `VERSI`.
-    pub version: SoftwareVersion,
-    /// `VERSIPARN`.
-    pub parent_version: SoftwareVersion,
-}
-
-impl ProductIdentity {
-    /// A product identity.
-    pub fn new(
-        partner_id: PartnerId,
-        srs_id: SrsId,
-        version_id: VersionId,
-        certification_code: CertificationCode,
-        version: SoftwareVersion,
-        parent_version: SoftwareVersion,
-    ) -> Self {
-        Self {
-            partner_id,
-            srs_id,
-            version_id,
-            certification_code,
-            version,
-            parent_version,
-        }
-    }
 }
 
 impl CertificateHeaders {

@@ -1,7 +1,9 @@
 //! SRS products: their developers (partners) and the versions registered for each environment,
 //! each in its state.
 
-use websrm_domain::{Environment, PartnerId, Sector, SrsId, VersionId, VersionState};
+use websrm_domain::{
+    Environment, PartnerId, ProductIdentity, Sector, SrsId, VersionId, VersionState,
+};
 
 use super::{Partner, Product, Registry};
 use crate::Error;
@@ -27,7 +29,7 @@ impl Registry {
             for product in &products {
                 tx.execute(
                     "INSERT INTO partners (partner_id, name, registered) VALUES (?1, '', 1) ON CONFLICT DO NOTHING",
-                    vals![product.partner_id.to_string()],
+                    vals![product.identity.partner_id.to_string()],
                 )?;
                 let inserted = tx.execute(
                     "INSERT INTO products (environment, partner_id, srs_id, version_id, certification_code, version, \
@@ -35,12 +37,12 @@ impl Registry {
                      ON CONFLICT DO NOTHING",
                     vals![
                         product.environment.as_str(),
-                        product.partner_id.to_string(),
-                        product.srs_id.to_string(),
-                        product.version_id.to_string(),
-                        product.certification_code.as_str(),
-                        product.version.as_str(),
-                        product.parent_version.as_str(),
+                        product.identity.partner_id.to_string(),
+                        product.identity.srs_id.to_string(),
+                        product.identity.version_id.to_string(),
+                        product.identity.certification_code.as_str(),
+                        product.identity.version.as_str(),
+                        product.identity.parent_version.as_str(),
                         product.state.as_str(),
                         product.mode.as_str(),
                         sectors_text(&product.sectors)
@@ -210,14 +212,17 @@ fn product_from_row(r: &Row) -> Result<Product, Error> {
         .filter(|s| !s.is_empty())
         .map(|s| parse(T, "sectors", s))
         .collect::<Result<Vec<Sector>, websrm_sqlite::Error>>()?;
-    Ok(Product::new(
-        parse(T, "environment", &r.text(0)?)?,
+    let identity = ProductIdentity::new(
         parse(T, "partner_id", &r.text(1)?)?,
         parse(T, "srs_id", &r.text(2)?)?,
         parse(T, "version_id", &r.text(3)?)?,
         parse(T, "certification_code", &r.text(4)?)?,
         parse(T, "version", &r.text(5)?)?,
         parse(T, "parent_version", &r.text(6)?)?,
+    );
+    Ok(Product::new(
+        parse(T, "environment", &r.text(0)?)?,
+        identity,
         parse(T, "state", &r.text(7)?)?,
     )
     .with_mode(parse(T, "mode", &r.text(8)?)?)

@@ -3,9 +3,9 @@
 
 use time::OffsetDateTime;
 use websrm_domain::{
-    CertificateState, CertificationCode, DeviceId, Environment, FileNumber, GstNumber,
-    IdentificationNumber, Nickname, PartnerId, ProductMode, QstNumber, Sector, SerialNumber,
-    SoftwareVersion, SrsId, Thumbprint, Validity, VersionId, VersionState,
+    CertificateState, DeviceId, Environment, FileNumber, GstNumber, IdentificationNumber, Nickname,
+    PartnerId, ProductIdentity, ProductMode, QstNumber, Sector, SerialNumber, Thumbprint, Validity,
+    VersionState,
 };
 
 /// An operator's row id.
@@ -171,18 +171,9 @@ pub struct WriterStats {
 pub struct Product {
     /// The environment.
     pub environment: Environment,
-    /// `IDPARTN`.
-    pub partner_id: PartnerId,
-    /// `IDSEV`.
-    pub srs_id: SrsId,
-    /// `IDVERSI`.
-    pub version_id: VersionId,
-    /// `CODCERTIF`.
-    pub certification_code: CertificationCode,
-    /// `VERSI`.
-    pub version: SoftwareVersion,
-    /// `VERSIPARN`.
-    pub parent_version: SoftwareVersion,
+    /// The identity its SRS sends (`IDPARTN`, `IDSEV`, `IDVERSI`, `CODCERTIF`, `VERSI`,
+    /// `VERSIPARN`).
+    pub identity: ProductIdentity,
     /// Where this version stands (registered, awaiting certification, certified, withdrawn).
     pub state: VersionState,
     /// The modes the product is registered with.
@@ -194,25 +185,10 @@ pub struct Product {
 impl Product {
     /// A product version, registered for both modes and every SRS sector until
     /// [`Product::with_mode`] and [`Product::with_sectors`] say otherwise.
-    #[allow(clippy::too_many_arguments)] // The protocol's product identity has this many parts.
-    pub fn new(
-        environment: Environment,
-        partner_id: PartnerId,
-        srs_id: SrsId,
-        version_id: VersionId,
-        certification_code: CertificationCode,
-        version: SoftwareVersion,
-        parent_version: SoftwareVersion,
-        state: VersionState,
-    ) -> Self {
+    pub fn new(environment: Environment, identity: ProductIdentity, state: VersionState) -> Self {
         Self {
             environment,
-            partner_id,
-            srs_id,
-            version_id,
-            certification_code,
-            version,
-            parent_version,
+            identity,
             state,
             mode: ProductMode::Both,
             sectors: vec![Sector::Restaurant, Sector::Transport],

@@ -157,12 +157,7 @@ fn products_are_per_environment() {
     let reg = open_registry(&dir.path().join("a.db")).unwrap();
     let product = Product::new(
         Environment::Dev,
-        "0000000000000001".parse().unwrap(),
-        "0000000000000002".parse().unwrap(),
-        "0000000000000003".parse().unwrap(),
-        "FOB201999999".parse().unwrap(),
-        "1.0.0".parse().unwrap(),
-        "0".parse().unwrap(),
+        websrm_domain::published::test_product(),
         VersionState::Certified,
     );
     reg.add_product(&product, audit("product")).unwrap();
@@ -173,25 +168,29 @@ fn products_are_per_environment() {
     let found = reg
         .find_product(
             Environment::Dev,
-            product.partner_id,
-            product.srs_id,
-            product.version_id,
+            product.identity.partner_id,
+            product.identity.srs_id,
+            product.identity.version_id,
         )
         .unwrap();
     assert_eq!(found, Some(product.clone()));
     assert_eq!(
         reg.find_product(
             Environment::Prod,
-            product.partner_id,
-            product.srs_id,
-            product.version_id
+            product.identity.partner_id,
+            product.identity.srs_id,
+            product.identity.version_id
         )
         .unwrap(),
         None
     );
     assert_eq!(
-        reg.products_of(Environment::Dev, product.partner_id, product.srs_id)
-            .unwrap(),
+        reg.products_of(
+            Environment::Dev,
+            product.identity.partner_id,
+            product.identity.srs_id
+        )
+        .unwrap(),
         [product]
     );
 }
@@ -203,16 +202,9 @@ fn product_states_and_partners() {
     let dir = tempfile::tempdir().unwrap();
     let reg = open_registry(&dir.path().join("a.db")).unwrap();
     let version = |environment, id: &str| {
-        Product::new(
-            environment,
-            "0000000000000001".parse().unwrap(),
-            "0000000000000002".parse().unwrap(),
-            id.parse().unwrap(),
-            "FOB201999999".parse().unwrap(),
-            "1.0.0".parse().unwrap(),
-            "0".parse().unwrap(),
-            VersionState::Registered,
-        )
+        let mut identity = websrm_domain::published::test_product();
+        identity.version_id = id.parse().unwrap();
+        Product::new(environment, identity, VersionState::Registered)
     };
     reg.add_products(
         &[
@@ -237,9 +229,9 @@ fn product_states_and_partners() {
     let p = version(Environment::Dev, "0000000000000003");
     assert_eq!(
         reg.set_version_state(
-            p.partner_id,
-            p.srs_id,
-            p.version_id,
+            p.identity.partner_id,
+            p.identity.srs_id,
+            p.identity.version_id,
             VersionState::AwaitingCertification,
             audit("state")
         )
@@ -254,8 +246,8 @@ fn product_states_and_partners() {
     );
     assert!(matches!(
         reg.set_version_state(
-            p.partner_id,
-            p.srs_id,
+            p.identity.partner_id,
+            p.identity.srs_id,
             "00000000000000FF".parse().unwrap(),
             VersionState::Certified,
             audit("state")
@@ -263,7 +255,7 @@ fn product_states_and_partners() {
         Err(Error::ProductNotFound { .. })
     ));
     let mut partner = reg
-        .partner(p.partner_id)
+        .partner(p.identity.partner_id)
         .unwrap()
         .expect("registered with its product");
     assert!(partner.registered && partner.name.is_empty());

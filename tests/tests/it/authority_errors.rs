@@ -5,7 +5,9 @@ use rcgen::{CertificateParams, CustomExtension, DistinguishedName, DnType, KeyPa
 use serde_json::json;
 use time::OffsetDateTime;
 use websrm_tests::websrm_crypto::{Csr, PrivateKey};
-use websrm_tests::websrm_domain::{DeviceIdState, Environment, Sector, Subject, VersionState};
+use websrm_tests::websrm_domain::{
+    DeviceIdState, Environment, ProductIdentity, Sector, Subject, VersionState,
+};
 use websrm_tests::websrm_registry::NewAudit;
 use websrm_tests::websrm_registry::Product;
 use websrm_tests::{Served, test_product, websrm_crypto};
@@ -586,12 +588,14 @@ async fn every_error_of_the_conformity_service() {
     // (041E).
     let never_certified = Product::new(
         Environment::Dev,
-        p.partner_id,
-        "0000000000000005".parse().unwrap(),
-        "0000000000000006".parse().unwrap(),
-        p.certification_code.clone(),
-        "0.9".parse().unwrap(),
-        "0".parse().unwrap(),
+        ProductIdentity::new(
+            p.partner_id,
+            "0000000000000005".parse().unwrap(),
+            "0000000000000006".parse().unwrap(),
+            p.certification_code.clone(),
+            "0.9".parse().unwrap(),
+            "0".parse().unwrap(),
+        ),
         VersionState::Registered,
     );
     s.authority
@@ -752,12 +756,14 @@ async fn the_errors_of_production() {
     let p = test_product();
     let uncertified = Product::new(
         Environment::Prod,
-        p.partner_id,
-        p.srs_id,
-        "0000000000000004".parse().unwrap(),
-        p.certification_code.clone(),
-        "1.1.0".parse().unwrap(),
-        "1.0.0".parse().unwrap(),
+        ProductIdentity::new(
+            p.partner_id,
+            p.srs_id,
+            "0000000000000004".parse().unwrap(),
+            p.certification_code.clone(),
+            "1.1.0".parse().unwrap(),
+            "1.0.0".parse().unwrap(),
+        ),
         VersionState::Registered,
     );
     s.authority
