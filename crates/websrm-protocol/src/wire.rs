@@ -207,6 +207,31 @@ pub enum AnswerError {
     Malformed(String),
 }
 
+/// An issued certificate as an answer carries it: its DER and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IssuedCertificate {
+    /// The certificate (DER).
+    pub der: Vec<u8>,
+    /// Its serial number, subject, validity, thumbprint and key.
+    pub info: websrm_crypto::CertificateInfo,
+}
+
+impl CertificateAnswer {
+    /// The issued certificate, read from its PEM text: `None` for a deletion, an error for text
+    /// that is not a certificate (an answer the caller refuses; it is not a communication
+    /// error, since the same request would be answered the same).
+    pub fn certificate(&self) -> Option<Result<IssuedCertificate, websrm_crypto::Error>> {
+        let pem = self.certificate_pem.as_deref()?;
+        Some(
+            websrm_crypto::pem::decode("CERTIFICATE", pem).and_then(|der| {
+                let info = websrm_crypto::inspect_certificate(&der)?;
+                Ok(IssuedCertificate { der, info })
+            }),
+        )
+    }
+}
+
 impl TryFrom<&RetourCertif> for CertificateAnswer {
     type Error = AnswerError;
 

@@ -434,12 +434,9 @@ impl Srs {
             self.store().complete_deletion(request.id, now)?;
             return Ok(());
         }
-        let pem_text = answer
-            .certificate_pem
-            .as_deref()
-            .ok_or_else(|| Error::BadAnswer("no certificate".into()))?;
-        let der = pem::decode("CERTIFICATE", pem_text)?;
-        let info = inspect_certificate(&der)?;
+        let IssuedCertificate { der, info, .. } = answer
+            .certificate()
+            .ok_or_else(|| Error::BadAnswer("no certificate".into()))??;
         if !info.matches_key(key) {
             self.store().abandon(
                 request.id,

@@ -23,7 +23,7 @@ use websrm_domain::{
 use websrm_protocol::catalogue::ErrorCode;
 use websrm_protocol::client::{CertificateClient, ClientError};
 use websrm_protocol::headers::CertificateHeaders;
-use websrm_protocol::wire::{CertificateAnswer, Modification};
+use websrm_protocol::wire::{CertificateAnswer, IssuedCertificate, Modification};
 use websrm_store::device::{
     CertificateMaterial, EndState, Extension, PendingKind, PendingRequest, Slot, SlotKey,
     SlotStatus,

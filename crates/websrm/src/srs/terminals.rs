@@ -56,11 +56,10 @@ impl Srs {
         self.store()
             .add_terminal(label, terminal, false, self.now())?;
         // The certificate that came with the identifier is not needed: delete it at once.
-        let der = pem::decode(
-            "CERTIFICATE",
-            answer.certificate_pem.as_deref().unwrap_or_default(),
-        )?;
-        let serial = inspect_certificate(&der)?.serial;
+        let IssuedCertificate { der, info, .. } = answer.certificate().ok_or_else(|| {
+            Error::BadAnswer("no certificate with the terminal's identifier".into())
+        })??;
+        let serial = info.serial;
         let identity = ClientIdentity {
             chain: vec![der],
             key: &key,
