@@ -284,7 +284,7 @@ pub fn run_authority_process_with(
     } else {
         authority.without_request_metrics()
     };
-    if authority.operators().expect("registry").is_empty() {
+    if authority.admin().operators().expect("registry").is_empty() {
         seed::seed_test_data(&authority, now).expect("seed");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

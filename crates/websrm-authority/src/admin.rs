@@ -4,17 +4,33 @@
 
 use time::{Duration, OffsetDateTime};
 use websrm_domain::{
-    AuthorizationCode, CertificationCode, Environment, IdentificationNumber, PartnerId,
-    ProductIdentity, ProductMode, Sector, SerialNumber, SoftwareVersion, SrsId, VersionId,
-    VersionState,
+    AuthorizationCode, CertificationCode, IdentificationNumber, PartnerId, ProductIdentity,
+    ProductMode, Sector, SerialNumber, SoftwareVersion, SrsId, VersionId, VersionState,
 };
 use websrm_registry::{AuditEntry, NewAudit};
 use websrm_registry::{
     AuthorizationCodeRecord, CertificateRecord, Operator, OperatorId, Partner, Product,
 };
 
+use crate::core::{CODE_ACTIVATION, Core, LOCKOUT};
 use crate::password::{generate_password, hash_password};
-use crate::{Authority, Error, LockoutPolicy};
+use crate::{Error, LockoutPolicy};
+
+/// The authority's administration: products and developers, operators and their codes and
+/// passwords, agents, settings, and the audit log and certificate listings it reads. What the
+/// command line calls (`websrm authority …`), through [`crate::Authority::admin`].
+#[derive(Clone, Copy)]
+pub struct Administration<'a> {
+    pub(crate) core: &'a Core,
+}
+
+impl std::fmt::Debug for Administration<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Administration")
+            .field("environment", &self.core.environment)
+            .finish_non_exhaustive()
+    }
+}
 
 /// An operator to register: the registry's own record of a new operator, so that the two
 /// cannot drift.
@@ -31,10 +47,6 @@ pub struct IssuedCode {
     /// When the authority starts accepting it.
     pub active_from: OffsetDateTime,
 }
-
-/// The registry's settings.
-const CODE_ACTIVATION: &str = "code activation minutes";
-const LOCKOUT: &str = "lockout (failures/window minutes/lockout minutes)";
 
 /// Which certificates a listing takes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -140,18 +152,8 @@ impl ProductRegistration {
     }
 }
 
-impl Authority {
-    /// The environments whose products this authority keeps: DEV and ESSAI on the conformity
-    /// service, PROD on the production service.
-    pub fn product_environments(&self) -> &'static [Environment] {
-        if self.environment().is_conformity() {
-            &[Environment::Dev, Environment::Essai]
-        } else {
-            &[Environment::Prod]
-        }
-    }
-
-    /// Registers a version of an SRS product for each of [`Authority::product_environments`],
+impl Administration<'_> {
+    /// Registers a version of an SRS product for each of [`crate::Authority::product_environments`],
     /// all or none; the versions registered.
     pub fn register_product(
         &self,
@@ -175,6 +177,7 @@ impl Authority {
             None => self.new_version_id()?,
         };
         let products: Vec<Product> = self
+            .core
             .product_environments()
             .iter()
             .map(|&environment| {
@@ -195,7 +198,7 @@ impl Authority {
             })
             .collect();
         let audit = NewAudit::new(
-            self.now(),
+            self.core.now(),
             actor,
             "add-product",
             format!(
@@ -211,7 +214,7 @@ impl Authority {
                 registration.mode
             ),
         );
-        self.registry().add_products(&products, audit)?;
+        self.core.registry.add_products(&products, audit)?;
         Ok(products)
     }
 
@@ -225,13 +228,14 @@ impl Authority {
         actor: &str,
     ) -> Result<(), Error> {
         let audit = NewAudit::new(
-            self.now(),
+            self.core.now(),
             actor,
             "set-version-state",
             format!("{partner_id}/{srs_id}/{version_id}"),
             state.as_str(),
         );
-        self.registry()
+        self.core
+            .registry
             .set_version_state(partner_id, srs_id, version_id, state, audit)?;
         Ok(())
     }
@@ -244,7 +248,7 @@ impl Authority {
         registered: bool,
         actor: &str,
     ) -> Result<(), Error> {
-        let mut partner = self.registry().partner(partner_id)?.ok_or_else(|| {
+        let mut partner = self.core.registry.partner(partner_id)?.ok_or_else(|| {
             Error::NotFound(format!("no product of partner {partner_id} is registered"))
         })?;
         if !name.is_empty() {
@@ -252,7 +256,7 @@ impl Authority {
         }
         partner.registered = registered;
         let audit = NewAudit::new(
-            self.now(),
+            self.core.now(),
             actor,
             "set-partner",
             partner_id.to_string(),
@@ -262,18 +266,18 @@ impl Authority {
                 "unregistered"
             },
         );
-        self.registry().set_partner(&partner, audit)?;
+        self.core.registry.set_partner(&partner, audit)?;
         Ok(())
     }
 
     /// Every product version, by partner, SRS, version and environment.
     pub fn products(&self) -> Result<Vec<Product>, Error> {
-        Ok(self.registry().products()?)
+        Ok(self.core.registry.products()?)
     }
 
     /// Every developer.
     pub fn partners(&self) -> Result<Vec<Partner>, Error> {
-        Ok(self.registry().partners()?)
+        Ok(self.core.registry.partners()?)
     }
 
     /// A random `IDVERSI` no version has.
@@ -295,15 +299,6 @@ impl Authority {
                 return Ok(id);
             }
         }
-    }
-
-    /// How long after issuance an authorization code becomes active: none in DEV and ESSAI
-    /// unless set with [`Authority::with_code_activation_delay`]; Revenu Québec allows up to 90
-    /// minutes.
-    pub fn code_activation_delay(&self) -> Duration {
-        self.code_activation_delay.unwrap_or_else(|| {
-            Duration::minutes(i64::from(self.setting_number(CODE_ACTIVATION).unwrap_or(0)))
-        })
     }
 
     /// Sets how many minutes after issuance a new authorization code becomes active (at most
@@ -338,32 +333,9 @@ impl Authority {
         self.set_setting(LOCKOUT, &value, actor)
     }
 
-    /// The registry's lockout policy, or the default.
-    pub(crate) fn lockout_setting(&self) -> LockoutPolicy {
-        let recorded = self.registry().setting(LOCKOUT).ok().flatten();
-        let parsed = recorded.as_deref().and_then(|v| {
-            let mut parts = v.split('/').map(|p| p.parse::<u32>().ok());
-            let (Some(Some(n)), Some(Some(window)), Some(Some(lockout))) =
-                (parts.next(), parts.next(), parts.next())
-            else {
-                return None;
-            };
-            Some(LockoutPolicy {
-                max_failures: n,
-                window: Duration::minutes(i64::from(window)),
-                lockout: Duration::minutes(i64::from(lockout)),
-            })
-        });
-        parsed.unwrap_or_default()
-    }
-
-    fn setting_number(&self, name: &str) -> Option<u32> {
-        self.registry().setting(name).ok().flatten()?.parse().ok()
-    }
-
     fn set_setting(&self, name: &str, value: &str, actor: &str) -> Result<bool, Error> {
-        let audit = NewAudit::new(self.now(), actor, "set-setting", name, value);
-        Ok(self.registry().set_setting(name, value, audit)?)
+        let audit = NewAudit::new(self.core.now(), actor, "set-setting", name, value);
+        Ok(self.core.registry.set_setting(name, value, audit)?)
     }
 
     /// Registers an operator and issues its first authorization code for `sector`.
@@ -373,7 +345,7 @@ impl Authority {
         sector: Sector,
         actor: &str,
     ) -> Result<IssuedCode, Error> {
-        let now = self.now();
+        let now = self.core.now();
         let audit = NewAudit::new(
             now,
             actor,
@@ -381,7 +353,7 @@ impl Authority {
             operator.identification_number.as_str(),
             operator.legal_name.clone(),
         );
-        let id = self.registry().add_operator(&operator, now, audit)?;
+        let id = self.core.registry.add_operator(&operator, now, audit)?;
         self.issue_code(id, &operator.identification_number, sector, actor, now)
     }
 
@@ -399,7 +371,7 @@ impl Authority {
             identification_number,
             sector,
             actor,
-            self.now(),
+            self.core.now(),
         )
     }
 
@@ -412,13 +384,13 @@ impl Authority {
         let operator = self.operator_by_number(identification_number)?;
         let password = generate_password()?;
         let audit = NewAudit::new(
-            self.now(),
+            self.core.now(),
             actor,
             "set-password",
             identification_number.as_str(),
             "online services",
         );
-        self.registry().set_operator_password_hash(
+        self.core.registry.set_operator_password_hash(
             operator.id,
             &hash_password(&password)?,
             audit,
@@ -429,31 +401,32 @@ impl Authority {
     /// Registers a customer-service agent; returns its new random password, to send.
     pub fn register_agent(&self, agent_id: &str, actor: &str) -> Result<String, Error> {
         let password = generate_password()?;
-        let now = self.now();
+        let now = self.core.now();
         let audit = NewAudit::new(now, actor, "add-agent", agent_id, "");
-        self.registry()
+        self.core
+            .registry
             .add_agent(agent_id, &hash_password(&password)?, now, audit)?;
         Ok(password)
     }
 
     /// The operator with this id.
     pub fn operator(&self, id: OperatorId) -> Result<Operator, Error> {
-        Ok(self.registry().operator(id)?)
+        Ok(self.core.registry.operator(id)?)
     }
 
     /// Every registered operator, by identification number.
     pub fn operators(&self) -> Result<Vec<Operator>, Error> {
-        Ok(self.registry().operators()?)
+        Ok(self.core.registry.operators()?)
     }
 
     /// The record of a certificate, with its state and who ended it.
     pub fn certificate(&self, serial: SerialNumber) -> Result<Option<CertificateRecord>, Error> {
-        Ok(self.registry().certificate_by_serial(serial)?)
+        Ok(self.core.registry.certificate_by_serial(serial)?)
     }
 
     /// Verifies the audit log's hash chain; the number of entries, or the first altered one.
     pub fn verify_audit(&self) -> Result<u64, Error> {
-        Ok(self.registry().verify_audit_chain()?)
+        Ok(self.core.registry.verify_audit_chain()?)
     }
 
     /// The audit log's entries at or after `since`, in order, in memory (see
@@ -478,7 +451,8 @@ impl Authority {
         // is one, told from a failure by the flag.
         let mut stopped = false;
         let walked = self
-            .registry()
+            .core
+            .registry
             .for_each_audit_entry(1, since, |e| match each(e) {
                 std::ops::ControlFlow::Continue(()) => Ok(()),
                 std::ops::ControlFlow::Break(()) => {
@@ -508,8 +482,8 @@ impl Authority {
         Error,
     > {
         let operator = self.operator_by_number(number)?;
-        let codes = self.registry().authorization_codes_of(operator.id)?;
-        Ok((self.operator_file(operator)?, codes))
+        let codes = self.core.registry.authorization_codes_of(operator.id)?;
+        Ok((self.core.operator_file(operator)?, codes))
     }
 
     /// Disables the operator (`true`) or enables it again: a disabled operator's authorization
@@ -524,7 +498,7 @@ impl Authority {
         actor: &str,
     ) -> Result<bool, Error> {
         let operator = self.operator_by_number(number)?;
-        let now = self.now();
+        let now = self.core.now();
         let audit = NewAudit::new(
             now,
             actor,
@@ -537,7 +511,8 @@ impl Authority {
             reason,
         );
         Ok(self
-            .registry()
+            .core
+            .registry
             .set_operator_disabled(operator.id, disabled.then_some(now), audit)?)
     }
 
@@ -549,7 +524,7 @@ impl Authority {
         mut f: impl FnMut(&CertificateRecord) -> std::ops::ControlFlow<()>,
     ) -> Result<(), Error> {
         const PAGE: u32 = 500;
-        let now = self.now();
+        let now = self.core.now();
         // "active" and "expired" are both `active` in the registry, on either side of now.
         let (status, mut from, mut until) = match filter.state {
             None => (None, None, None),
@@ -569,7 +544,8 @@ impl Authority {
         let mut after = None;
         loop {
             let page = self
-                .registry()
+                .core
+                .registry
                 .certificates_by_expiry(status, from, until, after, PAGE)?;
             for c in &page {
                 if f(c).is_break() {
@@ -586,7 +562,8 @@ impl Authority {
     }
 
     fn operator_by_number(&self, number: &IdentificationNumber) -> Result<Operator, Error> {
-        self.registry()
+        self.core
+            .registry
             .operator_by_identification(number)?
             .ok_or_else(|| Error::NotFound(format!("no operator {number}")))
     }
@@ -618,7 +595,7 @@ impl Authority {
         let code: AuthorizationCode = text
             .parse()
             .map_err(|e| Error::Invalid(format!("a generated code: {e}")))?;
-        let active_from = now + self.code_activation_delay();
+        let active_from = now + self.core.code_activation_delay();
         let audit = NewAudit::new(
             now,
             actor,
@@ -626,8 +603,14 @@ impl Authority {
             number.as_str(),
             format!("{sector}, active from {active_from}"),
         );
-        self.registry()
-            .add_authorization_code(operator, &code, sector, active_from, now, audit)?;
+        self.core.registry.add_authorization_code(
+            operator,
+            &code,
+            sector,
+            active_from,
+            now,
+            audit,
+        )?;
         Ok(IssuedCode {
             code,
             sector,

@@ -15,6 +15,7 @@
 mod admin;
 pub mod backup;
 mod context;
+mod core;
 mod deadline;
 mod document;
 mod error;
@@ -58,7 +59,8 @@ pub mod fuzzing {
 }
 
 pub use admin::{
-    CertificateFilter, IssuedCode, OperatorRegistration, ProductRegistration, StateFilter,
+    Administration, CertificateFilter, IssuedCode, OperatorRegistration, ProductRegistration,
+    StateFilter,
 };
 pub use error::Error;
 /// The registry's records, as the authority's administration returns them, and the state a

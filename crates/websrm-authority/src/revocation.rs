@@ -286,24 +286,7 @@ impl Authority {
             number.as_str(),
             format!("QST {qst}, file {file}"),
         ))?;
-        self.operator_file(operator)
-    }
-
-    /// The operator's file: its certificates, newest first, and its devices.
-    pub(crate) fn operator_file(
-        &self,
-        operator: websrm_registry::Operator,
-    ) -> Result<OperatorFile, Error> {
-        let certificates = self.registry().certificates_of_operator(operator.id)?;
-        let mut devices: Vec<websrm_domain::DeviceId> =
-            certificates.iter().filter_map(|c| c.device).collect();
-        devices.sort();
-        devices.dedup();
-        Ok(OperatorFile {
-            operator,
-            certificates,
-            devices,
-        })
+        self.core.operator_file(operator)
     }
 
     /// Customer service: looks up a device identifier (an operator may be asked for it). The

@@ -185,6 +185,7 @@ pub(crate) fn run() -> Result<()> {
     let _ = runtime.block_on(server);
     result?;
     authority
+        .admin()
         .verify_audit()
         .context("the authority's audit log")?;
     println!(
@@ -286,6 +287,7 @@ async fn walk(
     let replaced = srs.replace(&bar, Confirmation::Confirmed).await?;
     ensure!(replaced.serial != first.serial, "a new certificate");
     let old = authority
+        .admin()
         .certificate(first.serial)?
         .context("the old certificate is on record")?;
     ensure!(
@@ -389,6 +391,7 @@ async fn walk(
     );
     srs.delete(&bar, Confirmation::Confirmed).await?;
     let record = authority
+        .admin()
         .certificate(replaced.serial)?
         .context("on record")?;
     ensure!(

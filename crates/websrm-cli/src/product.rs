@@ -116,13 +116,15 @@ pub(crate) fn run(authority: &Authority, command: ProductCommand) -> Result<()> 
                 registration.sectors = sectors;
             }
             let added = authority
+                .admin()
                 .register_product(registration, "cli")
                 .context("registering the product version")?;
             print_versions(&added, json)?;
         }
-        ProductCommand::List { json } => print_versions(&authority.products()?, json)?,
+        ProductCommand::List { json } => print_versions(&authority.admin().products()?, json)?,
         ProductCommand::Show { partner, srs, json } => {
             let versions: Vec<Product> = authority
+                .admin()
                 .products()?
                 .into_iter()
                 .filter(|p| p.identity.partner_id == partner && p.identity.srs_id == srs)
@@ -131,6 +133,7 @@ pub(crate) fn run(authority: &Authority, command: ProductCommand) -> Result<()> 
                 anyhow::bail!("no version of SRS {srs} of partner {partner} is registered");
             }
             let developer = authority
+                .admin()
                 .partners()?
                 .into_iter()
                 .find(|p| p.partner_id == partner);
@@ -168,7 +171,9 @@ pub(crate) fn run(authority: &Authority, command: ProductCommand) -> Result<()> 
             version_id,
             state,
         } => {
-            authority.set_version_state(partner, srs, version_id, state, "cli")?;
+            authority
+                .admin()
+                .set_version_state(partner, srs, version_id, state, "cli")?;
             println!("version {version_id} of SRS {srs} is now {state}");
         }
         ProductCommand::Partner {
@@ -176,7 +181,9 @@ pub(crate) fn run(authority: &Authority, command: ProductCommand) -> Result<()> 
             name,
             registered,
         } => {
-            authority.set_partner(partner, &name, registered, "cli")?;
+            authority
+                .admin()
+                .set_partner(partner, &name, registered, "cli")?;
             println!(
                 "partner {partner} {}",
                 if registered {

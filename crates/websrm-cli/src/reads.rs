@@ -43,6 +43,7 @@ type Numbers = HashMap<OperatorId, String>;
 pub(crate) fn certificates(authority: &Authority, command: CertificateCommand) -> Result<()> {
     let now = authority.now();
     let numbers: Numbers = authority
+        .admin()
         .operators()?
         .into_iter()
         .map(|o| (o.id, o.identification_number.as_str().to_owned()))
@@ -60,7 +61,7 @@ pub(crate) fn certificates(authority: &Authority, command: CertificateCommand) -
             use std::io::Write;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let mut failed = None;
-            authority.each_certificate(&filter, |c| {
+            authority.admin().each_certificate(&filter, |c| {
                 let line = if json {
                     certificate_json(c, now, &numbers).to_string()
                 } else {
@@ -93,20 +94,22 @@ pub(crate) fn certificates(authority: &Authority, command: CertificateCommand) -
             let mut states = [0u64; 5];
             let horizons = [30i64, 90, 180, 365];
             let mut expiring = [0u64; 4];
-            authority.each_certificate(&CertificateFilter::default(), |c| {
-                let state = c.state.at(&c.validity, now);
-                if let Some(i) = NAMES.iter().position(|n| *n == state_name(state)) {
-                    states[i] += 1;
-                }
-                if state == CertificateState::Active {
-                    for (n, days) in expiring.iter_mut().zip(horizons) {
-                        if c.validity.not_after() - now <= Duration::days(days) {
-                            *n += 1;
+            authority
+                .admin()
+                .each_certificate(&CertificateFilter::default(), |c| {
+                    let state = c.state.at(&c.validity, now);
+                    if let Some(i) = NAMES.iter().position(|n| *n == state_name(state)) {
+                        states[i] += 1;
+                    }
+                    if state == CertificateState::Active {
+                        for (n, days) in expiring.iter_mut().zip(horizons) {
+                            if c.validity.not_after() - now <= Duration::days(days) {
+                                *n += 1;
+                            }
                         }
                     }
-                }
-                ControlFlow::Continue(())
-            })?;
+                    ControlFlow::Continue(())
+                })?;
             let names = NAMES;
             if json {
                 let by_state: serde_json::Map<String, Value> = names
@@ -144,7 +147,7 @@ pub(crate) fn certificates(authority: &Authority, command: CertificateCommand) -
 
 /// `operator list`.
 pub(crate) fn list_operators(authority: &Authority, json: bool) -> Result<()> {
-    for operator in authority.operators()? {
+    for operator in authority.admin().operators()? {
         if json {
             println!("{}", operator_json(&operator));
         } else {
@@ -172,7 +175,7 @@ pub(crate) fn show_operator(
     json: bool,
 ) -> Result<()> {
     let now = authority.now();
-    let (file, codes) = authority.operator_details(number)?;
+    let (file, codes) = authority.admin().operator_details(number)?;
     let numbers: Numbers = [(
         file.operator.id,
         file.operator.identification_number.as_str().to_owned(),

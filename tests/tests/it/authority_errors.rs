@@ -1021,7 +1021,7 @@ async fn each_state_of_a_product_has_its_id() {
         );
         r.version_id = Some(version_id.parse().unwrap());
         r.state = state;
-        let added = s.authority.register_product(r, "test").unwrap();
+        let added = s.authority.admin().register_product(r, "test").unwrap();
         assert_eq!(added.len(), 2, "registered for DEV and ESSAI");
     };
     let srs = p.srs_id.to_string();
@@ -1055,6 +1055,7 @@ async fn each_state_of_a_product_has_its_id() {
         VersionState::Registered,
     );
     s.authority
+        .admin()
         .set_partner(
             "00000000000000AB".parse().unwrap(),
             "Caisses AB",
@@ -1169,6 +1170,7 @@ async fn each_state_of_a_product_has_its_id() {
     }
     // Once certified, the version that was awaiting certification is closed to ESSAI (072E).
     s.authority
+        .admin()
         .set_version_state(
             p.partner_id,
             p.srs_id,
@@ -1189,7 +1191,7 @@ async fn each_state_of_a_product_has_its_id() {
         )],
     )
     .await;
-    let audit = s.authority.audit_since(None).unwrap();
+    let audit = s.authority.admin().audit_since(None).unwrap();
     for action in ["add-product", "set-partner", "set-version-state"] {
         assert!(
             audit.iter().any(|e| e.entry.action == action),

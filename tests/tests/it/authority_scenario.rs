@@ -430,8 +430,9 @@ fn a_new_authorization_code_becomes_active_after_the_delay() {
     let (authority, _) = Authority::new(files, Environment::Dev, clock.clone());
     let authority = authority.with_code_activation_delay(time::Duration::minutes(90));
     seed::seed_test_data(&authority, now).unwrap();
-    let audit_before = authority.audit_since(None).unwrap().len();
+    let audit_before = authority.admin().audit_since(None).unwrap().len();
     let issued = authority
+        .admin()
         .register_operator(
             OperatorRegistration::new("2222222226".parse().unwrap(), "Serveurs du Nord"),
             Sector::Server,
@@ -440,7 +441,7 @@ fn a_new_authorization_code_becomes_active_after_the_delay() {
         .unwrap();
     assert_eq!(issued.active_from, now + time::Duration::minutes(90));
     assert_eq!(
-        authority.audit_since(None).unwrap().len(),
+        authority.admin().audit_since(None).unwrap().len(),
         audit_before + 2,
         "the operator and its code, each audited"
     );

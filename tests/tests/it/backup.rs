@@ -110,10 +110,10 @@ async fn a_backup_under_load_restores_into_a_folder_that_serves() {
     let restored = backup::restore(&full, new.path()).unwrap();
     assert!(restored.missing.is_empty(), "{restored:?}");
     let r = Served::open(new, Environment::Dev);
-    assert!(r.authority.verify_audit().unwrap() >= manifests.0.audit_entries);
+    assert!(r.authority.admin().verify_audit().unwrap() >= manifests.0.audit_entries);
     for serial in &before {
         assert!(
-            r.authority.certificate(*serial).unwrap().is_some(),
+            r.authority.admin().certificate(*serial).unwrap().is_some(),
             "certificate {serial}, answered before the backup, is in it"
         );
     }
@@ -225,10 +225,10 @@ async fn a_registry_on_postgresql_is_backed_up_with_pg_dump() {
         )
         .unwrap();
         let (authority, _) = Authority::new(files, Environment::Dev, Arc::new(SystemClock));
-        let entries = authority.verify_audit().unwrap();
+        let entries = authority.admin().verify_audit().unwrap();
         let found = serials
             .iter()
-            .filter(|serial| authority.certificate(**serial).unwrap().is_some())
+            .filter(|serial| authority.admin().certificate(**serial).unwrap().is_some())
             .count();
         (entries, found, serials.len())
     })

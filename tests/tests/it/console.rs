@@ -56,6 +56,7 @@ async fn verify(
 
 fn actions(s: &Served, actor: &str) -> Vec<String> {
     s.authority
+        .admin()
         .audit_since(None)
         .unwrap()
         .into_iter()
@@ -67,7 +68,7 @@ fn actions(s: &Served, actor: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_verifies_a_caller_and_revokes_with_a_note() {
     let s = Served::start(Environment::Dev);
-    let password = s.authority.register_agent("A42", "test").unwrap();
+    let password = s.authority.admin().register_agent("A42", "test").unwrap();
     let c = client(&s, Environment::Dev);
     let (held, answer) = enrol(
         &c,
@@ -237,7 +238,7 @@ async fn an_agent_verifies_a_caller_and_revokes_with_a_note() {
         }
     );
     assert_eq!(record.ended_by.as_deref(), Some("agent:A42"));
-    let audit = s.authority.audit_since(None).unwrap();
+    let audit = s.authority.admin().audit_since(None).unwrap();
     assert!(
         audit
             .iter()
@@ -256,9 +257,9 @@ async fn an_agent_verifies_a_caller_and_revokes_with_a_note() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_wrong_passwords_lock_an_agent_out() {
     let s = Served::start(Environment::Dev);
-    let password = s.authority.register_agent("A42", "test").unwrap();
+    let password = s.authority.admin().register_agent("A42", "test").unwrap();
     // Four typos, then the right password: the fifth attempt is allowed, and it clears the count.
-    let careful = s.authority.register_agent("A43", "test").unwrap();
+    let careful = s.authority.admin().register_agent("A43", "test").unwrap();
     let mut typist = Session::new(&s);
     for round in 0..2 {
         for _ in 0..4 {
@@ -273,6 +274,7 @@ async fn repeated_wrong_passwords_lock_an_agent_out() {
     assert!(status == 401 && page.contains("incorrect"));
     assert!(
         !s.authority
+            .admin()
             .audit_since(None)
             .unwrap()
             .iter()
@@ -310,6 +312,7 @@ async fn repeated_wrong_passwords_lock_an_agent_out() {
     }
     let lockouts: Vec<String> = s
         .authority
+        .admin()
         .audit_since(None)
         .unwrap()
         .into_iter()

@@ -260,7 +260,7 @@ async fn an_srs_mode_restaurant_product_runs_001_and_no_server_case() {
     r.version_id = Some("0000000000000021".parse().unwrap());
     r.mode = ProductMode::Srs;
     r.sectors = vec![Sector::Restaurant];
-    s.authority.register_product(r, "test").unwrap();
+    s.authority.admin().register_product(r, "test").unwrap();
     let version = |h: Vec<(String, String)>| {
         set(
             set(

@@ -130,6 +130,7 @@ async fn one_fault(spec: &'static str) {
         );
         let faulted = s
             .authority
+            .admin()
             .audit_since(None)
             .unwrap()
             .iter()

@@ -430,6 +430,7 @@ async fn a_disabled_operator_cannot_sign_in() {
     assert_eq!(before.get("/services/certificats").await.0, 200);
     assert!(
         s.authority
+            .admin()
             .set_operator_disabled(&number, true, "closed", "test")
             .unwrap()
     );
@@ -451,6 +452,7 @@ async fn a_disabled_operator_cannot_sign_in() {
         "{page}"
     );
     s.authority
+        .admin()
         .set_operator_disabled(&number, false, "", "test")
         .unwrap();
     assert_eq!(
@@ -871,6 +873,7 @@ async fn the_lockout_policy_set_in_the_registry_is_honoured() {
     let s = Served::start(Environment::Dev);
     assert!(
         s.authority
+            .admin()
             .set_lockout_policy(
                 LockoutPolicy::new(2, time::Duration::minutes(15), time::Duration::minutes(15)),
                 "test"
@@ -936,7 +939,7 @@ async fn the_last_allowed_attempt_with_the_right_password_is_not_a_lockout() {
             "round {round}"
         );
     }
-    let audit = s.authority.audit_since(None).unwrap();
+    let audit = s.authority.admin().audit_since(None).unwrap();
     assert_eq!(
         audit
             .iter()

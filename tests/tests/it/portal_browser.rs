@@ -401,7 +401,7 @@ async fn an_operator_revokes_a_certificate_in_a_real_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_revokes_through_the_console_in_a_real_browser() {
     let s = Served::start(Environment::Dev);
-    let password = s.authority.register_agent("A42", "test").unwrap();
+    let password = s.authority.admin().register_agent("A42", "test").unwrap();
     let c = client(&s, Environment::Dev);
     let (held, _) = enrol(
         &c,

@@ -89,7 +89,7 @@ async fn a_new_root_issues_while_the_old_one_stays_trusted_each_with_its_crl() {
         pem::decode("CERTIFICATE", &rotated.certificate_pem).unwrap(),
         second_ca
     );
-    let audit = s.authority.audit_since(None).unwrap();
+    let audit = s.authority.admin().audit_since(None).unwrap();
     assert!(audit.iter().any(|e| e.entry.action == "rotate-ca"));
 
     // After: the new root issues, and names its own CRL and certificate.
@@ -293,7 +293,7 @@ async fn a_rotated_tls_certificate_keeps_its_root_unless_asked() {
     let s = s.restart();
     assert_ne!(s.tls_root, root, "a new root when asked");
     enrol_new(&s, "Caisse après").await;
-    let audit = s.authority.audit_since(None).unwrap();
+    let audit = s.authority.admin().audit_since(None).unwrap();
     assert_eq!(
         audit
             .iter()

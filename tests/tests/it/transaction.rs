@@ -1706,9 +1706,10 @@ async fn production_and_essai_have_their_own_rules() {
                 );
                 r.version_id = Some(id.parse().unwrap());
                 r.state = state;
-                s.authority.register_product(r, "test").unwrap();
+                s.authority.admin().register_product(r, "test").unwrap();
             }
             s.authority
+                .admin()
                 .set_partner("00000000000000AB".parse().unwrap(), "", false, "test")
                 .unwrap();
         }
@@ -1863,6 +1864,7 @@ async fn an_operator_without_gst_sends_the_zero_gst_number() {
     operator.file_numbers = vec![("ER0002".parse().unwrap(), Sector::Restaurant)];
     let issued = s
         .authority
+        .admin()
         .register_operator(operator, Sector::Restaurant, "test")
         .unwrap();
     let c = client(&s, Environment::Dev);

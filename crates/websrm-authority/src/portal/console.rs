@@ -465,7 +465,7 @@ impl Authority {
         now: OffsetDateTime,
     ) -> Answer {
         let file = match s.operator.map(|id| self.registry().operator(id)) {
-            Some(Ok(operator)) => match self.operator_file(operator) {
+            Some(Ok(operator)) => match self.core.operator_file(operator) {
                 Ok(file) => Some(file),
                 Err(_) => return unavailable(lang),
             },

@@ -99,16 +99,16 @@ impl Authority {
     ) -> Vec<Fault> {
         let mut faults: Vec<Fault> = problems
             .iter()
-            .map(|p| header_fault(p, self.environment))
+            .map(|p| header_fault(p, self.core.environment))
             .collect();
         let sent = pairs
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("ENVIRN"))
             .map(|(_, v)| v.parse::<Environment>());
         if let [Ok(environment)] = sent.collect::<Vec<_>>().as_slice()
-            && environment.is_conformity() != self.environment.is_conformity()
+            && environment.is_conformity() != self.core.environment.is_conformity()
         {
-            let code = if self.environment.is_conformity() {
+            let code = if self.core.environment.is_conformity() {
                 E::EnvironmentNotConformity
             } else {
                 E::EnvironmentNotProduction
@@ -135,7 +135,7 @@ impl Authority {
         tc: TestCase,
         service: Service,
     ) -> Result<(), Fault> {
-        let conformity = self.environment.is_conformity();
+        let conformity = self.core.environment.is_conformity();
         if environment.is_conformity() != conformity {
             let code = if conformity {
                 E::EnvironmentNotConformity
@@ -176,8 +176,13 @@ impl Authority {
             && h.environment.is_conformity()
             && h.version.as_str() == "0"
             && h.parent_version.as_str() == "0";
-        let found = product::examine(&self.registry, h.environment, h.into(), first_certification)
-            .map_err(internal)?;
+        let found = product::examine(
+            &self.core.registry,
+            h.environment,
+            h.into(),
+            first_certification,
+        )
+        .map_err(internal)?;
         let (code, args): (E, Vec<String>) = match found {
             Ok(Found::Unregistered) => return Ok(()),
             Ok(Found::Version(p)) => {
@@ -240,6 +245,7 @@ impl Authority {
     ) -> Result<Operator, Refusal> {
         let number = subject.identification_number();
         let operator = self
+            .core
             .registry
             .operator_by_identification(number)
             .map_err(internal)?
@@ -252,6 +258,7 @@ impl Authority {
             ));
         }
         let state = self
+            .core
             .registry
             .attempt_state(operator.id, Credential::AuthorizationCode)
             .map_err(internal)?;
@@ -262,6 +269,7 @@ impl Authority {
             ));
         }
         let code = self
+            .core
             .registry
             .find_authorization_code(subject.authorization_code())
             .map_err(internal)?;
@@ -289,6 +297,7 @@ impl Authority {
             // Cleared only if no racing failure locked the operator out meanwhile; then the
             // right code is refused like any other (a lockout is never undone by a success).
             let cleared = self
+                .core
                 .registry
                 .clear_attempts_unless_locked(
                     operator.id,
@@ -344,7 +353,8 @@ impl Authority {
             operator.identification_number.to_string(),
             "",
         );
-        self.registry
+        self.core
+            .registry
             .count_failure(
                 operator.id,
                 Credential::AuthorizationCode,

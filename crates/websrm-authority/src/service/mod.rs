@@ -194,14 +194,8 @@ impl Refusal {
 /// The certificate authority: what its parts share (registry, clock, policy) and its parts:
 /// issuance, the CRL publisher, the online services.
 pub struct Authority {
-    environment: Environment,
-    registry: Registry,
-    clock: Arc<dyn Clock>,
-    /// The lockout policy given in code (tests), over the registry's setting.
-    lockout: Option<LockoutPolicy>,
-    /// How long after issuance a new authorization code becomes active, given in code (tests),
-    /// over the registry's setting.
-    pub(crate) code_activation_delay: Option<Duration>,
+    /// What the parts share: environment, registry, clock, policies.
+    pub(crate) core: crate::core::Core,
     issuance: Issuance,
     publisher: crate::revocation::CrlPublisher,
     portal: crate::portal::Portal,
@@ -225,7 +219,7 @@ struct Issuance {
 impl std::fmt::Debug for Authority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authority")
-            .field("environment", &self.environment)
+            .field("environment", &self.core.environment)
             .finish_non_exhaustive()
     }
 }
@@ -239,11 +233,7 @@ impl Authority {
         clock: Arc<dyn Clock>,
     ) -> (Self, LocalTlsIdentity) {
         let authority = Self {
-            environment,
-            registry: files.registry,
-            clock,
-            lockout: None,
-            code_activation_delay: None,
+            core: crate::core::Core::new(environment, files.registry, clock),
             issuance: Issuance {
                 ca: files.ca,
                 earlier: files.earlier_cas,
@@ -262,13 +252,13 @@ impl Authority {
     /// The same authority with new authorization codes active only `delay` after they are
     /// issued (Revenu Québec allows up to 90 minutes; immediate by default).
     pub fn with_code_activation_delay(mut self, delay: Duration) -> Self {
-        self.code_activation_delay = Some(delay);
+        self.core.code_activation_delay = Some(delay);
         self
     }
 
     /// The same authority with another lockout policy.
     pub fn with_lockout(mut self, policy: LockoutPolicy) -> Self {
-        self.lockout = Some(policy);
+        self.core.lockout = Some(policy);
         self
     }
 
@@ -294,26 +284,34 @@ impl Authority {
     /// reading the registry's size, certificates by state and writer, and the CRL's age, now.
     pub fn render_metrics(&self) -> String {
         let now = self.now();
-        let certificates = self.registry.certificate_counts(now).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "certificates not counted for the metrics");
-            Vec::new()
-        });
+        let certificates = self
+            .core
+            .registry
+            .certificate_counts(now)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "certificates not counted for the metrics");
+                Vec::new()
+            });
         let crl_age_seconds = self
             .publisher
             .last_made(self.ca_generation())
             .map_or(0.0, |made| (now - made).as_seconds_f64().max(0.0));
         self.metrics.render(crate::metrics::Scrape {
-            registry_bytes: self.registry.size_bytes(),
+            registry_bytes: self.core.registry.size_bytes(),
             crl_age_seconds,
             certificates,
-            writer: self.registry.writer_stats(),
+            writer: self.core.registry.writer_stats(),
         })
     }
 
     /// Whether the authority can serve: the registry takes a write, and the CA signs a CRL valid
     /// for more than an hour. Each check with what it found.
     pub fn readiness(&self) -> Vec<(&'static str, Result<(), String>)> {
-        let registry = self.registry.check_writable().map_err(|e| e.to_string());
+        let registry = self
+            .core
+            .registry
+            .check_writable()
+            .map_err(|e| e.to_string());
         let crl = self
             .crl_of(self.ca_generation())
             .map(|_| ())
@@ -365,7 +363,7 @@ impl Authority {
     /// The lockout policy, the same for enrolment and the online services: the one given in
     /// code, else the registry's (`authority settings`), else the default.
     pub fn lockout(&self) -> LockoutPolicy {
-        self.lockout.unwrap_or_else(|| self.lockout_setting())
+        self.core.lockout()
     }
 
     /// The registry, for tests that check what the authority recorded (feature `test-util`).
@@ -373,23 +371,42 @@ impl Authority {
     /// registry.
     #[cfg(feature = "test-util")]
     pub fn registry(&self) -> &Registry {
-        &self.registry
+        &self.core.registry
     }
 
     /// The registry.
     #[cfg(not(feature = "test-util"))]
     pub(crate) fn registry(&self) -> &Registry {
-        &self.registry
+        &self.core.registry
+    }
+
+    /// The administration: products and developers, operators, codes, passwords, agents,
+    /// settings, the audit log and the certificate listings.
+    pub fn admin(&self) -> crate::admin::Administration<'_> {
+        crate::admin::Administration { core: &self.core }
+    }
+
+    /// The environments whose products this authority keeps: DEV and ESSAI on the conformity
+    /// service, PROD on the production service.
+    pub fn product_environments(&self) -> &'static [Environment] {
+        self.core.product_environments()
+    }
+
+    /// How long after issuance an authorization code becomes active: none in DEV and ESSAI
+    /// unless set with [`Authority::with_code_activation_delay`] or in the registry
+    /// (`authority settings`); Revenu Québec allows up to 90 minutes.
+    pub fn code_activation_delay(&self) -> Duration {
+        self.core.code_activation_delay()
     }
 
     /// The environment asked for at start-up.
     pub fn environment(&self) -> Environment {
-        self.environment
+        self.core.environment
     }
 
     /// The current time of the authority's clock.
     pub fn now(&self) -> OffsetDateTime {
-        self.clock.now()
+        self.core.now()
     }
 
     pub(crate) fn ca(&self) -> &CertificateAuthority {
@@ -454,7 +471,7 @@ impl Authority {
 
     /// The service's answer to `request`, without the ESSAI examiner.
     pub(crate) fn answer(&self, request: &Request) -> Response {
-        let now = self.clock.now();
+        let now = self.core.now();
         let actor = match request.endpoint {
             Endpoint::Enrolment => "enrolment",
             Endpoint::Certificates => "api",
@@ -473,7 +490,7 @@ impl Authority {
                     .join(",");
                 let audit = NewAudit::new(now, actor, "refuse", subject_hint(request), detail)
                     .with_error(first.id());
-                if let Err(e) = self.registry.append_audit(audit) {
+                if let Err(e) = self.core.registry.append_audit(audit) {
                     tracing::error!(error = %e, "could not write the audit log");
                     return refusal_response(&[(E::Unexpected, Vec::new())]);
                 }

@@ -34,7 +34,7 @@ impl Authority {
             return Err(Refusal::one(E::DeviceIdUnknown, &["0000-0000-0000"]));
         }
         if let Some(DeviceIdState::Assigned(id)) = headers.device
-            && self.registry.device(id).map_err(internal)?.is_none()
+            && self.core.registry.device(id).map_err(internal)?.is_none()
         {
             return Err(Refusal::one(E::DeviceIdUnknown, &[&id.to_string()]));
         }
@@ -56,6 +56,7 @@ impl Authority {
                 let info = inspect_certificate(presented)
                     .map_err(|_| Refusal::one(E::CertificateRevoked, &["-"]))?;
                 let record = self
+                    .core
                     .registry
                     .certificate_by_thumbprint(info.thumbprint)
                     .map_err(internal)?;
@@ -87,7 +88,8 @@ impl Authority {
                 return Err(Refusal::one(E::SerialMissing, &[]));
             };
             let audit = NewAudit::new(now, actor, "delete", current.serial.to_string(), "SUP");
-            self.registry
+            self.core
+                .registry
                 .record_deletion(current.serial, now, actor, audit)
                 .map_err(internal)?;
             let retour = RetourCertif {
@@ -118,6 +120,7 @@ impl Authority {
         }
         if headers.environment == Environment::Prod
             && self
+                .core
                 .registry
                 .nickname_in_force(operator.id, headers.environment, &nickname, now)
                 .map_err(internal)?
@@ -167,6 +170,7 @@ impl Authority {
                     format!("replaces {}", c.serial),
                 );
                 match self
+                    .core
                     .registry
                     .record_replacement(c.serial, &record, now, audit)
                 {
@@ -178,6 +182,7 @@ impl Authority {
                         | websrm_registry::Error::KeyInUse(_),
                     ) => {
                         let replaced_by = self
+                            .core
                             .registry
                             .certificate_by_serial(c.serial)
                             .map_err(internal)?
@@ -213,7 +218,11 @@ impl Authority {
                     issued.serial.to_string(),
                     operator.identification_number.to_string(),
                 );
-                match self.registry.record_issued(&record, new_device, now, audit) {
+                match self
+                    .core
+                    .registry
+                    .record_issued(&record, new_device, now, audit)
+                {
                     Ok(assigned) => assigned,
                     // Another copy of this request was recorded first (they raced): its
                     // answer, as for any repetition.
@@ -249,6 +258,7 @@ impl Authority {
     pub(super) fn presenting_device(&self, request: &Request) -> Option<websrm_domain::DeviceId> {
         let info = inspect_certificate(request.client_certificate.as_deref()?).ok()?;
         let record = self
+            .core
             .registry
             .certificate_by_thumbprint(info.thumbprint)
             .ok()??;
@@ -274,10 +284,12 @@ impl Authority {
         let key_id = csr.public_key.key_identifier();
         let existing = match replaced_by {
             Some(serial) => self
+                .core
                 .registry
                 .certificate_by_serial(serial)
                 .map_err(internal)?,
             None => self
+                .core
                 .registry
                 .active_certificate_for_key(operator.id, &key_id)
                 .map_err(internal)?,
@@ -297,7 +309,8 @@ impl Authority {
             return Ok(None);
         }
         // Handed out again: audited like its first issuance, before it is answered.
-        self.registry
+        self.core
+            .registry
             .append_audit(NewAudit::new(
                 self.now(),
                 if replaced_by.is_some() {

@@ -65,7 +65,7 @@ pub(super) enum AgentCommand {
 pub(super) fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
     let id = args.agent_id.as_str();
     if let AgentCommand::Add = args.command {
-        let password = authority.register_agent(id, "cli")?;
+        let password = authority.admin().register_agent(id, "cli")?;
         println!("agent {id} registered; password: {password}");
         return Ok(());
     }
@@ -98,7 +98,7 @@ pub(super) fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
                 record.issued_at.date()
             );
             if let Some(operator) = record.operator {
-                let operator = authority.operator(operator)?;
+                let operator = authority.admin().operator(operator)?;
                 println!(
                     "obtained by {} ({})",
                     operator.legal_name, operator.identification_number

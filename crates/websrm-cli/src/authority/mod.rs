@@ -365,7 +365,9 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
     };
     let (authority, tls) = Authority::new(files, env, clock);
     if let Some(minutes) = args.code_activation_minutes
-        && authority.set_code_activation_minutes(minutes, "cli")?
+        && authority
+            .admin()
+            .set_code_activation_minutes(minutes, "cli")?
     {
         println!("new authorization codes are active {minutes} minutes after they are issued");
     }
@@ -517,7 +519,9 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
                     .context("a file number is written FILE:SECTOR, e.g. ER0001:RBC")?;
                 operator.file_numbers.push((file.parse()?, sector.parse()?));
             }
-            let issued = authority.register_operator(operator, sector, "cli")?;
+            let issued = authority
+                .admin()
+                .register_operator(operator, sector, "cli")?;
             println!(
                 "operator {identification_number} registered; authorization code {} ({sector}){}",
                 issued.code.expose(),
@@ -553,7 +557,7 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
                 time::Duration::minutes(i64::from(lockout_window_minutes)),
                 time::Duration::minutes(i64::from(lockout_minutes)),
             );
-            let changed = authority.set_lockout_policy(policy, "cli")?;
+            let changed = authority.admin().set_lockout_policy(policy, "cli")?;
             println!("lockout {}", if changed { "set" } else { "unchanged" });
             Ok(())
         }
@@ -568,8 +572,12 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
             identification_number,
             reason,
         }) => {
-            let changed =
-                authority.set_operator_disabled(&identification_number, true, &reason, "cli")?;
+            let changed = authority.admin().set_operator_disabled(
+                &identification_number,
+                true,
+                &reason,
+                "cli",
+            )?;
             println!(
                 "operator {identification_number} {}",
                 if changed {
@@ -583,8 +591,12 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
         Command::Operator(OperatorCommand::Enable {
             identification_number,
         }) => {
-            let changed =
-                authority.set_operator_disabled(&identification_number, false, "", "cli")?;
+            let changed = authority.admin().set_operator_disabled(
+                &identification_number,
+                false,
+                "",
+                "cli",
+            )?;
             println!(
                 "operator {identification_number} {}",
                 if changed {
@@ -626,6 +638,7 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
         Command::Config(_) => unreachable!("shown before the folder is opened"),
         Command::Audit(AuditCommand::Verify) => {
             let entries = authority
+                .admin()
                 .verify_audit()
                 .context("the audit log does not verify")?;
             println!("audit log verified: {entries} entries, the hash chain is whole");
@@ -642,7 +655,7 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             // A page of entries at a time: a log of any length is exported in bounded memory.
             let mut failed = None;
-            authority.each_audit_entry(since, |e| {
+            authority.admin().each_audit_entry(since, |e| {
                 let hash: String = e.hash.iter().map(|b| format!("{b:02x}")).collect();
                 let written = writeln!(
                     out,
@@ -676,8 +689,9 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
         Command::Operator(OperatorCommand::SetPassword {
             identification_number,
         }) => {
-            let password =
-                authority.reset_operator_password(&identification_number.parse()?, "cli")?;
+            let password = authority
+                .admin()
+                .reset_operator_password(&identification_number.parse()?, "cli")?;
             println!("online-services password for {identification_number}: {password}");
             Ok(())
         }
@@ -685,7 +699,7 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
             identification_number,
             sector,
         }) => {
-            let issued = authority.issue_authorization_code(
+            let issued = authority.admin().issue_authorization_code(
                 &identification_number.parse()?,
                 sector,
                 "cli",
@@ -773,6 +787,7 @@ fn restore(from: &std::path::Path, dir: &std::path::Path) -> Result<()> {
             .context("opening the restored folder")?;
     let (authority, _) = Authority::new(files, environment, Arc::new(SystemClock));
     let entries = authority
+        .admin()
         .verify_audit()
         .context("the restored audit log does not verify")?;
     println!("audit log verified: {entries} entries, the hash chain is whole");
