@@ -10,7 +10,9 @@ use websrm_domain::{CertificateState, RevocationChannel, RevocationReason, Seria
 use websrm_registry::CertificateRecord;
 use websrm_registry::NewAudit;
 
-use crate::{Authority, Error};
+use crate::Error;
+use crate::core::Core;
+use crate::service::Issuance;
 
 /// How long a CRL is valid (its next update).
 pub const CRL_VALIDITY: Duration = Duration::hours(24);
@@ -119,7 +121,25 @@ impl CrlPublisher {
 /// The registry's counter of CRL numbers.
 const CRL_NUMBER: &str = "CRL number";
 
-impl Authority {
+/// Revocation outside the SRS, the CRLs of each root, and what customer service looks up:
+/// a part of the authority over the shared core, its CRL publisher and the issuing roots (to
+/// sign each root's CRL). Through [`crate::Authority::revocation`].
+#[derive(Clone, Copy)]
+pub struct Revocation<'a> {
+    pub(crate) core: &'a Core,
+    pub(crate) publisher: &'a CrlPublisher,
+    pub(crate) roots: &'a Issuance,
+}
+
+impl std::fmt::Debug for Revocation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revocation")
+            .field("environment", &self.core.environment)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Revocation<'_> {
     /// Revokes a certificate in force, with the reason and the channel the request came through;
     /// `actor` is the agent (`agent:ID`) or the operator (`operator:NUMBER`), `note` free text.
     pub fn revoke(
@@ -130,9 +150,10 @@ impl Authority {
         actor: &str,
         note: &str,
     ) -> Result<CertificateRecord, Error> {
-        let now = self.now();
+        let now = self.core.now();
         let record = self
-            .registry()
+            .core
+            .registry
             .certificate_by_serial(serial)?
             .ok_or_else(|| Error::NotFound(format!("no certificate {serial}")))?;
         if record.state != CertificateState::Active {
@@ -148,11 +169,13 @@ impl Authority {
             serial.to_string(),
             format!("{reason} via {channel}: {note}"),
         );
-        self.registry()
+        self.core
+            .registry
             .record_revocation(serial, reason, channel, now, actor, audit)?;
-        self.publisher().invalidate();
+        self.publisher.invalidate();
         Ok(self
-            .registry()
+            .core
+            .registry
             .certificate_by_serial(serial)?
             .unwrap_or(record))
     }
@@ -173,26 +196,29 @@ impl Authority {
     /// roots share, so that every CRL's number is greater than any made before it.
     pub fn crl_of(&self, generation: u32) -> Result<Vec<u8>, Error> {
         let ca = self
+            .roots
             .ca_of(generation)
             .ok_or_else(|| Error::NotFound(format!("no CA of generation {generation}")))?;
-        let now = self.now();
-        let count = self.registry().revoked_count(self.environment())?;
-        if let Some(der) = self.publisher().cached(generation, count, now) {
+        let now = self.core.now();
+        let count = self.core.registry.revoked_count(self.core.environment)?;
+        if let Some(der) = self.publisher.cached(generation, count, now) {
             return Ok(der);
         }
-        let revoked = self.registry().revoked(self.environment())?;
+        let revoked = self.core.registry.revoked(self.core.environment)?;
         let number = self
-            .registry()
+            .core
+            .registry
             .next_counter(CRL_NUMBER, u64::try_from(now.unix_timestamp()).unwrap_or(0))?;
-        self.publisher()
+        self.publisher
             .issue((generation, ca), &revoked, count, number, now)
     }
 
     /// Checks an agent's credentials; every attempt goes to the audit log.
     pub fn authenticate_agent(&self, agent_id: &str, password: &str) -> Result<(), Error> {
-        let now = self.now();
+        let now = self.core.now();
         let ok = self
-            .registry()
+            .core
+            .registry
             .agent_password_hash(agent_id)?
             .is_some_and(|h| crate::password::verify_password(password, &h));
         let action = if ok {
@@ -200,7 +226,7 @@ impl Authority {
         } else {
             "agent-sign-in-refused"
         };
-        self.registry().append_audit(NewAudit::new(
+        self.core.registry.append_audit(NewAudit::new(
             now,
             format!("agent:{agent_id}"),
             action,
@@ -227,10 +253,10 @@ pub struct OperatorFile {
     pub devices: Vec<websrm_domain::DeviceId>,
 }
 
-impl Authority {
+impl Revocation<'_> {
     /// The certificate in force named `nickname` of the operator whose identity the agent
     /// verified with its three numbers (identification, QST, file): the agent's way to revoke
-    /// by name, with the same identity check as [`Authority::agent_find_operator`].
+    /// by name, with the same identity check as [`Revocation::agent_find_operator`].
     pub fn agent_find_certificate(
         &self,
         agent_id: &str,
@@ -261,14 +287,14 @@ impl Authority {
         qst: &websrm_domain::QstNumber,
         file: &websrm_domain::FileNumber,
     ) -> Result<OperatorFile, Error> {
-        let now = self.now();
+        let now = self.core.now();
         let actor = format!("agent:{agent_id}");
-        let operator = self.registry().operator_by_identification(number)?;
+        let operator = self.core.registry.operator_by_identification(number)?;
         let verified = operator.as_ref().filter(|op| {
             op.qst_number.as_ref() == Some(qst) && op.file_numbers.iter().any(|(f, _)| f == file)
         });
         let Some(operator) = verified.cloned() else {
-            self.registry().append_audit(NewAudit::new(
+            self.core.registry.append_audit(NewAudit::new(
                 now,
                 &actor,
                 "identity-check-failed",
@@ -279,7 +305,7 @@ impl Authority {
                 "the identity could not be verified: the numbers do not match an operator".into(),
             ));
         };
-        self.registry().append_audit(NewAudit::new(
+        self.core.registry.append_audit(NewAudit::new(
             now,
             &actor,
             "identity-check",
@@ -296,8 +322,8 @@ impl Authority {
         agent_id: &str,
         device: websrm_domain::DeviceId,
     ) -> Result<(websrm_registry::DeviceRecord, Vec<CertificateRecord>), Error> {
-        let now = self.now();
-        self.registry().append_audit(NewAudit::new(
+        let now = self.core.now();
+        self.core.registry.append_audit(NewAudit::new(
             now,
             format!("agent:{agent_id}"),
             "device-lookup",
@@ -305,10 +331,11 @@ impl Authority {
             "",
         ))?;
         let record = self
-            .registry()
+            .core
+            .registry
             .device(device)?
             .ok_or_else(|| Error::NotFound(format!("no device {device}")))?;
-        let certificates = self.registry().certificates_of_device(device)?;
+        let certificates = self.core.registry.certificates_of_device(device)?;
         Ok((record, certificates))
     }
 }

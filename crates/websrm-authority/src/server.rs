@@ -636,7 +636,7 @@ async fn crl_of(authority: Arc<Authority>, generation: u32) -> Response {
     if authority.ca_certificate_der_of(generation).is_none() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    match tokio::task::spawn_blocking(move || authority.crl_of(generation)).await {
+    match tokio::task::spawn_blocking(move || authority.revocation().crl_of(generation)).await {
         Ok(Ok(der)) => ([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response(),
         _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }

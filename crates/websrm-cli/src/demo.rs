@@ -429,7 +429,7 @@ async fn walk(
         .into_iter()
         .next()
         .context("the Express Taxe certificate")?;
-    authority.revoke(
+    authority.revocation().revoke(
         stolen.serial,
         websrm::domain::RevocationReason::KeyCompromise,
         websrm::domain::RevocationChannel::CustomerService,

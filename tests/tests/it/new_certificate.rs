@@ -139,6 +139,7 @@ async fn revoked_by_an_agent_seen_on_the_crl_then_a_new_certificate() {
     // An agent revokes it (stolen tablet): the SRS learns it from the CRL its certificate
     // names, before any request fails, and refuses bills.
     s.authority
+        .revocation()
         .revoke(
             first.serial,
             RevocationReason::KeyCompromise,

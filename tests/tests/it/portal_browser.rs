@@ -390,7 +390,7 @@ async fn an_operator_revokes_a_certificate_in_a_real_browser() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("JW00B999011E"), "{e}");
-    let crl = s.authority.crl().unwrap();
+    let crl = s.authority.revocation().crl().unwrap();
     let info = websrm_crypto::verify_crl(&crl, &s.ca).unwrap();
     assert_eq!(
         info.revoked,

@@ -71,6 +71,7 @@ async fn pkilint_finds_no_error_in_what_the_authority_issues() {
     .unwrap();
     // A revocation, so that the CRL has an entry with its reason.
     s.authority
+        .revocation()
         .revoke(
             server.info.serial,
             RevocationReason::KeyCompromise,
@@ -79,7 +80,7 @@ async fn pkilint_finds_no_error_in_what_the_authority_issues() {
             "profile test",
         )
         .unwrap();
-    let crl = s.authority.crl().unwrap();
+    let crl = s.authority.revocation().crl().unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, der: &[u8]| {

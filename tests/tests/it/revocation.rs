@@ -77,28 +77,35 @@ async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
         .unwrap();
     assert!(
         authority
+            .revocation()
             .authenticate_agent("A42", "wrong password")
             .is_err()
     );
-    authority.authenticate_agent("A42", &password).unwrap();
+    authority
+        .revocation()
+        .authenticate_agent("A42", &password)
+        .unwrap();
     let number = MICHEL_UNTEL.id();
     let wrong_qst = "5678912340TQ0002".parse().unwrap();
     let file = "ER0001".parse().unwrap();
     assert!(
         authority
+            .revocation()
             .agent_find_operator("A42", &number, &wrong_qst, &file)
             .is_err(),
         "identity not verified"
     );
     let found = authority
+        .revocation()
         .agent_find_operator("A42", &number, &"5678912340TQ0001".parse().unwrap(), &file)
         .unwrap();
     assert_eq!(found.certificates[0].serial, view.serial);
     let device = pos.device_id().unwrap().unwrap();
     assert_eq!(found.devices, [device]);
-    let (record, certs) = authority.agent_device("A42", device).unwrap();
+    let (record, certs) = authority.revocation().agent_device("A42", device).unwrap();
     assert_eq!((record.device_id, certs.len()), (device, 1));
     authority
+        .revocation()
         .revoke(
             view.serial,
             RevocationReason::KeyCompromise,
@@ -122,6 +129,7 @@ async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
     assert_eq!(revoked.ended_by.as_deref(), Some("agent:A42"));
     assert!(
         authority
+            .revocation()
             .revoke(
                 view.serial,
                 RevocationReason::KeyCompromise,
@@ -313,6 +321,7 @@ async fn crl_numbers_only_grow_and_the_crl_is_kept_while_nothing_more_is_revoked
     let mut numbers = vec![crl_number(&first)];
     for serial in serials {
         s.authority
+            .revocation()
             .revoke(
                 serial,
                 RevocationReason::KeyCompromise,
@@ -337,7 +346,7 @@ async fn crl_numbers_only_grow_and_the_crl_is_kept_while_nothing_more_is_revoked
             Environment::Dev,
             std::sync::Arc::new(websrm_authority::SystemClock),
         );
-        numbers.push(crl_number(&other.crl().unwrap()));
+        numbers.push(crl_number(&other.revocation().crl().unwrap()));
     }
     assert!(numbers.len() >= 3);
     assert!(

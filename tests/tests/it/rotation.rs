@@ -113,6 +113,7 @@ async fn a_new_root_issues_while_the_old_one_stays_trusted_each_with_its_crl() {
     // Each root's CRL lists what it issued, signed by it, at the address its certificates name.
     for held in [&old_revoked, &new_revoked] {
         s.authority
+            .revocation()
             .revoke(
                 held.info.serial,
                 RevocationReason::KeyCompromise,
@@ -332,6 +333,7 @@ async fn each_srs_learns_of_its_revocation_from_its_own_roots_crl() {
     drop(after);
     for serial in [old.serial, new.serial] {
         s.authority
+            .revocation()
             .revoke(
                 serial,
                 RevocationReason::CessationOfOperation,

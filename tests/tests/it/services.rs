@@ -263,6 +263,7 @@ async fn user_accounts_are_declared_removed_and_validated() {
 
     // A revoked certificate: 011E.
     s.authority
+        .revocation()
         .revoke(
             a.info.serial,
             RevocationReason::KeyCompromise,
@@ -547,6 +548,7 @@ async fn documents_are_verified_numbered_and_recorded_once() {
 
     // Signed with a certificate since revoked: 469E.
     s.authority
+        .revocation()
         .revoke(
             b.info.serial,
             RevocationReason::KeyCompromise,

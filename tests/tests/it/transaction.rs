@@ -203,6 +203,7 @@ async fn transmissions_follow_the_certificate_rules() {
     // A transaction signed with a certificate that has since been revoked: 469E.
     let (tb, actub) = transaction(&b, "0000000003");
     s.authority
+        .revocation()
         .revoke(
             b.info.serial,
             RevocationReason::KeyCompromise,
@@ -221,6 +222,7 @@ async fn transmissions_follow_the_certificate_rules() {
 
     // The transmitting certificate itself revoked: 011E.
     s.authority
+        .revocation()
         .revoke(
             a.info.serial,
             RevocationReason::CessationOfOperation,

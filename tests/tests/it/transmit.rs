@@ -312,6 +312,7 @@ async fn a_refused_transaction_is_never_sent_again() {
     let start = OffsetDateTime::now_utc() - Duration::minutes(4);
     // Revoked at the authority, unknown to the device: 011E, codRetour 12, never resent.
     s.authority
+        .revocation()
         .revoke(
             view.serial,
             RevocationReason::KeyCompromise,

@@ -412,7 +412,10 @@ impl Authority {
         );
         let found = match numbers {
             (Ok(number), Ok(qst), Ok(file)) => {
-                match self.agent_find_operator(&s.agent_id, &number, &qst, &file) {
+                match self
+                    .revocation()
+                    .agent_find_operator(&s.agent_id, &number, &qst, &file)
+                {
                     Ok(found) => Some(found.operator.id),
                     Err(Error::Invalid(_)) => None,
                     Err(_) => return unavailable(lang),
@@ -589,7 +592,7 @@ impl Authority {
             return self.agent_confirm_page(lang, s, &record);
         }
         let reason = form.reason.parse().unwrap_or(RevocationReason::Unspecified);
-        match self.revoke(
+        match self.revocation().revoke(
             record.serial,
             reason,
             RevocationChannel::CustomerService,

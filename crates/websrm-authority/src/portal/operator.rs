@@ -475,7 +475,7 @@ impl Authority {
         }
         let reason = form.reason.parse().unwrap_or(RevocationReason::Unspecified);
         let actor = format!("operator:{}", s.number);
-        match self.revoke(
+        match self.revocation().revoke(
             record.serial,
             reason,
             RevocationChannel::OnlineServices,

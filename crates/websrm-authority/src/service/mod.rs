@@ -208,12 +208,24 @@ pub struct Authority {
 }
 
 /// Issuance: the CA and the `certifPSI` returned with every certificate.
-struct Issuance {
+pub(crate) struct Issuance {
     /// The root that issues: the newest.
     ca: CertificateAuthority,
     /// The roots it replaced, oldest first (generation 1 first).
     earlier: Vec<CertificateAuthority>,
     certif_psi_pem: String,
+}
+
+impl Issuance {
+    /// The CA's root of `generation` (1 the first), if the authority has it.
+    pub(crate) fn ca_of(&self, generation: u32) -> Option<&CertificateAuthority> {
+        let index = usize::try_from(generation).ok()?.checked_sub(1)?;
+        match index.cmp(&self.earlier.len()) {
+            std::cmp::Ordering::Less => self.earlier.get(index),
+            std::cmp::Ordering::Equal => Some(&self.ca),
+            std::cmp::Ordering::Greater => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Authority {
@@ -313,6 +325,7 @@ impl Authority {
             .check_writable()
             .map_err(|e| e.to_string());
         let crl = self
+            .revocation()
             .crl_of(self.ca_generation())
             .map(|_| ())
             .map_err(|e| e.to_string());
@@ -380,6 +393,15 @@ impl Authority {
         &self.core.registry
     }
 
+    /// Revocation outside the SRS, the CRLs, and customer service's look-ups.
+    pub fn revocation(&self) -> crate::revocation::Revocation<'_> {
+        crate::revocation::Revocation {
+            core: &self.core,
+            publisher: &self.publisher,
+            roots: &self.issuance,
+        }
+    }
+
     /// The administration: products and developers, operators, codes, passwords, agents,
     /// settings, the audit log and the certificate listings.
     pub fn admin(&self) -> crate::admin::Administration<'_> {
@@ -433,12 +455,7 @@ impl Authority {
 
     /// The CA's root of `generation`, if the authority has it.
     pub(crate) fn ca_of(&self, generation: u32) -> Option<&CertificateAuthority> {
-        let index = usize::try_from(generation).ok()?.checked_sub(1)?;
-        match index.cmp(&self.issuance.earlier.len()) {
-            std::cmp::Ordering::Less => self.issuance.earlier.get(index),
-            std::cmp::Ordering::Equal => Some(&self.issuance.ca),
-            std::cmp::Ordering::Greater => None,
-        }
+        self.issuance.ca_of(generation)
     }
 
     /// The certificate (DER) of the CA's root of `generation`, if the authority has it.

@@ -71,7 +71,7 @@ pub(super) fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
     }
     let password = std::env::var("WEBSRM_AGENT_PASSWORD")
         .context("set WEBSRM_AGENT_PASSWORD to the agent's password")?;
-    authority.authenticate_agent(id, &password)?;
+    authority.revocation().authenticate_agent(id, &password)?;
     match args.command {
         AgentCommand::Add => unreachable!("handled above"),
         AgentCommand::FindOperator {
@@ -79,8 +79,12 @@ pub(super) fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
             qst,
             file_number,
         } => {
-            let file =
-                authority.agent_find_operator(id, &identification_number, &qst, &file_number)?;
+            let file = authority.revocation().agent_find_operator(
+                id,
+                &identification_number,
+                &qst,
+                &file_number,
+            )?;
             println!(
                 "identity verified: {} ({})",
                 file.operator.legal_name, file.operator.identification_number
@@ -91,7 +95,7 @@ pub(super) fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
             }
         }
         AgentCommand::Device { device_id } => {
-            let (record, certificates) = authority.agent_device(id, device_id)?;
+            let (record, certificates) = authority.revocation().agent_device(id, device_id)?;
             println!(
                 "device {} issued {}",
                 record.device_id,
@@ -124,6 +128,7 @@ pub(super) fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
                 (Some(serial), ..) => serial,
                 (None, Some(nickname), Some(number), Some(qst), Some(file)) => {
                     authority
+                        .revocation()
                         .agent_find_certificate(id, &number, &qst, &file, &nickname)?
                         .serial
                 }
@@ -131,7 +136,7 @@ pub(super) fn run_agent(authority: &Authority, args: AgentArgs) -> Result<()> {
                     "give --serial, or --nickname with --identification-number, --qst and --file-number"
                 ),
             };
-            let record = authority.revoke(
+            let record = authority.revocation().revoke(
                 serial,
                 reason,
                 RevocationChannel::CustomerService,
