@@ -23,13 +23,14 @@ use websrm_domain::{
 use websrm_registry::NewAudit;
 use websrm_registry::{AgentSession, CertificateRecord, Reservation};
 
+use super::OnlineServices;
 use super::operator::{CsrfForm, RevocationForm};
 use super::pages::{
     Frame, Lang, SignedIn, certificate_table, form_expired, html, locked_out, page_in, redirect,
     revocation_form, sign_in_refused, unavailable,
 };
 use super::{Answer, PRE_COOKIE, PREFIX, SESSION_LIFETIME, csrf_matches, random_token, token_hash};
-use crate::{Authority, Error};
+use crate::Error;
 
 /// The console's sign-in form.
 #[derive(Debug, Default, Deserialize)]
@@ -80,7 +81,7 @@ fn to_sign_in(lang: Lang) -> Answer {
     redirect(&format!("{PREFIX}{SIGN_IN}?lang={}", lang.code()))
 }
 
-impl Authority {
+impl OnlineServices<'_> {
     /// The operator's file the session verified, with the message of the last action.
     pub(super) fn agent_file(
         &self,
@@ -92,7 +93,8 @@ impl Authority {
             return to_sign_in(lang);
         };
         let flash = self
-            .registry()
+            .core
+            .registry
             .take_agent_flash(&token_hash(&token))
             .ok()
             .flatten();
@@ -153,7 +155,8 @@ impl Authority {
     ) -> Answer {
         self.agent_form(lang, cookie, &form.csrf, now, |token, _| {
             if self
-                .registry()
+                .core
+                .registry
                 .close_agent_session(&token_hash(token))
                 .is_err()
             {
@@ -203,7 +206,8 @@ impl Authority {
     ) -> Option<(String, AgentSession)> {
         let token = cookie?;
         let session = self
-            .registry()
+            .core
+            .registry
             .agent_session(&token_hash(token), now)
             .ok()
             .flatten()?;
@@ -216,7 +220,7 @@ impl Authority {
         error: Option<&str>,
         now: OffsetDateTime,
     ) -> Answer {
-        let Some((pre, csrf)) = self.portal_state().pre_session(now + SESSION_LIFETIME) else {
+        let Some((pre, csrf)) = self.portal.pre_session(now + SESSION_LIFETIME) else {
             return unavailable(lang);
         };
         let body = markup! {
@@ -265,7 +269,7 @@ impl Authority {
         now: OffsetDateTime,
     ) -> Answer {
         if !self
-            .portal_state()
+            .portal
             .check_pre_session(pre.unwrap_or_default(), &form.csrf, now)
         {
             return form_expired(lang);
@@ -275,7 +279,7 @@ impl Authority {
         let typed = form.agent_id.trim();
         let agent_id = is_agent_id(typed).then_some(typed);
         // The same gates as the operators' sign-in; the rate per name is kept apart from theirs.
-        let gate = self.sign_in_gate();
+        let gate = self.sign_in;
         let rate_key = format!("agent:{}", agent_id.unwrap_or("?"));
         if let Err(refused) = gate.admit(now, peer, Some(&rate_key)) {
             return sign_in_refused(lang, refused);
@@ -284,7 +288,7 @@ impl Authority {
             Ok(slot) => slot,
             Err(refused) => return sign_in_refused(lang, refused),
         };
-        let hash = match agent_id.map(|id| self.registry().agent_password_hash(id)) {
+        let hash = match agent_id.map(|id| self.core.registry.agent_password_hash(id)) {
             Some(Ok(hash)) => hash,
             Some(Err(_)) => return unavailable(lang),
             None => None,
@@ -302,8 +306,8 @@ impl Authority {
         // Whether this attempt's reservation reached the limit and locked the agent out.
         let mut locked_by_this = false;
         if hash.is_some() {
-            let policy = self.lockout();
-            let reserved = self.registry().reserve_agent_attempt(
+            let policy = self.core.lockout();
+            let reserved = self.core.registry.reserve_agent_attempt(
                 agent_id,
                 now,
                 (policy.max_failures, policy.window, policy.lockout),
@@ -311,9 +315,10 @@ impl Authority {
             );
             match reserved {
                 Ok(Reservation::Locked(until)) => {
-                    self.metrics().sign_in("locked");
+                    self.metrics.sign_in("locked");
                     if self
-                        .registry()
+                        .core
+                        .registry
                         .append_audit(refused(", locked out"))
                         .is_err()
                     {
@@ -331,8 +336,8 @@ impl Authority {
         let matches = slot.verify_known(&form.password, hash.as_deref());
         drop(slot);
         if !matches {
-            self.metrics().sign_in("refused");
-            if self.registry().append_audit(refused("")).is_err() {
+            self.metrics.sign_in("refused");
+            if self.core.registry.append_audit(refused("")).is_err() {
                 return unavailable(lang);
             }
             return self.agent_sign_in_page(
@@ -357,7 +362,8 @@ impl Authority {
             )
         });
         if self
-            .registry()
+            .core
+            .registry
             .clear_agent_attempts_unless_locked(agent_id, now, lifted)
             .is_err()
         {
@@ -366,7 +372,7 @@ impl Authority {
         let (Some(token), Some(csrf)) = (random_token(), random_token()) else {
             return unavailable(lang);
         };
-        self.metrics().sign_in("accepted");
+        self.metrics.sign_in("accepted");
         let audit = NewAudit::new(
             now,
             format!("agent:{agent_id}"),
@@ -374,9 +380,10 @@ impl Authority {
             agent_id,
             "console",
         );
-        if self.registry().append_audit(audit).is_err()
+        if self.core.registry.append_audit(audit).is_err()
             || self
-                .registry()
+                .core
+                .registry
                 .open_agent_session(
                     &token_hash(&token),
                     agent_id,
@@ -413,7 +420,7 @@ impl Authority {
         let found = match numbers {
             (Ok(number), Ok(qst), Ok(file)) => {
                 match self
-                    .revocation()
+                    .revocation
                     .agent_find_operator(&s.agent_id, &number, &qst, &file)
                 {
                     Ok(found) => Some(found.operator.id),
@@ -430,14 +437,15 @@ impl Authority {
                     "-",
                     "the numbers given are not an identification, QST and file number",
                 );
-                if self.registry().append_audit(audit).is_err() {
+                if self.core.registry.append_audit(audit).is_err() {
                     return unavailable(lang);
                 }
                 None
             }
         };
         if self
-            .registry()
+            .core
+            .registry
             .set_agent_session_operator(&token_hash(token), found)
             .is_err()
         {
@@ -467,7 +475,7 @@ impl Authority {
         error: Option<&str>,
         now: OffsetDateTime,
     ) -> Answer {
-        let file = match s.operator.map(|id| self.registry().operator(id)) {
+        let file = match s.operator.map(|id| self.core.registry.operator(id)) {
             Some(Ok(operator)) => match self.core.operator_file(operator) {
                 Ok(file) => Some(file),
                 Err(_) => return unavailable(lang),
@@ -554,7 +562,8 @@ impl Authority {
     fn file_certificate(&self, s: &AgentSession, serial: &str) -> Option<CertificateRecord> {
         let operator = s.operator?;
         let serial: SerialNumber = serial.parse().ok()?;
-        self.registry()
+        self.core
+            .registry
             .certificate_by_serial(serial)
             .ok()
             .flatten()
@@ -592,7 +601,7 @@ impl Authority {
             return self.agent_confirm_page(lang, s, &record);
         }
         let reason = form.reason.parse().unwrap_or(RevocationReason::Unspecified);
-        match self.revocation().revoke(
+        match self.revocation.revoke(
             record.serial,
             reason,
             RevocationChannel::CustomerService,
@@ -600,7 +609,7 @@ impl Authority {
             note,
         ) {
             Ok(_) => {
-                let _ = self.registry().set_agent_flash(
+                let _ = self.core.registry.set_agent_flash(
                     &token_hash(token),
                     &format!("Le certificat {} a été révoqué.", record.nickname),
                     &format!("The certificate {} was revoked.", record.nickname),

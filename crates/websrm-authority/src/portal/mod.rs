@@ -39,6 +39,26 @@ const SESSION_LIFETIME: Duration = Duration::minutes(30);
 /// The key that signs pre-session cookies. Sessions themselves are in the registry (they
 /// survive a restart and are shared by the processes of an authority); nothing is kept for
 /// clients that have not signed in.
+/// The online services ("My Account for businesses") and the customer-service console in them:
+/// a part of the authority over the shared core, the pages' signing key, the sign-in gate, the
+/// metrics it counts in, and revocation. Through [`crate::Authority::online`].
+#[derive(Clone, Copy)]
+pub struct OnlineServices<'a> {
+    pub(crate) core: &'a crate::core::Core,
+    pub(crate) portal: &'a Portal,
+    pub(crate) sign_in: &'a crate::password::SignInGate,
+    pub(crate) metrics: &'a crate::metrics::Metrics,
+    pub(crate) revocation: crate::revocation::Revocation<'a>,
+}
+
+impl std::fmt::Debug for OnlineServices<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnlineServices")
+            .field("environment", &self.core.environment)
+            .finish_non_exhaustive()
+    }
+}
+
 pub(crate) struct Portal {
     /// The key signing pre-session cookies, the same in every process of the authority.
     signing_key: websrm_store::Zeroizing<[u8; 32]>,

@@ -12,6 +12,7 @@ use websrm_domain::{
 use websrm_registry::NewAudit;
 use websrm_registry::{Credential, OperatorId, Reservation};
 
+use super::OnlineServices;
 use super::pages::{
     Frame, Lang, SignedIn, certificate_table, form_expired, html, locked_out, page, page_in,
     redirect, revocation_form, sign_in_refused, unavailable,
@@ -19,7 +20,6 @@ use super::pages::{
 use super::{
     Answer, COOKIE, PRE_COOKIE, PREFIX, SESSION_LIFETIME, csrf_matches, random_token, token_hash,
 };
-use crate::Authority;
 
 /// The sign-in form.
 #[derive(Debug, Default, Deserialize)]
@@ -82,7 +82,7 @@ impl Session {
     }
 }
 
-impl Authority {
+impl OnlineServices<'_> {
     /// The operator's certificates and devices, with the message of the last action (once;
     /// never text from the query); the sign-in page without a session.
     pub(super) fn certificates_page(
@@ -95,7 +95,8 @@ impl Authority {
             return to_sign_in(lang);
         };
         let flash = self
-            .registry()
+            .core
+            .registry
             .take_portal_flash(&token_hash(&token))
             .ok()
             .flatten();
@@ -134,7 +135,8 @@ impl Authority {
             return form_expired(lang);
         }
         if self
-            .registry()
+            .core
+            .registry
             .close_portal_session(&token_hash(&token))
             .is_err()
         {
@@ -147,13 +149,15 @@ impl Authority {
     fn session(&self, cookie: Option<&str>, now: OffsetDateTime) -> Option<(String, Session)> {
         let token = cookie?;
         let (operator, csrf, _) = self
-            .registry()
+            .core
+            .registry
             .portal_session(&token_hash(token), now)
             .ok()
             .flatten()?;
         // A session of an operator disabled since it opened ends with it.
         let number = self
-            .registry()
+            .core
+            .registry
             .operator(operator)
             .ok()
             .filter(|op| op.disabled_at.is_none())?
@@ -175,7 +179,7 @@ impl Authority {
         error: Option<&str>,
         now: OffsetDateTime,
     ) -> Answer {
-        let Some((pre, csrf)) = self.portal_state().pre_session(now + SESSION_LIFETIME) else {
+        let Some((pre, csrf)) = self.portal.pre_session(now + SESSION_LIFETIME) else {
             return unavailable(lang);
         };
         let body = markup! {
@@ -224,7 +228,7 @@ impl Authority {
         now: OffsetDateTime,
     ) -> Answer {
         let pre = pre.unwrap_or_default();
-        if !self.portal_state().check_pre_session(pre, &form.csrf, now) {
+        if !self.portal.check_pre_session(pre, &form.csrf, now) {
             return form_expired(lang);
         }
         let number = form
@@ -234,7 +238,7 @@ impl Authority {
             .ok();
         // Bounded before anything costs: a rate per address and per number typed, then a
         // verification slot (each verification holds argon2id's memory).
-        let gate = self.sign_in_gate();
+        let gate = self.sign_in;
         if let Err(refused) = gate.admit(now, peer, number.as_ref().map(|n| n.as_str())) {
             return sign_in_refused(lang, refused);
         }
@@ -248,7 +252,8 @@ impl Authority {
         );
         // A disabled operator is refused as an unknown one, after the same verification.
         let operator = number.and_then(|n| {
-            self.registry()
+            self.core
+                .registry
                 .operator_by_identification(&n)
                 .ok()
                 .flatten()
@@ -260,8 +265,8 @@ impl Authority {
         // Whether this attempt's reservation reached the limit and locked the credential out.
         let mut locked_by_this = false;
         if let Some(op) = &operator {
-            let policy = self.lockout();
-            let reserved = self.registry().reserve_attempt(
+            let policy = self.core.lockout();
+            let reserved = self.core.registry.reserve_attempt(
                 op.id,
                 Credential::Password,
                 now,
@@ -276,7 +281,7 @@ impl Authority {
             );
             match reserved {
                 Ok(Reservation::Locked(until)) => {
-                    self.metrics().sign_in("locked");
+                    self.metrics.sign_in("locked");
                     let message = locked_out(lang, until, now);
                     return self.sign_in_page(lang, Some(&message), now);
                 }
@@ -288,17 +293,21 @@ impl Authority {
         let password = form.password.as_str();
         // An unknown number, or one without a password, costs the same verification as a known
         // one: the time of the answer tells nothing.
-        let hash = operator
-            .as_ref()
-            .and_then(|op| self.registry().operator_password_hash(op.id).ok().flatten());
+        let hash = operator.as_ref().and_then(|op| {
+            self.core
+                .registry
+                .operator_password_hash(op.id)
+                .ok()
+                .flatten()
+        });
         let matches = slot.verify_known(password, hash.as_deref());
         drop(slot);
         let verified = operator.filter(|_| matches);
         let Some(operator) = verified else {
             // Refusals are audited; if the audit log cannot be written, the portal stops.
-            self.metrics().sign_in("refused");
+            self.metrics.sign_in("refused");
             let audit = NewAudit::new(now, "online-services", "sign-in-refused", "-", "");
-            if self.registry().append_audit(audit).is_err() {
+            if self.core.registry.append_audit(audit).is_err() {
                 return unavailable(lang);
             }
             return self.sign_in_page(lang, Some(refused), now);
@@ -308,7 +317,7 @@ impl Authority {
         // it were refused unverified); a lockout that failures racing it set stands (this attempt
         // was one of those the policy allowed, so it goes on).
         let cleared = if locked_by_this {
-            self.registry().clear_attempts(
+            self.core.registry.clear_attempts(
                 operator.id,
                 Credential::Password,
                 Some(NewAudit::new(
@@ -320,7 +329,8 @@ impl Authority {
                 )),
             )
         } else {
-            self.registry()
+            self.core
+                .registry
                 .clear_attempts_unless_locked(operator.id, Credential::Password, now, None)
                 .map(|_| ())
         };
@@ -331,10 +341,11 @@ impl Authority {
         let (Some(token), Some(csrf)) = (random_token(), random_token()) else {
             return unavailable(lang);
         };
-        self.metrics().sign_in("accepted");
+        self.metrics.sign_in("accepted");
         // Audited before the session exists: no audit, no session.
         if self
-            .registry()
+            .core
+            .registry
             .append_audit(NewAudit::new(
                 now,
                 format!("operator:{}", operator.identification_number),
@@ -347,7 +358,8 @@ impl Authority {
             return unavailable(lang);
         }
         if self
-            .registry()
+            .core
+            .registry
             .open_portal_session(
                 &token_hash(&token),
                 operator.id,
@@ -371,7 +383,7 @@ impl Authority {
         message: Option<&str>,
         now: OffsetDateTime,
     ) -> Answer {
-        let Ok(certificates) = self.registry().certificates_of_operator(s.operator) else {
+        let Ok(certificates) = self.core.registry.certificates_of_operator(s.operator) else {
             return html(500, page(lang, lang.t("Erreur", "Error"), ""));
         };
         let mut devices: Vec<String> = certificates
@@ -413,7 +425,8 @@ impl Authority {
     fn own_active(&self, s: &Session, serial: &str) -> Option<websrm_registry::CertificateRecord> {
         let serial: SerialNumber = serial.parse().ok()?;
         let record = self
-            .registry()
+            .core
+            .registry
             .certificate_by_serial(serial)
             .ok()
             .flatten()?;
@@ -475,7 +488,7 @@ impl Authority {
         }
         let reason = form.reason.parse().unwrap_or(RevocationReason::Unspecified);
         let actor = format!("operator:{}", s.number);
-        match self.revocation().revoke(
+        match self.revocation.revoke(
             record.serial,
             reason,
             RevocationChannel::OnlineServices,
@@ -483,7 +496,7 @@ impl Authority {
             "online services",
         ) {
             Ok(_) => {
-                let _ = self.registry().set_portal_flash(
+                let _ = self.core.registry.set_portal_flash(
                     &token_hash(&token),
                     &format!("Le certificat {} a été révoqué.", record.nickname),
                     &format!("The certificate {} was revoked.", record.nickname),

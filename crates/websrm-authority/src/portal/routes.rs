@@ -89,7 +89,10 @@ fn peer(address: Option<Extension<ClientAddress>>) -> Option<IpAddr> {
 }
 
 async fn sign_in_page(State(a): State<Arc<Authority>>, Query(q): Query<PageQuery>) -> Answer {
-    blocking(a, move |a, now| a.sign_in_page(q.lang(), None, now)).await
+    blocking(a, move |a, now| {
+        a.online().sign_in_page(q.lang(), None, now)
+    })
+    .await
 }
 
 async fn sign_in(
@@ -102,7 +105,8 @@ async fn sign_in(
     let pre = cookie(&jar, PRE_COOKIE);
     let peer = peer(address);
     blocking(a, move |a, now| {
-        a.sign_in(q.lang(), pre.as_deref(), &form, peer, now)
+        a.online()
+            .sign_in(q.lang(), pre.as_deref(), &form, peer, now)
     })
     .await
 }
@@ -114,7 +118,8 @@ async fn certificates(
 ) -> Answer {
     let session = cookie(&jar, COOKIE);
     blocking(a, move |a, now| {
-        a.certificates_page(q.lang(), session.as_deref(), now)
+        a.online()
+            .certificates_page(q.lang(), session.as_deref(), now)
     })
     .await
 }
@@ -127,7 +132,8 @@ async fn revocation_page(
     let session = cookie(&jar, COOKIE);
     blocking(a, move |a, now| {
         let serial = q.serie.as_deref().unwrap_or_default();
-        a.revocation_page(q.lang(), session.as_deref(), serial, now)
+        a.online()
+            .revocation_page(q.lang(), session.as_deref(), serial, now)
     })
     .await
 }
@@ -140,7 +146,8 @@ async fn revocation(
 ) -> Answer {
     let session = cookie(&jar, COOKIE);
     blocking(a, move |a, now| {
-        a.revoke_form(q.lang(), session.as_deref(), &form, now)
+        a.online()
+            .revoke_form(q.lang(), session.as_deref(), &form, now)
     })
     .await
 }
@@ -153,7 +160,8 @@ async fn sign_out(
 ) -> Answer {
     let session = cookie(&jar, COOKIE);
     blocking(a, move |a, now| {
-        a.sign_out(q.lang(), session.as_deref(), &form, now)
+        a.online()
+            .sign_out(q.lang(), session.as_deref(), &form, now)
     })
     .await
 }
@@ -163,7 +171,10 @@ async fn page_not_found(Query(q): Query<PageQuery>) -> Answer {
 }
 
 async fn agent_sign_in_page(State(a): State<Arc<Authority>>, Query(q): Query<PageQuery>) -> Answer {
-    blocking(a, move |a, now| a.agent_sign_in_page(q.lang(), None, now)).await
+    blocking(a, move |a, now| {
+        a.online().agent_sign_in_page(q.lang(), None, now)
+    })
+    .await
 }
 
 async fn agent_sign_in(
@@ -176,7 +187,8 @@ async fn agent_sign_in(
     let pre = cookie(&jar, PRE_COOKIE);
     let peer = peer(address);
     blocking(a, move |a, now| {
-        a.agent_sign_in(q.lang(), pre.as_deref(), &form, peer, now)
+        a.online()
+            .agent_sign_in(q.lang(), pre.as_deref(), &form, peer, now)
     })
     .await
 }
@@ -188,7 +200,7 @@ async fn agent_file(
 ) -> Answer {
     let session = cookie(&jar, AGENT_COOKIE);
     blocking(a, move |a, now| {
-        a.agent_file(q.lang(), session.as_deref(), now)
+        a.online().agent_file(q.lang(), session.as_deref(), now)
     })
     .await
 }
@@ -201,7 +213,8 @@ async fn agent_identity_check(
 ) -> Answer {
     let session = cookie(&jar, AGENT_COOKIE);
     blocking(a, move |a, now| {
-        a.agent_identity_check(q.lang(), session.as_deref(), &form, now)
+        a.online()
+            .agent_identity_check(q.lang(), session.as_deref(), &form, now)
     })
     .await
 }
@@ -214,7 +227,8 @@ async fn agent_revocation_page(
     let session = cookie(&jar, AGENT_COOKIE);
     blocking(a, move |a, now| {
         let serial = q.serie.as_deref().unwrap_or_default();
-        a.agent_revocation_page(q.lang(), session.as_deref(), serial, now)
+        a.online()
+            .agent_revocation_page(q.lang(), session.as_deref(), serial, now)
     })
     .await
 }
@@ -227,7 +241,8 @@ async fn agent_revocation(
 ) -> Answer {
     let session = cookie(&jar, AGENT_COOKIE);
     blocking(a, move |a, now| {
-        a.agent_revocation(q.lang(), session.as_deref(), &form, now)
+        a.online()
+            .agent_revocation(q.lang(), session.as_deref(), &form, now)
     })
     .await
 }
@@ -240,7 +255,8 @@ async fn agent_sign_out(
 ) -> Answer {
     let session = cookie(&jar, AGENT_COOKIE);
     blocking(a, move |a, now| {
-        a.agent_sign_out(q.lang(), session.as_deref(), &form, now)
+        a.online()
+            .agent_sign_out(q.lang(), session.as_deref(), &form, now)
     })
     .await
 }
@@ -252,7 +268,8 @@ async fn agent_not_found(
 ) -> Answer {
     let session = cookie(&jar, AGENT_COOKIE);
     blocking(a, move |a, now| {
-        a.agent_not_found(q.lang(), session.as_deref(), now)
+        a.online()
+            .agent_not_found(q.lang(), session.as_deref(), now)
     })
     .await
 }

@@ -357,10 +357,6 @@ impl Authority {
         self.sign_in.verifier.peak()
     }
 
-    pub(crate) fn sign_in_gate(&self) -> &crate::password::SignInGate {
-        &self.sign_in
-    }
-
     /// Publishes the CRL and the CA certificate under `base` (`https://HOST:PORT` of the
     /// enrolment host, which serves them at `/crl` and `/ca`): certificates issued from now on
     /// name these addresses, so that an SRS finds the CRL without being told where.
@@ -402,6 +398,17 @@ impl Authority {
         }
     }
 
+    /// The online services and the customer-service console in them.
+    pub fn online(&self) -> crate::portal::OnlineServices<'_> {
+        crate::portal::OnlineServices {
+            core: &self.core,
+            portal: &self.portal,
+            sign_in: &self.sign_in,
+            metrics: &self.metrics,
+            revocation: self.revocation(),
+        }
+    }
+
     /// The administration: products and developers, operators, codes, passwords, agents,
     /// settings, the audit log and the certificate listings.
     pub fn admin(&self) -> crate::admin::Administration<'_> {
@@ -433,10 +440,6 @@ impl Authority {
 
     pub(crate) fn ca(&self) -> &CertificateAuthority {
         &self.issuance.ca
-    }
-
-    pub(crate) fn portal_state(&self) -> &crate::portal::Portal {
-        &self.portal
     }
 
     pub(crate) fn publisher(&self) -> &crate::revocation::CrlPublisher {
