@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::files::{names, write};
-use crate::{Authority, Error};
+use crate::{Administration, Error};
 
 /// The folder's files a backup may hold besides the registry (the audit checkpoint is not one of
 /// them: a restored registry is anchored anew at its first write).
@@ -85,7 +85,8 @@ pub struct Restored {
     pub missing: Vec<&'static str>,
 }
 
-impl Authority {
+/// Backups are the administration's: written from the registry the part holds.
+impl Administration<'_> {
     /// Writes a backup of this authority to the new file `to`, consistent while it serves; the
     /// folder's files are read from `folder`. Written beside `to` and renamed into place, so
     /// that `to` is whole or absent.
@@ -140,7 +141,7 @@ impl Authority {
         contents: BackupContents,
     ) -> Result<Manifest, Error> {
         let snapshot = staging.join(names::REGISTRY);
-        let audit_entries = self.registry().snapshot_to(&snapshot)?;
+        let audit_entries = self.core.registry.snapshot_to(&snapshot)?;
         let mut files: Vec<(String, PathBuf)> = vec![(names::REGISTRY.to_owned(), snapshot)];
         if contents.folder {
             for name in FOLDER_FILES {
@@ -186,11 +187,12 @@ impl Authority {
         let manifest = Manifest {
             websrm: env!("CARGO_PKG_VERSION").to_owned(),
             created_at: self
+                .core
                 .now()
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
-            family: family(self.environment().is_conformity()).to_owned(),
-            schema_version: self.registry().schema_version()?,
+            family: family(self.core.environment.is_conformity()).to_owned(),
+            schema_version: self.core.registry.schema_version()?,
             audit_entries,
             files: files.iter().map(|(n, _)| n.clone()).collect(),
         };

@@ -50,9 +50,11 @@ async fn a_backup_under_load_restores_into_a_folder_that_serves() {
     let (full_, registry_only_) = (full.clone(), registry_only.clone());
     let manifests = tokio::task::spawn_blocking(move || {
         let full = authority
+            .admin()
             .backup(&folder, &full_, BackupContents::new(true, true))
             .unwrap();
         let registry_only = authority
+            .admin()
             .backup(&folder, &registry_only_, BackupContents::default())
             .unwrap();
         (full, registry_only)
@@ -64,6 +66,7 @@ async fn a_backup_under_load_restores_into_a_folder_that_serves() {
     assert_eq!(manifests.1.files, ["authority.db"]);
     let again = s
         .authority
+        .admin()
         .backup(s.dir.path(), &full, BackupContents::default())
         .unwrap_err();
     assert!(again.to_string().contains("already exists"), "{again}");
@@ -159,6 +162,7 @@ async fn a_registry_on_postgresql_is_backed_up_with_pg_dump() {
     let out = tempfile::tempdir().unwrap();
     let refused = s
         .authority
+        .admin()
         .backup(
             s.dir.path(),
             &out.path().join("x.tar"),

@@ -619,6 +619,7 @@ pub(crate) fn run(mut args: Args) -> Result<()> {
                 );
             }
             let manifest = authority
+                .admin()
                 .backup(
                     &dir,
                     &to,
