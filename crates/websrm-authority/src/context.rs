@@ -6,16 +6,37 @@
 //! writes them.
 
 use websrm_crypto::{CertificateInfo, inspect_certificate};
-use websrm_domain::{CertificateState, DeviceId, DeviceIdState, GstNumber, QstNumber, Subject};
+use websrm_domain::{
+    CertificateState, DeviceId, DeviceIdState, Environment, GstNumber, InitiatingDevice, QstNumber,
+    Subject, TestCase,
+};
 use websrm_protocol::catalogue::ErrorCode as E;
-use websrm_protocol::headers::{CertificateHeaders, TransmissionHeaders};
+use websrm_protocol::headers::{
+    CertificateHeaders, HeaderProblem, HeaderProblemKind, TransmissionHeaders,
+};
 use websrm_protocol::transaction::Finding;
 use websrm_protocol::wire::WireError;
 use websrm_registry::{CertificateRecord, Operator};
 
-use crate::Authority;
-use crate::service::{Request, Service};
+use crate::core::Core;
+use crate::service::{Refusal, Request, Service, header_fault};
 use websrm_protocol::request::Fault;
+
+/// The checks every service makes of a request's context: its headers against the environment
+/// and the test case, the product, and on the API host the certificate of the handshake, the
+/// operator's tax numbers and the device. Over the shared core alone.
+#[derive(Clone, Copy)]
+pub(crate) struct Context<'a> {
+    pub(crate) core: &'a Core,
+}
+
+/// The services of the API host (`/transaction`, `/utilisateur`, `/document`): a part of the
+/// authority over the shared core and the context checks.
+#[derive(Clone, Copy)]
+pub(crate) struct ApiServices<'a> {
+    pub(crate) core: &'a Core,
+    pub(crate) context: Context<'a>,
+}
 
 /// A refusal of a whole request, its errors from the catalogue.
 pub(crate) struct Refused(pub(crate) Vec<Fault>);
@@ -39,7 +60,7 @@ impl From<Refused> for ServiceRefusal {
     }
 }
 
-impl Authority {
+impl Context<'_> {
     /// The errors of `refusal` as the wire writes them, after its audit entry (`action`) is
     /// written; an unexpected error alone when the audit log cannot be written.
     pub(crate) fn refusal_errors(
@@ -65,7 +86,7 @@ impl Authority {
         if let Ok(id) = first.parse() {
             audit = audit.with_error(id);
         }
-        match self.registry().append_audit(audit) {
+        match self.core.registry.append_audit(audit) {
             Ok(_) => with_companion(list),
             Err(e) => {
                 tracing::error!(error = %e, "could not write the audit log");
@@ -125,7 +146,7 @@ pub(crate) fn device_of(headers: &TransmissionHeaders) -> Result<DeviceId, Refus
 /// taxes").
 const NO_GST: &str = "000000000RT0000";
 
-impl Authority {
+impl Context<'_> {
     /// The operators a pair of tax numbers names: the QST number's, and the GST number's. For
     /// `000000000RT0000`, an operator not registered for the GST, the QST number's operator
     /// when it has no GST number: no operator is on record under that number.
@@ -134,7 +155,7 @@ impl Authority {
         qst: &QstNumber,
         gst: &GstNumber,
     ) -> Result<(Option<Operator>, Option<Operator>), websrm_registry::Error> {
-        let (by_qst, by_gst) = self.registry().operators_by_tax_numbers(qst, gst)?;
+        let (by_qst, by_gst) = self.core.registry.operators_by_tax_numbers(qst, gst)?;
         if gst.as_str() == NO_GST {
             let unregistered = by_qst
                 .clone()
@@ -186,7 +207,13 @@ impl Authority {
                 vec!["0000-0000-0000".to_owned()],
             ))),
             Some(DeviceIdState::Assigned(device)) => {
-                if self.registry().device(device).map_err(internal)?.is_none() {
+                if self
+                    .core
+                    .registry
+                    .device(device)
+                    .map_err(internal)?
+                    .is_none()
+                {
                     return Err(Refused::from((
                         E::DeviceIdUnknown,
                         vec![device.to_string()],
@@ -207,7 +234,8 @@ impl Authority {
         let presented = request.client_certificate.as_deref().ok_or_else(unknown)?;
         let info = inspect_certificate(presented).map_err(|_| unknown())?;
         let record = self
-            .registry()
+            .core
+            .registry
             .certificate_by_thumbprint(info.thumbprint)
             .map_err(internal)?
             .ok_or_else(|| Refused::from((E::CertificateRevoked, vec![info.serial.to_string()])))?;
@@ -253,5 +281,153 @@ impl Authority {
             )));
         }
         Ok(h)
+    }
+}
+
+impl Context<'_> {
+    /// The errors of defective headers, in the table's order, with an `ENVIRN` of the other
+    /// service's among them (012E/037E), though it is well formed.
+    pub(crate) fn header_faults(
+        &self,
+        pairs: &[(&str, &str)],
+        problems: &[HeaderProblem],
+    ) -> Vec<Fault> {
+        let mut faults: Vec<Fault> = problems
+            .iter()
+            .map(|p| header_fault(p, self.core.environment))
+            .collect();
+        let sent = pairs
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("ENVIRN"))
+            .map(|(_, v)| v.parse::<Environment>());
+        if let [Ok(environment)] = sent.collect::<Vec<_>>().as_slice()
+            && environment.is_conformity() != self.core.environment.is_conformity()
+        {
+            let code = if self.core.environment.is_conformity() {
+                E::EnvironmentNotConformity
+            } else {
+                E::EnvironmentNotProduction
+            };
+            let at = problems
+                .iter()
+                .take_while(|p| {
+                    matches!(
+                        p.kind,
+                        HeaderProblemKind::Repeated | HeaderProblemKind::NotApplicable
+                    )
+                })
+                .count();
+            faults.insert(at, (code, vec![environment.to_string()]));
+        }
+        faults
+    }
+
+    /// `ENVIRN` against this service (DEV or ESSAI on the conformity service, PROD on the
+    /// production service), and `CASESSAI` against the environment and the URL's service.
+    pub(crate) fn check_context(
+        &self,
+        environment: Environment,
+        tc: TestCase,
+        service: Service,
+    ) -> Result<(), Fault> {
+        let conformity = self.core.environment.is_conformity();
+        if environment.is_conformity() != conformity {
+            let code = if conformity {
+                E::EnvironmentNotConformity
+            } else {
+                E::EnvironmentNotProduction
+            };
+            return Err((code, vec![environment.to_string()]));
+        }
+        match environment {
+            Environment::Prod if !tc.is_production() => {
+                return Err((E::TestCaseInProduction, Vec::new()));
+            }
+            Environment::Essai if tc.is_production() => {
+                return Err((E::TestCaseProductionInEssai, Vec::new()));
+            }
+            _ => {}
+        }
+        if !tc.is_production() && Service::of_test_case(tc) != service {
+            return Err((E::TestCaseWrongRequestType, vec![tc.to_string()]));
+        }
+        Ok(())
+    }
+
+    /// The product the headers name (see `product::examine`), then what only headers say: a
+    /// remote server names a registered version (520E for zeros), in production a certified
+    /// one (520E), and a certified version takes no test case (072E: ESSAI is closed to it,
+    /// and DEV wants `000.000`).
+    pub(crate) fn check_product(&self, h: &CertificateHeaders) -> Result<(), Refusal> {
+        use crate::product::{self, Fault as F, Found};
+        let server = h.initiating == InitiatingDevice::Server;
+        if server && h.version_id.is_unregistered() {
+            return Err(Refusal::one(E::ServerVersionNotCertified, &[]));
+        }
+        // A remote server names the last certified version of its SRS, and `0` before its
+        // first certification (the reference's VERSI and VERSIPARN); in the conformity
+        // environments, where that certification happens, `0`/`0` is accepted.
+        let first_certification = server
+            && h.environment.is_conformity()
+            && h.version.as_str() == "0"
+            && h.parent_version.as_str() == "0";
+        let found = product::examine(
+            &self.core.registry,
+            h.environment,
+            h.into(),
+            first_certification,
+        )
+        .map_err(crate::service::internal)?;
+        let (code, args): (E, Vec<String>) = match found {
+            Ok(Found::Unregistered) => return Ok(()),
+            Ok(Found::Version(p)) => {
+                if p.is_certified()
+                    && (h.environment == Environment::Essai
+                        || (h.environment == Environment::Dev && !h.test_case.is_production()))
+                {
+                    (
+                        E::TestCaseCertifiedVersion,
+                        vec![h.test_case.to_string(), h.version_id.to_string()],
+                    )
+                } else {
+                    return Ok(());
+                }
+            }
+            Err(fault) => match fault {
+                F::PartnerUnknown => (E::PartnerIdUnknown, vec![h.partner_id.to_string()]),
+                F::PartnerNotRegistered => {
+                    (E::PartnerNotRegistered, vec![h.partner_id.to_string()])
+                }
+                F::SrsUnknown => (E::SrsIdUnknown, vec![h.srs_id.to_string()]),
+                F::ZeroVersionInEssai => (E::VersionIdZeroInEssai, Vec::new()),
+                F::ZeroVersionCode => (E::UnregisteredVersionCode, Vec::new()),
+                F::NoCertifiedVersion => (E::VersionNotCertified, vec![h.srs_id.to_string()]),
+                F::VersionUnknown => (E::VersionUnknown, Vec::new()),
+                // A remote server in production names a certified version of its SRS.
+                F::MustBeCertified if server => (E::ServerVersionNotCertified, Vec::new()),
+                F::MustBeCertified => (E::VersionMustBeCertified, vec![h.version_id.to_string()]),
+                F::CodeInvalid => (
+                    if h.environment == Environment::Prod {
+                        E::CertificationCodeProd
+                    } else {
+                        E::CertificationCodeConformity
+                    },
+                    vec![h.certification_code.to_string(), h.environment.to_string()],
+                ),
+                F::VersionStringUnknown => (E::VersionHeaderUnknown, vec![h.version.to_string()]),
+                F::VersionsMismatch => (
+                    E::VersionHeadersMismatch,
+                    vec![format!(
+                        "VERSI {}, VERSIPARN {}",
+                        h.version, h.parent_version
+                    )],
+                ),
+                F::AwaitingCertification => (
+                    E::VersionAwaitingCertification,
+                    vec![h.version_id.to_string()],
+                ),
+            },
+        };
+        Err(Refusal(vec![(code, args)]))
     }
 }

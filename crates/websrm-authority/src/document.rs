@@ -18,20 +18,22 @@ use websrm_protocol::wire::JSON_VERSION;
 use websrm_registry::NewAudit;
 use websrm_registry::ReceivedDocument;
 
-use crate::Authority;
+use crate::context::ApiServices;
 use crate::context::{Refused, ServiceRefusal};
 use crate::service::{Request, Response, Service};
 use websrm_protocol::request::{repeated_field, request_fields};
 
-impl Authority {
+impl ApiServices<'_> {
     /// Answers a `/document` request: 200 with the document's number (`noDoc`), or 400 with
     /// the errors; every answer is in the audit log first.
-    pub fn handle_document(&self, request: &Request) -> Response {
-        let now = self.now();
+    pub(crate) fn handle_document(&self, request: &Request) -> Response {
+        let now = self.core.now();
         match self.document_request(request, now) {
             Ok(answer) => answer,
             Err(refusal) => {
-                let list = self.refusal_errors(&refusal, "refuse-document", now);
+                let list = self
+                    .context
+                    .refusal_errors(&refusal, "refuse-document", now);
                 answer(
                     400,
                     RetourDoc {
@@ -49,7 +51,7 @@ impl Authority {
         request: &Request,
         now: OffsetDateTime,
     ) -> Result<Response, ServiceRefusal> {
-        let (info, record) = self.check_presented(request)?;
+        let (info, record) = self.context.check_presented(request)?;
         let headers = self.check_document_headers(request, &info)?;
         let fields = request_fields(&request.body, "document", "reqDoc", &["typDoc", "doc"])
             .map_err(Refused::from)?;
@@ -82,7 +84,7 @@ impl Authority {
         let em = document.get("EM").unwrap_or_default();
         let signer = document
             .thumbprint()
-            .map(|t| self.registry().certificate_by_thumbprint(t))
+            .map(|t| self.core.registry.certificate_by_thumbprint(t))
             .transpose()
             .map_err(|e| {
                 tracing::error!(error = %e, "unexpected error");
@@ -152,7 +154,8 @@ impl Authority {
             document.doc(),
         );
         let (_, recorded) = self
-            .registry()
+            .core
+            .registry
             .record_document(received, audit)
             .map_err(|e| {
                 tracing::error!(error = %e, "could not record the document");
@@ -181,11 +184,14 @@ impl Authority {
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
         let h = DocumentHeaders::from_pairs(pairs.iter().copied())
-            .map_err(|problems| Refused(self.header_faults(&pairs, &problems)))?;
-        self.check_context(h.common.environment, h.common.test_case, Service::Documents)?;
-        self.check_operator(&h.gst, &h.qst, info)?;
-        self.check_device(&h.common)?;
-        self.check_product(&h.common).map_err(|r| Refused(r.0))?;
+            .map_err(|problems| Refused(self.context.header_faults(&pairs, &problems)))?;
+        self.context
+            .check_context(h.common.environment, h.common.test_case, Service::Documents)?;
+        self.context.check_operator(&h.gst, &h.qst, info)?;
+        self.context.check_device(&h.common)?;
+        self.context
+            .check_product(&h.common)
+            .map_err(|r| Refused(r.0))?;
         Ok(h)
     }
 }

@@ -28,7 +28,6 @@ use websrm_protocol::wire::{
 use websrm_registry::NewAudit;
 use websrm_registry::{EssaiExchange, EssaiMove, EssaiSession, ProductKey};
 
-use crate::Authority;
 use crate::service::{Endpoint, Request, Response};
 
 /// One examination at a time in a process: a step is read, answered and recorded before the
@@ -36,6 +35,25 @@ use crate::service::{Endpoint, Request, Response};
 #[derive(Debug, Default)]
 pub(crate) struct Examiner {
     turn: Mutex<()>,
+}
+
+/// The ESSAI examiner: a part of the authority over the shared core, the context checks and the
+/// examiner's turn (one request of a run examined at a time), which examines a request of a
+/// product's certification run as its step before the service answers it, and tells where a
+/// run stands. Through [`crate::Authority::essai`].
+#[derive(Clone, Copy)]
+pub struct Essai<'a> {
+    pub(crate) core: &'a crate::core::Core,
+    pub(crate) context: crate::context::Context<'a>,
+    pub(crate) examiner: &'a Examiner,
+}
+
+impl std::fmt::Debug for Essai<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Essai")
+            .field("environment", &self.core.environment)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the examiner decided before the service answers.
@@ -68,12 +86,17 @@ fn kind_of(endpoint: Endpoint) -> RequestKind {
     }
 }
 
-impl Authority {
+impl Essai<'_> {
     /// The answer of the examiner, when `request` is a step of a product's ESSAI run; `None`
     /// when it is not (another environment, `000.000`, headers that do not name a registered
     /// version: the service refuses those as usual).
-    pub(crate) fn examine(&self, request: &Request) -> Option<Response> {
-        if !self.environment().is_conformity() || header(request, "ENVIRN")? != "ESSAI" {
+    /// `answer` is the service's answer, asked for when the request is the step it claims.
+    pub(crate) fn examine(
+        &self,
+        request: &Request,
+        answer: impl FnOnce(&Request) -> Response,
+    ) -> Option<Response> {
+        if !self.core.environment.is_conformity() || header(request, "ENVIRN")? != "ESSAI" {
             return None;
         }
         let tc: TestCase = header(request, "CASESSAI")?.parse().ok()?;
@@ -86,7 +109,8 @@ impl Authority {
             header(request, "IDVERSI")?.parse().ok()?,
         );
         let product = self
-            .registry()
+            .core
+            .registry
             .find_product(
                 Environment::Essai,
                 key.partner_id,
@@ -99,7 +123,8 @@ impl Authority {
         }
         // On the API host, a request that does not authenticate (011E) is no step of any run:
         // anyone could otherwise move a product's run with its public identifiers.
-        if request.endpoint != Endpoint::Enrolment && self.check_presented(request).is_err() {
+        if request.endpoint != Endpoint::Enrolment && self.context.check_presented(request).is_err()
+        {
             return None;
         }
         let plan = essai::plan(product.mode, &product.sectors);
@@ -108,14 +133,14 @@ impl Authority {
             .turn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let session = match self.registry().essai_session(&key) {
+        let session = match self.core.registry.essai_session(&key) {
             Ok(session) => session,
             Err(e) => {
                 tracing::error!(error = %e, "could not read the ESSAI run");
                 return Some(refusal(request, &[(E::Unexpected, Vec::new())], None));
             }
         };
-        let now = self.now();
+        let now = self.core.now();
         match decide(&plan, session.as_ref(), tc) {
             Decision::Refused {
                 error,
@@ -141,7 +166,7 @@ impl Authority {
             Decision::Step(step, how) => {
                 let differences = differences(request, step, tc, &product.sectors);
                 let response = if differences.is_empty() {
-                    self.answer(request)
+                    answer(request)
                 } else {
                     let errors: Vec<(E, Vec<String>)> = differences
                         .iter()
@@ -193,7 +218,7 @@ impl Authority {
             format!("{:03}", error.number()),
         )
         .with_error(error.id());
-        if let Err(e) = self.registry().append_audit(audit) {
+        if let Err(e) = self.core.registry.append_audit(audit) {
             tracing::error!(error = %e, "could not write the audit log");
         }
     }
@@ -218,7 +243,7 @@ impl Authority {
         let body = websrm_protocol::request::evidence(&request.body);
         let kept = serde_json::json!({"headers": headers, "body": body}).to_string();
         let exchange = EssaiExchange::new(
-            self.now(),
+            self.core.now(),
             tc,
             request.endpoint.path(),
             verdict,
@@ -227,7 +252,7 @@ impl Authority {
             response.status,
             String::from_utf8_lossy(&response.body),
         );
-        match self.registry().record_essai(key, how, exchange) {
+        match self.core.registry.record_essai(key, how, exchange) {
             Ok(_) => {}
             Err(websrm_registry::Error::EssaiMoved) => {
                 tracing::warn!(?key, "the ESSAI run moved while a request was examined");
@@ -237,15 +262,16 @@ impl Authority {
     }
 
     /// Where the run of `key` stands, if it ever started.
-    pub fn essai_session(&self, key: &ProductKey) -> Result<Option<EssaiSession>, crate::Error> {
-        Ok(self.registry().essai_session(key)?)
+    pub fn session(&self, key: &ProductKey) -> Result<Option<EssaiSession>, crate::Error> {
+        Ok(self.core.registry.essai_session(key)?)
     }
 
     /// Where the run of the version `key` stands, with the step it expects described: the
     /// version must be registered in ESSAI.
-    pub fn essai_status(&self, key: &ProductKey) -> Result<EssaiStatus, crate::Error> {
+    pub fn status(&self, key: &ProductKey) -> Result<EssaiStatus, crate::Error> {
         let product = self
-            .registry()
+            .core
+            .registry
             .find_product(
                 Environment::Essai,
                 key.partner_id,
@@ -259,7 +285,7 @@ impl Authority {
                 ))
             })?;
         let plan = essai::plan(product.mode, &product.sectors);
-        let session = self.registry().essai_session(key)?;
+        let session = self.core.registry.essai_session(key)?;
         let expected = session
             .as_ref()
             .map_or_else(|| plan.first().test_case(), |s| s.expected);
@@ -286,12 +312,12 @@ impl Authority {
     }
 
     /// The exchanges of run `run` of `key` (its current run if `None`), oldest first.
-    pub fn essai_exchanges(
+    pub fn exchanges(
         &self,
         key: &ProductKey,
         run: Option<i64>,
     ) -> Result<Vec<EssaiExchange>, crate::Error> {
-        Ok(self.registry().essai_exchanges(key, run)?)
+        Ok(self.core.registry.essai_exchanges(key, run)?)
     }
 }
 

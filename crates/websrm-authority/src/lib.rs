@@ -6,13 +6,19 @@
 //!
 //! - [`AuthorityFiles`]: the authority's folder (registry, sealed keys, certificates).
 //! - [`Authority`]: answers every service's requests ([`Authority::handle`]: `/enrolement`,
-//!   `/certificats`, `/transaction`, `/utilisateur`, `/document`), synchronously.
+//!   `/certificats`, `/transaction`, `/utilisateur`, `/document`), synchronously. It is the
+//!   assembly of parts over one shared core (environment, registry, clock, policies):
+//!   [`Administration`] ([`Authority::admin`]), [`revocation::Revocation`]
+//!   ([`Authority::revocation`]), [`portal::OnlineServices`] ([`Authority::online`]),
+//!   [`Essai`] ([`Authority::essai`]), and inside the crate the certificate service and the API
+//!   host's services.
 //! - [`server`]: the two HTTPS listeners.
 //! - [`seed`]: the DEV test data of the protocol's published test cases.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod admin;
+mod authority;
 pub mod backup;
 mod context;
 mod core;
@@ -73,14 +79,13 @@ pub mod records {
         Operator, OperatorId, Partner, Product, ProductKey,
     };
 }
-pub use essai::EssaiStatus;
+pub use authority::Authority;
+pub use essai::{Essai, EssaiStatus};
 pub use files::{
     AuthorityFiles, RenewedTls, Rotated, names, read_tls, renew_tls, rotate_ca, rotate_psi,
     rotate_tls,
 };
-pub use service::{
-    Authority, Endpoint, LockoutPolicy, OffsetClock, Request, Response, SystemClock,
-};
+pub use service::{Endpoint, LockoutPolicy, OffsetClock, Request, Response, SystemClock};
 /// The test cases of a certification run (SW-77), as the examiner holds them.
 pub use websrm_protocol::essai as cases;
 /// Where the registry lives: an SQLite file or a PostgreSQL database.

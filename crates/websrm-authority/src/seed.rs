@@ -9,8 +9,8 @@ use websrm_domain::{Environment, VersionState};
 use websrm_registry::NewAudit;
 use websrm_registry::{NewOperator, Product};
 
+use crate::Authority;
 use crate::Error;
-use crate::service::Authority;
 
 /// One operator of the test data, with its authorization codes.
 pub type SeedOperator = PublishedOperator;

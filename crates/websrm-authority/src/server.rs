@@ -34,8 +34,9 @@ use websrm_crypto::PrivateKey;
 use websrm_crypto::tls::{ClientAuth, server_config_with};
 pub use websrm_crypto::tls::{LocalTlsIdentity, ServerIdentity};
 
+use crate::Authority;
 use crate::Error;
-use crate::service::{Authority, Endpoint, Request};
+use crate::service::{Endpoint, Request};
 
 /// Where the enrolment host publishes the CRL (GET, DER).
 pub const CRL_PATH: &str = "/crl";

@@ -18,20 +18,20 @@ use websrm_protocol::wire::JSON_VERSION;
 use websrm_registry::NewAudit;
 use websrm_registry::{CertificateRecord, UserChange};
 
-use crate::Authority;
+use crate::context::ApiServices;
 use crate::context::{Refused, ServiceRefusal};
 use crate::service::{Request, Response, Service};
 use websrm_protocol::request::{repeated_field, request_fields};
 
-impl Authority {
+impl ApiServices<'_> {
     /// Answers a `/utilisateur` request: 200 with `VAL` or `INV` for each tax number, or 400
     /// with the errors; every answer is in the audit log first.
-    pub fn handle_user(&self, request: &Request) -> Response {
-        let now = self.now();
+    pub(crate) fn handle_user(&self, request: &Request) -> Response {
+        let now = self.core.now();
         match self.user_request(request, now) {
             Ok(answer) => answer,
             Err(refusal) => {
-                let list = self.refusal_errors(&refusal, "refuse-user", now);
+                let list = self.context.refusal_errors(&refusal, "refuse-user", now);
                 answer(
                     400,
                     RetourUtil {
@@ -49,7 +49,7 @@ impl Authority {
         request: &Request,
         now: OffsetDateTime,
     ) -> Result<Response, ServiceRefusal> {
-        let (info, record) = self.check_presented(request)?;
+        let (info, record) = self.context.check_presented(request)?;
         let headers = self.check_user_headers(request)?;
         let fields = request_fields(
             &request.body,
@@ -116,9 +116,12 @@ impl Authority {
                     name.clone(),
                     req.modification == UserModification::Add,
                 );
-                self.registry().record_user_change(change, audit).map(drop)
+                self.core
+                    .registry
+                    .record_user_change(change, audit)
+                    .map(drop)
             }
-            _ => self.registry().append_audit(audit).map(drop),
+            _ => self.core.registry.append_audit(audit).map(drop),
         };
         recorded.map_err(|e| {
             tracing::error!(error = %e, "could not record the user request");
@@ -145,10 +148,11 @@ impl Authority {
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
         let h = CertificateHeaders::from_pairs(pairs.iter().copied())
-            .map_err(|problems| Refused(self.header_faults(&pairs, &problems)))?;
-        self.check_context(h.environment, h.test_case, Service::Users)?;
-        self.check_device(&h)?;
-        self.check_product(&h).map_err(|r| Refused(r.0))?;
+            .map_err(|problems| Refused(self.context.header_faults(&pairs, &problems)))?;
+        self.context
+            .check_context(h.environment, h.test_case, Service::Users)?;
+        self.context.check_device(&h)?;
+        self.context.check_product(&h).map_err(|r| Refused(r.0))?;
         Ok(h)
     }
 
@@ -163,6 +167,7 @@ impl Authority {
     ) -> Result<TaxNumbersValidity, ServiceRefusal> {
         let numbers = &req.tax_numbers;
         let (by_qst, by_gst) = self
+            .context
             .tax_operators(&numbers.qst, &numbers.gst)
             .map_err(|e| {
                 tracing::error!(error = %e, "unexpected error");

@@ -58,7 +58,7 @@ impl Version {
 pub(crate) fn run(authority: &Authority, command: EssaiCommand) -> Result<()> {
     match command {
         EssaiCommand::Status { version, json } => {
-            let status = authority.essai_status(&version.key())?;
+            let status = authority.essai().status(&version.key())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&status_json(&status))?);
             } else {
@@ -68,7 +68,7 @@ pub(crate) fn run(authority: &Authority, command: EssaiCommand) -> Result<()> {
         }
         EssaiCommand::Evidence { version, run, out } => {
             let key = version.key();
-            let status = authority.essai_status(&key)?;
+            let status = authority.essai().status(&key)?;
             let Some(session) = &status.session else {
                 bail!(
                     "the ESSAI run of version {} has not started: nothing to export",
@@ -76,7 +76,7 @@ pub(crate) fn run(authority: &Authority, command: EssaiCommand) -> Result<()> {
                 );
             };
             let run = run.unwrap_or(session.run);
-            let exchanges = authority.essai_exchanges(&key, Some(run))?;
+            let exchanges = authority.essai().exchanges(&key, Some(run))?;
             write_evidence(&out, run, &exchanges)?;
             println!(
                 "{} exchanges of run {run} written to {}",

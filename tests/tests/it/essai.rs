@@ -177,7 +177,7 @@ async fn a_run_goes_in_order_restarts_its_block_after_a_failure_and_survives_a_r
 
     // The run is in the registry: after a restart, 500.002 is still out of order.
     let s = s.restart();
-    let session = s.authority.essai_session(&seeded_key()).unwrap().unwrap();
+    let session = s.authority.essai().session(&seeded_key()).unwrap().unwrap();
     assert_eq!(
         (session.run, session.expected.to_string().as_str()),
         (1, "500.001")
@@ -317,7 +317,13 @@ async fn an_srs_mode_restaurant_product_runs_001_and_no_server_case() {
     assert_eq!(status, 201, "{answer}");
     assert_eq!(outcome(&answer).0, Some("001.002"));
     // The other version's run has not started.
-    assert!(s.authority.essai_session(&seeded_key()).unwrap().is_none());
+    assert!(
+        s.authority
+            .essai()
+            .session(&seeded_key())
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// A failed step sends its block back to the block's first step, in every block.

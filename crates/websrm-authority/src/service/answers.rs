@@ -27,7 +27,7 @@ pub(super) fn registry_refusal(e: websrm_registry::Error) -> Refusal {
     }
 }
 
-pub(super) fn internal(e: impl std::fmt::Display) -> Refusal {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Refusal {
     tracing::error!(error = %e, "unexpected error");
     Refusal::one(E::Unexpected, &[])
 }

@@ -72,7 +72,7 @@ pub(crate) fn header_fault(p: &HeaderProblem, environment: Environment) -> Fault
     (code, vec![arg, environment.to_string()])
 }
 
-impl Authority {
+impl IssuanceService<'_> {
     pub(super) fn check_headers(&self, request: &Request) -> Result<CertificateHeaders, Refusal> {
         let pairs: Vec<(&str, &str)> = request
             .headers
@@ -80,160 +80,15 @@ impl Authority {
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
         let headers = CertificateHeaders::from_pairs(pairs.iter().copied())
-            .map_err(|problems| Refusal(self.header_faults(&pairs, &problems)))?;
-        self.check_context(
-            headers.environment,
-            headers.test_case,
-            Service::Certificates,
-        )
-        .map_err(|f| Refusal(vec![f]))?;
+            .map_err(|problems| Refusal(self.context.header_faults(&pairs, &problems)))?;
+        self.context
+            .check_context(
+                headers.environment,
+                headers.test_case,
+                Service::Certificates,
+            )
+            .map_err(|f| Refusal(vec![f]))?;
         Ok(headers)
-    }
-
-    /// The errors of defective headers, in the table's order, with an `ENVIRN` of the other
-    /// service's among them (012E/037E), though it is well formed.
-    pub(crate) fn header_faults(
-        &self,
-        pairs: &[(&str, &str)],
-        problems: &[HeaderProblem],
-    ) -> Vec<Fault> {
-        let mut faults: Vec<Fault> = problems
-            .iter()
-            .map(|p| header_fault(p, self.core.environment))
-            .collect();
-        let sent = pairs
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("ENVIRN"))
-            .map(|(_, v)| v.parse::<Environment>());
-        if let [Ok(environment)] = sent.collect::<Vec<_>>().as_slice()
-            && environment.is_conformity() != self.core.environment.is_conformity()
-        {
-            let code = if self.core.environment.is_conformity() {
-                E::EnvironmentNotConformity
-            } else {
-                E::EnvironmentNotProduction
-            };
-            let at = problems
-                .iter()
-                .take_while(|p| {
-                    matches!(
-                        p.kind,
-                        HeaderProblemKind::Repeated | HeaderProblemKind::NotApplicable
-                    )
-                })
-                .count();
-            faults.insert(at, (code, vec![environment.to_string()]));
-        }
-        faults
-    }
-
-    /// `ENVIRN` against this service (DEV or ESSAI on the conformity service, PROD on the
-    /// production service), and `CASESSAI` against the environment and the URL's service.
-    pub(crate) fn check_context(
-        &self,
-        environment: Environment,
-        tc: TestCase,
-        service: Service,
-    ) -> Result<(), Fault> {
-        let conformity = self.core.environment.is_conformity();
-        if environment.is_conformity() != conformity {
-            let code = if conformity {
-                E::EnvironmentNotConformity
-            } else {
-                E::EnvironmentNotProduction
-            };
-            return Err((code, vec![environment.to_string()]));
-        }
-        match environment {
-            Environment::Prod if !tc.is_production() => {
-                return Err((E::TestCaseInProduction, Vec::new()));
-            }
-            Environment::Essai if tc.is_production() => {
-                return Err((E::TestCaseProductionInEssai, Vec::new()));
-            }
-            _ => {}
-        }
-        if !tc.is_production() && Service::of_test_case(tc) != service {
-            return Err((E::TestCaseWrongRequestType, vec![tc.to_string()]));
-        }
-        Ok(())
-    }
-
-    /// The product the headers name (see `product::examine`), then what only headers say: a
-    /// remote server names a registered version (520E for zeros), in production a certified
-    /// one (520E), and a certified version takes no test case (072E: ESSAI is closed to it,
-    /// and DEV wants `000.000`).
-    pub(crate) fn check_product(&self, h: &CertificateHeaders) -> Result<(), Refusal> {
-        use crate::product::{self, Fault as F, Found};
-        let server = h.initiating == InitiatingDevice::Server;
-        if server && h.version_id.is_unregistered() {
-            return Err(Refusal::one(E::ServerVersionNotCertified, &[]));
-        }
-        // A remote server names the last certified version of its SRS, and `0` before its
-        // first certification (the reference's VERSI and VERSIPARN); in the conformity
-        // environments, where that certification happens, `0`/`0` is accepted.
-        let first_certification = server
-            && h.environment.is_conformity()
-            && h.version.as_str() == "0"
-            && h.parent_version.as_str() == "0";
-        let found = product::examine(
-            &self.core.registry,
-            h.environment,
-            h.into(),
-            first_certification,
-        )
-        .map_err(internal)?;
-        let (code, args): (E, Vec<String>) = match found {
-            Ok(Found::Unregistered) => return Ok(()),
-            Ok(Found::Version(p)) => {
-                if p.is_certified()
-                    && (h.environment == Environment::Essai
-                        || (h.environment == Environment::Dev && !h.test_case.is_production()))
-                {
-                    (
-                        E::TestCaseCertifiedVersion,
-                        vec![h.test_case.to_string(), h.version_id.to_string()],
-                    )
-                } else {
-                    return Ok(());
-                }
-            }
-            Err(fault) => match fault {
-                F::PartnerUnknown => (E::PartnerIdUnknown, vec![h.partner_id.to_string()]),
-                F::PartnerNotRegistered => {
-                    (E::PartnerNotRegistered, vec![h.partner_id.to_string()])
-                }
-                F::SrsUnknown => (E::SrsIdUnknown, vec![h.srs_id.to_string()]),
-                F::ZeroVersionInEssai => (E::VersionIdZeroInEssai, Vec::new()),
-                F::ZeroVersionCode => (E::UnregisteredVersionCode, Vec::new()),
-                F::NoCertifiedVersion => (E::VersionNotCertified, vec![h.srs_id.to_string()]),
-                F::VersionUnknown => (E::VersionUnknown, Vec::new()),
-                // A remote server in production names a certified version of its SRS.
-                F::MustBeCertified if server => (E::ServerVersionNotCertified, Vec::new()),
-                F::MustBeCertified => (E::VersionMustBeCertified, vec![h.version_id.to_string()]),
-                F::CodeInvalid => (
-                    if h.environment == Environment::Prod {
-                        E::CertificationCodeProd
-                    } else {
-                        E::CertificationCodeConformity
-                    },
-                    vec![h.certification_code.to_string(), h.environment.to_string()],
-                ),
-                F::VersionStringUnknown => (E::VersionHeaderUnknown, vec![h.version.to_string()]),
-                F::VersionsMismatch => (
-                    E::VersionHeadersMismatch,
-                    vec![format!(
-                        "VERSI {}, VERSIPARN {}",
-                        h.version, h.parent_version
-                    )],
-                ),
-                F::AwaitingCertification => (
-                    E::VersionAwaitingCertification,
-                    vec![h.version_id.to_string()],
-                ),
-            },
-        };
-        Err(Refusal(vec![(code, args)]))
     }
 
     /// The subject against the registry: the CN is known and not locked out, the authorization
@@ -360,7 +215,7 @@ impl Authority {
                 Credential::AuthorizationCode,
                 now,
                 {
-                    let policy = self.lockout();
+                    let policy = self.core.lockout();
                     (policy.max_failures, policy.window, policy.lockout)
                 },
                 audit,

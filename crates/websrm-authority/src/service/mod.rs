@@ -1,36 +1,33 @@
-//! Answering certificate requests: validation in the order the protocol implies, then issuance,
-//! replacement or deletion, every decision written to the audit log.
+//! The certificate service, a part of the authority (`IssuanceService`): answering certificate
+//! requests, validation in the order the protocol implies, then issuance, replacement or
+//! deletion, every decision written to the audit log. Also the types every part shares: the
+//! request and its answer, the clocks, the lockout policy.
 //!
 //! `process.rs`: the order of the checks, issuance, replacement, deletion and repeated requests;
-//! `checks.rs`: headers, product and subject, lockout; `answers.rs`: bodies in and out, and
-//! refusals as error ids.
-
-use std::sync::Arc;
+//! `checks.rs`: the certificate headers, the subject and authorization code, the lockout;
+//! `answers.rs`: answers, and refusals as error ids. The checks every service shares (headers
+//! against the environment, the product) are the context's (`context.rs`).
 
 use time::{Duration, OffsetDateTime};
-use websrm_crypto::tls::LocalTlsIdentity;
 use websrm_crypto::{
     CertificateAuthority, CsrFinding, ValidatedCsr, inspect_certificate, validate_csr,
 };
 use websrm_domain::{
-    CertificateState, Clock, DeviceIdState, Environment, InitiatingDevice, SerialNumber, Subject,
-    TestCase,
+    CertificateState, Clock, DeviceIdState, Environment, SerialNumber, Subject, TestCase,
 };
 use websrm_protocol::catalogue::ErrorCode as E;
 use websrm_protocol::headers::{CertificateHeaders, HeaderProblemKind};
 use websrm_protocol::wire::{CertificateResponseBody, JSON_VERSION, RetourCertif, WireError};
+use websrm_registry::NewAudit;
 use websrm_registry::{Credential, NewCertificate, Operator};
-use websrm_registry::{NewAudit, Registry};
-
-use crate::AuthorityFiles;
 
 mod answers;
 mod checks;
 mod process;
 
-pub(crate) use answers::next_test_case;
-use answers::{internal, refusal_response, subject_hint};
-pub(crate) use checks::Service;
+pub(crate) use answers::{internal, next_test_case};
+use answers::{refusal_response, subject_hint};
+pub(crate) use checks::{Service, header_fault};
 
 /// The system clock.
 #[derive(Debug, Clone, Copy, Default)]
@@ -186,25 +183,20 @@ pub struct Response {
 pub(crate) struct Refusal(pub(crate) Vec<(E, Vec<String>)>);
 
 impl Refusal {
-    fn one(code: E, args: &[&str]) -> Self {
+    pub(crate) fn one(code: E, args: &[&str]) -> Self {
         Self(vec![(code, args.iter().map(|s| (*s).to_owned()).collect())])
     }
 }
 
-/// The certificate authority: what its parts share (registry, clock, policy) and its parts:
-/// issuance, the CRL publisher, the online services.
-pub struct Authority {
-    /// What the parts share: environment, registry, clock, policies.
-    pub(crate) core: crate::core::Core,
-    issuance: Issuance,
-    publisher: crate::revocation::CrlPublisher,
-    portal: crate::portal::Portal,
-    sign_in: crate::password::SignInGate,
-    /// The faults the server injects on purpose (none unless asked).
-    faults: std::sync::RwLock<crate::faults::Faults>,
-    metrics: crate::metrics::Metrics,
-    /// The ESSAI examiner.
-    pub(crate) examiner: crate::essai::Examiner,
+/// The certificate service (`/enrolement`, `/certificats`): a part of the authority over the
+/// shared core, the context checks, the issuing CA and its `certifPSI`, and the publication
+/// addresses written into each certificate.
+#[derive(Clone, Copy)]
+pub(crate) struct IssuanceService<'a> {
+    pub(crate) core: &'a crate::core::Core,
+    pub(crate) context: crate::context::Context<'a>,
+    pub(crate) issuance: &'a Issuance,
+    pub(crate) publisher: &'a crate::revocation::CrlPublisher,
 }
 
 /// Issuance: the CA and the `certifPSI` returned with every certificate.
@@ -217,6 +209,29 @@ pub(crate) struct Issuance {
 }
 
 impl Issuance {
+    /// The issuing roots (the newest last) and the `certifPSI` returned with each certificate.
+    pub(crate) fn new(
+        ca: CertificateAuthority,
+        earlier: Vec<CertificateAuthority>,
+        certif_psi_pem: String,
+    ) -> Self {
+        Self {
+            ca,
+            earlier,
+            certif_psi_pem,
+        }
+    }
+
+    /// The root that issues: the newest.
+    pub(crate) fn current(&self) -> &CertificateAuthority {
+        &self.ca
+    }
+
+    /// The generation of the root that issues: 1, and one more at each `rotate ca`.
+    pub(crate) fn generation(&self) -> u32 {
+        u32::try_from(self.earlier.len() + 1).unwrap_or(u32::MAX)
+    }
+
     /// The CA's root of `generation` (1 the first), if the authority has it.
     pub(crate) fn ca_of(&self, generation: u32) -> Option<&CertificateAuthority> {
         let index = usize::try_from(generation).ok()?.checked_sub(1)?;
@@ -228,276 +243,14 @@ impl Issuance {
     }
 }
 
-impl std::fmt::Debug for Authority {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authority")
-            .field("environment", &self.core.environment)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Authority {
-    /// The authority of `files`, for `environment` (DEV or ESSAI: the conformity service, which
-    /// accepts both; PROD: production). Returns the TLS identity of the listeners beside it.
-    pub fn new(
-        files: AuthorityFiles,
-        environment: Environment,
-        clock: Arc<dyn Clock>,
-    ) -> (Self, LocalTlsIdentity) {
-        let authority = Self {
-            core: crate::core::Core::new(environment, files.registry, clock),
-            issuance: Issuance {
-                ca: files.ca,
-                earlier: files.earlier_cas,
-                certif_psi_pem: files.certif_psi_pem,
-            },
-            examiner: crate::essai::Examiner::default(),
-            publisher: crate::revocation::CrlPublisher::default(),
-            portal: crate::portal::Portal::new(*files.portal_key),
-            sign_in: crate::password::SignInGate::new(crate::password::SignInLimits::default()),
-            faults: std::sync::RwLock::new(crate::faults::Faults::none()),
-            metrics: crate::metrics::Metrics::new(),
-        };
-        (authority, files.tls)
-    }
-
-    /// The same authority with new authorization codes active only `delay` after they are
-    /// issued (Revenu Québec allows up to 90 minutes; immediate by default).
-    pub fn with_code_activation_delay(mut self, delay: Duration) -> Self {
-        self.core.code_activation_delay = Some(delay);
-        self
-    }
-
-    /// The same authority with another lockout policy.
-    pub fn with_lockout(mut self, policy: LockoutPolicy) -> Self {
-        self.core.lockout = Some(policy);
-        self
-    }
-
-    /// The same authority with other bounds on the online services' sign-in.
-    pub fn with_sign_in_limits(mut self, limits: crate::password::SignInLimits) -> Self {
-        self.sign_in = crate::password::SignInGate::new(limits);
-        self
-    }
-
-    /// The same authority counting no requests (its metrics read only what is read at scrape
-    /// time): to measure what counting costs.
-    #[must_use]
-    pub fn without_request_metrics(mut self) -> Self {
-        self.metrics = crate::metrics::Metrics::disabled();
-        self
-    }
-
-    pub(crate) fn metrics(&self) -> &crate::metrics::Metrics {
-        &self.metrics
-    }
-
-    /// The metrics in the Prometheus text format (what `/metrics` on the admin listener serves),
-    /// reading the registry's size, certificates by state and writer, and the CRL's age, now.
-    pub fn render_metrics(&self) -> String {
-        let now = self.now();
-        let certificates = self
-            .core
-            .registry
-            .certificate_counts(now)
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "certificates not counted for the metrics");
-                Vec::new()
-            });
-        let crl_age_seconds = self
-            .publisher
-            .last_made(self.ca_generation())
-            .map_or(0.0, |made| (now - made).as_seconds_f64().max(0.0));
-        self.metrics.render(crate::metrics::Scrape {
-            registry_bytes: self.core.registry.size_bytes(),
-            crl_age_seconds,
-            certificates,
-            writer: self.core.registry.writer_stats(),
-        })
-    }
-
-    /// Whether the authority can serve: the registry takes a write, and the CA signs a CRL valid
-    /// for more than an hour. Each check with what it found.
-    pub fn readiness(&self) -> Vec<(&'static str, Result<(), String>)> {
-        let registry = self
-            .core
-            .registry
-            .check_writable()
-            .map_err(|e| e.to_string());
-        let crl = self
-            .revocation()
-            .crl_of(self.ca_generation())
-            .map(|_| ())
-            .map_err(|e| e.to_string());
-        vec![
-            ("registry writable", registry),
-            ("CA signs a fresh CRL", crl),
-        ]
-    }
-
-    /// Injects `faults` into the protocol requests from now on (see [`crate::faults`]);
-    /// [`Faults::none`](crate::faults::Faults::none) stops them.
-    pub fn set_faults(&self, faults: crate::faults::Faults) {
-        *self
-            .faults
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = faults;
-    }
-
-    /// The faults injected now.
-    pub fn faults(&self) -> crate::faults::Faults {
-        *self
-            .faults
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The most password verifications that ran at once so far.
-    pub fn peak_password_verifications(&self) -> usize {
-        self.sign_in.verifier.peak()
-    }
-
-    /// Publishes the CRL and the CA certificate under `base` (`https://HOST:PORT` of the
-    /// enrolment host, which serves them at `/crl` and `/ca`): certificates issued from now on
-    /// name these addresses, so that an SRS finds the CRL without being told where.
-    pub fn publish_under(&self, base: &str) {
-        self.publisher.publish_under(base);
-    }
-
-    /// Whether [`publish_under`](Self::publish_under) was called.
-    pub fn is_published(&self) -> bool {
-        self.publisher.links(1).crl_url.is_some()
-    }
-
-    /// The lockout policy, the same for enrolment and the online services: the one given in
-    /// code, else the registry's (`authority settings`), else the default.
-    pub fn lockout(&self) -> LockoutPolicy {
-        self.core.lockout()
-    }
-
-    /// The registry, for tests that check what the authority recorded (feature `test-util`).
-    /// Everything else goes through the authority's own calls: nothing outside it writes its
-    /// registry.
-    #[cfg(feature = "test-util")]
-    pub fn registry(&self) -> &Registry {
-        &self.core.registry
-    }
-
-    /// The registry.
-    #[cfg(not(feature = "test-util"))]
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.core.registry
-    }
-
-    /// Revocation outside the SRS, the CRLs, and customer service's look-ups.
-    pub fn revocation(&self) -> crate::revocation::Revocation<'_> {
-        crate::revocation::Revocation {
-            core: &self.core,
-            publisher: &self.publisher,
-            roots: &self.issuance,
-        }
-    }
-
-    /// The online services and the customer-service console in them.
-    pub fn online(&self) -> crate::portal::OnlineServices<'_> {
-        crate::portal::OnlineServices {
-            core: &self.core,
-            portal: &self.portal,
-            sign_in: &self.sign_in,
-            metrics: &self.metrics,
-            revocation: self.revocation(),
-        }
-    }
-
-    /// The administration: products and developers, operators, codes, passwords, agents,
-    /// settings, the audit log and the certificate listings.
-    pub fn admin(&self) -> crate::admin::Administration<'_> {
-        crate::admin::Administration { core: &self.core }
-    }
-
-    /// The environments whose products this authority keeps: DEV and ESSAI on the conformity
-    /// service, PROD on the production service.
-    pub fn product_environments(&self) -> &'static [Environment] {
-        self.core.product_environments()
-    }
-
-    /// How long after issuance an authorization code becomes active: none in DEV and ESSAI
-    /// unless set with [`Authority::with_code_activation_delay`] or in the registry
-    /// (`authority settings`); Revenu Québec allows up to 90 minutes.
-    pub fn code_activation_delay(&self) -> Duration {
-        self.core.code_activation_delay()
-    }
-
-    /// The environment asked for at start-up.
-    pub fn environment(&self) -> Environment {
-        self.core.environment
-    }
-
-    /// The current time of the authority's clock.
-    pub fn now(&self) -> OffsetDateTime {
-        self.core.now()
-    }
-
-    pub(crate) fn ca(&self) -> &CertificateAuthority {
-        &self.issuance.ca
-    }
-
-    pub(crate) fn publisher(&self) -> &crate::revocation::CrlPublisher {
-        &self.publisher
-    }
-
-    /// The certificate (DER) of the CA's root that issues.
-    pub fn ca_certificate_der(&self) -> &[u8] {
-        self.issuance.ca.certificate_der()
-    }
-
-    /// The generation of the root that issues: 1, and one more at each `rotate ca`.
-    pub fn ca_generation(&self) -> u32 {
-        u32::try_from(self.issuance.earlier.len() + 1).unwrap_or(u32::MAX)
-    }
-
-    /// The CA's root of `generation`, if the authority has it.
-    pub(crate) fn ca_of(&self, generation: u32) -> Option<&CertificateAuthority> {
-        self.issuance.ca_of(generation)
-    }
-
-    /// The certificate (DER) of the CA's root of `generation`, if the authority has it.
-    pub fn ca_certificate_der_of(&self, generation: u32) -> Option<&[u8]> {
-        self.ca_of(generation)
-            .map(CertificateAuthority::certificate_der)
-    }
-
-    /// Every root the authority trusts (DER), oldest first: those it replaced stay trusted, so
-    /// that the certificates they issued work until they expire or are revoked.
-    pub fn trusted_ca_certificates(&self) -> Vec<Vec<u8>> {
-        self.issuance
-            .earlier
-            .iter()
-            .chain(std::iter::once(&self.issuance.ca))
-            .map(|ca| ca.certificate_der().to_vec())
-            .collect()
-    }
-
-    /// Answers a request to any of the services (each endpoint its own). Every decision, issuance
-    /// or refusal, is in the audit log before the answer is returned. In ESSAI, a request of a
-    /// registered product's certification run is examined as a step of that run first
-    /// ([`Authority::essai_status`] tells where a run stands).
-    pub fn handle(&self, request: &Request) -> Response {
-        if let Some(examined) = self.examine(request) {
-            return examined;
-        }
-        self.answer(request)
-    }
-
-    /// The service's answer to `request`, without the ESSAI examiner.
+impl IssuanceService<'_> {
+    /// The certificate service's answer to `request` (`/enrolement`, `/certificats`): issued,
+    /// replaced or deleted, or refused, each decision in the audit log before it is returned.
     pub(crate) fn answer(&self, request: &Request) -> Response {
         let now = self.core.now();
         let actor = match request.endpoint {
             Endpoint::Enrolment => "enrolment",
-            Endpoint::Certificates => "api",
-            Endpoint::Transaction => return self.handle_transaction(request),
-            Endpoint::User => return self.handle_user(request),
-            Endpoint::Document => return self.handle_document(request),
+            _ => "api",
         };
         match self.process(request, now, actor) {
             Ok(response) => response,

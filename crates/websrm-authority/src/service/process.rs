@@ -5,7 +5,7 @@ use answers::{findings_refusal, registry_refusal, subject_text, success};
 use websrm_protocol::request::{CertificateRequest, CertificateService};
 use websrm_protocol::wire::Modification;
 
-impl Authority {
+impl IssuanceService<'_> {
     pub(super) fn process(
         &self,
         request: &Request,
@@ -40,7 +40,7 @@ impl Authority {
         }
 
         // 3. The product.
-        self.check_product(&headers)?;
+        self.context.check_product(&headers)?;
 
         // 4. The client certificate and noSerie (REM, SUP). A replacement repeated after its
         //    answer was lost finds its certificate replaced by the very CSR it carries: it gets
@@ -130,9 +130,10 @@ impl Authority {
         }
 
         // 6. Issue, and record before answering.
-        let links = self.publisher().links(self.ca_generation());
+        let links = self.publisher.links(self.issuance.generation());
         let issued = self
-            .ca()
+            .issuance
+            .ca
             .issue_linked(&validated, now, &links)
             .map_err(internal)?;
         let subject_text = subject_text(&validated);
@@ -312,7 +313,7 @@ impl Authority {
         self.core
             .registry
             .append_audit(NewAudit::new(
-                self.now(),
+                self.core.now(),
                 if replaced_by.is_some() {
                     "api"
                 } else {

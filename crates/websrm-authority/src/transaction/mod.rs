@@ -20,7 +20,7 @@ use websrm_protocol::wire::{
 use websrm_registry::NewAudit;
 use websrm_registry::{CertificateRecord, ReceivedTransaction};
 
-use crate::Authority;
+use crate::context::ApiServices;
 use crate::context::{self, Refused, finding, revoked, with_companion};
 use crate::service::{Request, Response};
 use websrm_protocol::request::TransactionParts;
@@ -35,11 +35,11 @@ struct Signer {
     subject: Option<Subject>,
 }
 
-impl Authority {
+impl ApiServices<'_> {
     /// Answers a `/transaction` request: 200 with the authority's numbers, or 400 with the
     /// errors; every answer is in the audit log first.
-    pub fn handle_transaction(&self, request: &Request) -> Response {
-        let now = self.now();
+    pub(crate) fn handle_transaction(&self, request: &Request) -> Response {
+        let now = self.core.now();
         match self.transmission(request, now) {
             Ok(answer) => answer,
             Err(Refused(faults)) => {
@@ -52,7 +52,7 @@ impl Authority {
                     format!("{:03}", first.number()),
                 )
                 .with_error(first.id());
-                let faults = match self.registry().append_audit(audit) {
+                let faults = match self.core.registry.append_audit(audit) {
                     Ok(_) => faults,
                     Err(e) => {
                         tracing::error!(error = %e, "could not write the audit log");
@@ -87,8 +87,10 @@ impl Authority {
 
     fn transmission(&self, request: &Request, now: OffsetDateTime) -> Result<Response, Refused> {
         // The context: the certificate of the handshake, then the headers.
-        let (info, record) = self.check_presented(request)?;
-        let headers = self.check_transmission_headers(request, &info, &record)?;
+        let (info, record) = self.context.check_presented(request)?;
+        let headers = self
+            .context
+            .check_transmission_headers(request, &info, &record)?;
         let device = context::device_of(&headers)?;
         let subject = info
             .subject
@@ -118,7 +120,7 @@ impl Authority {
             _ => Checks::default(),
         };
         let mut examiner = Examiner {
-            authority: self,
+            api: self,
             environment: headers.common.environment,
             now,
             checks,
@@ -206,7 +208,8 @@ impl Authority {
             format!("{} transaction(s) from {}", received.len(), record.serial),
         );
         let (entry, records) = self
-            .registry()
+            .core
+            .registry
             .record_transactions(received, audit)
             .map_err(|e| {
                 tracing::error!(error = %e, "could not record the transactions");
@@ -284,7 +287,7 @@ impl Authority {
 
 /// Examines the transactions of one request, reading each signer's certificate once.
 struct Examiner<'a> {
-    authority: &'a Authority,
+    api: &'a ApiServices<'a>,
     environment: Environment,
     now: OffsetDateTime,
     checks: Checks,
@@ -302,7 +305,7 @@ impl Examiner<'_> {
         if let Some(known) = self.known.get(&key) {
             return Ok(*known);
         }
-        let (by_qst, by_gst) = self.authority.tax_operators(&numbers.qst, &numbers.gst)?;
+        let (by_qst, by_gst) = self.api.context.tax_operators(&numbers.qst, &numbers.gst)?;
         let error = match (by_qst, by_gst) {
             (None, _) => Some(70),
             (_, None) => Some(71),
@@ -337,12 +340,8 @@ impl Examiner<'_> {
     }
 
     fn software_error(&self, sev: &SoftwareBlock) -> Result<Option<u16>, websrm_registry::Error> {
-        let found = crate::product::examine(
-            self.authority.registry(),
-            self.environment,
-            sev.into(),
-            false,
-        )?;
+        let found =
+            crate::product::examine(&self.api.core.registry, self.environment, sev.into(), false)?;
         Ok(found
             .err()
             .map(|fault| fault.software_block_error(self.environment)))
@@ -354,8 +353,9 @@ impl Examiner<'_> {
         }
         let found = match thumbprint.parse::<Thumbprint>() {
             Ok(t) => self
-                .authority
-                .registry()
+                .api
+                .core
+                .registry
                 .certificate_by_thumbprint(t)?
                 .map(|record| Signer {
                     subject: inspect_certificate(&record.der)
