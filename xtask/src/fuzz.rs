@@ -115,6 +115,11 @@ fn fuzz(root: &Path, targets: &[String], secs: u64) -> Result<()> {
             );
         }
         let runs = stat(&log, "stat::number_of_executed_units:").unwrap_or(0);
+        if runs == 0 {
+            // A target that never ran (it exits at start, or libFuzzer printed no statistics)
+            // has found nothing, which is not the same as passing.
+            bail!("fuzz target {target} ran no input in {secs} s:\n{log}");
+        }
         let coverage = last_coverage(&log).unwrap_or_default();
         let line = format!("{target}: {runs} executions in {secs} s, {coverage}, 0 crashes");
         println!("xtask: {line}");

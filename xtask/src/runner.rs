@@ -7,7 +7,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// Runs `cargo test` with `args`, passing its output through, and adds up the `test result`
-/// lines; fails like [`cargo`] does.
+/// lines; fails like [`cargo`] does, and when no test ran at all (a filter that matches no test
+/// would otherwise pass).
 pub(crate) fn cargo_test(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(u64, u64)> {
     use std::io::{BufRead, BufReader};
     let shown = shown(args, env);
@@ -43,6 +44,9 @@ pub(crate) fn cargo_test(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Re
     let status = child.wait()?;
     if !status.success() {
         bail!("command failed ({status}): {shown}");
+    }
+    if passed + failed == 0 {
+        bail!("no test ran: {shown} matched none");
     }
     Ok((passed, failed))
 }

@@ -300,40 +300,70 @@ mod tests {
         }
     }
 
+    /// Three writes forced into one batch (a first write holds the writer until they are
+    /// queued behind it), the second of whose savepoints fails: the whole batch is rolled back
+    /// and none of the three is answered as recorded, while the first batch commits.
     #[test]
     fn a_savepoint_that_cannot_be_managed_rolls_the_whole_batch_back() {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let conn_log = Arc::clone(&log);
-        // The writer starts idle; the first write's batch holds every write queued meanwhile.
-        let writer = Writer::start(move || {
-            Ok(Recording {
-                log: conn_log,
-                savepoints: 0,
-                fail_at: 2,
-            })
-        })
-        .unwrap();
-        let writer = Arc::new(writer);
-        let outcomes: Vec<_> = (0..3)
-            .map(|i| {
+        use std::sync::atomic::Ordering::Relaxed;
+        for attempt in 1..=20 {
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let conn_log = Arc::clone(&log);
+            // Savepoint 1 is the first write's; 2, 3 and 4 the batch's, the second of which fails.
+            let writer = Arc::new(
+                Writer::start(move || {
+                    Ok(Recording {
+                        log: conn_log,
+                        savepoints: 0,
+                        fail_at: 3,
+                    })
+                })
+                .unwrap(),
+            );
+            let (started, running) = std::sync::mpsc::channel::<()>();
+            let (release, held) = std::sync::mpsc::channel::<()>();
+            let first = {
                 let writer = Arc::clone(&writer);
                 std::thread::spawn(move || {
-                    writer.write(move |db| db.execute(&format!("INSERT {i}"), &[]))
+                    writer.write(move |db| {
+                        started.send(()).unwrap();
+                        held.recv().unwrap();
+                        db.execute("INSERT first", &[])
+                    })
                 })
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|t| t.join().unwrap())
-            .collect();
-        let log = log.lock().unwrap().clone();
-        // Whatever the batching, no write is answered as recorded by a batch that was rolled
-        // back, and a batch whose savepoint failed is never committed.
-        let committed = log.iter().filter(|s| *s == "COMMIT").count();
-        let rolled_back = log.iter().filter(|s| *s == "ROLLBACK").count();
-        assert!(rolled_back >= 1, "{log:?}");
-        let ok = outcomes.iter().filter(|o| o.is_ok()).count();
-        assert!(ok <= committed, "{outcomes:?} {log:?}");
-        assert!(outcomes.iter().any(Result::is_err), "{outcomes:?}");
+            };
+            running.recv().unwrap();
+            let batch: Vec<_> = (0..3)
+                .map(|i| {
+                    let writer = Arc::clone(&writer);
+                    std::thread::spawn(move || {
+                        writer.write(move |db| db.execute(&format!("INSERT {i}"), &[]))
+                    })
+                })
+                .collect();
+            // Time for the three to be queued behind the first; whether they were is read from
+            // the writer's counts below, and the attempt made again, longer, if not.
+            std::thread::sleep(std::time::Duration::from_millis(20 * attempt));
+            release.send(()).unwrap();
+            assert!(first.join().unwrap().is_ok(), "the first batch commits");
+            let outcomes: Vec<_> = batch.into_iter().map(|t| t.join().unwrap()).collect();
+            let stats = writer.stats();
+            if stats.batches.load(Relaxed) != 2 {
+                continue;
+            }
+            assert_eq!(stats.writes.load(Relaxed), 4);
+            let log = log.lock().unwrap().clone();
+            assert!(outcomes.iter().all(Result::is_err), "{outcomes:?} {log:?}");
+            assert_eq!(stats.failed_batches.load(Relaxed), 1, "{log:?}");
+            assert_eq!(log.iter().filter(|s| *s == "COMMIT").count(), 1, "{log:?}");
+            assert_eq!(
+                log.iter().filter(|s| *s == "ROLLBACK").count(),
+                1,
+                "{log:?}"
+            );
+            return;
+        }
+        panic!("the three writes never shared a batch in 20 attempts");
     }
 
     /// On a real SQLite file: in one batch, a write that fails after changing a row is undone

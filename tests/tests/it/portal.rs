@@ -594,11 +594,32 @@ async fn no_page_reflects_query_text() {
 }
 
 /// The pre-session cookie of the sign-in form is signed by the authority: nothing is kept on
-/// the server for a client that has not signed in, and a forged or altered one is refused.
+/// the server for a client that has not signed in, and an altered or expired one is refused.
+/// Over HTTP the form's token is bound to the whole cookie, so an altered cookie fails that
+/// first; the signature and the expiry alone are checked by the portal's unit test
+/// (`a_pre_session_needs_its_signature_its_expiry_and_its_token`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sign_in_form_is_bound_to_a_signed_pre_session() {
     let s = Served::start(Environment::Dev);
     set_password(&s, MICHEL_UNTEL.identification_number, "michel-secret-1");
+    // A form left open past its pre-session's 30 minutes is refused, unaltered.
+    let mut late = Session::new(&s);
+    let (_, page, _) = late.get("/services/connexion").await;
+    let token = csrf(&page);
+    let opened = s.authority.now();
+    s.clock.set(opened + time::Duration::minutes(31));
+    let (status, _, _) = late
+        .post(
+            "/services/connexion",
+            &[
+                ("csrf", &token),
+                ("identification_number", MICHEL_UNTEL.identification_number),
+                ("password", "michel-secret-1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403, "an expired pre-session");
+    s.clock.set(opened);
     let mut forger = Session::new(&s);
     let (_, page, _) = forger.get("/services/connexion").await;
     let token = csrf(&page);

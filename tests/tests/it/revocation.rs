@@ -62,6 +62,29 @@ async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
         "nothing revoked yet"
     );
 
+    // A copy of the device's store taken now, as a second tablet restored from a backup would
+    // hold it: it never fetches the CRL, so it learns of the revocation from the authority's
+    // answer (011E) when it presents the certificate.
+    let copy = dir.path().join("copy.db");
+    rusqlite::Connection::open(dir.path().join("pos.db"))
+        .unwrap()
+        .execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
+        .unwrap();
+    std::fs::copy(
+        dir.path().join("pos.db.kek"),
+        dir.path().join("copy.db.kek"),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    for file in ["copy.db", "copy.db.kek"] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.path().join(file),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+
     // The agent signs in, verifies the caller, finds the certificate and revokes it.
     let authority = &s.authority;
     let password = generate_password().unwrap();
@@ -191,6 +214,23 @@ async fn an_agent_revokes_and_the_srs_learns_it_from_the_crl_and_from_011() {
             && text.contains(&view.serial.to_string())
             && text.contains("Key Compromise"),
         "{text}"
+    );
+
+    // The copy presents the revoked certificate to replace it: 011E, and its slot says so.
+    let stale = srs(&s, &copy);
+    let Err(Error::Refused { errors, .. }) = stale
+        .replace(&nick("Caisse volée"), Confirmation::Confirmed)
+        .await
+    else {
+        panic!("the authority refuses a revoked certificate")
+    };
+    assert!(
+        errors.iter().any(|e| e.id.to_string() == "JW00B999011E"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        stale.certificates(OffsetDateTime::now_utc()).unwrap()[0].health,
+        Health::Refused
     );
 
     // A CRL is kept until its next update: the instance that fetched one before the revocation

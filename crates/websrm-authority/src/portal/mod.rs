@@ -221,4 +221,48 @@ mod tests {
         assert!(!csrf_matches("", &token));
         assert!(constant_time_eq(b"", b""));
     }
+
+    /// The CSRF token of `cookie` as the key would bind it: lets a test hold a token that
+    /// matches an altered or expired cookie, so that the signature and the expiry are what
+    /// refuse it, not the token.
+    fn csrf_for(portal: &Portal, cookie: &str) -> String {
+        URL_SAFE_NO_PAD.encode(websrm_crypto::hmac_sha256(
+            portal.key().unwrap(),
+            format!("csrf:{cookie}").as_bytes(),
+        ))
+    }
+
+    /// A pre-session is taken when the authority signed it, it has not expired and the form's
+    /// token is bound to it; each of the three alone refuses it, the others holding.
+    #[test]
+    fn a_pre_session_needs_its_signature_its_expiry_and_its_token() {
+        let portal = Portal::new([7; 32]);
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let (cookie, csrf) = portal
+            .pre_session(now + time::Duration::minutes(10))
+            .unwrap();
+        assert!(portal.check_pre_session(&cookie, &csrf, now));
+
+        // Its expiry moved a day later, with a token bound to the altered cookie: the signature
+        // alone refuses it.
+        let (value, mac) = cookie.rsplit_once('.').unwrap();
+        let (expiry, nonce) = value.split_once('.').unwrap();
+        let later = format!("{}.{nonce}.{mac}", expiry.parse::<i64>().unwrap() + 86_400);
+        assert!(!portal.check_pre_session(&later, &csrf_for(&portal, &later), now));
+        // Signed by another key, with a token bound to it: refused.
+        let other = Portal::new([8; 32]);
+        let (foreign, _) = other
+            .pre_session(now + time::Duration::minutes(10))
+            .unwrap();
+        assert!(!portal.check_pre_session(&foreign, &csrf_for(&portal, &foreign), now));
+        // Signed and bound, but expired: refused at its expiry and after.
+        let expiry = now + time::Duration::minutes(10);
+        assert!(!portal.check_pre_session(&cookie, &csrf, expiry));
+        assert!(!portal.check_pre_session(&cookie, &csrf, expiry + time::Duration::days(1)));
+        // Signed and fresh, but the token of another pre-session: refused.
+        let (_, other_csrf) = portal
+            .pre_session(now + time::Duration::minutes(10))
+            .unwrap();
+        assert!(!portal.check_pre_session(&cookie, &other_csrf, now));
+    }
 }
