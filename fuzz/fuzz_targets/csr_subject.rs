@@ -93,8 +93,27 @@ fuzz_target!(|input: Input| {
         return;
     };
     if let Ok(validated) = validate_csr_der(Csr::from_der(request.der().to_vec())) {
-        // Accepted: the subject is a WEB-SRM subject, and it is what the CSR said.
+        // Accepted: the subject is what the CSR said, attribute for attribute (the CSR carries
+        // exactly the WEB-SRM attributes, each once, in its order), and it reads back as itself.
         let rebuilt = validated.subject.attributes();
-        assert!(rebuilt.len() == 6 || rebuilt.len() == 8, "{rebuilt:?}");
+        let sent: Vec<(websrm_domain::Attribute, String)> = input
+            .attributes
+            .iter()
+            .take(12)
+            .filter_map(|a| {
+                let oid = OIDS[usize::from(a.which) % OIDS.len()];
+                value(&a.kind, &a.value)?;
+                Some((websrm_domain::Attribute::from_oid(oid)?, a.value.clone()))
+            })
+            .collect();
+        assert_eq!(rebuilt, sent, "the subject accepted is not the one sent");
+        let mut raw = websrm_domain::RawSubject::new();
+        for (attribute, value) in rebuilt {
+            raw.push(attribute, value);
+        }
+        assert_eq!(
+            websrm_domain::Subject::from_attributes(&raw).as_ref(),
+            Ok(&validated.subject)
+        );
     }
 });

@@ -230,12 +230,17 @@ impl Served {
 }
 
 impl Drop for Served {
+    /// Stops the authority and waits for its thread; a thread that panicked fails the test
+    /// (unless the test is failing already), rather than passing with its server dead.
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+            && !std::thread::panicking()
+        {
+            panic!("the authority's server thread panicked");
         }
     }
 }
@@ -422,8 +427,11 @@ impl Drop for Relay {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+            && !std::thread::panicking()
+        {
+            panic!("the relay's thread panicked");
         }
     }
 }
