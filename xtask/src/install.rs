@@ -16,6 +16,34 @@ pub(crate) fn present(cmd: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// What the tests use beside Rust that a minimal machine may lack: the `openssl` command line
+/// (which checks websrm's certificates and CRLs independently), Python's `venv` (pkilint's and
+/// the generated Python client's environments) and a C++ compiler (libFuzzer, built by
+/// cargo-fuzz). Installed from Debian when missing on a Debian machine run as root, otherwise
+/// named with the command that installs them.
+pub(crate) fn ensure_basics() -> Result<()> {
+    let mut missing = Vec::new();
+    if !present("openssl") {
+        missing.push("openssl");
+    }
+    let venv = ["python3", "python"].into_iter().any(|p| {
+        Command::new(p)
+            .args(["-m", "venv", "--help"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !venv {
+        missing.extend(["python3", "python3-venv"]);
+    }
+    if !(present("c++") || present("g++") || present("clang++")) {
+        missing.push("g++");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    apt_install(&missing, "the tests' independent checks and tools")
+}
+
 /// The online-services test drives headless Chromium over WebDriver and checks every page with
 /// axe-core: install Debian's `chromium` and `chromium-driver` when they are missing and this is
 /// a Debian machine run as root (as CI is), otherwise say what to install; then axe-core at the

@@ -39,11 +39,13 @@ mod runner;
 mod tidy;
 mod windows;
 
-pub(crate) use install::{apt_install, ensure_browser, ensure_pkilint, is_root, present};
+pub(crate) use install::{
+    apt_install, ensure_basics, ensure_browser, ensure_pkilint, is_root, present,
+};
 pub(crate) use runner::{cargo, cargo_path, cargo_test};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 
@@ -80,16 +82,7 @@ fn run(args: &[String]) -> Result<()> {
 fn ci(root: &Path) -> Result<()> {
     // The tests check what websrm produces with an independent implementation: OpenSSL's
     // command line (installed with Debian, Ubuntu and macOS).
-    if Command::new("openssl")
-        .arg("version")
-        .output()
-        .map(|o| !o.status.success())
-        .unwrap_or(true)
-    {
-        bail!(
-            "the tests need the OpenSSL command line (`openssl`); install it, e.g. `apt-get install openssl`"
-        );
-    }
+    ensure_basics()?;
     ensure_browser(root)?;
     ensure_pkilint(root)?;
     cargo(root, &["fmt", "--all", "--check"], &[])?;

@@ -28,10 +28,11 @@ const CHILD: &str = "WEBSRM_LOAD_AUTHORITY";
 #[ignore = "the child process of the crash-under-load test; started by it"]
 fn load_authority_child() {
     let spec = std::env::var(CHILD).expect("started by the crash test");
-    let [dir, enrolment, api] = spec.split('|').collect::<Vec<_>>()[..] else {
+    let [dir, enrolment, api, database] = spec.split('|').collect::<Vec<_>>()[..] else {
         panic!("bad spec")
     };
-    websrm_tests::run_authority_process(dir.as_ref(), None, enrolment, api, |_, _| {
+    let database = Some(database).filter(|d| !d.is_empty());
+    websrm_tests::run_authority_process(dir.as_ref(), database, enrolment, api, |_, _| {
         std::fs::write(std::path::Path::new(dir).join("ready"), "").unwrap();
     });
 }
@@ -41,7 +42,14 @@ pub(crate) fn free_port() -> String {
     listener.local_addr().unwrap().to_string()
 }
 
-pub(crate) fn start(dir: &std::path::Path, enrolment: &str, api: &str) -> Child {
+/// Starts the authority process on the folder `dir`, its registry in the folder or in
+/// `database` (PostgreSQL).
+pub(crate) fn start(
+    dir: &std::path::Path,
+    enrolment: &str,
+    api: &str,
+    database: Option<&str>,
+) -> Child {
     let _ = std::fs::remove_file(dir.join("ready"));
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -51,7 +59,14 @@ pub(crate) fn start(dir: &std::path::Path, enrolment: &str, api: &str) -> Child 
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD, format!("{}|{enrolment}|{api}", dir.display()))
+        .env(
+            CHILD,
+            format!(
+                "{}|{enrolment}|{api}|{}",
+                dir.display(),
+                database.unwrap_or_default()
+            ),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -74,8 +89,11 @@ async fn clients_enrol_while_the_authority_is_killed_and_nothing_is_lost() {
         .and_then(|k| k.parse().ok())
         .unwrap_or(5);
     let dir = tempfile::tempdir().unwrap();
+    // On PostgreSQL when the run names a server (the PostgreSQL pass of `cargo xtask ci`): the
+    // same kills, with the registry's writes on the server.
+    let database = websrm_tests::fresh_postgres_database("websrm_crash");
     let (enrolment, api) = (free_port(), free_port());
-    let mut child = start(dir.path(), &enrolment, &api);
+    let mut child = start(dir.path(), &enrolment, &api, database.as_deref());
     let tls_root = pem::decode(
         "CERTIFICATE",
         &std::fs::read_to_string(dir.path().join("tls-root.pem")).unwrap(),
@@ -144,7 +162,7 @@ async fn clients_enrol_while_the_authority_is_killed_and_nothing_is_lost() {
         tokio::time::sleep(Duration::from_millis(400)).await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        child = start(dir.path(), &enrolment, &api);
+        child = start(dir.path(), &enrolment, &api, database.as_deref());
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -161,8 +179,12 @@ async fn clients_enrol_while_the_authority_is_killed_and_nothing_is_lost() {
         received.len()
     );
     // Opened with the authority's folder, which holds the audit chain's key.
-    let registry = websrm_authority::AuthorityFiles::open_or_create(
+    let registry = websrm_authority::AuthorityFiles::open_or_create_with(
         dir.path(),
+        database
+            .clone()
+            .map(websrm_authority::Database::Postgres)
+            .as_ref(),
         websrm_domain::Environment::Dev,
         time::OffsetDateTime::now_utc(),
     )

@@ -50,7 +50,7 @@ async fn load_sign_in_page(client: &reqwest::Client, url: &str, count: usize, cl
 async fn twenty_thousand_sign_in_page_loads_leave_the_memory_flat() {
     let dir = tempfile::tempdir().unwrap();
     let (enrolment, api) = (free_port(), free_port());
-    let mut child = start(dir.path(), &enrolment, &api);
+    let mut child = start(dir.path(), &enrolment, &api, None);
     let tls_root = pem::decode(
         "CERTIFICATE",
         &std::fs::read_to_string(dir.path().join("tls-root.pem")).unwrap(),
@@ -105,7 +105,7 @@ async fn a_flood_of_sign_ins_takes_neither_the_memory_nor_enrolment() {
 
     let dir = tempfile::tempdir().unwrap();
     let (enrolment, api) = (free_port(), free_port());
-    let mut child = start(dir.path(), &enrolment, &api);
+    let mut child = start(dir.path(), &enrolment, &api, None);
     let pid = child.id();
     let tls_root = pem::decode(
         "CERTIFICATE",
