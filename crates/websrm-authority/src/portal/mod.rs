@@ -238,9 +238,7 @@ mod tests {
     fn a_pre_session_needs_its_signature_its_expiry_and_its_token() {
         let portal = Portal::new([7; 32]);
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let (cookie, csrf) = portal
-            .pre_session(now + time::Duration::minutes(10))
-            .unwrap();
+        let (cookie, csrf) = portal.pre_session(now + Duration::minutes(10)).unwrap();
         assert!(portal.check_pre_session(&cookie, &csrf, now));
 
         // Its expiry moved a day later, with a token bound to the altered cookie: the signature
@@ -251,18 +249,14 @@ mod tests {
         assert!(!portal.check_pre_session(&later, &csrf_for(&portal, &later), now));
         // Signed by another key, with a token bound to it: refused.
         let other = Portal::new([8; 32]);
-        let (foreign, _) = other
-            .pre_session(now + time::Duration::minutes(10))
-            .unwrap();
+        let (foreign, _) = other.pre_session(now + Duration::minutes(10)).unwrap();
         assert!(!portal.check_pre_session(&foreign, &csrf_for(&portal, &foreign), now));
         // Signed and bound, but expired: refused at its expiry and after.
-        let expiry = now + time::Duration::minutes(10);
+        let expiry = now + Duration::minutes(10);
         assert!(!portal.check_pre_session(&cookie, &csrf, expiry));
-        assert!(!portal.check_pre_session(&cookie, &csrf, expiry + time::Duration::days(1)));
+        assert!(!portal.check_pre_session(&cookie, &csrf, expiry + Duration::days(1)));
         // Signed and fresh, but the token of another pre-session: refused.
-        let (_, other_csrf) = portal
-            .pre_session(now + time::Duration::minutes(10))
-            .unwrap();
+        let (_, other_csrf) = portal.pre_session(now + Duration::minutes(10)).unwrap();
         assert!(!portal.check_pre_session(&cookie, &other_csrf, now));
     }
 }
