@@ -333,6 +333,8 @@ mod tests {
                 })
             };
             running.recv().unwrap();
+            // Collected so that the three are started now, before the first is released.
+            #[allow(clippy::needless_collect)]
             let batch: Vec<_> = (0..3)
                 .map(|i| {
                     let writer = Arc::clone(&writer);
