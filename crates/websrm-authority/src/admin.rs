@@ -289,12 +289,15 @@ impl Administration<'_> {
             .collect();
         loop {
             let mut random = [0u8; 8];
-            getrandom::fill(&mut random)
-                .map_err(|e| Error::Invalid(format!("the random generator failed: {e}")))?;
+            getrandom::fill(&mut random).map_err(|e| Error::Failed {
+                what: "the random generator failed".into(),
+                cause: websrm_domain::Source::new(e),
+            })?;
             let text: String = random.iter().map(|b| format!("{b:02X}")).collect();
-            let id: VersionId = text
-                .parse()
-                .map_err(|e| Error::Invalid(format!("generated IDVERSI {text}: {e}")))?;
+            let id: VersionId = text.parse().map_err(|e| Error::Failed {
+                what: format!("generated IDVERSI {text}"),
+                cause: websrm_domain::Source::new(e),
+            })?;
             if !id.is_unregistered() && !taken.contains(&id) {
                 return Ok(id);
             }
@@ -579,8 +582,10 @@ impl Administration<'_> {
     ) -> Result<IssuedCode, Error> {
         const ALNUM: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789";
         let mut random = [0u8; 8];
-        getrandom::fill(&mut random)
-            .map_err(|e| Error::Invalid(format!("the random generator failed: {e}")))?;
+        getrandom::fill(&mut random).map_err(|e| Error::Failed {
+            what: "the random generator failed".into(),
+            cause: websrm_domain::Source::new(e),
+        })?;
         let c = |i: usize, digit: bool| {
             if digit {
                 char::from(b'0' + random[i] % 10)
@@ -592,9 +597,10 @@ impl Administration<'_> {
             .map(|i| (i, c(i, i % 2 == 1)))
             .flat_map(|(i, ch)| (i == 4).then_some('-').into_iter().chain([ch]))
             .collect();
-        let code: AuthorizationCode = text
-            .parse()
-            .map_err(|e| Error::Invalid(format!("a generated code: {e}")))?;
+        let code: AuthorizationCode = text.parse().map_err(|e| Error::Failed {
+            what: "a generated code".into(),
+            cause: websrm_domain::Source::new(e),
+        })?;
         let active_from = now + self.core.code_activation_delay();
         let audit = NewAudit::new(
             now,

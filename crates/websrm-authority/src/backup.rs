@@ -199,8 +199,10 @@ impl Administration<'_> {
         let archive = staging.join("archive.tar");
         let file = private_file(&archive)?;
         let mut tar = tar::Builder::new(file);
-        let json = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| Error::Invalid(format!("the manifest: {e}")))?;
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Failed {
+            what: "the manifest".into(),
+            cause: websrm_domain::Source::new(e),
+        })?;
         append(&mut tar, MANIFEST, &json, &archive)?;
         for (name, path) in &files {
             let bytes = fs::read(path).map_err(|e| Error::io("reading", path, e))?;
@@ -310,18 +312,22 @@ fn check_registry(from: &Path, into: &Path, registry: &[u8], expected: u32) -> R
         nonce()
     ));
     websrm_store::private_dir(&check)?;
-    let result = write(&check, names::REGISTRY, registry).and_then(|()| {
-        let version = websrm_registry::Registry::check_file(&check.join(names::REGISTRY))
-            .map_err(|e| Error::Invalid(format!("{}: its registry: {e}", from.display())))?;
-        if version == expected {
-            Ok(())
-        } else {
-            Err(Error::Invalid(format!(
-                "{}: its registry is schema version {version}, its manifest says {expected}",
-                from.display()
-            )))
-        }
-    });
+    let result =
+        write(&check, names::REGISTRY, registry).and_then(|()| {
+            let version = websrm_registry::Registry::check_file(&check.join(names::REGISTRY))
+                .map_err(|e| Error::Failed {
+                    what: format!("{}: its registry", from.display()),
+                    cause: websrm_domain::Source::new(e),
+                })?;
+            if version == expected {
+                Ok(())
+            } else {
+                Err(Error::Invalid(format!(
+                    "{}: its registry is schema version {version}, its manifest says {expected}",
+                    from.display()
+                )))
+            }
+        });
     let _ = fs::remove_dir_all(&check);
     result
 }

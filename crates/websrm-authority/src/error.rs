@@ -41,6 +41,15 @@ pub enum Error {
     /// An administrative request is refused.
     #[error("{0}")]
     Invalid(String),
+    /// Something the authority needed failed beneath it (the random generator, password
+    /// hashing, a file it reads).
+    #[error("{what}: {cause}")]
+    Failed {
+        /// What was being done.
+        what: String,
+        /// The lower error.
+        cause: websrm_domain::Source,
+    },
 }
 
 impl Error {

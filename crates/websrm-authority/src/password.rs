@@ -32,7 +32,10 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| Error::Invalid(format!("hashing the password: {e}")))
+        .map_err(|e| Error::Failed {
+            what: "hashing the password".into(),
+            cause: websrm_domain::Source::new(e),
+        })
 }
 
 /// The hash an unknown identification number is checked against, so that signing in with one
@@ -55,7 +58,10 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 pub fn generate_password() -> Result<String, Error> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Invalid(format!("random generator: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| Error::Failed {
+        what: "random generator".into(),
+        cause: websrm_domain::Source::new(e),
+    })?;
     Ok(bytes
         .iter()
         .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))

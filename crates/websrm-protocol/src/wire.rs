@@ -204,7 +204,7 @@ pub enum AnswerError {
     Refused(Vec<AuthorityError>),
     /// The body is not a `retourCertif` the protocol describes.
     #[error("the answer is not a valid retourCertif: {0}")]
-    Malformed(String),
+    Malformed(websrm_domain::Source),
 }
 
 /// An issued certificate as an answer carries it: its DER and what it says.
@@ -241,14 +241,15 @@ impl TryFrom<&RetourCertif> for CertificateAnswer {
                 .iter()
                 .map(AuthorityError::try_from)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| AnswerError::Malformed(e.to_string()))?;
+                .map_err(|e| AnswerError::Malformed(websrm_domain::Source::new(e)))?;
             return Err(AnswerError::Refused(errors));
         }
         let certif = r
             .certif
             .clone()
-            .ok_or_else(|| AnswerError::Malformed("no certif".into()))?;
-        let malformed = |e: websrm_domain::ParseError| AnswerError::Malformed(e.to_string());
+            .ok_or_else(|| AnswerError::Malformed(websrm_domain::Source::text("no certif")))?;
+        let malformed =
+            |e: websrm_domain::ParseError| AnswerError::Malformed(websrm_domain::Source::new(e));
         Ok(Self {
             certificate_pem: (certif != "SUP").then_some(certif),
             certif_psi_pem: r.certif_psi.clone(),

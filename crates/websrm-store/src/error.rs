@@ -133,7 +133,7 @@ pub enum Error {
     TerminalExists(String),
     /// Signing the next link of a chain failed; the chain is unchanged.
     #[error("signing failed: {0}")]
-    Signing(String),
+    Signing(Source),
 }
 
 impl From<rusqlite::Error> for Error {

@@ -491,7 +491,7 @@ fn answers_are_remembered_by_key_and_a_keyed_link_is_made_once() {
     let failed = reopen(&path).extend_chain_once(
         &chain,
         "s2",
-        |_| Err(Error::Signing("no key".into())),
+        |_| Err(Error::Signing(websrm_domain::Source::text("no key"))),
         answer,
     );
     assert!(failed.is_err());

@@ -233,9 +233,7 @@ impl CertificateClient {
                 errors,
                 next_test_case,
             },
-            AnswerError::Malformed(reason) => ClientError::Communication {
-                cause: Source::text(reason),
-            },
+            AnswerError::Malformed(cause) => ClientError::Communication { cause },
         })
     }
 

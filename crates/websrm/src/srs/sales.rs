@@ -56,9 +56,9 @@ impl Srs {
         let mut made = None;
         let build = |link: &websrm_store::device::ChainLink| {
             let signed = plan.signed(link).and_then(|l| self.complete_sale(sale, &l));
-            let transaction = signed.map_err(|e| websrm_store::Error::Signing(e.to_string()))?;
+            let transaction = signed.map_err(|e| websrm_store::Error::Signing(Source::new(e)))?;
             let body = serde_json::to_string(&transaction.to_json())
-                .map_err(|e| websrm_store::Error::Signing(e.to_string()))?;
+                .map_err(|e| websrm_store::Error::Signing(Source::new(e)))?;
             made = Some(transaction);
             Ok(NewTransaction::new(number, gst, body))
         };

@@ -352,7 +352,7 @@ impl LinkPlan {
                 None => websrm_crypto::Preceding::First,
                 Some(text) => websrm_crypto::Preceding::Signature(
                     Signature::from_base64(text)
-                        .map_err(|e| websrm_store::Error::Signing(e.to_string()))?,
+                        .map_err(|e| websrm_store::Error::Signing(Source::new(e)))?,
                 ),
             };
             let input = TransactionSignatureInput {
@@ -370,7 +370,7 @@ impl LinkPlan {
             let actu = self
                 .key
                 .sign(input.to_text().as_bytes())
-                .map_err(|e| websrm_store::Error::Signing(e.to_string()))?;
+                .map_err(|e| websrm_store::Error::Signing(Source::new(e)))?;
             #[cfg(feature = "test-util")]
             crate::crash_point("chain-before-commit");
             Ok(actu.to_base64())
