@@ -100,7 +100,12 @@ pub(crate) fn check_workspace(root: &Path) -> Result<()> {
     }
     let metadata: Value =
         serde_json::from_slice(&output.stdout).context("parsing cargo metadata")?;
-    let violations = check(&metadata, &rules)?;
+    let mut violations = check(&metadata, &rules)?;
+    violations.extend(crate::api::check(
+        root,
+        &metadata,
+        &std::fs::read_to_string(&doc).with_context(|| format!("reading {}", doc.display()))?,
+    )?);
     if violations.is_empty() {
         println!("xtask: dependency arrows match docs/ARCHITECTURE.md");
         Ok(())

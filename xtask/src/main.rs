@@ -27,6 +27,7 @@
 // xtask talks to the developer on the terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod api;
 mod bench;
 mod clients;
 mod codemap;
