@@ -33,10 +33,7 @@ use time::OffsetDateTime;
 use websrm_authority::{Authority, AuthorityFiles, SystemClock, seed};
 use websrm_crypto::tls::ClientIdentity;
 use websrm_crypto::{CertificateAuthority, Csr, PrivateKey, pem, validate_csr};
-use websrm_domain::{
-    Environment, Sector, SerialNumber, SrsSubject, SrsSubjectFields, Subject, Thumbprint,
-    UtcOffset, Validity,
-};
+use websrm_domain::{Environment, Sector, SerialNumber, Subject, Thumbprint, Validity};
 use websrm_registry::NewCertificate;
 use websrm_tests::websrm_domain::published::MICHEL_UNTEL;
 
@@ -53,18 +50,9 @@ const ROUND: Duration = Duration::from_secs(3);
 const ROUNDS: usize = 3;
 
 fn subject(nickname: &str) -> Subject {
-    Subject::Srs(
-        SrsSubject::new(SrsSubjectFields {
-            identification_number: MICHEL_UNTEL.id(),
-            sector: Sector::Restaurant,
-            authorization_code: "D8T8-W8W8".parse().unwrap(),
-            nickname: nickname.parse().unwrap(),
-            qst_number: "5678912340TQ0001".parse().unwrap(),
-            file_number: "ER0001".parse().unwrap(),
-            utc_offset: UtcOffset::EASTERN,
-        })
-        .unwrap(),
-    )
+    MICHEL_UNTEL
+        .srs_subject(Sector::Restaurant, nickname.parse().unwrap())
+        .unwrap()
 }
 
 /// Keys and CSRs made before the timed part.

@@ -17,7 +17,7 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use time::OffsetDateTime;
 use websrm_crypto::{CertificateAuthority, Csr, PrivateKey, validate_csr};
 use websrm_domain::published::MICHEL_UNTEL;
-use websrm_domain::{Environment, Sector, SrsSubject, SrsSubjectFields, Subject, UtcOffset};
+use websrm_domain::{Environment, Sector, Subject};
 
 const ROUNDS: usize = 5;
 const ROUND_TIME: Duration = Duration::from_millis(700);
@@ -58,18 +58,9 @@ fn compare(raw: &mut dyn FnMut(), ours: &mut dyn FnMut()) -> (f64, f64, f64) {
 }
 
 fn subject() -> Subject {
-    Subject::Srs(
-        SrsSubject::new(SrsSubjectFields {
-            identification_number: MICHEL_UNTEL.id(),
-            sector: Sector::Restaurant,
-            authorization_code: "D8T8-W8W8".parse().unwrap(),
-            nickname: "Caisse du bar".parse().unwrap(),
-            qst_number: "5678912340TQ0001".parse().unwrap(),
-            file_number: "ER0001".parse().unwrap(),
-            utc_offset: UtcOffset::EASTERN,
-        })
-        .unwrap(),
-    )
+    MICHEL_UNTEL
+        .srs_subject(Sector::Restaurant, "Caisse du bar".parse().unwrap())
+        .unwrap()
 }
 
 fn rcgen_params() -> CertificateParams {

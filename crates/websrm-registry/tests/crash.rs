@@ -13,7 +13,7 @@ use websrm_crypto::{
     validate_csr,
 };
 use websrm_domain::published::MICHEL_UNTEL;
-use websrm_domain::{Environment, Sector, SrsSubject, SrsSubjectFields, Subject, UtcOffset};
+use websrm_domain::{Environment, Sector, Subject};
 use websrm_registry::{NewAudit, NewCertificate, NewOperator, Registry};
 use websrm_store::device::{CertificateMaterial, SlotKey};
 use websrm_store::{DeviceStore, FileKeyProtector, KeyProtector};
@@ -145,18 +145,9 @@ fn device_store_killed_mid_replacement_keeps_matching_pairs() {
 }
 
 fn subject() -> Subject {
-    Subject::Srs(
-        SrsSubject::new(SrsSubjectFields {
-            identification_number: MICHEL_UNTEL.id(),
-            sector: Sector::Restaurant,
-            authorization_code: "D8T8-W8W8".parse().unwrap(),
-            nickname: "Caisse du bar".parse().unwrap(),
-            qst_number: "5678912340TQ0001".parse().unwrap(),
-            file_number: "ER0001".parse().unwrap(),
-            utc_offset: UtcOffset::EASTERN,
-        })
-        .unwrap(),
-    )
+    MICHEL_UNTEL
+        .srs_subject(Sector::Restaurant, "Caisse du bar".parse().unwrap())
+        .unwrap()
 }
 
 /// The child: writes without end, printing `committed N` after each commit.

@@ -6,8 +6,7 @@
 use serde_json::{Value, json};
 use websrm_tests::Served;
 use websrm_tests::websrm::domain::{
-    CertificateState, Environment, ProductMode, Sector, ServerSubject, SrsSubject,
-    SrsSubjectFields, Subject,
+    CertificateState, Environment, ProductMode, Sector, ServerSubject, Subject,
 };
 use websrm_tests::websrm_crypto::tls::ClientIdentity;
 use websrm_tests::websrm_crypto::{Csr, PrivateKey, inspect_certificate, pem};
@@ -288,18 +287,9 @@ async fn an_srs_mode_restaurant_product_runs_001_and_no_server_case() {
     );
 
     // A transportation code where the product serves restaurants: 435E on O.
-    let trp = Subject::Srs(
-        SrsSubject::new(SrsSubjectFields {
-            identification_number: MICHEL_UNTEL.id(),
-            sector: Sector::Transport,
-            authorization_code: "58T8-W8W8".parse().unwrap(),
-            nickname: "Certificat A".parse().unwrap(),
-            qst_number: "5678912340TQ0001".parse().unwrap(),
-            file_number: "TR0001".parse().unwrap(),
-            utc_offset: "-05:00".parse().unwrap(),
-        })
-        .unwrap(),
-    );
+    let trp = MICHEL_UNTEL
+        .srs_subject(Sector::Transport, "Certificat A".parse().unwrap())
+        .unwrap();
     let (_, body) = ajo(&trp);
     let h = version(essai("001.001", Some("0000-0000-0000")));
     let (status, answer) = post(&anonymous, &url, &h, &body).await;

@@ -1554,7 +1554,7 @@ async fn every_content_id_of_a_transaction_from_a_plain_client() {
 /// writes, so these are the documents a vendor starts from.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_document_is_accepted() {
-    use websrm_tests::websrm_domain::{Sector, SrsSubject, SrsSubjectFields, Subject, UtcOffset};
+    use websrm_tests::websrm_domain::Sector;
     use websrm_tests::websrm_protocol::transaction::{Checks, read_sale};
     let s = Served::start(Environment::Dev);
     let c = client(&s, Environment::Dev);
@@ -1565,18 +1565,9 @@ async fn every_example_document_is_accepted() {
     )
     .await;
     let device_id = answer.device_id.unwrap();
-    let taxi = Subject::Srs(
-        SrsSubject::new(SrsSubjectFields {
-            identification_number: MICHEL_UNTEL.id(),
-            sector: Sector::Transport,
-            authorization_code: "58T8-W8W8".parse().unwrap(),
-            nickname: "Taxi Michel".parse().unwrap(),
-            qst_number: "5678912340TQ0001".parse().unwrap(),
-            file_number: "TR0001".parse().unwrap(),
-            utc_offset: UtcOffset::EASTERN,
-        })
-        .unwrap(),
-    );
+    let taxi = MICHEL_UNTEL
+        .srs_subject(Sector::Transport, "Taxi Michel".parse().unwrap())
+        .unwrap();
     let (transport, _) = enrol(
         &c,
         &headers(Environment::Dev, Some(DeviceIdState::Assigned(device_id))),

@@ -7,21 +7,12 @@ use std::process::{Command, Output, Stdio};
 
 use rcgen::{CertificateParams, CustomExtension, DistinguishedName, DnType, KeyPair};
 use websrm_domain::published::MICHEL_UNTEL;
-use websrm_domain::{Sector, ServerSubject, SrsSubject, SrsSubjectFields, Subject, UtcOffset};
+use websrm_domain::{Sector, ServerSubject, Subject, UtcOffset};
 
 pub fn srs_subject() -> Subject {
-    Subject::Srs(
-        SrsSubject::new(SrsSubjectFields {
-            identification_number: MICHEL_UNTEL.id(),
-            sector: Sector::Restaurant,
-            authorization_code: "D8T8-W8W8".parse().unwrap(),
-            nickname: "Caisse du café".parse().unwrap(),
-            qst_number: "5678912340TQ0001".parse().unwrap(),
-            file_number: "ER0001".parse().unwrap(),
-            utc_offset: UtcOffset::EASTERN,
-        })
-        .unwrap(),
-    )
+    MICHEL_UNTEL
+        .srs_subject(Sector::Restaurant, "Caisse du café".parse().unwrap())
+        .unwrap()
 }
 
 pub fn server_subject() -> Subject {
