@@ -104,6 +104,16 @@ pub enum Error {
     /// The authority answered with something that is not a certificate for the request.
     #[error("the authority's answer cannot be used: {0}")]
     BadAnswer(String),
+    /// Something on this device failed beneath websrm (a QR code that cannot hold its URL, a
+    /// body that cannot be written as JSON, the clock's arithmetic): a local failure, and
+    /// nothing was sent.
+    #[error("{what}: {cause}")]
+    Local {
+        /// What was being done.
+        what: &'static str,
+        /// The lower error.
+        cause: websrm_domain::Source,
+    },
     /// The blocking front could not start its runtime (a local failure).
     #[error("cannot start the network runtime: {0}")]
     Runtime(websrm_domain::Source),

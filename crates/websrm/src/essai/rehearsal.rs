@@ -35,13 +35,13 @@ impl Rehearsal {
         self.sent += 1;
         // Québec's standard time, a few minutes back, one second apart: never in the future,
         // and each batch older than the transaction that carries it.
-        let eastern = time::UtcOffset::from_hms(-5, 0, 0).map_err(|e| bad(&e))?;
+        let eastern = time::UtcOffset::from_hms(-5, 0, 0).map_err(bad)?;
         let at = (srs.now() - time::Duration::minutes(4)
             + time::Duration::seconds(self.sent.into()))
         .to_offset(eastern);
         let mut t = sample(data.first.sector);
         let number = format!("{:010}", 9_000_000 + self.sent);
-        let date = at.format(MOMENT).map_err(|e| bad(&e))?;
+        let date = at.format(MOMENT).map_err(bad)?;
         t["noTrans"] = json!(number);
         t["datTrans"] = json!(date);
         for want in wants {
@@ -217,8 +217,8 @@ pub fn sample_document(
 ) -> Result<DocumentRequest, Error> {
     let (gst, qst) = websrm_protocol::essai::Holder::FirstOperator.tax_numbers();
     let device = device.to_string();
-    let now = now.to_offset(time::UtcOffset::from_hms(-5, 0, 0).map_err(|e| bad(&e))?);
-    let produced = now.format(MOMENT).map_err(|e| bad(&e))?;
+    let now = now.to_offset(time::UtcOffset::from_hms(-5, 0, 0).map_err(bad)?);
+    let produced = now.format(MOMENT).map_err(bad)?;
     let year = now.year().to_string();
     Ok(if kind == "HAB" {
         DocumentRequest::new(
@@ -271,8 +271,11 @@ pub fn sample_document(
     })
 }
 
-fn bad(e: &dyn std::fmt::Display) -> Error {
-    Error::BadAnswer(format!("the rehearsal's clock: {e}"))
+fn bad(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Local {
+        what: "the rehearsal's clock",
+        cause: websrm_domain::Source::new(e),
+    }
 }
 
 /// The sector's closing receipt of the published test data (SW-77 §3.4's templates).

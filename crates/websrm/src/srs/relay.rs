@@ -35,8 +35,10 @@ impl Srs {
             return Err(Error::Transaction(found));
         }
         let slot = self.server_slot(server)?;
-        let body = serde_json::to_string(&transaction.to_json())
-            .map_err(|e| Error::BadAnswer(e.to_string()))?;
+        let body = serde_json::to_string(&transaction.to_json()).map_err(|e| Error::Local {
+            what: "writing the transaction as JSON",
+            cause: Source::new(e),
+        })?;
         let new = NewTransaction::new(
             transaction.sale.number.to_string(),
             transaction.sale.tax_numbers.gst.to_string(),

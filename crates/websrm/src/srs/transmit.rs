@@ -148,8 +148,13 @@ impl Transmission {
 /// `url` as a QR code in SVG (error correction L).
 #[cfg(feature = "qr-image")]
 pub fn qr_svg(url: &str) -> Result<String, Error> {
-    let code = qrcode::QrCode::with_error_correction_level(url, qrcode::EcLevel::L)
-        .map_err(|e| Error::BadAnswer(format!("the QR code cannot hold the URL: {e}")))?;
+    let code =
+        qrcode::QrCode::with_error_correction_level(url, qrcode::EcLevel::L).map_err(|e| {
+            Error::Local {
+                what: "the QR code cannot hold the URL",
+                cause: Source::new(e),
+            }
+        })?;
     Ok(code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(400, 400)
