@@ -246,9 +246,7 @@ impl Drop for Served {
 }
 
 /// The test product's identity, as seeded.
-pub fn test_product() -> websrm_domain::ProductIdentity {
-    websrm_domain::published::test_product()
-}
+pub use websrm_domain::published::test_product;
 
 /// The body of an authority process that a test or benchmark starts and may kill: opens (or
 /// creates) the authority in `dir` on the system clock, seeds the published test data on first

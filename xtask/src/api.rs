@@ -148,7 +148,7 @@ fn words(text: &str) -> Vec<String> {
 
 /// Checks every library crate of the workspace against the ```api``` block; one message per
 /// difference.
-pub(crate) fn check(root: &Path, metadata: &Value, doc: &str) -> Result<Vec<String>> {
+pub(crate) fn check(metadata: &Value, doc: &str) -> Result<Vec<String>> {
     let allowed = allowed(doc)?;
     let members: BTreeSet<&str> = metadata["workspace_members"]
         .as_array()
@@ -213,7 +213,6 @@ pub(crate) fn check(root: &Path, metadata: &Value, doc: &str) -> Result<Vec<Stri
             ));
         }
     }
-    let _ = root;
     Ok(problems)
 }
 

@@ -102,7 +102,6 @@ pub(crate) fn check_workspace(root: &Path) -> Result<()> {
         serde_json::from_slice(&output.stdout).context("parsing cargo metadata")?;
     let mut violations = check(&metadata, &rules)?;
     violations.extend(crate::api::check(
-        root,
         &metadata,
         &std::fs::read_to_string(&doc).with_context(|| format!("reading {}", doc.display()))?,
     )?);

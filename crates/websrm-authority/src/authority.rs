@@ -280,14 +280,10 @@ impl Authority {
         self.issuance.generation()
     }
 
-    /// The CA's root of `generation`, if the authority has it.
-    pub(crate) fn ca_of(&self, generation: u32) -> Option<&CertificateAuthority> {
-        self.issuance.ca_of(generation)
-    }
-
     /// The certificate (DER) of the CA's root of `generation`, if the authority has it.
     pub fn ca_certificate_der_of(&self, generation: u32) -> Option<&[u8]> {
-        self.ca_of(generation)
+        self.issuance
+            .ca_of(generation)
             .map(CertificateAuthority::certificate_der)
     }
 

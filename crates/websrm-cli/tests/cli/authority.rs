@@ -50,23 +50,8 @@ fn the_agent_console_verifies_identity_and_revokes() {
     let dir = tempfile::tempdir().unwrap();
     let authority_dir = dir.path().join("authority");
     let authority = Authority::start(&authority_dir);
-    let store = dir.path().join("pos.db");
-    let trust = authority_dir.join("tls-root.pem");
-    let srs = |extra: &[&str]| {
-        let mut args = vec![
-            "srs",
-            "--store",
-            store.to_str().unwrap(),
-            "--authority",
-            &authority.enrolment,
-            "--api",
-            &authority.api,
-            "--trust",
-            trust.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        run(&args)
-    };
+    let pos = pos(&authority, dir.path(), &authority_dir);
+    let srs = |extra: &[&str]| pos.command("DEV", extra).output().unwrap();
     let out = srs(&[
         "enrol",
         "--identification-number",

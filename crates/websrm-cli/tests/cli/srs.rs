@@ -149,23 +149,8 @@ fn terminals_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let authority_dir = dir.path().join("authority");
     let authority = Authority::start(&authority_dir);
-    let store = dir.path().join("pos.db");
-    let trust = authority_dir.join("tls-root.pem");
-    let srs = |extra: &[&str]| {
-        let mut args = vec![
-            "srs",
-            "--store",
-            store.to_str().unwrap(),
-            "--authority",
-            &authority.enrolment,
-            "--api",
-            &authority.api,
-            "--trust",
-            trust.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        ok(&args)
-    };
+    let pos = pos(&authority, dir.path(), &authority_dir);
+    let srs = |extra: &[&str]| pos.ok(extra);
     srs(&[
         "enrol",
         "--identification-number",
