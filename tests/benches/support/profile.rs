@@ -8,6 +8,8 @@
 //! (the registry, issuance, validation, JSON, TLS, HTTP...), so that time spent in `malloc` on
 //! behalf of validation counts as validation. By kind of work: the innermost function alone,
 //! whoever called it: time in `memmove` counts as copies, a futex wait as scheduling.
+//!
+//! `WEBSRM_PERF_DATA=FILE` keeps the samples in FILE, for `perf report` or a flame graph.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -316,6 +318,10 @@ pub(crate) fn budget(
     let _ = perf.wait();
     let requests = load.rate * time;
     let per_request = cpu / requests.max(1.0) * 1e6;
+    // The samples themselves, for `perf report` or a flame graph, when asked for.
+    if let Some(keep) = std::env::var_os("WEBSRM_PERF_DATA") {
+        std::fs::copy(&data, &keep).expect("the samples are copied where WEBSRM_PERF_DATA says");
+    }
     let samples = report(&data);
     let total: f64 = samples.iter().map(|(_, _, share)| share).sum();
     let mut by_concern: BTreeMap<&str, f64> = BTreeMap::new();
