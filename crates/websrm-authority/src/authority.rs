@@ -9,7 +9,7 @@ use time::{Duration, OffsetDateTime};
 use websrm_crypto::CertificateAuthority;
 use websrm_crypto::tls::LocalTlsIdentity;
 use websrm_domain::{Clock, Environment};
-use websrm_registry::Registry;
+use websrm_registry::{Database, Registry};
 
 use crate::service::{Endpoint, Issuance, IssuanceService, Request, Response};
 use crate::{AuthorityFiles, LockoutPolicy};
@@ -206,6 +206,7 @@ impl Authority {
     /// The certificate service.
     pub(crate) fn issuance_service(&self) -> IssuanceService<'_> {
         IssuanceService {
+            waits: true,
             core: &self.core,
             context: self.context(),
             issuance: &self.issuance,
@@ -305,6 +306,33 @@ impl Authority {
             return examined;
         }
         self.answer(request)
+    }
+
+    /// The same answer as [`handle`](Self::handle), given on an async runtime's thread without
+    /// parking a thread on the registry's commit: the checks and issuance run on the calling
+    /// thread and the record's commit is awaited, so that one request costs no hand-off to
+    /// another thread and back. `None` when the request is to be given to `handle` on a thread
+    /// that may wait instead: any service but the certificates', the registry's reads being
+    /// another thread's (PostgreSQL), an ESSAI step, a step that writes before the record (a
+    /// failed authorization code counted, a repeated request audited), or a record that lost a
+    /// race with another copy of the request. Nothing is written before it says so.
+    pub async fn answer_awaiting(&self, request: &Request) -> Option<Response> {
+        let certificates = matches!(
+            request.endpoint,
+            Endpoint::Enrolment | Endpoint::Certificates
+        );
+        if !certificates
+            || !matches!(self.core.registry.database(), Database::Sqlite(_))
+            || self.essai().may_examine(request)
+        {
+            return None;
+        }
+        IssuanceService {
+            waits: false,
+            ..self.issuance_service()
+        }
+        .answer_awaiting(request)
+        .await
     }
 
     /// The service's answer to `request`, without the ESSAI examiner.

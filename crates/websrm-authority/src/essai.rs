@@ -87,6 +87,12 @@ fn kind_of(endpoint: Endpoint) -> RequestKind {
 }
 
 impl Essai<'_> {
+    /// Whether the examiner may take `request` as a step of a run: an ESSAI request to an
+    /// authority of the conformity environments (which steps it is, the registry tells).
+    pub(crate) fn may_examine(&self, request: &Request) -> bool {
+        self.core.environment.is_conformity() && header(request, "ENVIRN") == Some("ESSAI")
+    }
+
     /// The answer of the examiner, when `request` is a step of a product's ESSAI run; `None`
     /// when it is not (another environment, `000.000`, headers that do not name a registered
     /// version: the service refuses those as usual).
@@ -96,7 +102,7 @@ impl Essai<'_> {
         request: &Request,
         answer: impl FnOnce(&Request) -> Response,
     ) -> Option<Response> {
-        if !self.core.environment.is_conformity() || header(request, "ENVIRN")? != "ESSAI" {
+        if !self.may_examine(request) {
             return None;
         }
         let tc: TestCase = header(request, "CASESSAI")?.parse().ok()?;

@@ -554,7 +554,8 @@ fn protocol(endpoint: Endpoint) -> MethodRouter<Arc<Authority>> {
 }
 
 /// A certificate request or a transmission: the body (at most [`MAX_BODY`], its length declared)
-/// goes to the authority, off the async threads.
+/// goes to the authority: certificate requests on this thread, their record's commit awaited
+/// (see [`Authority::answer_awaiting`]); the rest off the async threads.
 async fn answer(
     authority: Arc<Authority>,
     endpoint: Endpoint,
@@ -573,13 +574,22 @@ async fn answer(
         .collect();
     let request = Request::new(endpoint, headers, body.to_vec(), certificate.0);
     let started = std::time::Instant::now();
-    let Ok((authority, response)) = tokio::task::spawn_blocking(move || {
-        let response = authority.handle(&request);
-        (authority, response)
-    })
-    .await
-    else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    // A certificate request is answered here, its record's commit awaited; any other, and one
+    // whose answer waits on the way, off the async threads.
+    let awaited = authority.answer_awaiting(&request).await;
+    let (authority, response) = match awaited {
+        Some(response) => (authority, response),
+        None => {
+            let Ok(answered) = tokio::task::spawn_blocking(move || {
+                let response = authority.handle(&request);
+                (authority, response)
+            })
+            .await
+            else {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            };
+            answered
+        }
     };
     authority.metrics().request(
         endpoint.path(),

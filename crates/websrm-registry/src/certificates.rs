@@ -12,9 +12,9 @@ use super::{
     CertificateEvent, CertificateRecord, Credential, DeviceRecord, NewCertificate, OperatorId,
     Registry,
 };
-use crate::Error;
 use crate::audit::{self, AuditEntry, NewAudit};
 use crate::sql::{Db, Row, vals};
+use crate::{Error, Pending};
 use websrm_sqlite::{from_unix, parse, to_unix};
 
 impl Registry {
@@ -88,8 +88,19 @@ impl Registry {
         at: OffsetDateTime,
         audit: NewAudit,
     ) -> Result<Option<DeviceId>, Error> {
+        self.record_issued_later(cert, new_device, at, audit).wait()
+    }
+
+    /// [`record_issued`](Self::record_issued), its commit awaited rather than waited for.
+    pub fn record_issued_later(
+        &self,
+        cert: &NewCertificate,
+        new_device: bool,
+        at: OffsetDateTime,
+        audit: NewAudit,
+    ) -> Pending<Option<DeviceId>> {
         let cert = cert.to_owned();
-        self.write(move |tx| {
+        self.write_later(move |tx| {
             check_not_locked(tx, cert.operator, at)?;
             check_key(tx, &cert)?;
             check_nickname(tx, &cert, at, None)?;
@@ -143,8 +154,20 @@ impl Registry {
         at: OffsetDateTime,
         audit: NewAudit,
     ) -> Result<(), Error> {
+        self.record_replacement_later(old, new, at, audit).wait()
+    }
+
+    /// [`record_replacement`](Self::record_replacement), its commit awaited rather than waited
+    /// for.
+    pub fn record_replacement_later(
+        &self,
+        old: SerialNumber,
+        new: &NewCertificate,
+        at: OffsetDateTime,
+        audit: NewAudit,
+    ) -> Pending<()> {
         let new = new.to_owned();
-        self.write(move |tx| {
+        self.write_later(move |tx| {
             let current = certificate_row(tx, "serial", &old.to_string())?
                 .ok_or(Error::CertificateNotFound(old))?;
             if current.state != CertificateState::Active {
@@ -181,6 +204,17 @@ impl Registry {
         actor: &str,
         audit: NewAudit,
     ) -> Result<(), Error> {
+        self.record_deletion_later(serial, at, actor, audit).wait()
+    }
+
+    /// [`record_deletion`](Self::record_deletion), its commit awaited rather than waited for.
+    pub fn record_deletion_later(
+        &self,
+        serial: SerialNumber,
+        at: OffsetDateTime,
+        actor: &str,
+        audit: NewAudit,
+    ) -> Pending<()> {
         self.end(serial, at, actor, "deleted", None, audit)
     }
 
@@ -195,6 +229,7 @@ impl Registry {
         audit: NewAudit,
     ) -> Result<(), Error> {
         self.end(serial, at, actor, "revoked", Some((reason, channel)), audit)
+            .wait()
     }
 
     fn end(
@@ -205,9 +240,9 @@ impl Registry {
         status: &'static str,
         revocation: Option<(RevocationReason, RevocationChannel)>,
         audit: NewAudit,
-    ) -> Result<(), Error> {
+    ) -> Pending<()> {
         let actor = actor.to_owned();
-        self.write(move |tx| {
+        self.write_later(move |tx| {
             let current = certificate_row(tx, "serial", &serial.to_string())?
                 .ok_or(Error::CertificateNotFound(serial))?;
             if current.state != CertificateState::Active {
@@ -408,7 +443,12 @@ impl Registry {
 
     /// Appends an entry to the audit log (a refusal, a look-up), durably.
     pub fn append_audit(&self, entry: NewAudit) -> Result<AuditEntry, Error> {
-        self.write(move |tx| audit::append(tx, &entry))
+        self.append_audit_later(entry).wait()
+    }
+
+    /// [`append_audit`](Self::append_audit), its commit awaited rather than waited for.
+    pub fn append_audit_later(&self, entry: NewAudit) -> Pending<AuditEntry> {
+        self.write_later(move |tx| audit::append(tx, &entry))
     }
 
     /// The audit log from entry `from` (1 is the first), in order, whole in memory: for tests and

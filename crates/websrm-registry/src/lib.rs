@@ -69,6 +69,7 @@ pub use schema::MIGRATIONS;
 pub use services::{ReceivedDocument, RecordedDocument, UserChange};
 pub use sessions::AgentSession;
 pub use transactions::{ReceivedTransaction, RecordedTransaction};
+pub use writer::Pending;
 
 const KIND: db::Kind = db::Kind {
     name: "websrm authority registry",
@@ -473,8 +474,17 @@ impl Registry {
         &self,
         f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
+        self.write_later(f).wait()
+    }
+
+    /// Queues a write for the writer's next batch; its result is there once that batch is
+    /// committed.
+    fn write_later<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
+    ) -> Pending<T> {
         let chain = Arc::clone(&self.audit);
-        self.writer.write(move |db| {
+        self.writer.write_later(move |db| {
             // A write undone (its savepoint rolled back) takes its audit entries with it.
             let mark = chain.mark();
             let result = f(&mut Audited { db, chain: &chain });

@@ -3,6 +3,7 @@
 //! savepoint of its own (a write that fails is undone alone), and its caller gets the answer
 //! only after the commit that holds it: "recorded before answered" holds for every write.
 
+use std::future::Future;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -107,27 +108,87 @@ impl Writer {
 
     /// Runs `f` on the write connection, in the next batch, and returns its result once the
     /// batch is committed.
+    #[cfg(test)]
     pub(crate) fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        round_trip("writer has", |reply| {
-            let job: Job = Box::new(
-                move |conn: Option<&mut dyn Db>, savepoints: &mut Savepoints| {
-                    let result = conn.map(|conn| in_savepoint(conn, f, savepoints));
-                    Box::new(move |committed: Result<(), Error>| {
-                        let _ = reply.send(committed.and_then(|()| {
-                            result.unwrap_or_else(|| {
-                                Err(Error::Database {
-                                    cause: Source::text("the write did not run"),
-                                })
+        self.write_later(f).wait()
+    }
+
+    /// Runs `f` on the write connection, in the next batch; its result, once the batch is
+    /// committed, is awaited (no thread is parked on it).
+    pub(crate) fn write_later<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Db) -> Result<T, Error> + Send + 'static,
+    ) -> Pending<T> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(
+            move |conn: Option<&mut dyn Db>, savepoints: &mut Savepoints| {
+                let result = conn.map(|conn| in_savepoint(conn, f, savepoints));
+                Box::new(move |committed: Result<(), Error>| {
+                    let _ = reply.send(committed.and_then(|()| {
+                        result.unwrap_or_else(|| {
+                            Err(Error::Database {
+                                cause: Source::text("the write did not run"),
                             })
-                        }));
-                    })
-                },
-            );
-            self.queue.as_ref().is_some_and(|q| q.send(job).is_ok())
-        })
+                        })
+                    }));
+                })
+            },
+        );
+        let queued = self.queue.as_ref().is_some_and(|q| q.send(job).is_ok());
+        Pending { answer, queued }
+    }
+}
+
+/// A write queued for the registry's next batch: awaiting it gives its result once that batch is
+/// committed (or the error that prevented the commit). Dropping it does not undo the write.
+#[derive(Debug)]
+#[must_use = "the write is answered for only once its commit is awaited"]
+pub struct Pending<T> {
+    answer: tokio::sync::oneshot::Receiver<Result<T, Error>>,
+    queued: bool,
+}
+
+impl<T> Pending<T> {
+    /// Blocks the calling thread until the write's batch is committed (or not), and returns the
+    /// write's result. On an async runtime's thread, await it instead.
+    pub fn wait(mut self) -> Result<T, Error> {
+        /// Wakes the waiting thread.
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        loop {
+            if let std::task::Poll::Ready(result) = std::pin::Pin::new(&mut self).poll(&mut cx) {
+                return result;
+            }
+            std::thread::park();
+        }
+    }
+}
+
+impl<T> Future for Pending<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let gone = || Error::Database {
+            cause: Source::text("the registry's writer has stopped"),
+        };
+        if !self.queued {
+            return std::task::Poll::Ready(Err(gone()));
+        }
+        std::pin::Pin::new(&mut self.answer)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or_else(|_| Err(gone())))
     }
 }
 
@@ -366,6 +427,51 @@ mod tests {
             return;
         }
         panic!("the three writes never shared a batch in 20 attempts");
+    }
+
+    /// On a real SQLite file: writes queued from one async task, none of them waited for by a
+    /// thread of its own, are committed together (fewer commits than writes), each answered once
+    /// its commit is done; a write dropped unawaited is committed all the same.
+    #[test]
+    fn writes_awaited_on_one_thread_share_their_commits() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let setup = rusqlite::Connection::open(&path).unwrap();
+        setup
+            .execute_batch("CREATE TABLE t (v INTEGER NOT NULL)")
+            .unwrap();
+        drop(setup);
+        let opened = path.clone();
+        let writer = Writer::start(move || Ok(rusqlite::Connection::open(&opened)?)).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let results: Vec<_> = runtime.block_on(async {
+            let pending: Vec<_> = (0..64_i64)
+                .map(|v| {
+                    writer.write_later(move |db| {
+                        db.execute("INSERT INTO t (v) VALUES (?1)", &[Value::Int(v)])?;
+                        Ok(v)
+                    })
+                })
+                .collect();
+            drop(writer.write_later(|db| db.execute("INSERT INTO t (v) VALUES (-1)", &[])));
+            let mut results = Vec::new();
+            for p in pending {
+                results.push(p.await);
+            }
+            results
+        });
+        assert_eq!(results, (0..64).map(Ok).collect::<Vec<_>>());
+        let batches = writer.stats().batches.load(Relaxed);
+        assert!(batches < 64, "{batches} commits for 64 writes");
+        drop(writer);
+        let check = rusqlite::Connection::open(&path).unwrap();
+        let n: i64 = check
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 65);
     }
 
     /// On a real SQLite file: in one batch, a write that fails after changing a row is undone

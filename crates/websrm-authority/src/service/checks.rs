@@ -97,7 +97,7 @@ impl IssuanceService<'_> {
         &self,
         subject: &Subject,
         now: OffsetDateTime,
-    ) -> Result<Operator, Refusal> {
+    ) -> Result<Operator, Stopped> {
         let number = subject.identification_number();
         let operator = self
             .core
@@ -107,10 +107,7 @@ impl IssuanceService<'_> {
             .ok_or_else(|| Refusal::one(E::IdentificationNumberUnknown, &[number.as_str()]))?;
         // A disabled operator's codes no longer belong to it.
         if operator.disabled_at.is_some() {
-            return Err(Refusal::one(
-                E::AuthorizationCodeNotOperators,
-                &[number.as_str()],
-            ));
+            return Err(Refusal::one(E::AuthorizationCodeNotOperators, &[number.as_str()]).into());
         }
         let state = self
             .core
@@ -118,10 +115,7 @@ impl IssuanceService<'_> {
             .attempt_state(operator.id, Credential::AuthorizationCode)
             .map_err(internal)?;
         if state.locked_until.is_some_and(|until| until > now) {
-            return Err(Refusal::one(
-                E::AuthorizationCodeNotOperators,
-                &[number.as_str()],
-            ));
+            return Err(Refusal::one(E::AuthorizationCodeNotOperators, &[number.as_str()]).into());
         }
         let code = self
             .core
@@ -138,10 +132,12 @@ impl IssuanceService<'_> {
             Some(_) => None,
         };
         if let Some(refusal) = code_refusal {
+            self.may_wait()?;
             self.count_failure(&operator, now)?;
-            return Err(Refusal::one(refusal, &[number.as_str()]));
+            return Err(Refusal::one(refusal, &[number.as_str()]).into());
         }
         if state.failures > 0 {
+            self.may_wait()?;
             let audit = NewAudit::new(
                 now,
                 "enrolment",
@@ -162,15 +158,14 @@ impl IssuanceService<'_> {
                 )
                 .map_err(internal)?;
             if !cleared {
-                return Err(Refusal::one(
-                    E::AuthorizationCodeNotOperators,
-                    &[number.as_str()],
-                ));
+                return Err(
+                    Refusal::one(E::AuthorizationCodeNotOperators, &[number.as_str()]).into(),
+                );
             }
         }
         if let Subject::Srs(srs) = subject {
             if operator.qst_number.as_ref() != Some(srs.qst_number()) {
-                return Err(Refusal::one(E::QstNumberNotOperators, &[]));
+                return Err(Refusal::one(E::QstNumberNotOperators, &[]).into());
             }
             match operator
                 .file_numbers
@@ -181,13 +176,15 @@ impl IssuanceService<'_> {
                     return Err(Refusal::one(
                         E::FileNumberNotQstNumber,
                         &[srs.file_number().as_str()],
-                    ));
+                    )
+                    .into());
                 }
                 Some((_, sector)) if *sector != srs.sector() => {
                     return Err(Refusal::one(
                         E::FileNumberNotCodeSector,
                         &[srs.file_number().as_str()],
-                    ));
+                    )
+                    .into());
                 }
                 Some(_) => {}
             }

@@ -8,6 +8,8 @@
 //! `answers.rs`: answers, and refusals as error ids. The checks every service shares (headers
 //! against the environment, the product) are the context's (`context.rs`).
 
+use std::future::Future;
+
 use time::{Duration, OffsetDateTime};
 use websrm_crypto::{
     CertificateAuthority, CsrFinding, ValidatedCsr, inspect_certificate, validate_csr,
@@ -182,6 +184,83 @@ pub struct Response {
 /// A refusal: the catalogue's errors and their arguments.
 pub(crate) struct Refusal(pub(crate) Vec<(E, Vec<String>)>);
 
+/// Why the certificate service stopped before its answer.
+pub(crate) enum Stopped {
+    /// The request is refused.
+    Refused(Refusal),
+    /// A step would wait for a write's commit on a thread that must not wait (an async
+    /// runtime's): the request is to be answered on one that may, from the start. Nothing was
+    /// written.
+    MustWait,
+}
+
+impl From<Refusal> for Stopped {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
+/// What the certificate service makes of a request, before any wait.
+pub(crate) enum Answer {
+    /// The answer.
+    Ready(Response),
+    /// The record is in the registry's next batch: the answer follows its commit.
+    Recording(Box<dyn Finish>),
+}
+
+/// A record queued for the registry's next batch, and what its commit (or failure) answers.
+pub(crate) trait Finish: Send {
+    /// Blocks the calling thread until the commit.
+    fn wait(self: Box<Self>) -> After;
+    /// Awaits the commit (no thread is parked on it).
+    fn finish(self: Box<Self>) -> Finished;
+}
+
+/// A commit awaited, and what it answers.
+pub(crate) type Finished = std::pin::Pin<Box<dyn Future<Output = After> + Send>>;
+
+/// What a commit answers.
+pub(crate) enum After {
+    /// The answer.
+    Answer(Response),
+    /// A refusal (audited before it is answered).
+    Refused(Refusal),
+    /// The record lost a race with another copy of the request (or a lockout): the request is
+    /// answered again, from the start, and finds what the other recorded.
+    Again,
+}
+
+/// A pending record and what its result answers.
+struct Then<T, F> {
+    pending: websrm_registry::Pending<T>,
+    then: F,
+}
+
+impl<T, F> Finish for Then<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(Result<T, websrm_registry::Error>) -> After + Send + 'static,
+{
+    fn wait(self: Box<Self>) -> After {
+        let this = *self;
+        (this.then)(this.pending.wait())
+    }
+
+    fn finish(self: Box<Self>) -> Finished {
+        let this = *self;
+        Box::pin(async move { (this.then)(this.pending.await) })
+    }
+}
+
+/// `pending`'s result, once committed, answered by `then`.
+pub(crate) fn recording<T, F>(pending: websrm_registry::Pending<T>, then: F) -> Answer
+where
+    T: Send + 'static,
+    F: FnOnce(Result<T, websrm_registry::Error>) -> After + Send + 'static,
+{
+    Answer::Recording(Box::new(Then { pending, then }))
+}
+
 impl Refusal {
     pub(crate) fn one(code: E, args: &[&str]) -> Self {
         Self(vec![(code, args.iter().map(|s| (*s).to_owned()).collect())])
@@ -193,6 +272,9 @@ impl Refusal {
 /// addresses written into each certificate.
 #[derive(Clone, Copy)]
 pub(crate) struct IssuanceService<'a> {
+    /// Whether the thread may wait for a write's commit. On an async runtime's thread it may
+    /// not: a step that would is [`Stopped::MustWait`], and the final record is awaited.
+    pub(crate) waits: bool,
     pub(crate) core: &'a crate::core::Core,
     pub(crate) context: crate::context::Context<'a>,
     pub(crate) issuance: &'a Issuance,
@@ -245,30 +327,104 @@ impl Issuance {
 
 impl IssuanceService<'_> {
     /// The certificate service's answer to `request` (`/enrolement`, `/certificats`): issued,
-    /// replaced or deleted, or refused, each decision in the audit log before it is returned.
+    /// replaced or deleted, or refused, each decision in the audit log before it is returned. The
+    /// thread waits for the commits.
     pub(crate) fn answer(&self, request: &Request) -> Response {
-        let now = self.core.now();
-        let actor = match request.endpoint {
-            Endpoint::Enrolment => "enrolment",
-            _ => "api",
+        self.answer_waiting(request, false)
+    }
+
+    fn answer_waiting(&self, request: &Request, again: bool) -> Response {
+        let (now, actor) = (self.core.now(), actor(request));
+        let after = match self.process(request, now, actor) {
+            Ok(Answer::Ready(response)) => return response,
+            Ok(Answer::Recording(record)) => record.wait(),
+            Err(Stopped::Refused(refusal)) => After::Refused(refusal),
+            Err(Stopped::MustWait) => After::Refused(internal("a step could not wait")),
         };
-        match self.process(request, now, actor) {
-            Ok(response) => response,
-            Err(Refusal(errors)) => {
-                let first = errors.first().map_or(E::Unexpected, |(c, _)| *c);
-                let detail = errors
-                    .iter()
-                    .map(|(c, _)| format!("{:03}", c.number()))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                let audit = NewAudit::new(now, actor, "refuse", subject_hint(request), detail)
-                    .with_error(first.id());
-                if let Err(e) = self.core.registry.append_audit(audit) {
-                    tracing::error!(error = %e, "could not write the audit log");
-                    return refusal_response(&[(E::Unexpected, Vec::new())]);
-                }
-                refusal_response(&errors)
-            }
+        match after {
+            After::Answer(response) => response,
+            After::Refused(refusal) => self.refused(request, now, actor, refusal),
+            After::Again if !again => self.answer_waiting(request, true),
+            After::Again => self.refused(request, now, actor, internal("the record lost twice")),
         }
     }
+
+    /// A refusal, audited before it is answered.
+    fn refused(
+        &self,
+        request: &Request,
+        now: OffsetDateTime,
+        actor: &str,
+        refusal: Refusal,
+    ) -> Response {
+        let audit = refusal_audit(request, now, actor, &refusal.0);
+        if let Err(e) = self.core.registry.append_audit(audit) {
+            tracing::error!(error = %e, "could not write the audit log");
+            return refusal_response(&[(E::Unexpected, Vec::new())]);
+        }
+        refusal_response(&refusal.0)
+    }
+
+    /// The same answer on an async runtime's thread: the checks and issuance run on it, the
+    /// commit of the record (or of a refusal's audit entry) is awaited, and no thread is parked
+    /// on it. `None` when the request is to be answered by [`answer`](Self::answer) on a thread
+    /// that may wait: a step on the way waits for a write of its own (a failed authorization
+    /// code counted, a repeated request audited), or the record lost a race.
+    pub(crate) async fn answer_awaiting(&self, request: &Request) -> Option<Response> {
+        debug_assert!(!self.waits);
+        let (now, actor) = (self.core.now(), actor(request));
+        let after = match self.process(request, now, actor) {
+            Ok(Answer::Ready(response)) => return Some(response),
+            Ok(Answer::Recording(record)) => record.finish().await,
+            Err(Stopped::Refused(refusal)) => After::Refused(refusal),
+            Err(Stopped::MustWait) => return None,
+        };
+        match after {
+            After::Answer(response) => Some(response),
+            After::Refused(Refusal(errors)) => {
+                let audit = refusal_audit(request, now, actor, &errors);
+                Some(match self.core.registry.append_audit_later(audit).await {
+                    Ok(_) => refusal_response(&errors),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not write the audit log");
+                        refusal_response(&[(E::Unexpected, Vec::new())])
+                    }
+                })
+            }
+            After::Again => None,
+        }
+    }
+
+    /// Stops a step that would wait for a write's commit where none may.
+    pub(super) fn may_wait(&self) -> Result<(), Stopped> {
+        if self.waits {
+            Ok(())
+        } else {
+            Err(Stopped::MustWait)
+        }
+    }
+}
+
+/// Who the audit log names for a request.
+fn actor(request: &Request) -> &'static str {
+    match request.endpoint {
+        Endpoint::Enrolment => "enrolment",
+        _ => "api",
+    }
+}
+
+/// The audit entry of a refusal.
+fn refusal_audit(
+    request: &Request,
+    now: OffsetDateTime,
+    actor: &str,
+    errors: &[(E, Vec<String>)],
+) -> NewAudit {
+    let first = errors.first().map_or(E::Unexpected, |(c, _)| *c);
+    let detail = errors
+        .iter()
+        .map(|(c, _)| format!("{:03}", c.number()))
+        .collect::<Vec<_>>()
+        .join(",");
+    NewAudit::new(now, actor, "refuse", subject_hint(request), detail).with_error(first.id())
 }

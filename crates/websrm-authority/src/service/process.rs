@@ -10,8 +10,8 @@ impl IssuanceService<'_> {
         &self,
         request: &Request,
         now: OffsetDateTime,
-        actor: &str,
-    ) -> Result<Response, Refusal> {
+        actor: &'static str,
+    ) -> Result<Answer, Stopped> {
         // 1. The body: JSON, one reqCertif, its fields, and the routing rules of the URL.
         let service = match request.endpoint {
             Endpoint::Enrolment => CertificateService::Enrolment,
@@ -31,12 +31,12 @@ impl IssuanceService<'_> {
         if request.endpoint == Endpoint::Certificates
             && headers.device == Some(DeviceIdState::Unassigned)
         {
-            return Err(Refusal::one(E::DeviceIdUnknown, &["0000-0000-0000"]));
+            return Err(Refusal::one(E::DeviceIdUnknown, &["0000-0000-0000"]).into());
         }
         if let Some(DeviceIdState::Assigned(id)) = headers.device
             && self.core.registry.device(id).map_err(internal)?.is_none()
         {
-            return Err(Refusal::one(E::DeviceIdUnknown, &[&id.to_string()]));
+            return Err(Refusal::one(E::DeviceIdUnknown, &[&id.to_string()]).into());
         }
 
         // 3. The product.
@@ -64,7 +64,7 @@ impl IssuanceService<'_> {
                     Refusal::one(E::CertificateRevoked, &[&info.serial.to_string()])
                 })?;
                 if record.serial != serial {
-                    return Err(Refusal::one(E::SerialInvalid, &[&serial.to_string()]));
+                    return Err(Refusal::one(E::SerialInvalid, &[&serial.to_string()]).into());
                 }
                 match (record.state, replacing) {
                     (CertificateState::Active, _) => Some(record),
@@ -76,7 +76,8 @@ impl IssuanceService<'_> {
                         return Err(Refusal::one(
                             E::CertificateRevoked,
                             &[&record.serial.to_string()],
-                        ));
+                        )
+                        .into());
                     }
                 }
             }
@@ -85,20 +86,23 @@ impl IssuanceService<'_> {
 
         if let Modification::Delete { .. } = body.modification {
             let Some(current) = current else {
-                return Err(Refusal::one(E::SerialMissing, &[]));
+                return Err(Refusal::one(E::SerialMissing, &[]).into());
             };
             let audit = NewAudit::new(now, actor, "delete", current.serial.to_string(), "SUP");
-            self.core
-                .registry
-                .record_deletion(current.serial, now, actor, audit)
-                .map_err(internal)?;
             let retour = RetourCertif {
                 json_versi: Some(JSON_VERSION.into()),
                 cas_essai: self.next_case(&headers),
                 certif: Some("SUP".into()),
                 ..RetourCertif::default()
             };
-            return Ok(success(200, retour));
+            let pending =
+                self.core
+                    .registry
+                    .record_deletion_later(current.serial, now, actor, audit);
+            return Ok(recording(pending, move |deleted| match deleted {
+                Ok(()) => After::Answer(success(200, retour)),
+                Err(e) => After::Refused(internal(e)),
+            }));
         }
 
         // 5. The CSR and its subject against the registry.
@@ -109,14 +113,15 @@ impl IssuanceService<'_> {
         if let Some(answer) =
             self.retransmission(&validated, &operator, &headers, retransmitted_replacement)?
         {
-            return Ok(answer);
+            return Ok(Answer::Ready(answer));
         }
         if retransmitted_replacement.is_some() {
             // The certificate was replaced by another request than this one.
             return Err(Refusal::one(
                 E::CertificateRevoked,
                 &[&serial.map(|s| s.to_string()).unwrap_or_default()],
-            ));
+            )
+            .into());
         }
         if headers.environment == Environment::Prod
             && self
@@ -126,7 +131,7 @@ impl IssuanceService<'_> {
                 .map_err(internal)?
             && current.as_ref().is_none_or(|c| c.nickname != nickname)
         {
-            return Err(Refusal::one(E::NicknameInUse, &[nickname.as_str()]));
+            return Err(Refusal::one(E::NicknameInUse, &[nickname.as_str()]).into());
         }
 
         // 6. Issue, and record before answering.
@@ -161,7 +166,27 @@ impl IssuanceService<'_> {
         } else {
             None
         });
-        let assigned = match &current {
+        // Recorded before answered: the answer follows the record's commit. A record that lost
+        // a race with another copy of this request (its key or certificate taken meanwhile), or
+        // with a lockout, is answered again from the start, and finds what the other recorded.
+        let number = operator.identification_number.to_string();
+        let lost = move |e: websrm_registry::Error| match e {
+            websrm_registry::Error::CertificateNotActive(_)
+            | websrm_registry::Error::KeyInUse(_) => After::Again,
+            websrm_registry::Error::LockedOut { .. } => {
+                After::Refused(Refusal::one(E::AuthorizationCodeNotOperators, &[&number]))
+            }
+            e => After::Refused(registry_refusal(e)),
+        };
+        let mut retour = RetourCertif {
+            json_versi: Some(JSON_VERSION.into()),
+            cas_essai: self.next_case(&headers),
+            id_apprl: None,
+            certif_psi: Some(self.issuance.certif_psi_pem.clone()),
+            certif: Some(issued.to_pem()),
+            list_err: None,
+        };
+        Ok(match &current {
             Some(c) => {
                 let audit = NewAudit::new(
                     now,
@@ -170,46 +195,14 @@ impl IssuanceService<'_> {
                     issued.serial.to_string(),
                     format!("replaces {}", c.serial),
                 );
-                match self
+                let pending = self
                     .core
                     .registry
-                    .record_replacement(c.serial, &record, now, audit)
-                {
-                    Ok(()) => None,
-                    // Another copy of this request was recorded first (they raced): its
-                    // answer, as for any repetition.
-                    Err(
-                        websrm_registry::Error::CertificateNotActive(_)
-                        | websrm_registry::Error::KeyInUse(_),
-                    ) => {
-                        let replaced_by = self
-                            .core
-                            .registry
-                            .certificate_by_serial(c.serial)
-                            .map_err(internal)?
-                            .and_then(|r| r.replaced_by);
-                        return match self.retransmission(
-                            &validated,
-                            &operator,
-                            &headers,
-                            replaced_by,
-                        )? {
-                            Some(answer) => Ok(answer),
-                            None => Err(Refusal::one(
-                                E::CertificateRevoked,
-                                &[&c.serial.to_string()],
-                            )),
-                        };
-                    }
-                    // Locked out between the check of its code and this record.
-                    Err(websrm_registry::Error::LockedOut { .. }) => {
-                        return Err(Refusal::one(
-                            E::AuthorizationCodeNotOperators,
-                            &[operator.identification_number.as_str()],
-                        ));
-                    }
-                    Err(e) => return Err(registry_refusal(e)),
-                }
+                    .record_replacement_later(c.serial, &record, now, audit);
+                recording(pending, move |replaced| match replaced {
+                    Ok(()) => After::Answer(success(201, retour)),
+                    Err(e) => lost(e),
+                })
             }
             None => {
                 let audit = NewAudit::new(
@@ -219,39 +212,19 @@ impl IssuanceService<'_> {
                     issued.serial.to_string(),
                     operator.identification_number.to_string(),
                 );
-                match self
+                let pending = self
                     .core
                     .registry
-                    .record_issued(&record, new_device, now, audit)
-                {
-                    Ok(assigned) => assigned,
-                    // Another copy of this request was recorded first (they raced): its
-                    // answer, as for any repetition.
-                    Err(websrm_registry::Error::KeyInUse(_)) => {
-                        return self
-                            .retransmission(&validated, &operator, &headers, None)?
-                            .ok_or_else(|| internal("a certificate for this key vanished"));
+                    .record_issued_later(&record, new_device, now, audit);
+                recording(pending, move |issued| match issued {
+                    Ok(assigned) => {
+                        retour.id_apprl = assigned.map(|d| d.to_string());
+                        After::Answer(success(201, retour))
                     }
-                    // Locked out between the check of its code and this record.
-                    Err(websrm_registry::Error::LockedOut { .. }) => {
-                        return Err(Refusal::one(
-                            E::AuthorizationCodeNotOperators,
-                            &[operator.identification_number.as_str()],
-                        ));
-                    }
-                    Err(e) => return Err(registry_refusal(e)),
-                }
+                    Err(e) => lost(e),
+                })
             }
-        };
-        let retour = RetourCertif {
-            json_versi: Some(JSON_VERSION.into()),
-            cas_essai: self.next_case(&headers),
-            id_apprl: assigned.map(|d| d.to_string()),
-            certif_psi: Some(self.issuance.certif_psi_pem.clone()),
-            certif: Some(issued.to_pem()),
-            list_err: None,
-        };
-        Ok(success(201, retour))
+        })
     }
 
     /// The device of the certificate presented in the handshake, if one was and it is in force: a
@@ -281,7 +254,7 @@ impl IssuanceService<'_> {
         operator: &Operator,
         headers: &CertificateHeaders,
         replaced_by: Option<SerialNumber>,
-    ) -> Result<Option<Response>, Refusal> {
+    ) -> Result<Option<Response>, Stopped> {
         let key_id = csr.public_key.key_identifier();
         let existing = match replaced_by {
             Some(serial) => self
@@ -310,6 +283,7 @@ impl IssuanceService<'_> {
             return Ok(None);
         }
         // Handed out again: audited like its first issuance, before it is answered.
+        self.may_wait()?;
         self.core
             .registry
             .append_audit(NewAudit::new(
