@@ -5,6 +5,7 @@ mod agent_contract;
 mod authority_errors;
 mod authority_scenario;
 mod authority_tls;
+mod awaited;
 mod backup;
 mod concurrency;
 mod console;
