@@ -68,16 +68,7 @@ impl Registry {
         number: &IdentificationNumber,
     ) -> Result<Option<Operator>, Error> {
         let number = number.clone();
-        self.read(move |db| {
-            let id = db
-                .row(
-                    "SELECT id FROM operators WHERE identification_number = ?1",
-                    vals![number.as_str()],
-                )?
-                .map(|r| r.int(0))
-                .transpose()?;
-            id.map(|id| operator_row(db, OperatorId(id))).transpose()
-        })
+        self.read(move |db| operator_where(db, "identification_number", vals![number.as_str()]))
     }
 
     /// The operators whose QST number is `qst`, and whose GST number is `gst` (at most one
@@ -90,19 +81,10 @@ impl Registry {
     ) -> Result<(Option<Operator>, Option<Operator>), Error> {
         let (qst, gst) = (qst.as_str().to_owned(), gst.as_str().to_owned());
         self.read(move |db| {
-            let mut by = |column: &str, value: &str| -> Result<Option<Operator>, Error> {
-                let id = db
-                    .row(
-                        &format!(
-                            "SELECT id FROM operators WHERE {column} = ?1 ORDER BY id LIMIT 1"
-                        ),
-                        vals![value],
-                    )?
-                    .map(|r| r.int(0))
-                    .transpose()?;
-                id.map(|id| operator_row(db, OperatorId(id))).transpose()
-            };
-            Ok((by("qst_number", &qst)?, by("gst_number", &gst)?))
+            Ok((
+                operator_where(db, "qst_number", vals![&qst])?,
+                operator_where(db, "gst_number", vals![&gst])?,
+            ))
         })
     }
 
@@ -433,12 +415,27 @@ impl Registry {
 }
 
 pub(super) fn operator_row(db: &mut dyn Db, id: OperatorId) -> Result<Operator, Error> {
-    let row = db
-        .row(
-            "SELECT identification_number, legal_name, qst_number, gst_number, created_at, disabled_at FROM operators WHERE id = ?1",
-            vals![id.0],
-        )?
-        .ok_or(Error::OperatorNotFound(id))?;
+    operator_where(db, "id", vals![id.0])?.ok_or(Error::OperatorNotFound(id))
+}
+
+/// The operator whose `column` is `value` (the first registered, for a column that is not
+/// unique), with its file numbers: two statements.
+fn operator_where(
+    db: &mut dyn Db,
+    column: &'static str,
+    value: &[Value],
+) -> Result<Option<Operator>, Error> {
+    let Some(row) = db.row(
+        &format!(
+            "SELECT id, identification_number, legal_name, qst_number, gst_number, created_at, disabled_at \
+             FROM operators WHERE {column} = ?1 ORDER BY id LIMIT 1"
+        ),
+        value,
+    )?
+    else {
+        return Ok(None);
+    };
+    let id = OperatorId(row.int(0)?);
     let files = db
         .query(
             "SELECT file_number, sector FROM file_numbers WHERE operator_id = ?1 ORDER BY file_number",
@@ -452,25 +449,25 @@ pub(super) fn operator_row(db: &mut dyn Db, id: OperatorId) -> Result<Operator, 
             ))
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    Ok(Operator {
+    Ok(Some(Operator {
         id,
-        identification_number: parse("operators", "identification_number", &row.text(0)?)?,
-        legal_name: row.text(1)?,
+        identification_number: parse("operators", "identification_number", &row.text(1)?)?,
+        legal_name: row.text(2)?,
         qst_number: row
-            .opt_text(2)?
+            .opt_text(3)?
             .map(|q| parse("operators", "qst_number", &q))
             .transpose()?,
         gst_number: row
-            .opt_text(3)?
+            .opt_text(4)?
             .map(|g| parse("operators", "gst_number", &g))
             .transpose()?,
         file_numbers: files,
-        created_at: from_unix("operators", "created_at", row.int(4)?)?,
+        created_at: from_unix("operators", "created_at", row.int(5)?)?,
         disabled_at: row
-            .opt_int(5)?
+            .opt_int(6)?
             .map(|t| from_unix("operators", "disabled_at", t))
             .transpose()?,
-    })
+    }))
 }
 
 const CODE_SELECT: &str =
