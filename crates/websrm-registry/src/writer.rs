@@ -429,6 +429,18 @@ mod tests {
         panic!("the three writes never shared a batch in 20 attempts");
     }
 
+    /// A file in `dir` holding the table `t (v)`, and a writer on it.
+    fn table_t(dir: &std::path::Path) -> (std::path::PathBuf, Writer) {
+        let path = dir.join("w.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (v INTEGER NOT NULL)")
+            .unwrap();
+        let opened = path.clone();
+        let writer = Writer::start(move || Ok(rusqlite::Connection::open(&opened)?)).unwrap();
+        (path, writer)
+    }
+
     /// On a real SQLite file: writes queued from one async task, none of them waited for by a
     /// thread of its own, are committed together (fewer commits than writes), each answered once
     /// its commit is done; a write dropped unawaited is committed all the same.
@@ -436,14 +448,7 @@ mod tests {
     fn writes_awaited_on_one_thread_share_their_commits() {
         use std::sync::atomic::Ordering::Relaxed;
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.db");
-        let setup = rusqlite::Connection::open(&path).unwrap();
-        setup
-            .execute_batch("CREATE TABLE t (v INTEGER NOT NULL)")
-            .unwrap();
-        drop(setup);
-        let opened = path.clone();
-        let writer = Writer::start(move || Ok(rusqlite::Connection::open(&opened)?)).unwrap();
+        let (path, writer) = table_t(dir.path());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -480,14 +485,7 @@ mod tests {
     #[test]
     fn a_failed_write_is_undone_alone_and_its_batch_commits_the_others() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.db");
-        let setup = rusqlite::Connection::open(&path).unwrap();
-        setup
-            .execute_batch("CREATE TABLE t (v INTEGER NOT NULL)")
-            .unwrap();
-        drop(setup);
-        let writer =
-            Arc::new(Writer::start(move || Ok(rusqlite::Connection::open(&path)?)).unwrap());
+        let writer = Arc::new(table_t(dir.path()).1);
         // A first write holds the writer while the next three are queued: they form one batch.
         let (held, hold) = std::sync::mpsc::channel::<()>();
         let first = {
