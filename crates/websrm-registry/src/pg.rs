@@ -430,7 +430,7 @@ impl Readers {
         &self,
         f: impl Fn(&mut dyn Db) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        crate::writer::round_trip("readers have", |reply| {
+        round_trip("readers have", |reply| {
             let job: ReadJob = Box::new(move |conn: &mut Option<Pg>, config: &PgConfig| {
                 let attempt = |conn: &mut Option<Pg>| -> Result<T, Error> {
                     if conn.as_ref().is_none_or(Pg::is_lost) {
@@ -451,6 +451,23 @@ impl Readers {
             self.queue.as_ref().is_some_and(|q| q.send(job).is_ok())
         })
     }
+}
+
+/// Hands a read to the reader threads and waits for its answer: `send` queues a job that
+/// answers on the sender it is given, and says whether it was queued. `stopped` completes
+/// "the registry's … stopped" in the error when the threads have gone.
+fn round_trip<T>(
+    stopped: &str,
+    send: impl FnOnce(Sender<Result<T, Error>>) -> bool,
+) -> Result<T, Error> {
+    let (reply, answer) = channel();
+    let gone = || Error::Database {
+        cause: Source::text(format!("the registry's {stopped} stopped")),
+    };
+    if !send(reply) {
+        return Err(gone());
+    }
+    answer.recv().map_err(|_| gone())?
 }
 
 impl Drop for Readers {

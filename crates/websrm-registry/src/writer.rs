@@ -4,7 +4,7 @@
 //! only after the commit that holds it: "recorded before answered" holds for every write.
 
 use std::future::Future;
-use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use websrm_domain::Source;
@@ -190,23 +190,6 @@ impl<T> Future for Pending<T> {
             .poll(cx)
             .map(|answer| answer.unwrap_or_else(|_| Err(gone())))
     }
-}
-
-/// Hands work to the registry's threads and waits for its answer: `send` queues a job that
-/// answers on the sender it is given, and says whether it was queued. `stopped` completes
-/// "the registry's … stopped" in the error when the threads have gone.
-pub(crate) fn round_trip<T>(
-    stopped: &str,
-    send: impl FnOnce(Sender<Result<T, Error>>) -> bool,
-) -> Result<T, Error> {
-    let (reply, answer) = std::sync::mpsc::channel();
-    let gone = || Error::Database {
-        cause: Source::text(format!("the registry's {stopped} stopped")),
-    };
-    if !send(reply) {
-        return Err(gone());
-    }
-    answer.recv().map_err(|_| gone())?
 }
 
 impl Drop for Writer {
