@@ -57,7 +57,7 @@ pub(crate) fn bench(root: &Path, only: Option<&str>) -> Result<()> {
              authority validates each request as WEB-SRM does and records each certificate durably \
              before it answers. From the same run: the authority's CPU per request that twice \
              CFSSL's rate would leave on these cores (both runs keep the cores busy), next to what \
-             validating a CSR and issuing its certificate alone take on one thread.",
+             validating a CSR and issuing its certificate alone take per enrolment (the in-process ceiling).",
         ),
         (
             "websrm-tests",

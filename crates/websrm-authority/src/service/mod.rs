@@ -358,11 +358,7 @@ impl IssuanceService<'_> {
         refusal: Refusal,
     ) -> Response {
         let audit = refusal_audit(request, now, actor, &refusal.0);
-        if let Err(e) = self.core.registry.append_audit(audit) {
-            tracing::error!(error = %e, "could not write the audit log");
-            return refusal_response(&[(E::Unexpected, Vec::new())]);
-        }
-        refusal_response(&refusal.0)
+        audited(self.core.registry.append_audit(audit), &refusal.0)
     }
 
     /// The same answer on an async runtime's thread: the checks and issuance run on it, the
@@ -383,13 +379,10 @@ impl IssuanceService<'_> {
             After::Answer(response) => Some(response),
             After::Refused(Refusal(errors)) => {
                 let audit = refusal_audit(request, now, actor, &errors);
-                Some(match self.core.registry.append_audit_later(audit).await {
-                    Ok(_) => refusal_response(&errors),
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not write the audit log");
-                        refusal_response(&[(E::Unexpected, Vec::new())])
-                    }
-                })
+                Some(audited(
+                    self.core.registry.append_audit_later(audit).await,
+                    &errors,
+                ))
             }
             After::Again => None,
         }
@@ -410,6 +403,20 @@ fn actor(request: &Request) -> &'static str {
     match request.endpoint {
         Endpoint::Enrolment => "enrolment",
         _ => "api",
+    }
+}
+
+/// The answer to a refusal once its audit entry is written, or 999E if it could not be.
+fn audited(
+    written: Result<websrm_registry::AuditEntry, websrm_registry::Error>,
+    errors: &[(E, Vec<String>)],
+) -> Response {
+    match written {
+        Ok(_) => refusal_response(errors),
+        Err(e) => {
+            tracing::error!(error = %e, "could not write the audit log");
+            refusal_response(&[(E::Unexpected, Vec::new())])
+        }
     }
 }
 
